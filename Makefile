@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help demo test lint typecheck migrate worker beat bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP) ## sandbox store with generated data, a full sync, balances and a summary
+	$(BIN)/python -m loyalty.demo
+
+test: $(STAMP) ## lint, format check and the whole test suite (SQLite and PostgreSQL)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP) ## ruff check + ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy on the packages
+	$(BIN)/mypy
+
+migrate: $(STAMP) ## apply the database migrations (config from LOYALTY_CONFIG or loyalty.toml)
+	$(BIN)/loyalty db upgrade
+
+worker: $(STAMP) ## a Celery worker (Redis broker from the config)
+	$(BIN)/celery -A worker worker --loglevel=INFO
+
+beat: $(STAMP) ## the Celery beat scheduler
+	$(BIN)/celery -A worker beat --loglevel=INFO
+
+bench: $(STAMP) ## the benchmarks (big data; minutes, not seconds)
+	$(BIN)/python bench/run_all.py
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .demo
