@@ -1,0 +1,254 @@
+"""Keyset paging over a `modified` window: every untouched item is seen, whatever changes meanwhile.
+
+Page-number paging is unsafe for a sync: when an item leaves the window mid-sync (it was modified,
+trashed or deleted), every later item shifts one place forward and the one at the page boundary is
+never seen. Keyset paging does not depend on positions. Each request asks for items modified at or
+after the last second seen, excluding the ids already seen at exactly that second (WooCommerce breaks
+`modified` ties by id), so no item is skipped and none is fetched twice.
+
+The window is fixed at both ends (`lo`..`hi`, whole seconds, inclusive): an item modified during the
+sync gets a date after `hi` and simply belongs to the next run. Once the first page shows there is
+more than one page, the rest of the window is cut into time slices paged concurrently, each by keyset.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+ONE_SECOND = timedelta(seconds=1)
+#: Above this many items modified in one second, excluding them by id would make the URL too long.
+MAX_TIE_IDS = 400
+
+
+class PageSource(Protocol):
+    def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class WindowPage:
+    """One page of items, in (modified, id) order within its slice."""
+
+    slice_index: int
+    items: list[dict[str, Any]]
+    #: Everything in this slice modified at or before this second has now been delivered.
+    delivered_through: datetime | None
+    last_of_slice: bool
+
+
+@dataclass
+class _SliceState:
+    lo: datetime
+    hi: datetime
+    position: datetime
+    tie_ids: set[int] = field(default_factory=set)
+
+
+def wc_time(moment: datetime) -> str:
+    """Naive UTC ISO seconds, as WooCommerce expects with `dates_are_gmt=true`."""
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def parse_modified(item: Mapping[str, Any]) -> datetime:
+    raw = item.get("date_modified_gmt")
+    if not isinstance(raw, str):
+        raise ValueError("date_modified_gmt missing")
+    return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+
+
+class ModifiedWindow:
+    """Pages `endpoint` for items with lo <= date_modified_gmt <= hi."""
+
+    def __init__(
+        self,
+        client: PageSource,
+        endpoint: str,
+        params: Mapping[str, Any],
+        *,
+        lo: datetime,
+        hi: datetime,
+        per_page: int = 100,
+        concurrency: int = 3,
+        on_total: Callable[[int], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._endpoint = endpoint
+        self._params = dict(params)
+        self._lo = lo
+        self._hi = hi
+        self._per_page = per_page
+        self._concurrency = max(1, concurrency)
+        self._on_total = on_total
+
+    def pages(self) -> Iterator[WindowPage]:
+        """Yield pages as they arrive. Slice 0 comes first; later slices may interleave."""
+        first = _SliceState(lo=self._lo, hi=self._hi, position=self._lo)
+        items, total, done = self._next(first)
+        if self._on_total is not None and total is not None:
+            self._on_total(total)
+        if done:
+            yield WindowPage(0, items, self._hi, last_of_slice=True)
+            return
+        remaining = max(0, (total or 0) - len(items))
+        slices = self._split(first, remaining)
+        yield WindowPage(0, items, first.position - ONE_SECOND, last_of_slice=False)
+        yield from self._page_concurrently(slices)
+
+    # -- slicing -------------------------------------------------------------------------------
+
+    def _split(self, first: _SliceState, remaining: int) -> list[_SliceState]:
+        """Cut what is left of the window into time slices; the first keeps its keyset position."""
+        pages_left = -(-remaining // self._per_page)
+        count = max(1, min(self._concurrency * 2, pages_left))
+        span = self._hi - first.position
+        step = span / count
+        if count == 1 or step < ONE_SECOND * 2:
+            return [first]
+        bounds = [first.position + step * i for i in range(1, count)]
+        bounds = [b.replace(microsecond=0) for b in bounds]
+        slices = [
+            _SliceState(first.position, bounds[0] - ONE_SECOND, first.position, first.tie_ids)
+        ]
+        for start, end in zip(bounds, [*bounds[1:], self._hi + ONE_SECOND], strict=True):
+            slices.append(_SliceState(start, end - ONE_SECOND, start))
+        return slices
+
+    def _page_concurrently(self, slices: list[_SliceState]) -> Iterator[WindowPage]:
+        # A bounded queue keeps memory flat: fetchers wait while the consumer writes to the ledger.
+        out: queue.Queue[WindowPage | BaseException | None] = queue.Queue(maxsize=self._concurrency)
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="pages") as pool:
+            futures = [
+                pool.submit(self._run_slice, index, state, out, stop)
+                for index, state in enumerate(slices)
+            ]
+            try:
+                yield from self._drain(out, len(futures))
+            finally:
+                stop.set()
+                _empty(out)
+                for future in futures:
+                    future.cancel()
+
+    @staticmethod
+    def _drain(
+        out: queue.Queue[WindowPage | BaseException | None], producers: int
+    ) -> Iterator[WindowPage]:
+        finished = 0
+        while finished < producers:
+            got = out.get()
+            if got is None:
+                finished += 1
+            elif isinstance(got, BaseException):
+                raise got
+            else:
+                yield got
+
+    def _run_slice(
+        self,
+        index: int,
+        state: _SliceState,
+        out: queue.Queue[WindowPage | BaseException | None],
+        stop: threading.Event,
+    ) -> None:
+        try:
+            while not stop.is_set():
+                items, _, done = self._next(state)
+                through = state.hi if done else state.position - ONE_SECOND
+                _put(out, WindowPage(index + 1, items, through, done), stop)
+                if done:
+                    break
+            _put(out, None, stop)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer thread, re-raised there
+            _put(out, error, stop)
+
+    # -- keyset ---------------------------------------------------------------------------------
+
+    def _next(self, state: _SliceState) -> tuple[list[dict[str, Any]], int | None, bool]:
+        """The next page of a slice, the window total if the store said it, and whether it is done."""
+        if len(state.tie_ids) > MAX_TIE_IDS:
+            items = self._fetch_tie_second(state)
+            return items, None, state.position > state.hi
+        items, total = self._fetch(state)
+        if len(items) < self._per_page:
+            return items, total, True
+        self._advance(state, items)
+        return items, total, False
+
+    def _fetch(self, state: _SliceState) -> tuple[list[dict[str, Any]], int | None]:
+        params = {
+            **self._params,
+            "modified_after": wc_time(state.position - ONE_SECOND),
+            "modified_before": wc_time(state.hi + ONE_SECOND),
+            "dates_are_gmt": "true",
+            "orderby": "modified",
+            "order": "asc",
+            "per_page": self._per_page,
+        }
+        if state.tie_ids:
+            params["exclude"] = ",".join(str(i) for i in sorted(state.tie_ids))
+        page = self._client.get(self._endpoint, params)
+        return list(page.items), page.total
+
+    def _fetch_tie_second(self, state: _SliceState) -> list[dict[str, Any]]:
+        """Hundreds of items modified in one second (a bulk edit): page that second by id."""
+        second = state.position
+        params = {
+            **self._params,
+            "modified_after": wc_time(second - ONE_SECOND),
+            "modified_before": wc_time(second + ONE_SECOND),
+            "dates_are_gmt": "true",
+            "orderby": "id",
+            "order": "asc",
+            "per_page": self._per_page,
+        }
+        collected: dict[int, dict[str, Any]] = {}
+        page_number = 1
+        while True:
+            page = self._client.get(self._endpoint, {**params, "page": page_number})
+            for item in page.items:
+                collected[int(item["id"])] = item
+            if len(page.items) < self._per_page:
+                break
+            page_number += 1
+        # The whole second is delivered at once; the next request starts after it.
+        fresh = [item for i, item in sorted(collected.items()) if i not in state.tie_ids]
+        state.position = second + ONE_SECOND
+        state.tie_ids = set()
+        return fresh
+
+    @staticmethod
+    def _advance(state: _SliceState, items: list[dict[str, Any]]) -> None:
+        last = parse_modified(items[-1])
+        ties = {int(item["id"]) for item in items if parse_modified(item) == last}
+        if last == state.position:
+            state.tie_ids |= ties
+        else:
+            state.position = last
+            state.tie_ids = ties
+
+
+def _put(
+    out: queue.Queue[WindowPage | BaseException | None],
+    value: WindowPage | BaseException | None,
+    stop: threading.Event,
+) -> None:
+    while not stop.is_set():
+        try:
+            out.put(value, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _empty(out: queue.Queue[Any]) -> None:
+    while True:
+        try:
+            out.get_nowait()
+        except queue.Empty:
+            return
