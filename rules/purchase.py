@@ -1,0 +1,238 @@
+"""The purchase rule: how many points an order should carry, given its refunds. Pure: stdlib only.
+
+For the order sync, which parses the order (`sync.order_data`), picks the rule version in force when
+the order was created (`PurchaseRuleBook.for_order_created`) and reconciles the returned `Award`
+(a total, not a delta) with the ledger.
+
+How an order is decided, in order:
+1. Gates, any of which gives 0: a status outside `earn_statuses`; a guest order (customer 0) when
+   guests do not earn or have no billing email; a coupon when `no_points_with_coupon`.
+2. The earning base before refunds: each non-excluded line's `total` (plus `total_tax` with
+   `include_tax`), plus shipping and fees when included (plus their tax with `include_tax`). Below
+   `minimum_order_amount` gives 0: the minimum is about the purchase as made, so a later partial
+   refund does not take a qualifying order's remaining points away.
+3. Each line earns under its override: a product override (variation id first, then product id)
+   wins over category overrides. Among several matching categories: excluded wins, else the highest
+   multiplier, else the highest fixed points. A multiplier scales the line's amount at the rate;
+   fixed points give `fixed_points * quantity` instead of the rate; excluded gives nothing.
+4. Refunds: itemised refund lines reduce their order line (amount, and tax when tax is included);
+   refunded shipping/fees reduce the shipping/fee part; fixed points shrink by the refunded share
+   of the line's amount (by refunded quantity when the line's amount is 0). Refunds that itemise
+   nothing scale everything by (1 - sum of their amounts / order total), never below 0.
+5. Rounding (`rounding`) once on the order's Decimal total (rate * base + fixed), then the cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from rules.types import Award, ItemOverride, Order, OrderLine, PurchaseRules, Refund, Rounding
+
+PURCHASE_REASON = "purchase"
+FIRST_ORDER_REASON = "first_order"
+FIRST_ORDER_RULE_VERSION = "default"
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_ROUNDING_MODES = {
+    Rounding.FLOOR: ROUND_FLOOR,
+    Rounding.HALF_UP: ROUND_HALF_UP,
+    Rounding.CEIL: ROUND_CEILING,
+}
+
+
+@dataclass(frozen=True)
+class _Earning:
+    """An order's earning parts: `rated` is earned at the rate, `fixed` is points as they are."""
+
+    rated: Decimal = _ZERO
+    fixed: Decimal = _ZERO
+
+    def __add__(self, other: _Earning) -> _Earning:
+        return _Earning(self.rated + other.rated, self.fixed + other.fixed)
+
+    def scaled(self, factor: Decimal) -> _Earning:
+        return _Earning(self.rated * factor, self.fixed * factor)
+
+
+def purchase_points(
+    order: Order, rules: PurchaseRules, refunds: Sequence[Refund] | None = None
+) -> Award:
+    """The points `order` should carry under `rules`, after `refunds` (default: `order.refunds`)."""
+    applied = tuple(order.refunds if refunds is None else refunds)
+    refusal = _gate(order, rules)
+    if refusal:
+        return _award(order, rules, 0, f"{order.status}; {refusal}")
+    gross = _gross_base(order, rules)
+    if gross < rules.minimum_order_amount:
+        return _award(
+            order,
+            rules,
+            0,
+            f"{order.status}; base {_fmt(gross)} below minimum {_fmt(rules.minimum_order_amount)}",
+        )
+    earning = _net_earning(order, rules, applied)
+    raw = earning.rated * rules.points_per_unit + earning.fixed
+    points = int(raw.quantize(_ONE, rounding=_ROUNDING_MODES[rules.rounding]))
+    explanation = f"{order.status}; base {_fmt(earning.rated)} × {rules.points_per_unit}"
+    if earning.fixed:
+        explanation += f" + fixed {earning.fixed.normalize():f}"
+    explanation += f" = {points} ({rules.rounding.value})"
+    if rules.max_points_per_order is not None and points > rules.max_points_per_order:
+        points = rules.max_points_per_order
+        explanation += f", capped at {points}"
+    return _award(order, rules, points, explanation)
+
+
+def first_order_points(bonus: int, has_earning_order: bool, owner_ref: str) -> Award:
+    """The one-off bonus for a customer's first earning order, keyed to the customer, not an order.
+
+    `owner_ref` names the customer ("customer:17" or a guest's email ref); the sync decides
+    `has_earning_order` from the ledger and the store, and reconciles like any other award.
+    """
+    return Award(
+        points=bonus if has_earning_order else 0,
+        reason=FIRST_ORDER_REASON,
+        key=f"first_order:{owner_ref}",
+        rule_version=FIRST_ORDER_RULE_VERSION,
+        explanation="first earning order" if has_earning_order else "no earning order yet",
+    )
+
+
+# -- the steps --------------------------------------------------------------------------------
+
+
+def _gate(order: Order, rules: PurchaseRules) -> str | None:
+    """Why the order earns nothing at all, or None when it may earn."""
+    if order.status not in rules.earn_statuses:
+        return "status does not earn"
+    if order.customer_id == 0 and not rules.award_guests:
+        return "guest orders do not earn"
+    if order.customer_id == 0 and not order.billing_email:
+        return "guest order without a billing email"
+    if rules.no_points_with_coupon and order.coupon_codes:
+        return f"coupon used ({', '.join(order.coupon_codes)})"
+    return None
+
+
+def _gross_base(order: Order, rules: PurchaseRules) -> Decimal:
+    """The earning amount before refunds and multipliers, for the minimum order amount."""
+    lines = sum(
+        (_line_amount(line, rules) for line in order.lines if not _override(line, rules).excluded),
+        _ZERO,
+    )
+    return max(_ZERO, lines + _extras(order, rules, ()))
+
+
+def _net_earning(order: Order, rules: PurchaseRules, refunds: tuple[Refund, ...]) -> _Earning:
+    total = _Earning(rated=_extras(order, rules, refunds))
+    for line in order.lines:
+        total += _line_earning(line, rules, refunds)
+    total = _Earning(max(_ZERO, total.rated), max(_ZERO, total.fixed))
+    return total.scaled(_unitemised_factor(order, refunds))
+
+
+def _line_earning(line: OrderLine, rules: PurchaseRules, refunds: tuple[Refund, ...]) -> _Earning:
+    override = _override(line, rules)
+    if override.excluded:
+        return _Earning()
+    amount = _line_amount(line, rules)
+    refunded_amount, refunded_quantity = _line_refunds(line, rules, refunds)
+    net = max(_ZERO, amount - refunded_amount)
+    if override.fixed_points is not None:
+        if amount > 0:
+            kept = net / amount
+        elif line.quantity > 0:
+            kept = max(_ZERO, Decimal(line.quantity - refunded_quantity) / line.quantity)
+        else:
+            kept = _ZERO
+        return _Earning(fixed=Decimal(override.fixed_points * line.quantity) * kept)
+    multiplier = _ONE if override.multiplier is None else override.multiplier
+    return _Earning(rated=net * multiplier)
+
+
+def _line_amount(line: OrderLine, rules: PurchaseRules) -> Decimal:
+    return line.total + (line.total_tax if rules.include_tax else _ZERO)
+
+
+def _line_refunds(
+    line: OrderLine, rules: PurchaseRules, refunds: tuple[Refund, ...]
+) -> tuple[Decimal, int]:
+    """The amount (with tax when tax earns) and quantity refunded from one order line."""
+    amount, quantity = _ZERO, 0
+    for refund in refunds:
+        for refunded in refund.lines:
+            if refunded.refunded_item_id == line.line_id:
+                amount += refunded.total + (refunded.total_tax if rules.include_tax else _ZERO)
+                quantity += refunded.quantity
+    return amount, quantity
+
+
+def _extras(order: Order, rules: PurchaseRules, refunds: tuple[Refund, ...]) -> Decimal:
+    """Shipping and fees as far as they earn, net of their itemised refunds."""
+    tax = rules.include_tax
+    extras = _ZERO
+    if rules.include_shipping:
+        gross = order.shipping_total + (order.shipping_tax if tax else _ZERO)
+        refunded = sum(
+            (r.shipping_total + (r.shipping_tax if tax else _ZERO) for r in refunds), _ZERO
+        )
+        extras += _net_part(gross, refunded)
+    if rules.include_fees:
+        gross = order.fee_total + (order.fee_tax if tax else _ZERO)
+        refunded = sum((r.fee_total + (r.fee_tax if tax else _ZERO) for r in refunds), _ZERO)
+        extras += _net_part(gross, refunded)
+    return extras
+
+
+def _net_part(gross: Decimal, refunded: Decimal) -> Decimal:
+    """A part net of its refunds, never pushed below 0 (a negative fee, a discount, stays as is)."""
+    return max(gross - refunded, min(gross, _ZERO))
+
+
+def _unitemised_factor(order: Order, refunds: tuple[Refund, ...]) -> Decimal:
+    """What is left after refunds that itemise nothing: 1 - sum(amounts) / order total, >= 0."""
+    unitemised = sum((r.amount for r in refunds if not r.itemised), _ZERO)
+    if order.total <= 0 or not unitemised:
+        return _ONE
+    return max(_ZERO, _ONE - unitemised / order.total)
+
+
+def _override(line: OrderLine, rules: PurchaseRules) -> ItemOverride:
+    """The override a line earns under: product (variation first) beats category; none = plain."""
+    for product_id in (line.variation_id, line.product_id):
+        if product_id and product_id in rules.product_overrides:
+            return rules.product_overrides[product_id]
+    matches = [
+        rules.category_overrides[c] for c in line.category_ids if c in rules.category_overrides
+    ]
+    if not matches:
+        return ItemOverride()
+    if any(m.excluded for m in matches):
+        return ItemOverride(excluded=True)
+    multipliers = [m.multiplier for m in matches if m.multiplier is not None]
+    if multipliers:
+        return ItemOverride(multiplier=max(multipliers))
+    fixed = [m.fixed_points for m in matches if m.fixed_points is not None]
+    return ItemOverride(fixed_points=max(fixed)) if fixed else ItemOverride()
+
+
+def _award(order: Order, rules: PurchaseRules, points: int, explanation: str) -> Award:
+    return Award(
+        points=points,
+        reason=PURCHASE_REASON,
+        key=f"order:{order.order_id}",
+        rule_version=rules.version,
+        explanation=explanation,
+    )
+
+
+def _fmt(amount: Decimal) -> str:
+    """Money-like display: at least two decimals, more only when they carry something."""
+    normalized = amount.normalize()
+    exponent = normalized.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        return f"{normalized:f}"
+    return f"{amount.quantize(Decimal('0.01')):f}"
