@@ -1,0 +1,264 @@
+"""Strict parsing of WooCommerce order and refund JSON into the typed shapes in `rules.types`.
+
+For the order sync: it fetches raw JSON with `sync.client` and hands it here; the rules only ever
+see the result. Money comes from the API's decimal strings only (never JSON numbers, which would
+have passed through a float), times from the `*_gmt` fields as aware UTC. Anything malformed or
+missing raises `InvalidSourceData` naming the JSON path (`line_items[1].total`), what was expected
+and what came, so the sync can quarantine that one object and carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from loyalty.errors import InvalidSourceData
+from rules.types import Order, OrderLine, Refund, RefundLine
+
+_MONEY = re.compile(r"-?\d+(?:\.\d+)?")
+_GMT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?")
+_DIGITS = re.compile(r"\d+")
+_REFUNDED_ITEM_KEY = "_refunded_item_id"
+_ZERO = Decimal(0)
+
+
+def parse_order(raw: Mapping[str, Any]) -> Order:
+    """An order resource (`GET /orders/{id}` or one item of `GET /orders`) as an `Order`.
+
+    `refunds` holds the order's embedded refunds (`refunds[]`: id and total only) as un-itemised
+    `Refund`s. When the sync fetched the refunds themselves (`parse_refund`), it replaces them
+    (`dataclasses.replace(order, refunds=...)`) or passes them to the rule, which then uses those.
+    """
+    obj = _object(raw, "")
+    fees = _list(obj, "fee_lines", "")
+    billing = _object(_get(obj, "billing", ""), "billing")
+    return Order(
+        order_id=_int(_get(obj, "id", ""), "id", minimum=1),
+        status=_text(_get(obj, "status", ""), "status", allow_empty=False),
+        customer_id=_int(_get(obj, "customer_id", ""), "customer_id", minimum=0),
+        billing_email=_text(_get(billing, "email", "billing"), "billing.email").strip().lower(),
+        created_at=_gmt(_get(obj, "date_created_gmt", ""), "date_created_gmt"),
+        modified_at=_gmt(_get(obj, "date_modified_gmt", ""), "date_modified_gmt"),
+        currency=_text(_get(obj, "currency", ""), "currency", allow_empty=False),
+        total=_money_field(obj, "total", ""),
+        total_tax=_money_field(obj, "total_tax", ""),
+        shipping_total=_money_field(obj, "shipping_total", ""),
+        shipping_tax=_money_field(obj, "shipping_tax", ""),
+        fee_total=_fee_sum(fees, "total"),
+        fee_tax=_fee_sum(fees, "total_tax"),
+        discount_total=_money_field(obj, "discount_total", ""),
+        lines=tuple(_order_line(line, i) for i, line in enumerate(_list(obj, "line_items", ""))),
+        coupon_codes=_coupon_codes(obj),
+        refunds=tuple(
+            Refund(refund_id=refund_id, amount=amount)
+            for refund_id, amount in refund_totals_from_order(obj).items()
+        ),
+    )
+
+
+def refund_totals_from_order(raw_order: Mapping[str, Any]) -> dict[int, Decimal]:
+    """The order's embedded `refunds[]` (`{id, reason, total: "-10.00"}`) as id → positive amount.
+
+    Lets the sync see which refunds an order has (and whether they changed) without fetching them.
+    """
+    obj = _object(raw_order, "")
+    totals: dict[int, Decimal] = {}
+    for i, item in enumerate(_list(obj, "refunds", "")):
+        path = f"refunds[{i}]"
+        entry = _object(item, path)
+        refund_id = _int(_get(entry, "id", path), f"{path}.id", minimum=1)
+        totals[refund_id] = -_money_field(entry, "total", path, sign="negative")
+    return totals
+
+
+def parse_refund(raw: Mapping[str, Any]) -> Refund:
+    """A refund resource (`GET /orders/{id}/refunds[/{rid}]`) as a `Refund` with positive amounts.
+
+    The API sends refunded lines with negative quantities and totals; `shipping_lines` and
+    `fee_lines` are missing in refunds from older stores, which is read as nothing refunded there.
+    """
+    obj = _object(raw, "")
+    shipping = _optional_list(obj, "shipping_lines")
+    fees = _optional_list(obj, "fee_lines")
+    return Refund(
+        refund_id=_int(_get(obj, "id", ""), "id", minimum=1),
+        amount=_money_field(obj, "amount", "", sign="positive"),
+        lines=tuple(_refund_line(line, i) for i, line in enumerate(_list(obj, "line_items", ""))),
+        shipping_total=_refunded_sum(shipping, "shipping_lines", "total"),
+        shipping_tax=_refunded_sum(shipping, "shipping_lines", "total_tax"),
+        fee_total=_refunded_sum(fees, "fee_lines", "total"),
+        fee_tax=_refunded_sum(fees, "fee_lines", "total_tax"),
+    )
+
+
+# -- pieces -----------------------------------------------------------------------------------
+
+
+def _order_line(raw: Any, index: int) -> OrderLine:
+    path = f"line_items[{index}]"
+    line = _object(raw, path)
+    return OrderLine(
+        line_id=_int(_get(line, "id", path), f"{path}.id", minimum=1),
+        product_id=_int(_get(line, "product_id", path), f"{path}.product_id", minimum=0),
+        variation_id=_int(_get(line, "variation_id", path), f"{path}.variation_id", minimum=0),
+        quantity=_int(_get(line, "quantity", path), f"{path}.quantity", minimum=0),
+        subtotal=_money_field(line, "subtotal", path),
+        total=_money_field(line, "total", path),
+        total_tax=_money_field(line, "total_tax", path),
+    )
+
+
+def _refund_line(raw: Any, index: int) -> RefundLine:
+    path = f"line_items[{index}]"
+    line = _object(raw, path)
+    quantity = _int(_get(line, "quantity", path), f"{path}.quantity", maximum=0)
+    return RefundLine(
+        refunded_item_id=_refunded_item_id(line, path),
+        quantity=-quantity,
+        total=-_money_field(line, "total", path, sign="negative"),
+        total_tax=-_money_field(line, "total_tax", path, sign="negative"),
+    )
+
+
+def _refunded_item_id(line: Mapping[str, Any], path: str) -> int:
+    """The order line a refunded line refers to: meta `_refunded_item_id` (a digit string)."""
+    meta = _list(line, "meta_data", path)
+    for i, item in enumerate(meta):
+        entry = _object(item, f"{path}.meta_data[{i}]")
+        if entry.get("key") == _REFUNDED_ITEM_KEY:
+            value_path = f"{path}.meta_data[{i}].value"
+            value = _get(entry, "value", f"{path}.meta_data[{i}]")
+            if isinstance(value, str) and _DIGITS.fullmatch(value):
+                value = int(value)
+            return _int(value, value_path, minimum=1)
+    raise _invalid(f"{path}.meta_data", f"an entry with key {_REFUNDED_ITEM_KEY!r}", meta)
+
+
+def _coupon_codes(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    codes = []
+    for i, item in enumerate(_list(obj, "coupon_lines", "")):
+        path = f"coupon_lines[{i}]"
+        codes.append(_text(_get(_object(item, path), "code", path), f"{path}.code"))
+    return tuple(codes)
+
+
+def _fee_sum(fees: list[Any], key: str) -> Decimal:
+    """The sum of an order's `fee_lines[].total` (or `total_tax`); fees may be negative."""
+    total = _ZERO
+    for i, item in enumerate(fees):
+        path = f"fee_lines[{i}]"
+        total += _money_field(_object(item, path), key, path)
+    return total
+
+
+def _refunded_sum(lines: list[Any], name: str, key: str) -> Decimal:
+    """The positive sum of a refund's negative `shipping_lines`/`fee_lines` amounts."""
+    total = _ZERO
+    for i, item in enumerate(lines):
+        path = f"{name}[{i}]"
+        total -= _money_field(_object(item, path), key, path, sign="negative")
+    return total
+
+
+# -- strict readers -----------------------------------------------------------------------------
+
+
+def _join(parent: str, key: str) -> str:
+    return f"{parent}.{key}" if parent else key
+
+
+def _get(obj: Mapping[str, Any], key: str, parent: str) -> Any:
+    if key not in obj:
+        path = _join(parent, key)
+        raise InvalidSourceData(f"{path}: required field is missing", field=path)
+    return obj[key]
+
+
+def _object(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _invalid(path or "(root)", "an object", value)
+    return value
+
+
+def _list(obj: Mapping[str, Any], key: str, parent: str) -> list[Any]:
+    value = _get(obj, key, parent)
+    if not isinstance(value, list):
+        raise _invalid(_join(parent, key), "a list", value)
+    return value
+
+
+def _optional_list(obj: Mapping[str, Any], key: str) -> list[Any]:
+    return _list(obj, key, "") if key in obj else []
+
+
+def _int(value: Any, path: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    expected = "an integer"
+    expected += f" >= {minimum}" if minimum is not None else ""
+    expected += f" <= {maximum}" if maximum is not None else ""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
+        raise _invalid(path, expected, value)
+    return value
+
+
+def _text(value: Any, path: str, *, allow_empty: bool = True) -> str:
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        raise _invalid(path, "a string" if allow_empty else "a non-empty string", value)
+    return value
+
+
+def _money_field(obj: Mapping[str, Any], key: str, parent: str, *, sign: str = "any") -> Decimal:
+    """A money string: `"12.50"`, `"-3.00"`, `"0"`. JSON numbers are refused (float round trip).
+
+    `sign` "negative" accepts <= 0 (refunded lines), "positive" accepts >= 0 (refund amounts).
+    """
+    path = _join(parent, key)
+    value = _get(obj, key, parent)
+    if not isinstance(value, str) or not _MONEY.fullmatch(value):
+        raise _invalid(path, 'a money string like "12.50"', value)
+    amount = Decimal(value)
+    if sign == "negative" and amount > 0:
+        raise _invalid(path, 'a negative or zero money string like "-12.50"', value)
+    if sign == "positive" and amount < 0:
+        raise _invalid(path, 'a positive or zero money string like "12.50"', value)
+    return amount
+
+
+def _gmt(value: Any, path: str) -> datetime:
+    """A `*_gmt` time: naive ISO 8601 in UTC (`2024-03-01T10:20:30`), returned aware."""
+    if not isinstance(value, str) or not _GMT.fullmatch(value):
+        raise _invalid(path, 'a UTC date-time like "2024-03-01T10:20:30"', value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _invalid(path, "a valid calendar date-time", value) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _invalid(path: str, expected: str, got: Any) -> InvalidSourceData:
+    return InvalidSourceData(f"{path}: expected {expected}, got {_describe(got)}", field=path)
+
+
+def _describe(value: Any) -> str:
+    """A short, JSON-flavoured rendering of what came: `"abc"`, `12.5 (a number)`, `null`."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return f"{value!r} (a number)"
+    if isinstance(value, str):
+        return json.dumps(value[:60], ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return type(value).__name__
