@@ -1,0 +1,19 @@
+"""INSERT ... ON CONFLICT for whichever database the session is on (both dialects spell it alike)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def upsert_insert(session: Session, table: Table | Any) -> Any:
+    """A dialect-specific `insert(table)` offering `on_conflict_do_nothing` and `returning`."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the ledger supports SQLite and PostgreSQL, not {name}")

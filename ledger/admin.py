@@ -1,0 +1,72 @@
+"""Manual adjustments by a shop admin (`loyalty adjust`), recorded as ledger entries.
+
+Choice: adjusting a WooCommerce customer the ledger has not met yet creates them as an account
+customer. An admin may credit a customer before their first order (a goodwill gesture, points
+migrated from another plugin); the sync later finds the same `(store, wc_id)` row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.customers import account_customer
+from ledger.entries import NewEntry, append_entry
+from ledger.kinds import SourceKind
+from ledger.models import PointEntry, Store
+from loyalty.errors import LoyaltyError
+
+
+class InvalidAdjustment(LoyaltyError, ValueError):
+    """An adjustment request is malformed; the message names the field."""
+
+
+def adjust(
+    session: Session,
+    store_id: int,
+    wc_customer_id: int,
+    points: int,
+    reason: str,
+    *,
+    now: datetime,
+) -> PointEntry:
+    """Append a manual adjustment of `points` (signed, non-zero) for WooCommerce customer
+    `wc_customer_id`, keeping `reason` as the entry's note. Returns the new entry."""
+    _validate(store_id, wc_customer_id, points, reason)
+    if session.get(Store, store_id) is None:
+        raise InvalidAdjustment(f"store_id {store_id} is not a store in this ledger")
+    customer = account_customer(session, store_id, wc_customer_id, email=None)
+    ref = f"adjustment:{uuid.uuid4()}"
+    entry = NewEntry(
+        customer_id=customer.id,
+        points=points,
+        kind=SourceKind.ADJUSTMENT,
+        source_ref=ref,
+        idempotency_key=ref,
+        occurred_at=now,
+        note=reason.strip(),
+    )
+    append_entry(session, store_id, entry, now=now)
+    return session.execute(
+        select(PointEntry).where(PointEntry.store_id == store_id, PointEntry.idempotency_key == ref)
+    ).scalar_one()
+
+
+def _validate(store_id: int, wc_customer_id: int, points: int, reason: str) -> None:
+    if (
+        isinstance(wc_customer_id, bool)
+        or not isinstance(wc_customer_id, int)
+        or wc_customer_id <= 0
+    ):
+        raise InvalidAdjustment(
+            f"wc_customer_id must be a positive WooCommerce customer id, got {wc_customer_id!r}"
+        )
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise InvalidAdjustment(f"points must be a non-zero integer, got {points!r}")
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidAdjustment("reason is required: say why the points are adjusted")
+    if isinstance(store_id, bool) or not isinstance(store_id, int):
+        raise InvalidAdjustment(f"store_id must be an integer, got {store_id!r}")

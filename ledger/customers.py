@@ -1,0 +1,120 @@
+"""Stores and the customers who hold points in them.
+
+The sync maps each source object to a ledger customer: an account by its WooCommerce id, a guest
+by billing email. Every get-or-create here is safe when two processes race to create the same row
+(INSERT ... ON CONFLICT DO NOTHING, then SELECT).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger._dialect import upsert_insert
+from ledger.models import Customer, Store, utcnow
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_store_key(url: str) -> str:
+    """A store's identity from its URL: host (lowercased, default port dropped) and base path.
+
+    `https://Shop.Example.com:443/base/` and `shop.example.com/base` give `shop.example.com/base`.
+    """
+    text = url.strip()
+    if not text:
+        raise ValueError(
+            "store key is empty: expected the store URL, e.g. https://shop.example.com"
+        )
+    parts = urlsplit(text if "://" in text else f"https://{text}")
+    if not parts.hostname:
+        raise ValueError(f"store key {url!r} has no host: expected e.g. https://shop.example.com")
+    host = parts.hostname.lower()
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        host = f"{host}:{parts.port}"
+    return host + parts.path.rstrip("/")
+
+
+def normalise_email(email: str) -> str:
+    """Emails are compared lowercased and stripped, as WooCommerce sends them inconsistently."""
+    return email.strip().lower()
+
+
+def get_or_create_store(session: Session, key: str) -> Store:
+    """The store with this key (normalised as by `normalise_store_key`), created if new."""
+    normalised = normalise_store_key(key)
+    _insert_ignoring_conflict(session, Store, {"key": normalised, "created_at": utcnow()})
+    return session.execute(select(Store).where(Store.key == normalised)).scalar_one()
+
+
+def account_customer(session: Session, store_id: int, wc_id: int, email: str | None) -> Customer:
+    """The ledger customer for WooCommerce account `wc_id`, created if new.
+
+    A given, changed email replaces the stored one; None or blank leaves it as it is.
+    """
+    if isinstance(wc_id, bool) or not isinstance(wc_id, int) or wc_id <= 0:
+        raise ValueError(
+            f"wc_id must be a positive WooCommerce customer id, got {wc_id!r} "
+            "(guests, customer id 0, are held by email: use guest_customer)"
+        )
+    normalised = normalise_email(email) if email else None
+    _insert_ignoring_conflict(
+        session,
+        Customer,
+        {"store_id": store_id, "wc_id": wc_id, "email": normalised or None, "is_guest": False},
+    )
+    customer = session.execute(
+        select(Customer).where(Customer.store_id == store_id, Customer.wc_id == wc_id)
+    ).scalar_one()
+    if normalised and customer.email != normalised:
+        customer.email = normalised
+        session.flush()
+    return customer
+
+
+def guest_customer(session: Session, store_id: int, email: str) -> Customer:
+    """The ledger customer for guest orders billed to `email` (normalised), created if new."""
+    normalised = normalise_email(email) if isinstance(email, str) else ""
+    if not normalised:
+        raise ValueError(f"email of a guest customer must be a non-empty string, got {email!r}")
+    _insert_ignoring_conflict(
+        session,
+        Customer,
+        {"store_id": store_id, "wc_id": None, "email": normalised, "is_guest": True},
+    )
+    return session.execute(
+        select(Customer).where(
+            Customer.store_id == store_id,
+            Customer.is_guest.is_(True),
+            Customer.email == normalised,
+        )
+    ).scalar_one()
+
+
+def find_account_by_email(session: Session, store_id: int, email: str) -> Customer | None:
+    """The account customer whose stored email is `email` (normalised); None if there is none.
+
+    Should several accounts carry it (an email changed hands in the store), the oldest wins.
+    """
+    normalised = normalise_email(email)
+    if not normalised:
+        return None
+    return session.execute(
+        select(Customer)
+        .where(
+            Customer.store_id == store_id,
+            Customer.is_guest.is_(False),
+            Customer.email == normalised,
+        )
+        .order_by(Customer.id)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _insert_ignoring_conflict(session: Session, model: type[Any], values: dict[str, Any]) -> None:
+    session.flush()
+    row = {"created_at": utcnow(), **values}
+    session.execute(upsert_insert(session, model.__table__).values(row).on_conflict_do_nothing())

@@ -1,0 +1,216 @@
+"""Appending point entries, the only way points move.
+
+Used by the sync (reconciling each source object: target points minus `ref_holdings`), by admin
+adjustments and, later, by redemptions and expiry. Appending is idempotent per
+`(store_id, idempotency_key)` and moves the cached balances by exactly what was inserted, in the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from ledger._dialect import upsert_insert
+from ledger.kinds import SourceKind
+from ledger.models import Balance, Base, PointEntry
+from ledger.types import UTCDateTime
+
+CHUNK = 500  # rows per INSERT and refs per IN (...): well inside both databases' parameter limits
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to append. `points` is signed and never zero; `occurred_at` is aware UTC."""
+
+    customer_id: int
+    points: int
+    kind: SourceKind
+    source_ref: str
+    idempotency_key: str
+    occurred_at: datetime
+    rule_version: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RefHolding:
+    """What the ledger holds for one source reference: net points over `entries` entries."""
+
+    points: int
+    entries: int
+
+
+def reconcile_key(source_ref: str, held: RefHolding | None) -> str:
+    """The idempotency key of the next entry for `source_ref`: `{source_ref}#{n}`, n = held + 1.
+
+    Two writers deciding on the same ledger state produce the same key, so only one lands.
+    """
+    return f"{source_ref}#{(held.entries if held else 0) + 1}"
+
+
+def append_entries(
+    session: Session, store_id: int, entries: Sequence[NewEntry], *, now: datetime
+) -> list[NewEntry]:
+    """Insert each entry unless its key exists (INSERT ... ON CONFLICT DO NOTHING, on both
+    dialects, RETURNING the inserted keys); move the cached balances for exactly the inserted ones.
+    Returns the inserted, in ascending key order.
+
+    Lock order (no deadlocks between concurrent writers on PostgreSQL): entries in ascending key
+    order, then balance rows in ascending customer id order, at the end of the batch. The guarantee
+    holds for one call per transaction.
+    """
+    _require_aware(now, "now")
+    batch = _validated_batch(entries)
+    if not batch:
+        return []
+    session.flush()  # pending ORM objects (a new customer) must exist before we reference them
+    inserted_keys: set[str] = set()
+    for chunk in _chunks(batch, CHUNK):
+        inserted_keys.update(_insert_chunk(session, store_id, chunk, now))
+    inserted = [entry for entry in batch if entry.idempotency_key in inserted_keys]
+    _move_balances(session, store_id, inserted, now)
+    return inserted
+
+
+def append_entry(session: Session, store_id: int, entry: NewEntry, *, now: datetime) -> bool:
+    """Append one entry; True if it was inserted, False if its key already existed."""
+    return bool(append_entries(session, store_id, [entry], now=now))
+
+
+def ref_holdings(session: Session, store_id: int, refs: Collection[str]) -> dict[str, RefHolding]:
+    """Net points and entry count per source reference, for each of `refs` that has entries."""
+    holdings: dict[str, RefHolding] = {}
+    for chunk in _chunks(sorted(set(refs)), CHUNK):
+        rows = session.execute(
+            select(PointEntry.source_ref, func.sum(PointEntry.points), func.count())
+            .where(PointEntry.store_id == store_id, PointEntry.source_ref.in_(chunk))
+            .group_by(PointEntry.source_ref)
+        )
+        for ref, points, count in rows:
+            holdings[ref] = RefHolding(points=int(points), entries=int(count))
+    return holdings
+
+
+def _validated_batch(entries: Sequence[NewEntry]) -> list[NewEntry]:
+    """The entries sorted by key, duplicates folded; refuses zero points, naive times, bad kinds."""
+    by_key: dict[str, NewEntry] = {}
+    for entry in entries:
+        _validate(entry)
+        seen = by_key.setdefault(entry.idempotency_key, entry)
+        if seen != entry:
+            raise ValueError(
+                f"idempotency_key {entry.idempotency_key!r} appears twice in one batch "
+                "with different entries"
+            )
+    return [by_key[key] for key in sorted(by_key)]
+
+
+def _validate(entry: NewEntry) -> None:
+    key = entry.idempotency_key
+    if isinstance(entry.points, bool) or not isinstance(entry.points, int):
+        raise TypeError(f"points of entry {key!r} must be an int, got {entry.points!r}")
+    if entry.points == 0:
+        raise ValueError(f"points of entry {key!r} is 0: a zero-point entry is never appended")
+    if not isinstance(entry.kind, SourceKind):
+        raise ValueError(f"kind of entry {key!r} must be a SourceKind, got {entry.kind!r}")
+    if not key or not key.strip():
+        raise ValueError(f"idempotency_key of the entry for {entry.source_ref!r} is empty")
+    if not entry.source_ref or not entry.source_ref.strip():
+        raise ValueError(f"source_ref of entry {key!r} is empty")
+    _require_aware(entry.occurred_at, f"occurred_at of entry {key!r}")
+
+
+def _require_aware(value: datetime, what: str) -> None:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be a timezone-aware datetime, got {value!r}")
+
+
+def _insert_chunk(
+    session: Session, store_id: int, chunk: list[NewEntry], now: datetime
+) -> list[str]:
+    statement = (
+        upsert_insert(session, PointEntry.__table__)
+        .values([_row(store_id, entry, now) for entry in chunk])
+        .on_conflict_do_nothing(index_elements=["store_id", "idempotency_key"])
+        .returning(PointEntry.__table__.c.idempotency_key)
+    )
+    return list(session.execute(statement).scalars())
+
+
+def _row(store_id: int, entry: NewEntry, now: datetime) -> dict[str, Any]:
+    return {
+        "store_id": store_id,
+        "customer_id": entry.customer_id,
+        "points": entry.points,
+        "kind": entry.kind.value,
+        "source_ref": entry.source_ref,
+        "idempotency_key": entry.idempotency_key,
+        "rule_version": entry.rule_version,
+        "occurred_at": entry.occurred_at,
+        "recorded_at": now,
+        "note": entry.note,
+    }
+
+
+def _move_balances(
+    session: Session, store_id: int, inserted: list[NewEntry], now: datetime
+) -> None:
+    """Create missing balance rows, then add each customer's deltas, in ascending customer order."""
+    deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for entry in inserted:
+        delta = deltas[entry.customer_id]
+        delta[0] += entry.points
+        delta[1] += entry.points if entry.kind.counts_toward_lifetime else 0
+    if not deltas:
+        return
+    customers = sorted(deltas)
+    table = Base.metadata.tables["balances"]
+    session.execute(
+        upsert_insert(session, table)
+        .values([_empty_balance(store_id, customer, now) for customer in customers])
+        .on_conflict_do_nothing(index_elements=["customer_id"])
+    )
+    session.connection().execute(
+        update(table)
+        .where(table.c.customer_id == bindparam("cid"))
+        .values(
+            balance=table.c.balance + bindparam("delta"),
+            lifetime=table.c.lifetime + bindparam("lifetime_delta"),
+            updated_at=bindparam("now", type_=UTCDateTime()),
+        ),
+        [
+            {"cid": c, "delta": deltas[c][0], "lifetime_delta": deltas[c][1], "now": now}
+            for c in customers
+        ],
+    )
+    _expire_cached_balances(session, set(customers))
+
+
+def _empty_balance(store_id: int, customer_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "store_id": store_id,
+        "balance": 0,
+        "lifetime": 0,
+        "updated_at": now,
+    }
+
+
+def _expire_cached_balances(session: Session, customer_ids: set[int]) -> None:
+    # The balances moved in SQL; Balance objects already loaded in this session are now stale.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Balance) and obj.customer_id in customer_ids:
+            session.expire(obj)
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[list[_T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])

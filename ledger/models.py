@@ -1,0 +1,256 @@
+"""The ledger's tables, as typed SQLAlchemy 2 mappings.
+
+Everything the engine persists lives here: stores and customers, the append-only `point_entries`
+with their cached `balances`, and the sync's own bookkeeping (cursors, quarantine, tracked orders,
+refund cache, meta write-back state, run records). The sync, reports and CLI import these classes;
+the schema itself is created by the Alembic migrations in `ledger/migrations/`, never by
+`metadata.create_all`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
+
+from ledger.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Autoincrement keys: BIGINT on PostgreSQL; on SQLite only INTEGER PRIMARY KEY aliases the rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """The default for `created_at`-like columns: aware UTC now."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base: every datetime column is a `UTCDateTime`, every constraint is named."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), int: BigInteger()}
+
+
+class Store(Base):
+    """One WooCommerce shop; `key` is its normalised URL (`shop.example.com/base`)."""
+
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Customer(Base):
+    """Who holds points: a store account (`wc_id`) or a guest known only by billing email."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    wc_id: Mapped[int | None] = mapped_column()
+    email: Mapped[str | None] = mapped_column(String(320))
+    is_guest: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        # A guest has an email and no account id; an account always has its id.
+        CheckConstraint(
+            "(is_guest AND wc_id IS NULL AND email IS NOT NULL) OR (NOT is_guest AND wc_id IS NOT NULL)",
+            name="identity",
+        ),
+        Index(
+            "ux_customers_store_id_wc_id",
+            "store_id",
+            "wc_id",
+            unique=True,
+            sqlite_where=text("wc_id IS NOT NULL"),
+            postgresql_where=text("wc_id IS NOT NULL"),
+        ),
+        Index(
+            "ux_customers_store_id_guest_email",
+            "store_id",
+            "email",
+            unique=True,
+            sqlite_where=text("is_guest"),
+            postgresql_where=text("is_guest"),
+        ),
+    )
+
+
+class PointEntry(Base):
+    """One movement of points. Append-only: corrections are new entries, never edits."""
+
+    __tablename__ = "point_entries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    points: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(32))
+    source_ref: Mapped[str] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    rule_version: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("store_id", "idempotency_key"),
+        CheckConstraint("points <> 0", name="nonzero_points"),
+        Index(None, "store_id", "source_ref"),
+        Index(None, "customer_id", "id"),
+    )
+
+
+class Balance(Base):
+    """The cached balance and lifetime of a customer, moved in the same transaction as entries."""
+
+    __tablename__ = "balances"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, autoincrement=False
+    )
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    balance: Mapped[int] = mapped_column(default=0)
+    lifetime: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "store_id", "balance"),)
+
+
+class SyncCursor(Base):
+    """Where the incremental sync of one resource of one store stands."""
+
+    __tablename__ = "sync_cursors"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+    updated_at: Mapped[datetime]
+
+
+class QuarantinedItem(Base):
+    """A source item the sync could not use, kept as received until it is fixed or resolved."""
+
+    __tablename__ = "quarantined_items"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    resource: Mapped[str] = mapped_column(String(64))
+    item_ref: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[str] = mapped_column(Text)  # the raw JSON as received
+    error: Mapped[str] = mapped_column(Text)
+    field: Mapped[str | None] = mapped_column(String(255))
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    resolved_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("store_id", "resource", "item_ref"),)
+
+
+class TrackedOrder(Base):
+    """What the sync last knew and decided about one order."""
+
+    __tablename__ = "tracked_orders"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    modified_at: Mapped[datetime]
+    points: Mapped[int]  # the target last decided, not a delta
+    rule_version: Mapped[str | None] = mapped_column(String(64))
+    refund_ids: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of ints
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    last_seen_at: Mapped[datetime]
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index(None, "customer_id"),)
+
+
+class RefundDetail(Base):
+    """A refund as fetched from the store, cached so each refund is fetched once."""
+
+    __tablename__ = "refund_details"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    refund_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    order_id: Mapped[int]
+    payload: Mapped[str] = mapped_column(Text)  # JSON of the refund as received
+    fetched_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "store_id", "order_id"),)
+
+
+class MetaWrite(Base):
+    """What was last written to a customer's meta in the store, and how writing it went."""
+
+    __tablename__ = "meta_writes"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, autoincrement=False
+    )
+    written_balance: Mapped[int | None]
+    written_lifetime: Mapped[int | None]
+    written_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    gave_up: Mapped[bool] = mapped_column(
+        Boolean, default=False
+    )  # a per-item error that won't heal
+
+
+class SyncRun(Base):
+    """One run of a sync (or other job) against a store, for the record."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running/succeeded/failed
+    summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+
+    __table_args__ = (Index(None, "store_id", "started_at"),)
+
+
+class AppendOnlyViolation(RuntimeError):
+    """Raised when code tries to change or delete a point entry through the ORM."""
+
+
+@event.listens_for(PointEntry, "before_update")
+@event.listens_for(PointEntry, "before_delete")
+def _refuse_entry_change(mapper: Mapper[Any], connection: Any, target: PointEntry) -> None:
+    # The ledger's audit trail depends on entries never changing; corrections are new entries.
+    raise AppendOnlyViolation(
+        f"point entry {target.id} ({target.idempotency_key!r}) is append-only: "
+        "append a correcting entry instead of changing it"
+    )

@@ -1,0 +1,118 @@
+"""Engines and units of work for the ledger database (SQLite or PostgreSQL).
+
+Every writer (the sync, the worker, an admin's `loyalty adjust`) opens `session_scope(engine)`
+around one unit of work. Several processes may write the same database at once; this module
+makes that safe on SQLite (WAL, busy timeout, write lock taken at BEGIN) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+
+from loyalty.errors import SchemaBehind
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+_READONLY_OPTION = "loyalty_readonly"
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine for a database URL: `sqlite:///path.db` or `postgresql://...` (driven by psycopg 3)."""
+    parsed = _with_driver(make_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL for messages and logs: password masked, `password` query parameters dropped."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    parsed = parsed.difference_update_query(["password"])
+    return parsed.render_as_string(hide_password=True)
+
+
+@contextmanager
+def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
+    """One unit of work: commits when the block succeeds, rolls back on any exception.
+
+    `readonly=True` (reports) never commits, and on SQLite starts a deferred transaction so it
+    does not take the write lock.
+    """
+    bind = engine.execution_options(**{_READONLY_OPTION: True}) if readonly else engine
+    session = Session(bind=bind, expire_on_commit=False)
+    try:
+        yield session
+        if readonly:
+            session.rollback()
+        else:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def check_schema_current(engine: Engine) -> None:
+    """Raise `SchemaBehind` unless the database is migrated to exactly this code's head revision."""
+    from ledger.migrate import current_revision, head_revision, known_revisions
+
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    where = f"the database at {safe_url(engine.url)}"
+    if current is None:
+        state = "is empty (no ledger schema)"
+    elif current in known_revisions():
+        state = f"is at revision {current}"
+    else:
+        raise SchemaBehind(
+            f"{where} is at revision {current}, which this version does not know (it needs {head}):"
+            " it was migrated by a newer version; run that version or restore a matching backup"
+        )
+    raise SchemaBehind(f"{where} {state}, this version needs {head}: run `loyalty db upgrade`")
+
+
+def _with_driver(url: URL) -> URL:
+    # A bare postgresql:// would pick psycopg2, which is not installed: psycopg 3 is the driver.
+    if url.drivername in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(
+        url, pool_pre_ping=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    )
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module (it would BEGIN lazily, only before
+    # DML, and break SAVEPOINTs); `_sqlite_on_begin` issues BEGIN itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
+    # process committed in between (the busy timeout cannot help). Writers therefore take the
+    # write lock at BEGIN and queue on the busy timeout; read-only scopes stay deferred.
+    if connection.get_execution_options().get(_READONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
