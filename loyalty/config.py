@@ -1,0 +1,669 @@
+"""The typed configuration: one TOML file (plus a few environment variables), read at start-up.
+
+For the CLI, the worker and the sync: `load_config(find_config_path(...))` gives a frozen
+`Config`, or raises `ConfigError` naming the file, the key path and what was expected. Unknown
+keys and wrong types are errors, never guessed at. `config.example.toml` documents every key.
+
+Secrets (consumer key and secret, the WordPress application password) are `Secret` objects whose
+repr is `Secret('***')`; loading a config registers each one with the log redactor.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import hmac
+import json
+import math
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from loyalty.errors import ConfigError
+from loyalty.log import register_secret
+from rules.types import ItemOverride, PurchaseRuleBook, PurchaseRules, Rounding
+
+DEFAULT_CONFIG_FILE = "loyalty.toml"
+DEFAULT_DATABASE_URL = "sqlite:///loyalty.db"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+ENV_CONFIG = "LOYALTY_CONFIG"
+ENV_CONSUMER_KEY = "LOYALTY_STORE_CONSUMER_KEY"
+ENV_CONSUMER_SECRET = "LOYALTY_STORE_CONSUMER_SECRET"  # noqa: S105 # a variable's name
+ENV_WORDPRESS_APP_PASSWORD = "LOYALTY_WORDPRESS_APP_PASSWORD"  # noqa: S105 # a variable's name
+ENV_DATABASE_URL = "LOYALTY_DATABASE_URL"
+
+ORDER_STATUSES = (
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+)
+# WooCommerce never returns these meta keys over REST, so a key-only PUT adds a row every time.
+HIDDEN_META_PREFIXES: tuple[str, ...] = ("_woocommerce_persistent_cart", "closedpostboxes_")
+HIDDEN_META_PREFIXES += ("metaboxhidden_", "manageedit-")
+
+
+class Secret:
+    """A secret string that does not show itself: repr and str are `Secret('***')`.
+
+    Use `reveal()` at the one place the value is needed (the HTTP client). A Secret equals only
+    another Secret with the same value (never a plain str), and refuses to be pickled so it cannot
+    travel to a task queue or a cache as plain text.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("Secret wraps a str")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The plain value, for the code that authenticates with it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Secret cannot be pickled; pass the config path, not the secret")
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The WooCommerce store the sync talks to (`[store]`)."""
+
+    url: str  # scheme://host[:port][/path], no trailing slash
+    consumer_key: Secret
+    consumer_secret: Secret
+    timeout: float = 30.0
+    per_page: int = 100
+    concurrency: int = 3
+    max_requests_per_second: float = 5.0
+    max_retry_seconds: float = 120.0  # total time spent retrying one request before giving up
+    allow_insecure_http: bool = False
+    verify_tls: bool | str = True  # what requests' `verify=` takes: a bool or a CA bundle path
+
+    @property
+    def key(self) -> str:
+        """The store's identity in the ledger: lowercased host[:port] plus path, no scheme."""
+        parts = urlsplit(self.url)
+        host = (parts.hostname or "").lower()
+        default_port = {"https": 443, "http": 80}.get(parts.scheme)
+        port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+        return f"{host}{port}{parts.path.rstrip('/')}"
+
+
+@dataclass(frozen=True)
+class WordPressConfig:
+    """WordPress credentials for blog comments (`[wordpress]`); keys do not work on wp/v2."""
+
+    url: str | None = None  # defaults to the store url
+    username: str = ""
+    app_password: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True, repr=False)
+class DatabaseConfig:
+    """The ledger database (`[database]`); its repr never shows a password."""
+
+    url: str = DEFAULT_DATABASE_URL
+
+    @property
+    def url_for_display(self) -> str:
+        """The URL with any password replaced by `***`, for output and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"DatabaseConfig(url={self.url_for_display!r})"
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """How the incremental sync windows its queries (`[sync]`)."""
+
+    overlap_minutes: int = 10
+    reconcile_every_hours: float = 24.0  # re-check every known order id to catch hard deletes
+
+
+@dataclass(frozen=True, repr=False)
+class WorkerConfig:
+    """The Celery worker (`[worker]`); its repr never shows a broker password."""
+
+    broker_url: str = DEFAULT_BROKER_URL
+    sync_every_minutes: int = 15
+
+    @property
+    def broker_url_for_display(self) -> str:
+        password = urlsplit(self.broker_url).password
+        return self.broker_url.replace(f":{password}@", ":***@") if password else self.broker_url
+
+    def __repr__(self) -> str:
+        return (
+            f"WorkerConfig(broker_url={self.broker_url_for_display!r}, "
+            f"sync_every_minutes={self.sync_every_minutes!r})"
+        )
+
+
+@dataclass(frozen=True)
+class PointsConfig:
+    """Where balances are written back on the customer, and what a point is worth (`[points]`)."""
+
+    balance_meta_key: str = "loyalty_points"
+    lifetime_meta_key: str = "loyalty_points_lifetime"
+    point_value: Decimal = Decimal("0.01")  # store currency per point
+
+
+@dataclass(frozen=True)
+class ActivityRuleConfig:
+    """Points for a review or a blog comment (used by a later release)."""
+
+    enabled: bool = False
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """Every point rule (`[rules.*]`)."""
+
+    purchase: PurchaseRuleBook = field(default_factory=PurchaseRuleBook)
+    first_order_points: int = 0
+    review: ActivityRuleConfig = field(default_factory=ActivityRuleConfig)
+    comment: ActivityRuleConfig = field(default_factory=ActivityRuleConfig)
+
+
+@dataclass(frozen=True)
+class RedemptionConfig:
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class ExpiryConfig:
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. `store` is None when no `[store]` table was given."""
+
+    source: Path | None = None
+    store: StoreConfig | None = None
+    wordpress: WordPressConfig = field(default_factory=WordPressConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    points: PointsConfig = field(default_factory=PointsConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    redemption: RedemptionConfig = field(default_factory=RedemptionConfig)
+    expiry: ExpiryConfig = field(default_factory=ExpiryConfig)
+
+    def require_store(self) -> StoreConfig:
+        """The store, for commands that talk to it or key the ledger by it."""
+        if self.store is None:
+            where = f" ({self.source} has none)" if self.source else ""
+            raise ConfigError(
+                f"no [store] configured{where}: pass --config FILE or set {ENV_CONFIG}, "
+                f"or create ./{DEFAULT_CONFIG_FILE}; see config.example.toml"
+            )
+        return self.store
+
+
+def find_config_path(
+    cli_value: str | Path | None, env: Mapping[str, str] = os.environ
+) -> Path | None:
+    """The config file to load: `--config`, else $LOYALTY_CONFIG, else ./loyalty.toml if present."""
+    if cli_value:
+        return Path(cli_value)
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Config:
+    """Read and validate the config at `path` (None: every default, no store).
+
+    Environment variables win over the file for secrets and the database URL. Raises ConfigError.
+    """
+    root = _Table(_read_toml(path) if path else {}, "", str(path or "(no config file)"), _TOP_KEYS)
+    store = _store(root, env, path)
+    rules = root.table("rules", ("purchase", "first_order", "review", "comment"))
+    config = Config(
+        source=path,
+        store=store,
+        wordpress=_wordpress(root, env, store),
+        database=_database(root, env),
+        sync=_sync(root),
+        worker=_worker(root),
+        points=_points(root),
+        rules=RulesConfig(
+            purchase=_purchase_book(rules),
+            first_order_points=rules.table("first_order", ("points",)).integer("points", 0, lo=0),
+            review=_activity(rules, "review"),
+            comment=_activity(rules, "comment"),
+        ),
+        redemption=RedemptionConfig(
+            root.table("redemption", ("enabled",)).boolean("enabled", False)
+        ),
+        expiry=ExpiryConfig(root.table("expiry", ("enabled",)).boolean("enabled", False)),
+    )
+    _register_secrets(config)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # its message ends "(at line L, column C)"
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+# --- reading one table ------------------------------------------------------------------------
+
+_REQUIRED: Any = object()
+
+
+def _describe(value: object, show: bool = True) -> str:
+    """How an error message shows a bad value: TOML spelling, or only its type for secrets."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value if len(value) <= 60 else value[:57] + "...") if show else "a string"
+    if isinstance(value, int | float):
+        return repr(value) if show else "a number"
+    if isinstance(value, datetime | date | time):
+        return f"{value.isoformat()} (a {type(value).__name__})"
+    return "a table" if isinstance(value, dict) else "an array"
+
+
+class _Table:
+    """One TOML table being read. It knows its file and key path, so every error names both."""
+
+    def __init__(self, data: Mapping[str, Any], path: str, file: str, keys: Iterable[str]) -> None:
+        self.data, self.path, self.file = data, path, file
+        allowed = list(keys)
+        for key in data:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = (
+                    f'did you mean "{close[0]}"?'
+                    if close
+                    else "expected one of: " + ", ".join(allowed)
+                )
+                raise ConfigError(f"{file}: {self.where(key)}: unknown key; {hint}")
+
+    def where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path and key else self.path or key
+
+    def complain(self, key: str, text: str) -> NoReturn:
+        raise ConfigError(f"{self.file}: {self.where(key)}: {text}")
+
+    def fail(self, key: str, expected: str, value: object, *, show: bool = True) -> NoReturn:
+        self.complain(key, f"expected {expected}, got {_describe(value, show)}")
+
+    def raw(self, key: str, default: Any, expected: str) -> Any:
+        if key in self.data:
+            return self.data[key]
+        if default is _REQUIRED:
+            self.complain(key, f"required: expected {expected}")
+        return default
+
+    def table(self, key: str, keys: Iterable[str]) -> _Table:
+        value = self.raw(key, {}, "a table")
+        if not isinstance(value, dict):
+            self.fail(key, f"a table [{self.where(key)}]", value)
+        return _Table(value, self.where(key), self.file, keys)
+
+    def tables(self, key: str, keys: Iterable[str]) -> list[_Table]:
+        value = self.raw(key, [], "an array of tables")
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.fail(key, f"an array of tables [[{self.where(key)}]]", value)
+        return [_Table(v, f"{self.where(key)}[{i}]", self.file, keys) for i, v in enumerate(value)]
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw(key, default, "true or false")
+        if not isinstance(value, bool):
+            self.fail(key, "true or false", value)
+        return value
+
+    def string(self, key: str, default: str, *, nonempty: bool = False, show: bool = True) -> str:
+        expected = "a non-empty string" if nonempty else "a string"
+        value = self.raw(key, default, expected)
+        if not isinstance(value, str) or (nonempty and not value.strip()):
+            self.fail(key, expected, value, show=show)
+        return value
+
+    def choice(self, key: str, default: str, choices: Iterable[str]) -> str:
+        options = " | ".join(f'"{c}"' for c in choices)
+        value = self.raw(key, default, f"one of {options}")
+        if value not in choices or not isinstance(value, str):
+            self.fail(key, f"one of {options}", value)
+        return value
+
+    def integer(self, key: str, default: int, *, lo: int, hi: int | None = None) -> int:
+        expected = f"an integer from {lo} to {hi}" if hi is not None else f"an integer >= {lo}"
+        value = self.raw(key, default, expected)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok or value < lo or (hi is not None and value > hi):
+            self.fail(key, expected, value)
+        return int(value)
+
+    def number(self, key: str, default: float, *, positive: bool = True) -> float:
+        expected = "a number > 0" if positive else "a number >= 0"
+        value = self.raw(key, default, expected)
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            self.fail(key, expected, value)
+        if value < 0 or (positive and value == 0):
+            self.fail(key, expected, value)
+        return float(value)
+
+    def decimal(self, key: str, default: Decimal, *, positive: bool = False) -> Decimal:
+        """A Decimal from a TOML string or number; floats go through str(), never float maths."""
+        expected = "a number > 0" if positive else "a number >= 0"
+        value = self.raw(key, default, expected)
+        if isinstance(value, Decimal):
+            return value
+        try:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise InvalidOperation
+            result = Decimal(value.strip() if isinstance(value, str) else str(value))
+        except InvalidOperation:
+            self.fail(key, expected, value)
+        if not result.is_finite() or result < 0 or (positive and result == 0):
+            self.fail(key, expected, value)
+        return result
+
+    def day(self, key: str, default: date) -> date:
+        expected = "a TOML date such as 2024-01-31 (unquoted)"
+        value = self.raw(key, default, expected)
+        if not isinstance(value, date) or isinstance(value, datetime):
+            self.fail(key, expected, value)
+        return value
+
+    def strings(self, key: str, default: Iterable[str], choices: Iterable[str]) -> frozenset[str]:
+        allowed = tuple(choices)
+        expected = "a non-empty array of " + ", ".join(allowed)
+        value = self.raw(key, list(default), expected)
+        if not isinstance(value, list) or not value:
+            self.fail(key, expected, value)
+        for i, item in enumerate(value):
+            if item not in allowed or not isinstance(item, str):
+                self.fail(f"{key}[{i}]", "one of " + ", ".join(allowed), item)
+        return frozenset(value)
+
+
+# --- the sections ------------------------------------------------------------------------------
+
+# The keys each table accepts are the fields it fills, so the two cannot drift apart.
+_TOP_KEYS = tuple(f.name for f in fields(Config) if f.name != "source")
+_STORE_KEYS = tuple(f.name for f in fields(StoreConfig))
+_RULE_KEYS = tuple(f.name for f in fields(PurchaseRules) if not f.name.endswith("_overrides"))
+_RULE_KEYS += ("products", "categories")
+_OVERRIDE_KINDS = ("multiplier", "fixed_points", "exclude")
+
+
+def _store(root: _Table, env: Mapping[str, str], source: Path | None) -> StoreConfig | None:
+    if "store" not in root.data:
+        return None
+    t = root.table("store", _STORE_KEYS)
+    insecure = t.boolean("allow_insecure_http", False)
+    return StoreConfig(
+        url=_site_url(t, "url", _REQUIRED, insecure=insecure),
+        consumer_key=_secret(t, "consumer_key", env, ENV_CONSUMER_KEY, required=True),
+        consumer_secret=_secret(t, "consumer_secret", env, ENV_CONSUMER_SECRET, required=True),
+        timeout=t.number("timeout", 30.0),
+        per_page=t.integer("per_page", 100, lo=1, hi=100),
+        concurrency=t.integer("concurrency", 3, lo=1, hi=10),
+        max_requests_per_second=t.number("max_requests_per_second", 5.0),
+        max_retry_seconds=t.number("max_retry_seconds", 120.0, positive=False),
+        allow_insecure_http=insecure,
+        verify_tls=_verify_tls(t, source),
+    )
+
+
+def _site_url(t: _Table, key: str, default: Any, *, insecure: bool) -> str:
+    """An https:// site URL (http:// only when allowed), without a trailing slash."""
+    value = t.string(key, default, nonempty=True)
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        t.fail(key, "an https:// URL such as https://shop.example.com", value)
+    if parts.username or parts.password:
+        t.complain(key, "expected a URL without a user name or password in it (got one)")
+    if parts.query or parts.fragment:
+        t.fail(key, "a URL without ?query or #fragment", value)
+    if parts.scheme == "http" and not insecure:
+        t.complain(
+            key,
+            "http:// is refused: credentials would travel in plain text; use https://, or set "
+            "allow_insecure_http = true in [store] (for a local test store only); "
+            f"got {_describe(value)}",
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _secret(
+    t: _Table, key: str, env: Mapping[str, str], env_name: str, *, required: bool
+) -> Secret:
+    """A secret from the file, overridden by a non-empty environment variable."""
+    in_file = t.string(key, "", show=False)
+    value = env.get(env_name, "").strip() or in_file
+    if required and not value:
+        t.complain(key, f"required: expected a non-empty string here or in ${env_name}")
+    return Secret(value)
+
+
+def _verify_tls(t: _Table, source: Path | None) -> bool | str:
+    expected = "true, false or the path of a CA bundle file"
+    value = t.raw("verify_tls", True, expected)
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        t.fail("verify_tls", expected, value)
+    path = Path(value).expanduser()
+    if not path.is_absolute() and source is not None:  # relative to the config file, not the cwd
+        path = source.parent / path
+    if not path.is_file():
+        t.fail("verify_tls", f"{expected} (no such file: {path})", value)
+    return str(path.resolve())
+
+
+def _wordpress(root: _Table, env: Mapping[str, str], store: StoreConfig | None) -> WordPressConfig:
+    t = root.table("wordpress", ("url", "username", "app_password"))
+    insecure = store.allow_insecure_http if store else False
+    url = _site_url(t, "url", None, insecure=insecure) if "url" in t.data else None
+    return WordPressConfig(
+        url=url or (store.url if store else None),
+        username=t.string("username", ""),
+        app_password=_secret(t, "app_password", env, ENV_WORDPRESS_APP_PASSWORD, required=False),
+    )
+
+
+def _database(root: _Table, env: Mapping[str, str]) -> DatabaseConfig:
+    t = root.table("database", ("url",))
+    url = t.string("url", DEFAULT_DATABASE_URL, nonempty=True, show=False)
+    where = f"{t.file}: database.url"
+    if env.get(ENV_DATABASE_URL, "").strip():
+        url, where = env[ENV_DATABASE_URL].strip(), f"${ENV_DATABASE_URL}"
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = ""
+    if backend not in ("sqlite", "postgresql"):  # the URL is not echoed: it may hold a password
+        raise ConfigError(
+            f"{where}: expected a SQLite or PostgreSQL URL such as sqlite:///loyalty.db or "
+            "postgresql+psycopg://user@host/dbname"
+        )
+    return DatabaseConfig(url=url)
+
+
+def _sync(root: _Table) -> SyncConfig:
+    t = root.table("sync", ("overlap_minutes", "reconcile_every_hours"))
+    return SyncConfig(
+        overlap_minutes=t.integer("overlap_minutes", 10, lo=0),
+        reconcile_every_hours=t.number("reconcile_every_hours", 24.0),
+    )
+
+
+def _worker(root: _Table) -> WorkerConfig:
+    t = root.table("worker", ("broker_url", "sync_every_minutes"))
+    broker_url = t.string("broker_url", DEFAULT_BROKER_URL, nonempty=True, show=False)
+    if "://" not in broker_url:
+        t.complain("broker_url", "expected a broker URL such as redis://127.0.0.1:6379/0")
+    return WorkerConfig(
+        broker_url=broker_url, sync_every_minutes=t.integer("sync_every_minutes", 15, lo=1)
+    )
+
+
+def _points(root: _Table) -> PointsConfig:
+    t = root.table("points", ("balance_meta_key", "lifetime_meta_key", "point_value"))
+    balance = _meta_key(t, "balance_meta_key", "loyalty_points")
+    lifetime = _meta_key(t, "lifetime_meta_key", "loyalty_points_lifetime")
+    if lifetime == balance:
+        t.fail("lifetime_meta_key", f"a key different from {t.where('balance_meta_key')}", lifetime)
+    return PointsConfig(balance, lifetime, t.decimal("point_value", Decimal("0.01"), positive=True))
+
+
+def _meta_key(t: _Table, key: str, default: str) -> str:
+    value = t.string(key, default, nonempty=True)
+    if value != value.strip() or len(value) > 255:
+        t.fail(key, "a meta key without surrounding spaces, at most 255 characters", value)
+    hidden = "wp_" in value or value.startswith(HIDDEN_META_PREFIXES)
+    if hidden:
+        t.complain(
+            key,
+            f"{value!r} is refused: WooCommerce hides meta keys containing wp_ or starting with "
+            f"{', '.join(HIDDEN_META_PREFIXES)} from REST reads, so every write would add a "
+            "duplicate row; choose another key",
+        )
+    return value
+
+
+def _activity(rules: _Table, name: str) -> ActivityRuleConfig:
+    t = rules.table(name, ("enabled", "points"))
+    return ActivityRuleConfig(
+        enabled=t.boolean("enabled", False), points=t.integer("points", 0, lo=0)
+    )
+
+
+def _purchase_book(rules: _Table) -> PurchaseRuleBook:
+    t = rules.table("purchase", (*_RULE_KEYS, "previous"))
+    current = _purchase_rules(t, previous=False)
+    older = [_purchase_rules(p, previous=True) for p in t.tables("previous", _RULE_KEYS)]
+    for i, rule in enumerate(older):
+        item = f"previous[{i}]"
+        if rule.version in {r.version for r in [current, *older[:i]]}:
+            t.fail(f"{item}.version", "a version name no other rule set uses", rule.version)
+        if rule.effective_from in {r.effective_from for r in older[:i]}:
+            t.fail(f"{item}.effective_from", "a date no other rule set uses", rule.effective_from)
+        if rule.effective_from >= current.effective_from:
+            expected = f"a date before {t.where('effective_from')} ({current.effective_from})"
+            t.fail(f"{item}.effective_from", expected, rule.effective_from)
+    versions = sorted([*older, current], key=lambda r: r.effective_from)
+    return PurchaseRuleBook(versions=tuple(versions))  # oldest first: the current one is last
+
+
+def _purchase_rules(t: _Table, *, previous: bool) -> PurchaseRules:
+    """One rule set; an earlier one (`previous`) must name its version and effective_from."""
+    d = PurchaseRules()
+    return PurchaseRules(
+        version=t.string("version", _REQUIRED if previous else d.version, nonempty=True),
+        effective_from=t.day("effective_from", _REQUIRED if previous else d.effective_from),
+        points_per_unit=t.decimal("points_per_unit", d.points_per_unit),
+        rounding=Rounding(t.choice("rounding", d.rounding.value, [r.value for r in Rounding])),
+        include_shipping=t.boolean("include_shipping", d.include_shipping),
+        include_tax=t.boolean("include_tax", d.include_tax),
+        include_fees=t.boolean("include_fees", d.include_fees),
+        earn_statuses=t.strings("earn_statuses", d.earn_statuses, ORDER_STATUSES),
+        minimum_order_amount=t.decimal("minimum_order_amount", d.minimum_order_amount),
+        no_points_with_coupon=t.boolean("no_points_with_coupon", d.no_points_with_coupon),
+        max_points_per_order=t.integer("max_points_per_order", 0, lo=0) or None,
+        award_guests=t.boolean("award_guests", d.award_guests),
+        product_overrides=_overrides(t, "products"),
+        category_overrides=_overrides(t, "categories"),
+    )
+
+
+def _overrides(t: _Table, key: str) -> Mapping[int, ItemOverride]:
+    result: dict[int, ItemOverride] = {}
+    for item in t.tables(key, ("id", *_OVERRIDE_KINDS)):
+        item_id = item.integer("id", _REQUIRED, lo=1)
+        if item_id in result:
+            item.fail("id", f"an id not listed earlier in {t.where(key)}", item_id)
+        given = [k for k in _OVERRIDE_KINDS if k in item.data]
+        if len(given) != 1:
+            item.complain(
+                "", f"expected exactly one of multiplier, fixed_points, exclude = true; got {given}"
+            )
+        if given == ["exclude"] and not item.boolean("exclude", True):
+            item.fail("exclude", "true (leave the entry out to not exclude)", False)
+        result[item_id] = ItemOverride(
+            multiplier=item.decimal("multiplier", Decimal(0)) if given == ["multiplier"] else None,
+            fixed_points=item.integer("fixed_points", 0, lo=0)
+            if given == ["fixed_points"]
+            else None,
+            excluded=given == ["exclude"],
+        )
+    return MappingProxyType(result)
+
+
+def _register_secrets(config: Config) -> None:
+    """Tell the log redactor every secret value, including the Basic auth header forms."""
+    pairs = []
+    if config.store is not None:
+        key, secret = config.store.consumer_key.reveal(), config.store.consumer_secret.reveal()
+        register_secret(key)
+        register_secret(secret)
+        pairs.append(f"{key}:{secret}")
+    password = config.wordpress.app_password.reveal()
+    if password:
+        register_secret(password)
+        register_secret(password.replace(" ", ""))  # WordPress accepts it with or without spaces
+        pairs.append(f"{config.wordpress.username}:{password}")
+    for pair in pairs:
+        register_secret(base64.b64encode(pair.encode()).decode())
+    db_password = make_url(config.database.url).password
+    for url_password in (db_password, urlsplit(config.worker.broker_url).password):
+        if url_password:
+            register_secret(str(url_password))
