@@ -1,0 +1,169 @@
+"""Writing balances back to customer meta, a hundred customers a request.
+
+Only customers whose balance or lifetime differs from what was last written are sent. Each batch
+answer is checked item by item: a written item records its values; a per-item error is recorded
+and retried next run, except for a customer that no longer exists in the store, which is given up
+(it would fail forever). A batch that fails as a whole leaves its customers pending for next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from ledger.models import Balance, Customer, MetaWrite
+from loyalty.errors import StoreError
+from sync.client import StoreClient
+
+BATCH = 100
+#: Per-item error codes meaning "this customer does not exist": retrying cannot help.
+GONE_CODES = frozenset(
+    {"woocommerce_rest_invalid_id", "wc_user_invalid_id", "rest_user_invalid_id"}
+)
+MAX_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    customer_id: int  # the ledger's
+    wc_id: int
+    balance: int
+    lifetime: int
+
+
+@dataclass
+class WriteBackResult:
+    written: int = 0
+    failed: int = 0
+    gave_up: int = 0
+    pending: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def pending_writes(session: Session, store_id: int) -> list[PendingWrite]:
+    """Accounts whose meta in the store is behind the ledger, by WooCommerce id."""
+    rows = session.execute(
+        select(Customer.id, Customer.wc_id, Balance.balance, Balance.lifetime)
+        .join(Balance, Balance.customer_id == Customer.id)
+        .outerjoin(MetaWrite, MetaWrite.customer_id == Customer.id)
+        .where(
+            Customer.store_id == store_id,
+            Customer.wc_id.is_not(None),
+            or_(MetaWrite.gave_up.is_(None), MetaWrite.gave_up.is_(False)),
+            or_(
+                and_(
+                    MetaWrite.customer_id.is_(None),
+                    or_(Balance.balance != 0, Balance.lifetime != 0),
+                ),
+                MetaWrite.written_balance.is_(None),
+                MetaWrite.written_balance != Balance.balance,
+                MetaWrite.written_lifetime != Balance.lifetime,
+            ),
+        )
+        .order_by(Customer.wc_id)
+    )
+    return [PendingWrite(cid, int(wc), int(b), int(lt)) for cid, wc, b, lt in rows]
+
+
+def push_balances(
+    client: StoreClient,
+    unit_of_work: Callable[[], AbstractContextManager[Session]],
+    store_id: int,
+    *,
+    balance_key: str,
+    lifetime_key: str,
+    now: Callable[[], datetime],
+    dry_run: bool = False,
+) -> WriteBackResult:
+    """Send every pending write; one request and one transaction per hundred customers."""
+    with unit_of_work() as session:
+        pending = pending_writes(session, store_id)
+    result = WriteBackResult(pending=len(pending))
+    if dry_run:
+        return result
+    for batch in _batches(pending):
+        body = {"update": [_meta_update(w, balance_key, lifetime_key) for w in batch]}
+        try:
+            answer = client.post("customers/batch", body).items
+        except StoreError as error:
+            result.failed += len(batch)
+            result.errors.append(f"customers/batch: {error}")
+            with unit_of_work() as session:
+                for write in batch:
+                    _record_failure(session, write, str(error), gone=False, now=now())
+            continue
+        with unit_of_work() as session:
+            _record_answer(session, batch, answer, result, now())
+    return result
+
+
+def _meta_update(write: PendingWrite, balance_key: str, lifetime_key: str) -> dict[str, Any]:
+    # Key-only entries: WooCommerce updates the first row with that key and removes duplicates.
+    return {
+        "id": write.wc_id,
+        "meta_data": [
+            {"key": balance_key, "value": str(write.balance)},
+            {"key": lifetime_key, "value": str(write.lifetime)},
+        ],
+    }
+
+
+def _record_answer(
+    session: Session, batch: list[PendingWrite], answer: Any, result: WriteBackResult, now: datetime
+) -> None:
+    items = answer.get("update", []) if isinstance(answer, dict) else []
+    by_id = {int(item.get("id", 0)): item for item in items if isinstance(item, dict)}
+    for write in batch:
+        item = by_id.get(write.wc_id)
+        error = (
+            item.get("error") if item is not None else {"code": "missing", "message": "no answer"}
+        )
+        if not error:
+            _record_success(session, write, now)
+            result.written += 1
+            continue
+        code = str(error.get("code", ""))
+        gone = code in GONE_CODES
+        message = f"customer {write.wc_id}: {code}: {error.get('message', '')}"
+        gave_up = _record_failure(session, write, message, gone=gone, now=now)
+        result.gave_up += int(gave_up)
+        result.failed += int(not gave_up)
+        result.errors.append(message)
+
+
+def _state(session: Session, customer_id: int) -> MetaWrite:
+    state = session.get(MetaWrite, customer_id)
+    if state is None:
+        state = MetaWrite(customer_id=customer_id, attempts=0, gave_up=False)
+        session.add(state)
+    return state
+
+
+def _record_success(session: Session, write: PendingWrite, now: datetime) -> None:
+    state = _state(session, write.customer_id)
+    state.written_balance = write.balance
+    state.written_lifetime = write.lifetime
+    state.written_at = now
+    state.attempts = 0
+    state.last_error = None
+
+
+def _record_failure(
+    session: Session, write: PendingWrite, message: str, *, gone: bool, now: datetime
+) -> bool:
+    state = _state(session, write.customer_id)
+    state.attempts = (state.attempts or 0) + 1
+    state.last_error = f"{now.isoformat()} {message}"
+    state.gave_up = gone or state.attempts >= MAX_ATTEMPTS
+    return state.gave_up
+
+
+def _batches(pending: list[PendingWrite]) -> Iterator[list[PendingWrite]]:
+    for start in range(0, len(pending), BATCH):
+        yield pending[start : start + BATCH]

@@ -1,0 +1,366 @@
+"""Deciding and recording the points of a page of orders, in the caller's unit of work.
+
+For each order: parse it strictly (a broken one goes to quarantine, the rest go on), find who holds
+its points, read its refunds' details (cached in the ledger; unknown ones fetched a hundred at a
+time), decide what it should carry under the rule set in force when it was created, and append the
+difference from what the ledger holds for `order:{id}` as one entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.entries import NewEntry, RefHolding, append_entries, reconcile_key, ref_holdings
+from ledger.kinds import SourceKind
+from ledger.models import RefundDetail, TrackedOrder
+from loyalty.errors import InvalidSourceData
+from rules.purchase import purchase_points
+from rules.types import Award, Order, PurchaseRuleBook, Refund
+from sync.order_data import parse_order, parse_refund, refund_totals_from_order
+from sync.owners import OwnerDirectory, bonus_entries
+from sync.quarantine import quarantine, release
+from sync.refunds import refund_order_id
+
+RefundFetcher = Callable[[dict[int, set[int]]], list[dict[str, Any]]]
+CategoryLookup = Callable[[set[int]], Mapping[int, frozenset[int]]]
+
+
+@dataclass
+class Outcome:
+    """What one step did; summed into the sync's summary."""
+
+    orders_seen: int = 0
+    entries: list[NewEntry] = field(default_factory=list)
+    quarantined: int = 0
+    deleted: int = 0
+    refunds_fetched: int = 0
+
+    def add(self, other: Outcome) -> None:
+        self.orders_seen += other.orders_seen
+        self.entries.extend(other.entries)
+        self.quarantined += other.quarantined
+        self.deleted += other.deleted
+        self.refunds_fetched += other.refunds_fetched
+
+
+@dataclass(frozen=True)
+class _Decision:
+    order: Order
+    owner: int
+    award: Award
+    refund_ids: tuple[int, ...]
+
+
+class OrderPoints:
+    """Reconciles orders with the ledger. One instance per sync run."""
+
+    def __init__(
+        self,
+        store_id: int,
+        rules: PurchaseRuleBook,
+        *,
+        first_order_bonus: int,
+        owners: OwnerDirectory,
+        fetch_refunds: RefundFetcher,
+        categories: CategoryLookup | None,
+    ) -> None:
+        self.store_id = store_id
+        self.rules = rules
+        self.first_order_bonus = first_order_bonus
+        self.owners = owners
+        self.fetch_refunds = fetch_refunds
+        self.categories = categories
+
+    # -- pages of orders ---------------------------------------------------------------------
+
+    def process(
+        self, session: Session, raw_orders: list[dict[str, Any]], *, now: datetime
+    ) -> Outcome:
+        outcome = Outcome(orders_seen=len(raw_orders))
+        parsed: list[tuple[Order, dict[str, Any]]] = []
+        for raw in raw_orders:
+            try:
+                parsed.append((parse_order(raw), raw))
+            except InvalidSourceData as error:
+                quarantine(session, self.store_id, "orders", raw, error, now=now)
+                outcome.quarantined += 1
+        if not parsed:
+            return outcome
+        refunds = self._refund_details(session, [raw for _, raw in parsed], outcome, now)
+        orders = self._with_categories([order for order, _ in parsed])
+        tracked = self._tracked(session, [o.order_id for o in orders])
+        decisions = []
+        for order, (_, raw) in zip(orders, parsed, strict=True):
+            decision = self._decide(session, order, raw, refunds, tracked, outcome, now)
+            if decision is not None:
+                decisions.append(decision)
+        release(
+            session, self.store_id, "orders", [str(d.order.order_id) for d in decisions], now=now
+        )
+        outcome.entries.extend(self._record(session, decisions, tracked, now))
+        return outcome
+
+    def mark_deleted(self, session: Session, order_ids: Iterable[int], *, now: datetime) -> Outcome:
+        """Orders that vanished from the store: they carry nothing any more."""
+        ids = sorted(set(order_ids))
+        tracked = self._tracked(session, ids)
+        holdings = ref_holdings(session, self.store_id, [f"order:{i}" for i in ids])
+        entries: list[NewEntry] = []
+        for order_id in ids:
+            row = tracked.get(order_id)
+            held = holdings.get(f"order:{order_id}")
+            if held and held.points and row is not None and row.customer_id is not None:
+                entries.append(
+                    _entry(
+                        row.customer_id,
+                        -held.points,
+                        f"order:{order_id}",
+                        held,
+                        now,
+                        row.rule_version,
+                        "order deleted from the store",
+                    )
+                )
+            if row is not None:
+                row.deleted, row.points, row.status, row.last_seen_at = True, 0, "deleted", now
+        owners = {row.customer_id for row in tracked.values() if row.customer_id is not None}
+        session.flush()
+        entries += bonus_entries(session, self.store_id, owners, self.first_order_bonus, now=now)
+        inserted = append_entries(session, self.store_id, entries, now=now)
+        return Outcome(entries=inserted, deleted=len(ids))
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _decide(
+        self,
+        session: Session,
+        order: Order,
+        raw: Mapping[str, Any],
+        refunds: Mapping[int, Refund],
+        tracked: Mapping[int, TrackedOrder],
+        outcome: Outcome,
+        now: datetime,
+    ) -> _Decision | None:
+        refund_ids = tuple(sorted(refund_totals_from_order(raw)))
+        missing = [rid for rid in refund_ids if rid not in refunds]
+        if missing:
+            error = InvalidSourceData(
+                f"order {order.order_id}: refund(s) {missing} could not be read from the store",
+                field="refunds",
+            )
+            quarantine(session, self.store_id, "orders", raw, error, now=now)
+            outcome.quarantined += 1
+            return None
+        owner = self.owners.owner_of(session, order)
+        previous = tracked.get(order.order_id)
+        if owner is None:
+            if previous is None or previous.customer_id is None:
+                return None  # a guest order without an email never held anything
+            owner = previous.customer_id
+        rules = self.rules.for_order_created(order.created_at)
+        award = purchase_points(order, rules, refunds=[refunds[rid] for rid in refund_ids])
+        return _Decision(order, owner, award, refund_ids)
+
+    def _record(
+        self,
+        session: Session,
+        decisions: list[_Decision],
+        tracked: dict[int, TrackedOrder],
+        now: datetime,
+    ) -> list[NewEntry]:
+        holdings = ref_holdings(session, self.store_id, [d.award.key for d in decisions])
+        entries: list[NewEntry] = []
+        owners: set[int] = set()
+        for d in decisions:
+            row = tracked.get(d.order.order_id)
+            entries.extend(_reconcile(d, holdings.get(d.award.key), row, now))
+            owners.add(d.owner)
+            if row is not None and row.customer_id is not None:
+                owners.add(row.customer_id)
+            self._track(session, d, row, tracked, now)
+        session.flush()
+        entries += bonus_entries(session, self.store_id, owners, self.first_order_bonus, now=now)
+        return append_entries(session, self.store_id, entries, now=now)
+
+    def _track(
+        self,
+        session: Session,
+        d: _Decision,
+        row: TrackedOrder | None,
+        tracked: dict[int, TrackedOrder],
+        now: datetime,
+    ) -> None:
+        fingerprint = _fingerprint(d)
+        if row is None:
+            row = TrackedOrder(store_id=self.store_id, order_id=d.order.order_id)
+            session.add(row)
+            tracked[d.order.order_id] = row
+        row.customer_id = d.owner
+        row.status = d.order.status
+        row.modified_at = d.order.modified_at
+        row.points = d.award.points
+        row.rule_version = d.award.rule_version
+        row.refund_ids = json.dumps(list(d.refund_ids))
+        row.fingerprint = fingerprint
+        row.last_seen_at = now
+        row.deleted = False
+
+    def _tracked(self, session: Session, order_ids: list[int]) -> dict[int, TrackedOrder]:
+        if not order_ids:
+            return {}
+        rows = session.execute(
+            select(TrackedOrder).where(
+                TrackedOrder.store_id == self.store_id, TrackedOrder.order_id.in_(order_ids)
+            )
+        ).scalars()
+        return {row.order_id: row for row in rows}
+
+    def _refund_details(
+        self, session: Session, raws: list[dict[str, Any]], outcome: Outcome, now: datetime
+    ) -> dict[int, Refund]:
+        """Parsed refunds for every refund the orders name: from the cache, else from the store."""
+        by_order = {int(raw["id"]): set(refund_totals_from_order(raw)) for raw in raws}
+        wanted = {rid for ids in by_order.values() for rid in ids}
+        if not wanted:
+            return {}
+        cached = session.execute(
+            select(RefundDetail).where(
+                RefundDetail.store_id == self.store_id, RefundDetail.refund_id.in_(sorted(wanted))
+            )
+        ).scalars()
+        payloads = {row.refund_id: json.loads(row.payload) for row in cached}
+        unknown = {
+            oid: ids - payloads.keys() for oid, ids in by_order.items() if ids - payloads.keys()
+        }
+        if unknown:
+            fetched = self.fetch_refunds(unknown)
+            outcome.refunds_fetched += len(fetched)
+            for raw in fetched:
+                store_refund(session, self.store_id, raw, now=now)
+                payloads[int(raw["id"])] = raw
+        parsed: dict[int, Refund] = {}
+        for rid, raw in payloads.items():
+            try:
+                parsed[rid] = parse_refund(raw)
+            except InvalidSourceData as error:
+                quarantine(session, self.store_id, "refunds", raw, error, now=now)
+                outcome.quarantined += 1
+        return parsed
+
+    def _with_categories(self, orders: list[Order]) -> list[Order]:
+        if self.categories is None:
+            return orders
+        product_ids = {line.product_id for o in orders for line in o.lines}
+        product_ids |= {line.variation_id for o in orders for line in o.lines if line.variation_id}
+        known = self.categories(product_ids)
+        return [
+            replace(
+                o,
+                lines=tuple(
+                    replace(line, category_ids=known.get(line.product_id, frozenset()))
+                    for line in o.lines
+                ),
+            )
+            for o in orders
+        ]
+
+
+def store_refund(session: Session, store_id: int, raw: Mapping[str, Any], *, now: datetime) -> bool:
+    """Cache one refund as received. False when it names no id or order (it is skipped)."""
+    try:
+        refund_id = int(raw["id"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    order_id = refund_order_id(dict(raw))
+    if order_id is None:
+        return False
+    row = session.get(RefundDetail, (store_id, refund_id))
+    payload = json.dumps(raw, sort_keys=True)
+    if row is None:
+        session.add(
+            RefundDetail(
+                store_id=store_id,
+                refund_id=refund_id,
+                order_id=order_id,
+                payload=payload,
+                fetched_at=now,
+            )
+        )
+    else:
+        row.payload, row.fetched_at = payload, now
+    return True
+
+
+def _reconcile(
+    d: _Decision, holding: RefHolding | None, row: TrackedOrder | None, now: datetime
+) -> list[NewEntry]:
+    """The entries that bring `order:{id}` to its target, on the right customer.
+
+    If an admin moved the order to another customer, what the old holder has goes back and the new
+    holder gets the full target: two entries, consecutive positions.
+    """
+    held = holding.points if holding else 0
+    note = _note(d)
+    version = d.award.rule_version
+    previous_owner = row.customer_id if row is not None else None
+    if held and previous_owner is not None and previous_owner != d.owner:
+        moved_out = _entry(
+            previous_owner,
+            -held,
+            d.award.key,
+            holding,
+            d.order.modified_at,
+            version,
+            f"order moved to another customer; {note}",
+        )
+        after = RefHolding(points=0, entries=(holding.entries if holding else 0) + 1)
+        if not d.award.points:
+            return [moved_out]
+        moved_in = _entry(
+            d.owner, d.award.points, d.award.key, after, d.order.modified_at, version, note
+        )
+        return [moved_out, moved_in]
+    delta = d.award.points - held
+    if not delta:
+        return []
+    return [_entry(d.owner, delta, d.award.key, holding, d.order.modified_at, version, note)]
+
+
+def _entry(
+    customer_id: int,
+    points: int,
+    ref: str,
+    holding: RefHolding | None,
+    occurred_at: datetime,
+    rule_version: str | None,
+    note: str,
+) -> NewEntry:
+    return NewEntry(
+        customer_id=customer_id,
+        points=points,
+        kind=SourceKind.PURCHASE,
+        source_ref=ref,
+        idempotency_key=reconcile_key(ref, holding),
+        occurred_at=occurred_at,
+        rule_version=rule_version,
+        note=note,
+    )
+
+
+def _note(d: _Decision) -> str:
+    refunds = ",".join(str(r) for r in d.refund_ids) or "none"
+    modified = d.order.modified_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{d.award.explanation} [status={d.order.status} modified={modified} refunds={refunds}]"
+
+
+def _fingerprint(d: _Decision) -> str:
+    modified = d.order.modified_at.strftime("%Y%m%dT%H%M%S")
+    refunds = ",".join(str(r) for r in d.refund_ids)
+    return f"{d.order.status}|{modified}|{refunds}|{d.award.points}"[:128]

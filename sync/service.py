@@ -1,0 +1,399 @@
+"""`loyalty sync`: customers, refunds and orders in; ledger entries recorded; balances written back.
+
+The order of the steps matters. Customers first, so that guest orders billed to a registered email
+land on the account directly. Refund details next, a hundred a request, so that deciding an order
+never needs a request of its own. Then the orders modified since the cursor (live, then trashed),
+each page decided and committed with the cursor in one transaction. Then, when due, the check of
+every known order id that catches orders deleted outright. Last, the write-back of changed balances.
+
+Every step is safe to interrupt: the ledger only ever holds whole pages, cursors move in the same
+transaction as the entries they cover, and reconciling is idempotent, so the next run finishes the
+job without awarding anything twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from ledger.entries import NewEntry, append_entries
+from ledger.models import SyncCursor, SyncRun, TrackedOrder
+from ledger.session import check_schema_current, create_engine_for, session_scope
+from loyalty.config import Config
+from sync.client import ClientSettings, StoreClient
+from sync.customer_meta import WriteBackResult, push_balances
+from sync.customers import fetch_new_customers
+from sync.order_points import OrderPoints, Outcome, store_refund
+from sync.orders import LIVE, TRASH, fetch_orders_by_ids, fetch_orders_window
+from sync.owners import OwnerDirectory, merge_guest
+from sync.products import ProductCategories
+from sync.progress import Progress, make_progress
+from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
+from sync.summary import SyncSummary
+from sync.window import WindowPage
+
+log = logging.getLogger("sync")
+
+__all__ = ["SyncSummary", "make_progress", "run_sync"]
+
+BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)  # before any WooCommerce store existed
+
+
+def run_sync(
+    config: Config,
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    engine: Engine | None = None,
+    client: StoreClient | None = None,
+) -> SyncSummary:
+    """One sync of the configured store. Raises StoreError when the store cannot be read."""
+    store = config.require_store()
+    engine = engine or create_engine_for(config.database.url)
+    check_schema_current(engine)
+    client = client or StoreClient(
+        ClientSettings(
+            url=store.url,
+            consumer_key=store.consumer_key.reveal(),
+            consumer_secret=store.consumer_secret.reveal(),
+            timeout=store.timeout,
+            max_requests_per_second=store.max_requests_per_second,
+            max_retry_seconds=store.max_retry_seconds,
+            verify_tls=store.verify_tls,
+        )
+    )
+    with Transactions(engine, dry_run=dry_run) as tx:
+        run = SyncJob(config, tx, client, progress or Progress(), full=full, dry_run=dry_run)
+        return run.execute()
+
+
+class Transactions:
+    """Units of work for one run. A dry run shares one transaction and rolls it all back."""
+
+    def __init__(self, engine: Engine, *, dry_run: bool) -> None:
+        self.engine = engine
+        self.dry_run = dry_run
+        self._dry_session: Session | None = None
+
+    def __enter__(self) -> Transactions:
+        if self.dry_run:
+            self._dry_session = Session(bind=self.engine, expire_on_commit=False)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._dry_session is not None:
+            self._dry_session.rollback()
+            self._dry_session.close()
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        if self._dry_session is None:
+            with session_scope(self.engine) as session:
+                yield session
+            return
+        yield self._dry_session
+        self._dry_session.flush()
+
+
+@dataclass
+class _SlicePrefix:
+    """Where the cursor may safely go: the end of the longest run of fully committed slices."""
+
+    through: dict[int, datetime | None] = field(default_factory=dict)
+    done: dict[int, bool] = field(default_factory=dict)
+
+    def record(self, page: WindowPage) -> None:
+        self.through[page.slice_index] = page.delivered_through
+        # The first page stands alone: the slice after it continues from where it stopped.
+        self.done[page.slice_index] = page.last_of_slice or page.slice_index == 0
+
+    def safe_position(self) -> datetime | None:
+        safe: datetime | None = None
+        index = 0
+        while index in self.through:
+            safe = self.through[index] or safe
+            if not self.done[index]:
+                break
+            index += 1
+        return safe
+
+
+class SyncJob:
+    """The steps of one sync run, sharing the store id, client, caches and summary."""
+
+    def __init__(
+        self,
+        config: Config,
+        tx: Transactions,
+        client: StoreClient,
+        progress: Progress,
+        *,
+        full: bool,
+        dry_run: bool,
+    ) -> None:
+        self.config = config
+        self.store_config = config.require_store()
+        self.tx = tx
+        self.client = client
+        self.progress = progress
+        self.full = full
+        self.dry_run = dry_run
+        self.started = time.monotonic()
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        # Fixed upper bound: anything modified from here on belongs to the next run.
+        self.until = self.now - timedelta(seconds=1)
+        self.overlap = timedelta(minutes=config.sync.overlap_minutes)
+        self.summary = SyncSummary(dry_run=dry_run, full=full)
+        self.seen_orders: set[int] = set()
+        with tx.unit() as session:
+            from ledger.customers import get_or_create_store
+
+            self.store_id = get_or_create_store(session, self.store_config.key).id
+        self.owners = OwnerDirectory(self.store_id)
+        rules = config.rules.purchase
+        needs_categories = any(v.category_overrides for v in rules.versions)
+        self.orders = OrderPoints(
+            self.store_id,
+            rules,
+            first_order_bonus=config.rules.first_order_points,
+            owners=self.owners,
+            fetch_refunds=lambda wanted: fetch_refunds_by_ids(self.client, wanted),
+            categories=ProductCategories(client) if needs_categories else None,
+        )
+
+    def execute(self) -> SyncSummary:
+        run_id = self._start_run()
+        try:
+            self.sync_customers()
+            self.sync_refunds()
+            self.sync_orders(LIVE, "orders")
+            self.sync_orders(TRASH, "orders_trash")
+            self.check_known_orders()
+            self.write_back()
+        except BaseException as error:
+            self._finish_run(run_id, "failed", error)
+            raise
+        self._finish_run(run_id, "succeeded", None)
+        return self.summary
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def sync_customers(self) -> None:
+        """New registrations; a guest with the same email moves to the account."""
+        state = self._cursor_state("customers")
+        above = 0 if self.full else int(state.get("max_id", 0))
+        self.progress.start("customers")
+        highest = above
+        for page in fetch_new_customers(self.client, above_id=above):
+            with self.tx.unit() as session:
+                entries: list[NewEntry] = []
+                for customer in sorted(page, key=lambda c: int(c["id"])):
+                    entries += self._register(session, customer)
+                    highest = max(highest, int(customer["id"]))
+                self._record(append_entries(session, self.store_id, entries, now=self.now))
+                self._save_cursor(session, "customers", None, {"max_id": highest})
+            self.summary.customers_seen += len(page)
+            self.progress.advance(len(page))
+        self.progress.finish()
+
+    def _register(self, session: Session, customer: dict[str, Any]) -> list[NewEntry]:
+        email = customer.get("email") if isinstance(customer.get("email"), str) else ""
+        account_id, guest = self.owners.register_account(session, int(customer["id"]), email)
+        if guest is None:
+            return []
+        entries = merge_guest(
+            session,
+            self.store_id,
+            guest,
+            account_id,
+            bonus=self.config.rules.first_order_points,
+            now=self.now,
+        )
+        if any(e.kind == "transfer" for e in entries):
+            self.summary.transfers += 1
+        return entries
+
+    def sync_refunds(self) -> None:
+        """Refund details created since the cursor (all of them on a full sync)."""
+        cursor = self._cursor_position("refunds")
+        after = None if self.full or cursor is None else cursor - self.overlap
+        self.progress.start("refunds")
+        for page in fetch_refunds_created(
+            self.client, after=after, before=self.until + timedelta(seconds=1)
+        ):
+            with self.tx.unit() as session:
+                for raw in page:
+                    store_refund(session, self.store_id, raw, now=self.now)
+            self.summary.refunds_fetched += len(page)
+            self.progress.advance(len(page))
+        with self.tx.unit() as session:
+            self._save_cursor(session, "refunds", self.until, None)
+        self.progress.finish()
+
+    def sync_orders(self, status: str, resource: str) -> None:
+        """Orders with `status` modified in the window, page by page, cursor with the entries."""
+        cursor = self._cursor_position(resource)
+        lo = BEGINNING if self.full or cursor is None else cursor - self.overlap
+        prefix = _SlicePrefix()
+        self.progress.start("orders" if status == LIVE else "trashed orders")
+        pages = fetch_orders_window(
+            self.client,
+            status=status,
+            lo=lo,
+            hi=self.until,
+            per_page=self.store_config.per_page,
+            concurrency=self.store_config.concurrency,
+            on_total=self.progress.total,
+        )
+        for page in pages:
+            with self.tx.unit() as session:
+                self._apply(self.orders.process(session, page.items, now=self.now))
+                prefix.record(page)
+                safe = prefix.safe_position()
+                if safe is not None:
+                    self._save_cursor(session, resource, min(safe, self.until), None)
+            self.seen_orders.update(int(o["id"]) for o in page.items if "id" in o)
+            self.progress.advance(len(page.items))
+        self.progress.finish()
+
+    def check_known_orders(self) -> None:
+        """Find orders deleted outright: asked for by id, they are in neither listing.
+
+        After a full listing only the orders it did not see are asked for; otherwise every known
+        order, at most once per `reconcile_every_hours`.
+        """
+        last = self._cursor_position("orders_checked")
+        due = last is None or self.now - last >= timedelta(
+            hours=self.config.sync.reconcile_every_hours
+        )
+        if not (self.full or due):
+            return
+        with self.tx.unit() as session:
+            rows = session.execute(
+                select(TrackedOrder.order_id, TrackedOrder.status).where(
+                    TrackedOrder.store_id == self.store_id, TrackedOrder.deleted.is_(False)
+                )
+            ).all()
+        candidates = {oid: status for oid, status in rows if oid not in self.seen_orders}
+        self.progress.start("known orders", len(candidates))
+        trashed = {oid for oid, status in candidates.items() if status == TRASH}
+        found = fetch_orders_by_ids(self.client, set(candidates) - trashed, status=LIVE)
+        found += fetch_orders_by_ids(self.client, trashed, status=TRASH)
+        missing = set(candidates) - {int(o["id"]) for o in found}
+        # An order may have been trashed (or restored) since we last saw it: ask the other listing.
+        moved = fetch_orders_by_ids(self.client, missing - trashed, status=TRASH)
+        moved += fetch_orders_by_ids(self.client, missing & trashed, status=LIVE)
+        found += moved
+        gone = missing - {int(o["id"]) for o in moved}
+        with self.tx.unit() as session:
+            for start in range(0, len(found), 100):
+                self._apply(self.orders.process(session, found[start : start + 100], now=self.now))
+            outcome = self.orders.mark_deleted(session, gone, now=self.now)
+            self._apply(replace(outcome, orders_seen=0))
+            self._save_cursor(session, "orders_checked", self.now, None)
+        self.summary.orders_deleted += len(gone)
+        self.progress.advance(len(candidates))
+        self.progress.finish()
+
+    def write_back(self) -> None:
+        self.progress.start("write-back")
+        result: WriteBackResult = push_balances(
+            self.client,
+            self.tx.unit,
+            self.store_id,
+            balance_key=self.config.points.balance_meta_key,
+            lifetime_key=self.config.points.lifetime_meta_key,
+            now=lambda: self.now,
+            dry_run=self.dry_run,
+        )
+        self.summary.customers_written += result.written
+        self.summary.write_failures += result.failed
+        self.summary.write_gave_up += result.gave_up
+        self.summary.pending_writes = result.pending if self.dry_run else result.failed
+        self.summary.errors.extend(result.errors[:20])
+        self.progress.advance(result.written)
+        self.progress.finish()
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def _apply(self, outcome: Outcome) -> None:
+        self.summary.orders_seen += outcome.orders_seen
+        self.summary.quarantined += outcome.quarantined
+        self.summary.refunds_fetched += outcome.refunds_fetched
+        self._record(outcome.entries)
+
+    def _record(self, entries: list[NewEntry]) -> None:
+        self.summary.entries_appended += len(entries)
+        self.summary.net_points += sum(e.points for e in entries)
+        if self.dry_run:
+            self.summary.changes.extend(entries[: max(0, 200 - len(self.summary.changes))])
+
+    def _cursor_row(self, session: Session, resource: str) -> SyncCursor | None:
+        return session.get(SyncCursor, (self.store_id, resource))
+
+    def _cursor_position(self, resource: str) -> datetime | None:
+        with self.tx.unit() as session:
+            row = self._cursor_row(session, resource)
+            return row.position if row else None
+
+    def _cursor_state(self, resource: str) -> dict[str, Any]:
+        with self.tx.unit() as session:
+            row = self._cursor_row(session, resource)
+            return dict(json.loads(row.state)) if row else {}
+
+    def _save_cursor(
+        self,
+        session: Session,
+        resource: str,
+        position: datetime | None,
+        state: dict[str, Any] | None,
+    ) -> None:
+        row = self._cursor_row(session, resource)
+        if row is None:
+            row = SyncCursor(store_id=self.store_id, resource=resource, state="{}")
+            session.add(row)
+        if position is not None:
+            row.position = position
+        if state is not None:
+            row.state = json.dumps(state, sort_keys=True)
+        row.updated_at = self.now
+
+    def _start_run(self) -> int:
+        with self.tx.unit() as session:
+            run = SyncRun(
+                store_id=self.store_id,
+                kind="sync-full" if self.full else "sync",
+                started_at=self.now,
+                status="running",
+                summary="{}",
+            )
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def _finish_run(self, run_id: int, status: str, error: BaseException | None) -> None:
+        self.summary.requests = self.client.requests_made
+        self.summary.seconds = time.monotonic() - self.started
+        try:
+            with self.tx.unit() as session:
+                run = session.get(SyncRun, run_id)
+                if run is None:
+                    return
+                run.status = status
+                run.finished_at = datetime.now(UTC)
+                details = self.summary.as_dict()
+                if error is not None:
+                    details["error"] = f"{type(error).__name__}: {error}"
+                run.summary = json.dumps(details, default=str)
+        except Exception:  # recording the run must never hide the real outcome
+            log.warning("could not record the sync run", exc_info=True)

@@ -1,0 +1,104 @@
+"""What a sync did, for the terminal, for `--json`, and for the run record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.entries import NewEntry
+
+MAX_CHANGES_SHOWN = 50
+
+
+@dataclass
+class SyncSummary:
+    dry_run: bool = False
+    full: bool = False
+    customers_seen: int = 0
+    orders_seen: int = 0
+    refunds_fetched: int = 0
+    orders_deleted: int = 0
+    entries_appended: int = 0
+    net_points: int = 0
+    transfers: int = 0
+    customers_written: int = 0
+    write_failures: int = 0
+    write_gave_up: int = 0
+    pending_writes: int = 0
+    quarantined: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    changes: list[NewEntry] = field(default_factory=list)  # dry run: what would be appended
+
+    @property
+    def ok(self) -> bool:
+        """True when everything the run set out to do was done (write-back included)."""
+        return self.write_failures == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "dry_run": self.dry_run,
+            "full": self.full,
+            "customers_seen": self.customers_seen,
+            "orders_seen": self.orders_seen,
+            "refunds_fetched": self.refunds_fetched,
+            "orders_deleted": self.orders_deleted,
+            "entries_appended": self.entries_appended,
+            "net_points": self.net_points,
+            "transfers": self.transfers,
+            "customers_written": self.customers_written,
+            "write_failures": self.write_failures,
+            "write_gave_up": self.write_gave_up,
+            "pending_writes": self.pending_writes,
+            "quarantined": self.quarantined,
+            "requests": self.requests,
+            "seconds": round(self.seconds, 3),
+            "errors": list(self.errors),
+        }
+        if self.dry_run:
+            data["changes"] = [
+                {
+                    "customer": e.customer_id,
+                    "points": e.points,
+                    "kind": str(e.kind),
+                    "source_ref": e.source_ref,
+                    "note": e.note,
+                }
+                for e in self.changes
+            ]
+        return data
+
+    def render(self) -> str:
+        verb = "would append" if self.dry_run else "appended"
+        lines = [
+            f"{'Dry run: nothing was written. ' if self.dry_run else ''}"
+            f"Sync {'(full) ' if self.full else ''}finished in {self.seconds:.1f}s "
+            f"with {self.requests} requests to the store.",
+            f"  orders seen           {self.orders_seen:>10,}",
+            f"  refunds read          {self.refunds_fetched:>10,}",
+            f"  new customers seen    {self.customers_seen:>10,}",
+            f"  orders deleted        {self.orders_deleted:>10,}",
+            f"  entries {verb:<14}{self.entries_appended:>10,}   (net {self.net_points:+,} points)",
+            f"  guest balances moved  {self.transfers:>10,}",
+        ]
+        if self.dry_run:
+            lines.append(f"  customers to write    {self.pending_writes:>10,}")
+        else:
+            lines.append(f"  customers written     {self.customers_written:>10,}")
+        lines.append(f"  items quarantined     {self.quarantined:>10,}")
+        if self.write_failures or self.write_gave_up:
+            lines.append(
+                f"  write-back failed for {self.write_failures} customer(s) (retried next run),"
+                f" gave up on {self.write_gave_up} (deleted in the store)"
+            )
+        lines += [f"  ! {error}" for error in self.errors[:10]]
+        if self.dry_run and self.changes:
+            lines.append("Changes it would make:")
+            for e in self.changes[:MAX_CHANGES_SHOWN]:
+                lines.append(
+                    f"  {e.points:+8,}  {e.source_ref:<24} customer {e.customer_id}  {e.note or ''}"
+                )
+            if self.entries_appended > MAX_CHANGES_SHOWN:
+                lines.append(f"  ... and {self.entries_appended - MAX_CHANGES_SHOWN:,} more")
+        return "\n".join(lines)
