@@ -1,0 +1,421 @@
+"""The one wrapper every resource module uses to talk to a WooCommerce store.
+
+Built on the official `woocommerce` client, which signs requests (OAuth 1.0a in the URL over http,
+HTTP Basic over https) but never raises on HTTP status and has no retries. This module adds what a
+sync needs on top: one shared request pace per client, retries with backoff that honour
+`Retry-After`, typed errors (`StoreUnavailable` retryable, `StoreRejected` not) and request
+counting.
+
+For: `sync.orders`, `sync.reviews`, `sync.comments`, `sync.customers`, `sync.coupons` and the
+write-back. No message, log line or repr produced here carries the consumer key or secret: over http
+the query string holds the key and the signature, so only endpoint paths are ever shown.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+import woocommerce
+
+from loyalty.errors import StoreRejected, StoreUnavailable
+
+log = logging.getLogger("sync.client")
+
+
+class _RedactQuerySecrets(logging.Filter):
+    """Masks OAuth and key parameters in urllib3's DEBUG lines, which print each request's query."""
+
+    _PATTERN = re.compile(
+        r"((?:oauth_consumer_key|oauth_signature|consumer_key|consumer_secret)=)[^&\s\"']*"
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self._PATTERN.sub(r"\1***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def _guard_urllib3_log() -> None:
+    """urllib3 logs each request line and retry with the full URL; over http that has the key."""
+    for name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _RedactQuerySecrets) for f in target.filters):
+            target.addFilter(_RedactQuerySecrets())
+
+
+_guard_urllib3_log()
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 30.0
+MIN_PACE_PER_SECOND = 0.2
+AUTH_HINT = "check the consumer key and secret, and that the key has Read/Write permissions"
+
+# Transport faults worth another attempt: the connection dropped, timed out, or the body was cut
+# off mid-way.
+# SSLError is a ConnectionError too, but a certificate problem does not heal by retrying.
+_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    http.client.IncompleteRead,
+)
+
+ParamValue = str | int | bool | Sequence[int | str]
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How to reach one store; built by the sync from the typed config. Secrets stay out of repr."""
+
+    url: str
+    consumer_key: str = field(repr=False)
+    consumer_secret: str = field(repr=False)
+    timeout: float = 30.0
+    max_requests_per_second: float = 5.0
+    max_retry_seconds: float = 120.0
+    verify_tls: bool | str = True  # a path = CA bundle (the sandbox's TLS cert in tests)
+    version: str = "wc/v3"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One decoded answer: `items` is the JSON (a list for collections, a dict for one object)."""
+
+    items: Any
+    total: int | None  # X-WP-Total
+    total_pages: int | None  # X-WP-TotalPages
+    status: int
+
+
+class _Pacer:
+    """At most `rate` request starts per second across every thread sharing the client.
+
+    Each caller reserves the next free start slot under the lock and sleeps outside it, so threads
+    never wait on each other's sleep and the slots stay evenly spaced.
+    """
+
+    def __init__(
+        self, rate: float, sleep: Callable[[float], None], monotonic: Callable[[], float]
+    ) -> None:
+        if rate <= 0:
+            raise ValueError(f"max_requests_per_second: expected a positive number, got {rate!r}")
+        self._rate = rate
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._next_start = monotonic()
+        self._lock = threading.Lock()
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def wait_for_slot(self) -> None:
+        with self._lock:
+            now = self._monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + 1.0 / self._rate
+        if start > now:
+            self._sleep(start - now)
+
+    def slow_down(self) -> float:
+        """Halve the pace for the rest of the client's life (never below the floor)."""
+        with self._lock:
+            self._rate = max(self._rate / 2, min(self._rate, MIN_PACE_PER_SECOND))
+            return self._rate
+
+
+@dataclass
+class _Failure:
+    """Why one attempt did not produce a page: a status or a transport error class."""
+
+    what: str  # "HTTP 503" or "ConnectionError"
+    retry_after: float | None = None
+
+
+class StoreClient:
+    """A thread-safe, paced, retrying client for one store's REST API.
+
+    `sleep`, `monotonic`, `rng` and `wall_clock` are injectable so tests never wait for real.
+    """
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._api = woocommerce.API(
+            url=settings.url,
+            consumer_key=settings.consumer_key,
+            consumer_secret=settings.consumer_secret,
+            version=settings.version,
+            wp_api=True,
+            timeout=settings.timeout,  # per-call timeouts raise TypeError in this client
+            verify_ssl=settings.verify_tls,
+            query_string_auth=False,  # keys in the query would end up in server and proxy logs
+        )
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        self._wall_clock = wall_clock
+        self._pacer = _Pacer(settings.max_requests_per_second, sleep, monotonic)
+        self._count_lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._secrets = tuple(s for s in (settings.consumer_key, settings.consumer_secret) if s)
+
+    def __repr__(self) -> str:
+        return f"StoreClient(url={self._settings.url!r})"
+
+    @property
+    def requests_made(self) -> int:
+        """Every HTTP attempt made so far, retries included."""
+        with self._count_lock:
+            return sum(self._counts.values())
+
+    def requests_by_endpoint(self) -> dict[str, int]:
+        """HTTP attempts per endpoint, keyed as the caller named it ("orders", "orders/727")."""
+        with self._count_lock:
+            return dict(self._counts)
+
+    @property
+    def pace(self) -> float:
+        """The current request pace in requests per second (lowered by 429 answers)."""
+        return self._pacer.rate
+
+    def get(self, endpoint: str, params: Mapping[str, ParamValue] | None = None) -> Page:
+        """GET `endpoint` (relative to /wp-json/{version}/) with query `params`."""
+        return self._request("GET", endpoint, params=params)
+
+    def post(self, endpoint: str, data: Mapping[str, Any]) -> Page:
+        """POST a JSON body. Retried like every call: creating endpoints must tolerate a replay."""
+        return self._request("POST", endpoint, data=data)
+
+    def put(self, endpoint: str, data: Mapping[str, Any]) -> Page:
+        """PUT a JSON body."""
+        return self._request("PUT", endpoint, data=data)
+
+    def delete(self, endpoint: str, params: Mapping[str, ParamValue] | None = None) -> Page:
+        """DELETE `endpoint` (WooCommerce wants `force=True` to delete instead of trashing)."""
+        return self._request("DELETE", endpoint, params=params)
+
+    # -- one request, with retries ---------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, ParamValue] | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Page:
+        endpoint = endpoint.strip("/")
+        path = self._path(endpoint)
+        query = encode_params(params)
+        deadline = self._monotonic() + self._settings.max_retry_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = self._attempt(method, endpoint, path, query, data)
+            if isinstance(outcome, Page):
+                return outcome
+            delay = self._delay_before_retry(outcome, attempt, deadline)
+            if delay is None:
+                raise StoreUnavailable(
+                    f"{method} {path}: store unavailable after {attempt} attempt(s) in "
+                    f"{self._settings.max_retry_seconds:g}s; last: {outcome.what}"
+                )
+            log.info(
+                "retrying %s %s in %.2fs (attempt %d failed: %s)",
+                method,
+                path,
+                delay,
+                attempt,
+                outcome.what,
+            )
+            self._sleep(delay)
+
+    def _attempt(
+        self,
+        method: str,
+        endpoint: str,
+        path: str,
+        query: dict[str, str],
+        data: Mapping[str, Any] | None,
+    ) -> Page | _Failure:
+        self._pacer.wait_for_slot()
+        self._count(endpoint)
+        try:
+            response = self._send(method, endpoint, query, data)
+        except requests.exceptions.SSLError:
+            raise StoreUnavailable(
+                f"{method} {path}: TLS verification failed (check the store's certificate "
+                "or the CA bundle configured for it)"
+            ) from None
+        except _TRANSIENT_ERRORS as exc:
+            # Its text holds the full URL (with the OAuth key over http): keep the class only.
+            return _Failure(type(exc).__name__)
+        except requests.exceptions.RequestException as exc:
+            raise StoreUnavailable(
+                f"{method} {path}: request failed: {type(exc).__name__}"
+            ) from None
+        return self._interpret(method, path, response)
+
+    def _send(
+        self, method: str, endpoint: str, query: dict[str, str], data: Mapping[str, Any] | None
+    ) -> requests.Response:
+        if method == "GET":
+            return self._api.get(endpoint, params=dict(query))
+        if method == "DELETE":
+            return self._api.delete(endpoint, params=dict(query))
+        body = dict(data or {})
+        if method == "POST":
+            return self._api.post(endpoint, body)
+        return self._api.put(endpoint, body)
+
+    def _interpret(self, method: str, path: str, response: requests.Response) -> Page | _Failure:
+        status = response.status_code
+        if status in RETRYABLE_STATUSES:
+            retry_after = None
+            if status in RETRY_AFTER_STATUSES:
+                retry_after = self._retry_after_seconds(response.headers.get("Retry-After"))
+            if status == 429:
+                pace = self._pacer.slow_down()
+                log.info("%s %s: rate limited (429); pace lowered to %.2f/s", method, path, pace)
+            return _Failure(f"HTTP {status}", retry_after)
+        if 500 <= status < 600:
+            raise StoreUnavailable(f"{method} {path}: store answered HTTP {status}")
+        if not 200 <= status < 300:
+            raise self._rejection(method, path, response)
+        if status == 204:
+            return Page(items=None, total=None, total_pages=None, status=status)
+        try:
+            items = response.json()
+        except ValueError:  # a truncated or malformed page is a transport fault, not data
+            return _Failure(f"HTTP {status} with an undecodable JSON body")
+        return Page(
+            items=items,
+            total=_int_header(response, "X-WP-Total"),
+            total_pages=_int_header(response, "X-WP-TotalPages"),
+            status=status,
+        )
+
+    def _delay_before_retry(self, failure: _Failure, attempt: int, deadline: float) -> float | None:
+        """Seconds to wait before the next attempt, or None when the budget does not allow one."""
+        remaining = deadline - self._monotonic()
+        if remaining <= 0:
+            return None
+        if failure.retry_after is not None:
+            # The store named a time: retrying earlier is pointless, so give up if it is too late.
+            return failure.retry_after if failure.retry_after <= remaining else None
+        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+        with self._rng_lock:
+            delay = self._rng.uniform(0, ceiling)  # full jitter
+        return min(delay, remaining)
+
+    def _retry_after_seconds(self, value: str | None) -> float | None:
+        """`Retry-After` in seconds from now (delta-seconds or an HTTP date); None if absent/bad."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - self._wall_clock()).total_seconds())
+
+    def _rejection(self, method: str, path: str, response: requests.Response) -> StoreRejected:
+        status = response.status_code
+        code, message = _error_body(response)
+        detail = f"{code}: {message}" if code else message
+        text = f"{method} {path} rejected with HTTP {status}: {self._scrub(detail)}"
+        if status == 401:
+            text = f"{text} ({AUTH_HINT})"
+        return StoreRejected(text, status=status, code=code)
+
+    # -- small helpers ---------------------------------------------------------------------------
+
+    def _path(self, endpoint: str) -> str:
+        """The endpoint's path for messages: never the full URL, never a query string."""
+        return f"/wp-json/{self._settings.version}/{endpoint.split('?', 1)[0]}"
+
+    def _count(self, endpoint: str) -> None:
+        with self._count_lock:
+            self._counts[endpoint.split("?", 1)[0]] += 1
+
+    def _scrub(self, text: str) -> str:
+        """Mask the key and secret should a store ever echo them back in an error message."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def encode_params(params: Mapping[str, ParamValue] | None) -> dict[str, str]:
+    """Query parameters as the store and the OAuth signature both expect them: all strings.
+
+    Sequences become comma-separated strings (the `woocommerce` client signs a Python list
+    differently from how requests sends it, and the store answers 401); bools become true/false.
+    """
+    encoded: dict[str, str] = {}
+    for name, value in (params or {}).items():
+        if isinstance(value, bool):
+            encoded[name] = "true" if value else "false"
+        elif isinstance(value, int | str):
+            encoded[name] = str(value)
+        elif isinstance(value, Sequence) and all(
+            isinstance(v, int | str) and not isinstance(v, bool) for v in value
+        ):
+            encoded[name] = ",".join(str(v) for v in value)
+        else:
+            raise ValueError(
+                f"query parameter {name}: expected a string, int, bool or a sequence of "
+                f"ints/strings, got {type(value).__name__}"
+            )
+    return encoded
+
+
+def _int_header(response: requests.Response, name: str) -> int | None:
+    value = response.headers.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+_MAX_MESSAGE = 300
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _error_body(response: requests.Response) -> tuple[str | None, str]:
+    """The WooCommerce error `code` and `message` of a `{code, message, data}` body, if any."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("code"), str):
+        message = body.get("message")
+        text = message if isinstance(message, str) else ""
+        return body["code"], _WHITESPACE.sub(" ", text).strip()[:_MAX_MESSAGE]
+    return None, "the answer is not a WooCommerce error body"
