@@ -68,7 +68,7 @@ def pending_writes(session: Session, store_id: int) -> list[PendingWrite]:
         )
         .order_by(Customer.wc_id)
     )
-    return [PendingWrite(cid, int(wc), int(b), int(lt)) for cid, wc, b, lt in rows]
+    return [PendingWrite(cid, int(wc or 0), int(b), int(lt)) for cid, wc, b, lt in rows]
 
 
 def push_balances(

@@ -207,7 +207,8 @@ class SyncJob:
         self.progress.finish()
 
     def _register(self, session: Session, customer: dict[str, Any]) -> list[NewEntry]:
-        email = customer.get("email") if isinstance(customer.get("email"), str) else ""
+        raw_email = customer.get("email")
+        email = raw_email if isinstance(raw_email, str) else ""
         account_id, guest = self.owners.register_account(session, int(customer["id"]), email)
         if guest is None:
             return []
