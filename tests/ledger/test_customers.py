@@ -1,0 +1,134 @@
+"""Stores and customers: accounts by WooCommerce id, guests by billing email, created once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ledger.customers import (
+    account_customer,
+    find_account_by_email,
+    get_or_create_store,
+    guest_customer,
+    normalise_store_key,
+)
+from ledger.models import Customer, Store
+from ledger.session import session_scope
+
+
+@pytest.mark.parametrize(
+    ("given", "key"),
+    [
+        ("shop.example.com", "shop.example.com"),
+        ("https://Shop.Example.com/", "shop.example.com"),
+        ("http://shop.example.com:80/base/", "shop.example.com/base"),
+        ("https://shop.example.com:443/Base", "shop.example.com/Base"),
+        ("https://shop.example.com:8443/base", "shop.example.com:8443/base"),
+        ("  shop.example.com/base?x=1#top ", "shop.example.com/base"),
+    ],
+)
+def test_a_store_url_is_normalised_to_host_and_base_path(given: str, key: str) -> None:
+    assert normalise_store_key(given) == key
+
+
+@pytest.mark.parametrize("given", ["", "   ", "https://"])
+def test_a_store_url_without_a_host_is_refused(given: str) -> None:
+    with pytest.raises(ValueError, match="store key"):
+        normalise_store_key(given)
+
+
+def test_get_or_create_store_returns_the_same_store_for_the_same_shop(session: Session) -> None:
+    first = get_or_create_store(session, "https://shop.example.com/")
+    again = get_or_create_store(session, "shop.example.com")
+
+    assert first.id == again.id
+    assert first.key == "shop.example.com"
+
+
+def test_an_account_customer_is_created_once_per_wc_id(session: Session, store: Store) -> None:
+    first = account_customer(session, store.id, 42, "Ann@Example.com ")
+    again = account_customer(session, store.id, 42, "ann@example.com")
+
+    assert first.id == again.id
+    assert (again.wc_id, again.email, again.is_guest) == (42, "ann@example.com", False)
+    assert session.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
+
+
+def test_an_account_customer_takes_a_changed_email_and_keeps_it_when_none_is_given(
+    session: Session, store: Store
+) -> None:
+    account_customer(session, store.id, 42, "old@example.com")
+
+    assert account_customer(session, store.id, 42, "NEW@example.com").email == "new@example.com"
+    assert account_customer(session, store.id, 42, None).email == "new@example.com"
+    assert account_customer(session, store.id, 42, "  ").email == "new@example.com"
+
+
+def test_the_same_wc_id_in_two_stores_is_two_customers(session: Session, store: Store) -> None:
+    other = get_or_create_store(session, "other.example.com")
+
+    assert (
+        account_customer(session, store.id, 42, None).id
+        != account_customer(session, other.id, 42, None).id
+    )
+
+
+@pytest.mark.parametrize("wc_id", [0, -3, True])
+def test_an_account_customer_needs_a_positive_wc_id(
+    session: Session, store: Store, wc_id: int
+) -> None:
+    with pytest.raises(ValueError, match=r"wc_id must be a positive WooCommerce customer id"):
+        account_customer(session, store.id, wc_id, "a@example.com")
+
+
+def test_a_guest_is_held_by_normalised_email_once(session: Session, store: Store) -> None:
+    first = guest_customer(session, store.id, " Guest@Example.COM")
+    again = guest_customer(session, store.id, "guest@example.com")
+
+    assert first.id == again.id
+    assert (again.wc_id, again.email, again.is_guest) == (None, "guest@example.com", True)
+
+
+@pytest.mark.parametrize("email", ["", "   "])
+def test_a_guest_needs_an_email(session: Session, store: Store, email: str) -> None:
+    with pytest.raises(ValueError, match=r"email of a guest customer must be a non-empty"):
+        guest_customer(session, store.id, email)
+
+
+def test_a_guest_and_an_account_with_the_same_email_are_different_customers(
+    session: Session, store: Store
+) -> None:
+    account = account_customer(session, store.id, 42, "ann@example.com")
+
+    assert guest_customer(session, store.id, "ann@example.com").id != account.id
+
+
+def test_find_account_by_email_ignores_guests_and_case(session: Session, store: Store) -> None:
+    guest_customer(session, store.id, "guest@example.com")
+    account = account_customer(session, store.id, 42, "ann@example.com")
+
+    assert find_account_by_email(session, store.id, " ANN@example.com") is account
+    assert find_account_by_email(session, store.id, "guest@example.com") is None
+    assert find_account_by_email(session, store.id, "") is None
+
+
+def test_the_database_refuses_a_guest_without_an_email(session: Session, store: Store) -> None:
+    with pytest.raises(IntegrityError):
+        session.execute(
+            insert(Customer).values(store_id=store.id, wc_id=None, email=None, is_guest=True)
+        )
+
+
+def test_get_or_create_in_separate_units_of_work_finds_the_committed_rows(
+    engine: Engine,
+) -> None:
+    def ids() -> tuple[int, int, int]:
+        with session_scope(engine) as session:
+            store = get_or_create_store(session, "shop.example.com")
+            account = account_customer(session, store.id, 1, None)
+            guest = guest_customer(session, store.id, "g@example.com")
+            return store.id, account.id, guest.id
+
+    assert ids() == ids()

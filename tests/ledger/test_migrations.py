@@ -1,0 +1,162 @@
+"""Migrations: the schema comes from Alembic, from empty to head, and matches the models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
+
+import ledger
+from ledger import migrate
+from ledger.migrate import (
+    MIGRATIONS_DIR,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade,
+)
+from ledger.models import Base
+from ledger.session import check_schema_current, create_engine_for
+from loyalty.errors import SchemaBehind
+
+LEDGER_TABLES = {
+    "stores",
+    "customers",
+    "point_entries",
+    "balances",
+    "sync_cursors",
+    "quarantined_items",
+    "tracked_orders",
+    "refund_details",
+    "meta_writes",
+    "sync_runs",
+}
+
+
+@pytest.fixture
+def raw_engine(raw_db_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(raw_db_url)
+    yield engine
+    engine.dispose()
+
+
+def test_upgrade_from_empty_reaches_head_with_every_table(
+    raw_db_url: str, raw_engine: Engine
+) -> None:
+    assert current_revision(raw_engine) is None
+
+    assert upgrade(raw_db_url) == head_revision() == "0001"
+
+    assert current_revision(raw_engine) == "0001"
+    assert set(inspect(raw_engine).get_table_names()) == LEDGER_TABLES | {"alembic_version"}
+
+
+def test_upgrading_a_database_at_head_changes_nothing(raw_db_url: str, raw_engine: Engine) -> None:
+    upgrade(raw_db_url)
+
+    assert upgrade(raw_db_url) == "0001"
+    assert current_revision(raw_engine) == "0001"
+
+
+def test_the_migrated_schema_matches_the_models(raw_db_url: str, raw_engine: Engine) -> None:
+    upgrade(raw_db_url)
+
+    with raw_engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+
+    assert differences == []
+
+
+def test_constraints_and_indexes_carry_the_naming_convention(
+    raw_db_url: str, raw_engine: Engine
+) -> None:
+    upgrade(raw_db_url)
+    inspector = inspect(raw_engine)
+
+    assert inspector.get_pk_constraint("point_entries")["name"] == "pk_point_entries"
+    assert {uq["name"] for uq in inspector.get_unique_constraints("point_entries")} == {
+        "uq_point_entries_store_id_idempotency_key"
+    }
+    assert {ix["name"] for ix in inspector.get_indexes("customers")} == {
+        "ux_customers_store_id_wc_id",
+        "ux_customers_store_id_guest_email",
+    }
+    assert {fk["name"] for fk in inspector.get_foreign_keys("balances")} == {
+        "fk_balances_customer_id_customers",
+        "fk_balances_store_id_stores",
+    }
+
+
+def test_downgrade_to_base_removes_every_ledger_table(raw_db_url: str, raw_engine: Engine) -> None:
+    upgrade(raw_db_url)
+
+    with raw_engine.begin() as connection:
+        config = alembic_config(raw_db_url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+
+    assert set(inspect(raw_engine).get_table_names()) <= {"alembic_version"}
+    assert current_revision(raw_engine) is None
+
+
+def test_migrations_ship_inside_the_ledger_package() -> None:
+    assert MIGRATIONS_DIR.is_relative_to(ledger.__path__[0])
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+
+
+def test_a_schema_at_head_is_current(engine: Engine) -> None:
+    check_schema_current(engine)
+
+
+def test_an_empty_database_is_reported_with_the_command_to_run(raw_engine: Engine) -> None:
+    url = raw_engine.url.render_as_string(hide_password=True)
+
+    with pytest.raises(SchemaBehind) as raised:
+        check_schema_current(raw_engine)
+
+    assert str(raised.value) == (
+        f"the database at {url} is empty (no ledger schema), this version needs 0001: "
+        "run `loyalty db upgrade`"
+    )
+
+
+def test_an_older_schema_is_reported_with_both_revisions(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrate, "head_revision", lambda: "0002")
+    monkeypatch.setattr(migrate, "known_revisions", lambda: frozenset({"0001", "0002"}))
+
+    with pytest.raises(SchemaBehind, match=r"is at revision 0001, this version needs 0002: run"):
+        check_schema_current(engine)
+
+
+def test_a_schema_from_a_newer_version_is_not_sent_to_upgrade(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrate, "head_revision", lambda: "0000")
+    monkeypatch.setattr(migrate, "known_revisions", lambda: frozenset({"0000"}))
+
+    with pytest.raises(SchemaBehind, match=r"at revision 0001, which this version does not know"):
+        check_schema_current(engine)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("raw_db_url", ["postgres"], indirect=True)
+def test_the_schema_error_never_shows_the_database_password(raw_db_url: str) -> None:
+    # trust authentication ignores the password, so the connection still works
+    with_password = make_url(raw_db_url).set(password="s3cret-pw")
+    engine = create_engine_for(with_password.render_as_string(hide_password=False))
+    try:
+        with pytest.raises(SchemaBehind) as raised:
+            check_schema_current(engine)
+    finally:
+        engine.dispose()
+
+    assert "s3cret-pw" not in str(raised.value)
+    assert ":***@" in str(raised.value)
