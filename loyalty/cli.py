@@ -1,0 +1,510 @@
+"""The `loyalty` command line, for shop admins and cron jobs.
+
+`main(argv)` parses, runs one command and returns the exit code: 0 success, 1 failed (one clear
+line on stderr, no traceback), 2 bad usage or configuration. Everything printed passes through the
+log redactor, so a secret that slipped into an error message still comes out as `***`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from ledger.admin import adjust
+from ledger.balances import BalanceDifference, list_balances, verify_balances
+from ledger.customers import get_or_create_store
+from ledger.migrate import current_revision, head_revision, upgrade
+from ledger.models import Customer, PointEntry
+from ledger.session import check_schema_current, create_engine_for, session_scope
+from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
+from loyalty.errors import ConfigError, LoyaltyError
+from loyalty.log import configure_logging, redact
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+log = logging.getLogger("loyalty.cli")
+Handler = Callable[[argparse.Namespace], int]
+
+
+class DatabaseUnavailable(LoyaltyError):
+    """The ledger database could not be reached or used (down, wrong URL, locked)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `loyalty` command line with `argv` (default: sys.argv[1:]); returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse: --help is 0, a usage error is 2 (already printed)
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    configure_logging(verbose=args.verbose)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ConfigError as error:
+        return _fail(str(error), EXIT_USAGE)
+    except LoyaltyError as error:  # SchemaBehind, StoreUnavailable, ...: the message says it all
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as error:  # the last line of defence: one line, the traceback under -v
+        log.debug("traceback of the internal error", exc_info=True)
+        hint = "" if args.verbose else " (rerun with -v for the traceback)"
+        return _fail(f"internal error: {type(error).__name__}: {error}{hint}")
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
+DESCRIPTION = """\
+Loyalty points for a WooCommerce shop: sync orders from the store, keep an exact, append-only
+points ledger, and write balances back to customer meta."""
+
+EPILOG = f"""\
+configuration: --config FILE, else ${ENV_CONFIG}, else ./loyalty.toml (every key is documented
+in config.example.toml). Secrets may come from the environment instead of the file.
+
+exit codes: 0 success, 1 failed, 2 bad usage or configuration.
+
+examples:
+  loyalty check                      validate loyalty.toml and show what it configures
+  loyalty db upgrade                 create or migrate the ledger database
+  loyalty sync                       fetch what changed in the store and award points
+  loyalty balances --json            every customer's balance as JSON"""
+
+COMMANDS: list[tuple[str, str, str, str]] = [
+    # name, one-line help, description, examples
+    (
+        "check",
+        "validate the configuration and print a summary (secrets masked)",
+        "Load and validate the configuration, then print what it configures: store, database,"
+        " rule versions, meta keys. Secrets are shown as *** or (not set).",
+        "loyalty check\n  loyalty --config /etc/loyalty/shop.toml check",
+    ),
+    (
+        "db",
+        "create or migrate the ledger database, or show its revision",
+        "Manage the ledger database schema (the URL comes from [database] url or"
+        " $LOYALTY_DATABASE_URL).",
+        "loyalty db upgrade\n  loyalty db current",
+    ),
+    (
+        "sync",
+        "fetch changes from the store, award points, write balances back",
+        "Fetch orders changed since the last sync (with an overlap window), decide their points"
+        " under the rule set in force when each was created, append the differences to the"
+        " ledger and write balances back to customer meta. Safe to rerun: replays change nothing.",
+        "loyalty sync\n  loyalty sync --dry-run\n  loyalty sync --full --json",
+    ),
+    (
+        "verify",
+        "prove every cached balance equals the sum of its entries",
+        "Recompute every customer's balance and lifetime points from the append-only entries and"
+        " compare them with the cached balances (of the configured store, or of every store"
+        " without one). Exits 1 and lists the customers that differ.",
+        "loyalty verify",
+    ),
+    (
+        "balances",
+        "list every customer's balance and lifetime points",
+        "List the cached balance and lifetime points of every customer of the configured store,"
+        " highest balance first. Guests (orders without an account) show as 'guest'.",
+        "loyalty balances\n  loyalty balances --json > balances.json",
+    ),
+    (
+        "adjust",
+        "add or remove points for one customer by hand, with a reason",
+        "Append a manual adjustment entry for a WooCommerce customer (by account id). The reason"
+        " is kept in the ledger. Points may be negative to take points away; never 0.",
+        'loyalty adjust --customer 42 --points 100 --reason "goodwill: late delivery"\n'
+        '  loyalty adjust --customer 42 --points -50 --reason "double award, order 1042"',
+    ),
+    (
+        "sandbox",
+        "run the local WooCommerce-compatible test store (see: loyalty sandbox --help)",
+        "",
+        "",
+    ),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree; each subcommand's --help describes it and shows examples."""
+    parser = argparse.ArgumentParser(
+        prog="loyalty",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="FILE", help="the config file (default: see below)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for name, summary, description, examples in COMMANDS:
+        if name == "sandbox":
+            _add_sandbox(commands, summary)
+            continue
+        sub = commands.add_parser(
+            name,
+            parents=[_common_options()],
+            help=summary,
+            description=textwrap.fill(description, width=88),
+            epilog=f"examples:\n  {examples}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _ARGUMENTS[name](sub)
+    return parser
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """--config and -v again after the command (`loyalty check --config x.toml`), so that cron
+    lines read naturally; SUPPRESS keeps them from overwriting a value given before the command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
+    return common
+
+
+def _add_sandbox(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], summary: str
+) -> None:
+    # No option prefix and no --help of its own: every argument after `sandbox`, --help included,
+    # goes to the sandbox's own parser untouched.
+    sub = commands.add_parser("sandbox", help=summary, add_help=False, prefix_chars="\0")
+    sub.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+    sub.set_defaults(handler=_sandbox)
+
+
+def _check_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.set_defaults(handler=_check)
+
+
+def _db_arguments(sub: argparse.ArgumentParser) -> None:
+    actions = sub.add_subparsers(title="actions", metavar="ACTION", required=True)
+    for name, handler, summary in (
+        ("upgrade", _db_upgrade, "create or migrate the database to this version's schema"),
+        ("current", _db_current, "print the database's revision and the newest one"),
+    ):
+        action = actions.add_parser(
+            name, parents=[_common_options()], help=summary, description=summary
+        )
+        action.set_defaults(handler=handler)
+
+
+def _sync_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--full", action="store_true", help="re-read everything, not only changes")
+    sub.add_argument("--dry-run", action="store_true", help="decide and report, write nothing")
+    sub.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sub.set_defaults(handler=_sync)
+
+
+def _verify_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.set_defaults(handler=_verify)
+
+
+def _balances_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    sub.set_defaults(handler=_balances)
+
+
+def _adjust_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--customer", required=True, type=_customer_id, metavar="ID", help="WooCommerce customer id"
+    )
+    sub.add_argument(
+        "--points", required=True, type=_nonzero_int, metavar="N", help="+/- points, never 0"
+    )
+    sub.add_argument(
+        "--reason", required=True, type=_reason, metavar="TEXT", help="why, kept in the ledger"
+    )
+    sub.set_defaults(handler=_adjust)
+
+
+_ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "check": _check_arguments,
+    "db": _db_arguments,
+    "sync": _sync_arguments,
+    "verify": _verify_arguments,
+    "balances": _balances_arguments,
+    "adjust": _adjust_arguments,
+}
+
+
+def _customer_id(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a WooCommerce customer id >= 1, got {text}")
+    return value
+
+
+def _nonzero_int(text: str) -> int:
+    value = _integer(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a non-zero whole number of points, got 0")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _reason(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a non-empty reason")
+    return text.strip()
+
+
+# --- the commands -------------------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> int:
+    _print(render_summary(_load(args)))
+    return EXIT_OK
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    config = _load(args)
+    with _database_errors(config):
+        revision = upgrade(config.database.url)
+    _print(f"{config.database.url_for_display}: at revision {revision} (head)")
+    return EXIT_OK
+
+
+def _db_current(args: argparse.Namespace) -> int:
+    config = _load(args)
+    engine = create_engine_for(config.database.url)
+    try:
+        with _database_errors(config):
+            current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    note = "" if current == head else "  (behind: run `loyalty db upgrade`)"
+    _print(f"current: {current or '(empty: no ledger schema)'}{note}\nhead:    {head}")
+    return EXIT_OK
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from sync.service import make_progress, run_sync  # the sync pulls in HTTP clients: lazily
+
+    config = _load(args)
+    config.require_store()
+    progress = make_progress(enabled=sys.stderr.isatty() and not args.json)
+    summary = run_sync(config, full=args.full, dry_run=args.dry_run, progress=progress)
+    _print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.render())
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    config = _load(args)
+    with _open_ledger(config, require_store=False, readonly=True) as (session, store_id):
+        differences = verify_balances(session, store_id)
+        customers = _count(session, Customer, store_id)
+        entries = _count(session, PointEntry, store_id)
+    if not differences:
+        counted = f"{_plural(customers, 'customer')}, {_plural(entries, 'entry', 'entries')}"
+        _print(f"verified {counted}: balances equal their entries")
+        return EXIT_OK
+    _print("\n".join(_describe_difference(d) for d in differences))
+    return _fail(
+        f"{len(differences)} of {_plural(customers, 'customer')} have cached points that differ"
+        f" from the sum of their entries ({_plural(entries, 'entry', 'entries')} checked)"
+    )
+
+
+def _balances(args: argparse.Namespace) -> int:
+    config = _load(args)
+    with _open_ledger(config, require_store=True, readonly=True) as (session, store_id):
+        assert store_id is not None  # require_store=True
+        rows = list_balances(session, store_id)
+    if args.json:
+        _print(json.dumps([vars(row) for row in rows], indent=2))
+        return EXIT_OK
+    table = [("customer", "email", "balance", "lifetime")]
+    for row in rows:
+        customer = "guest" if row.customer_id is None else str(row.customer_id)
+        table.append((customer, row.email or "", str(row.balance), str(row.lifetime)))
+    _print(_render_table(table) if rows else "no balances yet")
+    return EXIT_OK
+
+
+def _adjust(args: argparse.Namespace) -> int:
+    config = _load(args)
+    with _open_ledger(config, require_store=True) as (session, store_id):
+        assert store_id is not None  # require_store=True
+        now = datetime.now(UTC)
+        entry = adjust(session, store_id, args.customer, args.points, args.reason, now=now)
+        entry_id = entry.id
+    _print(f"adjusted customer {args.customer} by {args.points:+d} points (entry {entry_id})")
+    return EXIT_OK
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from sandbox.cli import main as sandbox_main  # the sandbox is a test tool: import on demand
+
+    try:
+        return sandbox_main(list(args.sandbox_args))
+    except SystemExit as stop:  # its argparse: --help or a usage error
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+
+
+# --- shared helpers -----------------------------------------------------------------------------
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(find_config_path(getattr(args, "config", None)))
+
+
+@contextmanager
+def _open_ledger(
+    config: Config, *, require_store: bool, readonly: bool = False
+) -> Iterator[tuple[Session, int | None]]:
+    """Open the ledger the same way for every command: schema checked, store looked up.
+
+    Yields a session and the configured store's id (None when no store is configured and
+    `require_store` is false: the command then covers every store). `SchemaBehind` says to run
+    `loyalty db upgrade`; an unreachable database is one clear DatabaseUnavailable line.
+    """
+    store_key = config.require_store().key if require_store or config.store else None
+    engine = create_engine_for(config.database.url)
+    try:
+        with _database_errors(config):
+            check_schema_current(engine)
+            with session_scope(engine, readonly=readonly) as session:
+                store_id = get_or_create_store(session, store_key).id if store_key else None
+                yield session, store_id
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _database_errors(config: Config) -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as error:
+        reason = str(error.orig or error).strip().splitlines()[0]
+        raise DatabaseUnavailable(
+            f"cannot use the database {config.database.url_for_display}: {reason}"
+        ) from error
+
+
+def _count(session: Session, model: type[Customer] | type[PointEntry], store_id: int | None) -> int:
+    query = select(func.count()).select_from(model)
+    if store_id is not None:
+        query = query.where(model.store_id == store_id)
+    return int(session.execute(query).scalar_one())
+
+
+def _describe_difference(d: BalanceDifference) -> str:
+    who = f"wc customer {d.wc_id}" if d.wc_id is not None else f"guest {d.email or '?'}"
+    return (
+        f"customer {d.customer_id} ({who}): balance cached {_or_missing(d.cached_balance)},"
+        f" entries {d.entries_balance}; lifetime cached {_or_missing(d.cached_lifetime)},"
+        f" entries {d.entries_lifetime}"
+    )
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+def _or_missing(value: int | None) -> str:
+    return "(no row)" if value is None else str(value)
+
+
+def _render_table(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    numeric = {2, 3}  # balance and lifetime align right
+    lines = []
+    for row in rows:
+        cells = zip(row, widths, strict=True)
+        padded = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(cells)]
+        lines.append("  ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def render_summary(config: Config) -> str:
+    """What `loyalty check` prints: the configuration at a glance, every secret masked."""
+    lines = [f"config:     {config.source or '(no file: defaults)'}"]
+    store = config.store
+    if store is None:
+        lines.append("store:      (not configured: sync and adjust need a [store] table)")
+    else:
+        tls = f"CA {store.verify_tls}" if isinstance(store.verify_tls, str) else "verified"
+        tls = tls if store.verify_tls is not False else "NOT verified"
+        lines += [
+            f"store:      {store.url} (ledger key {store.key})",
+            f"            consumer key {_masked(bool(store.consumer_key))},"
+            f" consumer secret {_masked(bool(store.consumer_secret))}",
+            f"            timeout {store.timeout:g}s, {store.per_page} per page, concurrency"
+            f" {store.concurrency}, {store.max_requests_per_second:g} requests/s, retries up to"
+            f" {store.max_retry_seconds:g}s, TLS {tls}",
+        ]
+    wordpress = config.wordpress
+    lines.append(
+        f"wordpress:  {wordpress.url or '(no url)'}, user {wordpress.username or '(not set)'},"
+        f" application password {_masked(bool(wordpress.app_password))}"
+    )
+    lines.append(f"database:   {config.database.url_for_display}")
+    worker, sync, points = config.worker, config.sync, config.points
+    lines += [
+        f"worker:     {worker.broker_url_for_display}, sync every {worker.sync_every_minutes} min",
+        f"sync:       overlap {sync.overlap_minutes} min,"
+        f" reconcile every {sync.reconcile_every_hours:g} h",
+        f"points:     meta keys {points.balance_meta_key} (balance),"
+        f" {points.lifetime_meta_key} (lifetime); 1 point = {points.point_value}",
+    ]
+    lines += _rules_summary(config)
+    return "\n".join(lines)
+
+
+def _rules_summary(config: Config) -> list[str]:
+    rules = config.rules
+    lines = ["rules:      purchase rule versions (oldest first):"]
+    for version in rules.purchase.versions:
+        lines.append(
+            f"              {version.version}: from {version.effective_from},"
+            f" {version.points_per_unit} per unit, rounding {version.rounding.value},"
+            f" earns when {', '.join(sorted(version.earn_statuses))}"
+        )
+    lines.append(f"            first order bonus {rules.first_order_points} points")
+    flags = {
+        "review points": rules.review.enabled,
+        "comment points": rules.comment.enabled,
+        "redemption": config.redemption.enabled,
+        "expiry": config.expiry.enabled,
+    }
+    lines.append(
+        "            " + ", ".join(f"{k} {'on' if v else 'off'}" for k, v in flags.items())
+    )
+    return lines
+
+
+def _masked(is_set: bool) -> str:
+    return "***" if is_set else "(not set)"
+
+
+def _print(text: str) -> None:
+    print(redact(text))
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"loyalty: error: {redact(message)}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,344 @@
+"""The `loyalty` command line: help that teaches, exit codes, check, and the ledger commands."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import loyalty.cli
+from ledger.session import create_engine_for
+from loyalty.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+LOYALTY = Path(sys.executable).with_name("loyalty")
+COMMANDS = ["check", "db", "sync", "verify", "balances", "adjust", "sandbox"]
+STORE = """
+[store]
+url = "https://shop.example.com"
+consumer_key = "ck_cli_test_key"
+consumer_secret = "cs_cli_test_secret"
+"""
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "loyalty.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def ledger_config(tmp_path: Path, db_url: str) -> str:
+    return str(write_config(tmp_path, STORE + f'[database]\nurl = "{db_url}"\n'))
+
+
+def closed_port() -> int:
+    """A local port nothing listens on: bound, read, released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Run in an empty directory with no LOYALTY_* variables, whatever the developer has set."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("LOYALTY_CONFIG", "LOYALTY_DATABASE_URL", "LOYALTY_STORE_CONSUMER_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("LOYALTY_STORE_CONSUMER_SECRET", raising=False)
+    monkeypatch.delenv("LOYALTY_WORDPRESS_APP_PASSWORD", raising=False)
+
+
+class TestHelp:
+    def test_help_lists_every_command_with_one_line(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["--help"]) == 0
+        out = capsys.readouterr().out
+        for command in COMMANDS:
+            assert f"\n    {command} " in out, command
+        assert "exit codes: 0 success, 1 failed, 2 bad usage or configuration" in out
+
+    @pytest.mark.parametrize("command", ["check", "db", "sync", "verify", "balances", "adjust"])
+    def test_each_command_help_describes_it_with_examples(
+        self, command: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main([command, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: loyalty {command}")
+        assert f"examples:\n  loyalty {command}" in out
+
+    def test_no_command_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main([]) == 2
+        assert "the following arguments are required: COMMAND" in capsys.readouterr().err
+
+    def test_unknown_command_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["frobnicate"]) == 2
+        assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+    def test_console_script_prints_help(self) -> None:
+        result = subprocess.run(
+            [str(LOYALTY), "--help"], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert result.returncode == 0
+        assert "usage: loyalty" in result.stdout
+        assert "adjust" in result.stdout
+
+
+class TestCheck:
+    def test_example_config_is_summarised(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["--config", str(REPO / "config.example.toml"), "check"]) == 0
+        out = capsys.readouterr().out
+        assert "store:      https://shop.example.com (ledger key shop.example.com)" in out
+        assert "consumer key ***, consumer secret ***" in out
+        assert "application password (not set)" in out
+        assert "database:   sqlite:///loyalty.db" in out
+        assert "launch: from 2023-01-01, 0.5 per unit" in out
+        assert "2024-06: from 2024-06-01, 1 per unit" in out
+        assert "meta keys loyalty_points (balance), loyalty_points_lifetime (lifetime)" in out
+
+    def test_summary_masks_secrets_and_the_database_password(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        text = STORE + '[database]\nurl = "postgresql+psycopg://loyalty:pgpass9911@db/loyalty"\n'
+        assert main(["--config", str(write_config(tmp_path, text)), "check"]) == 0
+        out = capsys.readouterr().out
+        assert "postgresql+psycopg://loyalty:***@db/loyalty" in out
+        for secret in ("ck_cli_test_key", "cs_cli_test_secret", "pgpass9911"):
+            assert secret not in out
+
+    def test_misspelt_key_exits_2_naming_the_key_path_without_traceback(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = write_config(tmp_path, STORE + "[rules.purchase]\npoints_per_unti = 2\n")
+        assert main(["--config", str(path), "check"]) == 2
+        captured = capsys.readouterr()
+        assert captured.err == (
+            f"loyalty: error: {path}: rules.purchase.points_per_unti: unknown key;"
+            ' did you mean "points_per_unit"?\n'
+        )
+        assert "Traceback" not in captured.out + captured.err
+
+    def test_misspelt_key_through_the_console_script(self, tmp_path: Path) -> None:
+        path = write_config(tmp_path, STORE.replace("consumer_secret", "consumer_secert"))
+        result = subprocess.run(
+            [str(LOYALTY), "check", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2
+        assert (
+            'store.consumer_secert: unknown key; did you mean "consumer_secret"?' in result.stderr
+        )
+        assert "Traceback" not in result.stderr
+
+    def test_toml_syntax_error_exits_2_with_the_line(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = write_config(tmp_path, "[store\n")
+        assert main(["check", "--config", str(path)]) == 2
+        assert "not valid TOML" in capsys.readouterr().err
+
+    def test_config_comes_from_the_environment_variable(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("LOYALTY_CONFIG", str(write_config(tmp_path, STORE)))
+        assert main(["check"]) == 0
+        assert "store:      https://shop.example.com" in capsys.readouterr().out
+
+    def test_without_any_config_the_defaults_are_shown(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["check"]) == 0
+        out = capsys.readouterr().out
+        assert "config:     (no file: defaults)" in out
+        assert "store:      (not configured" in out
+
+
+class TestErrors:
+    def test_unexpected_exception_is_one_line_with_a_hint(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        def broken(config: object) -> str:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(loyalty.cli, "render_summary", broken)
+        assert main(["check"]) == 1
+        err = capsys.readouterr().err
+        assert (
+            err
+            == "loyalty: error: internal error: RuntimeError: boom (rerun with -v for the traceback)\n"
+        )
+
+    def test_verbose_shows_the_traceback_of_an_unexpected_exception(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        def broken(config: object) -> str:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(loyalty.cli, "render_summary", broken)
+        assert main(["-v", "check"]) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" in err
+        assert err.endswith("loyalty: error: internal error: RuntimeError: boom\n")
+
+    def test_commands_needing_a_store_say_how_to_configure_one(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["adjust", "--customer", "1", "--points", "5", "--reason", "x"]) == 2
+        assert "no [store] configured: pass --config FILE" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("points", "reason", "customer", "message"),
+        [
+            ("0", "goodwill", "7", "argument --points: expected a non-zero whole number of points, got 0"),
+            ("ten", "goodwill", "7", "argument --points: expected a whole number, got 'ten'"),
+            ("5", "   ", "7", "argument --reason: expected a non-empty reason"),
+            ("5", "goodwill", "0", "argument --customer: expected a WooCommerce customer id >= 1, got 0"),
+        ],
+    )  # fmt: skip
+    def test_adjust_arguments_are_validated_as_usage_errors(
+        self,
+        points: str,
+        reason: str,
+        customer: str,
+        message: str,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        argv = ["adjust", "--customer", customer, "--points", points, "--reason", reason]
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+
+
+class TestLedgerCommands:
+    def test_db_upgrade_migrates_an_empty_database_and_current_reports_it(
+        self, raw_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        config = ledger_config(tmp_path, raw_db_url)
+        assert main(["--config", config, "db", "current"]) == 0
+        assert "current: (empty: no ledger schema)  (behind: run `loyalty db upgrade`)" in (
+            capsys.readouterr().out
+        )
+        assert main(["--config", config, "db", "upgrade"]) == 0
+        assert ": at revision " in capsys.readouterr().out
+        assert main(["--config", config, "db", "upgrade"]) == 0  # twice is harmless
+        assert main(["--config", config, "db", "current"]) == 0
+        current, head = capsys.readouterr().out.split("\n")[-3:-1]
+        assert current.split()[-1] == head.split()[-1]
+
+    def test_ledger_commands_refuse_a_database_behind_the_code(
+        self, raw_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["--config", ledger_config(tmp_path, raw_db_url), "verify"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("loyalty: error: the database at ")
+        assert "run `loyalty db upgrade`" in err
+
+    def test_unreachable_database_is_one_clear_line(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        url = f"postgresql+psycopg://loyalty:dbpw7788@127.0.0.1:{closed_port()}/loyalty"
+        assert main(["--config", ledger_config(tmp_path, url), "balances"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(
+            "loyalty: error: cannot use the database postgresql+psycopg://loyalty:***@"
+        )
+        assert len(err.splitlines()) == 1
+        assert "dbpw7788" not in err
+
+    def test_adjust_then_balances_and_verify(
+        self, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        config = ledger_config(tmp_path, db_url)
+        assert main(["--config", config, "verify"]) == 0
+        assert capsys.readouterr().out == (
+            "verified 0 customers, 0 entries: balances equal their entries\n"
+        )
+        adjust = ["--config", config, "adjust", "--customer", "42", "--reason", "goodwill"]
+        assert main([*adjust, "--points", "100"]) == 0
+        assert main([*adjust, "--points", "-30"]) == 0
+        assert (
+            main(["--config", config, "adjust", "--customer", "7", "--points=5", "--reason=x"]) == 0
+        )
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].startswith("adjusted customer 42 by +100 points (entry ")
+        assert out[1].startswith("adjusted customer 42 by -30 points (entry ")
+
+        assert main(["--config", config, "balances"]) == 0
+        assert capsys.readouterr().out.splitlines() == [
+            "customer  email  balance  lifetime",
+            "42                    70         0",
+            "7                      5         0",
+        ]
+        assert main(["--config", config, "balances", "--json"]) == 0
+        assert capsys.readouterr().out.replace(" ", "").replace("\n", "") == (
+            '[{"customer_id":42,"email":null,"balance":70,"lifetime":0},'
+            '{"customer_id":7,"email":null,"balance":5,"lifetime":0}]'
+        )
+        assert main(["--config", config, "verify"]) == 0
+        assert capsys.readouterr().out == (
+            "verified 2 customers, 3 entries: balances equal their entries\n"
+        )
+
+    def test_verify_lists_a_cached_balance_that_differs_from_its_entries(
+        self, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        config = ledger_config(tmp_path, db_url)
+        assert (
+            main(
+                ["--config", config, "adjust", "--customer", "9", "--points", "10", "--reason", "x"]
+            )
+            == 0
+        )
+        engine = create_engine_for(db_url)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE balances SET balance = balance + 1"))
+        engine.dispose()
+        capsys.readouterr()
+
+        assert main(["--config", config, "verify"]) == 1
+        captured = capsys.readouterr()
+        (line,) = captured.out.splitlines()
+        assert (
+            "(wc customer 9): balance cached 11, entries 10; lifetime cached 0, entries 0" in line
+        )
+        assert captured.err == (
+            "loyalty: error: 1 of 1 customer have cached points that differ from the sum of their"
+            " entries (1 entry checked)\n"
+        )
+
+    def test_balances_of_an_empty_ledger(
+        self, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        config = ledger_config(tmp_path, db_url)
+        assert main(["--config", config, "balances"]) == 0
+        assert capsys.readouterr().out == "no balances yet\n"
+        assert main(["--config", config, "balances", "--json"]) == 0
+        assert capsys.readouterr().out == "[]\n"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sync_against_an_unreachable_store_fails_in_one_line(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = STORE.replace("https://shop.example.com", f"https://127.0.0.1:{closed_port()}")
+    path = write_config(tmp_path, text + f'max_retry_seconds = 0\n[database]\nurl = "{db_url}"\n')
+    assert main(["--config", str(path), "sync"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith(
+        "loyalty: error: GET /wp-json/wc/v3/customers: store unavailable"
+    )
+    assert "Traceback" not in err
+
+
+def test_sandbox_arguments_reach_the_sandbox_untouched(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("sandbox.cli", reason="the sandbox command line has not landed yet")
+    assert main(["sandbox", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage:" in out
+    assert "COMMAND ..." not in out.splitlines()[0]  # the sandbox's own help, not loyalty's
