@@ -38,10 +38,15 @@ DIALECTS = [
 ]
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Stop the run with one clear line when PostgreSQL is down, not with a wall of tracebacks."""
     problem = _postgres_problem()
     if problem is not None:
+        # pytest prints the exit message itself; the terminal reporter would repeat it in a banner.
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            session.config.pluginmanager.unregister(reporter)
         pytest.exit(
             f"PostgreSQL is not reachable at {safe_url(POSTGRES_URL)} ({problem}); start it with "
             f"`{START_POSTGRES}` or point LOYALTY_TEST_POSTGRES_URL at a running server",
