@@ -302,7 +302,7 @@ def _sync(args: argparse.Namespace) -> int:
 
     config = _load(args)
     config.require_store()
-    progress = make_progress(enabled=sys.stderr.isatty() and not args.json)
+    progress = make_progress(enabled=sys.stderr.isatty())
     summary = run_sync(config, full=args.full, dry_run=args.dry_run, progress=progress)
     _print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.render())
     return EXIT_OK
@@ -320,8 +320,8 @@ def _verify(args: argparse.Namespace) -> int:
         return EXIT_OK
     _print("\n".join(_describe_difference(d) for d in differences))
     return _fail(
-        f"{len(differences)} of {_plural(customers, 'customer')} have cached points that differ"
-        f" from the sum of their entries ({_plural(entries, 'entry', 'entries')} checked)"
+        f"cached points differ from the sum of the entries for {len(differences)} of"
+        f" {_plural(customers, 'customer')} ({_plural(entries, 'entry', 'entries')} checked)"
     )
 
 
@@ -331,7 +331,8 @@ def _balances(args: argparse.Namespace) -> int:
         assert store_id is not None  # require_store=True
         rows = list_balances(session, store_id)
     if args.json:
-        _print(json.dumps([vars(row) for row in rows], indent=2))
+        fields = ("customer_id", "email", "balance", "lifetime")
+        _print(json.dumps([{f: getattr(row, f) for f in fields} for row in rows], indent=2))
         return EXIT_OK
     table = [("customer", "email", "balance", "lifetime")]
     for row in rows:
@@ -365,7 +366,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    return load_config(find_config_path(getattr(args, "config", None)))
+    return load_config(find_config_path(args.config))
 
 
 @contextmanager

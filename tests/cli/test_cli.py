@@ -308,8 +308,8 @@ class TestLedgerCommands:
             "(wc customer 9): balance cached 11, entries 10; lifetime cached 0, entries 0" in line
         )
         assert captured.err == (
-            "loyalty: error: 1 of 1 customer have cached points that differ from the sum of their"
-            " entries (1 entry checked)\n"
+            "loyalty: error: cached points differ from the sum of the entries for 1 of 1 customer"
+            " (1 entry checked)\n"
         )
 
     def test_balances_of_an_empty_ledger(
