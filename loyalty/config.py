@@ -232,10 +232,10 @@ class Config:
     def require_store(self) -> StoreConfig:
         """The store, for commands that talk to it or key the ledger by it."""
         if self.store is None:
-            where = f" ({self.source} has none)" if self.source else ""
+            read = f"{self.source} has no [store] table" if self.source else "no config file found"
             raise ConfigError(
-                f"no [store] configured{where}: pass --config FILE or set {ENV_CONFIG}, "
-                f"or create ./{DEFAULT_CONFIG_FILE}; see config.example.toml"
+                f"no [store] configured: pass --config FILE, set ${ENV_CONFIG} or create"
+                f" ./{DEFAULT_CONFIG_FILE} ({read}); see config.example.toml"
             )
         return self.store
 

@@ -519,3 +519,11 @@ class TestFindConfigPath:
         assert find_config_path(None, {}) is None
         (tmp_path / "loyalty.toml").write_text("")
         assert find_config_path(None, {}) == Path("loyalty.toml")
+
+
+def test_require_store_names_the_file_without_a_store_table(tmp_path: Path) -> None:
+    config = load_text(tmp_path, "[sync]\noverlap_minutes = 5\n")
+    with pytest.raises(ConfigError) as caught:
+        config.require_store()
+    assert str(caught.value).startswith("no [store] configured: pass --config FILE")
+    assert f"{tmp_path / 'loyalty.toml'} has no [store] table" in str(caught.value)
