@@ -242,6 +242,31 @@ class SyncRun(Base):
     __table_args__ = (Index(None, "store_id", "started_at"),)
 
 
+def _aware_validator(owner: str) -> Any:
+    def validate(target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+        if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValueError(
+                f"{owner} must be a timezone-aware datetime, got the naive {value.isoformat()}"
+            )
+        return value
+
+    return validate
+
+
+def _validate_datetimes_on_assignment() -> None:
+    # UTCDateTime refuses naive values at flush time, far from the bug; validating on assignment
+    # points at the line and names the attribute.
+    for mapper in Base.registry.mappers:
+        for column_property in mapper.column_attrs:
+            if any(isinstance(column.type, UTCDateTime) for column in column_property.columns):
+                owner = f"{mapper.class_.__name__}.{column_property.key}"
+                attribute = getattr(mapper.class_, column_property.key)
+                event.listen(attribute, "set", _aware_validator(owner), retval=True)
+
+
+_validate_datetimes_on_assignment()
+
+
 class AppendOnlyViolation(RuntimeError):
     """Raised when code tries to change or delete a point entry through the ORM."""
 

@@ -15,29 +15,25 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from ledger.balances import verify_balances
-from ledger.customers import account_customer, get_or_create_store
 from ledger.kinds import SourceKind
-from ledger.models import Balance, PointEntry
+from ledger.models import Balance, Customer, PointEntry, Store
 from ledger.session import session_scope
 from tests.ledger.factories import NOW, OCCURRED
 
 WRITER = Path(__file__).with_name("concurrent_writer.py")
 KEYS = 1000
-CUSTOMERS = 25
+WC_IDS = list(range(1, 26))
+
+Spawn = Callable[[int], "subprocess.Popen[str]"]
 
 
-def _spec(engine: Engine) -> dict[str, Any]:
-    """A store, its customers and 1,000 seeded entries, as the writers' JSON spec."""
-    with session_scope(engine) as session:
-        store = get_or_create_store(session, "shop.example.com")
-        customer_ids = [
-            account_customer(session, store.id, wc_id, None).id for wc_id in range(1, CUSTOMERS + 1)
-        ]
+def _spec() -> dict[str, Any]:
+    """1,000 seeded entries over 25 WooCommerce customers, as the writers' JSON spec."""
     rng = random.Random(20240501)
     kinds = [SourceKind.PURCHASE, SourceKind.REVIEW, SourceKind.REDEMPTION]
     entries = [
         {
-            "customer_id": rng.choice(customer_ids),
+            "wc_id": rng.choice(WC_IDS),
             "points": rng.choice([-1, 1]) * rng.randint(1, 300),
             "kind": rng.choice(kinds).value,
             "source_ref": f"order:{i:04d}",
@@ -46,10 +42,12 @@ def _spec(engine: Engine) -> dict[str, Any]:
         }
         for i in range(KEYS)
     ]
-    return {"store_id": store.id, "now": NOW.isoformat(), "entries": entries}
-
-
-Spawn = Callable[[int], "subprocess.Popen[str]"]
+    return {
+        "store_key": "shop.example.com",
+        "wc_ids": WC_IDS,
+        "now": NOW.isoformat(),
+        "entries": entries,
+    }
 
 
 @pytest.fixture
@@ -94,22 +92,32 @@ def _release_together(processes: list[subprocess.Popen[str]]) -> list[int]:
     return inserted
 
 
+def _expected_balances(spec: dict[str, Any]) -> dict[int, int]:
+    expected: dict[int, int] = defaultdict(int)
+    for row in spec["entries"]:
+        expected[row["wc_id"]] += row["points"]
+    return dict(expected)
+
+
 def test_two_processes_appending_the_same_keys_leave_each_entry_once_and_balances_exact(
     engine: Engine, tmp_path: Path, spawn_writer: Spawn
 ) -> None:
-    spec = _spec(engine)
+    spec = _spec()
     (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
 
     inserted = _release_together([spawn_writer(1), spawn_writer(2)])
 
-    expected: dict[int, int] = defaultdict(int)
-    for row in spec["entries"]:
-        expected[row["customer_id"]] += row["points"]
     with session_scope(engine, readonly=True) as session:
+        stores = session.execute(select(func.count()).select_from(Store)).scalar_one()
+        customers = session.execute(select(func.count()).select_from(Customer)).scalar_one()
         entries = session.execute(select(func.count()).select_from(PointEntry)).scalar_one()
-        balances = dict(session.execute(select(Balance.customer_id, Balance.balance)).all())
+        balances = session.execute(
+            select(Customer.wc_id, Balance.balance).join(
+                Customer, Customer.id == Balance.customer_id
+            )
+        ).all()
         differences = verify_balances(session)
-    assert sum(inserted) == KEYS
-    assert entries == KEYS
-    assert balances == dict(expected)
+    assert (stores, customers) == (1, len(WC_IDS))
+    assert sum(inserted) == entries == KEYS
+    assert dict(balances) == _expected_balances(spec)
     assert differences == []

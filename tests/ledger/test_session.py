@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, text
 
+from ledger.migrate import upgrade
 from ledger.models import Store
 from ledger.session import create_engine_for, safe_url, session_scope
 
@@ -98,3 +99,20 @@ def test_safe_url_hides_the_password_wherever_it_is_given() -> None:
 
     assert "s3cret" not in shown
     assert shown == "postgresql+psycopg://loyalty:***@db/ledger?sslmode=require"
+
+
+def test_a_readonly_scope_on_sqlite_reads_while_another_writer_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url)
+    engine = create_engine_for(url)
+    try:
+        with session_scope(engine) as writer:
+            writer.add(Store(key="shop.example.com"))
+            writer.flush()  # the write lock is held until this scope commits
+            with session_scope(engine, readonly=True) as reader:
+                seen_meanwhile = reader.execute(select(func.count()).select_from(Store)).scalar()
+        assert (seen_meanwhile, _stores(engine)) == (0, 1)
+    finally:
+        engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
@@ -51,8 +51,19 @@ def test_comparisons_bind_aware_values_in_utc(session: Session) -> None:
     assert found.scalar_one_or_none() is not None
 
 
-def test_a_naive_datetime_is_refused_with_a_clear_error(session: Session) -> None:
-    session.add(Store(key="shop.example.com", created_at=datetime(2024, 1, 1, 12)))
+def test_a_naive_datetime_is_refused_on_assignment_naming_the_attribute() -> None:
+    with pytest.raises(ValueError, match=r"Store.created_at must be a timezone-aware datetime"):
+        Store(key="shop.example.com", created_at=datetime(2024, 1, 1, 12))
+
+    store = Store(key="shop.example.com")
+    with pytest.raises(ValueError, match=r"Store.created_at"):
+        store.created_at = datetime(2024, 1, 1, 12)
+
+
+def test_a_naive_datetime_is_refused_by_the_column_type_in_core_statements(
+    session: Session,
+) -> None:
+    statement = insert(Store).values(key="shop.example.com", created_at=datetime(2024, 1, 1, 12))
 
     with pytest.raises(StatementError, match=r"refuses the naive datetime 2024-01-01T12:00:00"):
-        session.flush()
+        session.execute(statement)
