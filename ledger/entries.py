@@ -125,6 +125,14 @@ def _validate(entry: NewEntry) -> None:
         raise ValueError(f"idempotency_key of the entry for {entry.source_ref!r} is empty")
     if not entry.source_ref or not entry.source_ref.strip():
         raise ValueError(f"source_ref of entry {key!r} is empty")
+    # The column widths, checked here so SQLite (which ignores them) refuses what PostgreSQL would.
+    for field, value, limit in (
+        ("idempotency_key", key, 255),
+        ("source_ref", entry.source_ref, 255),
+        ("rule_version", entry.rule_version or "", 64),
+    ):
+        if len(value) > limit:
+            raise ValueError(f"{field} of entry {key[:40]!r}... is longer than {limit} characters")
     _require_aware(entry.occurred_at, f"occurred_at of entry {key!r}")
 
 

@@ -303,3 +303,12 @@ def test_nothing_in_the_ledger_package_updates_or_deletes_entries() -> None:
     ]
 
     assert offenders == []
+
+
+def test_a_key_longer_than_the_column_is_refused_on_both_databases(
+    session: Session, store: Store, alice: Customer
+) -> None:
+    too_long = entry(alice.id, 5, "order:" + "9" * 250 + "#1", ref="order:1")
+
+    with pytest.raises(ValueError, match=r"idempotency_key of entry .* longer than 255"):
+        append_entry(session, store.id, too_long, now=NOW)
