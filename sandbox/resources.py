@@ -42,9 +42,13 @@ def money(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+_MONEY_TEXT: dict[str, str] = {}  # one shared str per amount: 100,000 orders repeat few amounts
+
+
 def fmt(value: Decimal) -> str:
     """Money as WooCommerce serialises it: a string with exactly 2 decimals."""
-    return str(money(value))
+    text = str(money(value))
+    return _MONEY_TEXT.setdefault(text, text)
 
 
 def neg(value: Decimal) -> str:
@@ -360,6 +364,10 @@ def coupon_snapshot(coupon_obj: Json) -> Json:
     }
 
 
+# Never modified in place, so every stored line shares it (readers get copies).
+NO_IMAGE: Json = {"id": "", "src": ""}
+
+
 def item_meta(meta_id: int, key: str, value: Any) -> Json:
     """An order item meta row; item meta carries display_key/display_value as in the samples."""
     return {"id": meta_id, "key": key, "value": value, "display_key": key, "display_value": value}
@@ -399,7 +407,7 @@ def line_item(
         "meta_data": [],
         "sku": product_obj["sku"],
         "price": unit_price(total, quantity),
-        "image": {"id": "", "src": ""},
+        "image": NO_IMAGE,
         "parent_name": None,
     }
 
@@ -677,7 +685,7 @@ def refunded_line(
         if source["taxes"]
         else [],
         "meta_data": [item_meta(meta_id, "_refunded_item_id", str(source["id"]))],
-        "image": {"id": "", "src": ""},
+        "image": NO_IMAGE,
     }
     data["price"] = unit_price(-money(total), quantity)
     return data
@@ -781,29 +789,34 @@ def apply_meta_updates(
 
     - an entry with an `id` found among the returned rows updates that row (key and value);
     - an entry without one updates the first returned row with that key and removes the other
-      rows of that key, or adds a row;
+      rows of that key; with none found (or an unknown `id`) every row of that key is removed
+      and one new row added (add_meta_data with $unique);
     - `value: null` (or no value) deletes; a hidden key is never among the returned rows, so a
       key-only write of it adds one more row each time.
     Returns the new visible rows; new hidden rows are appended to `hidden`.
     """
-    rows = [dict(r) for r in visible]
+    rows = [dict(row) for row in visible]
     for entry in updates:
         key, value, meta_id = entry["key"], entry.get("value"), entry.get("id")
-        target = next((r for r in rows if r["id"] == meta_id), None) if meta_id else None
-        if not meta_id:
-            matches = [r for r in rows if r["key"] == key]
-            for r in matches:
-                r["value"] = None
+        if meta_id:
+            target = next((row for row in rows if row["id"] == meta_id), None)
+        else:
+            matches = [row for row in rows if row["key"] == key]
+            for row in matches[1:]:
+                row["value"] = None
             target = matches[0] if matches else None
         if target is None:
+            for row in rows:
+                if row["key"] == key:
+                    row["value"] = None
             rows.append({"id": None, "key": key, "value": value})
         else:
             target.update(key=key, value=value)
     kept: list[Json] = []
-    for r in rows:
-        if r["value"] is None:
+    for row in rows:
+        if row["value"] is None:
             continue  # a saved row is deleted; an unsaved one is simply never written
-        if r["id"] is None:
-            r["id"] = next_id()
-        (hidden if is_hidden(r["key"]) else kept).append(r)
+        if row["id"] is None:
+            row["id"] = next_id()
+        (hidden if is_hidden(row["key"]) else kept).append(row)
     return kept

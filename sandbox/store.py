@@ -447,6 +447,22 @@ class SandboxStore:
             del self._hidden_meta[ref]
 
     @_locked
+    def add_meta(self, resource: str, id: int, key: str, value: Any) -> Json:
+        """A plugin adds a meta row directly (add_metadata, not unique): duplicates are possible.
+
+        For customers, orders and coupons. WordPress does not touch date_modified for this.
+        """
+        if resource not in META_HIDDEN:
+            raise ValueError(f"add_meta: resource must be one of {', '.join(META_HIDDEN)}")
+        obj = self._find(resource, id)
+        row = {"id": self._meta_id(), "key": key, "value": value}
+        if META_HIDDEN[resource](key):
+            self._hidden_meta.setdefault(f"{resource}:{id}", []).append(row)
+        else:
+            obj["meta_data"].append(row)
+        return dict(row)
+
+    @_locked
     def hidden_meta(self, resource: str, id: int) -> list[Json]:
         """Meta rows stored for an object but never served (e.g. `wp_` keys); for tests."""
         return clone(self._hidden_meta.get(f"{resource}:{id}", []))
@@ -1130,7 +1146,7 @@ class SandboxStore:
         value = r.money(
             amount if amount is not None else (itemised if line_specs or ship_specs else remaining)
         )
-        if value <= 0:
+        if value < 0 or (value == 0 and not line_specs):  # a free line may be refunded for 0.00
             raise SandboxError(
                 "woocommerce_rest_invalid_order_refund",
                 "Refund amount must be greater than zero.",
@@ -1354,6 +1370,13 @@ PAYMENT = {
 def _hidden_post_meta(key: str) -> bool:
     """Order and coupon meta WooCommerce never returns: keys starting with wp_."""
     return key.lower().startswith(r.TABLE_PREFIX)
+
+
+META_HIDDEN: dict[str, Callable[[str], bool]] = {
+    "customers": r.is_hidden_customer_meta,
+    "orders": _hidden_post_meta,
+    "coupons": _hidden_post_meta,
+}
 
 
 def _int_item(param: str, n: int, value: Any) -> int:
