@@ -293,9 +293,11 @@ class _Generator:
 
     def run(self, customers: int, orders: int, reviews: int, comments: int) -> SandboxStore:
         self._catalogue()
-        registered = [self._person(registers=True) for _ in range(customers)]
+        # some accounts belong to guests who register later with their checkout email
+        converts = max(1, customers // 12) if customers >= 2 else 0
+        registered = [self._person(registers=True) for _ in range(customers - converts)]
         guests = [self._person(registers=False) for _ in range(max(3, customers * 3 // 5))]
-        order_plans = self._plan_orders(orders, registered, guests)
+        order_plans = self._plan_orders(orders, registered, guests, converts)
         self._plan_reviews(reviews, order_plans, registered)
         self._plan_comments(comments, registered)
         for moment, _, action in sorted(self.plan.events, key=lambda e: (e[0], e[1])):
@@ -380,7 +382,7 @@ class _Generator:
     # ---- orders ------------------------------------------------------------------------------
 
     def _plan_orders(
-        self, count: int, registered: list[Person], guests: list[Person]
+        self, count: int, registered: list[Person], guests: list[Person], converts: int
     ) -> list[OrderPlan]:
         rng, span = self.rng, int(WINDOW.total_seconds())
         times = sorted(
@@ -392,7 +394,9 @@ class _Generator:
             total += p.weight
             cumulative.append(total)
         plans = [self._order_plan(t, by_signup, cumulative, guests) for t in times]
-        self._convert_guests(plans, guests)
+        converted = self._convert_guests(plans, converts)
+        for _ in range(converts - converted):  # too few guest orders: they sign up without one
+            self._person(registers=True)
         old = [i for i, p in enumerate(plans) if p.placed < self.anchor - timedelta(days=40)]
         for fate, i in zip(
             FORCED_FATES, rng.sample(old, min(len(old), len(FORCED_FATES))), strict=False
@@ -449,17 +453,22 @@ class _Generator:
                 return chosen
         return by_signup[rng.randrange(eligible)]
 
-    def _convert_guests(self, plans: list[OrderPlan], guests: list[Person]) -> None:
-        """Some guests register later with the email they used at checkout (old orders stay guest)."""
+    def _convert_guests(self, plans: list[OrderPlan], wanted: int) -> int:
+        """Guests who register later with the email they used at checkout (their old orders stay
+        guest orders, as in WooCommerce). Returns how many could be converted."""
         rng = self.rng
-        guest_orders = [
+        old_guest_orders = [
             p for p in plans if p.as_guest and p.placed < self.anchor - timedelta(days=30)
         ]
         by_buyer: dict[str, list[OrderPlan]] = {}
         for plan in plans:
             by_buyer.setdefault(plan.buyer.email, []).append(plan)
-        for plan in rng.sample(guest_orders, min(len(guest_orders), max(2, len(guests) // 8))):
+        rng.shuffle(old_guest_orders)
+        converted = 0
+        for plan in old_guest_orders:
             person = plan.buyer
+            if converted == wanted:
+                break
             if person.registers_at is not None:
                 continue
             gap = min(
@@ -468,6 +477,8 @@ class _Generator:
             self._register(person, plan.placed + timedelta(seconds=gap))
             for later in by_buyer[person.email]:
                 later.as_guest = later.placed <= (person.registers_at or self.anchor)
+            converted += 1
+        return converted
 
     def _schedule_order(self, plan: OrderPlan) -> None:
         initial = {"pending": "pending", "failed": "pending", "on-hold": "on-hold"}.get(
