@@ -509,12 +509,12 @@ def order_totals(order_obj: Json) -> None:
     )
 
 
-def order_flags(order_obj: Json, *, needs_shipping: bool) -> None:
+def order_flags(order_obj: Json, *, needs_processing: bool) -> None:
     """The derived booleans WooCommerce computes from status and contents."""
     status = order_obj["status"]
     order_obj["is_editable"] = status in ("pending", "on-hold", "auto-draft")
     order_obj["needs_payment"] = status in ("pending", "failed") and Decimal(order_obj["total"]) > 0
-    order_obj["needs_processing"] = needs_shipping
+    order_obj["needs_processing"] = needs_processing
 
 
 ORDER_KEY_ORDER = (

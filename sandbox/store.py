@@ -899,12 +899,13 @@ class SandboxStore:
             ]
 
     def _refresh_flags(self, order: Json) -> None:
+        # WooCommerce skips processing only when every item is both virtual and downloadable
         products = self._data["products"]
-        physical = any(
-            not products.get(li["product_id"], {}).get("virtual", False)
-            for li in order["line_items"]
+        processing = any(
+            not (product.get("virtual") and product.get("downloadable"))
+            for product in (products.get(li["product_id"], {}) for li in order["line_items"])
         )
-        r.order_flags(order, needs_shipping=physical)
+        r.order_flags(order, needs_processing=processing)
 
     @_locked
     def place_order(
