@@ -435,6 +435,7 @@ def test_empty_coupon_code_is_rejected(shop: Shop) -> None:
     [
         ({"amount": 10}, "amount"),
         ({"amount": "ten"}, "amount"),
+        ({"amount": "NaN"}, "amount"),
         ({"discount_type": "bogo"}, "discount_type"),
         ({"individual_use": "yes"}, "individual_use"),
         ({"product_ids": ["1"]}, "product_ids[0]"),
@@ -448,6 +449,18 @@ def test_coupon_fields_are_checked_against_woocommerces_schema(
     error = error_of(lambda: shop.store.create_coupon({"code": "x", **body}))
     assert (error.status, error.message) == (400, f"Invalid parameter(s): {field}")
     assert shop.store.coupon_id_by_code("x") is None
+
+
+@pytest.mark.parametrize("body", [{"amount": "-1"}, {"amount": "120", "discount_type": "percent"}])
+def test_negative_amounts_and_percentages_over_100_are_invalid(
+    shop: Shop, body: dict[str, Any]
+) -> None:
+    error = error_of(lambda: shop.store.create_coupon({"code": "x", **body}))
+    assert (error.status, error.code, error.message) == (
+        400,
+        "coupon_invalid_amount",
+        "Invalid discount amount",
+    )
 
 
 def test_coupon_update_bumps_date_modified_and_expiry_has_both_dates(shop: Shop) -> None:
