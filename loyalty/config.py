@@ -155,7 +155,7 @@ class SyncConfig:
     """How the incremental sync windows its queries (`[sync]`)."""
 
     overlap_minutes: int = 10
-    reconcile_every_hours: float = 24.0  # re-check every known order id to catch hard deletes
+    reconcile_every_hours: float = 24.0  # re-check known order ids for hard deletes; 0 = every run
 
 
 @dataclass(frozen=True, repr=False)
@@ -542,7 +542,7 @@ def _sync(root: _Table) -> SyncConfig:
     t = root.table("sync", ("overlap_minutes", "reconcile_every_hours"))
     return SyncConfig(
         overlap_minutes=t.integer("overlap_minutes", 10, lo=0),
-        reconcile_every_hours=t.number("reconcile_every_hours", 24.0),
+        reconcile_every_hours=t.number("reconcile_every_hours", 24.0, positive=False),
     )
 
 

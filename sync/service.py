@@ -150,8 +150,9 @@ class SyncJob:
         self.dry_run = dry_run
         self.started = time.monotonic()
         self.now = datetime.now(UTC).replace(microsecond=0)
-        # Fixed upper bound: anything modified from here on belongs to the next run.
-        self.until = self.now - timedelta(seconds=1)
+        # Fixed upper bound: anything modified after it belongs to the next run. Items modified
+        # later within this very second are safe too: the next run re-reads from the cursor's second.
+        self.until = self.now
         self.overlap = timedelta(minutes=config.sync.overlap_minutes)
         self.summary = SyncSummary(dry_run=dry_run, full=full)
         self.seen_orders: set[int] = set()

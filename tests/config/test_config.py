@@ -84,7 +84,7 @@ BAD_VALUES = [
     ('[database]\nurl = "not a url"', "database.url: expected a SQLite or PostgreSQL URL"),
     ("[database]\nurl = 5", "database.url: expected a non-empty string, got a number"),
     ("[sync]\noverlap_minutes = -1", "sync.overlap_minutes: expected an integer >= 0, got -1"),
-    ("[sync]\nreconcile_every_hours = 0", "sync.reconcile_every_hours: expected a number > 0, got 0"),
+    ("[sync]\nreconcile_every_hours = -1", "sync.reconcile_every_hours: expected a number >= 0, got -1"),
     ('[worker]\nbroker_url = "localhost"', "worker.broker_url: expected a broker URL"),
     ("[worker]\nsync_every_minutes = 0", "worker.sync_every_minutes: expected an integer >= 1, got 0"),
     ('[points]\nbalance_meta_key = ""', 'points.balance_meta_key: expected a non-empty string, got ""'),

@@ -1,0 +1,89 @@
+"""An independent computation of what every customer should hold, from the sandbox's own data.
+
+Written from the rule's definition (default rules: 1 point per 1.00 of line totals after discounts,
+floor once per order, completed orders only, guests by billing email, refunds reducing the lines
+they itemise, shipping-only refunds taking nothing, un-itemised refunds reducing proportionally),
+not by calling `rules/`, so that a bug there cannot hide itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from sandbox.store import SandboxStore
+
+Holder = tuple[str, Any]  # ("account", wc_id) or ("guest", email)
+
+
+def order_points(order: dict[str, Any], refunds: list[dict[str, Any]]) -> int:
+    if order["status"] != "completed":
+        return 0
+    lines = {line["id"]: Decimal(line["total"]) for line in order["line_items"]}
+    unitemised = Decimal(0)
+    for refund in refunds:
+        items = refund.get("line_items") or []
+        shipping = refund.get("shipping_lines") or []
+        fees = refund.get("fee_lines") or []
+        for item in items:
+            refunded_id = int(
+                next(m["value"] for m in item["meta_data"] if m["key"] == "_refunded_item_id")
+            )
+            lines[refunded_id] = max(Decimal(0), lines[refunded_id] + Decimal(item["total"]))
+        if not items and not shipping and not fees:
+            unitemised += Decimal(refund["amount"])
+    base = sum(lines.values(), Decimal(0))
+    total = Decimal(order["total"])
+    if unitemised and total > 0:
+        base = base * max(Decimal(0), 1 - unitemised / total)
+    return int(base.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def holder_of(order: dict[str, Any], accounts_by_email: dict[str, int]) -> Holder | None:
+    if order["customer_id"]:
+        return ("account", order["customer_id"])
+    email = (order["billing"].get("email") or "").strip().lower()
+    if not email:
+        return None
+    if email in accounts_by_email:
+        return ("account", accounts_by_email[email])
+    return ("guest", email)
+
+
+def expected_balances(store: SandboxStore) -> dict[Holder, int]:
+    """Every holder with a non-zero expected balance."""
+    accounts_by_email: dict[str, int] = {}
+    for customer in store.all("customers"):
+        accounts_by_email.setdefault(customer["email"].strip().lower(), customer["id"])
+    refunds_by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for refund in store.all("refunds"):
+        refunds_by_order[store.refund_parent(refund["id"])].append(refund)
+    balances: dict[Holder, int] = defaultdict(int)
+    for order in store.all("orders"):
+        holder = holder_of(order, accounts_by_email)
+        if holder is not None:
+            balances[holder] += order_points(order, refunds_by_order[order["id"]])
+    return {holder: points for holder, points in balances.items() if points}
+
+
+def ledger_balances(rows: list[Any]) -> dict[Holder, int]:
+    """`ledger.balances.list_balances` rows in the same shape, zeros dropped."""
+    out: dict[Holder, int] = {}
+    for row in rows:
+        if not row.balance:
+            continue
+        holder: Holder = ("account", row.customer_id) if row.customer_id else ("guest", row.email)
+        out[holder] = row.balance
+    return out
+
+
+def meta_balances(store: SandboxStore, key: str = "loyalty_points") -> dict[Holder, int]:
+    """What the store's customer meta says, zeros dropped."""
+    out: dict[Holder, int] = {}
+    for customer in store.all("customers"):
+        values = [m["value"] for m in customer["meta_data"] if m["key"] == key]
+        assert len(values) <= 1, f"customer {customer['id']} has {len(values)} {key} rows"
+        if values and int(values[0]):
+            out[("account", customer["id"])] = int(values[0])
+    return out
