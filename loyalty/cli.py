@@ -305,6 +305,11 @@ def _sync(args: argparse.Namespace) -> int:
     progress = make_progress(enabled=sys.stderr.isatty())
     summary = run_sync(config, full=args.full, dry_run=args.dry_run, progress=progress)
     _print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.render())
+    if not summary.ok:  # the ledger is right, but the store does not show it yet: cron must see
+        return _fail(
+            f"{summary.write_failures} customer balance(s) could not be written to the store;"
+            " they are kept and retried on the next run"
+        )
     return EXIT_OK
 
 

@@ -63,7 +63,7 @@ class TerminalProgress(Progress):
 
 
 class LogProgress(Progress):
-    """A log line when a stage starts and ends, and every `every` items in between."""
+    """A log line when a stage ends, and every `every` items in between (for cron's mail)."""
 
     def __init__(self, every: int = 5000) -> None:
         self.every = every
@@ -74,7 +74,6 @@ class LogProgress(Progress):
 
     def start(self, stage: str, total: int | None = None) -> None:
         self.stage, self.done, self.next_report, self.expected = stage, 0, self.every, total
-        log.info("%s: started", stage)
 
     def total(self, total: int) -> None:
         self.expected = total

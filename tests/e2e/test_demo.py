@@ -1,0 +1,32 @@
+"""`make demo` runs the whole story and exits 0 (the issue's first acceptance point)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_the_demo_syncs_a_sandbox_store_and_ends_with_meta_matching_the_ledger(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "loyalty.demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.count("matches the ledger") == 2
+    assert "balances equal their entries" in out
+    assert "MISMATCH" not in out
+    assert (tmp_path / ".demo" / "loyalty.db").exists()
+    secret = next(
+        line.split('"')[1]
+        for line in (tmp_path / ".demo" / "loyalty.toml").read_text().splitlines()
+        if line.startswith("consumer_secret")
+    )
+    assert secret not in out
+    assert secret not in done.stderr
