@@ -7,7 +7,7 @@ asking for known ids (`include=`) reveals it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,27 @@ def fetch_orders_window(
         on_total=on_total,
     )
     return window.pages()
+
+
+def fetch_known_orders(
+    client: StoreClient, last_status: Mapping[int, str]
+) -> Iterator[tuple[list[dict[str, Any]], set[int]]]:
+    """For known orders (id -> the status last seen), a hundred at a time: (found, gone).
+
+    Each batch is asked for in the listing it was last seen in (live or trash); ids not there are
+    asked for in the other one (trashed or restored since); ids in neither were deleted outright.
+    """
+    for status, other in ((LIVE, TRASH), (TRASH, LIVE)):
+        wanted = sorted(
+            oid for oid, last in last_status.items() if (last == TRASH) == (status == TRASH)
+        )
+        for start in range(0, len(wanted), INCLUDE_BATCH):
+            batch = set(wanted[start : start + INCLUDE_BATCH])
+            found = fetch_orders_by_ids(client, batch, status=status)
+            missing = batch - {int(o["id"]) for o in found}
+            if missing:
+                found += fetch_orders_by_ids(client, missing, status=other)
+            yield found, batch - {int(o["id"]) for o in found}
 
 
 def fetch_orders_by_ids(

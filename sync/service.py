@@ -33,7 +33,7 @@ from sync.client import ClientSettings, StoreClient
 from sync.customer_meta import WriteBackResult, push_balances
 from sync.customers import fetch_new_customers
 from sync.order_points import OrderPoints, Outcome, store_refund
-from sync.orders import LIVE, TRASH, fetch_orders_by_ids, fetch_orders_window
+from sync.orders import LIVE, TRASH, fetch_known_orders, fetch_orders_window
 from sync.owners import OwnerDirectory, merge_guest
 from sync.products import ProductCategories
 from sync.progress import Progress, make_progress
@@ -288,23 +288,15 @@ class SyncJob:
             ).all()
         candidates = {oid: status for oid, status in rows if oid not in self.seen_orders}
         self.progress.start("known orders", len(candidates))
-        trashed = {oid for oid, status in candidates.items() if status == TRASH}
-        found = fetch_orders_by_ids(self.client, set(candidates) - trashed, status=LIVE)
-        found += fetch_orders_by_ids(self.client, trashed, status=TRASH)
-        missing = set(candidates) - {int(o["id"]) for o in found}
-        # An order may have been trashed (or restored) since we last saw it: ask the other listing.
-        moved = fetch_orders_by_ids(self.client, missing - trashed, status=TRASH)
-        moved += fetch_orders_by_ids(self.client, missing & trashed, status=LIVE)
-        found += moved
-        gone = missing - {int(o["id"]) for o in moved}
+        for found, gone in fetch_known_orders(self.client, candidates):
+            with self.tx.unit() as session:
+                self._apply(self.orders.process(session, found, now=self.now))
+                outcome = self.orders.mark_deleted(session, gone, now=self.now)
+                self._apply(replace(outcome, orders_seen=0))
+            self.summary.orders_deleted += len(gone)
+            self.progress.advance(len(found) + len(gone))
         with self.tx.unit() as session:
-            for start in range(0, len(found), 100):
-                self._apply(self.orders.process(session, found[start : start + 100], now=self.now))
-            outcome = self.orders.mark_deleted(session, gone, now=self.now)
-            self._apply(replace(outcome, orders_seen=0))
             self._save_cursor(session, "orders_checked", self.now, None)
-        self.summary.orders_deleted += len(gone)
-        self.progress.advance(len(candidates))
         self.progress.finish()
 
     def write_back(self) -> None:
