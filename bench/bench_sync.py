@@ -1,0 +1,460 @@
+"""The sync benchmark: a full sync of a big generated shop, against the cost of just downloading it.
+
+For the team and the orders-sync issue (acceptance 7). For each size (by default 10,000 orders with
+2,000 customers, then 100,000 with 20,000) a sandbox store is generated with a fixed seed in its own
+process, and then:
+
+- a plain sequential download of the same listings with `requests` (one connection, OAuth-signed,
+  JSON decode only, no database) is timed: every page of orders (live and trashed), refunds and
+  customers;
+- `loyalty --config FILE sync --full --json` runs in a subprocess on a fresh ledger database
+  (`db upgrade` first), timed, with its peak resident memory measured for it alone.
+
+Reported: (a) requests made ÷ the minimum, ceil(N/100) + ceil(R/100) + ceil(C/100) for N orders,
+R refunds and C customers written back; (b) sync wall time ÷ plain download time; (c) the sync's
+peak memory at the larger size ÷ at the smaller. The last line printed is the figures as JSON.
+
+    .venv/bin/python bench/bench_sync.py              # full size, about 5 minutes
+    .venv/bin/python bench/bench_sync.py --quick      # 1,000 and 10,000 orders
+    .venv/bin/python bench/bench_sync.py --postgres   # also on PostgreSQL
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import pstats
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from sqlalchemy import create_engine, text
+from woocommerce.oauth import OAuth
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # the sibling module, found through the line above
+    Credentials,
+    Measured,
+    SandboxProcess,
+    StoreStats,
+    clean_env,
+    run_measured,
+)
+
+DEFAULT_ORDERS = 100_000
+QUICK_ORDERS = 10_000
+ORDERS_PER_CUSTOMER = 5
+SMALL_FRACTION = 10  # the smaller size is a tenth of the larger
+SEED = 1
+PER_PAGE = 100
+# The default budget (5 requests/s) suits shared hosting; against a local store it would make the
+# benchmark measure the pacing instead of the sync.
+MAX_REQUESTS_PER_SECOND = 1000
+CONCURRENCY = 3
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TIMEOUT_SECONDS = 120
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Download:
+    """The plain sequential download of every page the sync lists."""
+
+    seconds: float
+    requests: int
+    megabytes: float
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    """One `loyalty sync --full` on a fresh database."""
+
+    database: str
+    wall_seconds: float
+    peak_rss_mb: float
+    summary: dict[str, Any]
+    requests_by_kind: Counter[str]
+
+
+@dataclass
+class SizeResult:
+    orders: int
+    customers: int
+    stats: StoreStats
+    download: Download
+    runs: list[SyncRun] = field(default_factory=list)
+
+    def minimum_requests(self, run: SyncRun) -> int:
+        """ceil(N/100) + ceil(R/100) + ceil(C/100): list every order and refund, write back C."""
+        written = int(run.summary["customers_written"])
+        return sum(
+            math.ceil(n / PER_PAGE) for n in (self.stats.orders, self.stats.refunds, written)
+        )
+
+    def figures(self, run: SyncRun) -> dict[str, Any]:
+        minimum = self.minimum_requests(run)
+        return {
+            "database": run.database,
+            "orders": self.stats.orders,
+            "trashed": self.stats.trashed,
+            "refunds": self.stats.refunds,
+            "customers": self.stats.customers,
+            "customers_written": run.summary["customers_written"],
+            "requests": run.summary["requests"],
+            "minimum_requests": minimum,
+            "requests_over_minimum": round(run.summary["requests"] / minimum, 3),
+            "sync_seconds": round(run.wall_seconds, 2),
+            "sync_seconds_in_process": run.summary["seconds"],
+            "download_seconds": round(self.download.seconds, 2),
+            "download_requests": self.download.requests,
+            "time_over_download": round(run.wall_seconds / self.download.seconds, 2),
+            "peak_rss_mb": round(run.peak_rss_mb, 1),
+            "requests_by_kind": dict(sorted(run.requests_by_kind.items())),
+        }
+
+
+# -- the plain download (baseline b) -------------------------------------------------------------
+
+
+def listings() -> list[tuple[str, dict[str, str]]]:
+    """The collections a full sync reads, as a naive client would page through them."""
+    return [
+        ("customers", {"role": "all", "orderby": "id", "order": "desc"}),
+        ("refunds", {"orderby": "id", "order": "asc"}),
+        ("orders", {"status": "any"}),
+        ("orders", {"status": "trash"}),
+    ]
+
+
+def download_all(base_url: str, credentials: Credentials) -> Download:
+    """Every page of every listing, one after another on one connection; JSON decode only."""
+    session = requests.Session()
+    count, size = 0, 0
+    started = time.perf_counter()
+    try:
+        for endpoint, params in listings():
+            page, last = 1, 1
+            while page <= last:
+                answer = _signed_get(
+                    session, base_url, credentials, endpoint, {**params, "page": page}
+                )
+                answer.json()
+                count, size = count + 1, size + len(answer.content)
+                last = int(answer.headers.get("X-WP-TotalPages", "1"))
+                page += 1
+    finally:
+        session.close()
+    return Download(time.perf_counter() - started, count, size / 1e6)
+
+
+def _signed_get(
+    session: requests.Session,
+    base_url: str,
+    credentials: Credentials,
+    endpoint: str,
+    params: dict[str, Any],
+) -> requests.Response:
+    query = urlencode({**params, "per_page": PER_PAGE})
+    oauth = OAuth(
+        url=f"{base_url}/wp-json/wc/v3/{endpoint}?{query}",
+        consumer_key=credentials.consumer_key,
+        consumer_secret=credentials.consumer_secret,
+        version="wc/v3",
+        method="GET",
+    )
+    answer = session.get(oauth.get_oauth_url(), timeout=TIMEOUT_SECONDS)
+    if answer.status_code != 200:
+        # Named by endpoint and query only: the signed URL carries the consumer key.
+        raise RuntimeError(f"GET {endpoint}?{query}: HTTP {answer.status_code} {answer.text[:200]}")
+    return answer
+
+
+# -- the sync --------------------------------------------------------------------------------------
+
+
+def loyalty_command() -> list[str]:
+    """The `loyalty` console script of this interpreter's environment (or its module)."""
+    script = Path(sys.executable).with_name("loyalty")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "loyalty.cli"]
+
+
+def write_config(path: Path, base_url: str, credentials: Credentials, db_url: str) -> Path:
+    path.write_text(
+        "[store]\n"
+        f'url = "{base_url}"\n'
+        f'consumer_key = "{credentials.consumer_key}"\n'
+        f'consumer_secret = "{credentials.consumer_secret}"\n'
+        "allow_insecure_http = true\n"
+        f"max_requests_per_second = {MAX_REQUESTS_PER_SECOND}\n"
+        f"concurrency = {CONCURRENCY}\n"
+        f"per_page = {PER_PAGE}\n"
+        f"timeout = {TIMEOUT_SECONDS}\n"
+        "[database]\n"
+        f'url = "{db_url}"\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+def run_sync(config: Path, *, profile_to: Path | None = None) -> Measured:
+    """`db upgrade`, then the measured `sync --full --json` (under cProfile if asked)."""
+    env = clean_env()
+    upgrade = run_measured([*loyalty_command(), "--config", str(config), "db", "upgrade"], env=env)
+    _check(upgrade, "loyalty db upgrade")
+    command = [*loyalty_command(), "--config", str(config), "sync", "--full", "--json"]
+    if profile_to is not None:
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "loyalty.cli"]
+        command += ["--config", str(config), "sync", "--full", "--json"]
+    measured = run_measured(command, env=env)
+    _check(measured, "loyalty sync --full")
+    return measured
+
+
+def _check(measured: Measured, what: str) -> None:
+    if measured.returncode != 0:
+        raise RuntimeError(f"{what} exited {measured.returncode}: {measured.stderr[-2000:]}")
+
+
+@contextmanager
+def database(kind: str, workdir: Path) -> Iterator[str]:
+    """A fresh, empty ledger database URL: an SQLite file, or a PostgreSQL schema dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / f'ledger-{secrets.token_hex(4)}.db'}"
+        return
+    schema = f"bench_sync_{os.getpid()}_{secrets.token_hex(4)}"
+    engine = create_engine(POSTGRES_URL)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def bench_size(
+    orders: int, *, seed: int, databases: list[str], profile_to: Path | None, workdir: Path
+) -> SizeResult:
+    """Generate one shop, download it plainly, then sync it into each database."""
+    customers = orders // ORDERS_PER_CUSTOMER
+    credentials = Credentials.generate()
+    _say(f"generating {orders:,} orders and {customers:,} customers (seed {seed}) ...")
+    with SandboxProcess(
+        seed=seed, orders=orders, customers=customers, credentials=credentials
+    ) as sandbox:
+        _say(f"  generated in {sandbox.stats.generate_seconds:.1f}s; plain download ...")
+        download = download_all(sandbox.base_url, credentials)
+        _say(f"  {download.requests:,} pages in {download.seconds:.1f}s")
+        result = SizeResult(orders, customers, sandbox.stats, download)
+        for kind in databases:
+            with database(kind, workdir) as db_url:
+                config = write_config(
+                    workdir / "loyalty.toml", sandbox.base_url, credentials, db_url
+                )
+                sandbox.clear_request_log()
+                _say(f"  sync --full on {kind} ...")
+                measured = run_sync(config)
+                run = SyncRun(
+                    database=kind,
+                    wall_seconds=measured.wall_seconds,
+                    peak_rss_mb=measured.peak_rss_mb,
+                    summary=json.loads(measured.stdout),
+                    requests_by_kind=sandbox.request_counts(),
+                )
+                _say(f"  {run.summary['requests']:,} requests in {run.wall_seconds:.1f}s")
+                result.runs.append(run)
+        if profile_to is not None:
+            with database("sqlite", workdir) as db_url:
+                config = write_config(
+                    workdir / "loyalty.toml", sandbox.base_url, credentials, db_url
+                )
+                _say("  sync --full on sqlite under cProfile (not measured) ...")
+                run_sync(config, profile_to=profile_to)
+    return result
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+
+def render(results: list[SizeResult]) -> str:
+    """The table people read: one column per size and database."""
+    columns = [(r, run) for r in results for run in r.runs]
+    heads = [f"{r.stats.orders:,} orders, {run.database}" for r, run in columns]
+    rows: list[tuple[str, list[str]]] = [
+        ("customers / trashed orders", [f"{r.stats.customers:,} / {r.stats.trashed:,}" for r, _ in columns]),
+        ("refunds", [f"{r.stats.refunds:,}" for r, _ in columns]),
+        ("customers written back (C)", [f"{run.summary['customers_written']:,}" for _, run in columns]),
+        ("requests made", [f"{run.summary['requests']:,}" for _, run in columns]),
+        ("minimum requests", [f"{r.minimum_requests(run):,}" for r, run in columns]),
+        ("(a) requests / minimum", [f"{r.figures(run)['requests_over_minimum']:.3f}" for r, run in columns]),
+        ("plain download: pages", [f"{r.download.requests:,}" for r, _ in columns]),
+        ("plain download: seconds", [f"{r.download.seconds:.1f}" for r, _ in columns]),
+        ("sync wall seconds", [f"{run.wall_seconds:.1f}" for _, run in columns]),
+        ("(b) sync / download", [f"{r.figures(run)['time_over_download']:.2f}" for r, run in columns]),
+        ("sync peak RSS (MB)", [f"{run.peak_rss_mb:.0f}" for _, run in columns]),
+    ]  # fmt: skip
+    kinds = sorted({kind for _, run in columns for kind in run.requests_by_kind})
+    rows += [
+        (f"  {kind}", [f"{run.requests_by_kind[kind]:,}" for _, run in columns]) for kind in kinds
+    ]
+    width = max(len(label) for label, _ in rows)
+    cells = [max(len(h), *(len(v[i]) for _, v in rows)) for i, h in enumerate(heads)]
+    lines = ["".ljust(width) + "".join(f"  {h:>{cells[i]}}" for i, h in enumerate(heads))]
+    for label, values in rows:
+        lines.append(
+            label.ljust(width) + "".join(f"  {v:>{cells[i]}}" for i, v in enumerate(values))
+        )
+    return "\n".join(lines)
+
+
+def memory_ratios(results: list[SizeResult]) -> dict[str, float]:
+    """(c): peak RSS at the largest size ÷ at the smallest, per database."""
+    small, large = results[0], results[-1]
+    ratios: dict[str, float] = {}
+    for run_small, run_large in zip(small.runs, large.runs, strict=True):
+        ratios[run_small.database] = round(run_large.peak_rss_mb / run_small.peak_rss_mb, 2)
+    return ratios
+
+
+def headline(results: list[SizeResult]) -> list[str]:
+    large = results[-1]
+    lines = []
+    for run in large.runs:
+        f = large.figures(run)
+        lines.append(
+            f"{run.database}: (a) {f['requests']:,} requests / minimum {f['minimum_requests']:,}"
+            f" = {f['requests_over_minimum']:.3f}; (b) sync {f['sync_seconds']:.1f}s / plain"
+            f" download {f['download_seconds']:.1f}s = {f['time_over_download']:.2f}"
+        )
+    small = results[0]
+    for (database, ratio), run_small, run_large in zip(
+        memory_ratios(results).items(), small.runs, large.runs, strict=True
+    ):
+        lines.append(
+            f"{database}: (c) peak memory {run_small.peak_rss_mb:.0f} MB at {small.stats.orders:,}"
+            f" orders, {run_large.peak_rss_mb:.0f} MB at {large.stats.orders:,} = x{ratio:.2f}"
+            f" for x{large.stats.orders / small.stats.orders:.0f} the data"
+        )
+    return lines
+
+
+def print_profile(path: Path, limit: int = 25) -> None:
+    """The main thread's hottest functions (the page fetchers run in other threads)."""
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(str(path), stream=out).strip_dirs().sort_stats(order).print_stats(limit)
+        print(f"\n-- profile of the largest sync (SQLite), by {order} --")
+        print(out.getvalue().split("\n", 6)[-1].rstrip())
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/bench_sync.py",
+        description="Full-sync benchmark against a generated sandbox store.",
+    )
+    parser.add_argument(
+        "--orders",
+        type=_positive,
+        default=DEFAULT_ORDERS,
+        help=f"orders at the larger size (default {DEFAULT_ORDERS:,}); the smaller is a tenth,"
+        f" customers are a fifth of the orders",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"a smaller run: --orders {QUICK_ORDERS:,}"
+    )
+    parser.add_argument("--seed", type=int, default=SEED, help=f"generator seed (default {SEED})")
+    parser.add_argument(
+        "--postgres", action="store_true", help="also sync into PostgreSQL (a fresh schema)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="afterwards, sync the larger shop once more (SQLite) under cProfile and print its"
+        " hottest functions; the measured runs are not profiled",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.orders = QUICK_ORDERS
+    if args.orders < SMALL_FRACTION * ORDERS_PER_CUSTOMER:
+        parser.error(f"--orders must be at least {SMALL_FRACTION * ORDERS_PER_CUSTOMER}")
+    return args
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--orders: expected a whole number, got {value!r}"
+        ) from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"--orders: expected a positive number, got {number}")
+    return number
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    databases = ["sqlite", "postgresql"] if args.postgres else ["sqlite"]
+    sizes = [args.orders // SMALL_FRACTION, args.orders]
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        workdir = Path(tmp)
+        profile_path = workdir / "sync.prof" if args.profile else None
+        results = [
+            bench_size(
+                n,
+                seed=args.seed,
+                databases=databases,
+                profile_to=profile_path if n == sizes[-1] else None,
+                workdir=workdir,
+            )
+            for n in sizes
+        ]
+        print(
+            f"Full sync from the sandbox store (seed {args.seed}); client settings"
+            f" max_requests_per_second = {MAX_REQUESTS_PER_SECOND}, concurrency = {CONCURRENCY},"
+            f" per_page = {PER_PAGE}.\nThe default pace (5 requests/s) is for shared hosting:"
+            " here it would measure the pacing, not the sync.\n"
+        )
+        print(render(results))
+        print()
+        print("\n".join(headline(results)))
+        if profile_path is not None:
+            print_profile(profile_path)
+    figures = {
+        "bench": "sync",
+        "seed": args.seed,
+        "max_requests_per_second": MAX_REQUESTS_PER_SECOND,
+        "concurrency": CONCURRENCY,
+        "profiled": bool(args.profile),
+        "runs": [r.figures(run) for r in results for run in r.runs],
+        "peak_memory_ratio": memory_ratios(results),
+    }
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
