@@ -3,6 +3,8 @@ the REST API with the modification dates WooCommerce would set. Also the request
 
 from __future__ import annotations
 
+import http.client
+import json
 from typing import Any
 
 import pytest
@@ -199,3 +201,48 @@ def test_the_request_log_counts_api_requests_by_path_and_method(server: SandboxS
     assert {e["status"] for e in over_http["entries"]} == {200, 404}
     ok(control(server, "DELETE", "/requests"))
     assert log.count(path_prefix="/wp-json/") == 0
+
+
+# --- the Python side: hook and lifecycle --------------------------------------------------------
+
+
+def test_before_request_sees_each_api_request_first_and_may_change_the_store(
+    server: SandboxServer, store: SandboxStore
+) -> None:
+    order = store.all("orders")[0]
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def shop_while_paging(method: str, path: str, query: dict[str, Any]) -> None:
+        calls.append((method, path, query))
+        store.touch_order(order["id"])
+
+    server.before_request = shop_while_paging
+    served = rest(server, f"orders/{order['id']}")
+    control(server, "GET", "/credentials")
+    server.before_request = None
+    assert served["date_modified_gmt"] > order["date_modified_gmt"]  # changed before serving
+    assert [(m, p) for m, p, _ in calls] == [("GET", f"/wp-json/wc/v3/orders/{order['id']}")]
+    assert "oauth_signature" not in calls[0][2]
+    assert "oauth_consumer_key" not in calls[0][2]
+
+
+def test_connections_are_kept_alive_across_requests(server: SandboxServer) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    for _ in range(3):
+        connection.request("GET", "/wp-json/wp/v2/comments")
+        response = connection.getresponse()
+        assert response.status == 200
+        json.loads(response.read())
+    connection.close()
+
+
+def test_stop_is_idempotent_and_closes_the_port(store: SandboxStore) -> None:
+    server = SandboxServer(
+        store, consumer_key=CK, consumer_secret=CS, wp_username=WP_USER, wp_app_password=WP_PASSWORD
+    ).start()
+    port = server.port
+    assert requests.get(f"{server.base_url}/sandbox/credentials", timeout=30).status_code == 200
+    server.stop()
+    server.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/sandbox/credentials", timeout=5)
