@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -31,6 +32,8 @@ from ledger.session import create_engine_for, safe_url
 POSTGRES_URL = os.environ.get(
     "LOYALTY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("LOYALTY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+START_REDIS = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 DIALECTS = [
     pytest.param("sqlite", id="sqlite"),
@@ -40,18 +43,40 @@ DIALECTS = [
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Stop the run with one clear line when PostgreSQL is down, not with a wall of tracebacks."""
+    """Stop the run with one clear line when a server is down, not with a wall of tracebacks."""
     problem = _postgres_problem()
     if problem is not None:
-        # pytest prints the exit message itself; the terminal reporter would repeat it in a banner.
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            session.config.pluginmanager.unregister(reporter)
-        pytest.exit(
+        _exit_with_one_line(
+            session,
             f"PostgreSQL is not reachable at {safe_url(POSTGRES_URL)} ({problem}); start it with "
             f"`{START_POSTGRES}` or point LOYALTY_TEST_POSTGRES_URL at a running server",
-            returncode=3,
         )
+    problem = _redis_problem()
+    if problem is not None:
+        _exit_with_one_line(
+            session,
+            f"Redis is not reachable at {REDIS_URL} ({problem}); start it with `{START_REDIS}` "
+            "or point LOYALTY_TEST_REDIS_URL at a running server",
+        )
+
+
+def _exit_with_one_line(session: pytest.Session, message: str) -> None:
+    # pytest prints the exit message itself; the terminal reporter would repeat it in a banner.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        session.config.pluginmanager.unregister(reporter)
+    pytest.exit(message, returncode=3)
+
+
+def _redis_problem() -> str | None:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    finally:
+        client.close()
+    return None
 
 
 def _postgres_problem() -> str | None:

@@ -112,7 +112,7 @@ def test_with_faults_on_the_final_state_equals_a_fault_free_run(
     clean_engine = create_engine_for(clean_db.database.url)
     clean = run_sync(clean_db, engine=clean_engine)
 
-    sandbox.set_faults("5xx=0.1,429=0.05,drop=0.02,malformed=0.02,retry_after=1", seed=99)
+    sandbox.set_faults("5xx=0.1,429=0.05,drop=0.02,malformed=0.02,dup=0.05,retry_after=1", seed=99)
     faulty = sync(small_pages)
     sandbox.set_faults(None)
     faults_seen = [e for e in sandbox.request_log.entries() if e.fault]
