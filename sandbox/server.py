@@ -60,7 +60,16 @@ from urllib.parse import urlencode, urlsplit
 from sandbox import faults as fl
 from sandbox.auth import ApiKey, Authenticator, AuthRequest, Identity, WpUser, php_parse_str
 from sandbox.faults import FaultConfig, FaultDecision, FaultInjector
-from sandbox.listing import COLLECTIONS, Page, Param, Predicate, list_page, present, validate
+from sandbox.listing import (
+    COLLECTIONS,
+    Page,
+    Param,
+    Predicate,
+    SortCache,
+    list_page,
+    present,
+    validate,
+)
 from sandbox.resources import refund_with_parent
 from sandbox.store import SandboxError, SandboxStore
 from sandbox.tls import TlsMaterial, generate_tls
@@ -514,6 +523,7 @@ class RestApi:
         self.server = server
         self.store = server.store
         self.routes: list[tuple[frozenset[str], re.Pattern[str], Handler]] = []
+        self.sort_cache = SortCache()
         self._register()
 
     def _add(self, methods: str, pattern: str, handler: Handler) -> None:
@@ -627,7 +637,8 @@ class RestApi:
         args = validate(collection.params, call.params)
         if name != "comments":  # blog comments are public; _comments() applied WordPress's rules
             self._require(call, "list")
-        page = list_page(self.store, collection, args, scope=scope(args) if scope else ())
+        extra = scope(args) if scope else ()
+        page = list_page(self.store, collection, args, scope=extra, cache=self.sort_cache)
         shared = self._shared(kind)
         items = [self._present(kind, obj, args["context"], shared) for obj in page.items]
         response = Response.json(200, items, self._paging_headers(call.request, page))

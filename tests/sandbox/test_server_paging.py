@@ -11,6 +11,7 @@ import requests
 from woocommerce import API
 
 from sandbox.generator import generate_store
+from sandbox.listing import SortCache
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from tests.sandbox.conftest import ANCHOR, CK, CS, WP_PASSWORD, WP_USER, woo
@@ -121,3 +122,12 @@ def test_a_page_past_the_end_is_empty_with_the_totals(
     assert response.headers["X-WP-Total"] == str(ORDERS)
     assert 'rel="prev"' in response.headers["Link"]
     assert "page=100" in response.headers["Link"]
+
+
+def test_sort_cache_reuses_an_unchanged_order_and_sees_any_change() -> None:
+    cache = SortCache()
+    first = cache.ordered("orders", [("b", 2), ("a", 1), ("c", 3)], reverse=False)
+    assert first == [1, 2, 3]
+    assert cache.ordered("orders", [("b", 2), ("a", 1), ("c", 3)], reverse=False) is first
+    assert cache.ordered("orders", [("b", 2), ("d", 1), ("c", 3)], reverse=False) == [2, 3, 1]
+    assert cache.ordered("orders", [("b", 2), ("d", 1), ("c", 3)], reverse=True) == [1, 3, 2]
