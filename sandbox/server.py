@@ -138,12 +138,11 @@ class Request:
     headers: Message
     body: bytes = b""
     is_ssl: bool = False
-    raw_query: str = ""
 
 
 @dataclass
 class Response:
-    """What to send back. `after` runs once the body is built, before it is sent (dup faults)."""
+    """What to send back; `fault` names an injected fault, `drop_at` cuts the body there (drop)."""
 
     status: int
     body: bytes = b""
@@ -415,7 +414,6 @@ class _Handler(BaseHTTPRequestHandler):
             headers=self.headers,
             body=self._read_body(),
             is_ssl=app.tls,
-            raw_query=split.query,
         )
         try:
             response = app.handle(request)
