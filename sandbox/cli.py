@@ -50,26 +50,77 @@ def build_parser(prog: str = "loyalty sandbox") -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
-    add("--port", type=_port, default=8787, help="port to listen on, 0 for any free (default 8787)")
-    add("--seed", type=int, default=1, help="generator seed: same seed, same shop (default 1)")
-    add("--customers", type=_count, default=50, help="customers to generate (default 50)")
-    add("--orders", type=_count, default=300, help="orders to generate (default 300)")
-    add("--reviews", type=_count, default=60, help="product reviews to generate (default 60)")
-    add("--comments", type=_count, default=40, help="blog comments to generate (default 40)")
-    add("--latency-ms", type=_count, default=0, help="delay added to every API answer (ms)")
+    add(
+        "--port",
+        type=_port,
+        metavar="N",
+        default=8787,
+        help="port to listen on, 0 for any free (default 8787)",
+    )
+    add(
+        "--seed",
+        type=int,
+        metavar="N",
+        default=1,
+        help="generator seed: same seed, same shop (default 1)",
+    )
+    add(
+        "--customers",
+        type=_count,
+        metavar="N",
+        default=50,
+        help="customers to generate (default 50)",
+    )
+    add("--orders", type=_count, metavar="N", default=300, help="orders to generate (default 300)")
+    add(
+        "--reviews",
+        type=_count,
+        metavar="N",
+        default=60,
+        help="product reviews to generate (default 60)",
+    )
+    add(
+        "--comments",
+        type=_count,
+        metavar="N",
+        default=40,
+        help="blog comments to generate (default 40)",
+    )
+    add(
+        "--latency-ms",
+        type=_count,
+        metavar="MS",
+        default=0,
+        help="delay added to every API answer (ms)",
+    )
     add("--faults", type=_faults, default=FaultConfig(), metavar="SPEC",
         help='fault rates, e.g. "5xx=0.1,429=0.05,drop=0.02" (default none)')  # fmt: skip
-    add("--fault-seed", type=int, default=0, help="seed of the fault draws (default 0)")
+    add(
+        "--fault-seed", type=int, metavar="N", default=0, help="seed of the fault draws (default 0)"
+    )
     add(
         "--state",
         type=Path,
         metavar="FILE",
         help="load the shop from FILE if it exists; save on exit",
     )
-    add("--consumer-key", help="the REST key to accept (default: generated ck_...)")
-    add("--consumer-secret", help="the REST secret to accept (default: generated cs_...)")
-    add("--wp-username", default="sandbox-admin", help="WordPress user (default sandbox-admin)")
-    add("--wp-app-password", help="its Application Password (default: generated)")
+    add("--consumer-key", metavar="KEY", help="the REST key to accept (default: generated ck_...)")
+    add(
+        "--consumer-secret",
+        metavar="SECRET",
+        help="the REST secret to accept (default: generated cs_...)",
+    )
+    add(
+        "--wp-username",
+        metavar="USER",
+        default="sandbox-admin",
+        help="WordPress user (default sandbox-admin)",
+    )
+    add(
+        "--wp-app-password",
+        metavar="PASSWORD",
+        help="its Application Password (default: generated)",
+    )
     add("--tls", action="store_true", help="serve HTTPS with a certificate generated at start")
     return parser
 
@@ -184,17 +235,20 @@ def _on_signals(stopped: threading.Event) -> None:
 def banner(server: SandboxServer, faults: FaultConfig) -> str:
     """What the owner needs: where the shop is, how to log in, and a config snippet to paste."""
     c = server.credentials()
-    lines = [
-        f"Sandbox store serving at {c['base_url']}  (Ctrl-C to stop)",
-        f"  REST API       {server.api_url}/wc/v3/",
-        f"  control API    {c['base_url']}/sandbox",
-        f"  consumer key   {c['consumer_key']}",
-        f"  consumer secret {c['consumer_secret']}",
-        f"  WordPress user {c['wp_username']}",
-        f"  app password   {c['wp_app_password']}",
+    rows = [
+        ("REST API", f"{server.api_url}/wc/v3/"),
+        ("control API", f"{c['base_url']}/sandbox"),
+        ("consumer key", c["consumer_key"]),
+        ("consumer secret", c["consumer_secret"]),
+        ("WordPress user", c["wp_username"]),
+        ("app password", c["wp_app_password"]),
     ]
+    if server.tls:
+        rows.append(("CA certificate", c["ca_bundle"]))
+    lines = [f"Sandbox store serving at {c['base_url']}  (Ctrl-C to stop)"]
+    lines += [f"  {label:<16} {value}" for label, value in rows]
     if faults.enabled:
-        lines.append(f"  faults         {faults.to_spec()}")
+        lines.append(f"  {'faults':<16} {faults.to_spec()}")
     lines += ["", "Paste into loyalty.toml:", "", "[store]", f'url = "{c["base_url"]}"']
     lines += [
         f'consumer_key = "{c["consumer_key"]}"',
