@@ -13,6 +13,7 @@ PostgreSQL comes from LOYALTY_TEST_POSTGRES_URL; the run stops at once if it is 
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -162,3 +163,21 @@ def session(engine: Engine) -> Iterator[Session]:
         finally:
             session.close()
             transaction.rollback()
+
+
+_LOGGERS_CONFIGURED = ("", "urllib3", "requests_oauthlib", "oauthlib", "alembic", "sqlalchemy")
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Put back the root handlers and the levels `configure_logging` changes, for later tests.
+
+    Every in-process `loyalty.cli.main()` call configures logging, as the real command does.
+    """
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    levels = {name: logging.getLogger(name).level for name in _LOGGERS_CONFIGURED}
+    yield
+    root.handlers[:] = handlers
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
