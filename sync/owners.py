@@ -85,12 +85,10 @@ def bonus_entries(
     bonus: int,
     *,
     now: datetime,
-    pending: Collection[NewEntry] = (),
 ) -> list[NewEntry]:
     """First-order bonus entries that bring each owner to what they should hold now.
 
-    An owner earns the bonus while any of their orders carries points. `pending` are entries of
-    the same batch not yet written, counted so that keys do not collide.
+    An owner earns the bonus while any of their orders carries points.
     """
     if bonus <= 0 or not owner_ids:
         return []

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from ledger.customers import get_or_create_store
 from ledger.entries import NewEntry, append_entries
 from ledger.models import SyncCursor, SyncRun, TrackedOrder
 from ledger.session import check_schema_current, create_engine_for, session_scope
@@ -157,8 +158,6 @@ class SyncJob:
         self.summary = SyncSummary(dry_run=dry_run, full=full)
         self.seen_orders: set[int] = set()
         with tx.unit() as session:
-            from ledger.customers import get_or_create_store
-
             self.store_id = get_or_create_store(session, self.store_config.key).id
         self.owners = OwnerDirectory(self.store_id)
         rules = config.rules.purchase
