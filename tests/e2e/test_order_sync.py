@@ -229,3 +229,21 @@ def test_first_order_bonus_is_its_own_entry_and_follows_the_orders(
     sync(bonus_config)
     rows = {r.customer_id: r.balance for r in balances_of(config, engine)}
     assert rows.get(member["id"], 0) == 0
+
+
+def test_a_full_resync_after_incremental_ones_reaches_the_same_state_and_appends_nothing(
+    sync: Sync, store: SandboxStore, config: Config, engine_for: Callable[[], Engine]
+) -> None:
+    sync()
+    product = store.all("products")[0]["id"]
+    store.place_order(email="late@example.org", items=[(product, 2)], status="completed")
+    sync()
+    engine = engine_for()
+    before = balances_of(config, engine)
+    entries = entry_count(engine)
+    full = sync(full=True)
+    assert full.entries_appended == 0
+    assert full.customers_written == 0
+    assert balances_of(config, engine) == before
+    assert entry_count(engine) == entries
+    assert_exact(store, config, engine)
