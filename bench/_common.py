@@ -183,6 +183,7 @@ class Measured:
     stderr: str
     wall_seconds: float
     peak_rss_mb: float
+    cpu_seconds: float = 0.0  # user + system, of the child alone
 
 
 def run_measured(command: list[str], *, env: dict[str, str] | None = None) -> Measured:
@@ -206,6 +207,7 @@ def run_measured(command: list[str], *, env: dict[str, str] | None = None) -> Me
             stderr=err.read(),
             wall_seconds=wall,
             peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
         )
 
 

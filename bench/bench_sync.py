@@ -85,6 +85,7 @@ class SyncRun:
 
     database: str
     wall_seconds: float
+    cpu_seconds: float
     peak_rss_mb: float
     summary: dict[str, Any]
     requests_by_kind: Counter[str]
@@ -119,8 +120,11 @@ class SizeResult:
             "requests_over_minimum": round(run.summary["requests"] / minimum, 3),
             "sync_seconds": round(run.wall_seconds, 2),
             "sync_seconds_in_process": run.summary["seconds"],
+            "sync_cpu_seconds": round(run.cpu_seconds, 1),
+            "orders_seen": run.summary["orders_seen"],
             "download_seconds": round(self.download.seconds, 2),
             "download_requests": self.download.requests,
+            "download_megabytes": round(self.download.megabytes, 1),
             "time_over_download": round(run.wall_seconds / self.download.seconds, 2),
             "peak_rss_mb": round(run.peak_rss_mb, 1),
             "requests_by_kind": dict(sorted(run.requests_by_kind.items())),
@@ -176,9 +180,13 @@ def _signed_get(
         version="wc/v3",
         method="GET",
     )
-    answer = session.get(oauth.get_oauth_url(), timeout=TIMEOUT_SECONDS)
+    # Errors name the endpoint and query only: the signed URL carries the consumer key, and
+    # requests' own exception messages quote it.
+    try:
+        answer = session.get(oauth.get_oauth_url(), timeout=TIMEOUT_SECONDS)
+    except requests.RequestException as error:
+        raise RuntimeError(f"GET {endpoint}?{query}: {type(error).__name__}") from None
     if answer.status_code != 200:
-        # Named by endpoint and query only: the signed URL carries the consumer key.
         raise RuntimeError(f"GET {endpoint}?{query}: HTTP {answer.status_code} {answer.text[:200]}")
     return answer
 
@@ -273,6 +281,7 @@ def bench_size(
                 run = SyncRun(
                     database=kind,
                     wall_seconds=measured.wall_seconds,
+                    cpu_seconds=measured.cpu_seconds,
                     peak_rss_mb=measured.peak_rss_mb,
                     summary=json.loads(measured.stdout),
                     requests_by_kind=sandbox.request_counts(),
@@ -299,6 +308,7 @@ def render(results: list[SizeResult]) -> str:
     rows: list[tuple[str, list[str]]] = [
         ("customers / trashed orders", [f"{r.stats.customers:,} / {r.stats.trashed:,}" for r, _ in columns]),
         ("refunds", [f"{r.stats.refunds:,}" for r, _ in columns]),
+        ("orders seen by the sync", [f"{run.summary['orders_seen']:,}" for _, run in columns]),
         ("customers written back (C)", [f"{run.summary['customers_written']:,}" for _, run in columns]),
         ("requests made", [f"{run.summary['requests']:,}" for _, run in columns]),
         ("minimum requests", [f"{r.minimum_requests(run):,}" for r, run in columns]),
@@ -306,10 +316,12 @@ def render(results: list[SizeResult]) -> str:
         ("plain download: pages", [f"{r.download.requests:,}" for r, _ in columns]),
         ("plain download: seconds", [f"{r.download.seconds:.1f}" for r, _ in columns]),
         ("sync wall seconds", [f"{run.wall_seconds:.1f}" for _, run in columns]),
+        ("sync CPU seconds (its process)", [f"{run.cpu_seconds:.1f}" for _, run in columns]),
         ("(b) sync / download", [f"{r.figures(run)['time_over_download']:.2f}" for r, run in columns]),
         ("sync peak RSS (MB)", [f"{run.peak_rss_mb:.0f}" for _, run in columns]),
     ]  # fmt: skip
     kinds = sorted({kind for _, run in columns for kind in run.requests_by_kind})
+    rows.append(("requests served, by kind:", ["" for _ in columns]))
     rows += [
         (f"  {kind}", [f"{run.requests_by_kind[kind]:,}" for _, run in columns]) for kind in kinds
     ]
@@ -317,9 +329,8 @@ def render(results: list[SizeResult]) -> str:
     cells = [max(len(h), *(len(v[i]) for _, v in rows)) for i, h in enumerate(heads)]
     lines = ["".ljust(width) + "".join(f"  {h:>{cells[i]}}" for i, h in enumerate(heads))]
     for label, values in rows:
-        lines.append(
-            label.ljust(width) + "".join(f"  {v:>{cells[i]}}" for i, v in enumerate(values))
-        )
+        row = label.ljust(width) + "".join(f"  {v:>{cells[i]}}" for i, v in enumerate(values))
+        lines.append(row.rstrip())
     return "\n".join(lines)
 
 
@@ -341,6 +352,11 @@ def headline(results: list[SizeResult]) -> list[str]:
             f"{run.database}: (a) {f['requests']:,} requests / minimum {f['minimum_requests']:,}"
             f" = {f['requests_over_minimum']:.3f}; (b) sync {f['sync_seconds']:.1f}s / plain"
             f" download {f['download_seconds']:.1f}s = {f['time_over_download']:.2f}"
+        )
+        listing = run.requests_by_kind["GET customers"]
+        lines.append(
+            f"    beyond the minimum: {f['requests'] - f['minimum_requests']:,} requests, of which"
+            f" {listing:,} list the customers (not counted in the minimum)"
         )
     small = results[0]
     for (database, ratio), run_small, run_large in zip(
@@ -416,9 +432,20 @@ def _say(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; 0 when done, 1 when a step failed (one line on stderr), 2 bad usage."""
     args = parse_args(argv)
+    try:
+        return run(args)
+    except (RuntimeError, OSError, requests.RequestException) as error:
+        _say(f"bench_sync: failed: {error}")
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
     databases = ["sqlite", "postgresql"] if args.postgres else ["sqlite"]
     sizes = [args.orders // SMALL_FRACTION, args.orders]
+    _say(f"load average before the run: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         workdir = Path(tmp)
         profile_path = workdir / "sync.prof" if args.profile else None
@@ -441,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         print(render(results))
         print()
         print("\n".join(headline(results)))
+        print(f"(whole benchmark: {time.perf_counter() - started:.0f}s)")
         if profile_path is not None:
             print_profile(profile_path)
     figures = {
