@@ -420,7 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             logger.exception("sandbox server failed on %s %s", request.method, request.path)
             response = Response.json(500, _INTERNAL_ERROR)
-        self._write(response)
+        # Recorded before the answer goes out: a client that has its answer can count on the log.
         duration = (time.perf_counter() - started) * 1000
         app.request_log.record(
             RequestRecord(
@@ -432,6 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
                 fault=response.fault,
             )
         )
+        self._write(response)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 

@@ -5,7 +5,6 @@ store-wide refunds' `parent_id`, and JSON encoded as PHP does (escaped slashes, 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +12,10 @@ import requests
 
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
+from tests.samples import WOOCOMMERCE_SAMPLES
 from tests.sandbox.conftest import WP_PASSWORD, WP_USER, wp
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "woocommerce-samples"
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"samples not found at {SAMPLES}")
+SAMPLES = WOOCOMMERCE_SAMPLES
 Json = dict[str, Any]
 
 

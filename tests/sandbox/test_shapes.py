@@ -1,7 +1,7 @@
 """Acceptance 1: every object the sandbox serves has the shape of WooCommerce's own payloads.
 
 Each resource of a generated store (plus objects the write methods make) is walked against the
-matching samples in ../shared/woocommerce-samples/: the same keys at every level (the union over
+matching samples in tests/samples/woocommerce/ (a copy of ../shared/woocommerce-samples/): the same keys at every level (the union over
 the samples, so the real store's newer keys are required too) and the same JSON types. A null in
 a sample matches anything; list elements are compared with every element of the samples' lists.
 Meta `value`s are "mixed" in WooCommerce's schema, so only dict values are compared as shapes.
@@ -13,7 +13,6 @@ import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,12 +20,12 @@ import pytest
 from sandbox.generator import generate_store
 from sandbox.resources import COMMENT_EDIT_ONLY, refund_with_parent
 from sandbox.store import SandboxStore
+from tests.samples import WOOCOMMERCE_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "woocommerce-samples"
+SAMPLES = WOOCOMMERCE_SAMPLES
 ANCHOR = datetime(2025, 1, 1, tzinfo=UTC)
 META_ENTRY = re.compile(r"meta_data\[\d+\]$")
 
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"samples not found at {SAMPLES}")
 
 SAMPLE_FILES = {
     "orders": ["real-order.json", "order.json", "orders-list.json", "order-create-response.json",

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
@@ -26,6 +25,7 @@ import responses
 
 from loyalty.errors import StoreRejected, StoreUnavailable
 from sync.client import ClientSettings, Page, StoreClient
+from tests.samples import WOOCOMMERCE_SAMPLES
 
 KEY = "ck_0123456789abcdef0123456789abcdef01234567"
 SECRET = "cs_fedcba9876543210fedcba9876543210fedcba98"
@@ -34,7 +34,7 @@ HTTP = "http://shop.test"
 ORDERS = "https://shop.test/wp-json/wc/v3/orders"
 PLAIN_ORDERS = "http://shop.test/wp-json/wc/v3/orders"
 NOW = datetime(2024, 3, 1, 10, 0, 0, tzinfo=UTC)
-SAMPLES = Path("/work/shared/woocommerce-samples")
+SAMPLES = WOOCOMMERCE_SAMPLES
 
 
 class FakeClock:

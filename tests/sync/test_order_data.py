@@ -6,7 +6,6 @@ import copy
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +13,9 @@ import pytest
 from loyalty.errors import InvalidSourceData
 from rules.types import OrderLine, Refund, RefundLine
 from sync.order_data import parse_order, parse_refund, refund_totals_from_order
+from tests.samples import WOOCOMMERCE_SAMPLES
 
-SAMPLES = Path("/work/shared/woocommerce-samples")
+SAMPLES = WOOCOMMERCE_SAMPLES
 D = Decimal
 MISSING = object()  # in the tables below: delete the field instead of setting it
 
