@@ -15,8 +15,12 @@ R refunds and C customers written back; (b) sync wall time ÷ plain download tim
 peak memory at the larger size ÷ at the smaller. The last line printed is the figures as JSON.
 
     .venv/bin/python bench/bench_sync.py              # full size, about 5 minutes
-    .venv/bin/python bench/bench_sync.py --quick      # 1,000 and 10,000 orders
-    .venv/bin/python bench/bench_sync.py --postgres   # also on PostgreSQL
+    .venv/bin/python bench/bench_sync.py --quick      # 1,000 and 10,000 orders, 15 seconds
+    .venv/bin/python bench/bench_sync.py --postgres   # also on PostgreSQL, about 11 minutes
+    .venv/bin/python bench/bench_sync.py --profile    # then where the sync's time goes (cProfile)
+
+The minimum leaves out the customers listing (ceil(customers/100) requests), which a full sync
+needs to find new accounts: the output says how many of the requests beyond the minimum it made.
 """
 
 from __future__ import annotations
@@ -419,11 +423,9 @@ def _positive(value: str) -> int:
     try:
         number = int(value.replace("_", "").replace(",", ""))
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--orders: expected a whole number, got {value!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
     if number <= 0:
-        raise argparse.ArgumentTypeError(f"--orders: expected a positive number, got {number}")
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {number}")
     return number
 
 
