@@ -144,13 +144,15 @@ def _require_aware(value: datetime, what: str) -> None:
 def _insert_chunk(
     session: Session, store_id: int, chunk: list[NewEntry], now: datetime
 ) -> list[str]:
+    # One statement executed for many rows: SQLAlchemy compiles it once (cached) and sends the
+    # rows as batched multi-row VALUES ("insertmanyvalues"); RETURNING yields only the inserted.
     statement = (
         upsert_insert(session, PointEntry.__table__)
-        .values([_row(store_id, entry, now) for entry in chunk])
         .on_conflict_do_nothing(index_elements=["store_id", "idempotency_key"])
         .returning(PointEntry.__table__.c.idempotency_key)
     )
-    return list(session.execute(statement).scalars())
+    rows = [_row(store_id, entry, now) for entry in chunk]
+    return list(session.connection().execute(statement, rows).scalars())
 
 
 def _row(store_id: int, entry: NewEntry, now: datetime) -> dict[str, Any]:
@@ -181,10 +183,9 @@ def _move_balances(
         return
     customers = sorted(deltas)
     table = Base.metadata.tables["balances"]
-    session.execute(
-        upsert_insert(session, table)
-        .values([_empty_balance(store_id, customer, now) for customer in customers])
-        .on_conflict_do_nothing(index_elements=["customer_id"])
+    session.connection().execute(
+        upsert_insert(session, table).on_conflict_do_nothing(index_elements=["customer_id"]),
+        [_empty_balance(store_id, customer, now) for customer in customers],
     )
     session.connection().execute(
         update(table)

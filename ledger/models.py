@@ -90,6 +90,8 @@ class Customer(Base):
             sqlite_where=text("wc_id IS NOT NULL"),
             postgresql_where=text("wc_id IS NOT NULL"),
         ),
+        # Guest orders look accounts up by email, and registrations look guests up by email.
+        Index(None, "store_id", "email"),
         Index(
             "ux_customers_store_id_guest_email",
             "store_id",

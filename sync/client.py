@@ -59,6 +59,26 @@ def _guard_urllib3_log() -> None:
 
 _guard_urllib3_log()
 
+_connections = threading.local()
+
+
+def _keep_alive_request(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """`requests.request`, but on one `requests.Session` per thread, so connections are reused.
+
+    The official client calls the module-level `requests.request`, which opens (and, over https,
+    handshakes) a new connection for every call; a sync makes thousands. Each thread gets its own
+    session because a `requests.Session` is not promised to be thread-safe.
+    """
+    session = getattr(_connections, "session", None)
+    if session is None:
+        session = _connections.session = requests.Session()
+    return session.request(method=method, url=url, **kwargs)
+
+
+# The official client sends through the name `request` in its own module; point it at the
+# keep-alive version above (same signature, same behaviour, connection reuse).
+woocommerce.api.request = _keep_alive_request  # type: ignore[attr-defined]
+
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 BACKOFF_BASE_SECONDS = 0.5

@@ -95,6 +95,7 @@ def push_balances(
             result.failed += len(batch)
             result.errors.append(f"customers/batch: {error}")
             with unit_of_work() as session:
+                _load_states(session, [w.customer_id for w in batch])
                 for write in batch:
                     _record_failure(session, write, str(error), gone=False, now=now())
             continue
@@ -119,6 +120,7 @@ def _record_answer(
 ) -> None:
     items = answer.get("update", []) if isinstance(answer, dict) else []
     by_id = {int(item.get("id", 0)): item for item in items if isinstance(item, dict)}
+    _load_states(session, [w.customer_id for w in batch])
     for write in batch:
         item = by_id.get(write.wc_id)
         error = (
@@ -135,6 +137,11 @@ def _record_answer(
         result.gave_up += int(gave_up)
         result.failed += int(not gave_up)
         result.errors.append(message)
+
+
+def _load_states(session: Session, customer_ids: list[int]) -> None:
+    """One query for a batch's states; `session.get` then finds them in the identity map."""
+    session.execute(select(MetaWrite).where(MetaWrite.customer_id.in_(customer_ids))).all()
 
 
 def _state(session: Session, customer_id: int) -> MetaWrite:

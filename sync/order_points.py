@@ -242,8 +242,8 @@ class OrderPoints:
         if unknown:
             fetched = self.fetch_refunds(unknown)
             outcome.refunds_fetched += len(fetched)
+            store_refunds(session, self.store_id, fetched, now=now)
             for raw in fetched:
-                store_refund(session, self.store_id, raw, now=now)
                 payloads[int(raw["id"])] = raw
         parsed: dict[int, Refund] = {}
         for rid, raw in payloads.items():
@@ -272,30 +272,47 @@ class OrderPoints:
         ]
 
 
-def store_refund(session: Session, store_id: int, raw: Mapping[str, Any], *, now: datetime) -> bool:
-    """Cache one refund as received. False when it names no id or order (it is skipped)."""
-    try:
-        refund_id = int(raw["id"])
-    except (KeyError, TypeError, ValueError):
-        return False
-    order_id = refund_order_id(dict(raw))
-    if order_id is None:
-        return False
-    row = session.get(RefundDetail, (store_id, refund_id))
-    payload = json.dumps(raw, sort_keys=True)
-    if row is None:
-        session.add(
-            RefundDetail(
-                store_id=store_id,
-                refund_id=refund_id,
-                order_id=order_id,
-                payload=payload,
-                fetched_at=now,
+def store_refunds(
+    session: Session, store_id: int, raws: Iterable[Mapping[str, Any]], *, now: datetime
+) -> int:
+    """Cache refunds as received (one query for what is known already); returns how many.
+
+    A refund that names no id or no order is skipped: an order naming it quarantines instead.
+    """
+    usable: dict[int, tuple[int, str]] = {}
+    for raw in raws:
+        try:
+            refund_id = int(raw["id"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        order_id = refund_order_id(dict(raw))
+        if order_id is not None:
+            usable[refund_id] = (order_id, json.dumps(raw, sort_keys=True))
+    if not usable:
+        return 0
+    known = {
+        row.refund_id: row
+        for row in session.execute(
+            select(RefundDetail).where(
+                RefundDetail.store_id == store_id, RefundDetail.refund_id.in_(sorted(usable))
             )
-        )
-    else:
-        row.payload, row.fetched_at = payload, now
-    return True
+        ).scalars()
+    }
+    for refund_id, (order_id, payload) in usable.items():
+        row = known.get(refund_id)
+        if row is None:
+            session.add(
+                RefundDetail(
+                    store_id=store_id,
+                    refund_id=refund_id,
+                    order_id=order_id,
+                    payload=payload,
+                    fetched_at=now,
+                )
+            )
+        else:
+            row.payload, row.fetched_at = payload, now
+    return len(usable)
 
 
 def _reconcile(

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from ledger.customers import (
     account_customer,
+    account_customers,
     find_account_by_email,
     guest_customer,
+    guests_by_email,
     normalise_email,
 )
 from ledger.entries import NewEntry, reconcile_key, ref_holdings
@@ -58,24 +60,27 @@ class OwnerDirectory:
         self._accounts[wc_id] = customer.id
         return customer.id
 
-    def register_account(
-        self, session: Session, wc_id: int, email: str
-    ) -> tuple[int, Customer | None]:
-        """Record an account from the customers listing; returns it and the guest it supersedes."""
-        account_id = self.account(session, wc_id, email)
-        normalised = normalise_email(email)
-        guest = None
-        if normalised:
-            guest = session.execute(
-                select(Customer).where(
-                    Customer.store_id == self.store_id,
-                    Customer.is_guest.is_(True),
-                    Customer.email == normalised,
-                )
-            ).scalar_one_or_none()
-            holder = find_account_by_email(session, self.store_id, normalised)
-            self._by_email[normalised] = holder.id if holder else account_id
-        return account_id, guest
+    def register_accounts(
+        self, session: Session, customers: list[tuple[int, str]]
+    ) -> list[tuple[int, Customer]]:
+        """Record a page of accounts from the customers listing, (wc_id, email) each.
+
+        Returns (account id, guest) for each account whose email a guest holds points under.
+        """
+        accounts = account_customers(session, self.store_id, customers)
+        for wc_id, account in accounts.items():
+            self._accounts[wc_id] = account.id
+        guests = guests_by_email(session, self.store_id, [email for _, email in customers])
+        merges = []
+        for wc_id, email in sorted(customers):
+            normalised = normalise_email(email)
+            if not normalised:
+                continue
+            # WordPress keeps account emails unique, so the email names exactly this account.
+            self._by_email[normalised] = accounts[wc_id].id
+            if normalised in guests:
+                merges.append((accounts[wc_id].id, guests[normalised]))
+        return merges
 
 
 def bonus_entries(

@@ -28,12 +28,17 @@ from sqlalchemy.orm import Session
 from ledger.customers import get_or_create_store
 from ledger.entries import NewEntry, append_entries
 from ledger.models import SyncCursor, SyncRun, TrackedOrder
-from ledger.session import check_schema_current, create_engine_for, session_scope
+from ledger.session import (
+    check_schema_current,
+    create_engine_for,
+    refresh_planner_statistics,
+    session_scope,
+)
 from loyalty.config import Config
 from sync.client import ClientSettings, StoreClient
 from sync.customer_meta import WriteBackResult, push_balances
 from sync.customers import fetch_new_customers
-from sync.order_points import OrderPoints, Outcome, store_refund
+from sync.order_points import OrderPoints, Outcome, store_refunds
 from sync.orders import LIVE, TRASH, fetch_known_orders, fetch_orders_window
 from sync.owners import OwnerDirectory, merge_guest
 from sync.products import ProductCategories
@@ -47,6 +52,8 @@ log = logging.getLogger("sync")
 __all__ = ["SyncSummary", "make_progress", "run_sync"]
 
 BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)  # before any WooCommerce store existed
+#: While the ledger grows during a big sync, PostgreSQL's statistics are refreshed this often.
+ANALYZE_AFTER_PAGES = frozenset(4**n for n in range(1, 8))  # 4, 16, 64, ... 16,384
 
 
 def run_sync(
@@ -196,32 +203,31 @@ class SyncJob:
         highest = above
         for page in fetch_new_customers(self.client, above_id=above):
             with self.tx.unit() as session:
-                entries: list[NewEntry] = []
-                for customer in sorted(page, key=lambda c: int(c["id"])):
-                    entries += self._register(session, customer)
-                    highest = max(highest, int(customer["id"]))
+                entries = self._register(session, page)
                 self._record(append_entries(session, self.store_id, entries, now=self.now))
+                highest = max([highest, *(int(c["id"]) for c in page)])
                 self._save_cursor(session, "customers", None, {"max_id": highest})
             self.summary.customers_seen += len(page)
             self.progress.advance(len(page))
+        self._refresh_statistics()
         self.progress.finish()
 
-    def _register(self, session: Session, customer: dict[str, Any]) -> list[NewEntry]:
-        raw_email = customer.get("email")
-        email = raw_email if isinstance(raw_email, str) else ""
-        account_id, guest = self.owners.register_account(session, int(customer["id"]), email)
-        if guest is None:
-            return []
-        entries = merge_guest(
-            session,
-            self.store_id,
-            guest,
-            account_id,
-            bonus=self.config.rules.first_order_points,
-            now=self.now,
-        )
-        if any(e.kind == "transfer" for e in entries):
-            self.summary.transfers += 1
+    def _register(self, session: Session, page: list[dict[str, Any]]) -> list[NewEntry]:
+        accounts = [
+            (int(c["id"]), c["email"] if isinstance(c.get("email"), str) else "") for c in page
+        ]
+        entries: list[NewEntry] = []
+        for account_id, guest in self.owners.register_accounts(session, accounts):
+            moved = merge_guest(
+                session,
+                self.store_id,
+                guest,
+                account_id,
+                bonus=self.config.rules.first_order_points,
+                now=self.now,
+            )
+            self.summary.transfers += any(e.kind == "transfer" for e in moved)
+            entries += moved
         return entries
 
     def sync_refunds(self) -> None:
@@ -233,8 +239,7 @@ class SyncJob:
             self.client, after=after, before=self.until + timedelta(seconds=1)
         ):
             with self.tx.unit() as session:
-                for raw in page:
-                    store_refund(session, self.store_id, raw, now=self.now)
+                store_refunds(session, self.store_id, page, now=self.now)
             self.summary.refunds_fetched += len(page)
             self.progress.advance(len(page))
         with self.tx.unit() as session:
@@ -246,6 +251,7 @@ class SyncJob:
         cursor = self._cursor_position(resource)
         lo = BEGINNING if self.full or cursor is None else cursor - self.overlap
         prefix = _SlicePrefix()
+        pages_done = 0
         self.progress.start("orders" if status == LIVE else "trashed orders")
         pages = fetch_orders_window(
             self.client,
@@ -265,6 +271,9 @@ class SyncJob:
                     self._save_cursor(session, resource, min(safe, self.until), None)
             self.seen_orders.update(int(o["id"]) for o in page.items if "id" in o)
             self.progress.advance(len(page.items))
+            pages_done += 1
+            if pages_done in ANALYZE_AFTER_PAGES:
+                self._refresh_statistics()
         self.progress.finish()
 
     def check_known_orders(self) -> None:
@@ -330,6 +339,11 @@ class SyncJob:
         self.summary.net_points += sum(e.points for e in entries)
         if self.dry_run:
             self.summary.changes.extend(entries[: max(0, 200 - len(self.summary.changes))])
+
+    def _refresh_statistics(self) -> None:
+        if not self.dry_run:  # ANALYZE inside the dry run's one transaction would hold it up
+            with self.tx.unit() as session:
+                refresh_planner_statistics(session)
 
     def _cursor_row(self, session: Session, resource: str) -> SyncCursor | None:
         return session.get(SyncCursor, (self.store_id, resource))

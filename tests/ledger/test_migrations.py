@@ -50,17 +50,17 @@ def test_upgrade_from_empty_reaches_head_with_every_table(
 ) -> None:
     assert current_revision(raw_engine) is None
 
-    assert upgrade(raw_db_url) == head_revision() == "0001"
+    assert upgrade(raw_db_url) == head_revision() == "0002"
 
-    assert current_revision(raw_engine) == "0001"
+    assert current_revision(raw_engine) == "0002"
     assert set(inspect(raw_engine).get_table_names()) == LEDGER_TABLES | {"alembic_version"}
 
 
 def test_upgrading_a_database_at_head_changes_nothing(raw_db_url: str, raw_engine: Engine) -> None:
     upgrade(raw_db_url)
 
-    assert upgrade(raw_db_url) == "0001"
-    assert current_revision(raw_engine) == "0001"
+    assert upgrade(raw_db_url) == "0002"
+    assert current_revision(raw_engine) == "0002"
 
 
 def test_the_migrated_schema_matches_the_models(raw_db_url: str, raw_engine: Engine) -> None:
@@ -86,6 +86,7 @@ def test_constraints_and_indexes_carry_the_naming_convention(
     assert {ix["name"] for ix in inspector.get_indexes("customers")} == {
         "ux_customers_store_id_wc_id",
         "ux_customers_store_id_guest_email",
+        "ix_customers_store_id_email",
     }
     assert {fk["name"] for fk in inspector.get_foreign_keys("balances")} == {
         "fk_balances_customer_id_customers",
@@ -121,19 +122,23 @@ def test_an_empty_database_is_reported_with_the_command_to_run(raw_engine: Engin
         check_schema_current(raw_engine)
 
     assert str(raised.value) == (
-        f"the database at {url} is empty (no ledger schema), this version needs 0001: "
+        f"the database at {url} is empty (no ledger schema), this version needs 0002: "
         "run `loyalty db upgrade`"
     )
 
 
-def test_an_older_schema_is_reported_with_both_revisions(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+def test_an_older_schema_is_reported_with_both_revisions_then_upgraded(
+    raw_db_url: str, raw_engine: Engine
 ) -> None:
-    monkeypatch.setattr(migrate, "head_revision", lambda: "0002")
-    monkeypatch.setattr(migrate, "known_revisions", lambda: frozenset({"0001", "0002"}))
+    with raw_engine.begin() as connection:
+        config = alembic_config(raw_db_url)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
 
     with pytest.raises(SchemaBehind, match=r"is at revision 0001, this version needs 0002: run"):
-        check_schema_current(engine)
+        check_schema_current(raw_engine)
+    assert upgrade(raw_db_url) == "0002"
+    check_schema_current(raw_engine)
 
 
 def test_a_schema_from_a_newer_version_is_not_sent_to_upgrade(
@@ -142,7 +147,7 @@ def test_a_schema_from_a_newer_version_is_not_sent_to_upgrade(
     monkeypatch.setattr(migrate, "head_revision", lambda: "0000")
     monkeypatch.setattr(migrate, "known_revisions", lambda: frozenset({"0000"}))
 
-    with pytest.raises(SchemaBehind, match=r"at revision 0001, which this version does not know"):
+    with pytest.raises(SchemaBehind, match=r"at revision 0002, which this version does not know"):
         check_schema_current(engine)
 
 
