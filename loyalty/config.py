@@ -11,19 +11,14 @@ repr is `Secret('***')`; loading a config registers each one with the log redact
 from __future__ import annotations
 
 import base64
-import difflib
-import hmac
-import json
-import math
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -31,6 +26,8 @@ from sqlalchemy.exc import ArgumentError
 
 from loyalty.errors import ConfigError
 from loyalty.log import register_secret
+from loyalty.secret import Secret
+from loyalty.toml_table import REQUIRED, Table, describe
 from rules.types import ItemOverride, PurchaseRuleBook, PurchaseRules, Rounding
 
 DEFAULT_CONFIG_FILE = "loyalty.toml"
@@ -54,51 +51,6 @@ ORDER_STATUSES = (
 # WooCommerce never returns these meta keys over REST, so a key-only PUT adds a row every time.
 HIDDEN_META_PREFIXES: tuple[str, ...] = ("_woocommerce_persistent_cart", "closedpostboxes_")
 HIDDEN_META_PREFIXES += ("metaboxhidden_", "manageedit-")
-
-
-class Secret:
-    """A secret string that does not show itself: repr and str are `Secret('***')`.
-
-    Use `reveal()` at the one place the value is needed (the HTTP client). A Secret equals only
-    another Secret with the same value (never a plain str), and refuses to be pickled so it cannot
-    travel to a task queue or a cache as plain text.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        if not isinstance(value, str):
-            raise TypeError("Secret wraps a str")
-        self._value = value
-
-    def reveal(self) -> str:
-        """The plain value, for the code that authenticates with it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Secret):
-            return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self) -> int:
-        return hash((Secret, self._value))
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("a Secret cannot be pickled; pass the config path, not the secret")
-
-    def __copy__(self) -> Secret:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
-        return self
 
 
 @dataclass(frozen=True)
@@ -257,7 +209,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
 
     Environment variables win over the file for secrets and the database URL. Raises ConfigError.
     """
-    root = _Table(_read_toml(path) if path else {}, "", str(path or "(no config file)"), _TOP_KEYS)
+    root = Table(_read_toml(path) if path else {}, "", str(path or "(no config file)"), _TOP_KEYS)
     store = _store(root, env, path)
     rules = root.table("rules", ("purchase", "first_order", "review", "comment"))
     config = Config(
@@ -296,144 +248,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-# --- reading one table ------------------------------------------------------------------------
-
-_REQUIRED: Any = object()
-
-
-def _describe(value: object, show: bool = True) -> str:
-    """How an error message shows a bad value: TOML spelling, or only its type for secrets."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value if len(value) <= 60 else value[:57] + "...") if show else "a string"
-    if isinstance(value, int | float):
-        return repr(value) if show else "a number"
-    if isinstance(value, datetime | date | time):
-        return f"{value.isoformat()} (a {type(value).__name__})"
-    return "a table" if isinstance(value, dict) else "an array"
-
-
-class _Table:
-    """One TOML table being read. It knows its file and key path, so every error names both."""
-
-    def __init__(self, data: Mapping[str, Any], path: str, file: str, keys: Iterable[str]) -> None:
-        self.data, self.path, self.file = data, path, file
-        allowed = list(keys)
-        for key in data:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = (
-                    f'did you mean "{close[0]}"?'
-                    if close
-                    else "expected one of: " + ", ".join(allowed)
-                )
-                raise ConfigError(f"{file}: {self.where(key)}: unknown key; {hint}")
-
-    def where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path and key else self.path or key
-
-    def complain(self, key: str, text: str) -> NoReturn:
-        raise ConfigError(f"{self.file}: {self.where(key)}: {text}")
-
-    def fail(self, key: str, expected: str, value: object, *, show: bool = True) -> NoReturn:
-        self.complain(key, f"expected {expected}, got {_describe(value, show)}")
-
-    def raw(self, key: str, default: Any, expected: str) -> Any:
-        if key in self.data:
-            return self.data[key]
-        if default is _REQUIRED:
-            self.complain(key, f"required: expected {expected}")
-        return default
-
-    def table(self, key: str, keys: Iterable[str]) -> _Table:
-        value = self.raw(key, {}, "a table")
-        if not isinstance(value, dict):
-            self.fail(key, f"a table [{self.where(key)}]", value)
-        return _Table(value, self.where(key), self.file, keys)
-
-    def tables(self, key: str, keys: Iterable[str]) -> list[_Table]:
-        value = self.raw(key, [], "an array of tables")
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.fail(key, f"an array of tables [[{self.where(key)}]]", value)
-        return [_Table(v, f"{self.where(key)}[{i}]", self.file, keys) for i, v in enumerate(value)]
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw(key, default, "true or false")
-        if not isinstance(value, bool):
-            self.fail(key, "true or false", value)
-        return value
-
-    def string(self, key: str, default: str, *, nonempty: bool = False, show: bool = True) -> str:
-        expected = "a non-empty string" if nonempty else "a string"
-        value = self.raw(key, default, expected)
-        if not isinstance(value, str) or (nonempty and not value.strip()):
-            self.fail(key, expected, value, show=show)
-        return value
-
-    def choice(self, key: str, default: str, choices: Iterable[str]) -> str:
-        options = " | ".join(f'"{c}"' for c in choices)
-        value = self.raw(key, default, f"one of {options}")
-        if value not in choices or not isinstance(value, str):
-            self.fail(key, f"one of {options}", value)
-        return value
-
-    def integer(self, key: str, default: int, *, lo: int, hi: int | None = None) -> int:
-        expected = f"an integer from {lo} to {hi}" if hi is not None else f"an integer >= {lo}"
-        value = self.raw(key, default, expected)
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        if not ok or value < lo or (hi is not None and value > hi):
-            self.fail(key, expected, value)
-        return int(value)
-
-    def number(self, key: str, default: float, *, positive: bool = True) -> float:
-        expected = "a number > 0" if positive else "a number >= 0"
-        value = self.raw(key, default, expected)
-        if (
-            not isinstance(value, int | float)
-            or isinstance(value, bool)
-            or not math.isfinite(value)
-        ):
-            self.fail(key, expected, value)
-        if value < 0 or (positive and value == 0):
-            self.fail(key, expected, value)
-        return float(value)
-
-    def decimal(self, key: str, default: Decimal, *, positive: bool = False) -> Decimal:
-        """A Decimal from a TOML string or number; floats go through str(), never float maths."""
-        expected = "a number > 0" if positive else "a number >= 0"
-        value = self.raw(key, default, expected)
-        if isinstance(value, Decimal):
-            return value
-        try:
-            if isinstance(value, bool) or not isinstance(value, str | int | float):
-                raise InvalidOperation
-            result = Decimal(value.strip() if isinstance(value, str) else str(value))
-        except InvalidOperation:
-            self.fail(key, expected, value)
-        if not result.is_finite() or result < 0 or (positive and result == 0):
-            self.fail(key, expected, value)
-        return result
-
-    def day(self, key: str, default: date) -> date:
-        expected = "a TOML date such as 2024-01-31 (unquoted)"
-        value = self.raw(key, default, expected)
-        if not isinstance(value, date) or isinstance(value, datetime):
-            self.fail(key, expected, value)
-        return value
-
-    def strings(self, key: str, default: Iterable[str], choices: Iterable[str]) -> frozenset[str]:
-        allowed = tuple(choices)
-        expected = "a non-empty array of " + ", ".join(allowed)
-        value = self.raw(key, list(default), expected)
-        if not isinstance(value, list) or not value:
-            self.fail(key, expected, value)
-        for i, item in enumerate(value):
-            if item not in allowed or not isinstance(item, str):
-                self.fail(f"{key}[{i}]", "one of " + ", ".join(allowed), item)
-        return frozenset(value)
-
-
 # --- the sections ------------------------------------------------------------------------------
 
 # The keys each table accepts are the fields it fills, so the two cannot drift apart.
@@ -444,13 +258,13 @@ _RULE_KEYS += ("products", "categories")
 _OVERRIDE_KINDS = ("multiplier", "fixed_points", "exclude")
 
 
-def _store(root: _Table, env: Mapping[str, str], source: Path | None) -> StoreConfig | None:
+def _store(root: Table, env: Mapping[str, str], source: Path | None) -> StoreConfig | None:
     if "store" not in root.data:
         return None
     t = root.table("store", _STORE_KEYS)
     insecure = t.boolean("allow_insecure_http", False)
     return StoreConfig(
-        url=_site_url(t, "url", _REQUIRED, insecure=insecure),
+        url=_site_url(t, "url", REQUIRED, insecure=insecure),
         consumer_key=_secret(t, "consumer_key", env, ENV_CONSUMER_KEY, required=True),
         consumer_secret=_secret(t, "consumer_secret", env, ENV_CONSUMER_SECRET, required=True),
         timeout=t.number("timeout", 30.0),
@@ -463,7 +277,7 @@ def _store(root: _Table, env: Mapping[str, str], source: Path | None) -> StoreCo
     )
 
 
-def _site_url(t: _Table, key: str, default: Any, *, insecure: bool) -> str:
+def _site_url(t: Table, key: str, default: Any, *, insecure: bool) -> str:
     """An https:// site URL (http:// only when allowed), without a trailing slash."""
     value = t.string(key, default, nonempty=True)
     parts = urlsplit(value.strip())
@@ -478,14 +292,12 @@ def _site_url(t: _Table, key: str, default: Any, *, insecure: bool) -> str:
             key,
             "http:// is refused: credentials would travel in plain text; use https://, or set "
             "allow_insecure_http = true in [store] (for a local test store only); "
-            f"got {_describe(value)}",
+            f"got {describe(value)}",
         )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
-def _secret(
-    t: _Table, key: str, env: Mapping[str, str], env_name: str, *, required: bool
-) -> Secret:
+def _secret(t: Table, key: str, env: Mapping[str, str], env_name: str, *, required: bool) -> Secret:
     """A secret from the file, overridden by a non-empty environment variable."""
     in_file = t.string(key, "", show=False)
     value = env.get(env_name, "").strip() or in_file
@@ -494,7 +306,7 @@ def _secret(
     return Secret(value)
 
 
-def _verify_tls(t: _Table, source: Path | None) -> bool | str:
+def _verify_tls(t: Table, source: Path | None) -> bool | str:
     expected = "true, false or the path of a CA bundle file"
     value = t.raw("verify_tls", True, expected)
     if isinstance(value, bool):
@@ -509,7 +321,7 @@ def _verify_tls(t: _Table, source: Path | None) -> bool | str:
     return str(path.resolve())
 
 
-def _wordpress(root: _Table, env: Mapping[str, str], store: StoreConfig | None) -> WordPressConfig:
+def _wordpress(root: Table, env: Mapping[str, str], store: StoreConfig | None) -> WordPressConfig:
     t = root.table("wordpress", ("url", "username", "app_password"))
     insecure = store.allow_insecure_http if store else False
     url = _site_url(t, "url", None, insecure=insecure) if "url" in t.data else None
@@ -520,7 +332,7 @@ def _wordpress(root: _Table, env: Mapping[str, str], store: StoreConfig | None) 
     )
 
 
-def _database(root: _Table, env: Mapping[str, str]) -> DatabaseConfig:
+def _database(root: Table, env: Mapping[str, str]) -> DatabaseConfig:
     t = root.table("database", ("url",))
     url = t.string("url", DEFAULT_DATABASE_URL, nonempty=True, show=False)
     where = f"{t.file}: database.url"
@@ -538,7 +350,7 @@ def _database(root: _Table, env: Mapping[str, str]) -> DatabaseConfig:
     return DatabaseConfig(url=url)
 
 
-def _sync(root: _Table) -> SyncConfig:
+def _sync(root: Table) -> SyncConfig:
     t = root.table("sync", ("overlap_minutes", "reconcile_every_hours"))
     return SyncConfig(
         overlap_minutes=t.integer("overlap_minutes", 10, lo=0),
@@ -546,7 +358,7 @@ def _sync(root: _Table) -> SyncConfig:
     )
 
 
-def _worker(root: _Table) -> WorkerConfig:
+def _worker(root: Table) -> WorkerConfig:
     t = root.table("worker", ("broker_url", "sync_every_minutes"))
     broker_url = t.string("broker_url", DEFAULT_BROKER_URL, nonempty=True, show=False)
     if "://" not in broker_url:
@@ -556,7 +368,7 @@ def _worker(root: _Table) -> WorkerConfig:
     )
 
 
-def _points(root: _Table) -> PointsConfig:
+def _points(root: Table) -> PointsConfig:
     t = root.table("points", ("balance_meta_key", "lifetime_meta_key", "point_value"))
     balance = _meta_key(t, "balance_meta_key", "loyalty_points")
     lifetime = _meta_key(t, "lifetime_meta_key", "loyalty_points_lifetime")
@@ -565,7 +377,7 @@ def _points(root: _Table) -> PointsConfig:
     return PointsConfig(balance, lifetime, t.decimal("point_value", Decimal("0.01"), positive=True))
 
 
-def _meta_key(t: _Table, key: str, default: str) -> str:
+def _meta_key(t: Table, key: str, default: str) -> str:
     value = t.string(key, default, nonempty=True)
     if value != value.strip() or len(value) > 255:
         t.fail(key, "a meta key without surrounding spaces, at most 255 characters", value)
@@ -580,14 +392,14 @@ def _meta_key(t: _Table, key: str, default: str) -> str:
     return value
 
 
-def _activity(rules: _Table, name: str) -> ActivityRuleConfig:
+def _activity(rules: Table, name: str) -> ActivityRuleConfig:
     t = rules.table(name, ("enabled", "points"))
     return ActivityRuleConfig(
         enabled=t.boolean("enabled", False), points=t.integer("points", 0, lo=0)
     )
 
 
-def _purchase_book(rules: _Table) -> PurchaseRuleBook:
+def _purchase_book(rules: Table) -> PurchaseRuleBook:
     t = rules.table("purchase", (*_RULE_KEYS, "previous"))
     current = _purchase_rules(t, previous=False)
     older = [_purchase_rules(p, previous=True) for p in t.tables("previous", _RULE_KEYS)]
@@ -604,12 +416,12 @@ def _purchase_book(rules: _Table) -> PurchaseRuleBook:
     return PurchaseRuleBook(versions=tuple(versions))  # oldest first: the current one is last
 
 
-def _purchase_rules(t: _Table, *, previous: bool) -> PurchaseRules:
+def _purchase_rules(t: Table, *, previous: bool) -> PurchaseRules:
     """One rule set; an earlier one (`previous`) must name its version and effective_from."""
     d = PurchaseRules()
     return PurchaseRules(
-        version=t.string("version", _REQUIRED if previous else d.version, nonempty=True),
-        effective_from=t.day("effective_from", _REQUIRED if previous else d.effective_from),
+        version=t.string("version", REQUIRED if previous else d.version, nonempty=True),
+        effective_from=t.day("effective_from", REQUIRED if previous else d.effective_from),
         points_per_unit=t.decimal("points_per_unit", d.points_per_unit),
         rounding=Rounding(t.choice("rounding", d.rounding.value, [r.value for r in Rounding])),
         include_shipping=t.boolean("include_shipping", d.include_shipping),
@@ -625,10 +437,10 @@ def _purchase_rules(t: _Table, *, previous: bool) -> PurchaseRules:
     )
 
 
-def _overrides(t: _Table, key: str) -> Mapping[int, ItemOverride]:
+def _overrides(t: Table, key: str) -> Mapping[int, ItemOverride]:
     result: dict[int, ItemOverride] = {}
     for item in t.tables(key, ("id", *_OVERRIDE_KINDS)):
-        item_id = item.integer("id", _REQUIRED, lo=1)
+        item_id = item.integer("id", REQUIRED, lo=1)
         if item_id in result:
             item.fail("id", f"an id not listed earlier in {t.where(key)}", item_id)
         given = [k for k in _OVERRIDE_KINDS if k in item.data]
