@@ -251,7 +251,6 @@ class SyncJob:
         cursor = self._cursor_position(resource)
         lo = BEGINNING if self.full or cursor is None else cursor - self.overlap
         prefix = _SlicePrefix()
-        pages_done = 0
         self.progress.start("orders" if status == LIVE else "trashed orders")
         pages = fetch_orders_window(
             self.client,
@@ -262,7 +261,7 @@ class SyncJob:
             concurrency=self.store_config.concurrency,
             on_total=self.progress.total,
         )
-        for page in pages:
+        for pages_done, page in enumerate(pages, start=1):
             with self.tx.unit() as session:
                 self._apply(self.orders.process(session, page.items, now=self.now))
                 prefix.record(page)
@@ -271,7 +270,6 @@ class SyncJob:
                     self._save_cursor(session, resource, min(safe, self.until), None)
             self.seen_orders.update(int(o["id"]) for o in page.items if "id" in o)
             self.progress.advance(len(page.items))
-            pages_done += 1
             if pages_done in ANALYZE_AFTER_PAGES:
                 self._refresh_statistics()
         self.progress.finish()
