@@ -2,8 +2,9 @@
 
 Each resource of a generated store (plus objects the write methods make) is walked against the
 matching samples in tests/samples/woocommerce/ (a copy of ../shared/woocommerce-samples/): the
-same keys at every level (the union over the samples, so the real store's newer keys are required too) and the same JSON types. A null in
-a sample matches anything; list elements are compared with every element of the samples' lists.
+same keys at every level (the union over the samples, so the real store's newer keys are required
+too) and the same JSON types. A null in a sample matches anything; list elements are compared with
+every element of the samples' lists.
 Meta `value`s are "mixed" in WooCommerce's schema, so only dict values are compared as shapes.
 """
 
