@@ -114,3 +114,17 @@ def test_category_overrides_fetch_products_once_and_shape_the_points(
     assert points == int(Decimal(organic_line["total"]) * 2)  # the gift card earns nothing
     product_requests = sandbox.request_log.count(path_prefix="/wp-json/wc/v3/products")
     assert 1 <= product_requests <= 2  # a hundred products a request, each fetched once
+
+
+def test_a_verbose_sync_over_oauth_never_prints_the_consumer_key_or_secret(
+    sandbox: SandboxServer, db_url: str, tmp_path: Path
+) -> None:
+    from tests.e2e.conftest import CONSUMER_KEY, CONSUMER_SECRET
+
+    config_file = write_config_file(tmp_path / "loyalty.toml", sandbox, db_url)
+    done = loyalty(config_file, "-v", "sync")
+    assert done.returncode == 0, done.stderr
+    assert "DEBUG" in done.stderr, "verbose logging should include the HTTP library's request lines"
+    for secret in (CONSUMER_KEY, CONSUMER_SECRET):
+        assert secret not in done.stdout
+        assert secret not in done.stderr
