@@ -82,6 +82,17 @@ def store_activity(store: SandboxStore) -> list[str]:
     cancelled = completed[1]
     store.set_order_status(cancelled["id"], "cancelled")
     events.append(f"order {cancelled['id']} cancelled by the shop")
+    registered = {c["email"] for c in store.all("customers")}
+    guest_email = next(
+        o["billing"]["email"]
+        for o in completed
+        if not o["customer_id"] and o["billing"]["email"] not in registered
+    )
+    account = store.register_customer(email=guest_email)
+    events.append(
+        f"guest {guest_email} registered an account (customer {account['id']}): "
+        "the points earned as a guest should follow"
+    )
     return events
 
 
