@@ -205,10 +205,13 @@ class SyncJob:
             with self.tx.unit() as session:
                 entries = self._register(session, page)
                 self._record(append_entries(session, self.store_id, entries, now=self.now))
-                highest = max([highest, *(int(c["id"]) for c in page)])
-                self._save_cursor(session, "customers", None, {"max_id": highest})
+            highest = max([highest, *(int(c["id"]) for c in page)])
             self.summary.customers_seen += len(page)
             self.progress.advance(len(page))
+        # Only now: the listing runs newest first, so an interrupted one must start over from the
+        # top (registering a customer twice changes nothing).
+        with self.tx.unit() as session:
+            self._save_cursor(session, "customers", None, {"max_id": highest})
         self._refresh_statistics()
         self.progress.finish()
 

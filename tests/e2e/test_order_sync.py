@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from ledger.balances import verify_balances
 from ledger.models import MetaWrite, PointEntry, QuarantinedItem
 from ledger.session import session_scope
 from loyalty.config import Config
+from loyalty.errors import StoreUnavailable
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.summary import SyncSummary
@@ -189,8 +192,6 @@ def test_a_failed_write_back_is_kept_and_retried_on_the_next_run(
     config: Config,
     engine_for: Callable[[], Engine],
 ) -> None:
-    from dataclasses import replace
-
     impatient = replace(config, store=replace(config.store, max_retry_seconds=0.0))
     sandbox.set_faults("5xx=1.0", seed=3)
     sandbox.before_request = lambda method, path, query: (
@@ -210,8 +211,6 @@ def test_a_failed_write_back_is_kept_and_retried_on_the_next_run(
 def test_first_order_bonus_is_its_own_entry_and_follows_the_orders(
     sync: Sync, store: SandboxStore, config: Config, engine_for: Callable[[], Engine]
 ) -> None:
-    from dataclasses import replace
-
     bonus_config = replace(config, rules=replace(config.rules, first_order_points=50))
     product = store.all("products")[0]["id"]
     member = store.register_customer(email="bonus@example.org")
@@ -247,3 +246,34 @@ def test_a_full_resync_after_incremental_ones_reaches_the_same_state_and_appends
     assert balances_of(config, engine) == before
     assert entry_count(engine) == entries
     assert_exact(store, config, engine)
+
+
+def test_an_interrupted_customer_listing_starts_over_and_still_links_the_guest(
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    product = store.all("products")[0]["id"]
+    store.place_order(email="early.guest@example.org", items=[(product, 3)], status="completed")
+    sync()
+    # The guest registers first, then 150 others: newest first, the guest is on the second page.
+    store.register_customer(email="early.guest@example.org")
+    for n in range(150):
+        store.register_customer(email=f"member{n}@example.org")
+
+    def fail_second_customer_page(method: str, path: str, query: dict[str, object]) -> None:
+        second = path.endswith("/customers") and str(query.get("page")) == "2"
+        sandbox.set_faults("5xx=1.0" if second else None)
+
+    impatient = replace(config, store=replace(config.store, max_retry_seconds=0.0))
+    sandbox.before_request = fail_second_customer_page
+    with pytest.raises(StoreUnavailable):
+        sync(impatient)
+    sandbox.before_request = None
+    sandbox.set_faults(None)
+
+    resumed = sync()
+    assert resumed.transfers == 1
+    assert_exact(store, config, engine_for())
