@@ -22,9 +22,10 @@ install: $(STAMP)
 demo: $(STAMP) ## sandbox store with generated data, a full sync, balances and a summary
 	$(BIN)/python -m loyalty.demo
 
-test: $(STAMP) ## lint, format check and the whole test suite (SQLite and PostgreSQL)
+test: $(STAMP) ## lint, format check, type check and the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP) ## ruff check + ruff format --check
