@@ -40,7 +40,7 @@ class OwnerDirectory:
 
     def owner_of(self, session: Session, order: Order) -> int | None:
         if order.customer_id:
-            return self.account(session, order.customer_id, None)
+            return self.account(session, order.customer_id)
         email = normalise_email(order.billing_email)
         if not email:
             return None
@@ -52,13 +52,13 @@ class OwnerDirectory:
         self._by_email[email] = owner
         return owner
 
-    def account(self, session: Session, wc_id: int, email: str | None) -> int:
+    def account(self, session: Session, wc_id: int) -> int:
         cached = self._accounts.get(wc_id)
-        if cached is not None and not email:
-            return cached
-        customer = account_customer(session, self.store_id, wc_id, email)
-        self._accounts[wc_id] = customer.id
-        return customer.id
+        if cached is None:
+            cached = self._accounts[wc_id] = account_customer(
+                session, self.store_id, wc_id, None
+            ).id
+        return cached
 
     def register_accounts(
         self, session: Session, customers: list[tuple[int, str]]

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -300,9 +300,7 @@ class SyncJob:
         for found, gone in fetch_known_orders(self.client, candidates):
             with self.tx.unit() as session:
                 self._apply(self.orders.process(session, found, now=self.now))
-                outcome = self.orders.mark_deleted(session, gone, now=self.now)
-                self._apply(replace(outcome, orders_seen=0))
-            self.summary.orders_deleted += len(gone)
+                self._apply(self.orders.mark_deleted(session, gone, now=self.now))
             self.progress.advance(len(found) + len(gone))
         with self.tx.unit() as session:
             self._save_cursor(session, "orders_checked", self.now, None)
@@ -332,6 +330,7 @@ class SyncJob:
     def _apply(self, outcome: Outcome) -> None:
         self.summary.orders_seen += outcome.orders_seen
         self.summary.quarantined += outcome.quarantined
+        self.summary.orders_deleted += outcome.deleted
         self.summary.refunds_fetched += outcome.refunds_fetched
         self._record(outcome.entries)
 

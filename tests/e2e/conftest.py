@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from ledger.balances import list_balances
 from ledger.customers import get_or_create_store
 from ledger.session import create_engine_for, session_scope
-from loyalty.config import Config, DatabaseConfig, Secret, StoreConfig, SyncConfig
+from loyalty.config import Config, DatabaseConfig, Secret, StoreConfig
 from sandbox.generator import generate_store
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
@@ -125,6 +125,3 @@ def write_config_file(path: Path, server: SandboxServer, db_url: str, **store: A
         f'url = "{db_url}"\n'
     )
     return path
-
-
-_ = SyncConfig  # re-exported for tests that build settings directly
