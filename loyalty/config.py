@@ -28,6 +28,7 @@ from loyalty.errors import ConfigError
 from loyalty.log import register_secret
 from loyalty.secret import Secret
 from loyalty.toml_table import REQUIRED, Table, describe
+from rules.redemption import RedemptionRules, RedemptionTier, prefix_problem
 from rules.types import ItemOverride, PurchaseRuleBook, PurchaseRules, Rounding
 
 DEFAULT_CONFIG_FILE = "loyalty.toml"
@@ -157,11 +158,6 @@ class RulesConfig:
 
 
 @dataclass(frozen=True)
-class RedemptionConfig:
-    enabled: bool = False
-
-
-@dataclass(frozen=True)
 class ExpiryConfig:
     enabled: bool = False
 
@@ -178,7 +174,7 @@ class Config:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     points: PointsConfig = field(default_factory=PointsConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
-    redemption: RedemptionConfig = field(default_factory=RedemptionConfig)
+    redemption: RedemptionRules = field(default_factory=RedemptionRules)
     expiry: ExpiryConfig = field(default_factory=ExpiryConfig)
 
     def require_store(self) -> StoreConfig:
@@ -226,9 +222,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
             review=_activity(rules, "review"),
             comment=_activity(rules, "comment"),
         ),
-        redemption=RedemptionConfig(
-            root.table("redemption", ("enabled",)).boolean("enabled", False)
-        ),
+        redemption=_redemption(root),
         expiry=ExpiryConfig(root.table("expiry", ("enabled",)).boolean("enabled", False)),
     )
     _register_secrets(config)
@@ -375,6 +369,52 @@ def _points(root: Table) -> PointsConfig:
     if lifetime == balance:
         t.fail("lifetime_meta_key", f"a key different from {t.where('balance_meta_key')}", lifetime)
     return PointsConfig(balance, lifetime, t.decimal("point_value", Decimal("0.01"), positive=True))
+
+
+_REDEMPTION_KEYS = tuple(f.name for f in fields(RedemptionRules))
+
+
+def _redemption(root: Table) -> RedemptionRules:
+    t = root.table("redemption", _REDEMPTION_KEYS)
+    d = RedemptionRules()
+    tiers = _tiers(t)
+    rate = t.integer("points_per_unit", 0, lo=1) if "points_per_unit" in t.data else None
+    minimum = t.integer("minimum_points", d.minimum_points, lo=0)
+    maximum = t.integer("maximum_points", 0, lo=1) if "maximum_points" in t.data else None
+    if maximum is not None and maximum < minimum:
+        t.fail("maximum_points", f"a number >= {t.where('minimum_points')} ({minimum})", maximum)
+    prefix = t.string("code_prefix", d.code_prefix)
+    if (problem := prefix_problem(prefix)) is not None:
+        t.fail("code_prefix", problem, prefix)
+    auto = t.string("auto_issue_tier", "", nonempty=True) if "auto_issue_tier" in t.data else None
+    if auto is not None and auto not in {tier.name for tier in tiers}:
+        names = ", ".join(tier.name for tier in tiers) or "(no tiers configured)"
+        t.fail("auto_issue_tier", f"the name of a tier in {t.where('tiers')}: {names}", auto)
+    return RedemptionRules(
+        tiers=tiers,
+        points_per_unit=rate,
+        minimum_points=minimum,
+        maximum_points=maximum,
+        step=t.integer("step", d.step, lo=1),
+        coupon_days=t.integer("coupon_days", d.coupon_days, lo=1, hi=3650),
+        individual_use=t.boolean("individual_use", d.individual_use),
+        code_prefix=prefix,
+        return_points_on_expiry=t.boolean("return_points_on_expiry", d.return_points_on_expiry),
+        auto_issue_tier=auto,
+    )
+
+
+def _tiers(t: Table) -> tuple[RedemptionTier, ...]:
+    tiers: list[RedemptionTier] = []
+    for item in t.tables("tiers", ("name", "points", "amount")):
+        name = item.string("name", REQUIRED, nonempty=True)
+        if name in {tier.name for tier in tiers}:
+            item.fail("name", f"a name no other tier in {t.where('tiers')} uses", name)
+        amount = item.decimal("amount", REQUIRED, positive=True)
+        if amount != amount.quantize(Decimal("0.01")):
+            item.fail("amount", 'an amount with at most 2 decimals, such as "10.00"', str(amount))
+        tiers.append(RedemptionTier(name, item.integer("points", REQUIRED, lo=1), amount))
+    return tuple(tiers)
 
 
 def _meta_key(t: Table, key: str, default: str) -> str:

@@ -172,7 +172,7 @@ BAD_VALUES = [
     ("[rules.first_order]\npoints = -1", "rules.first_order.points: expected an integer >= 0, got -1"),
     ("[rules.review]\nenabled = 1", "rules.review.enabled: expected true or false, got 1"),
     ('[rules.comment]\npoints = "5"', 'rules.comment.points: expected an integer >= 0, got "5"'),
-    ('[redemption]\nenabled = "no"', 'redemption.enabled: expected true or false, got "no"'),
+    ('[redemption]\nindividual_use = "no"', 'redemption.individual_use: expected true or false, got "no"'),
     ("[expiry]\nenabled = 0", "expiry.enabled: expected true or false, got 0"),
     ('store = "x"', 'store: expected a table [store], got "x"'),
     ("rules = []", "rules: expected a table [rules], got an array"),
@@ -199,7 +199,7 @@ def test_bad_value_is_refused_naming_file_key_path_and_expectation(
             previous(("v1", "2020-01-01")) + "[[rules.purchase.previous.previous]]\nversion = 'b'",
             "rules.purchase.previous[0].previous: unknown key",
         ),
-        ("[redemption]\nenable = true", 'redemption.enable: unknown key; did you mean "enabled"?'),
+        ("[redemption]\ncoupon_day = 9", 'redemption.coupon_day: unknown key; did you mean "coupon_days"?'),
         ("[expiry]\ndays = 365", "expiry.days: unknown key; expected one of: enabled"),
         ('[database]\nurl = "sqlite://"\nechoo = true', "database.echoo: unknown key"),
     ],
@@ -472,7 +472,7 @@ points = 100
 enabled = true
 points = 20
 [redemption]
-enabled = true
+tiers = [{name = "10-off", points = 1000, amount = "10.00"}]
 """
     config = load_text(tmp_path, text)
     assert (config.sync.overlap_minutes, config.sync.reconcile_every_hours) == (0, 0.5)
