@@ -1,8 +1,36 @@
-"""The sandbox store: a local WooCommerce-compatible shop for tests, the demo and owners' dry runs.
+r"""The sandbox store: a local WooCommerce-compatible shop for tests, the demo and owners' dry runs.
 
-The data: `store` (a `SandboxStore`, assembled from the `store_*` mixins, one per resource) whose
-objects are built by the `resources_*` modules, and `generator` (`generate_store`). Serving it:
-`server` (`SandboxServer`: lifecycle, HTTP, faults) with `rest_api` and the `rest_*` modules
-(wc/v3 and wp/v2), `control_api` (`/sandbox/...`), `listing` and `listed_collections` (paging and
-filters), `auth`, `faults`, `tls`. `cli` is `loyalty sandbox` / `python -m sandbox`.
+Layout: one module per WooCommerce resource, over shared layers.
+- `resources/` — `customers`, `products`, `coupons`, `orders` (+ `order_shapes`), `refunds`,
+  `reviews`, `comments`: each holds the resource's shape (the JSON builders), its state (a store
+  mixin with WooCommerce's write semantics), its listing (`Collection`), its REST and control
+  routes, and declares a `Resource`.
+- `routes` — the routing table: the list of those `Resource`s, one line each.
+- shared layers: `server` (`SandboxServer`: lifecycle, sockets, latency, faults applied),
+  `messages` (requests, responses, JSON), `auth` and `tls`, `rest` (wc/v3 and wp/v2 dispatch,
+  permissions, generic list/get/create/update/delete handlers, `_links`), `control` (`/sandbox`),
+  `listing` and `arguments` (paging, filters, sort orders, query validation), `faults`,
+  `request_log`, `state` (`StoreBase`: tables, clock, ids, generic reads), `store`
+  (`SandboxStore`: the mixins assembled, persistence), `errors`, `formats`, `meta`, `batch`.
+- `generator` (`generate_store`) and `cli` (`loyalty sandbox` / `python -m sandbox`).
+Imports point one way: `routes` -> `resources.*` -> shared layers; `server` -> `rest`, `control`,
+`routes`; nothing imports `server` back (tests/sandbox/test_layout.py checks there is no cycle).
+
+Adding a resource, e.g. `products/categories` (one new file, one line of routing):
+1. `sandbox/resources/product_categories.py`: the builder of one object (keys, key order and JSON
+   types of WooCommerce's schema), `COLLECTION = Collection("product_categories", {...params},
+   {...sort keys}, filters)` from `sandbox.listing`, `SERVED = Served("product_categories",
+   wc_links("products/categories"), COLLECTION)` and
+       RESOURCE = Resource(
+           "product_categories",
+           ("woocommerce_rest_term_invalid", "Resource does not exist."),
+           rest=(Route("GET", "/wc/v3/products/categories", lambda api, c: api.serve_list(c, SERVED)),
+                 Route("GET", r"/wc/v3/products/categories/(\d+)", lambda api, c: api.get(c, SERVED))),
+           populate=add_categories,   # optional: rows of a freshly generated store
+       )
+   Rows live in the store's table of that name (`store.put(name, obj)` in `populate`); writes,
+   if the resource has any, are functions of the module that take the store and hold its lock.
+2. `sandbox/routes.py`: add `product_categories.RESOURCE` to `RESOURCES`.
+The store gets the table, the server the routes, the generator the rows; tests/sandbox/
+test_layout.py checks that every module of `resources/` is routed.
 """

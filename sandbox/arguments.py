@@ -1,7 +1,7 @@
 """Query arguments as WordPress's REST API validates them: types, enums, bounds, dates, emails.
 
-For the sandbox's listed and single-object routes (`sandbox.listed_collections`,
-`sandbox.rest_api`): a route declares its arguments as `Param`s and `validate` turns a PHP-parsed
+For the sandbox's listed and single-object routes (`sandbox.listing`,
+`sandbox.rest`): a route declares its arguments as `Param`s and `validate` turns a PHP-parsed
 query into typed values, or raises a 400 `rest_invalid_param` naming every bad argument with
 WordPress's messages.
 """
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.store import SandboxError, wp_list
+from sandbox.errors import SandboxError, wp_list
 
 Json = dict[str, Any]
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
 
-from sandbox.store import SandboxError
+from sandbox.errors import SandboxError
 
 NONCE_WINDOW_SECONDS = 15 * 60
 _OAUTH_REQUIRED = (

@@ -20,6 +20,7 @@ from decimal import Decimal
 from random import Random
 from typing import Any
 
+from sandbox.routes import RESOURCES
 from sandbox.store import SandboxStore
 
 WINDOW = timedelta(days=548)  # 18 months before the anchor
@@ -333,6 +334,10 @@ class _Generator:
         for n, title in enumerate(POSTS):
             with s.clock_at(base + timedelta(days=40 + 20 * n)):
                 s.add_post(title)
+        for resource in RESOURCES:  # resources whose rows need no history, e.g. settings
+            if resource.populate is not None:
+                with s.clock_at(base):
+                    resource.populate(s)
 
     # ---- people ----------------------------------------------------------------------------
 

@@ -1,51 +1,123 @@
-"""Collection listings as WooCommerce and WordPress serve them: filters, order, pages.
+"""Collection listings as WooCommerce and WordPress serve them: arguments, filters, order, pages.
 
-For the sandbox server. `list_page` pages through a `Collection` (defined per resource in
-`sandbox.listed_collections`) for arguments `sandbox.arguments.validate` has checked: it walks
-the store once under its lock without copying (collecting sort keys of the matches), sorts only
-what the page needs, and copies only the page.
+The paging layer shared by every listed route. A resource module declares its listing as a
+`Collection` (its store table, query arguments, filters and sort keys by `orderby`), built from
+the pieces here (`PAGING`, `CRUD`, `crud_sorts`, `within`, ...); `list_page` pages through it for
+arguments `sandbox.arguments.validate` has checked: it walks the store once under its lock
+without copying (collecting sort keys of the matches), sorts only what the page needs, and copies
+only the page.
 
 Semantics followed (see ../shared/woocommerce-api.md): `per_page` 1..100 (default 10), `page` from
 1, `offset` wins over `page`; date/modified sorts break ties by id in the same direction;
 `orderby=include` follows the include list; `after`/`before`/`modified_after`/`modified_before`
 are exclusive and compare with the site-local column, or the `_gmt` one with `dates_are_gmt=true`
 (a zoned value is first converted to site time, as WordPress's date query does).
-
-The argument validation, the collection definitions and the presentation used to live here and
-are re-exported for the modules that import them from `sandbox.listing`.
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sandbox.arguments import Param, validate
-from sandbox.listed_collections import BY_ID, COLLECTIONS, Collection, Predicate, SortKey
-from sandbox.presentation import present
-from sandbox.resources import SITE_TZ
-from sandbox.store import SandboxError, SandboxStore
-
-__all__ = [
-    "COLLECTIONS",
-    "Collection",
-    "Page",
-    "Param",
-    "Predicate",
-    "SortCache",
-    "SortKey",
-    "list_page",
-    "present",
-    "validate",
-    "wall_time",
-]
+from sandbox.arguments import Param
+from sandbox.errors import SandboxError
+from sandbox.formats import SITE_TZ
+from sandbox.state import StoreBase
 
 Json = dict[str, Any]
+Predicate = Callable[[Json], bool]
+SortKey = str | Callable[[Json], Any]  # a column name (the fast path) or a key function
+
+PAGING = {
+    "context": Param("enum", "view", ("view", "edit")),
+    "page": Param("integer", 1, minimum=1),
+    "per_page": Param("integer", 10, minimum=1, maximum=100),
+    "search": Param("string"),
+    "offset": Param("integer"),
+    "order": Param("enum", "desc", ("asc", "desc")),
+    "include": Param("integers", ()),
+    "exclude": Param("integers", ()),
+}
+CRUD = {
+    **PAGING,
+    "after": Param("date"),
+    "before": Param("date"),
+    "modified_after": Param("date"),
+    "modified_before": Param("date"),
+    "dates_are_gmt": Param("boolean", False),
+    "parent": Param("integers", ()),
+    "parent_exclude": Param("integers", ()),
+}
+
+
+def crud_orderby(*extra: str) -> Param:
+    return Param("enum", "date", ("date", "id", "include", "title", "slug", "modified", *extra))
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A listed route: its store resource, arguments, filters and sort keys by `orderby`."""
+
+    resource: str
+    params: Mapping[str, Param]
+    sort_keys: Mapping[str, SortKey]
+    filters: Callable[[dict[str, Any]], list[Predicate]]
+    date_columns: tuple[str, str] = ("date_created", "date_modified")
+    search_fields: tuple[str, ...] = ()
+    page_beyond_end: str | None = None  # WordPress's 400 code for a page past the last one
+
+
+def by(name: str) -> SortKey:
+    return name
+
+
+def by_lower(name: str) -> SortKey:
+    return lambda obj: str(obj[name]).lower()
+
+
+BY_ID: SortKey = "id"
+
+
+def crud_sorts(created: str, modified: str, title: str) -> dict[str, SortKey]:
+    return {
+        "date": by(created),
+        "id": BY_ID,
+        "title": by_lower(title),
+        "slug": by_lower(title),
+        "modified": by(modified),
+    }
+
+
+def equals(column: str, value: Any) -> Predicate:
+    return lambda obj: bool(obj[column] == value)
+
+
+def within(column: str, wanted: set[Any]) -> Predicate:
+    return lambda obj: obj[column] in wanted
+
+
+def outside(column: str, unwanted: set[Any]) -> Predicate:
+    return lambda obj: obj[column] not in unwanted
+
+
+def wp_comment_status(query_status: str, *, approved_name: str) -> Predicate:
+    """WP_Comment_Query's status: approve/approved, hold, spam, trash; all = approved + held."""
+    wanted = {
+        approved_name: {"approved"},
+        "hold": {"hold"},
+        "all": {"approved", "hold"},
+        "any": {"approved", "hold", "spam", "trash"},
+    }.get(query_status, {query_status})
+    return lambda c: c["status"] in wanted
+
+
+def no_filters(args: dict[str, Any]) -> list[Predicate]:
+    return []
 
 
 @dataclass(frozen=True)
@@ -60,7 +132,7 @@ class Page:
 
 
 def list_page(
-    store: SandboxStore,
+    store: StoreBase,
     collection: Collection,
     args: dict[str, Any],
     *,

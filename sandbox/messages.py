@@ -1,7 +1,7 @@
 """HTTP requests and responses as the sandbox dispatchers see them; JSON as WordPress writes it.
 
 For `sandbox.server` (which reads and writes them on the socket) and the route modules
-(`sandbox.rest_api`, `sandbox.control_api`), which answer a `Request` with a `Response`.
+(`sandbox.rest`, `sandbox.control`), which answer a `Request` with a `Response`.
 `public_query` is the one place that says which query parameters are secrets.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
-from sandbox.store import SandboxError
+from sandbox.errors import SandboxError
 
 Json = dict[str, Any]
 SECRET_PARAMS = frozenset(

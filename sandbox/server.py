@@ -9,9 +9,9 @@ credentials, and it answers as a WooCommerce store would (routes under `/wp-json
         API(url=server.base_url, consumer_key=ck, consumer_secret=cs).get("orders")
 
 This module holds the HTTP plumbing and the server's lifecycle: binding, TLS, serving threads,
-latency and injected faults, the request log. The routes live elsewhere: the REST API in
-`sandbox.rest_api` (and the `sandbox.rest_*` modules), the control API under `/sandbox` in
-`sandbox.control_api`; requests and responses in `sandbox.messages`.
+latency and injected faults, the request log. The routes live elsewhere: the REST layer in
+`sandbox.rest` and the control API under `/sandbox` in `sandbox.control`, each serving the routes
+the resource modules declare (`sandbox.routes`); requests and responses in `sandbox.messages`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from sandbox import faults as fl
 from sandbox.auth import ApiKey, Authenticator, WpUser, php_parse_str
-from sandbox.control_api import ControlApi
+from sandbox.control import ControlApi
 from sandbox.faults import FaultConfig, FaultDecision, FaultInjector
 from sandbox.messages import (
     SECRET_PARAMS,
@@ -40,7 +40,8 @@ from sandbox.messages import (
     public_query,
 )
 from sandbox.request_log import RequestLog, RequestRecord
-from sandbox.rest_api import RestApi
+from sandbox.rest import RestApi
+from sandbox.routes import CONTROL_ROUTES, REST_ROUTES
 from sandbox.store import SandboxStore
 from sandbox.tls import TlsMaterial, generate_tls
 
@@ -104,8 +105,8 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
         self._tls_material: TlsMaterial | None = None
         self._lock = threading.Lock()
-        self.rest = RestApi(self)
-        self.control = ControlApi(self)
+        self.rest = RestApi(self, REST_ROUTES)
+        self.control = ControlApi(self, CONTROL_ROUTES)
 
     # --- lifecycle ------------------------------------------------------------------------------
 

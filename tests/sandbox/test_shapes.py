@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from sandbox.generator import generate_store
-from sandbox.resources import COMMENT_EDIT_ONLY, refund_with_parent
+from sandbox.resources.comments import COMMENT_EDIT_ONLY
+from sandbox.resources.refunds import refund_with_parent
 from sandbox.store import SandboxStore
 from tests.samples import WOOCOMMERCE_SAMPLES
 

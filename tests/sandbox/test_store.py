@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import resources as r
+from sandbox.resources import refunds as r
 from sandbox.store import INVALID_ID, SandboxError, SandboxStore
 
 START = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """How WooCommerce writes money, dates and avatars in its JSON: the formatting every builder shares.
 
-For the resource builders (`sandbox.resources_*`) and the store: money is a string with 2 decimals
+For the resource builders (`sandbox.resources.*`) and the store: money is a string with 2 decimals
 rounded half up, dates come as (site-local, UTC) pairs without a zone suffix in whole seconds.
 Nothing here holds state or reads a clock.
 """

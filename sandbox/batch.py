@@ -1,26 +1,35 @@
-"""`POST /wp-json/wc/v3/{customers,coupons}/batch`: create, update and delete in one request.
+"""`POST /wp-json/wc/v3/{base}/batch`: create, update and delete in one request.
 
-For `sandbox.rest_api`, which routes batch requests here. As WooCommerce's batch_items(): at most
-100 items in all, each failure reported in place of its item, the answer 200.
+For the resource modules that offer a batch route (customers, coupons): they pass their store
+operations. As WooCommerce's batch_items(): at most 100 items in all, each failure reported in
+place of its item, the answer 200.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.rest_call import Call, require
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
+from sandbox.rest import Call, RestApi, Served, require
 
 Json = dict[str, Any]
 
 _BATCH_LIMIT = 100
 
 
-def batch(api: RestApi, call: Call, kind: str) -> Response:
+@dataclass(frozen=True)
+class BatchOps:
+    """A resource's store operations as its batch route applies them, item by item."""
+
+    create: Callable[[Json], Json]
+    update: Callable[[int, Json], Json]
+    delete: Callable[[int], Json]
+
+
+def batch(api: RestApi, call: Call, served: Served, ops: BatchOps) -> Response:
     """POST {base}/batch: at most 100 items; each failure is reported in place, answer 200."""
     require(call, "batch")
     lists = {
@@ -35,29 +44,24 @@ def batch(api: RestApi, call: Call, kind: str) -> Response:
     out: Json = {}
     for action, items in lists.items():
         if items:
-            results = [_batch_item(api, kind, action, item) for item in items]
+            results = [_batch_item(api, served, ops, action, item) for item in items]
             out[action] = [r for r in results if r is not None]
     return Response.json(200, out)
 
 
-def _batch_item(api: RestApi, kind: str, action: str, item: Any) -> Json | None:
-    store = api.store
+def _batch_item(api: RestApi, served: Served, ops: BatchOps, action: str, item: Any) -> Json | None:
     item_id = _int_or_zero(item.get("id") if isinstance(item, dict) else item)
     try:
         if not isinstance(item, dict) and action != "delete":
             raise SandboxError("rest_invalid_param", "Invalid parameter(s): item", 400)
         if action == "create":
-            item_id, obj = 0, getattr(store, f"create_{kind}")(item)
-        elif action == "update" and kind == "customer":
-            obj = store.update_customer(item_id, item, from_batch=True)
+            item_id, obj = 0, ops.create(item)
         elif action == "update":
-            obj = store.update_coupon(item_id, item)
+            obj = ops.update(item_id, item)
         elif item_id == 0:
             return None  # WooCommerce skips ids that cast to 0
-        elif kind == "customer":
-            obj = store.delete_customer(item_id, force=True)
         else:
-            obj = store.delete_coupon(item_id, force=True)
+            obj = ops.delete(item_id)
     except SandboxError as error:
         body = error.body()
         failure = {"code": body["code"], "message": body["message"], "data": body["data"]}
@@ -65,7 +69,7 @@ def _batch_item(api: RestApi, kind: str, action: str, item: Any) -> Json | None:
             0 if action == "create" else item.get("id") if isinstance(item, dict) else item_id
         )
         return {"id": failed_id, "error": failure}
-    return api.shape(kind, obj, "edit")
+    return api.shape(served, obj, "edit")
 
 
 def _int_or_zero(value: Any) -> int:

@@ -1,6 +1,6 @@
-"""WooCommerce-style errors for the sandbox store, and the request-body checks that raise them.
+"""WooCommerce-style errors for the sandbox, and the request-body checks that raise them.
 
-For every part of the store (and the server, which answers with `SandboxError.body()`): the error
+For every part of the sandbox (and the server, which answers with `SandboxError.body()`): the error
 builders phrase WordPress's messages and name the bad field (in `data.params`); the `*_field`
 checks read one body value of the JSON type WooCommerce's schema declares, or raise a 400.
 """
@@ -11,8 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sandbox import resources as r
-from sandbox.resources import Json
+from sandbox.formats import Json, fmt
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -93,7 +92,7 @@ def money_field(body: Json, key: str) -> str | None:
         amount = Decimal("NaN")
     if not amount.is_finite():
         raise invalid_param(key, f"{key} is not a valid amount.")
-    return r.fmt(amount)
+    return fmt(amount)
 
 
 def check_email(value: str, code: str, message: str) -> str:

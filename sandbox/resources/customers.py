@@ -1,17 +1,98 @@
-"""Customer accounts in the sandbox store: created over the API or by shoppers, edited, deleted.
+"""Customers: WordPress users with the customer role, as WooCommerce keeps and serves them.
 
-For `SandboxStore` (as `CustomersMixin`), with WooCommerce's semantics: unique emails and
-usernames, generated usernames, meta_data updates, deletion that turns orders into guest orders.
+Everything the sandbox knows about customers, for the store, the server and the generator:
+- shape: `address` and `customer` build the JSON objects exactly as real-customer.json has them
+  (keys, key order, JSON types; `_links` are added when served);
+- state: `CustomersMixin` (part of `SandboxStore`) with WooCommerce's semantics: unique emails
+  and usernames, generated usernames, meta_data updates, deletion that turns orders into guest
+  orders, and the shopper's registration at checkout;
+- routes: `/wc/v3/customers[/{id}]` (list, get, create, update, delete, batch) and the control
+  route `POST /sandbox/customers` (a shopper registers).
+Listing defaults: `orderby=name&order=asc` and `role=customer`.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from functools import partial
+from typing import Any
 
-from sandbox import resources as r
-from sandbox.resources import Json
-from sandbox.store_base import INVALID_ID, StoreBase, clone, locked
-from sandbox.store_errors import EMAIL, SandboxError, body_field, check_email, missing_params
+from sandbox.arguments import Param
+from sandbox.batch import BatchOps, batch
+from sandbox.control import ControlCall, ControlRoute, take
+from sandbox.errors import EMAIL, SandboxError, body_field, check_email, missing_params
+from sandbox.formats import Json, gravatar, wc_dates
+from sandbox.listing import BY_ID, PAGING, Collection, Predicate, by
+from sandbox.messages import Response
+from sandbox.meta import is_hidden_customer_meta
+from sandbox.resource import Resource
+from sandbox.rest import Call, RestApi, Route, Served, wc_links
+from sandbox.state import StoreBase, clone, locked
+
+INVALID_ID = ("wc_user_invalid_id", "Invalid user ID.")
+
+
+def address(
+    *,
+    first: str = "",
+    last: str = "",
+    street: str = "",
+    city: str = "",
+    state: str = "",
+    postcode: str = "",
+    country: str = "",
+    phone: str = "",
+    email: str | None = None,
+) -> Json:
+    """A billing (with `email`) or shipping (without) address, keys in WooCommerce's order."""
+    data: Json = {
+        "first_name": first,
+        "last_name": last,
+        "company": "",
+        "address_1": street,
+        "address_2": "",
+        "city": city,
+        "state": state,
+        "postcode": postcode,
+        "country": country,
+    }
+    if email is not None:
+        data["email"] = email
+    data["phone"] = phone
+    return data
+
+
+def customer(
+    *,
+    id: int,
+    email: str,
+    first: str,
+    last: str,
+    username: str,
+    created: datetime,
+    billing: Json,
+    shipping: Json,
+) -> Json:
+    created_local, created_gmt = wc_dates(created)
+    return {
+        "id": id,
+        "date_created": created_local,
+        "date_created_gmt": created_gmt,
+        "date_modified": created_local,
+        "date_modified_gmt": created_gmt,
+        "email": email,
+        "first_name": first,
+        "last_name": last,
+        "role": "customer",
+        "username": username,
+        "billing": billing,
+        "shipping": shipping,
+        "is_paying_customer": False,
+        "avatar_url": gravatar(email),
+        "meta_data": [],
+    }
+
 
 EMAIL_EXISTS = (
     "An account is already registered with your email address. "
@@ -22,10 +103,6 @@ USERNAME_EXISTS = "An account is already registered with that username. Please c
 
 class CustomersMixin(StoreBase):
     """Customers: the API's create/update/delete and the shopper's registration at checkout."""
-
-    @locked
-    def customer_id_by_email(self, email: str) -> int | None:
-        return self._email_index.get(email.strip().lower())
 
     def _free_username(self, email: str) -> str:
         """WooCommerce's generated username: the email's local part, made unique."""
@@ -47,15 +124,15 @@ class CustomersMixin(StoreBase):
         if username and username in self._usernames:
             raise SandboxError("registration-error-username-exists", USERNAME_EXISTS, 400)
         cid = self._next("user")
-        obj = r.customer(
+        obj = customer(
             id=cid,
             email=email,
             first="",
             last="",
             username=username or self._free_username(email),
             created=self.now(),
-            billing=r.address(email=""),
-            shipping=r.address(),
+            billing=address(email=""),
+            shipping=address(),
         )
         self._data["customers"][cid] = obj
         self._email_index[email.lower()] = cid
@@ -87,7 +164,7 @@ class CustomersMixin(StoreBase):
         cid = work["id"]
         entries = self._meta_updates(body)
         if entries:
-            self._write_meta(work, f"customers:{cid}", entries, r.is_hidden_customer_meta)
+            self._write_meta(work, f"customers:{cid}", entries, is_hidden_customer_meta)
         old_email = self._data["customers"][cid]["email"].lower()
         self._email_index.pop(old_email, None)
         self._email_index[work["email"].lower()] = cid
@@ -122,7 +199,7 @@ class CustomersMixin(StoreBase):
         if customer is None:
             if from_batch:
                 raise SandboxError("woocommerce_rest_invalid_id", "Invalid resource ID.", 400)
-            raise SandboxError(*INVALID_ID["customers"], 404)
+            raise SandboxError(*INVALID_ID, 404)
         email = body_field(body, "email", str, "string")
         owner = self._email_index.get(email.strip().lower()) if email else None
         if owner is not None and owner != id:
@@ -195,3 +272,113 @@ class CustomersMixin(StoreBase):
         )
         self._data["customers"][work["id"]] = work
         return clone(work)
+
+
+# ---- listing ----
+
+_ROLES = (
+    "all",
+    "administrator",
+    "editor",
+    "author",
+    "contributor",
+    "subscriber",
+    "customer",
+    "shop_manager",
+)
+
+
+def _customer_filters(args: dict[str, Any]) -> list[Predicate]:
+    found: list[Predicate] = []
+    if args["role"] != "all":
+        role = args["role"]
+        found.append(lambda c: c["role"] == role)
+    if args["email"]:
+        email = args["email"].strip().lower()
+        found.append(lambda c: c["email"].lower() == email)
+    return found
+
+
+def _display_name(customer: Json) -> str:
+    """WordPress's display_name as set at registration: "First Last", one of them, or the login."""
+    names = " ".join(n for n in (customer["first_name"], customer["last_name"]) if n)
+    return (names or customer["username"]).lower()
+
+
+COLLECTION = Collection(
+    "customers",
+    {
+        **PAGING,
+        "order": Param("enum", "asc", ("asc", "desc")),
+        "orderby": Param("enum", "name", ("id", "include", "name", "registered_date")),
+        "email": Param("email"),
+        "role": Param("enum", "customer", _ROLES),
+    },
+    {"id": BY_ID, "name": _display_name, "registered_date": by("date_created_gmt")},
+    _customer_filters,
+    search_fields=("username", "email", "first_name", "last_name"),
+)
+
+
+def _store(api: RestApi) -> CustomersMixin:
+    return api.store_as(CustomersMixin)
+
+
+CUSTOMER = Served("customers", wc_links("customers"), COLLECTION)
+
+
+def _delete(api: RestApi, call: Call) -> Response:
+    def delete(obj_id: int, args: dict[str, Any]) -> Json:
+        return _store(api).delete_customer(obj_id, force=args["force"], reassign=args["reassign"])
+
+    return api.delete(call, CUSTOMER, delete)
+
+
+def _batch(api: RestApi, call: Call) -> Response:
+    store = _store(api)
+    ops = BatchOps(
+        create=store.create_customer,
+        update=partial(store.update_customer, from_batch=True),
+        delete=partial(store.delete_customer, force=True),
+    )
+    return batch(api, call, CUSTOMER, ops)
+
+
+def _register(call: ControlCall) -> tuple[int, Any]:
+    customer = call.store_as(CustomersMixin).register_customer(
+        email=take(call.body, "email", "str", required=True),
+        first_name=take(call.body, "first_name", "str", default=""),
+        last_name=take(call.body, "last_name", "str", default=""),
+    )
+    return 201, customer
+
+
+_EDIT = "POST PUT PATCH"
+RESOURCE = Resource(
+    "customers",
+    INVALID_ID,
+    rest=(
+        Route("GET", "/wc/v3/customers", lambda api, c: api.serve_list(c, CUSTOMER)),
+        Route(
+            "POST",
+            "/wc/v3/customers",
+            lambda api, c: api.create(c, CUSTOMER, _store(api).create_customer),
+        ),
+        Route(_EDIT, "/wc/v3/customers/batch", _batch),
+        Route("GET", r"/wc/v3/customers/(\d+)", lambda api, c: api.get(c, CUSTOMER)),
+        Route(
+            _EDIT,
+            r"/wc/v3/customers/(\d+)",
+            lambda api, c: api.update(c, CUSTOMER, _store(api).update_customer),
+        ),
+        Route("DELETE", r"/wc/v3/customers/(\d+)", _delete),
+    ),
+    control=(
+        ControlRoute(
+            "POST",
+            "/customers",
+            _register,
+            '/customers  register: {"email", "first_name"?, "last_name"?}',
+        ),
+    ),
+)

@@ -1,7 +1,8 @@
-"""Builders for orders, their lines and totals, and refunds, shaped exactly like WooCommerce's.
+"""The shape of orders and their lines (line items, shipping, fees, taxes, coupons) and totals.
 
-For the store: plain dicts with the keys, key order and JSON types of real-order.json and
-real-order-refund.json (without `_links`, which the server adds). `line_items[].price` is a JSON
+For `sandbox.resources.orders` (and `refunds`, whose lines are negative copies of these): plain
+dicts with the keys, key order and JSON types of real-order.json (without `_links`, which the
+server adds). `line_items[].price` is a JSON
 number as WooCommerce sends it; every other amount is a string with 2 decimals.
 """
 
@@ -12,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sandbox.resources_format import Json, fmt, money, neg, sum_money, unit_price, wc_dates
+from sandbox.formats import Json, fmt, neg, sum_money, unit_price, wc_dates
 
 WC_VERSION = "9.4.2"
 CURRENCY = "USD"
@@ -281,76 +282,3 @@ def order(
     }
     order_totals(data)
     return {name: data.get(name) for name in ORDER_KEY_ORDER}
-
-
-def refund(
-    *,
-    id: int,
-    created: datetime,
-    amount: Decimal,
-    reason: str,
-    line_items: list[Json],
-    shipping_lines: list[Json],
-    tax_lines: list[Json],
-) -> Json:
-    """A refund like real-order-refund.json, as /orders/{id}/refunds serves it."""
-    local, gmt = wc_dates(created)
-    return {
-        "id": id,
-        "date_created": local,
-        "date_created_gmt": gmt,
-        "amount": fmt(amount),
-        "reason": reason,
-        "refunded_by": 1,
-        "refunded_payment": False,
-        "meta_data": [],
-        "line_items": line_items,
-        "shipping_lines": shipping_lines,
-        "tax_lines": tax_lines,
-        "fee_lines": [],
-    }
-
-
-def refund_with_parent(refund_obj: Json, parent_id: int) -> Json:
-    """The refund as GET /wc/v3/refunds serves it: `parent_id` right after `id`."""
-    items = list(refund_obj.items())
-    return dict([items[0], ("parent_id", parent_id), *items[1:]])
-
-
-def refunded_line(
-    *,
-    id: int,
-    source: Json,
-    quantity: int,
-    total: Decimal,
-    tax: Decimal,
-    meta_id: int,
-) -> Json:
-    """A negative copy of an order line inside a refund (meta `_refunded_item_id` names the line)."""
-    data = {
-        **source,
-        "id": id,
-        "quantity": -quantity,
-        "subtotal": neg(total),
-        "subtotal_tax": neg(tax),
-        "total": neg(total),
-        "total_tax": neg(tax),
-        "taxes": [{"id": TAX_RATE_ID, "total": neg(tax), "subtotal": neg(tax)}]
-        if source["taxes"]
-        else [],
-        "meta_data": [item_meta(meta_id, "_refunded_item_id", str(source["id"]))],
-        "image": NO_IMAGE,
-    }
-    data["price"] = unit_price(-money(total), quantity)
-    return data
-
-
-def refunded_shipping(*, id: int, source: Json, total: Decimal, tax: Decimal, meta_id: int) -> Json:
-    return {
-        **source,
-        "id": id,
-        "total": neg(total),
-        "total_tax": neg(tax),
-        "taxes": [{"id": TAX_RATE_ID, "total": neg(tax), "subtotal": ""}] if tax else [],
-        "meta_data": [item_meta(meta_id, "_refunded_item_id", str(source["id"]))],
-    }

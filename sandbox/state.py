@@ -1,9 +1,10 @@
 """The sandbox store's foundations: its tables, clock, ids, lookups and shared write helpers.
 
-For the per-resource mixins (`store_customers`, `store_catalog`, `store_orders`,
-`store_order_status`, `store_feedback`) that `sandbox.store.SandboxStore` assembles: `StoreBase`
-holds the state they all work on; `locked` makes a public method take the store's lock, and
-`clone` is how every reader gets a copy instead of the stored dict.
+For the per-resource store mixins in `sandbox.resources` (customers, products, coupons, orders,
+refunds, reviews, comments) that `sandbox.store.SandboxStore` assembles: `StoreBase` holds the
+state they all work on; `locked` makes a public method take the store's lock, and `clone` is how
+every reader gets a copy instead of the stored dict. The tables themselves are declared by the
+resource modules (`sandbox.resource.Resource`) and handed over by `SandboxStore`.
 """
 
 from __future__ import annotations
@@ -11,30 +12,18 @@ from __future__ import annotations
 import functools
 import marshal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
-from sandbox import resources as r
-from sandbox.resources import Json
-from sandbox.store_errors import SandboxError, body_field, check_email, not_of_type
+from sandbox.errors import SandboxError, body_field, check_email, not_of_type
+from sandbox.formats import Json, wc_dates
+from sandbox.meta import TABLE_PREFIX, apply_meta_updates, is_hidden_customer_meta
 
-RESOURCES = ("customers", "products", "orders", "refunds", "reviews", "comments", "coupons")
 DEFAULT_SITE_URL = "https://sandbox.test"
 DEFAULT_TAX_RATE = Decimal("0.10")
-
-# WooCommerce's codes for a missing object, per resource: (code, message); GETs answer 404.
-INVALID_ID = {
-    "orders": ("woocommerce_rest_shop_order_invalid_id", "Invalid ID."),
-    "refunds": ("woocommerce_rest_shop_order_refund_invalid_id", "Invalid ID."),
-    "coupons": ("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID."),
-    "products": ("woocommerce_rest_product_invalid_id", "Invalid ID."),
-    "customers": ("wc_user_invalid_id", "Invalid user ID."),
-    "reviews": ("woocommerce_rest_review_invalid_id", "Invalid review ID."),
-    "comments": ("rest_comment_invalid_id", "Invalid comment ID."),
-}
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -64,11 +53,11 @@ def _real_now() -> datetime:
 
 def hidden_post_meta(key: str) -> bool:
     """Order and coupon meta WooCommerce never returns: keys starting with wp_."""
-    return key.lower().startswith(r.TABLE_PREFIX)
+    return key.lower().startswith(TABLE_PREFIX)
 
 
 META_HIDDEN: dict[str, Callable[[str], bool]] = {
-    "customers": r.is_hidden_customer_meta,
+    "customers": is_hidden_customer_meta,
     "orders": hidden_post_meta,
     "coupons": hidden_post_meta,
 }
@@ -81,13 +70,20 @@ class StoreBase:
     the objects as JSON dicts exactly as served, without `_links`, plus WordPress-like tables.
     """
 
-    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tables: Mapping[str, tuple[str, str]],
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """`tables`: each resource's name and WooCommerce's (code, message) for a missing id."""
         self.lock = threading.RLock()
+        self._invalid_id = dict(tables)
         self._clock = clock or _real_now
         self._frozen: datetime | None = None
         self.site_url = DEFAULT_SITE_URL
         self.tax_rate = DEFAULT_TAX_RATE
-        self._data: dict[str, dict[int, Json]] = {name: {} for name in RESOURCES}
+        self._data: dict[str, dict[int, Json]] = {name: {} for name in tables}
         # WordPress tables: posts (products, coupons, orders, refunds, blog posts share ids), users
         # (1 is the shop admin), comments (reviews too), order items and their meta, terms.
         self._seq = {
@@ -138,7 +134,7 @@ class StoreBase:
 
     def _stamp(self, obj: Json, *fields: str) -> None:
         """Set date fields (local + _gmt pair) to now; `date_modified` is the usual one."""
-        local, gmt = r.wc_dates(self.now())
+        local, gmt = wc_dates(self.now())
         for name in fields or ("date_modified",):
             obj[name], obj[f"{name}_gmt"] = local, gmt
 
@@ -147,16 +143,67 @@ class StoreBase:
     def _collection(self, resource: str) -> dict[int, Json]:
         if resource not in self._data:
             raise ValueError(
-                f"unknown sandbox resource {resource!r}; one of {', '.join(RESOURCES)}"
+                f"unknown sandbox resource {resource!r}; one of {', '.join(self._data)}"
             )
         return self._data[resource]
 
     def _find(self, resource: str, id: int, status: int = 404) -> Json:
         obj = self._collection(resource).get(id)
         if obj is None:
-            code, message = INVALID_ID[resource]
+            code, message = self._invalid_id[resource]
             raise SandboxError(code, message, status)
         return obj
+
+    # ---- generic reads (every resource) -----------------------------------------------------
+
+    @locked
+    def all(self, resource: str) -> list[Json]:
+        """Every object of a resource, deep copies sorted by id (ids ascend with creation)."""
+        return [clone(obj) for obj in self._collection(resource).values()]
+
+    @locked
+    def get(self, resource: str, id: int) -> Json:
+        """One object (deep copy); WooCommerce's invalid-id error (404) when there is none."""
+        return clone(self._find(resource, id))
+
+    @locked
+    def query(
+        self,
+        resource: str,
+        *,
+        where: Callable[[Json], bool] | None = None,
+        key: Callable[[Json], Any] | None = None,
+        reverse: bool = False,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[int, list[Json]]:
+        """Filter, sort and slice without copying the whole collection: (matches, copies of the slice).
+
+        `where` and `key` see the stored dicts and must not modify them. Only the returned slice is
+        copied, so listing one page of 100,000 orders stays cheap.
+        """
+        rows = [o for o in self._collection(resource).values() if where is None or where(o)]
+        if key is not None:
+            rows.sort(key=key, reverse=reverse)
+        elif reverse:
+            rows.reverse()
+        end = None if limit is None else offset + limit
+        return len(rows), [clone(o) for o in rows[offset:end]]
+
+    @locked
+    def customer_id_by_email(self, email: str) -> int | None:
+        return self._email_index.get(email.strip().lower())
+
+    @locked
+    def put(self, resource: str, obj: Json) -> Json:
+        """Store `obj` (a copy) under its `id`, replacing any: for resources without write rules
+        of their own, e.g. the rows a resource's `populate` hook generates."""
+        self._collection(resource)[obj["id"]] = clone(obj)
+        return clone(obj)
+
+    @locked
+    def count(self, resource: str) -> int:
+        return len(self._collection(resource))
 
     # ---- shared write helpers ---------------------------------------------------------------
 
@@ -180,7 +227,7 @@ class StoreBase:
     ) -> None:
         """Apply meta updates to obj["meta_data"]; rows WooCommerce never returns are kept aside."""
         rows = self._hidden_meta.setdefault(ref, [])
-        obj["meta_data"] = r.apply_meta_updates(
+        obj["meta_data"] = apply_meta_updates(
             obj["meta_data"], rows, entries, self._meta_id, hidden
         )
         if not rows:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sandbox.resources_format import Json
+from sandbox.formats import Json
 
 # WooCommerce never returns these customer meta keys (WC_Customer_Data_Store::exclude_internal_meta_keys).
 HIDDEN_META_PREFIXES = (
