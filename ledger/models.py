@@ -244,6 +244,45 @@ class SyncRun(Base):
     __table_args__ = (Index(None, "store_id", "started_at"),)
 
 
+class Redemption(Base):
+    """Points turned into a store coupon. The row and its debit entry commit before the coupon
+    exists in the store; `status` then moves pending -> issued -> used, or -> refused (debit
+    reversed), or from issued -> expired/deleted (points returned or not, see `returned`)."""
+
+    __tablename__ = "redemptions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    request_key: Mapped[str] = mapped_column(String(255))  # one redemption per request
+    request: Mapped[str] = mapped_column(Text, default="{}")  # JSON of what was asked for
+    channel: Mapped[str] = mapped_column(String(16))  # admin, storefront, auto
+    tier: Mapped[str | None] = mapped_column(String(255))
+    points: Mapped[int]
+    amount: Mapped[str] = mapped_column(String(32))  # store currency, a decimal string
+    code: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    coupon_id: Mapped[int | None] = mapped_column()
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]  # a process is issuing the coupon until then
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(Text)  # why refused, or the last error
+    used_order_id: Mapped[int | None] = mapped_column()
+    refunded_order_id: Mapped[int | None] = mapped_column()
+    closed_at: Mapped[datetime | None]  # used, expired, deleted or refused
+
+    __table_args__ = (
+        UniqueConstraint("store_id", "request_key"),
+        UniqueConstraint("store_id", "code"),
+        CheckConstraint("points > 0", name="positive_points"),
+        Index(None, "store_id", "status"),
+        Index(None, "customer_id"),
+    )
+
+
 def _aware_validator(owner: str) -> Any:
     def validate(target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
         if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):

@@ -129,6 +129,26 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         '  loyalty adjust --customer 42 --points -50 --reason "double award, order 1042"',
     ),
     (
+        "redeem",
+        "turn a customer's points into a store coupon",
+        "Redeem points of a WooCommerce customer (by account id) for a coupon in the store: a"
+        " [redemption] tier by name, or a number of points at the configured rate. The debit is"
+        " recorded before the coupon is created, and the coupon is created exactly once, even"
+        " if this command is interrupted (the next `loyalty sync` finishes it). Exits 1, writing"
+        " nothing, when the customer has too few points, saying how many are missing.",
+        "loyalty redeem --customer 42 --tier 10-off\n"
+        "  loyalty redeem --customer 42 --points 1500 --dry-run\n"
+        "  loyalty redeem --customer 42 --tier 40-off --json",
+    ),
+    (
+        "redemptions",
+        "list redemptions (or only the unfinished ones)",
+        "List the store's redemptions, newest first: status (pending, issued, used, refused,"
+        " expired, deleted), customer, points, amount, code. Pending ones are finished by the"
+        " next `loyalty sync`.",
+        "loyalty redemptions --pending\n  loyalty redemptions --json",
+    ),
+    (
         "sandbox",
         "run the local WooCommerce-compatible test store (see: loyalty sandbox --help)",
         "",
@@ -230,6 +250,24 @@ def _adjust_arguments(sub: argparse.ArgumentParser) -> None:
     sub.set_defaults(handler=_adjust)
 
 
+def _redeem_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--customer", required=True, type=_customer_id, metavar="ID", help="WooCommerce customer id"
+    )
+    what = sub.add_mutually_exclusive_group(required=True)
+    what.add_argument("--tier", metavar="NAME", help="a tier of [redemption] tiers")
+    what.add_argument("--points", type=_positive_int, metavar="N", help="points, at the rate")
+    sub.add_argument("--dry-run", action="store_true", help="say what it would do, write nothing")
+    sub.add_argument("--json", action="store_true", help="print the result as JSON")
+    sub.set_defaults(handler=_redeem)
+
+
+def _redemptions_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--pending", action="store_true", help="only the unfinished ones")
+    sub.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    sub.set_defaults(handler=_redemptions)
+
+
 _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "check": _check_arguments,
     "db": _db_arguments,
@@ -237,6 +275,8 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "verify": _verify_arguments,
     "balances": _balances_arguments,
     "adjust": _adjust_arguments,
+    "redeem": _redeem_arguments,
+    "redemptions": _redemptions_arguments,
 }
 
 
@@ -251,6 +291,13 @@ def _nonzero_int(text: str) -> int:
     value = _integer(text)
     if value == 0:
         raise argparse.ArgumentTypeError("expected a non-zero whole number of points, got 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of points >= 1, got {text}")
     return value
 
 
@@ -356,6 +403,18 @@ def _adjust(args: argparse.Namespace) -> int:
         entry_id = entry.id
     _print(f"adjusted customer {args.customer} by {args.points:+d} points (entry {entry_id})")
     return EXIT_OK
+
+
+def _redeem(args: argparse.Namespace) -> int:
+    from loyalty.redeem import redeem_command  # pulls in the HTTP client: lazily
+
+    return redeem_command(args, _load(args), _print, _fail)
+
+
+def _redemptions(args: argparse.Namespace) -> int:
+    from loyalty.redeem import redemptions_command
+
+    return redemptions_command(args, _load(args), _print)
 
 
 def _sandbox(args: argparse.Namespace) -> int:

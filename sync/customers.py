@@ -35,3 +35,10 @@ def fetch_new_customers(client: StoreClient, *, above_id: int) -> Iterator[list[
         if len(fresh) < len(page.items) or len(page.items) < PER_PAGE:
             return
         page_number += 1
+
+
+def fetch_customer_email(client: StoreClient, wc_id: int) -> str | None:
+    """A customer's account email (`GET customers/{id}`), None if the answer has none."""
+    item = client.get(f"customers/{wc_id}").items
+    email = item.get("email") if isinstance(item, dict) else None
+    return email.strip().lower() if isinstance(email, str) and email.strip() else None

@@ -34,7 +34,7 @@ from ledger.session import (
     refresh_planner_statistics,
     session_scope,
 )
-from loyalty.config import Config
+from loyalty.config import Config, StoreConfig
 from sync.client import ClientSettings, StoreClient
 from sync.customer_meta import WriteBackResult, push_balances
 from sync.customers import fetch_new_customers
@@ -43,6 +43,7 @@ from sync.orders import LIVE, TRASH, fetch_known_orders, fetch_orders_window
 from sync.owners import OwnerDirectory, merge_guest
 from sync.products import ProductCategories
 from sync.progress import Progress, make_progress
+from sync.redemptions import Redeemer, RedemptionSettings, claim_seconds
 from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
 from sync.summary import SyncSummary
 from sync.window import WindowPage
@@ -69,7 +70,15 @@ def run_sync(
     store = config.require_store()
     engine = engine or create_engine_for(config.database.url)
     check_schema_current(engine)
-    client = client or StoreClient(
+    client = client or make_client(store)
+    with Transactions(engine, dry_run=dry_run) as tx:
+        run = SyncJob(config, tx, client, progress or Progress(), full=full, dry_run=dry_run)
+        return run.execute()
+
+
+def make_client(store: StoreConfig) -> StoreClient:
+    """The client for the configured store (the sync's, the CLI's redemptions')."""
+    return StoreClient(
         ClientSettings(
             url=store.url,
             consumer_key=store.consumer_key.reveal(),
@@ -80,9 +89,6 @@ def run_sync(
             verify_tls=store.verify_tls,
         )
     )
-    with Transactions(engine, dry_run=dry_run) as tx:
-        run = SyncJob(config, tx, client, progress or Progress(), full=full, dry_run=dry_run)
-        return run.execute()
 
 
 class Transactions:
@@ -181,6 +187,7 @@ class SyncJob:
     def execute(self) -> SyncSummary:
         run_id = self._start_run()
         try:
+            self.finish_redemptions()
             self.sync_customers()
             self.sync_refunds()
             self.sync_orders(LIVE, "orders")
@@ -194,6 +201,20 @@ class SyncJob:
         return self.summary
 
     # -- steps ---------------------------------------------------------------------------------
+
+    def finish_redemptions(self) -> None:
+        """Coupons of redemptions a crash or an unreachable store left pending: before anything."""
+        if self.dry_run:
+            return
+        counts = self.redeemer().finish_pending()
+        for name, value in vars(counts).items():
+            self.summary.redemptions[name] = self.summary.redemptions.get(name, 0) + value
+
+    def redeemer(self) -> Redeemer:
+        store = self.store_config
+        claim = claim_seconds(store.timeout, store.max_retry_seconds)
+        settings = RedemptionSettings(self.config.redemption, claim_seconds=claim)
+        return Redeemer(self.client, self.tx.unit, self.store_id, settings, now=lambda: self.now)
 
     def sync_customers(self) -> None:
         """New registrations; a guest with the same email moves to the account."""

@@ -28,6 +28,7 @@ class SyncSummary:
     quarantined: int = 0
     requests: int = 0
     seconds: float = 0.0
+    redemptions: dict[str, int] = field(default_factory=dict)  # coupons issued, refused, ...
     errors: list[str] = field(default_factory=list)
     changes: list[NewEntry] = field(default_factory=list)  # dry run: what would be appended
 
@@ -54,6 +55,7 @@ class SyncSummary:
             "quarantined": self.quarantined,
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
+            "redemptions": dict(self.redemptions),
             "errors": list(self.errors),
         }
         if self.dry_run:
@@ -87,6 +89,9 @@ class SyncSummary:
         else:
             lines.append(f"  customers written     {self.customers_written:>10,}")
         lines.append(f"  items quarantined     {self.quarantined:>10,}")
+        if any(self.redemptions.values()):
+            counts = ", ".join(f"{k} {v}" for k, v in self.redemptions.items() if v)
+            lines.append(f"  redemptions           {counts}")
         if self.write_failures or self.write_gave_up:
             lines.append(
                 f"  write-back failed for {self.write_failures} customer(s) (retried next run),"

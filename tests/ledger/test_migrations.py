@@ -24,6 +24,7 @@ from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 
+HEAD = "0003_redemptions"
 LEDGER_TABLES = {
     "stores",
     "customers",
@@ -35,6 +36,7 @@ LEDGER_TABLES = {
     "refund_details",
     "meta_writes",
     "sync_runs",
+    "redemptions",
 }
 
 
@@ -50,17 +52,17 @@ def test_upgrade_from_empty_reaches_head_with_every_table(
 ) -> None:
     assert current_revision(raw_engine) is None
 
-    assert upgrade(raw_db_url) == head_revision() == "0002"
+    assert upgrade(raw_db_url) == head_revision() == HEAD
 
-    assert current_revision(raw_engine) == "0002"
+    assert current_revision(raw_engine) == HEAD
     assert set(inspect(raw_engine).get_table_names()) == LEDGER_TABLES | {"alembic_version"}
 
 
 def test_upgrading_a_database_at_head_changes_nothing(raw_db_url: str, raw_engine: Engine) -> None:
     upgrade(raw_db_url)
 
-    assert upgrade(raw_db_url) == "0002"
-    assert current_revision(raw_engine) == "0002"
+    assert upgrade(raw_db_url) == HEAD
+    assert current_revision(raw_engine) == HEAD
 
 
 def test_the_migrated_schema_matches_the_models(raw_db_url: str, raw_engine: Engine) -> None:
@@ -122,7 +124,7 @@ def test_an_empty_database_is_reported_with_the_command_to_run(raw_engine: Engin
         check_schema_current(raw_engine)
 
     assert str(raised.value) == (
-        f"the database at {url} is empty (no ledger schema), this version needs 0002: "
+        f"the database at {url} is empty (no ledger schema), this version needs {HEAD}: "
         "run `loyalty db upgrade`"
     )
 
@@ -135,9 +137,9 @@ def test_an_older_schema_is_reported_with_both_revisions_then_upgraded(
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
 
-    with pytest.raises(SchemaBehind, match=r"is at revision 0001, this version needs 0002: run"):
+    with pytest.raises(SchemaBehind, match=rf"is at revision 0001, this version needs {HEAD}: run"):
         check_schema_current(raw_engine)
-    assert upgrade(raw_db_url) == "0002"
+    assert upgrade(raw_db_url) == HEAD
     check_schema_current(raw_engine)
 
 
@@ -147,7 +149,9 @@ def test_a_schema_from_a_newer_version_is_not_sent_to_upgrade(
     monkeypatch.setattr(migrate, "head_revision", lambda: "0000")
     monkeypatch.setattr(migrate, "known_revisions", lambda: frozenset({"0000"}))
 
-    with pytest.raises(SchemaBehind, match=r"at revision 0002, which this version does not know"):
+    with pytest.raises(
+        SchemaBehind, match=rf"at revision {HEAD}, which this version does not know"
+    ):
         check_schema_current(engine)
 
 

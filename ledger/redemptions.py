@@ -1,0 +1,218 @@
+"""Redemptions in the ledger: the pending row and its debit, the claim, and how each one ends.
+
+For `sync.redemptions` (which talks to the store) and the CLI's listing. The rules that keep a
+redemption exactly-once live here:
+- `open_redemption` writes the pending row and its debit entry in the caller's transaction, after
+  `lock_customer`, so two redemptions of one customer never both spend the same points;
+- a redemption's points are reconciled like any source: the target for `redemption:{id}` is
+  minus its points while it stands and 0 once refused or returned, and the difference is one entry
+  keyed `redemption:{id}#{n}`, so a replay appends nothing;
+- `claim` lets one process at a time create a redemption's coupon; a claim lapses after a while,
+  so a process killed mid-way never blocks the redemption for good.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from ledger.entries import NewEntry, append_entry, reconcile_key, ref_holdings
+from ledger.kinds import SourceKind
+from ledger.models import Balance, Customer, Redemption
+
+PENDING, ISSUED, USED = "pending", "issued", "used"
+REFUSED, EXPIRED, DELETED = "refused", "expired", "deleted"
+STATUSES = (PENDING, ISSUED, USED, REFUSED, EXPIRED, DELETED)
+#: Statuses whose points stay spent (the others have had them returned, or never took them).
+SPENDING = frozenset({PENDING, ISSUED, USED})
+
+
+class DuplicateRequest(ValueError):
+    """A request key is already used by a redemption asking for something else."""
+
+
+@dataclass(frozen=True)
+class NewRedemption:
+    """What `open_redemption` records; `request` is what was asked for, kept as JSON."""
+
+    customer_id: int
+    request_key: str
+    request: Mapping[str, Any]
+    channel: str
+    tier: str | None
+    points: int
+    amount: Decimal
+    code: str
+    email: str
+    expires_at: datetime
+
+
+def source_ref(redemption_id: int) -> str:
+    return f"redemption:{redemption_id}"
+
+
+def lock_customer(session: Session, customer_id: int) -> None:
+    """Serialise redemptions of one customer until the transaction ends.
+
+    PostgreSQL: a row lock on the customer (`SELECT ... FOR UPDATE`). SQLite: every writing
+    transaction already holds the database's write lock from BEGIN (see `ledger.session`).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+
+
+def spendable_points(session: Session, customer_id: int) -> int:
+    """The points a customer can redeem now: the cached balance (never below zero)."""
+    balance = session.execute(
+        select(Balance.balance).where(Balance.customer_id == customer_id)
+    ).scalar_one_or_none()
+    return max(0, int(balance or 0))
+
+
+def find_by_request(session: Session, store_id: int, request_key: str) -> Redemption | None:
+    return session.execute(
+        select(Redemption).where(
+            Redemption.store_id == store_id, Redemption.request_key == request_key
+        )
+    ).scalar_one_or_none()
+
+
+def open_redemption(
+    session: Session, store_id: int, new: NewRedemption, *, now: datetime, claim_until: datetime
+) -> Redemption:
+    """Record a pending redemption and its debit; the caller has locked the customer.
+
+    Claimed by the caller until `claim_until`. If the request key exists with the same request,
+    that redemption is returned unchanged; with a different one, DuplicateRequest.
+    """
+    existing = find_by_request(session, store_id, new.request_key)
+    if existing is not None:
+        if json.loads(existing.request) != dict(new.request):
+            raise DuplicateRequest(
+                f"request {new.request_key!r} was already made for {existing.request}"
+            )
+        return existing
+    row = Redemption(
+        store_id=store_id,
+        customer_id=new.customer_id,
+        request_key=new.request_key,
+        request=json.dumps(dict(new.request), sort_keys=True),
+        channel=new.channel,
+        tier=new.tier,
+        points=new.points,
+        amount=f"{new.amount:.2f}",
+        code=new.code,
+        email=new.email,
+        status=PENDING,
+        expires_at=new.expires_at,
+        created_at=now,
+        updated_at=now,
+        claimed_until=claim_until,
+        attempts=0,
+    )
+    session.add(row)
+    session.flush()
+    settle_points(session, row, now=now, note=f"redeemed for coupon {row.code}")
+    return row
+
+
+def settle_points(session: Session, row: Redemption, *, now: datetime, note: str) -> bool:
+    """Append the entry that brings `redemption:{id}` to its target; True if one was appended."""
+    ref = source_ref(row.id)
+    held = ref_holdings(session, row.store_id, [ref]).get(ref)
+    target = -row.points if row.status in SPENDING else 0
+    delta = target - (held.points if held else 0)
+    if not delta:
+        return False
+    entry = NewEntry(
+        customer_id=row.customer_id,
+        points=delta,
+        kind=SourceKind.REDEMPTION,
+        source_ref=ref,
+        idempotency_key=reconcile_key(ref, held),
+        occurred_at=now,
+        note=note,
+    )
+    return append_entry(session, row.store_id, entry, now=now)
+
+
+def claim(session: Session, redemption_id: int, *, now: datetime, until: datetime) -> bool:
+    """Take a pending redemption for this process until `until`; False if another holds it."""
+    result = session.execute(
+        update(Redemption)
+        .where(
+            Redemption.id == redemption_id,
+            Redemption.status == PENDING,
+            or_(Redemption.claimed_until.is_(None), Redemption.claimed_until <= now),
+        )
+        .values(claimed_until=until, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def mark_issued(session: Session, redemption_id: int, coupon_id: int, *, now: datetime) -> None:
+    row = _get(session, redemption_id)
+    if row.status != PENDING:
+        return
+    row.status, row.coupon_id, row.claimed_until = ISSUED, coupon_id, None
+    row.updated_at, row.reason = now, None
+    row.attempts += 1
+
+
+def refuse(session: Session, redemption_id: int, reason: str, *, now: datetime) -> None:
+    """The store refused the coupon: the redemption ends and its debit is reversed."""
+    row = _get(session, redemption_id)
+    if row.status != PENDING:
+        return
+    row.status, row.reason, row.claimed_until = REFUSED, reason, None
+    row.updated_at = row.closed_at = now
+    row.attempts += 1
+    settle_points(session, row, now=now, note=f"coupon refused by the store: {reason}")
+
+
+def release(session: Session, redemption_id: int, error: str, *, now: datetime) -> None:
+    """The coupon could not be created this time: stays pending, free for the next attempt."""
+    row = _get(session, redemption_id)
+    if row.status != PENDING:
+        return
+    row.claimed_until, row.reason, row.updated_at = None, error, now
+    row.attempts += 1
+
+
+def pending_redemptions(session: Session, store_id: int) -> list[Redemption]:
+    return list(
+        session.execute(
+            select(Redemption)
+            .where(Redemption.store_id == store_id, Redemption.status == PENDING)
+            .order_by(Redemption.id)
+        ).scalars()
+    )
+
+
+def list_redemptions(
+    session: Session, store_id: int, *, statuses: tuple[str, ...] = STATUSES, limit: int = 1000
+) -> list[tuple[Redemption, int | None]]:
+    """Redemptions (newest first) with their customer's WooCommerce id."""
+    rows = session.execute(
+        select(Redemption, Customer.wc_id)
+        .join(Customer, Customer.id == Redemption.customer_id)
+        .where(Redemption.store_id == store_id, Redemption.status.in_(statuses))
+        .order_by(Redemption.id.desc())
+        .limit(limit)
+    )
+    return [(redemption, wc_id) for redemption, wc_id in rows]
+
+
+def _get(session: Session, redemption_id: int) -> Redemption:
+    row = session.get(Redemption, redemption_id, populate_existing=True, with_for_update=True)
+    if row is None:
+        raise LookupError(f"no redemption {redemption_id}")
+    return row

@@ -1,0 +1,316 @@
+"""Redeeming points for a store coupon, exactly once, whatever fails in between.
+
+For the CLI (`loyalty redeem`), the sync (which finishes pending redemptions first, and answers
+storefront requests) and the worker. The steps, each safe to interrupt:
+
+1. one transaction: lock the customer, decide (`rules.redemption`), write the pending redemption
+   and its debit entry, commit. Nothing exists in the store yet; the redemption is claimed by this
+   process for `claim_seconds`;
+2. look the code up in the store (`GET coupons?code=`): a coupon whose meta names this redemption
+   is ours (a previous attempt created it), so it is never created twice;
+3. otherwise create it (`POST coupons`). `woocommerce_rest_coupon_code_already_exists` is resolved
+   as in 2; any other refusal by the store (HTTP 400) reverses the debit with an entry and the
+   store's reason; a store that cannot be reached leaves the redemption pending for the next run;
+4. one transaction: record the coupon id (issued).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import redemptions as ledger
+from ledger.models import Customer, Redemption
+from loyalty.errors import StoreError, StoreRejected
+from rules.redemption import Quote, RedemptionRules, Refusal, quote_redemption
+from sync.client import StoreClient
+from sync.coupons import (
+    CODE_EXISTS,
+    CouponSpec,
+    StoreCoupon,
+    fetch_coupon_by_code,
+    new_coupon_code,
+    push_coupon,
+)
+
+log = logging.getLogger("sync.redemptions")
+
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
+DEFAULT_CLAIM_SECONDS = 600.0
+
+
+class RedemptionRefused(Exception):
+    """The redemption cannot go ahead (too few points, unknown tier...); nothing was written."""
+
+    def __init__(self, reason: str, missing: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.missing = missing
+
+
+def claim_seconds(timeout: float, max_retry_seconds: float) -> float:
+    """A claim long enough for the three store calls of one attempt, each retried to the end."""
+    return 3 * (timeout + max_retry_seconds) + 60
+
+
+@dataclass(frozen=True)
+class RedemptionSettings:
+    """What redeeming needs from the configuration."""
+
+    rules: RedemptionRules
+    #: How long one process may take to create a coupon before another may take the job over
+    #: (longer than the client's whole retry budget).
+    claim_seconds: float = DEFAULT_CLAIM_SECONDS
+
+
+@dataclass(frozen=True)
+class Request:
+    """A redemption asked for: by whom, for what, and the key that makes asking twice harmless."""
+
+    wc_customer_id: int
+    email: str
+    tier: str | None = None
+    points: int | None = None
+    channel: str = "admin"
+    request_key: str = ""  # default: a fresh key (an admin's redemption is never a replay)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tier": self.tier} if self.tier is not None else {"points": self.points}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where a redemption stands after this process's attempt."""
+
+    redemption_id: int
+    status: str  # issued, pending (the store could not be reached), refused (by the store)
+    code: str
+    amount: Decimal
+    points: int
+    expires: datetime
+    balance: int  # the customer's spendable points afterwards
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "redemption_id": self.redemption_id,
+            "code": self.code,
+            "amount": f"{self.amount:.2f}",
+            "points": self.points,
+            "expires": self.expires.isoformat(),
+            "balance": self.balance,
+            "status": self.status,
+        }
+
+
+@dataclass
+class FinishCounts:
+    issued: int = 0
+    refused: int = 0
+    still_pending: int = 0
+
+
+class Redeemer:
+    """Redemptions of one store: deciding, recording, creating coupons, finishing pending ones."""
+
+    def __init__(
+        self,
+        client: StoreClient,
+        unit_of_work: UnitOfWork,
+        store_id: int,
+        settings: RedemptionSettings,
+        *,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.client = client
+        self.unit_of_work = unit_of_work
+        self.store_id = store_id
+        self.settings = settings
+        self.now = now
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    def quote(self, session: Session, wc_customer_id: int, request: Request) -> Quote:
+        """The quote for a request against the customer's spendable points, or RedemptionRefused."""
+        customer_id = self._customer_id(session, wc_customer_id)
+        available = ledger.spendable_points(session, customer_id) if customer_id else 0
+        decision = quote_redemption(
+            self.settings.rules, available, tier=request.tier, points=request.points
+        )
+        if isinstance(decision, Refusal):
+            raise RedemptionRefused(decision.reason, decision.missing)
+        return decision
+
+    def balance(self, wc_customer_id: int) -> int:
+        with self.unit_of_work() as session:
+            customer_id = self._customer_id(session, wc_customer_id)
+            return ledger.spendable_points(session, customer_id) if customer_id else 0
+
+    # -- redeeming -----------------------------------------------------------------------------
+
+    def redeem(self, request: Request) -> Outcome:
+        """Record the redemption (or raise RedemptionRefused, writing nothing), then issue it."""
+        redemption_id = self.open(request)
+        return self.issue(redemption_id)
+
+    def open(self, request: Request) -> int:
+        """Step 1: the pending redemption and its debit, committed together. Returns its id."""
+        now = self.now()
+        rules = self.settings.rules
+        with self.unit_of_work() as session:
+            customer_id = self._customer_id(session, request.wc_customer_id)
+            if customer_id is not None:
+                ledger.lock_customer(session, customer_id)
+                existing = ledger.find_by_request(session, self.store_id, request.request_key)
+                if existing is not None:
+                    return self._replayed(existing, request)
+            quote = self.quote(session, request.wc_customer_id, request)
+            assert customer_id is not None  # a quote needs points, so a ledger customer
+            new = ledger.NewRedemption(
+                customer_id=customer_id,
+                request_key=request.request_key or f"{request.channel}:{uuid.uuid4()}",
+                request=request.as_dict(),
+                channel=request.channel,
+                tier=quote.tier,
+                points=quote.points,
+                amount=quote.amount,
+                code=new_coupon_code(rules.code_prefix),
+                email=request.email.strip().lower(),
+                expires_at=now + timedelta(days=rules.coupon_days),
+            )
+            row = ledger.open_redemption(
+                session, self.store_id, new, now=now, claim_until=self._claim_until(now)
+            )
+            return row.id
+
+    def issue(self, redemption_id: int) -> Outcome:
+        """Steps 2 to 4 for a redemption this process has claimed."""
+        with self.unit_of_work() as session:
+            row = self._row(session, redemption_id)
+        if row.status == ledger.PENDING:
+            self._create_coupon(row)
+        return self.outcome(redemption_id)
+
+    def finish_pending(self) -> FinishCounts:
+        """Issue every pending redemption no other process is working on (oldest first)."""
+        counts = FinishCounts()
+        with self.unit_of_work() as session:
+            ids = [row.id for row in ledger.pending_redemptions(session, self.store_id)]
+        for redemption_id in ids:
+            now = self.now()
+            with self.unit_of_work() as session:
+                claimed = ledger.claim(
+                    session, redemption_id, now=now, until=self._claim_until(now)
+                )
+            if not claimed:
+                counts.still_pending += 1
+                continue
+            status = self.issue(redemption_id).status
+            counts.issued += status == ledger.ISSUED
+            counts.refused += status == ledger.REFUSED
+            counts.still_pending += status == ledger.PENDING
+        return counts
+
+    def outcome(self, redemption_id: int) -> Outcome:
+        with self.unit_of_work() as session:
+            row = self._row(session, redemption_id)
+            balance = ledger.spendable_points(session, row.customer_id)
+            return Outcome(
+                redemption_id=row.id,
+                status=row.status,
+                code=row.code,
+                amount=Decimal(row.amount),
+                points=row.points,
+                expires=row.expires_at,
+                balance=balance,
+                reason=row.reason,
+            )
+
+    # -- the store's side ----------------------------------------------------------------------
+
+    def _create_coupon(self, row: Redemption) -> None:
+        try:
+            found: StoreCoupon | str | None = fetch_coupon_by_code(self.client, row.code)
+            if found is None:
+                found = self._post(row)
+        except StoreError as error:
+            log.warning("redemption %d stays pending: %s", row.id, error)
+            with self.unit_of_work() as session:
+                ledger.release(session, row.id, str(error), now=self.now())
+            return
+        with self.unit_of_work() as session:
+            if isinstance(found, str) or found is None:
+                ledger.refuse(session, row.id, found or "no coupon", now=self.now())
+            elif found.redemption_id == str(row.id):
+                ledger.mark_issued(session, row.id, found.id, now=self.now())
+            else:
+                reason = f"the code {row.code} belongs to another coupon in the store ({found.id})"
+                ledger.refuse(session, row.id, reason, now=self.now())
+
+    def _post(self, row: Redemption) -> StoreCoupon | str:
+        """The created coupon, the existing one for a duplicate code, or the store's refusal."""
+        spec = CouponSpec(
+            redemption_id=row.id,
+            code=row.code,
+            amount=Decimal(row.amount),
+            email=row.email,
+            expires_at=row.expires_at,
+            individual_use=self.settings.rules.individual_use,
+            description=_description(row),
+        )
+        try:
+            return push_coupon(self.client, spec)
+        except StoreRejected as error:
+            if error.code == CODE_EXISTS:
+                existing = fetch_coupon_by_code(self.client, row.code)
+                if existing is not None:
+                    return existing
+            if error.status == 400:
+                return str(error)
+            raise
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _replayed(self, existing: Redemption, request: Request) -> int:
+        if _same_request(existing, request.as_dict()):
+            return existing.id
+        raise RedemptionRefused(
+            f"request id {request.request_key.rsplit(':', 1)[-1]!r} was already used for"
+            f" {existing.request}"
+        )
+
+    def _customer_id(self, session: Session, wc_customer_id: int) -> int | None:
+        return session.execute(
+            select(Customer.id).where(
+                Customer.store_id == self.store_id, Customer.wc_id == wc_customer_id
+            )
+        ).scalar_one_or_none()
+
+    def _row(self, session: Session, redemption_id: int) -> Redemption:
+        row = session.get(Redemption, redemption_id, populate_existing=True)
+        if row is None:
+            raise LookupError(f"no redemption {redemption_id}")
+        session.expunge(row)
+        return row
+
+    def _claim_until(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.settings.claim_seconds)
+
+
+def _same_request(existing: Redemption, asked: Mapping[str, Any]) -> bool:
+    return bool(json.loads(existing.request) == dict(asked))
+
+
+def _description(row: Redemption) -> str:
+    what = f"the {row.tier} tier" if row.tier else f"{row.points} points"
+    return f"Loyalty points redeemed: {what} (redemption {row.id}, {row.points} points)"
