@@ -147,8 +147,8 @@ def test_dry_run_says_what_it_would_do_and_writes_nothing(
 
 def test_an_unknown_customer_is_refused_with_the_points_missing(
     config_file: Path,
-    alice: int,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    alice: int,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, _, err = run(config_file, capsys, "redeem", "--customer", "999", "--tier", "10-off")
 
