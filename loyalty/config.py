@@ -401,6 +401,7 @@ def _redemption(root: Table) -> RedemptionRules:
         code_prefix=prefix,
         return_points_on_expiry=t.boolean("return_points_on_expiry", d.return_points_on_expiry),
         auto_issue_tier=auto,
+        request_scan=t.integer("request_scan", d.request_scan, lo=0),
     )
 
 

@@ -48,6 +48,8 @@ class RedemptionRules:
     code_prefix: str = ""
     return_points_on_expiry: bool = True
     auto_issue_tier: str | None = None
+    #: Storefront requests: customers who cannot afford any redemption read per sync, in turn.
+    request_scan: int = 500
 
     @property
     def enabled(self) -> bool:

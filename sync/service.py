@@ -45,6 +45,7 @@ from sync.products import ProductCategories
 from sync.progress import Progress, make_progress
 from sync.redemptions import Redeemer, RedemptionSettings, claim_seconds
 from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
+from sync.storefront import Storefront
 from sync.summary import SyncSummary
 from sync.window import WindowPage
 
@@ -193,6 +194,7 @@ class SyncJob:
             self.sync_orders(LIVE, "orders")
             self.sync_orders(TRASH, "orders_trash")
             self.check_known_orders()
+            self.answer_storefront()
             self.write_back()
         except BaseException as error:
             self._finish_run(run_id, "failed", error)
@@ -209,6 +211,28 @@ class SyncJob:
         counts = self.redeemer().finish_pending()
         for name, value in vars(counts).items():
             self.summary.redemptions[name] = self.summary.redemptions.get(name, 0) + value
+
+    def answer_storefront(self) -> None:
+        """Redemption requests in customer meta, then the auto-issue tier (sync.storefront)."""
+        rules = self.config.redemption
+        if self.dry_run or not rules.enabled:
+            return
+        storefront = Storefront(
+            self.client, self.tx.unit, self.store_id, self.redeemer(), now=lambda: self.now
+        )
+        state = self._cursor_state("redeem_requests")
+        self.progress.start("redemption requests")
+        rotation_end = storefront.answer_requests(int(state.get("after", 0)), rules.request_scan)
+        if rules.auto_issue_tier is not None:
+            storefront.auto_issue(rules.auto_issue_tier)
+        with self.tx.unit() as session:
+            self._save_cursor(session, "redeem_requests", None, {"after": rotation_end})
+        counts = storefront.counts
+        for name in ("requests", "issued", "refused", "pending"):
+            self.summary.redemptions[f"storefront_{name}"] = getattr(counts, name)
+        self.summary.redemptions["auto_issued"] = counts.auto_issued
+        self.summary.errors.extend(counts.errors[:20])
+        self.progress.finish()
 
     def redeemer(self) -> Redeemer:
         store = self.store_config

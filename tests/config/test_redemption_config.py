@@ -35,6 +35,7 @@ individual_use = true
 code_prefix = "pts-"
 return_points_on_expiry = false
 auto_issue_tier = "10-off"
+request_scan = 0
 """
     rules = load_text(tmp_path, text).redemption
     assert rules == RedemptionRules(
@@ -51,6 +52,7 @@ auto_issue_tier = "10-off"
         code_prefix="pts-",
         return_points_on_expiry=False,
         auto_issue_tier="10-off",
+        request_scan=0,
     )
 
 
