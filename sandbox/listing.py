@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Collection as Sized
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+from sandbox import indexes
 from sandbox.arguments import Param
 from sandbox.errors import SandboxError
 from sandbox.formats import SITE_TZ
+from sandbox.indexes import IndexSpec, Span, TableIndex
 from sandbox.state import StoreBase
 
 Json = dict[str, Any]
@@ -59,9 +62,32 @@ def crud_orderby(*extra: str) -> Param:
     return Param("enum", "date", ("date", "id", "include", "title", "slug", "modified", *extra))
 
 
+def _all_of_it(args: dict[str, Any]) -> tuple[Hashable, ...]:
+    return ("*",)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """How a listing's main filter splits its table (orders: by status); each part is indexed.
+
+    `groups(obj)` names the parts an object is listed in; `wanted(args)` the parts the query
+    asks for, which must not overlap (an object is counted once).
+    """
+
+    groups: Callable[[Json], tuple[Hashable, ...]]
+    wanted: Callable[[dict[str, Any]], tuple[Hashable, ...]]
+
+
+EVERYTHING = Partition(indexes.whole_table, _all_of_it)
+
+
 @dataclass(frozen=True)
 class Collection:
-    """A listed route: its store resource, arguments, filters and sort keys by `orderby`."""
+    """A listed route: its store resource, arguments, filters and sort keys by `orderby`.
+
+    `filters` are the route's own; `partition` and `lookups` ((argument, column) pairs: an
+    equality filter, e.g. orders' `customer`) are filters the sorted index answers.
+    """
 
     resource: str
     params: Mapping[str, Param]
@@ -70,6 +96,15 @@ class Collection:
     date_columns: tuple[str, str] = ("date_created", "date_modified")
     search_fields: tuple[str, ...] = ()
     page_beyond_end: str | None = None  # WordPress's 400 code for a page past the last one
+    partition: Partition = EVERYTHING
+    lookups: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def index_spec(self) -> IndexSpec:
+        """The sorted orders kept: id and the dates (UTC columns; site time sorts the same)."""
+        dates = tuple(dict.fromkeys(f"{column}_gmt" for column in self.date_columns))
+        lookups = tuple(column for _, column in self.lookups)
+        return IndexSpec(("id", *dates), self.partition.groups, lookups)
 
 
 def by(name: str) -> SortKey:
@@ -131,31 +166,49 @@ class Page:
     ids: list[int] = field(default_factory=list)
 
 
+# Candidate sets up to this size are checked and sorted directly; bigger ones are walked in order.
+SMALL = 2_000
+
+
+@dataclass(frozen=True)
+class _Query:
+    collection: Collection
+    args: dict[str, Any]
+    scope: list[Predicate]
+    among: Sized[int] | None
+    sort_key: SortKey
+    reverse: bool
+    offset: int
+    limit: int
+
+
 def list_page(
     store: StoreBase,
     collection: Collection,
     args: dict[str, Any],
     *,
     scope: Iterable[Predicate] = (),
+    among: Sized[int] | None = None,
     cache: SortCache | None = None,
+    scan: bool = False,
 ) -> Page:
     """Filter, sort and cut one page of `collection` for validated `args`.
 
-    `scope` adds route filters (e.g. the order of /orders/{id}/refunds). One pass over the stored
-    dicts under the store's lock collects the sort keys of the matches; only the page is copied.
-    A `cache` lets consecutive pages of an unchanged listing skip the sort.
+    `scope` adds route filters; `among` limits the listing to some ids (e.g. the refunds of
+    /orders/{id}/refunds). Only the page is copied. A `cache` lets consecutive pages of an
+    unchanged listing in an order no index keeps skip the sort. `scan` walks the table even
+    where an index could answer: the reference the indexes are tested against.
     """
-    predicates = [*scope, *_common_filters(collection, args), *collection.filters(args)]
     sort_key, reverse = _ordering(collection, args)
     per_page = args["per_page"]
     offset = args["offset"] if args.get("offset") else (args["page"] - 1) * per_page
-    matches: list[tuple[Any, int]] = []
-    visit = _collector(predicates, sort_key, matches.append)
+    query = _Query(collection, args, list(scope), among, sort_key, reverse, offset, per_page)
     with store.lock:
-        store.query(collection.resource, where=visit)
-        chosen = _slice(collection.resource, matches, offset, per_page, reverse, cache)
+        found = None if scan else _from_index(store, query)
+        if found is None:
+            found = _from_scan(store, query, cache)
+        chosen, total = found
         items = [store.get(collection.resource, obj_id) for obj_id in chosen]
-    total = len(matches)
     pages = -(-total // per_page)
     if collection.page_beyond_end and args["page"] > pages and total > 0:
         raise SandboxError(
@@ -164,6 +217,126 @@ def list_page(
             400,
         )
     return Page(items=items, total=total, total_pages=pages, page=args["page"], ids=chosen)
+
+
+def _every_filter(query: _Query) -> list[Predicate]:
+    """All the query's filters as predicates (what paths 1 and 3 check on each object)."""
+    collection, args = query.collection, query.args
+    found = [*query.scope, *_common_filters(collection, args), *collection.filters(args)]
+    if query.among is not None:
+        among = query.among
+        found.append(lambda obj: obj["id"] in among)
+    if collection.partition is not EVERYTHING:
+        wanted, groups = set(collection.partition.wanted(args)), collection.partition.groups
+        found.append(lambda obj: not wanted.isdisjoint(groups(obj)))
+    for name, column in collection.lookups:
+        if args.get(name) is not None:
+            found.append(equals(column, args[name]))
+    return found
+
+
+def _from_scan(store: StoreBase, query: _Query, cache: SortCache | None) -> tuple[list[int], int]:
+    """Path 3: one pass over the table, collecting (sort key, id) of the matches."""
+    matches: list[tuple[Any, int]] = []
+    visit = _collector(_every_filter(query), query.sort_key, matches.append)
+    resource = query.collection.resource
+    store.query(resource, where=visit)
+    chosen = _slice(resource, matches, query.offset, query.limit, query.reverse, cache)
+    return chosen, len(matches)
+
+
+def _from_index(store: StoreBase, query: _Query) -> tuple[list[int], int] | None:
+    """Paths 1 and 2 (see the module's docstring); None when only a scan can answer."""
+    collection, args = query.collection, query.args
+    index = store.sorted_index(collection.resource, collection.index_spec)
+    groups = collection.partition.wanted(args)
+    candidates: list[Sized[int]] = [set(args["include"])] if args["include"] else []
+    if query.among is not None:
+        candidates.append(query.among)
+    residual = [*query.scope, *_search_filter(collection, args), *collection.filters(args)]
+    for name, column in collection.lookups:
+        if args.get(name) is not None:
+            ids = index.ids_with(column, args[name])
+            if len(ids) <= SMALL:
+                candidates.append(ids)
+            else:
+                residual.append(equals(column, args[name]))
+    key = query.sort_key
+    sorted_by = key if isinstance(key, str) and key in index.spec.columns else None
+    bounds = _utc_bounds(collection, args)
+    low, high = bounds.pop(sorted_by, (None, None)) if sorted_by else (None, None)
+    left_out = set(args["exclude"])
+    for other, (other_low, other_high) in bounds.items():
+        spans = [indexes.within(index.run(other, group), other_low, other_high) for group in groups]
+        inside = sum(end - start for _, start, end in spans)
+        if inside <= SMALL:
+            candidates.append({e[1] for run, start, end in spans for e in run[start:end]})
+        elif sum(len(run) for run, _, _ in spans) - inside <= SMALL:
+            left_out |= {e[1] for run, s, t in spans for e in (*run[:s], *run[t:])}
+        else:
+            residual.append(_between(other, other_low, other_high))
+    if candidates:
+        return _from_candidates(store, query, min(candidates, key=len))
+    if sorted_by is None:
+        return None
+    spans = [indexes.within(index.run(sorted_by, group), low, high) for group in groups]
+    if residual:
+        rows = store.rows(collection.resource)
+        checks = tuple(residual)
+
+        def keep(obj_id: int) -> bool:
+            obj = rows[obj_id]
+            return all(check(obj) for check in checks)
+
+        return indexes.walk(spans, query.reverse, left_out, keep, query.offset, query.limit)
+    skipped = _skipped(index, sorted_by, groups, spans, left_out)
+    return indexes.select(spans, query.reverse, skipped, query.offset, query.limit)
+
+
+def _skipped(
+    index: TableIndex,
+    column: str,
+    groups: tuple[Hashable, ...],
+    spans: list[Span],
+    left_out: set[int],
+) -> list[tuple[Any, int]]:
+    """The entries of `left_out` ids that lie in the spans (the others change nothing)."""
+    found = []
+    for obj_id in left_out:
+        parts = index.parts_of(obj_id)
+        for group, (run, start, end) in zip(groups, spans, strict=True):
+            if group not in parts:
+                continue
+            entry = (index.value_of(obj_id, column), obj_id)
+            if start < end and run[start] <= entry <= run[end - 1]:
+                found.append(entry)
+    return found
+
+
+def _from_candidates(
+    store: StoreBase, query: _Query, candidates: Sized[int]
+) -> tuple[list[int], int]:
+    """Path 1: each candidate checked against every filter; the matches sorted."""
+    rows = store.rows(query.collection.resource)
+    checks = _every_filter(query)
+    key = query.sort_key
+    pair: Callable[[Json], tuple[Any, int]]
+    if isinstance(key, str):
+        pair = itemgetter(key, "id")
+    else:
+        sort_key = key
+
+        def pair(obj: Json) -> tuple[Any, int]:
+            return sort_key(obj), obj["id"]
+
+    matches = [
+        pair(obj)
+        for obj_id in set(candidates)
+        if (obj := rows.get(obj_id)) is not None and all(check(obj) for check in checks)
+    ]
+    matches.sort(reverse=query.reverse)
+    chosen = [obj_id for _, obj_id in matches[query.offset : query.offset + query.limit]]
+    return chosen, len(matches)
 
 
 def _collector(
@@ -272,11 +445,50 @@ def _common_filters(collection: Collection, args: dict[str, Any]) -> list[Predic
     if args["exclude"]:
         excluded = set(args["exclude"])
         found.append(lambda obj: obj["id"] not in excluded)
-    if args.get("search"):
-        needle, fields = args["search"].lower(), collection.search_fields
-        found.append(lambda obj: any(needle in str(obj.get(f, "")).lower() for f in fields))
+    found.extend(_search_filter(collection, args))
     found.extend(_date_filters(collection, args))
     return found
+
+
+def _search_filter(collection: Collection, args: dict[str, Any]) -> list[Predicate]:
+    if not args.get("search"):
+        return []
+    needle, fields = args["search"].lower(), collection.search_fields
+    return [lambda obj: any(needle in str(obj.get(f, "")).lower() for f in fields)]
+
+
+def _utc_bounds(collection: Collection, args: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The date arguments as exclusive (low, high) bounds on the indexed UTC columns.
+
+    A site-time bound becomes the same moment in UTC: SITE_TZ is a fixed offset (no DST), so a
+    site-time column orders and compares exactly as its `_gmt` twin does.
+    """
+    gmt = bool(args.get("dates_are_gmt"))
+    created, modified = (f"{c}_gmt" for c in collection.date_columns)
+    bounds: dict[str, tuple[Any, Any]] = {}
+    for name, column, is_low in (
+        ("after", created, True),
+        ("before", created, False),
+        ("modified_after", modified, True),
+        ("modified_before", modified, False),
+    ):
+        if args.get(name) is None:
+            continue
+        edge = wall_time(args[name])
+        if not gmt:
+            moment = datetime.fromisoformat(edge).replace(tzinfo=SITE_TZ).astimezone(UTC)
+            edge = moment.replace(tzinfo=None).isoformat(timespec="seconds")
+        low, high = bounds.get(column, (None, None))
+        if is_low:
+            low = edge if low is None else max(low, edge)
+        else:
+            high = edge if high is None else min(high, edge)
+        bounds[column] = (low, high)
+    return bounds
+
+
+def _between(column: str, low: Any, high: Any) -> Predicate:
+    return lambda obj: (low is None or obj[column] > low) and (high is None or obj[column] < high)
 
 
 def _date_filters(collection: Collection, args: dict[str, Any]) -> list[Predicate]:

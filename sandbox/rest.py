@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Collection as Sized
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
@@ -227,10 +228,12 @@ class RestApi:
         served: Served,
         scope: Callable[[dict[str, Any]], list[Predicate]] | None = None,
         *,
+        among: Sized[int] | None = None,
         public: bool = False,
     ) -> Response:
-        """One page of `served`'s collection; `scope` adds the route's filters."""
-        return self.page_response(call, served, scope, public=public)[0]
+        """One page of `served`'s collection; `scope` adds the route's filters, `among` limits
+        it to some ids."""
+        return self.page_response(call, served, scope, among=among, public=public)[0]
 
     def page_response(
         self,
@@ -238,6 +241,7 @@ class RestApi:
         served: Served,
         scope: Callable[[dict[str, Any]], list[Predicate]] | None = None,
         *,
+        among: Sized[int] | None = None,
         public: bool = False,
     ) -> tuple[Response, Page]:
         """`serve_list`, with the page served (its ids) for handlers that act on it after."""
@@ -248,7 +252,9 @@ class RestApi:
         if not public:  # public listings (blog comments) apply their own rules first
             require(call, "list")
         extra = scope(args) if scope else ()
-        page = list_page(self.store, collection, args, scope=extra, cache=self.sort_cache)
+        page = list_page(
+            self.store, collection, args, scope=extra, among=among, cache=self.sort_cache
+        )
         shared = served.shared(self.store)
         items = [self.shape(served, obj, args["context"], shared) for obj in page.items]
         return Response.json(200, items, self._paging_headers(call.request, page)), page

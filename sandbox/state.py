@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sandbox.errors import SandboxError, body_field, check_email, not_of_type
 from sandbox.formats import Json, wc_dates
+from sandbox.indexes import IndexSpec, Table, TableIndex
 from sandbox.meta import TABLE_PREFIX, apply_meta_updates, is_hidden_customer_meta
 
 DEFAULT_SITE_URL = "https://sandbox.test"
@@ -83,7 +84,8 @@ class StoreBase:
         self._frozen: datetime | None = None
         self.site_url = DEFAULT_SITE_URL
         self.tax_rate = DEFAULT_TAX_RATE
-        self._data: dict[str, dict[int, Json]] = {name: {} for name in tables}
+        self._data: dict[str, Table] = {name: Table() for name in tables}
+        self._indexes: dict[str, TableIndex] = {}
         # WordPress tables: posts (products, coupons, orders, refunds, blog posts share ids), users
         # (1 is the shop admin), comments (reviews too), order items and their meta, terms.
         self._seq = {
@@ -137,10 +139,31 @@ class StoreBase:
         local, gmt = wc_dates(self.now())
         for name in fields or ("date_modified",):
             obj[name], obj[f"{name}_gmt"] = local, gmt
+        self._changed(obj)
+
+    def _changed(self, obj: Json) -> None:
+        """Note an object changed in place, for the sorted indexes (`_stamp` does it too)."""
+        for table in self._data.values():
+            if table.changed is not None:
+                table.changed.add(obj["id"])
+
+    def rows(self, resource: str) -> Table:
+        """The stored objects of a table, for readers holding the lock that change nothing."""
+        return self._collection(resource)
+
+    def sorted_index(self, resource: str, spec: IndexSpec) -> TableIndex:
+        """The table's sorted index, up to date; built on first use. Call with the lock held."""
+        table = self._collection(resource)
+        index = self._indexes.get(resource)
+        if index is None or index.spec != spec:
+            index = self._indexes[resource] = TableIndex.build(spec, table)
+        else:
+            index.refresh(table)
+        return index
 
     # ---- lookups ------------------------------------------------------------------------------
 
-    def _collection(self, resource: str) -> dict[int, Json]:
+    def _collection(self, resource: str) -> Table:
         if resource not in self._data:
             raise ValueError(
                 f"unknown sandbox resource {resource!r}; one of {', '.join(self._data)}"

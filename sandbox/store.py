@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sandbox.errors import SandboxError
+from sandbox.indexes import Table
 from sandbox.resources.comments import CommentsMixin
 from sandbox.resources.customers import CustomersMixin
 from sandbox.resources.orders import ORDER_STATUSES, OrdersMixin
@@ -74,7 +75,7 @@ class SandboxStore(CustomersMixin, OrdersMixin, ReviewsMixin, CommentsMixin):
         store._categories = {c["id"]: c for c in state["categories"]}
         store._posts = {p["id"]: p for p in state["posts"]}
         for name in store._data:
-            store._data[name] = {o["id"]: o for o in state.get(name, [])}
+            store._data[name] = Table((o["id"], o) for o in state.get(name, []))
         store._refund_parent = dict(state["refund_parents"])
         store._hidden_meta = dict(state["hidden_meta"])
         store._coupon_counted = set(state["coupon_use_counted"])

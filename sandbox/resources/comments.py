@@ -155,6 +155,7 @@ class CommentsMixin(StoreBase):
         if status not in COMMENT_STATUSES:
             raise not_one_of("status", COMMENT_STATUSES)
         comment["status"] = status
+        self._changed(comment)
         return clone(comment)
 
 

@@ -232,6 +232,7 @@ class CustomersMixin(StoreBase):
         for order in self._data["orders"].values():
             if order["customer_id"] == id:
                 order["customer_id"] = 0  # WooCommerce rewrites the meta without saving the order
+                self._changed(order)
         return snapshot
 
     def _drop_customer(self, cid: int) -> None:

@@ -20,7 +20,7 @@ from sandbox.arguments import Param
 from sandbox.control import ControlCall, ControlRoute, take
 from sandbox.errors import SandboxError, body_field, invalid_param, not_one_of
 from sandbox.formats import ZERO, Json, money
-from sandbox.listing import CRUD, Collection, Predicate, crud_orderby, crud_sorts
+from sandbox.listing import CRUD, Collection, Partition, Predicate, crud_orderby, crud_sorts
 from sandbox.messages import Response
 from sandbox.resource import Resource
 from sandbox.resources import order_shapes as shapes
@@ -361,16 +361,21 @@ class OrdersMixin(RefundsMixin, CouponsMixin, ProductsMixin):
 _ORDER_STATUS_ENUM = ("any", "trash", *ORDER_STATUSES, "checkout-draft")
 
 
+def _status_groups(order: Json) -> tuple[str, ...]:
+    """The listings an order is in: its status's, and `any` unless it is in the trash."""
+    status = order["status"]
+    return (status,) if status == "trash" else (status, "any")
+
+
+def _wanted_statuses(args: dict[str, Any]) -> tuple[str, ...]:
+    """`status=any` is everything but trash and wins anywhere in the list."""
+    statuses = args["status"]
+    return ("any",) if "any" in statuses else tuple(dict.fromkeys(statuses))
+
+
 def _order_filters(args: dict[str, Any]) -> list[Predicate]:
+    """The filters besides status and customer (which the sorted index answers)."""
     found: list[Predicate] = []
-    statuses = set(args["status"])
-    if "any" in statuses:
-        found.append(lambda o: o["status"] != "trash")
-    else:
-        found.append(lambda o: o["status"] in statuses)
-    if args["customer"] is not None:
-        customer = args["customer"]
-        found.append(lambda o: o["customer_id"] == customer)
     if args["product"] is not None:
         product = args["product"]
         found.append(lambda o: any(li["product_id"] == product for li in o["line_items"]))
@@ -396,6 +401,8 @@ COLLECTION = Collection(
     crud_sorts("date_created_gmt", "date_modified_gmt", "date_created_gmt"),
     _order_filters,
     search_fields=("number",),
+    partition=Partition(_status_groups, _wanted_statuses),
+    lookups=(("customer", "customer_id"),),
 )
 
 

@@ -354,7 +354,7 @@ def _list_order_refunds(api: RestApi, call: Call) -> Response:
         refund_ids = {e["id"] for e in api.store.get("orders", order_id)["refunds"]}
     except SandboxError:
         refund_ids = set()  # WooCommerce lists nothing for an unknown order
-    return api.serve_list(call, REFUND, lambda args: [lambda r: r["id"] in refund_ids])
+    return api.serve_list(call, REFUND, among=refund_ids)
 
 
 def _get_order_refund(api: RestApi, call: Call) -> Response:

@@ -110,6 +110,7 @@ class ReviewsMixin(StoreBase):
         if status not in COMMENT_STATUSES:
             raise not_one_of("status", COMMENT_STATUSES)
         review["status"] = status
+        self._changed(review)
         self._rate(review["product_id"])
         return clone(review)
 
