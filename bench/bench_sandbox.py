@@ -1,31 +1,39 @@
-"""The sandbox benchmark: how many 100-order pages per second the sandbox store serves.
+"""The sandbox benchmark: what a page costs at 100,000 orders against 1,000, per query of the sync.
 
-For the team (issue 3, acceptance 7): later sync benchmarks read their timings against this, to
-know the sandbox is not their bottleneck. A store of 20,000 orders (fixed seed) is generated and
-served in its own process (bench/_common.py); this process then walks every page of
-`orders?status=any&orderby=modified&order=asc&per_page=100` as the sync does, OAuth-signed by the
-official client's signer, over keep-alive connections:
+For the team (issue 8, acceptance 4): the sandbox must not be the bottleneck of the sync's
+benchmarks, so a page has to cost about the same whatever the store's size. Two generated stores
+(fixed seed; 1,000 and 100,000 orders) are served, each in its own process (bench/_common.py), at
+the same time; this process then sends each kind of order listing the sync sends, OAuth-signed
+over keep-alive connections, alternating between the two stores, and compares the server's own
+time per request (from its request log: parsing, authentication, the listing, JSON encoding):
 
-- sequentially, one client;
-- with 3 clients at once, each walking every page.
+- `orderby=id|date|modified` at a middle page (numbered paging, 100 a page);
+- the sync's keyset step: `modified_after`/`modified_before` around 100 orders, `orderby=modified`,
+  then the same with `exclude` (the ids already seen in the last second);
+- the sync's tie second: the same window by `orderby=id`;
+- `status=trash`, `include` (100 ids), `customer` (one customer's orders).
 
-Bodies are read but not decoded: the figure is the server's. The last line printed is the figures
-as JSON (bench/run_all.py collects it).
+The target is a ratio of at most 1.5 for each. Also printed: what startup costs at each size
+(generation, building the indexes, peak memory of the sandbox process) and pages per second of a
+sequential walk. The last line is the figures as JSON (bench/run_all.py collects it).
 
-    .venv/bin/python bench/bench_sandbox.py             # 20,000 orders, about a minute
-    .venv/bin/python bench/bench_sandbox.py --quick     # 5,000 orders
+    .venv/bin/python bench/bench_sandbox.py             # 1,000 vs 100,000 orders: minutes
+    .venv/bin/python bench/bench_sandbox.py --quick     # 1,000 vs 10,000 orders
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
+import re
+import statistics
 import sys
-import threading
 import time
-from dataclasses import dataclass
+from collections import defaultdict
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from woocommerce.oauth import OAuth
@@ -34,104 +42,154 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Credentials, SandboxProcess
 
 SEED = 3
-PER_PAGE = 100
-WALK = {"status": "any", "orderby": "modified", "order": "asc", "per_page": PER_PAGE}
+SMALL, BIG, QUICK_BIG = 1_000, 100_000, 10_000
+TARGET = 1.5
+ROUNDS = 15
+WALK_PAGES = 40
 
 
-@dataclass(frozen=True)
-class Walk:
-    pages: int
-    seconds: float
+class Shop:
+    """One served store and a keep-alive, OAuth-signing client for it."""
 
-    @property
-    def pages_per_second(self) -> float:
-        return self.pages / self.seconds if self.seconds else 0.0
+    def __init__(self, process: SandboxProcess, credentials: Credentials) -> None:
+        self.process = process
+        self.credentials = credentials
+        self.session = requests.Session()
 
-
-def walk_all_pages(base_url: str, credentials: Credentials, pages: int) -> int:
-    """Fetch pages 1..pages on one keep-alive session; returns how many answered 200."""
-    session = requests.Session()
-    served = 0
-    for page in range(1, pages + 1):
-        query = "&".join(f"{k}={v}" for k, v in {**WALK, "page": page}.items())
+    def get(self, endpoint: str, params: dict[str, Any]) -> requests.Response:
+        query = urlencode(params)
         url = OAuth(
-            f"{base_url}/wp-json/wc/v3/orders?{query}",
-            credentials.consumer_key,
-            credentials.consumer_secret,
+            f"{self.process.base_url}/wp-json/wc/v3/{endpoint}?{query}",
+            self.credentials.consumer_key,
+            self.credentials.consumer_secret,
             version="wc/v3",
             method="GET",
         ).get_oauth_url()
-        response = session.get(url, timeout=120)
-        _ = response.content
+        response = self.session.get(url, timeout=300)
         if response.status_code != 200:
-            raise RuntimeError(
-                f"page {page} answered {response.status_code}: {response.text[:200]}"
-            )
-        served += 1
-    session.close()
-    return served
+            raise RuntimeError(f"{endpoint} answered {response.status_code}: {response.text[:200]}")
+        return response
+
+    def server_times(self) -> dict[str, list[float]]:
+        """The server's duration of each tagged request since the log was cleared, by tag."""
+        answer = requests.get(f"{self.process.base_url}/sandbox/requests", timeout=300)
+        answer.raise_for_status()
+        times: dict[str, list[float]] = defaultdict(list)
+        for entry in answer.json()["entries"]:
+            tag = (entry.get("query") or {}).get("bench")
+            if tag:
+                times[tag].append(float(entry["duration_ms"]))
+        return times
 
 
-def timed_walks(base_url: str, credentials: Credentials, pages: int, clients: int) -> Walk:
-    """`clients` threads, each walking every page; wall time from the first start to the last end."""
-    results: list[int] = []
-    errors: list[BaseException] = []
+def _tag(name: str) -> str:
+    return re.sub(r"\W+", "_", name)
 
-    def client() -> None:
-        try:
-            results.append(walk_all_pages(base_url, credentials, pages))
-        except BaseException as error:  # noqa: BLE001 - reported below, after the join
-            errors.append(error)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+def _second(moment: str, shift: int) -> str:
+    return (datetime.fromisoformat(moment) + timedelta(seconds=shift)).isoformat()
+
+
+def queries(shop: Shop) -> dict[str, dict[str, Any]]:
+    """The listings to time, with parameters found in this store (a middle page, its window)."""
+    live = int(shop.get("orders", {"status": "any", "per_page": 1}).headers["X-WP-Total"])
+    middle = max(1, -(-live // 100) // 2)
+    walk = {"status": "any", "orderby": "modified", "order": "asc", "per_page": 100}
+    page = shop.get("orders", {**walk, "page": middle}).json()
+    window = {
+        "modified_after": _second(page[0]["date_modified_gmt"], -1),
+        "modified_before": _second(page[-1]["date_modified_gmt"], 1),
+        "dates_are_gmt": "true",
+    }
+    customer = _busiest_customer(shop, {int(o["customer_id"]) for o in page} - {0})
+    return {
+        "orderby=id": {**walk, "orderby": "id", "page": middle},
+        "orderby=date": {**walk, "orderby": "date", "order": "desc", "page": middle},
+        "orderby=modified": {**walk, "page": middle},
+        "keyset window": {**walk, **window},
+        "keyset + exclude": {**walk, **window, "exclude": ",".join(str(o["id"]) for o in page[:5])},
+        "tie second by id": {**walk, **window, "orderby": "id"},
+        "status=trash": {**walk, "status": "trash", "per_page": 5},
+        "include 100 ids": {
+            "status": "any",
+            "orderby": "id",
+            "per_page": 100,
+            "include": ",".join(str(o["id"]) for o in page),
+        },
+        "customer": {"status": "any", "customer": customer, "per_page": 10},
+    }
+
+
+def _busiest_customer(shop: Shop, candidates: set[int]) -> int:
+    counts = {
+        cid: int(shop.get("orders", {"customer": cid, "per_page": 1}).headers["X-WP-Total"])
+        for cid in sorted(candidates)[:12]
+    }
+    return max(counts, key=lambda cid: counts[cid])
+
+
+def walk_rate(shop: Shop) -> float:
+    """Pages per second of a sequential walk of `WALK_PAGES` pages, as the client sees it."""
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"a client failed: {errors[0]}") from errors[0]
-    return Walk(pages=sum(results), seconds=elapsed)
+    for page in range(1, WALK_PAGES + 1):
+        shop.get("orders", {"status": "any", "orderby": "modified", "order": "asc",
+                            "per_page": 100, "page": page})  # fmt: skip
+    return WALK_PAGES / (time.perf_counter() - started)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--orders", type=int, default=BIG, help="orders in the big store")
     parser.add_argument(
-        "--orders", type=int, default=20_000, help="orders in the store (default 20000)"
+        "--quick", action="store_true", help=f"{QUICK_BIG:,} orders in the big store"
     )
-    parser.add_argument("--clients", type=int, default=3, help="concurrent clients (default 3)")
-    parser.add_argument("--quick", action="store_true", help="5,000 orders")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="requests per query and store")
     args = parser.parse_args(argv)
-    orders = 5_000 if args.quick else args.orders
+    sizes = (SMALL, QUICK_BIG if args.quick else args.orders)
     credentials = Credentials.generate()
-    with SandboxProcess(
-        seed=SEED, orders=orders, customers=max(1, orders // 5), credentials=credentials
-    ) as shop:
-        live = shop.stats.orders - shop.stats.trashed
-        pages = math.ceil(live / PER_PAGE)
-        print(f"sandbox: {shop.stats.orders:,} orders ({live:,} listed with status=any), generated in "
-              f"{shop.stats.generate_seconds:.1f} s; {pages} pages of {PER_PAGE}")  # fmt: skip
-        timed_walks(shop.base_url, credentials, 2, 1)  # warm up: imports, first connections
-        one = timed_walks(shop.base_url, credentials, pages, 1)
-        print(
-            f"  1 client:  {one.pages_per_second:6.1f} pages/s ({one.pages} pages in {one.seconds:.1f} s)"
-        )
-        many = timed_walks(shop.base_url, credentials, pages, args.clients)
-        print(f"  {args.clients} clients: {many.pages_per_second:6.1f} pages/s "
-              f"({many.pages} pages in {many.seconds:.1f} s)")  # fmt: skip
-    figures = {
-        "benchmark": "sandbox",
-        "orders": orders,
-        "pages": pages,
-        "pages_per_second_1_client": round(one.pages_per_second, 1),
-        f"pages_per_second_{args.clients}_clients": round(many.pages_per_second, 1),
-        "orders_per_second_1_client": round(one.pages_per_second * PER_PAGE),
-    }
+    processes = [
+        SandboxProcess(seed=SEED, orders=n, customers=max(1, n // 5), credentials=credentials)
+        for n in sizes
+    ]
+    with processes[0] as small_process, processes[1] as big_process:
+        shops = [Shop(small_process, credentials), Shop(big_process, credentials)]
+        for n, process in zip(sizes, (small_process, big_process), strict=True):
+            s = process.stats
+            print(f"sandbox of {n:,} orders: generated in {s.generate_seconds:.1f} s, indexes built "
+                  f"in {s.index_seconds:.2f} s, peak memory {s.peak_rss_mb:,.0f} MB")  # fmt: skip
+        plans = [queries(shop) for shop in shops]
+        for shop, plan in zip(shops, plans, strict=True):  # warm up: connections, first answers
+            for params in plan.values():
+                shop.get("orders", {**params, "bench": "warm-up"})
+            shop.process.clear_request_log()
+        for _ in range(args.rounds):
+            for name in plans[0]:
+                for shop, plan in zip(shops, plans, strict=True):
+                    shop.get("orders", {**plan[name], "bench": _tag(name)})
+        times = [shop.server_times() for shop in shops]
+        rates = [walk_rate(shop) for shop in shops]
+    figures: dict[str, Any] = {"benchmark": "sandbox", "orders": list(sizes), "target": TARGET}
+    print(f"\nserver time per page (median of {args.rounds}), {sizes[0]:,} vs {sizes[1]:,} orders:")
+    worst = 0.0
+    for name in plans[0]:
+        tag = _tag(name)
+        small_ms, big_ms = (statistics.median(t[tag]) for t in times)
+        ratio = big_ms / small_ms
+        worst = max(worst, ratio)
+        verdict = "ok" if ratio <= TARGET else f"OVER {TARGET}"
+        print(f"  {name:<18} {small_ms:7.2f} ms  {big_ms:7.2f} ms   ratio {ratio:4.2f}  {verdict}")
+        figures[f"ratio {name}"] = round(ratio, 2)
+    figures["worst ratio"] = round(worst, 2)
+    for n, rate, process in zip(sizes, rates, (small_process, big_process), strict=True):
+        print(f"  sequential walk at {n:,} orders: {rate:.1f} pages/s")
+        figures[f"pages_per_second_{n}"] = round(rate, 1)
+        figures[f"generate_seconds_{n}"] = process.stats.generate_seconds
+        figures[f"index_seconds_{n}"] = process.stats.index_seconds
+        figures[f"peak_rss_mb_{n}"] = round(process.stats.peak_rss_mb)
     print(json.dumps(figures))
-    return 0
+    return 0 if worst <= TARGET else 1
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from decimal import Decimal
 from random import Random
 from typing import Any
 
+from sandbox.bulk import collector_paused
 from sandbox.routes import RESOURCES
 from sandbox.store import SandboxStore
 
@@ -276,9 +277,9 @@ def generate_store(
         anchor = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     elif anchor.tzinfo is None:
         raise ValueError("generate_store: anchor must be an aware datetime (UTC)")
-    return _Generator(Random(seed), anchor.astimezone(UTC).replace(microsecond=0), clock).run(
-        customers, orders, reviews, comments
-    )
+    generator = _Generator(Random(seed), anchor.astimezone(UTC).replace(microsecond=0), clock)
+    with collector_paused(), generator.store.bulk():
+        return generator.run(customers, orders, reviews, comments)
 
 
 class _Generator:

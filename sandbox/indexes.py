@@ -3,8 +3,8 @@
 For `sandbox.state.StoreBase` (which keeps one per listed table, up to date on every write) and
 `sandbox.listing` (which pages through them). A `TableIndex` holds, per listing order (a column:
 `id`, the created date, the modified date) and per partition (orders: each status, and `any`,
-everything but trash), the sorted `(value, id)` pairs of the table; and per lookup column
-(orders: `customer_id`) the ids with each value.
+everything but trash), the sorted `(value, id)` pairs of the table; and the same again per value
+of each lookup column within each partition (orders of one customer, of one status).
 
 An index is built the first time a table is listed (a freshly generated store pays nothing for it)
 and then refreshed before each listing from the ids its `Table` noted as changed: set, deleted,
@@ -20,6 +20,8 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
+
+from sandbox.bulk import collector_paused
 
 Json = dict[str, Any]
 Entry = tuple[Any, int]  # (sort value, id): ties are broken by id
@@ -79,16 +81,16 @@ class TableIndex:
 
     spec: IndexSpec
     runs: dict[tuple[str, Hashable], list[Entry]] = field(default_factory=dict)
-    by_value: dict[str, dict[Any, set[int]]] = field(default_factory=dict)
     recorded: dict[int, _Recorded] = field(default_factory=dict)
 
     @classmethod
     def build(cls, spec: IndexSpec, table: Table) -> TableIndex:
-        index = cls(spec, by_value={column: {} for column in spec.lookups})
-        for obj_id, obj in table.items():
-            index._add(obj_id, index._record(obj), sort=False)
-        for run in index.runs.values():
-            run.sort()
+        index = cls(spec)
+        with collector_paused():
+            for obj_id, obj in table.items():
+                index._add(obj_id, index._record(obj), sort=False)
+            for run in index.runs.values():
+                run.sort()
         table.changed = set()
         return index
 
@@ -110,15 +112,16 @@ class TableIndex:
                 self._add(obj_id, new, sort=True)
 
     def run(self, column: str, part: Hashable) -> list[Entry]:
-        """The (value, id) pairs of a partition, sorted by `column` then id."""
+        """The (value, id) pairs of a partition, sorted by `column` then id. A partition is one
+        the spec names, or `narrowed(part, lookup column, value)`."""
         return self.runs.get((column, part), [])
 
-    def ids_with(self, column: str, value: Any) -> set[int]:
-        return self.by_value[column].get(value, set())
-
-    def parts_of(self, obj_id: int) -> tuple[Hashable, ...]:
+    def holds(self, obj_id: int, part: Hashable) -> bool:
+        """Whether the object is in that partition (a plain or a narrowed one)."""
         recorded = self.recorded.get(obj_id)
-        return recorded.parts if recorded is not None else ()
+        if recorded is None:
+            return False
+        return part in self._parts(recorded)
 
     def value_of(self, obj_id: int, column: str) -> Any:
         return self.recorded[obj_id].values[self.spec.columns.index(column)]
@@ -131,28 +134,37 @@ class TableIndex:
             tuple(obj.get(column) for column in spec.lookups),
         )
 
+    def _parts(self, recorded: _Recorded) -> list[Hashable]:
+        parts: list[Hashable] = list(recorded.parts)
+        for column, value in zip(self.spec.lookups, recorded.lookups, strict=True):
+            parts += [narrowed(part, column, value) for part in recorded.parts]
+        return parts
+
     def _add(self, obj_id: int, recorded: _Recorded, *, sort: bool) -> None:
         self.recorded[obj_id] = recorded
+        parts = self._parts(recorded)
         for column, value in zip(self.spec.columns, recorded.values, strict=True):
-            for part in recorded.parts:
+            for part in parts:
                 run = self.runs.setdefault((column, part), [])
                 if sort:
                     insort(run, (value, obj_id))
                 else:
                     run.append((value, obj_id))
-        for column, value in zip(self.spec.lookups, recorded.lookups, strict=True):
-            self.by_value[column].setdefault(value, set()).add(obj_id)
 
     def _remove(self, obj_id: int, recorded: _Recorded) -> None:
         del self.recorded[obj_id]
+        parts = self._parts(recorded)
         for column, value in zip(self.spec.columns, recorded.values, strict=True):
-            for part in recorded.parts:
+            for part in parts:
                 run = self.runs[(column, part)]
                 at = bisect_left(run, (value, obj_id))
                 if at < len(run) and run[at] == (value, obj_id):
                     del run[at]
-        for column, value in zip(self.spec.lookups, recorded.lookups, strict=True):
-            self.by_value[column].get(value, set()).discard(obj_id)
+
+
+def narrowed(part: Hashable, column: str, value: Any) -> Hashable:
+    """The partition of the objects of `part` whose lookup `column` equals `value`."""
+    return (part, column, value)
 
 
 # ---- reading a page from sorted runs -------------------------------------------------------------

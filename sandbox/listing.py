@@ -254,13 +254,15 @@ def _from_index(store: StoreBase, query: _Query) -> tuple[list[int], int] | None
     if query.among is not None:
         candidates.append(query.among)
     residual = [*query.scope, *_search_filter(collection, args), *collection.filters(args)]
+    narrowed = False
     for name, column in collection.lookups:
-        if args.get(name) is not None:
-            ids = index.ids_with(column, args[name])
-            if len(ids) <= SMALL:
-                candidates.append(ids)
-            else:
-                residual.append(equals(column, args[name]))
+        if args.get(name) is None:
+            continue
+        if narrowed:  # one lookup narrows the partitions; a second one is checked along the run
+            residual.append(equals(column, args[name]))
+        else:
+            groups = tuple(indexes.narrowed(group, column, args[name]) for group in groups)
+            narrowed = True
     key = query.sort_key
     sorted_by = key if isinstance(key, str) and key in index.spec.columns else None
     bounds = _utc_bounds(collection, args)
@@ -303,9 +305,8 @@ def _skipped(
     """The entries of `left_out` ids that lie in the spans (the others change nothing)."""
     found = []
     for obj_id in left_out:
-        parts = index.parts_of(obj_id)
         for group, (run, start, end) in zip(groups, spans, strict=True):
-            if group not in parts:
+            if not index.holds(obj_id, group):
                 continue
             entry = (index.value_of(obj_id, column), obj_id)
             if start < end and run[start] <= entry <= run[end - 1]:

@@ -115,6 +115,7 @@ class SandboxServer:
         with self._lock:
             if self._httpd is not None:
                 raise RuntimeError("the sandbox server is already running")
+            self.store.build_indexes()
             context = None
             if self.tls:
                 self._tls_material = generate_tls()

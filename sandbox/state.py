@@ -82,6 +82,7 @@ class StoreBase:
         self._invalid_id = dict(tables)
         self._clock = clock or _real_now
         self._frozen: datetime | None = None
+        self._bulk = False
         self.site_url = DEFAULT_SITE_URL
         self.tax_rate = DEFAULT_TAX_RATE
         self._data: dict[str, Table] = {name: Table() for name in tables}
@@ -126,6 +127,24 @@ class StoreBase:
                 yield
             finally:
                 self._frozen = previous
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Write without getting copies back: for the generator, which reads only the new ids.
+
+        Write methods then return the stored objects themselves, which must not be changed; each
+        object is built once, not built and copied.
+        """
+        with self.lock:
+            previous, self._bulk = self._bulk, True
+            try:
+                yield
+            finally:
+                self._bulk = previous
+
+    def _out(self, obj: Json) -> Json:
+        """What a write method hands back: a copy, or in `bulk` the stored object."""
+        return obj if self._bulk else clone(obj)
 
     def _next(self, sequence: str) -> int:
         self._seq[sequence] += 1

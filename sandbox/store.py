@@ -16,13 +16,14 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
+from sandbox.bulk import collector_paused
 from sandbox.errors import SandboxError
 from sandbox.indexes import Table
 from sandbox.resources.comments import CommentsMixin
 from sandbox.resources.customers import CustomersMixin
 from sandbox.resources.orders import ORDER_STATUSES, OrdersMixin
 from sandbox.resources.reviews import ReviewsMixin
-from sandbox.routes import TABLES
+from sandbox.routes import RESOURCES, TABLES
 from sandbox.state import locked
 
 __all__ = ["INVALID_ID", "ORDER_STATUSES", "STATE_FORMAT", "SandboxError", "SandboxStore"]
@@ -40,6 +41,14 @@ class SandboxStore(CustomersMixin, OrdersMixin, ReviewsMixin, CommentsMixin):
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(tables=TABLES, clock=clock)
+
+    @locked
+    def build_indexes(self) -> None:
+        """Build the sorted index of every listing now, so no request pays for it (the server
+        does this when it starts; they are kept up to date from then on)."""
+        for resource in RESOURCES:
+            for collection in resource.listings:
+                self.sorted_index(collection.resource, collection.index_spec)
 
     # ---- persistence ----------------------------------------------------------------------------
 
@@ -64,7 +73,8 @@ class SandboxStore(CustomersMixin, OrdersMixin, ReviewsMixin, CommentsMixin):
     def from_json(cls, text: str, *, clock: Callable[[], datetime] | None = None) -> SandboxStore:
         """Rebuild a store saved by to_json()."""
         try:
-            state = json.loads(text)
+            with collector_paused():
+                state = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"sandbox state is not JSON: {exc}") from None
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:

@@ -35,7 +35,7 @@ from sandbox.messages import Response
 from sandbox.resource import Resource
 from sandbox.resources.reviews import COMMENT_STATUSES
 from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, Served, link
-from sandbox.state import StoreBase, clone, locked
+from sandbox.state import StoreBase, locked
 
 INVALID_ID = ("rest_comment_invalid_id", "Invalid comment ID.")
 
@@ -146,7 +146,7 @@ class CommentsMixin(StoreBase):
             user_agent="Mozilla/5.0 (X11; Linux x86_64) SandboxBrowser/1.0",
         )
         self._data["comments"][cid] = obj
-        return clone(obj)
+        return self._out(obj)
 
     @locked
     def set_comment_status(self, comment_id: int, status: str) -> Json:
@@ -156,7 +156,7 @@ class CommentsMixin(StoreBase):
             raise not_one_of("status", COMMENT_STATUSES)
         comment["status"] = status
         self._changed(comment)
-        return clone(comment)
+        return self._out(comment)
 
 
 # ---- listing and routes ----
@@ -329,6 +329,7 @@ def _posts(call: ControlCall) -> tuple[int, Any]:
 RESOURCE = Resource(
     "comments",
     INVALID_ID,
+    listings=(COLLECTION,),
     rest=(
         Route("GET", "/wp/v2/comments", _list_comments),
         Route("GET", r"/wp/v2/comments/(\d+)", _get_comment),

@@ -307,7 +307,7 @@ class CouponsMixin(StoreBase):
         if entries:
             self._write_meta(obj, f"coupons:{cid}", entries, hidden_post_meta)
         self._data["coupons"][cid] = obj
-        return clone(obj)
+        return self._out(obj)
 
     @locked
     def update_coupon(self, id: int, body: Json) -> Json:
@@ -321,7 +321,7 @@ class CouponsMixin(StoreBase):
         if entries:
             self._write_meta(coupon, f"coupons:{id}", entries, hidden_post_meta)
         self._stamp(coupon)
-        return clone(coupon)
+        return self._out(coupon)
 
     @locked
     def delete_coupon(self, id: int, *, force: bool) -> Json:
@@ -403,6 +403,7 @@ _EDIT = "POST PUT PATCH"
 RESOURCE = Resource(
     "coupons",
     INVALID_ID,
+    listings=(COLLECTION,),
     rest=(
         Route("GET", "/wc/v3/coupons", lambda api, c: api.serve_list(c, COUPON)),
         Route(

@@ -170,7 +170,7 @@ class CustomersMixin(StoreBase):
         self._email_index[work["email"].lower()] = cid
         self._stamp(work)
         self._data["customers"][cid] = work
-        return clone(work)
+        return self._out(work)
 
     @locked
     def create_customer(self, body: Json) -> Json:
@@ -272,7 +272,7 @@ class CustomersMixin(StoreBase):
             customer["date_modified_gmt"],
         )
         self._data["customers"][work["id"]] = work
-        return clone(work)
+        return self._out(work)
 
 
 # ---- listing ----
@@ -358,6 +358,7 @@ _EDIT = "POST PUT PATCH"
 RESOURCE = Resource(
     "customers",
     INVALID_ID,
+    listings=(COLLECTION,),
     rest=(
         Route("GET", "/wc/v3/customers", lambda api, c: api.serve_list(c, CUSTOMER)),
         Route(

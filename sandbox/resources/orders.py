@@ -65,7 +65,7 @@ class OrdersMixin(RefundsMixin, CouponsMixin, ProductsMixin):
             raise not_one_of("status", ORDER_STATUSES)
         if order["status"] != status:  # WooCommerce saves nothing when nothing changed
             self._change_status(order, status)
-        return clone(order)
+        return self._out(order)
 
     def _enter_status(self, order: Json) -> None:
         """What arriving in a status does in WooCommerce: paid/completed dates, sales counts,
@@ -290,14 +290,14 @@ class OrdersMixin(RefundsMixin, CouponsMixin, ProductsMixin):
         self._set_tax_lines(order)
         self._data["orders"][order["id"]] = order
         self._enter_status(order)
-        return clone(order)
+        return self._out(order)
 
     @locked
     def touch_order(self, order_id: int) -> Json:
         """An admin edit that changes nothing visible but date_modified."""
         order = self._find("orders", order_id)
         self._stamp(order)
-        return clone(order)
+        return self._out(order)
 
     @locked
     def update_order(self, id: int, body: Json) -> Json:
@@ -330,7 +330,7 @@ class OrdersMixin(RefundsMixin, CouponsMixin, ProductsMixin):
             self._change_status(order, status)
         else:
             self._stamp(order)
-        return clone(order)
+        return self._out(order)
 
     @locked
     def delete_order(self, id: int, *, force: bool) -> Json:
@@ -471,6 +471,7 @@ def _delete_for_good(call: ControlCall) -> tuple[int, Any]:
 RESOURCE = Resource(
     "orders",
     INVALID_ID,
+    listings=(COLLECTION,),
     rest=(
         Route("GET", "/wc/v3/orders", _list),
         Route("GET", r"/wc/v3/orders/(\d+)", lambda api, c: api.get(c, ORDER)),

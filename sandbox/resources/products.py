@@ -22,7 +22,7 @@ from sandbox.formats import Json, fmt, wc_dates, wpautop
 from sandbox.listing import CRUD, Collection, Predicate, by, crud_orderby, crud_sorts, equals
 from sandbox.resource import Resource
 from sandbox.rest import Route, Served, wc_links
-from sandbox.state import StoreBase, clone, locked
+from sandbox.state import StoreBase, locked
 
 INVALID_ID = ("woocommerce_rest_product_invalid_id", "Invalid ID.")
 
@@ -156,7 +156,7 @@ class ProductsMixin(StoreBase):
             taxable=taxable,
         )
         self._data["products"][pid] = obj
-        return clone(obj)
+        return self._out(obj)
 
 
 # ---- listing and routes ----
@@ -208,6 +208,7 @@ PRODUCT = Served("products", wc_links("products"), COLLECTION)
 RESOURCE = Resource(
     "products",
     INVALID_ID,
+    listings=(COLLECTION,),
     rest=(
         Route("GET", "/wc/v3/products", lambda api, c: api.serve_list(c, PRODUCT)),
         Route("GET", r"/wc/v3/products/(\d+)", lambda api, c: api.get(c, PRODUCT)),

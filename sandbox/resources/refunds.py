@@ -219,7 +219,7 @@ class RefundsMixin(StoreBase):
             raise SandboxError(
                 "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.", 500
             )
-        return clone(self._create_refund(order, value, reason, line_specs, ship_specs))
+        return self._out(self._create_refund(order, value, reason, line_specs, ship_specs))
 
     def _create_refund(
         self,
@@ -403,6 +403,7 @@ def _delete_refund(call: ControlCall) -> tuple[int, Any]:
 RESOURCE = Resource(
     "refunds",
     INVALID_ID,
+    listings=(COLLECTION,),
     rest=(
         Route("GET", r"/wc/v3/orders/(\d+)/refunds", _list_order_refunds),
         Route("GET", r"/wc/v3/orders/(\d+)/refunds/(\d+)", _get_order_refund),

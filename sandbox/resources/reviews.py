@@ -22,7 +22,7 @@ from sandbox.formats import Json, avatar_urls, fmt, wc_dates, wpautop
 from sandbox.listing import BY_ID, PAGING, Collection, Predicate, by, wp_comment_status
 from sandbox.resource import Resource
 from sandbox.rest import Route, Served, link
-from sandbox.state import StoreBase, clone, locked
+from sandbox.state import StoreBase, locked
 
 INVALID_ID = ("woocommerce_rest_review_invalid_id", "Invalid review ID.")
 COMMENT_STATUSES = ("approved", "hold", "spam", "trash")
@@ -101,7 +101,7 @@ class ReviewsMixin(StoreBase):
         self._data["reviews"][obj["id"]] = obj
         self._reviews_of_product.setdefault(product_id, []).append(obj["id"])
         self._rate(product_id)
-        return clone(obj)
+        return self._out(obj)
 
     @locked
     def set_review_status(self, review_id: int, status: str) -> Json:
@@ -112,7 +112,7 @@ class ReviewsMixin(StoreBase):
         review["status"] = status
         self._changed(review)
         self._rate(review["product_id"])
-        return clone(review)
+        return self._out(review)
 
     def _rate(self, product_id: int) -> None:
         """The product's average_rating/rating_count over its approved, rated reviews."""
@@ -208,6 +208,7 @@ def _review_status(call: ControlCall) -> tuple[int, Any]:
 RESOURCE = Resource(
     "reviews",
     INVALID_ID,
+    listings=(COLLECTION,),
     rest=(
         Route("GET", "/wc/v3/products/reviews", lambda api, c: api.serve_list(c, REVIEW)),
         Route("GET", r"/wc/v3/products/reviews/(\d+)", lambda api, c: api.get(c, REVIEW)),
