@@ -24,6 +24,7 @@ Adding a resource, e.g. `products/categories` (one new file, one line of routing
        RESOURCE = Resource(
            "product_categories",
            ("woocommerce_rest_term_invalid", "Resource does not exist."),
+           listings=(COLLECTION,),   # its sorted indexes are built when the server starts
            rest=(Route("GET", "/wc/v3/products/categories", lambda api, c: api.serve_list(c, SERVED)),
                  Route("GET", r"/wc/v3/products/categories/(\d+)", lambda api, c: api.get(c, SERVED))),
            populate=add_categories,   # optional: rows of a freshly generated store
