@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.customers import account_customer
-from ledger.entries import NewEntry, append_entry
+from ledger.entries import POINTS_LIMIT, NewEntry, append_entry
+from ledger.errors import PointsOutOfRange
 from ledger.kinds import SourceKind
 from ledger.models import PointEntry, Store
 from loyalty.errors import LoyaltyError
@@ -34,7 +35,11 @@ def adjust(
     now: datetime,
 ) -> PointEntry:
     """Append a manual adjustment of `points` (signed, non-zero) for WooCommerce customer
-    `wc_customer_id`, keeping `reason` as the entry's note. Returns the new entry."""
+    `wc_customer_id`, keeping `reason` as the entry's note. Returns the new entry.
+
+    Raises PointsOutOfRange when the points, or the balance they would leave, lie beyond
+    ±POINTS_LIMIT (the caller's unit of work then rolls back).
+    """
     _validate(store_id, wc_customer_id, points, reason)
     if session.get(Store, store_id) is None:
         raise InvalidAdjustment(f"store_id {store_id} is not a store in this ledger")
@@ -66,6 +71,10 @@ def _validate(store_id: int, wc_customer_id: int, points: int, reason: str) -> N
         )
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise InvalidAdjustment(f"points must be a non-zero integer, got {points!r}")
+    if abs(points) > POINTS_LIMIT:
+        raise PointsOutOfRange(
+            f"points must be within ±{POINTS_LIMIT:,} (what the ledger holds), got {points}"
+        )
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidAdjustment("reason is required: say why the points are adjusted")
     if isinstance(store_id, bool) or not isinstance(store_id, int):

@@ -4,6 +4,11 @@ Used by the sync (reconciling each source object: target points minus `ref_holdi
 adjustments and, later, by redemptions and expiry. Appending is idempotent per
 `(store_id, idempotency_key)` and moves the cached balances by exactly what was inserted, in the
 caller's transaction.
+
+Bounds: points per entry, and every balance and lifetime they add up to, stay within
+±`POINTS_LIMIT` (10^12). An entry beyond it is refused before anything is written; a batch that
+would carry a balance beyond it raises `PointsOutOfRange` inside the transaction, so the caller's
+unit of work rolls back whole. Far above any real shop, far below what a 64-bit column holds.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ledger._dialect import upsert_insert
+from ledger.errors import PointsOutOfRange
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Base, PointEntry
 from ledger.types import UTCDateTime
 
+POINTS_LIMIT = 10**12  # the most points one entry, balance or lifetime may hold, either sign
 CHUNK = 500  # rows per INSERT and refs per IN (...): well inside both databases' parameter limits
 _T = TypeVar("_T")
 
@@ -119,6 +126,11 @@ def _validate(entry: NewEntry) -> None:
         raise TypeError(f"points of entry {key!r} must be an int, got {entry.points!r}")
     if entry.points == 0:
         raise ValueError(f"points of entry {key!r} is 0: a zero-point entry is never appended")
+    if abs(entry.points) > POINTS_LIMIT:
+        raise PointsOutOfRange(
+            f"{entry.points} points for {entry.source_ref} is beyond what the ledger holds"
+            f" (at most {POINTS_LIMIT:,} either way); nothing was written"
+        )
     if not isinstance(entry.kind, SourceKind):
         raise ValueError(f"kind of entry {key!r} must be a SourceKind, got {entry.kind!r}")
     if not key or not key.strip():
@@ -182,6 +194,9 @@ def _move_balances(
     if not deltas:
         return
     customers = sorted(deltas)
+    for customer in customers:  # beyond this no balance within the limits can stay within them
+        if max(map(abs, deltas[customer])) > 2 * POINTS_LIMIT:
+            raise _balance_out_of_range(customer)
     table = Base.metadata.tables["balances"]
     session.connection().execute(
         upsert_insert(session, table).on_conflict_do_nothing(index_elements=["customer_id"]),
@@ -201,6 +216,39 @@ def _move_balances(
         ],
     )
     _expire_cached_balances(session, set(customers))
+    _check_balance_bounds(session, table, customers)
+
+
+def _check_balance_bounds(session: Session, table: Any, customers: list[int]) -> None:
+    """Raise PointsOutOfRange if a balance or lifetime just moved lies beyond POINTS_LIMIT.
+
+    Checked after the UPDATE, in the same transaction, so a concurrent writer cannot slip between
+    the check and the write; the exception makes the caller roll the whole unit back.
+    """
+    for chunk in _chunks(customers, CHUNK):
+        beyond = (
+            session.connection()
+            .execute(
+                select(table.c.customer_id)
+                .where(table.c.customer_id.in_(chunk))
+                .where(
+                    (func.abs(table.c.balance) > POINTS_LIMIT)
+                    | (func.abs(table.c.lifetime) > POINTS_LIMIT)
+                )
+                .order_by(table.c.customer_id)
+                .limit(1)
+            )
+            .scalar()
+        )
+        if beyond is not None:
+            raise _balance_out_of_range(beyond)
+
+
+def _balance_out_of_range(customer_id: int) -> PointsOutOfRange:
+    return PointsOutOfRange(
+        f"the points of ledger customer {customer_id} would go beyond what the ledger holds"
+        f" (at most {POINTS_LIMIT:,} either way, in balance and lifetime); nothing was written"
+    )
 
 
 def _empty_balance(store_id: int, customer_id: int, now: datetime) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from ledger.admin import adjust
 from ledger.balances import BalanceDifference, list_balances, verify_balances
 from ledger.customers import get_or_create_store
+from ledger.errors import LedgerError, SyncAlreadyRunning
 from ledger.migrate import current_revision, head_revision, upgrade
 from ledger.models import Customer, PointEntry
 from ledger.session import check_schema_current, create_engine_for, session_scope
@@ -53,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except ConfigError as error:
         return _fail(str(error), EXIT_USAGE)
-    except LoyaltyError as error:  # SchemaBehind, StoreUnavailable, ...: the message says it all
-        return _fail(str(error))
+    except (LoyaltyError, LedgerError) as error:  # SchemaBehind, StoreUnavailable, PointsOutOfRange
+        return _fail(str(error))  # ...: the message says it all
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_INTERRUPTED)
     except Exception as error:  # the last line of defence: one line, the traceback under -v
@@ -350,7 +351,12 @@ def _sync(args: argparse.Namespace) -> int:
     config = _load(args)
     config.require_store()
     progress = make_progress(enabled=sys.stderr.isatty())
-    summary = run_sync(config, full=args.full, dry_run=args.dry_run, progress=progress)
+    try:
+        summary = run_sync(config, full=args.full, dry_run=args.dry_run, progress=progress)
+    except SyncAlreadyRunning as running:  # not a failure: that sync picks up the same changes
+        since = running.since.isoformat() if running.since else None
+        _print(json.dumps({"skipped": str(running), "since": since}) if args.json else str(running))
+        return EXIT_OK
     _print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.render())
     if not summary.ok:  # the ledger is right, but the store does not show it yet: cron must see
         return _fail(

@@ -1,0 +1,31 @@
+"""The ledger's own errors. The CLI and the worker turn each into one clear line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger raises on purpose; the message is meant for a shop admin."""
+
+
+class PointsOutOfRange(LedgerError, ValueError):
+    """An entry, or the balance or lifetime it would leave, lies beyond `POINTS_LIMIT`.
+
+    Raised before anything is written (an entry) or inside the transaction that would write it (a
+    balance): the caller's unit of work rolls back, and the ledger never holds what it cannot hold.
+    """
+
+
+class DatabaseUnusable(LedgerError):
+    """The ledger database cannot be opened or used; the message says what to do about it."""
+
+
+class SyncAlreadyRunning(LedgerError):
+    """Another sync of the same store holds the store's sync lock."""
+
+    def __init__(self, store_key: str, since: datetime | None) -> None:
+        when = since.strftime("%Y-%m-%d %H:%M:%S UTC") if since else "an unknown time"
+        super().__init__(f"a sync of this store is already running (since {when})")
+        self.store_key = store_key
+        self.since = since
