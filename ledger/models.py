@@ -238,7 +238,9 @@ class SyncRun(Base):
     kind: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running/succeeded/failed
+    status: Mapped[str] = mapped_column(
+        String(16), default="running"
+    )  # running/succeeded/failed/abandoned
     summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
 
     __table_args__ = (Index(None, "store_id", "started_at"),)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from ledger.customers import get_or_create_store
@@ -34,6 +34,7 @@ from ledger.session import (
     refresh_planner_statistics,
     session_scope,
 )
+from ledger.sync_lock import hold_sync_lock
 from loyalty.config import Config, StoreConfig
 from sync.client import ClientSettings, StoreClient
 from sync.customer_meta import WriteBackResult, push_balances
@@ -67,11 +68,23 @@ def run_sync(
     engine: Engine | None = None,
     client: StoreClient | None = None,
 ) -> SyncSummary:
-    """One sync of the configured store. Raises StoreError when the store cannot be read."""
+    """One sync of the configured store. Raises StoreError when the store cannot be read, and
+    SyncAlreadyRunning (having done nothing) while another sync of the same store runs."""
     store = config.require_store()
     engine = engine or create_engine_for(config.database.url)
     check_schema_current(engine)
-    client = client or make_client(store)
+    with hold_sync_lock(engine, store.key):
+        return _run_locked(config, engine, client or make_client(store), full, dry_run, progress)
+
+
+def _run_locked(
+    config: Config,
+    engine: Engine,
+    client: StoreClient,
+    full: bool,
+    dry_run: bool,
+    progress: Progress | None,
+) -> SyncSummary:
     with Transactions(engine, dry_run=dry_run) as tx:
         run = SyncJob(config, tx, client, progress or Progress(), full=full, dry_run=dry_run)
         return run.execute()
@@ -422,6 +435,18 @@ class SyncJob:
 
     def _start_run(self) -> int:
         with self.tx.unit() as session:
+            # This run holds the store's sync lock, so a run still marked running was killed.
+            abandoned = (
+                session.connection()
+                .execute(
+                    update(SyncRun)
+                    .where(SyncRun.store_id == self.store_id, SyncRun.status == "running")
+                    .values(status="abandoned")
+                )
+                .rowcount
+            )
+            if abandoned:
+                log.warning("%d earlier sync run(s) never finished: marked abandoned", abandoned)
             run = SyncRun(
                 store_id=self.store_id,
                 kind="sync-full" if self.full else "sync",
