@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from ledger.entries import POINTS_LIMIT
 from loyalty.errors import ConfigError
 from loyalty.log import register_secret
 from loyalty.secret import Secret
@@ -52,6 +53,26 @@ ORDER_STATUSES = (
 # WooCommerce never returns these meta keys over REST, so a key-only PUT adds a row every time.
 HIDDEN_META_PREFIXES: tuple[str, ...] = ("_woocommerce_persistent_cart", "closedpostboxes_")
 HIDDEN_META_PREFIXES += ("metaboxhidden_", "manageedit-")
+# Customer meta that WordPress and WooCommerce keep for themselves (WooCommerce's customer data
+# store treats these as properties, not meta): writing a balance there would overwrite them.
+_ADDRESS_FIELDS: tuple[str, ...] = ("first_name", "last_name", "company", "address_1", "address_2")
+_ADDRESS_FIELDS += ("city", "state", "postcode", "country", "phone")
+OWNED_META_KEYS = frozenset(
+    [f"billing_{f}" for f in (*_ADDRESS_FIELDS, "email")]
+    + [f"shipping_{f}" for f in _ADDRESS_FIELDS]
+    + ["first_name", "last_name", "nickname", "description", "display_name", "locale"]
+    + ["paying_customer", "last_update", "_order_count", "_money_spent", "_last_order"]
+    + ["wc_last_active", "_woocommerce_tracks_anon_id", "session_tokens"]
+    + ["rich_editing", "syntax_highlighting", "comment_shortcuts", "admin_color", "use_ssl"]
+    + ["show_admin_bar_front", "show_welcome_panel", "dismissed_wp_pointers"]
+)
+
+# Sanity bounds, checked at load so a typo is a config error, not a crash in the middle of a sync.
+MAX_TIMEOUT_SECONDS = 3600.0
+MAX_REQUESTS_PER_SECOND = 10_000.0
+MAX_RETRY_SECONDS = 86_400.0
+MAX_RATE = Decimal(10**6)  # points per unit, multipliers, what a point is worth
+MAX_AMOUNT = Decimal(10**12)  # store currency
 
 
 @dataclass(frozen=True)
@@ -117,6 +138,12 @@ class WorkerConfig:
 
     broker_url: str = DEFAULT_BROKER_URL
     sync_every_minutes: int = 15
+    # A task is stopped after this long; it must end before Redis hands its unacknowledged
+    # message to another worker (the visibility timeout), or one sync would run twice.
+    task_time_limit_minutes: int = 300
+    visibility_timeout_minutes: int = 360
+    # The store's Redis lock expires this long after its holder stops renewing it (a killed worker).
+    lock_timeout_seconds: int = 300
 
     @property
     def broker_url_for_display(self) -> str:
@@ -126,7 +153,10 @@ class WorkerConfig:
     def __repr__(self) -> str:
         return (
             f"WorkerConfig(broker_url={self.broker_url_for_display!r}, "
-            f"sync_every_minutes={self.sync_every_minutes!r})"
+            f"sync_every_minutes={self.sync_every_minutes!r}, "
+            f"task_time_limit_minutes={self.task_time_limit_minutes!r}, "
+            f"visibility_timeout_minutes={self.visibility_timeout_minutes!r}, "
+            f"lock_timeout_seconds={self.lock_timeout_seconds!r})"
         )
 
 
@@ -218,7 +248,9 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
         points=_points(root),
         rules=RulesConfig(
             purchase=_purchase_book(rules),
-            first_order_points=rules.table("first_order", ("points",)).integer("points", 0, lo=0),
+            first_order_points=rules.table("first_order", ("points",)).integer(
+                "points", 0, lo=0, limit=POINTS_LIMIT
+            ),
             review=_activity(rules, "review"),
             comment=_activity(rules, "comment"),
         ),
@@ -261,11 +293,15 @@ def _store(root: Table, env: Mapping[str, str], source: Path | None) -> StoreCon
         url=_site_url(t, "url", REQUIRED, insecure=insecure),
         consumer_key=_secret(t, "consumer_key", env, ENV_CONSUMER_KEY, required=True),
         consumer_secret=_secret(t, "consumer_secret", env, ENV_CONSUMER_SECRET, required=True),
-        timeout=t.number("timeout", 30.0),
+        timeout=t.number("timeout", 30.0, least=0.1, limit=MAX_TIMEOUT_SECONDS),
         per_page=t.integer("per_page", 100, lo=1, hi=100),
         concurrency=t.integer("concurrency", 3, lo=1, hi=10),
-        max_requests_per_second=t.number("max_requests_per_second", 5.0),
-        max_retry_seconds=t.number("max_retry_seconds", 120.0, positive=False),
+        max_requests_per_second=t.number(
+            "max_requests_per_second", 5.0, least=0.01, limit=MAX_REQUESTS_PER_SECOND
+        ),
+        max_retry_seconds=t.number(
+            "max_retry_seconds", 120.0, positive=False, limit=MAX_RETRY_SECONDS
+        ),
         allow_insecure_http=insecure,
         verify_tls=_verify_tls(t, source),
     )
@@ -274,9 +310,15 @@ def _store(root: Table, env: Mapping[str, str], source: Path | None) -> StoreCon
 def _site_url(t: Table, key: str, default: Any, *, insecure: bool) -> str:
     """An https:// site URL (http:// only when allowed), without a trailing slash."""
     value = t.string(key, default, nonempty=True)
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError as error:  # "Port out of range 0-65535", "Invalid IPv6 URL"
+        t.complain(key, f"expected an https:// URL such as https://shop.example.com ({error})")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         t.fail(key, "an https:// URL such as https://shop.example.com", value)
+    if port == 0:
+        t.complain(key, "expected a URL whose port is from 1 to 65535, got port 0")
     if parts.username or parts.password:
         t.complain(key, "expected a URL without a user name or password in it (got one)")
     if parts.query or parts.fragment:
@@ -333,33 +375,60 @@ def _database(root: Table, env: Mapping[str, str]) -> DatabaseConfig:
     if env.get(ENV_DATABASE_URL, "").strip():
         url, where = env[ENV_DATABASE_URL].strip(), f"${ENV_DATABASE_URL}"
     try:
-        backend = make_url(url).get_backend_name()
-    except ArgumentError:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number ("[::1:5432")
         backend = ""
     if backend not in ("sqlite", "postgresql"):  # the URL is not echoed: it may hold a password
         raise ConfigError(
             f"{where}: expected a SQLite or PostgreSQL URL such as sqlite:///loyalty.db or "
             "postgresql+psycopg://user@host/dbname"
         )
+    if parsed.port is not None and not 0 < parsed.port <= 65535:
+        raise ConfigError(f"{where}: expected a port from 1 to 65535, got {parsed.port}")
     return DatabaseConfig(url=url)
 
 
 def _sync(root: Table) -> SyncConfig:
     t = root.table("sync", ("overlap_minutes", "reconcile_every_hours"))
     return SyncConfig(
-        overlap_minutes=t.integer("overlap_minutes", 10, lo=0),
-        reconcile_every_hours=t.number("reconcile_every_hours", 24.0, positive=False),
+        overlap_minutes=t.integer("overlap_minutes", 10, lo=0, limit=7 * 24 * 60),
+        reconcile_every_hours=t.number(
+            "reconcile_every_hours", 24.0, positive=False, limit=365 * 24
+        ),
     )
 
 
 def _worker(root: Table) -> WorkerConfig:
-    t = root.table("worker", ("broker_url", "sync_every_minutes"))
+    t = root.table("worker", tuple(f.name for f in fields(WorkerConfig)))
     broker_url = t.string("broker_url", DEFAULT_BROKER_URL, nonempty=True, show=False)
+    try:
+        urlsplit(broker_url).port  # noqa: B018 # parsing it is the check
+    except ValueError:
+        broker_url = ""  # the URL is not echoed: it may hold a password
     if "://" not in broker_url:
         t.complain("broker_url", "expected a broker URL such as redis://127.0.0.1:6379/0")
-    return WorkerConfig(
-        broker_url=broker_url, sync_every_minutes=t.integer("sync_every_minutes", 15, lo=1)
+    week = 7 * 24 * 60
+    worker = WorkerConfig(
+        broker_url=broker_url,
+        sync_every_minutes=t.integer("sync_every_minutes", 15, lo=1, limit=week),
+        task_time_limit_minutes=t.integer("task_time_limit_minutes", 300, lo=2, limit=week),
+        visibility_timeout_minutes=t.integer("visibility_timeout_minutes", 360, lo=3, limit=week),
+        lock_timeout_seconds=t.integer("lock_timeout_seconds", 300, lo=1, limit=24 * 3600),
     )
+    check_worker_limits(worker, where=f"{t.file}: worker")
+    return worker
+
+
+def check_worker_limits(worker: WorkerConfig, *, where: str) -> None:
+    """Refuse a task time limit that does not end before the broker's visibility timeout."""
+    if worker.task_time_limit_minutes >= worker.visibility_timeout_minutes:
+        raise ConfigError(
+            f"{where}.task_time_limit_minutes ({worker.task_time_limit_minutes}) must be less than"
+            f" {where.rsplit(': ', 1)[-1]}.visibility_timeout_minutes"
+            f" ({worker.visibility_timeout_minutes}): otherwise Redis hands a sync that is still"
+            " running to a second worker"
+        )
 
 
 def _points(root: Table) -> PointsConfig:
@@ -368,7 +437,8 @@ def _points(root: Table) -> PointsConfig:
     lifetime = _meta_key(t, "lifetime_meta_key", "loyalty_points_lifetime")
     if lifetime == balance:
         t.fail("lifetime_meta_key", f"a key different from {t.where('balance_meta_key')}", lifetime)
-    return PointsConfig(balance, lifetime, t.decimal("point_value", Decimal("0.01"), positive=True))
+    value = t.decimal("point_value", Decimal("0.01"), positive=True, limit=MAX_RATE)
+    return PointsConfig(balance, lifetime, value)
 
 
 _REDEMPTION_KEYS = tuple(f.name for f in fields(RedemptionRules))
@@ -422,7 +492,15 @@ def _meta_key(t: Table, key: str, default: str) -> str:
     value = t.string(key, default, nonempty=True)
     if value != value.strip() or len(value) > 255:
         t.fail(key, "a meta key without surrounding spaces, at most 255 characters", value)
-    hidden = "wp_" in value or value.startswith(HIDDEN_META_PREFIXES)
+    # MySQL compares meta keys, and WordPress the table prefix, without regard to case.
+    folded = value.lower()
+    if folded in OWNED_META_KEYS:
+        t.complain(
+            key,
+            f"{value!r} is refused: WordPress and WooCommerce own that customer field, and every"
+            " write would overwrite it; choose another key such as loyalty_points",
+        )
+    hidden = "wp_" in folded or folded.startswith(HIDDEN_META_PREFIXES)
     if hidden:
         t.complain(
             key,
@@ -436,7 +514,8 @@ def _meta_key(t: Table, key: str, default: str) -> str:
 def _activity(rules: Table, name: str) -> ActivityRuleConfig:
     t = rules.table(name, ("enabled", "points"))
     return ActivityRuleConfig(
-        enabled=t.boolean("enabled", False), points=t.integer("points", 0, lo=0)
+        enabled=t.boolean("enabled", False),
+        points=t.integer("points", 0, lo=0, limit=POINTS_LIMIT),
     )
 
 
@@ -463,15 +542,17 @@ def _purchase_rules(t: Table, *, previous: bool) -> PurchaseRules:
     return PurchaseRules(
         version=t.string("version", REQUIRED if previous else d.version, nonempty=True),
         effective_from=t.day("effective_from", REQUIRED if previous else d.effective_from),
-        points_per_unit=t.decimal("points_per_unit", d.points_per_unit),
+        points_per_unit=t.decimal("points_per_unit", d.points_per_unit, limit=MAX_RATE),
         rounding=Rounding(t.choice("rounding", d.rounding.value, [r.value for r in Rounding])),
         include_shipping=t.boolean("include_shipping", d.include_shipping),
         include_tax=t.boolean("include_tax", d.include_tax),
         include_fees=t.boolean("include_fees", d.include_fees),
         earn_statuses=t.strings("earn_statuses", d.earn_statuses, ORDER_STATUSES),
-        minimum_order_amount=t.decimal("minimum_order_amount", d.minimum_order_amount),
+        minimum_order_amount=t.decimal(
+            "minimum_order_amount", d.minimum_order_amount, limit=MAX_AMOUNT
+        ),
         no_points_with_coupon=t.boolean("no_points_with_coupon", d.no_points_with_coupon),
-        max_points_per_order=t.integer("max_points_per_order", 0, lo=0) or None,
+        max_points_per_order=t.integer("max_points_per_order", 0, lo=0, limit=POINTS_LIMIT) or None,
         award_guests=t.boolean("award_guests", d.award_guests),
         product_overrides=_overrides(t, "products"),
         category_overrides=_overrides(t, "categories"),
@@ -492,8 +573,10 @@ def _overrides(t: Table, key: str) -> Mapping[int, ItemOverride]:
         if given == ["exclude"] and not item.boolean("exclude", True):
             item.fail("exclude", "true (leave the entry out to not exclude)", False)
         result[item_id] = ItemOverride(
-            multiplier=item.decimal("multiplier", Decimal(0)) if given == ["multiplier"] else None,
-            fixed_points=item.integer("fixed_points", 0, lo=0)
+            multiplier=item.decimal("multiplier", Decimal(0), limit=MAX_RATE)
+            if given == ["multiplier"]
+            else None,
+            fixed_points=item.integer("fixed_points", 0, lo=0, limit=POINTS_LIMIT)
             if given == ["fixed_points"]
             else None,
             excluded=given == ["exclude"],

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from loyalty.errors import ConfigError
 
 REQUIRED: Any = object()  # the default of a key that must be given
+MAX_DECIMAL_PLACES = 12  # beyond this a rate or amount is a typo, and exact maths gets slow
 
 
 def describe(value: object, show: bool = True) -> str:
@@ -96,15 +97,30 @@ class Table:
             self.fail(key, f"one of {options}", value)
         return value
 
-    def integer(self, key: str, default: int, *, lo: int, hi: int | None = None) -> int:
+    def integer(
+        self, key: str, default: int, *, lo: int, hi: int | None = None, limit: int | None = None
+    ) -> int:
+        """An integer from `lo` (to `hi`); `limit` is a sanity ceiling named only when exceeded."""
         expected = f"an integer from {lo} to {hi}" if hi is not None else f"an integer >= {lo}"
         value = self.raw(key, default, expected)
         ok = isinstance(value, int) and not isinstance(value, bool)
         if not ok or value < lo or (hi is not None and value > hi):
             self.fail(key, expected, value)
+        if limit is not None and value > limit:
+            self.fail(key, f"an integer from {lo} to {limit:,}", value)
         return int(value)
 
-    def number(self, key: str, default: float, *, positive: bool = True) -> float:
+    def number(
+        self,
+        key: str,
+        default: float,
+        *,
+        positive: bool = True,
+        least: float | None = None,
+        limit: float | None = None,
+    ) -> float:
+        """A finite number > 0 (>= 0 unless `positive`). `least` and `limit` are sanity bounds,
+        named in the message only when the value passes the sign check but falls outside them."""
         expected = "a number > 0" if positive else "a number >= 0"
         value = self.raw(key, default, expected)
         if (
@@ -115,10 +131,21 @@ class Table:
             self.fail(key, expected, value)
         if value < 0 or (positive and value == 0):
             self.fail(key, expected, value)
+        _check_range(self, key, value, least, limit)
         return float(value)
 
-    def decimal(self, key: str, default: Decimal, *, positive: bool = False) -> Decimal:
-        """A Decimal from a TOML string or number; floats go through str(), never float maths."""
+    def decimal(
+        self,
+        key: str,
+        default: Decimal,
+        *,
+        positive: bool = False,
+        least: Decimal | None = None,
+        limit: Decimal | None = None,
+    ) -> Decimal:
+        """A Decimal from a TOML string or number; floats go through str(), never float maths.
+
+        At most `MAX_DECIMAL_PLACES` decimal places; `least` and `limit` as for `number`."""
         expected = "a number > 0" if positive else "a number >= 0"
         value = self.raw(key, default, expected)
         if isinstance(value, Decimal):
@@ -131,6 +158,9 @@ class Table:
             self.fail(key, expected, value)
         if not result.is_finite() or result < 0 or (positive and result == 0):
             self.fail(key, expected, value)
+        _check_range(self, key, result, least, limit, shown=value)
+        if result != 0 and result.as_tuple().exponent < -MAX_DECIMAL_PLACES:  # type: ignore[operator]
+            self.fail(key, f"a number with at most {MAX_DECIMAL_PLACES} decimal places", value)
         return result
 
     def day(self, key: str, default: date) -> date:
@@ -150,3 +180,17 @@ class Table:
             if item not in allowed or not isinstance(item, str):
                 self.fail(f"{key}[{i}]", "one of " + ", ".join(allowed), item)
         return frozenset(value)
+
+
+def _check_range(
+    t: Table, key: str, value: float | Decimal, least: Any, limit: Any, shown: object = None
+) -> None:
+    """The sanity bounds of a number that already passed its sign check."""
+    if (least is not None and value < least) or (limit is not None and value > limit):
+        low = _number(least) if least is not None else "0"
+        expected = f"a number from {low} to {_number(limit)}" if limit is not None else low
+        t.fail(key, expected, value if shown is None else shown)
+
+
+def _number(bound: float | Decimal) -> str:
+    return f"{bound:,}" if isinstance(bound, int) else f"{bound:,g}"
