@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from ledger.sync_lock import hold_sync_lock
 from loyalty.config import Config
 from sandbox.server import SandboxServer
 from tests.e2e.conftest import write_config_file
+from tests.e2e.gate import Gate
 
 
 def loyalty(config_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -41,28 +41,11 @@ def start_sync(config_file: Path) -> subprocess.Popen[str]:
     )
 
 
-class Gate:
-    """Holds the store's first API request until opened: a sync paused mid-run, on purpose."""
-
-    def __init__(self, sandbox: SandboxServer) -> None:
-        self.entered = threading.Event()
-        self.opened = threading.Event()
-        self._first = True
-        sandbox.before_request = self
-
-    def __call__(self, method: str, path: str, query: dict[str, object]) -> None:
-        if self._first:
-            self._first = False
-            self.entered.set()
-            assert self.opened.wait(timeout=120)
-
-
 @pytest.fixture
 def gate(sandbox: SandboxServer) -> Iterator[Gate]:
     gate = Gate(sandbox)
     yield gate
-    gate.opened.set()
-    sandbox.before_request = None
+    gate.close()
 
 
 @pytest.fixture
