@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ledger.models import Balance, Customer, MetaWrite
 from loyalty.errors import StoreError
 from sync.client import StoreClient
+from sync.redaction import redact
 
 BATCH = 100
 #: Per-item error codes meaning "this customer does not exist": retrying cannot help.
@@ -93,7 +94,7 @@ def push_balances(
             answer = client.post("customers/batch", body).items
         except StoreError as error:
             result.failed += len(batch)
-            result.errors.append(f"customers/batch: {error}")
+            result.errors.append(redact(f"customers/batch: {error}"))
             with unit_of_work() as session:
                 _load_states(session, [w.customer_id for w in batch])
                 for write in batch:
@@ -132,7 +133,7 @@ def _record_answer(
             continue
         code = str(error.get("code", ""))
         gone = code in GONE_CODES
-        message = f"customer {write.wc_id}: {code}: {error.get('message', '')}"
+        message = redact(f"customer {write.wc_id}: {code}: {error.get('message', '')}")
         gave_up = _record_failure(session, write, message, gone=gone, now=now)
         result.gave_up += int(gave_up)
         result.failed += int(not gave_up)
@@ -166,7 +167,7 @@ def _record_failure(
 ) -> bool:
     state = _state(session, write.customer_id)
     state.attempts = (state.attempts or 0) + 1
-    state.last_error = f"{now.isoformat()} {message}"
+    state.last_error = f"{now.isoformat()} {redact(message)}"  # the store's words: no secrets
     state.gave_up = gone or state.attempts >= MAX_ATTEMPTS
     return state.gave_up
 

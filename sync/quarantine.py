@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ledger.models import QuarantinedItem
 from loyalty.errors import InvalidSourceData
+from sync.redaction import redact, redact_value
 
 
 def quarantine(
@@ -29,7 +30,7 @@ def quarantine(
 ) -> None:
     """Record (or re-record) one unusable item, keyed by its id."""
     item_ref = str(raw.get("id", "?")) if isinstance(raw, Mapping) else "?"
-    payload = json.dumps(raw, sort_keys=True, default=str)
+    payload = json.dumps(redact_value(raw), sort_keys=True, default=str)  # as received, no secrets
     existing = session.execute(
         select(QuarantinedItem).where(
             QuarantinedItem.store_id == store_id,
@@ -44,7 +45,7 @@ def quarantine(
                 resource=resource,
                 item_ref=item_ref,
                 payload=payload,
-                error=str(error),
+                error=redact(str(error)),
                 field=error.field,
                 first_seen=now,
                 last_seen=now,
@@ -53,7 +54,7 @@ def quarantine(
         )
         return
     existing.payload = payload
-    existing.error = str(error)
+    existing.error = redact(str(error))
     existing.field = error.field
     existing.last_seen = now
     existing.count += 1

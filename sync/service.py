@@ -13,6 +13,7 @@ job without awarding anything twice.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -44,6 +45,7 @@ from sync.orders import LIVE, TRASH, fetch_known_orders, fetch_orders_window
 from sync.owners import OwnerDirectory, merge_guest
 from sync.products import ProductCategories
 from sync.progress import Progress, make_progress
+from sync.redaction import redact_value, register_secret
 from sync.redemptions import Redeemer, RedemptionSettings, claim_seconds
 from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
 from sync.storefront import Storefront
@@ -85,6 +87,8 @@ def _run_locked(
     dry_run: bool,
     progress: Progress | None,
 ) -> SyncSummary:
+    store = config.require_store()
+    _register_credentials(store.consumer_key.reveal(), store.consumer_secret.reveal())
     with Transactions(engine, dry_run=dry_run) as tx:
         run = SyncJob(config, tx, client, progress or Progress(), full=full, dry_run=dry_run)
         return run.execute()
@@ -103,6 +107,12 @@ def make_client(store: StoreConfig) -> StoreClient:
             verify_tls=store.verify_tls,
         )
     )
+
+
+def _register_credentials(key: str, secret: str) -> None:
+    """Mask the store's key and secret, and their Basic form, wherever the store echoes them."""
+    for value in (key, secret, base64.b64encode(f"{key}:{secret}".encode()).decode()):
+        register_secret(value)
 
 
 class Transactions:
@@ -471,6 +481,7 @@ class SyncJob:
                 details = self.summary.as_dict()
                 if error is not None:
                     details["error"] = f"{type(error).__name__}: {error}"
-                run.summary = json.dumps(details, default=str)
+                # What the store said (errors, echoed requests) is stored without its secrets.
+                run.summary = json.dumps(redact_value(details), default=str)
         except Exception:  # recording the run must never hide the real outcome
             log.warning("could not record the sync run", exc_info=True)
