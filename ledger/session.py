@@ -13,8 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from ledger.errors import DatabaseUnusable
 from loyalty.errors import SchemaBehind
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -137,3 +139,57 @@ def refresh_planner_statistics(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     session.execute(text(f"ANALYZE {', '.join(LEDGER_TABLES_TO_ANALYZE)}"))
+
+
+# What to do, by what the driver said: (words in its message, advice). First match wins.
+_ADVICE = (
+    (
+        ("file is not a database", "malformed", "not a database", "disk image"),
+        "the SQLite file is damaged: restore it from a backup",
+    ),
+    (
+        ("readonly database", "read-only", "read only"),
+        "it is read-only: make the file, and its directory (SQLite writes -wal and -shm files"
+        " beside it), writable by this user",
+    ),
+    (
+        ("unable to open database file",),
+        "check that its directory exists and is writable by this user, or fix [database] url",
+    ),
+    (
+        ("database is locked",),
+        "another process holds it too long: check for a stuck `loyalty` process",
+    ),
+    (
+        ("connection refused", "connection failed", "could not connect", "timeout expired"),
+        "is the PostgreSQL server running and reachable? Start it, or fix [database] url",
+    ),
+    (
+        ("does not exist", "authentication failed", "password"),
+        "fix [database] url (server, database, user) or create the database",
+    ),
+)
+
+
+@contextmanager
+def database_errors(url: str | URL) -> Iterator[None]:
+    """Turn a database that cannot be used (down, damaged, read-only, missing) into one
+    DatabaseUnusable line: which database, what the driver said, and what to do.
+
+    Constraint violations and SQL errors pass through untouched: those are bugs, not an
+    unusable database.
+    """
+    try:
+        yield
+    except (IntegrityError, ProgrammingError, DataError):
+        raise
+    except DatabaseError as error:
+        lines = str(error.orig or error).strip().splitlines()
+        reason = lines[0] if lines else type(error).__name__
+        advice = next(
+            (what for words, what in _ADVICE if any(w in reason.lower() for w in words)),
+            "check [database] url and that the database server is up",
+        )
+        raise DatabaseUnusable(
+            f"cannot use the database {safe_url(url)}: {reason.rstrip('.')}; {advice}"
+        ) from error

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ledger.admin import adjust
@@ -26,7 +25,12 @@ from ledger.customers import get_or_create_store
 from ledger.errors import LedgerError, SyncAlreadyRunning
 from ledger.migrate import current_revision, head_revision, upgrade
 from ledger.models import Customer, PointEntry
-from ledger.session import check_schema_current, create_engine_for, session_scope
+from ledger.session import (
+    check_schema_current,
+    create_engine_for,
+    database_errors,
+    session_scope,
+)
 from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
 from loyalty.errors import ConfigError, LoyaltyError
 from loyalty.log import configure_logging, redact
@@ -35,10 +39,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 log = logging.getLogger("loyalty.cli")
 Handler = Callable[[argparse.Namespace], int]
-
-
-class DatabaseUnavailable(LoyaltyError):
-    """The ledger database could not be reached or used (down, wrong URL, locked)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,7 +352,8 @@ def _sync(args: argparse.Namespace) -> int:
     config.require_store()
     progress = make_progress(enabled=sys.stderr.isatty())
     try:
-        summary = run_sync(config, full=args.full, dry_run=args.dry_run, progress=progress)
+        with _database_errors(config):
+            summary = run_sync(config, full=args.full, dry_run=args.dry_run, progress=progress)
     except SyncAlreadyRunning as running:  # not a failure: that sync picks up the same changes
         since = running.since.isoformat() if running.since else None
         _print(json.dumps({"skipped": str(running), "since": since}) if args.json else str(running))
@@ -447,7 +448,7 @@ def _open_ledger(
 
     Yields a session and the configured store's id (None when no store is configured and
     `require_store` is false: the command then covers every store). `SchemaBehind` says to run
-    `loyalty db upgrade`; an unreachable database is one clear DatabaseUnavailable line.
+    `loyalty db upgrade`; an unusable database is one clear DatabaseUnusable line.
     """
     store_key = config.require_store().key if require_store or config.store else None
     engine = create_engine_for(config.database.url)
@@ -463,13 +464,8 @@ def _open_ledger(
 
 @contextmanager
 def _database_errors(config: Config) -> Iterator[None]:
-    try:
+    with database_errors(config.database.url):
         yield
-    except OperationalError as error:
-        reason = str(error.orig or error).strip().splitlines()[0]
-        raise DatabaseUnavailable(
-            f"cannot use the database {config.database.url_for_display}: {reason}"
-        ) from error
 
 
 def _count(session: Session, model: type[Customer] | type[PointEntry], store_id: int | None) -> int:

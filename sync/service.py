@@ -32,6 +32,7 @@ from ledger.models import SyncCursor, SyncRun, TrackedOrder
 from ledger.session import (
     check_schema_current,
     create_engine_for,
+    database_errors,
     refresh_planner_statistics,
     session_scope,
 )
@@ -70,13 +71,16 @@ def run_sync(
     engine: Engine | None = None,
     client: StoreClient | None = None,
 ) -> SyncSummary:
-    """One sync of the configured store. Raises StoreError when the store cannot be read, and
-    SyncAlreadyRunning (having done nothing) while another sync of the same store runs."""
+    """One sync of the configured store. Raises StoreError when the store cannot be read,
+    SyncAlreadyRunning (having done nothing) while another sync of the same store runs, and
+    DatabaseUnusable when the ledger database cannot be used."""
     store = config.require_store()
     engine = engine or create_engine_for(config.database.url)
-    check_schema_current(engine)
-    with hold_sync_lock(engine, store.key):
-        return _run_locked(config, engine, client or make_client(store), full, dry_run, progress)
+    with database_errors(engine.url):  # down, damaged, read-only: one DatabaseUnusable line
+        check_schema_current(engine)
+        with hold_sync_lock(engine, store.key):
+            client = client or make_client(store)
+            return _run_locked(config, engine, client, full, dry_run, progress)
 
 
 def _run_locked(
