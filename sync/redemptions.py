@@ -42,6 +42,7 @@ from sync.coupons import (
     new_coupon_code,
     push_coupon,
 )
+from sync.redaction import redact
 
 log = logging.getLogger("sync.redemptions")
 
@@ -246,7 +247,7 @@ class Redeemer:
         except StoreError as error:
             log.warning("redemption %d stays pending: %s", row.id, error)
             with self.unit_of_work() as session:
-                ledger.release(session, row.id, str(error), now=self.now())
+                ledger.release(session, row.id, redact(str(error)), now=self.now())
             return
         with self.unit_of_work() as session:
             if isinstance(found, str) or found is None:
@@ -276,7 +277,7 @@ class Redeemer:
                 if existing is not None:
                     return existing
             if error.status == 400:
-                return str(error)
+                return redact(str(error))  # the store's words are stored: without secrets
             raise
 
     # -- helpers -------------------------------------------------------------------------------
