@@ -207,8 +207,9 @@ class SyncLock:
         while not self._stop.wait(self.heartbeat_seconds):
             try:
                 self._renew()
-            except Exception:  # the next beat tries again; a busy database is not fatal
-                log.warning("could not renew the sync lock of %s", self.store_key, exc_info=True)
+            except Exception:  # the next beat tries again; a busy database is not fatal (a
+                # dry run on SQLite holds the write lock for its whole run, for one)
+                log.debug("could not renew the sync lock of %s", self.store_key, exc_info=True)
 
     def _renew(self) -> None:
         with self._connection_lock:
