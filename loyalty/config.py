@@ -471,7 +471,7 @@ def _redemption(root: Table) -> RedemptionRules:
         code_prefix=prefix,
         return_points_on_expiry=t.boolean("return_points_on_expiry", d.return_points_on_expiry),
         auto_issue_tier=auto,
-        request_scan=t.integer("request_scan", d.request_scan, lo=0),
+        request_scan=t.integer("request_scan", d.request_scan, lo=0, limit=1_000_000),
     )
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from ledger.models import Balance, Customer, QuarantinedItem, Redemption
 from loyalty.errors import StoreError
 from sync.client import StoreClient
+from sync.redaction import redact, redact_value
 from sync.redemptions import Outcome, Redeemer, RedemptionRefused, Request
 
 log = logging.getLogger("sync.storefront")
@@ -321,13 +322,14 @@ class Storefront:
         try:
             self.client.put(f"customers/{wc_id}", {"meta_data": meta})
         except StoreError as error:  # the request stays in meta and is answered next run
-            self.counts.errors.append(f"customer {wc_id}: {error}")
+            self.counts.errors.append(redact(f"customer {wc_id}: {error}"))
             log.warning("could not answer the redemption request of customer %d: %s", wc_id, error)
 
     def _record(self, wc_id: int, request_id: str | None, message: str, raw: Any) -> None:
         now = self.now()
         ref = f"{wc_id}:{request_id or '?'}"
-        payload = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+        payload = raw if isinstance(raw, str) else json.dumps(redact_value(raw), default=str)
+        payload, message = redact(payload), redact(message)  # stored: never with a secret
         with self.unit_of_work() as session:
             row = session.execute(
                 select(QuarantinedItem).where(
