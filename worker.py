@@ -31,7 +31,7 @@ from redis.exceptions import LockError, RedisError
 
 from ledger.errors import SyncAlreadyRunning
 from loyalty.config import Config, WorkerConfig, find_config_path, load_config
-from loyalty.errors import ConfigError
+from loyalty.errors import ConfigError, SyncFailed
 from loyalty.log import RedactingFilter, redact
 
 log = logging.getLogger("worker")
@@ -117,6 +117,9 @@ def sync_store_task(full: bool = False) -> dict[str, Any]:
             log.info("%s; skipped", running)
             since = running.since.isoformat() if running.since else None
             return {"skipped": "already running", "since": since}
+        except Exception as error:  # the result backend stores the error: not a store's echo
+            log.exception("sync failed")  # the handlers redact it, traceback included
+            raise SyncFailed(redact(f"{type(error).__name__}: {error}")) from None
 
 
 @contextmanager

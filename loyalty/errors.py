@@ -36,3 +36,8 @@ class InvalidSourceData(LoyaltyError):
 
 class SchemaBehind(LoyaltyError):
     """The database schema is older than this code: run `loyalty db upgrade`."""
+
+
+class SyncFailed(LoyaltyError):
+    """A worker's sync task failed; the message names the error, with every secret redacted, as
+    it is stored in the task's result."""

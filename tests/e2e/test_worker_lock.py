@@ -6,6 +6,7 @@ real result, and the sync's own lock in the ledger database stops a worker while
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -24,9 +25,11 @@ from ledger.customers import normalise_store_key
 from ledger.models import SyncRun
 from ledger.session import create_engine_for, session_scope
 from ledger.sync_lock import hold_sync_lock
+from sandbox.messages import Request, Response
 from sandbox.server import SandboxServer
+from sandbox.store import SandboxStore
 from tests.conftest import REDIS_URL
-from tests.e2e.conftest import write_config_file
+from tests.e2e.conftest import CONSUMER_KEY, CONSUMER_SECRET, write_config_file
 from tests.e2e.gate import Gate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -213,3 +216,45 @@ def test_a_worker_whose_time_limit_is_not_below_the_visibility_timeout_refuses_t
         " worker.visibility_timeout_minutes (360): otherwise Redis hands a sync that is still"
         " running to a second worker"
     ]
+
+
+BASIC = base64.b64encode(f"{CONSUMER_KEY}:{CONSUMER_SECRET}".encode()).decode()
+
+
+class RefusingEcho(SandboxServer):
+    """Refuses the customers listing with an error quoting the caller's credentials."""
+
+    def handle(self, request: Request) -> Response:
+        if request.path.endswith("/customers"):
+            echo = f"key {CONSUMER_KEY} secret {CONSUMER_SECRET} (Authorization: Basic {BASIC})"
+            return Response.json(400, {"code": "rest_invalid_param", "message": echo})
+        return super().handle(request)
+
+
+@pytest.fixture
+def echoing(store: SandboxStore) -> Iterator[RefusingEcho]:
+    server = RefusingEcho(
+        store,
+        consumer_key=CONSUMER_KEY,
+        consumer_secret=CONSUMER_SECRET,
+        wp_username="editor",
+        wp_app_password="abcd efgh ijkl mnop qrst uvwx",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_failed_sync_task_stores_its_error_without_the_secrets_the_store_echoed(
+    echoing: RefusingEcho, tmp_path: Path, workers: Callable[[Path], str]
+) -> None:
+    queue = workers(worker_config(tmp_path, echoing))
+
+    result = client().send_task("worker.sync_store_task", queue=queue)
+    result.get(timeout=120, propagate=False)
+
+    assert result.failed()
+    stored = f"{result.result!r} {result.traceback}"
+    assert "rest_invalid_param" in stored
+    for secret in (CONSUMER_KEY, CONSUMER_SECRET, BASIC):
+        assert secret not in stored
