@@ -89,6 +89,7 @@ class StoreConfig:
     max_retry_seconds: float = 120.0  # total time spent retrying one request before giving up
     allow_insecure_http: bool = False
     verify_tls: bool | str = True  # what requests' `verify=` takes: a bool or a CA bundle path
+    max_response_mb: int = 32  # a larger answer from the store is refused, never read into memory
 
     @property
     def key(self) -> str:
@@ -304,6 +305,7 @@ def _store(root: Table, env: Mapping[str, str], source: Path | None) -> StoreCon
         ),
         allow_insecure_http=insecure,
         verify_tls=_verify_tls(t, source),
+        max_response_mb=t.integer("max_response_mb", 32, lo=1, hi=256),
     )
 
 

@@ -26,6 +26,11 @@ class StoreRejected(StoreError):
         self.code = code
 
 
+class StoreAnswerUnusable(StoreError):
+    """Not retryable: the store's answer cannot be used as it is: larger than the cap, nested too
+    deep, the wrong JSON type, or a redirect away from the store's own origin."""
+
+
 class InvalidSourceData(LoyaltyError):
     """One source item (order, refund, review) does not have the shape we need: it is quarantined."""
 

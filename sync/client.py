@@ -1,10 +1,12 @@
 """The one wrapper every resource module uses to talk to a WooCommerce store.
 
-Built on the official `woocommerce` client, which signs requests (OAuth 1.0a in the URL over http,
-HTTP Basic over https) but never raises on HTTP status and has no retries. This module adds what a
-sync needs on top: one shared request pace per client, retries with backoff that honour
-`Retry-After`, typed errors (`StoreUnavailable` retryable, `StoreRejected` not) and request
-counting.
+Each request goes through `sync.transport` (requests, signed the way WooCommerce checks keys,
+bounded in total time and body size). This module adds what a sync needs on top: one shared
+request pace per client, retries with backoff that honour `Retry-After`, redirects followed only
+within the store's origin, JSON decoded within bounds (`sync.bounded_json`), typed errors
+(`StoreUnavailable` retryable, `StoreRejected` and `StoreAnswerUnusable` not) and request counting.
+Whatever a store answers, the caller gets a Page or one of those errors, with one line naming the
+endpoint: never a traceback.
 
 For: `sync.orders`, `sync.reviews`, `sync.comments`, `sync.customers`, `sync.coupons` and the
 write-back. No message, log line or repr produced here carries the consumer key or secret: over http
@@ -25,11 +27,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
-import woocommerce
 
-from loyalty.errors import StoreRejected, StoreUnavailable
+from loyalty.errors import StoreAnswerUnusable, StoreRejected, StoreUnavailable
+from sync import bounded_json
+from sync.transport import (
+    Answer,
+    AnswerTooLarge,
+    DeadlineExceeded,
+    Transport,
+    WooCommerceAuth,
+)
 
 log = logging.getLogger("sync.client")
 
@@ -57,34 +67,21 @@ def _guard_urllib3_log() -> None:
             target.addFilter(_RedactQuerySecrets())
 
 
-_guard_urllib3_log()
-
-_connections = threading.local()
-
-
-def _keep_alive_request(method: str, url: str, **kwargs: Any) -> requests.Response:
-    """`requests.request`, but on one `requests.Session` per thread, so connections are reused.
-
-    The official client calls the module-level `requests.request`, which opens (and, over https,
-    handshakes) a new connection for every call; a sync makes thousands. Each thread gets its own
-    session because a `requests.Session` is not promised to be thread-safe.
-    """
-    session = getattr(_connections, "session", None)
-    if session is None:
-        session = _connections.session = requests.Session()
-    return session.request(method=method, url=url, **kwargs)
-
-
-# The official client sends through the name `request` in its own module; point it at the
-# keep-alive version above (same signature, same behaviour, connection reuse).
-woocommerce.api.request = _keep_alive_request  # type: ignore[attr-defined]
-
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
 MIN_PACE_PER_SECOND = 0.2
 AUTH_HINT = "check the consumer key and secret, and that the key has Read/Write permissions"
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 2**20
+#: How much more than its size a body may take once decoded (a real page takes about 5 times).
+DECODED_PER_RESPONSE_BYTE = 8
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_OAUTH_PARAMS = frozenset(
+    {"oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature_method"}
+    | {"oauth_signature", "oauth_version", "consumer_key", "consumer_secret"}
+)
 
 # Transport faults worth another attempt: the connection dropped, timed out, or the body was cut
 # off mid-way.
@@ -112,6 +109,7 @@ class ClientSettings:
     max_retry_seconds: float = 120.0
     verify_tls: bool | str = True  # a path = CA bundle (the sandbox's TLS cert in tests)
     version: str = "wc/v3"
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # a larger body is refused unread
 
 
 @dataclass(frozen=True)
@@ -184,17 +182,17 @@ class StoreClient:
         rng: random.Random | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        _guard_urllib3_log()
         self._settings = settings
-        self._api = woocommerce.API(
-            url=settings.url,
-            consumer_key=settings.consumer_key,
-            consumer_secret=settings.consumer_secret,
-            version=settings.version,
-            wp_api=True,
-            timeout=settings.timeout,  # per-call timeouts raise TypeError in this client
-            verify_ssl=settings.verify_tls,
-            query_string_auth=False,  # keys in the query would end up in server and proxy logs
+        # Keys never go in the query over https: they would end up in server and proxy logs.
+        self._transport = Transport(
+            WooCommerceAuth(settings.consumer_key, settings.consumer_secret, settings.version),
+            timeout=settings.timeout,
+            max_bytes=settings.max_response_bytes,
+            verify_tls=settings.verify_tls,
         )
+        self._origin = _Origin.of(settings.url)
+        self._upgrade_noted = False
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = rng or random.Random()
@@ -227,6 +225,12 @@ class StoreClient:
     def get(self, endpoint: str, params: Mapping[str, ParamValue] | None = None) -> Page:
         """GET `endpoint` (relative to /wp-json/{version}/) with query `params`."""
         return self._request("GET", endpoint, params=params)
+
+    def get_list(self, endpoint: str, params: Mapping[str, ParamValue] | None = None) -> Page:
+        """GET a collection: its answer must be a JSON array, else StoreAnswerUnusable."""
+        page = self.get(endpoint, params)
+        require_list(page.items, f"GET {self._path(endpoint.strip('/'))}")
+        return page
 
     def post(self, endpoint: str, data: Mapping[str, Any]) -> Page:
         """POST a JSON body. Retried like every call: creating endpoints must tolerate a replay."""
@@ -284,10 +288,42 @@ class StoreClient:
         query: dict[str, str],
         data: Mapping[str, Any] | None,
     ) -> Page | _Failure:
-        self._pacer.wait_for_slot()
-        self._count(endpoint)
+        """One attempt: a request and the redirects within the store's origin it leads to."""
+        url = f"{self._settings.url.rstrip('/')}/wp-json/{self._settings.version}/{endpoint}"
+        params: dict[str, str] | None = query
+        for _ in range(MAX_REDIRECTS + 1):
+            self._pacer.wait_for_slot()
+            self._count(endpoint)
+            answer = self._exchange(method, path, url, params, data)
+            if isinstance(answer, _Failure):
+                return answer
+            target = self._redirect_target(method, path, answer)
+            if target is None:
+                return self._interpret(method, path, answer)
+            url, params = target, None  # the Location carries the query
+        raise StoreAnswerUnusable(
+            f"{method} {path}: the store redirected more than {MAX_REDIRECTS} times"
+        )
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        params: dict[str, str] | None,
+        data: Mapping[str, Any] | None,
+    ) -> Answer | _Failure:
+        body = dict(data or {}) if method in ("POST", "PUT") else None
         try:
-            response = self._send(method, endpoint, query, data)
+            return self._transport.exchange(method, url, params=params, body=body)
+        except DeadlineExceeded:
+            return _Failure(f"no complete answer within {self._transport.timeout:g}s")
+        except AnswerTooLarge as too_large:
+            declared = "" if too_large.declared is None else f" ({_mb(too_large.declared)} sent)"
+            raise StoreAnswerUnusable(
+                f"{method} {path}: the answer is larger than the {_mb(too_large.limit)} limit on"
+                f" one answer{declared}; raise [store] max_response_mb if the store is right"
+            ) from None
         except requests.exceptions.SSLError:
             raise StoreUnavailable(
                 f"{method} {path}: TLS verification failed (check the store's certificate "
@@ -300,21 +336,39 @@ class StoreClient:
             raise StoreUnavailable(
                 f"{method} {path}: request failed: {type(exc).__name__}"
             ) from None
-        return self._interpret(method, path, response)
 
-    def _send(
-        self, method: str, endpoint: str, query: dict[str, str], data: Mapping[str, Any] | None
-    ) -> requests.Response:
-        if method == "GET":
-            return self._api.get(endpoint, params=dict(query))
-        if method == "DELETE":
-            return self._api.delete(endpoint, params=dict(query))
-        body = dict(data or {})
-        if method == "POST":
-            return self._api.post(endpoint, body)
-        return self._api.put(endpoint, body)
+    def _redirect_target(self, method: str, path: str, answer: Answer) -> str | None:
+        """Where a redirect within the store's origin leads (its OAuth parameters removed), or
+        None when `answer` is no redirect. A redirect elsewhere is refused: the next request
+        would carry the credentials there."""
+        location = answer.headers.get("Location")
+        if answer.status_code not in REDIRECT_STATUSES or not location:
+            return None
+        target = urljoin(answer.url, location.strip())
+        origin = _Origin.of(target)
+        if origin is None or self._origin is None or not self._origin.allows(origin):
+            shown = origin.display if origin is not None else "an unusable address"
+            raise StoreAnswerUnusable(
+                f"{method} {path}: the store redirected (HTTP {answer.status_code}) to {shown},"
+                f" outside {self._origin.display if self._origin else 'its origin'}; redirects"
+                " are followed only within the store's own origin (http to https allowed):"
+                " check [store] url"
+            )
+        if method != "GET" and answer.status_code == 303:  # "see other": not a place to send to
+            raise StoreAnswerUnusable(
+                f"{method} {path}: the store answered HTTP 303 (see other) to a {method}: set"
+                " [store] url to the address the store expects"
+            )
+        if origin.scheme != self._origin.scheme and not self._upgrade_noted:
+            self._upgrade_noted = True
+            log.warning(
+                "the store redirects http:// to https://; set [store] url to %s to save a"
+                " request each time",
+                origin.display,
+            )
+        return _without_auth_params(target)
 
-    def _interpret(self, method: str, path: str, response: requests.Response) -> Page | _Failure:
+    def _interpret(self, method: str, path: str, response: Answer) -> Page | _Failure:
         status = response.status_code
         if status in RETRYABLE_STATUSES:
             retry_after = None
@@ -331,9 +385,19 @@ class StoreClient:
         if status == 204:
             return Page(items=None, total=None, total_pages=None, status=status)
         try:
-            items = response.json()
+            items = bounded_json.decode(response.content, max_memory=self._max_decoded)
+        except bounded_json.JsonTooComplex as problem:
+            raise StoreAnswerUnusable(f"{method} {path}: {problem}") from None
         except ValueError:  # a truncated or malformed page is a transport fault, not data
             return _Failure(f"HTTP {status} with an undecodable JSON body")
+        if _is_error_body(items):  # a maintenance or security plugin answering 200
+            code, message = _error_fields(items)
+            raise StoreRejected(
+                f"{method} {path}: the store answered an error with status {status}:"
+                f" {code}: {self._scrub(message)}",
+                status=status,
+                code=code,
+            )
         return Page(
             items=items,
             total=_int_header(response, "X-WP-Total"),
@@ -359,7 +423,7 @@ class StoreClient:
         if value is None or not value.strip():
             return None
         value = value.strip()
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             return float(value)
         try:
             when = parsedate_to_datetime(value)
@@ -369,9 +433,9 @@ class StoreClient:
             when = when.replace(tzinfo=UTC)
         return max(0.0, (when - self._wall_clock()).total_seconds())
 
-    def _rejection(self, method: str, path: str, response: requests.Response) -> StoreRejected:
+    def _rejection(self, method: str, path: str, response: Answer) -> StoreRejected:
         status = response.status_code
-        code, message = _error_body(response)
+        code, message = self._error_body(response)
         detail = f"{code}: {message}" if code else message
         text = f"{method} {path} rejected with HTTP {status}: {self._scrub(detail)}"
         if status == 401:
@@ -379,6 +443,20 @@ class StoreClient:
         return StoreRejected(text, status=status, code=code)
 
     # -- small helpers ---------------------------------------------------------------------------
+
+    @property
+    def _max_decoded(self) -> int:
+        return self._settings.max_response_bytes * DECODED_PER_RESPONSE_BYTE
+
+    def _error_body(self, response: Answer) -> tuple[str | None, str]:
+        """The WooCommerce error `code` and `message` of a `{code, message, data}` body, if any."""
+        try:
+            body = bounded_json.decode(response.content, max_memory=self._max_decoded)
+        except (ValueError, bounded_json.JsonTooComplex):
+            body = None
+        if _is_error_body(body):
+            return _error_fields(body)
+        return None, "the answer is not a WooCommerce error body"
 
     def _path(self, endpoint: str) -> str:
         """The endpoint's path for messages: never the full URL, never a query string."""
@@ -419,23 +497,90 @@ def encode_params(params: Mapping[str, ParamValue] | None) -> dict[str, str]:
     return encoded
 
 
-def _int_header(response: requests.Response, name: str) -> int | None:
+def require_list(items: Any, request: str) -> list[Any]:
+    """`items` if the store answered a JSON array, as a collection must; else StoreAnswerUnusable
+    naming `request` ("GET /wp-json/wc/v3/orders")."""
+    if not isinstance(items, list):
+        raise StoreAnswerUnusable(
+            f"{request}: expected a JSON array of items, the store answered {_json_kind(items)}"
+        )
+    return items
+
+
+def _int_header(response: Answer, name: str) -> int | None:
     value = response.headers.get(name, "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
 _MAX_MESSAGE = 300
 _WHITESPACE = re.compile(r"\s+")
 
 
-def _error_body(response: requests.Response) -> tuple[str | None, str]:
-    """The WooCommerce error `code` and `message` of a `{code, message, data}` body, if any."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("code"), str):
-        message = body.get("message")
-        text = message if isinstance(message, str) else ""
-        return body["code"], _WHITESPACE.sub(" ", text).strip()[:_MAX_MESSAGE]
-    return None, "the answer is not a WooCommerce error body"
+def _is_error_body(body: Any) -> bool:
+    """A WooCommerce (WP_Error) body: `code` and `message`, and no `id` as every object has."""
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("code"), str)
+        and "message" in body
+        and "id" not in body
+    )
+
+
+def _error_fields(body: dict[str, Any]) -> tuple[str, str]:
+    message = body.get("message")
+    text = message if isinstance(message, str) else ""
+    code = _WHITESPACE.sub(" ", body["code"]).strip()[:_MAX_MESSAGE]
+    return code, _WHITESPACE.sub(" ", text).strip()[:_MAX_MESSAGE]
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a JSON object"
+    if value is None:
+        return "null"
+    return f"a JSON {type(value).__name__.replace('str', 'string').replace('bool', 'boolean')}"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.3g} MB"
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """scheme://host:port of a URL, for deciding which redirects stay with the store."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: str) -> _Origin | None:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:  # a port out of range, a malformed IPv6 address
+            return None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        return cls(parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80))
+
+    @property
+    def display(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+    def allows(self, target: _Origin) -> bool:
+        """Same host; same scheme and port, or an upgrade from http to https."""
+        if target.host != self.host:
+            return False
+        if (target.scheme, target.port) == (self.scheme, self.port):
+            return True
+        return self.scheme == "http" and target.scheme == "https"
+
+
+def _without_auth_params(url: str) -> str:
+    """`url` without OAuth or key parameters: a redirect's Location may echo our signed query."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    kept = [(k, v) for k, v in query if k not in _OAUTH_PARAMS]
+    return urlunsplit(parts._replace(query=urlencode(kept), fragment=""))

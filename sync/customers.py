@@ -20,7 +20,7 @@ def fetch_new_customers(client: StoreClient, *, above_id: int) -> Iterator[list[
     """Pages of customers with id > `above_id`, newest first."""
     page_number = 1
     while True:
-        page = client.get(
+        page = client.get_list(
             "customers",
             {
                 "role": "all",

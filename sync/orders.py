@@ -72,7 +72,7 @@ def fetch_orders_by_ids(
     found: list[dict[str, Any]] = []
     for start in range(0, len(wanted), INCLUDE_BATCH):
         batch = wanted[start : start + INCLUDE_BATCH]
-        page = client.get(
+        page = client.get_list(
             "orders",
             {"include": batch, "status": status, "per_page": INCLUDE_BATCH, "orderby": "id"},
         )

@@ -24,7 +24,7 @@ class ProductCategories:
         unknown = sorted(pid for pid in product_ids if pid and pid not in self.known)
         for start in range(0, len(unknown), PER_PAGE):
             batch = unknown[start : start + PER_PAGE]
-            page = self.client.get("products", {"include": batch, "per_page": PER_PAGE})
+            page = self.client.get_list("products", {"include": batch, "per_page": PER_PAGE})
             for product in page.items:
                 categories = product.get("categories") or []
                 self.known[int(product["id"])] = frozenset(int(c["id"]) for c in categories)

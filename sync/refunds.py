@@ -38,7 +38,7 @@ def fetch_refunds_created(
         params["after"] = wc_time(after)
     page_number = 1
     while True:
-        page = client.get("refunds", {**params, "page": page_number})
+        page = client.get_list("refunds", {**params, "page": page_number})
         yield list(page.items)
         if len(page.items) < PER_PAGE:
             return
@@ -54,7 +54,7 @@ def fetch_refunds_by_ids(
     try:
         for start in range(0, len(wanted), PER_PAGE):
             batch = wanted[start : start + PER_PAGE]
-            page = client.get("refunds", {"include": batch, "per_page": PER_PAGE})
+            page = client.get_list("refunds", {"include": batch, "per_page": PER_PAGE})
             found.extend(page.items)
     except StoreRejected as rejected:
         if rejected.code != "rest_no_route":
@@ -68,7 +68,7 @@ def _fetch_per_order(
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for order_id in sorted(refund_ids_by_order):
-        page = client.get(f"orders/{order_id}/refunds", {"per_page": PER_PAGE})
+        page = client.get_list(f"orders/{order_id}/refunds", {"per_page": PER_PAGE})
         for refund in page.items:
             if int(refund.get("id", 0)) in refund_ids_by_order[order_id]:
                 found.append({**refund, "parent_id": order_id})

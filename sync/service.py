@@ -109,6 +109,7 @@ def make_client(store: StoreConfig) -> StoreClient:
             max_requests_per_second=store.max_requests_per_second,
             max_retry_seconds=store.max_retry_seconds,
             verify_tls=store.verify_tls,
+            max_response_bytes=store.max_response_mb * 2**20,
         )
     )
 

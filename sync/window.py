@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from sync.client import require_list
+
 ONE_SECOND = timedelta(seconds=1)
 #: Above this many items modified in one second, excluding them by id would make the URL too long.
 MAX_TIE_IDS = 400
@@ -193,7 +195,7 @@ class ModifiedWindow:
         if state.tie_ids:
             params["exclude"] = ",".join(str(i) for i in sorted(state.tie_ids))
         page = self._client.get(self._endpoint, params)
-        return list(page.items), page.total
+        return list(require_list(page.items, f"GET {self._endpoint}")), page.total
 
     def _fetch_tie_second(self, state: _SliceState) -> list[dict[str, Any]]:
         """Hundreds of items modified in one second (a bulk edit): page that second by id."""
@@ -211,7 +213,7 @@ class ModifiedWindow:
         page_number = 1
         while True:
             page = self._client.get(self._endpoint, {**params, "page": page_number})
-            for item in page.items:
+            for item in require_list(page.items, f"GET {self._endpoint}"):
                 collected[int(item["id"])] = item
             if len(page.items) < self._per_page:
                 break

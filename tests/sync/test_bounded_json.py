@@ -1,0 +1,97 @@
+"""Bounded JSON decoding: the memory estimate is an upper bound, the depth is counted right."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import pytest
+
+from sync.bounded_json import (
+    MAX_DEPTH,
+    JsonTooComplex,
+    decode,
+    estimated_memory,
+    nesting_depth,
+    structure,
+)
+from tests.samples import WOOCOMMERCE_SAMPLES
+
+N = 20_000  # items per shape: enough for per-object costs to dominate, fast to decode
+
+# The shapes costing the most memory per byte of JSON, as measured on CPython 3.11 and 3.12.
+WORST_SHAPES = {
+    "empty objects": b"[" + b",".join([b"{}"] * N) + b"]",
+    "empty arrays": b"[" + b",".join([b"[]"] * N) + b"]",
+    "arrays of one array": b"[" + b",".join([b"[[]]"] * N) + b"]",
+    "one-entry objects": b"[" + b",".join([b'{"a":1000}'] * N) + b"]",
+    "distinct keys": b"[" + b",".join(b'{"k%d":1}' % i for i in range(N)) + b"]",
+    "one wide object": b"{" + b",".join(b'"k%d":1.5' % i for i in range(N)) + b"}",
+    "short strings": b"[" + b",".join([b'"ab"'] * N) + b"]",
+    "astral characters": b"[" + b",".join(['"\U0001f600"'.encode()] * N) + b"]",
+    "one astral character in ascii": b'["\xf0\x9f\x98\x80", "' + b"x" * (8 * N) + b'"]',
+    "floats": b"[" + b",".join([b"1.5"] * N) + b"]",
+    "large ints": b"[" + b",".join([b"100000"] * N) + b"]",
+}
+
+
+@pytest.mark.parametrize("content", list(WORST_SHAPES.values()), ids=list(WORST_SHAPES))
+def test_the_estimate_is_at_least_what_decoding_allocates(content: bytes) -> None:
+    tracemalloc.start()
+    try:
+        value = json.loads(content)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del value
+
+    assert estimated_memory(content) >= peak
+
+
+def test_a_real_page_of_orders_estimates_at_about_eighteen_times_its_size() -> None:
+    order = json.loads((WOOCOMMERCE_SAMPLES / "order.json").read_text())
+    page = json.dumps([order] * 100).encode()
+
+    assert 10 < estimated_memory(page) / len(page) < 20
+
+
+def test_an_answer_that_would_need_too_much_memory_is_refused_before_decoding() -> None:
+    content = b"[" + b"[]," * 100_000 + b"[]]"
+
+    with pytest.raises(JsonTooComplex, match="would take about 19 MB to decode, more than the 8 MB"):
+        decode(content, max_memory=8 * 2**20)
+
+
+@pytest.mark.parametrize(
+    ("content", "depth"),
+    [
+        (b"[]", 1),
+        (b'{"a": [1, {"b": []}]}', 4),
+        (b'["[[[[", "]", "{"]', 1),  # brackets in strings are text
+        (b'["a\\"[[[", "\\\\", [[]]]', 3),  # an escaped quote does not end the string
+        (b'["\\\\\\"[[[", 1]', 1),  # \\ then \" : still inside the string
+        (b'[{"k": "v"}, "x", [{}]]', 3),
+        (b"[" * 150 + b"]" * 150, 150),
+        (b"[{" * 60 + b"}]" * 60, 120),
+        (b"", 0),
+    ],
+)
+def test_nesting_depth_counts_only_structure(content: bytes, depth: int) -> None:
+    assert nesting_depth(structure(content)) == depth
+
+
+def test_json_nested_deeper_than_the_limit_is_refused_before_decoding() -> None:
+    with pytest.raises(JsonTooComplex, match=f"more than {MAX_DEPTH} deep"):
+        decode(b"[" * 100_000 + b"]" * 100_000, max_memory=2**30)
+
+
+def test_json_at_the_depth_limit_decodes() -> None:
+    value = decode(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, max_memory=2**20)
+
+    assert isinstance(value, list)
+
+
+@pytest.mark.parametrize("content", [b'[{"id": 1}, {"id": 2', b"<html>Gateway</html>", b""])
+def test_what_is_not_json_raises_value_error_for_the_client_to_retry(content: bytes) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - json's own error, whatever its message
+        decode(content, max_memory=2**20)
