@@ -31,7 +31,11 @@ examples:
   loyalty sandbox --state shop.json         keep the shop between runs
   loyalty sandbox --faults "5xx=0.1,429=0.05,drop=0.02" --latency-ms 200
                                             a flaky, slow host (faults: 5xx, 429, drop,
-                                            malformed, slow, dup; settings retry_after, slow_ms)
+                                            malformed, slow, dup, hostile; settings retry_after,
+                                            slow_ms, hostile_body)
+  loyalty sandbox --faults "hostile=1,hostile_body=maintenance"
+                                            answers no WooCommerce gives (hostile_body: any,
+                                            maintenance, nested, object, html, huge, redirect)
   loyalty sandbox --tls                     HTTPS with a generated certificate (its CA file is
                                             printed: give it to the client as verify_tls)
 

@@ -12,7 +12,11 @@ Faults (spec keys in brackets, as in `--faults "5xx=0.1,429=0.05,drop=0.02"`):
 - [malformed] a 200 whose JSON is truncated or preceded by a PHP warning;
 - [slow] the answer is delayed by `slow_ms` (default 1500) milliseconds;
 - [dup] on an order listing, an item of the served page is modified right after, so it comes
-  again on a later page of a `orderby=modified&order=asc` walk.
+  again on a later page of a `orderby=modified&order=asc` walk;
+- [hostile] an answer no WooCommerce gives, chosen by `hostile_body` (default `any`: one drawn per
+  request): `maintenance` (200 with a WooCommerce error body), `nested` (JSON 100,000 levels
+  deep), `object` (an object where a list belongs), `html` (a 200 HTML page), `huge` (a 50 MB
+  JSON array) or `redirect` (301 to another host).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 # The order of the cumulative draw; changing it changes which request gets which fault for a seed.
-FAULT_KINDS = ("5xx", "429", "drop", "malformed", "slow", "dup")
+FAULT_KINDS = ("5xx", "429", "drop", "malformed", "slow", "dup", "hostile")
 _RATE_FIELDS = {
     "5xx": "rate_5xx",
     "429": "rate_429",
@@ -31,8 +35,10 @@ _RATE_FIELDS = {
     "malformed": "rate_malformed",
     "slow": "rate_slow",
     "dup": "rate_duplicate",
+    "hostile": "rate_hostile",
 }
 _INT_FIELDS = {"retry_after": "retry_after_seconds", "slow_ms": "slow_ms"}
+HOSTILE_BODIES = ("maintenance", "nested", "object", "html", "huge", "redirect")
 
 _WP_CRITICAL_ERROR = (
     b'{"code":"internal_server_error","message":"<p>There has been a critical error on this '
@@ -67,8 +73,15 @@ class FaultConfig:
     rate_slow: float = 0.0
     slow_ms: int = 1500
     rate_duplicate: float = 0.0
+    rate_hostile: float = 0.0
+    hostile_body: str = "any"
 
     def __post_init__(self) -> None:
+        if self.hostile_body not in ("any", *HOSTILE_BODIES):
+            raise FaultSpecError(
+                f"fault setting 'hostile_body' must be any or one of {', '.join(HOSTILE_BODIES)},"
+                f" got {self.hostile_body!r}"
+            )
         for key, name in _RATE_FIELDS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
@@ -95,8 +108,9 @@ class FaultConfig:
         return self.total_rate > 0
 
     def rates(self) -> dict[str, float]:
-        """The rate of each fault kind, by spec key, in draw order."""
-        return {key: float(getattr(self, _RATE_FIELDS[key])) for key in FAULT_KINDS}
+        """The rate of each fault kind that is on, by spec key, in draw order."""
+        rates = {key: float(getattr(self, _RATE_FIELDS[key])) for key in FAULT_KINDS}
+        return {key: rate for key, rate in rates.items() if rate}
 
     @classmethod
     def parse(cls, spec: str) -> FaultConfig:
@@ -120,7 +134,7 @@ class FaultConfig:
         for key, raw in values.items():
             name = by_key.get(str(key))
             if name is None:
-                known = ", ".join([*FAULT_KINDS, *_INT_FIELDS])
+                known = ", ".join([*FAULT_KINDS, *_INT_FIELDS, "hostile_body"])
                 raise FaultSpecError(f"unknown fault {key!r} (known: {known})")
             kwargs[name] = _convert(str(key), name, raw)
         return cls(**kwargs)
@@ -129,13 +143,17 @@ class FaultConfig:
         """The spec string that parses back to this config (non-zero rates and the settings)."""
         parts = [f"{key}={rate:g}" for key, rate in self.rates().items() if rate]
         parts += [f"retry_after={self.retry_after_seconds}", f"slow_ms={self.slow_ms}"]
+        if self.rate_hostile:
+            parts.append(f"hostile_body={self.hostile_body}")
         return ",".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _convert(key: str, name: str, raw: Any) -> float | int:
+def _convert(key: str, name: str, raw: Any) -> float | int | str:
+    if name == "hostile_body":
+        return str(raw).strip()
     is_int = name in _INT_FIELDS.values()
     try:
         if isinstance(raw, str):
@@ -239,3 +257,36 @@ def drop_point(body: bytes, decision: FaultDecision) -> int:
     if len(body) <= 1:
         return 0
     return min(len(body) - 1, int(len(body) * decision.fraction))
+
+
+_MAINTENANCE = (
+    b'{"code":"rest_maintenance","message":"Briefly unavailable for scheduled maintenance. Check'
+    b' back in a minute.","data":{"status":503}}'
+)
+_HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body><h1>We'll be back soon"
+    b"</h1><p>The shop is being updated.</p></body></html>"
+)
+_HUGE_ITEM = b'{"id":1,"status":"completed","total":"10.00"},'
+
+
+def hostile_response(
+    decision: FaultDecision, config: FaultConfig, path: str
+) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of a `hostile` fault (see the module docstring)."""
+    body = config.hostile_body
+    if body == "any":
+        body = HOSTILE_BODIES[min(int(decision.fraction * len(HOSTILE_BODIES)), 5)]
+    json_type = {"Content-Type": "application/json; charset=UTF-8"}
+    if body == "maintenance":
+        return 200, json_type, _MAINTENANCE
+    if body == "nested":
+        return 200, json_type, b"[" * 100_000 + b"]" * 100_000
+    if body == "object":
+        return 200, json_type, b'{"id":1,"items":[]}'
+    if body == "html":
+        return 200, {"Content-Type": "text/html; charset=UTF-8"}, _HTML_PAGE
+    if body == "huge":
+        count = 50 * 2**20 // len(_HUGE_ITEM)
+        return 200, json_type, b"[" + _HUGE_ITEM * count + b'{"id":1}]'
+    return 301, {"Location": f"http://elsewhere.invalid{path}"}, b""

@@ -215,6 +215,11 @@ class SandboxServer:
         if decision.kind in ("5xx", "429"):
             status, headers, body = fl.error_response(decision, self.injector.config)
             return Response(status, body, headers, fault=decision.kind)
+        if decision.kind == "hostile":
+            status, headers, body = fl.hostile_response(
+                decision, self.injector.config, request.path
+            )
+            return Response(status, body, headers, fault="hostile")
         if decision.kind == "slow":
             time.sleep(self.injector.config.slow_ms / 1000)
         response = self.rest.dispatch(request, decision)

@@ -11,12 +11,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sync.client import StoreClient
+from sync.client import BY_IDS_BATCH, StoreClient
 from sync.window import ModifiedWindow, WindowPage
 
 LIVE = "any"
 TRASH = "trash"
-INCLUDE_BATCH = 100
 
 
 def fetch_orders_window(
@@ -55,8 +54,8 @@ def fetch_known_orders(
         wanted = sorted(
             oid for oid, last in last_status.items() if (last == TRASH) == (status == TRASH)
         )
-        for start in range(0, len(wanted), INCLUDE_BATCH):
-            batch = set(wanted[start : start + INCLUDE_BATCH])
+        for start in range(0, len(wanted), BY_IDS_BATCH):
+            batch = set(wanted[start : start + BY_IDS_BATCH])
             found = fetch_orders_by_ids(client, batch, status=status)
             missing = batch - {int(o["id"]) for o in found}
             if missing:
@@ -68,13 +67,4 @@ def fetch_orders_by_ids(
     client: StoreClient, ids: Iterable[int], *, status: str
 ) -> list[dict[str, Any]]:
     """The orders among `ids` that exist with `status` (`any` or `trash`), 100 ids a request."""
-    wanted = sorted(set(ids))
-    found: list[dict[str, Any]] = []
-    for start in range(0, len(wanted), INCLUDE_BATCH):
-        batch = wanted[start : start + INCLUDE_BATCH]
-        page = client.get_list(
-            "orders",
-            {"include": batch, "status": status, "per_page": INCLUDE_BATCH, "orderby": "id"},
-        )
-        found.extend(page.items)
-    return found
+    return client.get_by_ids("orders", ids, {"status": status, "orderby": "id"})

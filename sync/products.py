@@ -10,8 +10,6 @@ from collections.abc import Mapping
 
 from sync.client import StoreClient
 
-PER_PAGE = 100
-
 
 class ProductCategories:
     """Category ids per product id, fetched on first need."""
@@ -22,12 +20,9 @@ class ProductCategories:
 
     def __call__(self, product_ids: set[int]) -> Mapping[int, frozenset[int]]:
         unknown = sorted(pid for pid in product_ids if pid and pid not in self.known)
-        for start in range(0, len(unknown), PER_PAGE):
-            batch = unknown[start : start + PER_PAGE]
-            page = self.client.get_list("products", {"include": batch, "per_page": PER_PAGE})
-            for product in page.items:
-                categories = product.get("categories") or []
-                self.known[int(product["id"])] = frozenset(int(c["id"]) for c in categories)
-            for pid in batch:
-                self.known.setdefault(pid, frozenset())  # deleted products: no categories
+        for product in self.client.get_by_ids("products", unknown):
+            categories = product.get("categories") or []
+            self.known[int(product["id"])] = frozenset(int(c["id"]) for c in categories)
+        for pid in unknown:
+            self.known.setdefault(pid, frozenset())  # deleted products: no categories
         return self.known

@@ -49,18 +49,13 @@ def fetch_refunds_by_ids(
     client: StoreClient, refund_ids_by_order: dict[int, set[int]]
 ) -> list[dict[str, Any]]:
     """The named refunds, 100 ids a request; per order where the store has no `refunds` route."""
-    wanted = sorted({rid for ids in refund_ids_by_order.values() for rid in ids})
-    found: list[dict[str, Any]] = []
+    wanted = {rid for ids in refund_ids_by_order.values() for rid in ids}
     try:
-        for start in range(0, len(wanted), PER_PAGE):
-            batch = wanted[start : start + PER_PAGE]
-            page = client.get_list("refunds", {"include": batch, "per_page": PER_PAGE})
-            found.extend(page.items)
+        return client.get_by_ids("refunds", wanted)
     except StoreRejected as rejected:
         if rejected.code != "rest_no_route":
             raise
         return _fetch_per_order(client, refund_ids_by_order)
-    return found
 
 
 def _fetch_per_order(

@@ -16,15 +16,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from ledger.migrate import upgrade
+from loyalty.config import Config
+from loyalty.errors import StoreAnswerUnusable, StoreRejected, StoreUnavailable
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
+from sync.summary import SyncSummary
 from tests.e2e.conftest import CONSUMER_KEY, CONSUMER_SECRET
 from tests.hostile_store import HostileStore
 
@@ -293,3 +296,44 @@ def test_a_redirect_from_http_to_https_on_the_same_host_is_followed_with_basic_a
     assert all("oauth_signature" in seen.query for seen in plain.seen)
     assert len(served) == len(plain.seen)
     assert all(record.status in (200, 201) for record in served)
+
+
+# -- the sandbox's hostile fault, through the sync in process -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        (
+            "maintenance",
+            StoreRejected,
+            f"{CUSTOMERS}: the store answered an error with status 200: rest_maintenance: Briefly",
+        ),
+        ("nested", StoreAnswerUnusable, f"{CUSTOMERS}: the answer nests arrays or objects more"),
+        ("object", StoreAnswerUnusable, f"{CUSTOMERS}: expected a JSON array of items, the store"),
+        ("html", StoreUnavailable, "last: HTTP 200 with an undecodable JSON body"),
+        ("huge", StoreAnswerUnusable, f"{CUSTOMERS}: the answer is larger than the 32 MB limit"),
+        (
+            "redirect",
+            StoreAnswerUnusable,
+            f"{CUSTOMERS}: the store redirected (HTTP 301) to http://elsewhere.invalid:80, outside",
+        ),
+    ],
+)
+def test_each_hostile_sandbox_answer_stops_the_sync_with_one_clear_error(
+    sandbox: SandboxServer,
+    config: Config,
+    sync: Callable[..., SyncSummary],
+    body: str,
+    error: type[Exception],
+    message: str,
+) -> None:
+    assert config.store is not None
+    impatient = replace(config, store=replace(config.store, max_retry_seconds=0.2))
+    sandbox.set_faults(f"hostile=1,hostile_body={body}")
+
+    with pytest.raises(error) as caught:
+        sync(impatient, full=True)
+
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)

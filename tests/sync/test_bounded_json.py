@@ -58,7 +58,9 @@ def test_a_real_page_of_orders_estimates_at_about_eighteen_times_its_size() -> N
 def test_an_answer_that_would_need_too_much_memory_is_refused_before_decoding() -> None:
     content = b"[" + b"[]," * 100_000 + b"[]]"
 
-    with pytest.raises(JsonTooComplex, match="would take about 19 MB to decode, more than the 8 MB"):
+    with pytest.raises(
+        JsonTooComplex, match="would take about 19 MB to decode, more than the 8 MB"
+    ):
         decode(content, max_memory=8 * 2**20)
 
 
