@@ -414,7 +414,7 @@ class StoreClient:
             code, message = _error_fields(items)
             raise StoreRejected(
                 f"{method} {path}: the store answered an error with status {status}:"
-                f" {code}: {self._scrub(message)}",
+                f" {self._scrub(f'{code}: {message}')}",
                 status=status,
                 code=code,
             )
@@ -474,7 +474,7 @@ class StoreClient:
             body = bounded_json.decode(response.content, max_memory=self._max_decoded)
         except (ValueError, bounded_json.JsonTooComplex):
             body = None
-        if _is_error_body(body):
+        if isinstance(body, dict) and isinstance(body.get("code"), str):
             return _error_fields(body)
         return None, "the answer is not a WooCommerce error body"
 
@@ -496,7 +496,7 @@ class StoreClient:
 def encode_params(params: Mapping[str, ParamValue] | None) -> dict[str, str]:
     """Query parameters as the store and the OAuth signature both expect them: all strings.
 
-    Sequences become comma-separated strings (the `woocommerce` client signs a Python list
+    Sequences become comma-separated strings (the OAuth signer signs a Python list
     differently from how requests sends it, and the store answers 401); bools become true/false.
     """
     encoded: dict[str, str] = {}

@@ -20,6 +20,7 @@ from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.service import run_sync
 from sync.summary import SyncSummary
+from tests.hostile_store import HostileStore
 
 CONSUMER_KEY = "ck_" + "e2e" * 13 + "k"
 CONSUMER_SECRET = "cs_" + "s3cr" * 10
@@ -125,3 +126,17 @@ def write_config_file(path: Path, server: SandboxServer, db_url: str, **store: A
         f'url = "{db_url}"\n'
     )
     return path
+
+
+@pytest.fixture
+def hostile_store() -> Iterator[Callable[..., HostileStore]]:
+    """Start hostile stores (tests/hostile_store.py: a behaviour, options); all stop at the end."""
+    started: list[HostileStore] = []
+
+    def start(behaviour: str, **options: Any) -> HostileStore:
+        started.append(HostileStore(behaviour, **options).start())
+        return started[-1]
+
+    yield start
+    for store in started:
+        store.stop()

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.summary import SyncSummary
 from tests.e2e.conftest import CONSUMER_KEY, CONSUMER_SECRET
-from tests.hostile_store import HostileStore
+from tests.hostile_store import HostileStore  # the server behind the `hostile_store` fixture
 
 MEMORY_CEILING_MB = 400
 RUN_LIMIT_SECONDS = 60  # a process still running then is killed, and the test fails
@@ -94,14 +94,6 @@ def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture
-def hostile(request: pytest.FixtureRequest) -> Iterator[HostileStore]:
-    """A hostile store with the behaviour (and options) of the test's `hostile` parameter."""
-    behaviour, options = request.param
-    with HostileStore(behaviour, **options) as store:
-        yield store
-
-
 def write_config(path: Path, url: str, ledger_url: str, **store: object) -> Path:
     settings = {
         "timeout": 1,
@@ -139,34 +131,38 @@ _LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+0000 (INFO|WARNING) ")
 
 
 @pytest.mark.parametrize(
-    ("hostile", "expected"),
+    ("behaviour", "expected"),
     [
         pytest.param(
-            ("endless", {}),
+            "endless",
             (CUSTOMERS, "larger than the 32 MB limit on one answer", "max_response_mb"),
             id="endless-body",
         ),
         pytest.param(
-            ("big_array", {}),
+            "big_array",
             (CUSTOMERS, "larger than the 32 MB limit on one answer (50 MB sent)"),
             id="50MB-array",
         ),
         pytest.param(
-            ("big_array_chunked", {}),
+            "big_array_chunked",
             (CUSTOMERS, "larger than the 32 MB limit on one answer"),
             id="50MB-array-chunked",
         ),
         pytest.param(
-            ("dense", {}),
+            "dense",
             (CUSTOMERS, "would take about", "MB to decode, more than the 256 MB allowed"),
             id="24MB-of-empty-arrays",
         ),
     ],
-    indirect=["hostile"],
 )
 def test_a_huge_answer_is_refused_within_bounded_memory(
-    hostile: HostileStore, expected: tuple[str, ...], ledger_url: str, tmp_path: Path
+    hostile_store: Callable[..., HostileStore],
+    behaviour: str,
+    expected: tuple[str, ...],
+    ledger_url: str,
+    tmp_path: Path,
 ) -> None:
+    hostile = hostile_store(behaviour)
     config = write_config(tmp_path / "loyalty.toml", hostile.base_url, ledger_url, timeout=30)
 
     run = run_cli(config, "sync")
@@ -175,16 +171,16 @@ def test_a_huge_answer_is_refused_within_bounded_memory(
 
 
 @pytest.mark.parametrize(
-    "hostile",
+    "behaviour",
     [
-        pytest.param(("drip", {}), id="body-one-byte-at-a-time"),
-        pytest.param(("drip_headers", {}), id="headers-one-byte-at-a-time"),
+        pytest.param("drip", id="body-one-byte-at-a-time"),
+        pytest.param("drip_headers", id="headers-one-byte-at-a-time"),
     ],
-    indirect=True,
 )
 def test_a_dripping_answer_meets_a_total_deadline_and_the_retry_budget_holds(
-    hostile: HostileStore, ledger_url: str, tmp_path: Path
+    hostile_store: Callable[..., HostileStore], behaviour: str, ledger_url: str, tmp_path: Path
 ) -> None:
+    hostile = hostile_store(behaviour, drip_seconds=0.2)
     # Each byte comes well within the 1 s timeout, so a timeout per read would never fire.
     config = write_config(tmp_path / "loyalty.toml", hostile.base_url, ledger_url)
 
@@ -197,41 +193,51 @@ def test_a_dripping_answer_meets_a_total_deadline_and_the_retry_budget_holds(
 
 
 @pytest.mark.parametrize(
-    ("hostile", "expected"),
+    ("behaviour", "endpoint", "expected"),
     [
         pytest.param(
-            ("maintenance", {"endpoint": "orders"}),
+            "maintenance",
+            "orders",
             "GET /wp-json/wc/v3/orders: the store answered an error with status 200:"
             " rest_maintenance: Briefly unavailable for scheduled maintenance.",
             id="error-body-with-200",
         ),
         pytest.param(
-            ("nested", {"endpoint": "orders"}),
+            "nested",
+            "orders",
             "GET /wp-json/wc/v3/orders: the answer nests arrays or objects more than 100 deep",
             id="deeply-nested",
         ),
         pytest.param(
-            ("object", {"endpoint": "customers"}),
+            "object",
+            "customers",
             f"{CUSTOMERS}: expected a JSON array of items, the store answered a JSON object",
             id="object-for-a-list",
         ),
         pytest.param(
-            ("string", {"endpoint": "refunds"}),
+            "string",
+            "refunds",
             "GET /wp-json/wc/v3/refunds: expected a JSON array of items, the store answered a"
             " JSON string",
             id="string-for-a-list",
         ),
         pytest.param(
-            ("null", {"endpoint": "orders"}),
+            "null",
+            "orders",
             "GET orders: expected a JSON array of items, the store answered null",
             id="null-for-a-list",
         ),
     ],
-    indirect=["hostile"],
 )
 def test_an_answer_of_the_wrong_shape_is_one_line_naming_the_endpoint(
-    hostile: HostileStore, expected: str, ledger_url: str, tmp_path: Path
+    hostile_store: Callable[..., HostileStore],
+    behaviour: str,
+    endpoint: str,
+    expected: str,
+    ledger_url: str,
+    tmp_path: Path,
 ) -> None:
+    hostile = hostile_store(behaviour, endpoint=endpoint)
     config = write_config(tmp_path / "loyalty.toml", hostile.base_url, ledger_url)
 
     run = run_cli(config, "sync")
@@ -239,19 +245,14 @@ def test_an_answer_of_the_wrong_shape_is_one_line_naming_the_endpoint(
     assert_fails_with_one_line(run, expected)
 
 
-@pytest.fixture
-def other_host() -> Iterator[HostileStore]:
-    """A store on another loopback address that answers every listing well (and empty)."""
-    with HostileStore("empty", host="127.0.0.2") as store:
-        yield store
-
-
 def test_a_redirect_to_another_host_is_refused_and_sends_it_nothing(
-    other_host: HostileStore, ledger_url: str, tmp_path: Path
+    hostile_store: Callable[..., HostileStore], ledger_url: str, tmp_path: Path
 ) -> None:
-    with HostileStore("redirect", redirect_to=other_host.base_url) as store:
-        config = write_config(tmp_path / "loyalty.toml", store.base_url, ledger_url)
-        run = run_cli(config, "sync")
+    other_host = hostile_store("empty", host="127.0.0.2")  # answers every listing, empty
+    store = hostile_store("redirect", redirect_to=other_host.base_url)
+    config = write_config(tmp_path / "loyalty.toml", store.base_url, ledger_url)
+
+    run = run_cli(config, "sync")
 
     assert_fails_with_one_line(
         run,
@@ -263,7 +264,7 @@ def test_a_redirect_to_another_host_is_refused_and_sends_it_nothing(
 
 
 def test_a_redirect_from_http_to_https_on_the_same_host_is_followed_with_basic_auth(
-    store: SandboxStore, ledger_url: str, tmp_path: Path
+    hostile_store: Callable[..., HostileStore], store: SandboxStore, tmp_path: Path
 ) -> None:
     secure = SandboxServer(
         store,
@@ -273,7 +274,8 @@ def test_a_redirect_from_http_to_https_on_the_same_host_is_followed_with_basic_a
         wp_app_password="abcd efgh ijkl mnop qrst uvwx",
         tls=True,
     )
-    with secure, HostileStore("redirect", redirect_to=secure.base_url) as plain:
+    with secure:
+        plain = hostile_store("redirect", redirect_to=secure.base_url)
         ledger = f"sqlite:///{tmp_path / 'upgraded.db'}"
         upgrade(ledger)
         config = write_config(
