@@ -16,7 +16,10 @@ _LOG_LIMIT = 200_000
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One served request. `query` has no credentials; `fault` names an injected fault."""
+    """One served request. `query` has no credentials; `fault` names an injected fault.
+
+    `duration_ms` is wall time from the request read to the answer ready; `cpu_ms` the CPU time
+    the server's thread spent on it (what it costs, however busy the machine is)."""
 
     method: str
     path: str
@@ -24,6 +27,7 @@ class RequestRecord:
     status: int
     duration_ms: float
     fault: str | None = None
+    cpu_ms: float = 0.0
 
 
 class RequestLog:

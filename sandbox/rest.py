@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from collections.abc import Collection as Sized
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -318,11 +318,6 @@ class RestApi:
         ]
         pairs = [(k, v) for k, v in pairs if k != "page"] + [("page", str(number))]
         return f"{self.site.base_url}{request.path}?{urlencode(pairs)}"
-
-
-def routes_of(*groups: Sequence[Route]) -> list[Route]:
-    """The routes of several resources, in order."""
-    return [route for group in groups for route in group]
 
 
 def _flatten(query: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:

@@ -303,7 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: the RequestLog records requests, and query strings may carry credentials."""
 
     def _serve(self) -> None:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         app = self.server.app
         split = urlsplit(self.path)
         request = Request(
@@ -328,6 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
                 query=public_query(request.query),
                 status=response.status,
                 duration_ms=round(duration, 3),
+                cpu_ms=round((time.thread_time() - cpu_started) * 1000, 3),
                 fault=response.fault,
             )
         )

@@ -195,6 +195,9 @@ def test_the_request_log_counts_api_requests_by_path_and_method(server: SandboxS
     entry = log.entries(path_prefix="/wp-json/wc/v3/orders")[1]
     assert (entry.method, entry.status, entry.query["page"]) == ("GET", 200, "2")
     assert entry.duration_ms > 0
+    assert (
+        entry.cpu_ms > 0
+    )  # the server thread's CPU time for the request (bench_sandbox's measure)
 
     over_http = ok(control(server, "GET", "/requests?path_prefix=/wp-json/wc/v3/customers"))
     assert over_http["count"] == 2
