@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -78,6 +79,21 @@ def check_schema_current(engine: Engine) -> None:
             " it was migrated by a newer version; run that version or restore a matching backup"
         )
     raise SchemaBehind(f"{where} {state}, this version needs {head}: run `loyalty db upgrade`")
+
+
+def check_database_exists(engine: Engine) -> None:
+    """Raise `SchemaBehind` if the engine is on a SQLite file that does not exist, before SQLite
+    would create an empty one (a mistyped path, or a ledger never created)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return
+    path = Path(database)
+    if database.startswith("file:") or path.exists() or not path.parent.is_dir():
+        return  # URI filenames are SQLite's call; a missing directory fails to open, with advice
+    raise SchemaBehind(
+        f"the database at {safe_url(engine.url)} does not exist (no file {database}): run"
+        " `loyalty db upgrade` to create it, or fix [database] url"
+    )
 
 
 def _with_driver(url: URL) -> URL:

@@ -26,6 +26,7 @@ from ledger.errors import LedgerError, SyncAlreadyRunning
 from ledger.migrate import current_revision, head_revision, upgrade
 from ledger.models import Customer, PointEntry
 from ledger.session import (
+    check_database_exists,
     check_schema_current,
     create_engine_for,
     database_errors,
@@ -454,6 +455,7 @@ def _open_ledger(
     engine = create_engine_for(config.database.url)
     try:
         with _database_errors(config):
+            check_database_exists(engine)
             check_schema_current(engine)
             with session_scope(engine, readonly=readonly) as session:
                 store_id = get_or_create_store(session, store_key).id if store_key else None

@@ -30,6 +30,7 @@ from ledger.customers import get_or_create_store
 from ledger.entries import NewEntry, append_entries
 from ledger.models import SyncCursor, SyncRun, TrackedOrder
 from ledger.session import (
+    check_database_exists,
     check_schema_current,
     create_engine_for,
     database_errors,
@@ -77,6 +78,7 @@ def run_sync(
     store = config.require_store()
     engine = engine or create_engine_for(config.database.url)
     with database_errors(engine.url):  # down, damaged, read-only: one DatabaseUnusable line
+        check_database_exists(engine)
         check_schema_current(engine)
         with hold_sync_lock(engine, store.key):
             client = client or make_client(store)

@@ -79,10 +79,14 @@ def test_an_unusable_database_is_one_line_with_what_to_do(
 def test_a_missing_sqlite_file_says_to_create_the_ledger(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
-    config = ledger_config(tmp_path, f"sqlite:///{tmp_path / 'new.db'}")
+    missing = tmp_path / "new.db"
+    config = ledger_config(tmp_path, f"sqlite:///{missing}")
 
     assert main(["--config", config, *COMMANDS[command]]) == 1
 
     err = capsys.readouterr().err
-    assert err.endswith("run `loyalty db upgrade`\n"), err
-    assert len(err.splitlines()) == 1
+    assert err == (
+        f"loyalty: error: the database at sqlite:///{missing} does not exist (no file {missing}):"
+        " run `loyalty db upgrade` to create it, or fix [database] url\n"
+    )
+    assert not missing.exists()  # not created empty as a side effect
