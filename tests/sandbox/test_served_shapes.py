@@ -11,8 +11,8 @@ locations and methods of each zone) and reads the single-object routes.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
