@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint typecheck migrate worker beat bench clean
+.PHONY: help demo test lint typecheck migrate worker beat bench fidelity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,3 +49,6 @@ bench: $(STAMP) ## the benchmarks (big data; minutes, not seconds)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .demo
+
+fidelity: $(STAMP) ## foreign clients (Airbyte's connector, the npm client) against the sandbox; installs them in a temp dir
+	$(BIN)/python fidelity/run.py

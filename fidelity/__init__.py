@@ -1,0 +1,1 @@
+"""`make fidelity`: foreign clients (Airbyte's connector, the npm client) against the sandbox."""
