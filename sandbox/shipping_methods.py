@@ -1,0 +1,56 @@
+"""`/wc/v3/shipping_methods[/{id}]`: the shipping method types WooCommerce offers.
+
+For `sandbox.rest_api`, which routes here: WooCommerce core's three, unpaged. Read-only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sandbox.arguments import validate
+from sandbox.messages import Response
+from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.short_lists import links, serve_all
+from sandbox.store import SandboxError
+
+if TYPE_CHECKING:
+    from sandbox.rest_api import RestApi
+
+Json = dict[str, Any]
+_NO_METHOD = SandboxError(
+    "woocommerce_rest_shipping_method_invalid", "Resource does not exist.", 404
+)
+METHODS = (
+    {"id": "flat_rate", "title": "Flat rate",
+     "description": "Lets you charge a fixed rate for shipping."},
+    {"id": "free_shipping", "title": "Free shipping",
+     "description": "Free shipping is a special method which can be triggered with coupons and "
+                    "minimum spends."},
+    {"id": "local_pickup", "title": "Local pickup",
+     "description": "Allow customers to pick up orders themselves. By default, when using local "
+                    "pickup store base taxes will apply regardless of customer address."},
+)  # fmt: skip
+
+
+def _present(api: RestApi, method: Json) -> Json:
+    return {**method, "_links": links(api, f"shipping_methods/{method['id']}", "shipping_methods")}
+
+
+def list_methods(api: RestApi, call: Call) -> Response:
+    validate(ITEM_ARGS, call.params)
+    return serve_all(call, METHODS, lambda m: _present(api, m))
+
+
+def get_method(api: RestApi, call: Call) -> Response:
+    validate(ITEM_ARGS, call.params)
+    require(call, "view")
+    found = [m for m in METHODS if m["id"] == str(call.ids[0])]
+    if not found:
+        raise _NO_METHOD
+    return Response.json(200, _present(api, found[0]))
+
+
+ROUTES = (
+    ("GET", "shipping_methods", list_methods),
+    ("GET", "shipping_methods/([\\w-]+)", get_method),
+)
