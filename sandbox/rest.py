@@ -61,7 +61,7 @@ class Call:
 
     request: Request
     identity: Identity
-    ids: tuple[int, ...]
+    ids: tuple[Any, ...]  # ints, or strings for slug routes (payment_gateways/{id})
     params: dict[str, Any]
     body: Json
     decision: FaultDecision
@@ -195,11 +195,12 @@ class RestApi:
             wc_route=route.lstrip("/").lower().startswith(("wc/", "wc-")),
         )
 
-    def _match(self, method: str, route: str) -> tuple[Handler, tuple[int, ...]]:
+    def _match(self, method: str, route: str) -> tuple[Handler, tuple[Any, ...]]:
+        """The handler and the URL's ids: numbers as ints, slugs (gateway, tool ids) as strings."""
         method = "GET" if method == "HEAD" else method
         for methods, regex, handler in self.routes:
             if method in methods and (found := regex.match(route)):
-                return handler, tuple(int(g) for g in found.groups())
+                return handler, tuple(int(g) if g.isdigit() else g for g in found.groups())
         raise _NO_ROUTE
 
     def _index(self) -> Json:
@@ -257,7 +258,7 @@ class RestApi:
         )
         shared = served.shared(self.store)
         items = [self.shape(served, obj, args["context"], shared) for obj in page.items]
-        return Response.json(200, items, self._paging_headers(call.request, page)), page
+        return Response.json(200, items, self.paging_headers(call.request, page)), page
 
     def get(self, call: Call, served: Served) -> Response:
         """GET {base}/{id}: one object."""
@@ -297,7 +298,7 @@ class RestApi:
         obj = served.view(served.prepare(self.store, obj, extra), context)
         return {**obj, "_links": served.links(obj, self.site.api_url, extra)}
 
-    def _paging_headers(self, request: Request, page: Page) -> dict[str, str]:
+    def paging_headers(self, request: Request, page: Page) -> dict[str, str]:
         """X-WP-Total, X-WP-TotalPages and Link (prev/next) as WooCommerce's get_items() sends."""
         headers = {"X-WP-Total": str(page.total), "X-WP-TotalPages": str(page.total_pages)}
         links = []

@@ -9,7 +9,27 @@ from __future__ import annotations
 
 from sandbox.control import ControlRoute
 from sandbox.resource import Resource
-from sandbox.resources import comments, coupons, customers, orders, products, refunds, reviews
+from sandbox.resources import (
+    comments,
+    coupons,
+    customers,
+    order_notes,
+    orders,
+    payment_gateways,
+    product_attributes,
+    product_categories,
+    product_tags,
+    product_variations,
+    products,
+    refunds,
+    reviews,
+    shipping_classes,
+    shipping_methods,
+    shipping_zones,
+    system_status,
+    tax_classes,
+    taxes,
+)
 from sandbox.rest import Route
 
 # In this order the store's tables are saved (`--state FILE`).
@@ -21,6 +41,20 @@ RESOURCES: tuple[Resource, ...] = (
     reviews.RESOURCE,
     comments.RESOURCE,
     coupons.RESOURCE,
+    # Derived from the resources above or from the shop's fixed settings: served, never stored
+    # (their tables stay empty), so saved stores carry nothing for them.
+    product_categories.RESOURCE,
+    product_tags.RESOURCE,
+    product_attributes.RESOURCE,
+    product_variations.RESOURCE,
+    shipping_classes.RESOURCE,
+    order_notes.RESOURCE,
+    payment_gateways.RESOURCE,
+    shipping_zones.RESOURCE,
+    shipping_methods.RESOURCE,
+    taxes.RESOURCE,
+    tax_classes.RESOURCE,
+    system_status.RESOURCE,
 )
 
 TABLES = {resource.name: resource.invalid_id for resource in RESOURCES}

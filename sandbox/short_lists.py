@@ -1,7 +1,7 @@
 """Paging for the sandbox's short, generated listings: product terms, taxes, notes and the like.
 
 For the per-resource modules of routes a small shop answers from a handful of objects
-(`sandbox.product_terms`, `sandbox.taxes`, `sandbox.order_notes`, ...): `short_page` filters,
+(`sandbox.resources.product_categories`, `...taxes`, `...order_notes`, ...): `short_page` filters,
 sorts and cuts a list as WordPress's term controllers and WooCommerce's settings-like
 controllers do (include/exclude, a trimmed case-insensitive search, `orderby`, `order`, `offset`
 winning over `page`), and `serve` answers it with the same paging headers as every listing.
@@ -10,15 +10,12 @@ winning over `page`), and `serve` answers it with the same paging headers as eve
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import Param, validate
 from sandbox.listing import Page
 from sandbox.messages import Response
-from sandbox.rest_call import Call, require
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
+from sandbox.rest import Call, RestApi, require
 
 Json = dict[str, Any]
 SortKeys = Mapping[str, Callable[[Json], Any]]
@@ -135,7 +132,7 @@ def link(href: str, **attributes: Any) -> list[Json]:
 
 def links(api: RestApi, path: str, collection: str, **more: str) -> Json:
     """`_links` as WooCommerce's prepare_links(): self, collection, then named relations."""
-    wc = f"{api.server.api_url}/wc/v3"
+    wc = f"{api.site.api_url}/wc/v3"
     found: Json = {"self": link(f"{wc}/{path}"), "collection": link(f"{wc}/{collection}")}
     found.update({rel: link(f"{wc}/{href}") for rel, href in more.items()})
     return found

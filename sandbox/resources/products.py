@@ -127,6 +127,11 @@ class ProductsMixin(StoreBase):
         return dict(category)
 
     @locked
+    def categories(self) -> list[Json]:
+        """Every product category term ({id, name, slug}), oldest first (copies)."""
+        return [dict(c) for c in self._categories.values()]
+
+    @locked
     def add_product(
         self,
         *,

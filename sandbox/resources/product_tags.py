@@ -1,17 +1,19 @@
 """`/wc/v3/products/tags[/{id}]`: product tags, as WordPress terms.
 
-For `sandbox.rest_api`, which routes here. A small shop has a few tags its owner created; the
+Routed by `sandbox.routes` (its `RESOURCE`). A small shop has a few tags its owner created; the
 generated products carry none, so every tag's `count` is 0 (and `hide_empty` or `product` lists
 nothing). Ids come from a range of their own (see the README's departures).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import validate
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import (
     TERM_PARAMS,
     TERM_SORTS,
@@ -21,10 +23,6 @@ from sandbox.short_lists import (
     short_page,
     term_filters,
 )
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 _INVALID = SandboxError("woocommerce_rest_term_invalid", "Resource does not exist.", 404)
@@ -87,7 +85,11 @@ def get_tag(api: RestApi, call: Call) -> Response:
     return Response.json(200, _present(api, found[0]))
 
 
-ROUTES = (
-    ("GET", "products/tags", list_tags),
-    ("GET", "products/tags/(\\d+)", get_tag),
+RESOURCE = Resource(
+    "product_tags",
+    ("woocommerce_rest_term_invalid", "Resource does not exist."),
+    rest=(
+        Route("GET", r"/wc/v3/products/tags", list_tags),
+        Route("GET", r"/wc/v3/products/tags/(\d+)", get_tag),
+    ),
 )

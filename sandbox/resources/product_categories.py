@@ -1,6 +1,6 @@
 """`/wc/v3/products/categories[/{id}]`: the shop's product categories, as WordPress terms.
 
-For `sandbox.rest_api`, which routes here. The categories are the store's own (the ones its
+Routed by `sandbox.routes` (its `RESOURCE`). The categories are the store's own (the ones its
 products embed); `count` is the number of published products in each, as WordPress's term
 counts are, and `product` lists the categories of one product. Read-only: the sandbox's owner
 shapes the catalogue through the generator and the control API.
@@ -8,11 +8,14 @@ shapes the catalogue through the generator and the control API.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import validate
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.resources.products import ProductsMixin
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import (
     TERM_PARAMS,
     TERM_SORTS,
@@ -22,10 +25,6 @@ from sandbox.short_lists import (
     short_page,
     term_filters,
 )
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 _INVALID = SandboxError("woocommerce_rest_term_invalid", "Resource does not exist.", 404)
@@ -54,7 +53,7 @@ def categories(api: RestApi) -> list[Json]:
             "menu_order": 0,
             "count": len(members.get(c["id"], ())),
         }
-        for c in api.store.categories()
+        for c in api.store_as(ProductsMixin).categories()
     ]
 
 
@@ -92,7 +91,11 @@ def get_category(api: RestApi, call: Call) -> Response:
     return Response.json(200, _present(api, found[0]))
 
 
-ROUTES = (
-    ("GET", "products/categories", list_categories),
-    ("GET", "products/categories/(\\d+)", get_category),
+RESOURCE = Resource(
+    "product_categories",
+    ("woocommerce_rest_term_invalid", "Resource does not exist."),
+    rest=(
+        Route("GET", r"/wc/v3/products/categories", list_categories),
+        Route("GET", r"/wc/v3/products/categories/(\d+)", get_category),
+    ),
 )

@@ -1,6 +1,6 @@
 """`/wc/v3/products/attributes[/{id}]` and `.../attributes/{id}/terms[/{id}]`: global attributes.
 
-For `sandbox.rest_api`, which routes here. The shop defines two global attributes with their
+Routed by `sandbox.routes` (its `RESOURCE`). The shop defines two global attributes with their
 terms (as an owner sets them up before making variable products); the generated products are
 simple and use none, so every term's `count` is 0. The attribute listing is not paged, as in
 WooCommerce; the term listings are WordPress term listings.
@@ -8,11 +8,13 @@ WooCommerce; the term listings are WordPress term listings.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import validate
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import (
     TERM_PARAMS,
     TERM_SORTS,
@@ -23,10 +25,6 @@ from sandbox.short_lists import (
     short_page,
     term_filters,
 )
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 _NO_ATTRIBUTE = SandboxError("woocommerce_rest_invalid_id", "Invalid ID.", 404)
@@ -117,9 +115,13 @@ def get_term(api: RestApi, call: Call) -> Response:
     return Response.json(200, _present_term(api, attribute_id, found[0]))
 
 
-ROUTES = (
-    ("GET", "products/attributes", list_attributes),
-    ("GET", "products/attributes/(\\d+)", get_attribute),
-    ("GET", "products/attributes/(\\d+)/terms", list_terms),
-    ("GET", "products/attributes/(\\d+)/terms/(\\d+)", get_term),
+RESOURCE = Resource(
+    "product_attributes",
+    ("woocommerce_rest_invalid_id", "Invalid ID."),
+    rest=(
+        Route("GET", r"/wc/v3/products/attributes", list_attributes),
+        Route("GET", r"/wc/v3/products/attributes/(\d+)", get_attribute),
+        Route("GET", r"/wc/v3/products/attributes/(\d+)/terms", list_terms),
+        Route("GET", r"/wc/v3/products/attributes/(\d+)/terms/(\d+)", get_term),
+    ),
 )

@@ -1,6 +1,6 @@
 """`/wc/v3/orders/{id}/notes[/{id}]`: the notes WooCommerce writes on an order as it moves.
 
-For `sandbox.rest_api`, which routes here. Notes are derived from the order as stored, the way
+Routed by `sandbox.routes` (its `RESOURCE`). Notes are derived from the order as stored, the way
 WooCommerce would have written them: a status change when it was paid, another when it was
 completed (or when it reached a final status unpaid), and one per refund. All are system notes
 (`author` "system", private). Newest first, unpaged, with the `type` filter (any, customer,
@@ -9,16 +9,14 @@ internal). Ids are derived from the order's id (see the README's departures).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import Param, validate
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import link, serve_all
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 PARAMS = {**ITEM_ARGS, "type": Param("enum", "any", ("any", "customer", "internal"))}
@@ -89,7 +87,7 @@ def _order_notes(api: RestApi, order_id: int) -> list[Json]:
 
 
 def _present(api: RestApi, order_id: int, note: Json) -> Json:
-    base = f"{api.server.api_url}/wc/v3/orders/{order_id}"
+    base = f"{api.site.api_url}/wc/v3/orders/{order_id}"
     return {
         **note,
         "_links": {
@@ -120,7 +118,11 @@ def get_note(api: RestApi, call: Call) -> Response:
     return Response.json(200, _present(api, order_id, found[0]))
 
 
-ROUTES = (
-    ("GET", "orders/(\\d+)/notes", list_notes),
-    ("GET", "orders/(\\d+)/notes/(\\d+)", get_note),
+RESOURCE = Resource(
+    "order_notes",
+    ("woocommerce_rest_invalid_id", "Invalid resource ID."),
+    rest=(
+        Route("GET", r"/wc/v3/orders/(\d+)/notes", list_notes),
+        Route("GET", r"/wc/v3/orders/(\d+)/notes/(\d+)", get_note),
+    ),
 )

@@ -1,19 +1,17 @@
 """`/wc/v3/taxes/classes`: WooCommerce's tax classes (the three a new shop has), unpaged.
 
-For `sandbox.rest_api`, which routes here. Read-only.
+Routed by `sandbox.routes` (its `RESOURCE`). Read-only.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import validate
 from sandbox.messages import Response
-from sandbox.rest_call import ITEM_ARGS, Call
+from sandbox.resource import Resource
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route
 from sandbox.short_lists import link, serve_all
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 CLASSES = (
@@ -25,8 +23,12 @@ CLASSES = (
 
 def list_classes(api: RestApi, call: Call) -> Response:
     validate(ITEM_ARGS, call.params)
-    collection = link(f"{api.server.api_url}/wc/v3/taxes/classes")
+    collection = link(f"{api.site.api_url}/wc/v3/taxes/classes")
     return serve_all(call, CLASSES, lambda c: {**c, "_links": {"collection": collection}})
 
 
-ROUTES = (("GET", "taxes/classes", list_classes),)
+RESOURCE = Resource(
+    "tax_classes",
+    ("woocommerce_rest_invalid_id", "Invalid resource ID."),
+    rest=(Route("GET", r"/wc/v3/taxes/classes", list_classes),),
+)

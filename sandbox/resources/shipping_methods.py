@@ -1,20 +1,18 @@
 """`/wc/v3/shipping_methods[/{id}]`: the shipping method types WooCommerce offers.
 
-For `sandbox.rest_api`, which routes here: WooCommerce core's three, unpaged. Read-only.
+Routed by `sandbox.routes` (its `RESOURCE`): WooCommerce core's three, unpaged. Read-only.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import validate
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import links, serve_all
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 _NO_METHOD = SandboxError(
@@ -50,7 +48,11 @@ def get_method(api: RestApi, call: Call) -> Response:
     return Response.json(200, _present(api, found[0]))
 
 
-ROUTES = (
-    ("GET", "shipping_methods", list_methods),
-    ("GET", "shipping_methods/([\\w-]+)", get_method),
+RESOURCE = Resource(
+    "shipping_methods",
+    ("woocommerce_rest_shipping_method_invalid", "Resource does not exist."),
+    rest=(
+        Route("GET", r"/wc/v3/shipping_methods", list_methods),
+        Route("GET", r"/wc/v3/shipping_methods/([\w-]+)", get_method),
+    ),
 )

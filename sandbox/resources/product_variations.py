@@ -1,23 +1,19 @@
 """`/wc/v3/products/{id}/variations[/{id}]`: product variations.
 
-For `sandbox.rest_api`, which routes here. The generated shop sells simple products only, so
+Routed by `sandbox.routes` (its `RESOURCE`). The generated shop sells simple products only, so
 every product's variation listing is empty (with the paging headers of an empty listing), as
 WooCommerce answers for a simple product, and no variation id exists.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sandbox.arguments import Param, validate
+from sandbox.errors import SandboxError
 from sandbox.listing import Page
 from sandbox.messages import Response
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import PAGING, listing_args, serve
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 PARAMS = {
     **PAGING,
@@ -37,7 +33,11 @@ def get_variation(api: RestApi, call: Call) -> Response:
     raise SandboxError("woocommerce_rest_product_variation_invalid_id", "Invalid ID.", 404)
 
 
-ROUTES = (
-    ("GET", "products/(\\d+)/variations", list_variations),
-    ("GET", "products/(\\d+)/variations/(\\d+)", get_variation),
+RESOURCE = Resource(
+    "product_variations",
+    ("woocommerce_rest_product_variation_invalid_id", "Invalid ID."),
+    rest=(
+        Route("GET", r"/wc/v3/products/(\d+)/variations", list_variations),
+        Route("GET", r"/wc/v3/products/(\d+)/variations/(\d+)", get_variation),
+    ),
 )

@@ -1,22 +1,20 @@
 """`/wc/v3/payment_gateways[/{id}]`: the shop's payment gateways and their settings.
 
-For `sandbox.rest_api`, which routes here. The gateways are the ones the generated orders were
+Routed by `sandbox.routes` (its `RESOURCE`). The gateways are the ones the generated orders were
 paid with (Stripe cards, bank transfers) plus WooCommerce's two offline ones, disabled. Unpaged,
 in the order the checkout shows them. Read-only.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import validate
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import links, serve_all
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 _NO_GATEWAY = SandboxError(
@@ -50,7 +48,7 @@ def _setting(key: str, label: str, kind: str, value: Any, default: Any, tip: str
 
 
 def gateways(api: RestApi) -> list[Json]:
-    admin = f"{api.server.base_url}/wp-admin/admin.php?page=wc-settings&tab=checkout&section="
+    admin = f"{api.site.base_url}/wp-admin/admin.php?page=wc-settings&tab=checkout&section="
     return [
         {
             "id": gateway_id,
@@ -110,7 +108,11 @@ def get_gateway(api: RestApi, call: Call) -> Response:
     return Response.json(200, _present(api, found[0]))
 
 
-ROUTES = (
-    ("GET", "payment_gateways", list_gateways),
-    ("GET", "payment_gateways/([\\w-]+)", get_gateway),
+RESOURCE = Resource(
+    "payment_gateways",
+    ("woocommerce_rest_payment_gateway_invalid", "Resource does not exist."),
+    rest=(
+        Route("GET", r"/wc/v3/payment_gateways", list_gateways),
+        Route("GET", r"/wc/v3/payment_gateways/([\w-]+)", get_gateway),
+    ),
 )

@@ -1,6 +1,6 @@
 """`/wc/v3/shipping/zones[/{id}]` with `.../locations` and `.../methods[/{instance}]`.
 
-For `sandbox.rest_api`, which routes here. The shop ships within the United States: one zone
+Routed by `sandbox.routes` (its `RESOURCE`). The shop ships within the United States: one zone
 for the US with the two methods the generated orders carry (flat rate, instance 1; free
 shipping, instance 2, which a coupon unlocks), plus WooCommerce's built-in zone 0 for every
 other location, which has no location and no method. Unpaged, as in WooCommerce. Read-only.
@@ -8,16 +8,15 @@ other location, which has no location and no method. Unpaged, as in WooCommerce.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import Param, validate
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.resources.orders import DEFAULT_SHIPPING
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import link, serve_all
-from sandbox.store import DEFAULT_SHIPPING, SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 _NO_ZONE = SandboxError("woocommerce_rest_shipping_zone_invalid", "Resource does not exist.", 404)
@@ -88,7 +87,7 @@ def _zone(api: RestApi, zone_id: int) -> Json:
 
 
 def _zone_url(api: RestApi, zone_id: int) -> str:
-    return f"{api.server.api_url}/wc/v3/shipping/zones/{zone_id}"
+    return f"{api.site.api_url}/wc/v3/shipping/zones/{zone_id}"
 
 
 def _present_zone(api: RestApi, zone: Json) -> Json:
@@ -97,7 +96,7 @@ def _present_zone(api: RestApi, zone: Json) -> Json:
         **zone,
         "_links": {
             "self": link(base),
-            "collection": link(f"{api.server.api_url}/wc/v3/shipping/zones"),
+            "collection": link(f"{api.site.api_url}/wc/v3/shipping/zones"),
             "describedby": link(f"{base}/locations"),
         },
     }
@@ -162,10 +161,14 @@ def get_method(api: RestApi, call: Call) -> Response:
     return Response.json(200, _present_method(api, zone_id, found[0]))
 
 
-ROUTES = (
-    ("GET", "shipping/zones", list_zones),
-    ("GET", "shipping/zones/(\\d+)", get_zone),
-    ("GET", "shipping/zones/(\\d+)/locations", list_locations),
-    ("GET", "shipping/zones/(\\d+)/methods", list_methods),
-    ("GET", "shipping/zones/(\\d+)/methods/(\\d+)", get_method),
+RESOURCE = Resource(
+    "shipping_zones",
+    ("woocommerce_rest_shipping_zone_invalid", "Resource does not exist."),
+    rest=(
+        Route("GET", r"/wc/v3/shipping/zones", list_zones),
+        Route("GET", r"/wc/v3/shipping/zones/(\d+)", get_zone),
+        Route("GET", r"/wc/v3/shipping/zones/(\d+)/locations", list_locations),
+        Route("GET", r"/wc/v3/shipping/zones/(\d+)/methods", list_methods),
+        Route("GET", r"/wc/v3/shipping/zones/(\d+)/methods/(\d+)", get_method),
+    ),
 )

@@ -1,6 +1,6 @@
 """`/wc/v3/taxes[/{id}]`: the shop's tax rates.
 
-For `sandbox.rest_api`, which routes here. The shop charges one standard US rate, the store's
+Routed by `sandbox.routes` (its `RESOURCE`). The shop charges one standard US rate, the store's
 `tax_rate`, with the id, code and label its orders' tax lines carry. Paged and filtered
 (`class`, `orderby` id/order/priority) as WooCommerce's taxes controller does. Read-only.
 """
@@ -8,17 +8,15 @@ For `sandbox.rest_api`, which routes here. The shop charges one standard US rate
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import Param, validate
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.resources_orders import TAX_LABEL, TAX_RATE_ID
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.resources.order_shapes import TAX_LABEL, TAX_RATE_ID
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import PAGING, links, listing_args, serve, short_page
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 _NO_RATE = SandboxError("woocommerce_rest_invalid_id", "Invalid resource ID.", 404)
@@ -77,7 +75,11 @@ def get_rate(api: RestApi, call: Call) -> Response:
     return Response.json(200, _present(api, found[0]))
 
 
-ROUTES = (
-    ("GET", "taxes", list_rates),
-    ("GET", "taxes/(\\d+)", get_rate),
+RESOURCE = Resource(
+    "taxes",
+    ("woocommerce_rest_invalid_id", "Invalid resource ID."),
+    rest=(
+        Route("GET", r"/wc/v3/taxes", list_rates),
+        Route("GET", r"/wc/v3/taxes/(\d+)", get_rate),
+    ),
 )

@@ -1,16 +1,18 @@
 """`/wc/v3/products/shipping_classes[/{id}]`: product shipping classes, as WordPress terms.
 
-For `sandbox.rest_api`, which routes here. The shop has one class, for bulky parcels; the
+Routed by `sandbox.routes` (its `RESOURCE`). The shop has one class, for bulky parcels; the
 generated products use none (their `shipping_class_id` is 0), so its `count` is 0.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import validate
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import (
     TERM_PARAMS,
     TERM_SORTS,
@@ -20,10 +22,6 @@ from sandbox.short_lists import (
     short_page,
     term_filters,
 )
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 _INVALID = SandboxError("woocommerce_rest_term_invalid", "Resource does not exist.", 404)
@@ -72,7 +70,11 @@ def get_class(api: RestApi, call: Call) -> Response:
     return Response.json(200, _present(api, found[0]))
 
 
-ROUTES = (
-    ("GET", "products/shipping_classes", list_classes),
-    ("GET", "products/shipping_classes/(\\d+)", get_class),
+RESOURCE = Resource(
+    "shipping_classes",
+    ("woocommerce_rest_term_invalid", "Resource does not exist."),
+    rest=(
+        Route("GET", r"/wc/v3/products/shipping_classes", list_classes),
+        Route("GET", r"/wc/v3/products/shipping_classes/(\d+)", get_class),
+    ),
 )

@@ -1,23 +1,21 @@
 """`/wc/v3/system_status` and `/wc/v3/system_status/tools[/{id}]`: the shop's health report.
 
-For `sandbox.rest_api`, which routes here. Clients call these to check a connection (Airbyte's
+Routed by `sandbox.routes` (its `RESOURCE`). Clients call these to check a connection (Airbyte's
 `check` lists the tools). The report describes the sandbox as a WooCommerce 9.4 shop on a small
 PHP host; its counts are the store's own. Running a tool (PUT) does nothing and says it worked.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.arguments import validate
+from sandbox.errors import SandboxError
 from sandbox.messages import Response
-from sandbox.resources_orders import CURRENCY, CURRENCY_SYMBOL, WC_VERSION
-from sandbox.rest_call import ITEM_ARGS, Call, require
+from sandbox.resource import Resource
+from sandbox.resources.order_shapes import CURRENCY, CURRENCY_SYMBOL, WC_VERSION
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
 from sandbox.short_lists import links, serve_all
-from sandbox.store import SandboxError
-
-if TYPE_CHECKING:
-    from sandbox.rest_api import RestApi
 
 Json = dict[str, Any]
 _NO_TOOL = SandboxError("woocommerce_rest_system_status_tool_invalid_id", "Invalid tool ID.", 404)
@@ -93,7 +91,7 @@ def run_tool(api: RestApi, call: Call) -> Response:
 
 def status(api: RestApi) -> Json:
     """The system status report (WooCommerce's sections, with this sandbox's facts)."""
-    site = api.server.base_url
+    site = api.site.base_url
     counts = {name: api.store.count(name) for name in ("orders", "products", "coupons")}
     return {
         "environment": _environment(site),
@@ -205,9 +203,13 @@ def get_status(api: RestApi, call: Call) -> Response:
     return Response.json(200, status(api))
 
 
-ROUTES = (
-    ("GET", "system_status", get_status),
-    ("GET", "system_status/tools", list_tools),
-    ("GET", "system_status/tools/([\\w-]+)", get_tool),
-    ("POST PUT PATCH", "system_status/tools/([\\w-]+)", run_tool),
+RESOURCE = Resource(
+    "system_status",
+    ("woocommerce_rest_system_status_tool_invalid_id", "Invalid tool ID."),
+    rest=(
+        Route("GET", r"/wc/v3/system_status", get_status),
+        Route("GET", r"/wc/v3/system_status/tools", list_tools),
+        Route("GET", r"/wc/v3/system_status/tools/([\w-]+)", get_tool),
+        Route("POST PUT PATCH", r"/wc/v3/system_status/tools/([\w-]+)", run_tool),
+    ),
 )
