@@ -41,10 +41,13 @@ def neg(value: Decimal) -> str:
 
 
 def unit_price(total: Decimal, quantity: int) -> int | float:
-    """`price` of a line: total / quantity as a JSON number (an int when whole, as PHP emits it)."""
+    """`price` of a line: total / quantity as a JSON number (an int when whole, as PHP emits it).
+
+    On a refund line both are negative, so the price is positive, as in WooCommerce.
+    """
     if not quantity:
         return 0
-    value = total / abs(quantity)
+    value = total / quantity
     return int(value) if value == value.to_integral_value() else float(value)
 
 

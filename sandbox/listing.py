@@ -452,9 +452,11 @@ def _common_filters(collection: Collection, args: dict[str, Any]) -> list[Predic
 
 
 def _search_filter(collection: Collection, args: dict[str, Any]) -> list[Predicate]:
-    if not args.get("search"):
+    # WordPress sanitizes `search` with sanitize_text_field, which trims it ("Dubois " finds)
+    needle = (args.get("search") or "").strip().lower()
+    if not needle:
         return []
-    needle, fields = args["search"].lower(), collection.search_fields
+    fields = collection.search_fields
     return [lambda obj: any(needle in str(obj.get(f, "")).lower() for f in fields)]
 
 

@@ -1,8 +1,8 @@
 """Coupons, as WooCommerce keeps, serves and applies them.
 
 For the store, the server and the generator:
-- shape: `coupon` builds a coupon exactly as real-coupon.json has it, `coupon_snapshot` the
-  `coupon_data` meta an order's coupon line carries;
+- shape: `coupon` builds a coupon exactly as real-coupon.json has it, `coupon_info` the
+  `coupon_info` meta an order's coupon line carries (WooCommerce 8.7+);
 - state: `CouponsMixin` (part of `SandboxStore`) with WooCommerce's write semantics: codes
   lowercased and unique among published coupons, schema-checked fields, trash or force delete,
   expiry checked at checkout; `line_discounts` is how a coupon discounts an order's lines;
@@ -12,6 +12,7 @@ Listing: published and private coupons (WP_Query's default statuses); `code` fin
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
@@ -145,43 +146,36 @@ def coupon(*, id: int, code: str, created: datetime, fields: Json) -> Json:
     return {key: data[key] for key in COUPON_KEY_ORDER}
 
 
-def _legacy_date(moment_gmt: str | None) -> Json | None:
-    """A PHP DateTime as json_encode writes it, as in `coupon_data` of real-order.json."""
-    if moment_gmt is None:
-        return None
-    return {"date": moment_gmt.replace("T", " ") + ".000000", "timezone_type": 3, "timezone": "UTC"}
+def line_coupon_id(line: Json) -> int | None:
+    """The id of the coupon an order's coupon line applied, from its `coupon_info` meta (or the
+    `coupon_data` of stores saved before WooCommerce 9 shapes)."""
+    for meta in line["meta_data"]:
+        if meta["key"] == "coupon_info":
+            coupon_id: int = json.loads(meta["value"])[0]
+            return coupon_id
+        if meta["key"] == "coupon_data":
+            legacy: int = meta["value"]["id"]
+            return legacy
+    return None
 
 
-def coupon_snapshot(coupon_obj: Json) -> Json:
-    """The `coupon_data` meta WooCommerce (before 8.7) stores on each order's coupon line."""
-    c = coupon_obj
-    return {
-        "id": c["id"],
-        "code": c["code"],
-        "amount": c["amount"],
-        "status": c["status"],
-        "date_created": _legacy_date(c["date_created_gmt"]),
-        "date_modified": _legacy_date(c["date_modified_gmt"]),
-        "date_expires": _legacy_date(c["date_expires_gmt"]),
-        "discount_type": c["discount_type"],
-        "description": c["description"],
-        "usage_count": c["usage_count"],
-        "individual_use": c["individual_use"],
-        "product_ids": list(c["product_ids"]),
-        "excluded_product_ids": list(c["excluded_product_ids"]),
-        "usage_limit": c["usage_limit"] or 0,
-        "usage_limit_per_user": c["usage_limit_per_user"] or 0,
-        "limit_usage_to_x_items": c["limit_usage_to_x_items"],
-        "free_shipping": c["free_shipping"],
-        "product_categories": list(c["product_categories"]),
-        "excluded_product_categories": list(c["excluded_product_categories"]),
-        "exclude_sale_items": c["exclude_sale_items"],
-        "minimum_amount": c["minimum_amount"],
-        "maximum_amount": c["maximum_amount"],
-        "email_restrictions": list(c["email_restrictions"]),
-        "virtual": False,
-        "meta_data": [],
-    }
+def coupon_info(coupon_obj: Json) -> str:
+    """The `coupon_info` meta WooCommerce (8.7 and later) stores on each order's coupon line.
+
+    WC_Coupon::get_short_info(): a JSON array [id, code, type (null for fixed_cart), nominal
+    amount, true when the coupon grants free shipping (left out otherwise)], JSON-encoded as
+    wp_json_encode does (ASCII, escaped slashes).
+    """
+    kind = coupon_obj["discount_type"]
+    info: list[Any] = [
+        coupon_obj["id"],
+        coupon_obj["code"],
+        None if kind == "fixed_cart" else kind,
+        float(Decimal(coupon_obj["amount"])),
+    ]
+    if coupon_obj["free_shipping"]:
+        info.append(True)
+    return json.dumps(info, separators=(",", ":")).replace("/", "\\/")
 
 
 def coupon_applies(coupon: Json, product: Json) -> bool:

@@ -21,6 +21,9 @@ CURRENCY_SYMBOL = "$"
 TAX_RATE_ID = 1
 TAX_RATE_CODE = "US-SANDBOX-TAX-1"
 TAX_LABEL = "Tax"
+# The instance ids of the shipping zone methods (sandbox.resources.shipping_zones) lines name.
+FLAT_RATE_INSTANCE = 1
+FREE_SHIPPING_INSTANCE = 2
 
 
 # Never modified in place, so every stored line shares it (readers get copies).
@@ -76,6 +79,7 @@ def shipping_line(*, id: int, total: Decimal, tax: Decimal, free: bool) -> Json:
         "id": id,
         "method_title": "Free shipping" if free else "Flat rate",
         "method_id": "free_shipping" if free else "flat_rate",
+        "instance_id": str(FREE_SHIPPING_INSTANCE if free else FLAT_RATE_INSTANCE),
         "total": fmt(total),
         "total_tax": fmt(tax),
         "taxes": [tax_entry(tax, None)] if tax else [],
@@ -89,14 +93,23 @@ def fee_line(*, id: int, name: str, total: Decimal, tax: Decimal) -> Json:
         "name": name,
         "tax_class": "",
         "tax_status": "taxable",
+        "amount": fmt(total),
         "total": fmt(total),
         "total_tax": fmt(tax),
-        "taxes": [tax_entry(tax, tax)] if tax else [],
+        "taxes": [tax_entry(tax, None)] if tax else [],  # fee taxes keep no subtotal
         "meta_data": [],
     }
 
 
-def tax_line(*, id: int, tax_total: Decimal, shipping_tax_total: Decimal, sign: str = "") -> Json:
+def tax_line(
+    *,
+    id: int,
+    tax_total: Decimal,
+    shipping_tax_total: Decimal,
+    rate: Decimal,
+    sign: str = "",
+) -> Json:
+    """A tax line for the one rate; `rate_percent` (WooCommerce 3.7+) a number, as PHP's float."""
     show = neg if sign == "-" else fmt
     return {
         "id": id,
@@ -106,19 +119,25 @@ def tax_line(*, id: int, tax_total: Decimal, shipping_tax_total: Decimal, sign: 
         "compound": False,
         "tax_total": show(tax_total),
         "shipping_tax_total": show(shipping_tax_total),
+        "rate_percent": float(rate * 100),
         "meta_data": [],
     }
 
 
 def coupon_line(
-    *, id: int, code: str, discount: Decimal, discount_tax: Decimal, meta: Json
+    *, id: int, coupon: Json, discount: Decimal, discount_tax: Decimal, meta: Json
 ) -> Json:
+    """A coupon line as WooCommerce 9 serves it: the `coupon_info` meta, and the coupon's type,
+    nominal amount and free shipping read back from it."""
     return {
         "id": id,
-        "code": code,
+        "code": coupon["code"],
         "discount": fmt(discount),
         "discount_tax": fmt(discount_tax),
         "meta_data": [meta],
+        "discount_type": coupon["discount_type"],
+        "nominal_amount": float(Decimal(coupon["amount"])),
+        "free_shipping": coupon["free_shipping"],
     }
 
 

@@ -24,7 +24,7 @@ from sandbox.listing import CRUD, Collection, Partition, Predicate, crud_orderby
 from sandbox.messages import Response
 from sandbox.resource import Resource
 from sandbox.resources import order_shapes as shapes
-from sandbox.resources.coupons import CouponsMixin, coupon_snapshot, line_discounts
+from sandbox.resources.coupons import CouponsMixin, coupon_info, line_coupon_id, line_discounts
 from sandbox.resources.customers import address
 from sandbox.resources.products import ProductsMixin
 from sandbox.resources.refunds import RefundsMixin
@@ -120,7 +120,7 @@ class OrdersMixin(RefundsMixin, CouponsMixin, ProductsMixin):
             return
         user = str(order["customer_id"]) if order["customer_id"] else order["billing"]["email"]
         for line in order["coupon_lines"]:
-            coupon = self._data["coupons"].get(line["meta_data"][0]["value"]["id"])
+            coupon = self._data["coupons"].get(line_coupon_id(line))
             if coupon is None:
                 continue
             if should:
@@ -216,14 +216,14 @@ class OrdersMixin(RefundsMixin, CouponsMixin, ProductsMixin):
         off_tax = sum(
             (Decimal(li["subtotal_tax"]) - Decimal(li["total_tax"]) for li in lines), ZERO
         )
-        snapshot = shapes.item_meta(self._next("item_meta"), "coupon_data", coupon_snapshot(coupon))
+        info = shapes.item_meta(self._next("item_meta"), "coupon_info", coupon_info(coupon))
         return [
             shapes.coupon_line(
                 id=self._next("order_item"),
-                code=coupon["code"],
+                coupon=coupon,
                 discount=off,
                 discount_tax=off_tax,
-                meta=snapshot,
+                meta=info,
             )
         ]
 
@@ -232,7 +232,10 @@ class OrdersMixin(RefundsMixin, CouponsMixin, ProductsMixin):
         if cart_tax or ship_tax:
             order["tax_lines"] = [
                 shapes.tax_line(
-                    id=self._next("order_item"), tax_total=cart_tax, shipping_tax_total=ship_tax
+                    id=self._next("order_item"),
+                    tax_total=cart_tax,
+                    shipping_tax_total=ship_tax,
+                    rate=self.tax_rate,
                 )
             ]
 

@@ -90,7 +90,7 @@ def refunded_line(
         "meta_data": [shapes.item_meta(meta_id, "_refunded_item_id", str(source["id"]))],
         "image": shapes.NO_IMAGE,
     }
-    data["price"] = unit_price(-money(total), quantity)
+    data["price"] = unit_price(-money(total), -quantity)
     return data
 
 
@@ -258,6 +258,7 @@ class RefundsMixin(StoreBase):
                 id=self._next("order_item"),
                 tax_total=line_tax,
                 shipping_tax_total=ship_tax,
+                rate=self.tax_rate,
                 sign="-",
             )
         ]

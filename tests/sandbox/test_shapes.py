@@ -14,6 +14,7 @@ import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,12 @@ from sandbox.store import SandboxStore
 from tests.samples import WOOCOMMERCE_SAMPLES
 
 SAMPLES = WOOCOMMERCE_SAMPLES
+WC9 = Path(__file__).parent / "wc9"
+# Sample-style WooCommerce 9 lines (tests/sandbox/wc9), for the keys the 7.x samples lack.
+WC9_LINES = {
+    "orders": [json.loads((WC9 / "order-lines.json").read_text())],
+    "refunds": [json.loads((WC9 / "refund-lines.json").read_text())],
+}
 ANCHOR = datetime(2025, 1, 1, tzinfo=UTC)
 META_ENTRY = re.compile(r"meta_data\[\d+\]$")
 
@@ -161,7 +168,7 @@ def store() -> SandboxStore:
 def test_every_served_object_has_the_samples_keys_and_json_types(
     store: SandboxStore, resource: str
 ) -> None:
-    samples = sample_objects(SAMPLE_FILES[resource])
+    samples = sample_objects(SAMPLE_FILES[resource]) + WC9_LINES.get(resource, [])
     objects = store.all(resource)
     if resource == "comments":
         # context=edit fields stay in the store for the server to strip; `meta` is [] as WordPress

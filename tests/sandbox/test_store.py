@@ -562,7 +562,16 @@ def test_percent_coupon_discounts_eligible_lines_only(shop: Shop) -> None:
     assert (order["discount_total"], order["discount_tax"]) == ("2.50", "0.25")
     assert order["coupon_lines"][0]["code"] == "ten"
     assert order["coupon_lines"][0]["discount"] == "2.50"
-    assert order["coupon_lines"][0]["meta_data"][0]["key"] == "coupon_data"
+    line = order["coupon_lines"][0]
+    coupon = shop.store.all("coupons")[-1]
+    # WooCommerce 9: the coupon_info meta, and the type, amount and free shipping read from it
+    assert line["meta_data"][0]["key"] == "coupon_info"
+    assert line["meta_data"][0]["value"] == f'[{coupon["id"]},"ten","percent",10.0]'
+    assert (line["discount_type"], line["nominal_amount"], line["free_shipping"]) == (
+        "percent",
+        10.0,
+        False,
+    )
 
 
 def test_fixed_cart_coupon_is_spread_over_lines_and_adds_up_to_its_amount(shop: Shop) -> None:
@@ -762,7 +771,7 @@ def test_refund_by_line_item_has_negative_quantity_and_totals_and_names_the_line
     )
     assert refunded["meta_data"][0]["key"] == "_refunded_item_id"
     assert refunded["meta_data"][0]["value"] == str(line["id"])
-    assert refunded["price"] == -12.5
+    assert refunded["price"] == 12.5  # total / quantity, both negative: positive
     assert refund["tax_lines"][0]["tax_total"] == "-1.25"
 
 
