@@ -120,7 +120,8 @@ class OrdersMixin(RefundsMixin, CouponsMixin, ProductsMixin):
             return
         user = str(order["customer_id"]) if order["customer_id"] else order["billing"]["email"]
         for line in order["coupon_lines"]:
-            coupon = self._data["coupons"].get(line_coupon_id(line))
+            coupon_id = line_coupon_id(line)
+            coupon = None if coupon_id is None else self._data["coupons"].get(coupon_id)
             if coupon is None:
                 continue
             if should:
