@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in result.items() if k in ("ok", "failures", "streams", "checks")}
+    return {
+        k: v for k, v in result.items() if k in ("ok", "failures", "check", "streams", "checks")
+    }
 
 
 @contextmanager
@@ -173,7 +175,8 @@ def run_airbyte(work: Path, seed: int, orders: int) -> dict[str, Any]:
             for m in _airbyte(script, "check", "--config", str(config))
             if m["type"] in ("CONNECTION_STATUS", "EXIT")
         ]
-        if not status or status[0].get("connectionStatus", {}).get("status") != "SUCCEEDED":
+        check = status[0].get("connectionStatus", {}).get("status") if status else None
+        if check != "SUCCEEDED":
             failures.append(f"check: {status}")
         catalog = _configured_catalog(script, config, work)
         _log(f"airbyte read of {len(catalog['streams'])} streams")
@@ -208,7 +211,7 @@ def run_airbyte(work: Path, seed: int, orders: int) -> dict[str, Any]:
         server.stop()
     for failure in failures:
         _log(f"FAIL airbyte: {failure[:400]}")
-    return {"ok": not failures, "failures": failures, "streams": streams}
+    return {"ok": not failures, "failures": failures, "check": check, "streams": streams}
 
 
 def _configured_catalog(script: Path, config: Path, work: Path) -> dict[str, Any]:
