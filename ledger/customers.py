@@ -151,7 +151,9 @@ def guest_customer(session: Session, store_id: int, email: str) -> Customer:
 
 
 def find_account_by_email(session: Session, store_id: int, email: str) -> Customer | None:
-    """The account customer whose stored email is `email` (normalised); None if there is none.
+    """The live account whose stored email is `email` (normalised); None if there is none.
+
+    Accounts deleted in the store are passed over: their email now names a guest.
 
     Should several accounts carry it (an email changed hands in the store), the oldest wins.
     """
@@ -163,6 +165,7 @@ def find_account_by_email(session: Session, store_id: int, email: str) -> Custom
         .where(
             Customer.store_id == store_id,
             Customer.is_guest.is_(False),
+            Customer.deleted_at.is_(None),
             Customer.email == normalised,
         )
         .order_by(Customer.id)

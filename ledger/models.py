@@ -75,6 +75,8 @@ class Customer(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     is_guest: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the sync learned the account was deleted in the store; its points went to its email.
+    deleted_at: Mapped[datetime | None]
 
     __table_args__ = (
         # A guest has an email and no account id; an account always has its id.
@@ -165,15 +167,19 @@ class QuarantinedItem(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     resource: Mapped[str] = mapped_column(String(64))
     item_ref: Mapped[str] = mapped_column(String(255))
-    payload: Mapped[str] = mapped_column(Text)  # the raw JSON as received
+    payload: Mapped[str] = mapped_column(Text)  # the raw JSON as received, redacted, size-bounded
     error: Mapped[str] = mapped_column(Text)
     field: Mapped[str | None] = mapped_column(String(255))
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     count: Mapped[int] = mapped_column(Integer, default=1)
     resolved_at: Mapped[datetime | None]
+    raw_size: Mapped[int | None] = mapped_column(Integer)  # characters of JSON as received
 
-    __table_args__ = (UniqueConstraint("store_id", "resource", "item_ref"),)
+    __table_args__ = (
+        UniqueConstraint("store_id", "resource", "item_ref"),
+        Index(None, "store_id", "resolved_at"),
+    )
 
 
 class TrackedOrder(Base):
@@ -184,6 +190,7 @@ class TrackedOrder(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
     order_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    wc_customer_id: Mapped[int | None]  # the order's customer_id as the store last sent it
     status: Mapped[str] = mapped_column(String(32))
     modified_at: Mapped[datetime]
     points: Mapped[int]  # the target last decided, not a delta

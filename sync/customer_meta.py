@@ -3,12 +3,14 @@
 Only customers whose balance or lifetime differs from what was last written are sent. Each batch
 answer is checked item by item: a written item records its values; a per-item error is recorded
 and retried next run, except for a customer that no longer exists in the store, which is given up
-(it would fail forever). A batch that fails as a whole leaves its customers pending for next run.
+(it would fail forever) and handed to `on_gone` in the same transaction (the sync gives its points
+back to its email). Accounts known to be deleted are never written again. A batch that fails as a
+whole leaves its customers pending for next run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 from ledger.models import Balance, Customer, MetaWrite
 from loyalty.errors import StoreError
 from sync.client import StoreClient
+from sync.quarantine import valid_id
 from sync.redaction import redact
 
 BATCH = 100
@@ -28,6 +31,8 @@ GONE_CODES = frozenset(
     {"woocommerce_rest_invalid_id", "wc_user_invalid_id", "rest_user_invalid_id"}
 )
 MAX_ATTEMPTS = 10
+#: Called with the ledger ids of customers the store says do not exist, in the write's transaction.
+OnGone = Callable[[Session, Sequence[int]], None]
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ def pending_writes(session: Session, store_id: int) -> list[PendingWrite]:
         .where(
             Customer.store_id == store_id,
             Customer.wc_id.is_not(None),
+            Customer.deleted_at.is_(None),
             or_(MetaWrite.gave_up.is_(None), MetaWrite.gave_up.is_(False)),
             or_(
                 and_(
@@ -81,6 +87,7 @@ def push_balances(
     lifetime_key: str,
     now: Callable[[], datetime],
     dry_run: bool = False,
+    on_gone: OnGone | None = None,
 ) -> WriteBackResult:
     """Send every pending write; one request and one transaction per hundred customers."""
     with unit_of_work() as session:
@@ -101,7 +108,9 @@ def push_balances(
                     _record_failure(session, write, str(error), gone=False, now=now())
             continue
         with unit_of_work() as session:
-            _record_answer(session, batch, answer, result, now())
+            gone = _record_answer(session, batch, answer, result, now())
+            if gone and on_gone is not None:
+                on_gone(session, gone)
     return result
 
 
@@ -118,10 +127,12 @@ def _meta_update(write: PendingWrite, balance_key: str, lifetime_key: str) -> di
 
 def _record_answer(
     session: Session, batch: list[PendingWrite], answer: Any, result: WriteBackResult, now: datetime
-) -> None:
+) -> list[int]:
+    """Record each item of a batch answer; returns the customers the store says do not exist."""
     items = answer.get("update", []) if isinstance(answer, dict) else []
-    by_id = {int(item.get("id", 0)): item for item in items if isinstance(item, dict)}
+    by_id = {valid_id(item): item for item in items if isinstance(item, dict)}
     _load_states(session, [w.customer_id for w in batch])
+    gone_ids: list[int] = []
     for write in batch:
         item = by_id.get(write.wc_id)
         error = (
@@ -138,6 +149,9 @@ def _record_answer(
         result.gave_up += int(gave_up)
         result.failed += int(not gave_up)
         result.errors.append(message)
+        if gone:
+            gone_ids.append(write.customer_id)
+    return gone_ids
 
 
 def _load_states(session: Session, customer_ids: list[int]) -> None:

@@ -2,16 +2,19 @@
 
 WooCommerce has no date filter on customers and lists by name by default (so the same customer can
 appear on two pages); ids grow with registration, so `orderby=id&order=desc` from the top finds the
-new ones and stops at the first id already known. `role=all` because shops register customers under
+new ones and stops at the first id already known. An item without a usable id is passed on with the
+new ones around it (the sync quarantines it). `role=all` because shops register customers under
 other roles too (subscribers, wholesale roles).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import takewhile
 from typing import Any
 
 from sync.client import StoreClient
+from sync.quarantine import valid_id
 
 PER_PAGE = 100
 
@@ -30,8 +33,8 @@ def fetch_new_customers(client: StoreClient, *, above_id: int) -> Iterator[list[
                 "page": page_number,
             },
         )
-        fresh = [c for c in page.items if int(c.get("id", 0)) > above_id]
-        yield fresh
+        fresh = list(takewhile(lambda c: (valid_id(c) or above_id + 1) > above_id, page.items))
+        yield fresh  # items without a usable id among the new ones come along: quarantined
         if len(fresh) < len(page.items) or len(page.items) < PER_PAGE:
             return
         page_number += 1
@@ -42,3 +45,23 @@ def fetch_customer_email(client: StoreClient, wc_id: int) -> str | None:
     item = client.get(f"customers/{wc_id}").items
     email = item.get("email") if isinstance(item, dict) else None
     return email.strip().lower() if isinstance(email, str) and email.strip() else None
+
+
+def fetch_existing_customer_ids(client: StoreClient, ids: Iterable[int]) -> set[int]:
+    """Which of `ids` the store still has, 100 a request (`include=`); the rest were deleted.
+
+    An answer with customers that were not asked for (a store or proxy ignoring `include`) proves
+    nothing, so its batch counts as still there: an account is only ever retired on evidence.
+    """
+    wanted = sorted(set(ids))
+    found: set[int] = set()
+    for start in range(0, len(wanted), PER_PAGE):
+        batch = wanted[start : start + PER_PAGE]
+        page = client.get(
+            "customers", {"include": batch, "role": "all", "per_page": PER_PAGE, "orderby": "id"}
+        )
+        answered = {valid_id(item) for item in page.items}
+        if not answered <= set(batch):  # the store ignored `include`: nothing can be concluded
+            answered = set(batch)
+        found |= {i for i in answered if i is not None}
+    return found

@@ -1,4 +1,4 @@
-"""Strict parsing of WooCommerce order and refund JSON into the typed shapes in `rules.types`.
+"""Strict parsing of WooCommerce order, refund and customer JSON into typed shapes.
 
 For the order sync: it fetches raw JSON with `sync.client` and hands it here; the rules only ever
 see the result. Money comes from the API's decimal strings only (never JSON numbers, which would
@@ -24,6 +24,11 @@ _GMT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:
 _DIGITS = re.compile(r"\d+")
 _REFUNDED_ITEM_KEY = "_refunded_item_id"
 _ZERO = Decimal(0)
+#: Money amounts beyond this (either sign) are refused: no real order comes near it, and the points
+#: an amount earns must stay far inside what the ledger holds. Documented in the README.
+MAX_MONEY = Decimal(10**12)
+#: Ids, quantities and other integers fit a 64-bit column.
+MAX_INT = 2**63 - 1
 
 
 def parse_order(raw: Mapping[str, Any]) -> Order:
@@ -58,6 +63,14 @@ def parse_order(raw: Mapping[str, Any]) -> Order:
             for refund_id, amount in refund_totals_from_order(obj).items()
         ),
     )
+
+
+def parse_customer(raw: Any) -> tuple[int, str]:
+    """A customer of the customers listing as (WooCommerce id, email); the email may be empty."""
+    obj = _object(raw, "")
+    customer_id = _int(_get(obj, "id", ""), "id", minimum=1)
+    email = _text(obj.get("email", ""), "email")
+    return customer_id, email
 
 
 def refund_totals_from_order(raw_order: Mapping[str, Any]) -> dict[int, Decimal]:
@@ -195,15 +208,16 @@ def _optional_list(obj: Mapping[str, Any], key: str) -> list[Any]:
     return _list(obj, key, "") if key in obj else []
 
 
-def _int(value: Any, path: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def _int(value: Any, path: str, *, minimum: int | None = None, maximum: int = MAX_INT) -> int:
     expected = "an integer"
     expected += f" >= {minimum}" if minimum is not None else ""
-    expected += f" <= {maximum}" if maximum is not None else ""
+    too_big = isinstance(value, int) and value > maximum
+    expected += f" <= {maximum}" if maximum != MAX_INT or too_big else ""
     if (
         isinstance(value, bool)
         or not isinstance(value, int)
         or (minimum is not None and value < minimum)
-        or (maximum is not None and value > maximum)
+        or too_big
     ):
         raise _invalid(path, expected, value)
     return value
@@ -225,6 +239,8 @@ def _money_field(obj: Mapping[str, Any], key: str, parent: str, *, sign: str = "
     if not isinstance(value, str) or not _MONEY.fullmatch(value):
         raise _invalid(path, 'a money string like "12.50"', value)
     amount = Decimal(value)
+    if abs(amount) > MAX_MONEY:
+        raise _invalid(path, f"a money amount within ±{MAX_MONEY:,}", value)
     if sign == "negative" and amount > 0:
         raise _invalid(path, 'a negative or zero money string like "-12.50"', value)
     if sign == "positive" and amount < 0:

@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.entries import NewEntry, RefHolding, append_entries, reconcile_key, ref_holdings
+from ledger.entries import (
+    POINTS_LIMIT,
+    NewEntry,
+    RefHolding,
+    append_entries,
+    reconcile_key,
+    ref_holdings,
+)
 from ledger.kinds import SourceKind
 from ledger.models import RefundDetail, TrackedOrder
 from loyalty.errors import InvalidSourceData
@@ -25,7 +32,7 @@ from rules.purchase import purchase_points
 from rules.types import Award, Order, PurchaseRuleBook, Refund
 from sync.order_data import parse_order, parse_refund, refund_totals_from_order
 from sync.owners import OwnerDirectory, bonus_entries
-from sync.quarantine import quarantine, release
+from sync.quarantine import Quarantine, Rejected, parse_page, reject
 from sync.refunds import refund_order_id
 
 RefundFetcher = Callable[[dict[int, set[int]]], list[dict[str, Any]]]
@@ -70,8 +77,12 @@ class OrderPoints:
         owners: OwnerDirectory,
         fetch_refunds: RefundFetcher,
         categories: CategoryLookup | None,
+        quarantine: Quarantine | None = None,
     ) -> None:
         self.store_id = store_id
+        self.quarantine = quarantine or Quarantine(store_id)
+        #: WooCommerce ids of accounts whose orders came back as guest orders: maybe deleted.
+        self.suspects: set[int] = set()
         self.rules = rules
         self.first_order_bonus = first_order_bonus
         self.owners = owners
@@ -83,28 +94,22 @@ class OrderPoints:
     def process(
         self, session: Session, raw_orders: list[dict[str, Any]], *, now: datetime
     ) -> Outcome:
+        """Decide and record a page of orders; broken ones go to quarantine, the rest go on."""
         outcome = Outcome(orders_seen=len(raw_orders))
-        parsed: list[tuple[Order, dict[str, Any]]] = []
-        for raw in raw_orders:
-            try:
-                parsed.append((parse_order(raw), raw))
-            except InvalidSourceData as error:
-                quarantine(session, self.store_id, "orders", raw, error, now=now)
-                outcome.quarantined += 1
-        if not parsed:
-            return outcome
-        refunds = self._refund_details(session, [raw for _, raw in parsed], outcome, now)
-        orders = self._with_categories([order for order, _ in parsed])
-        tracked = self._tracked(session, [o.order_id for o in orders])
-        decisions = []
-        for order, (_, raw) in zip(orders, parsed, strict=True):
-            decision = self._decide(session, order, raw, refunds, tracked, outcome, now)
-            if decision is not None:
-                decisions.append(decision)
-        release(
-            session, self.store_id, "orders", [str(d.order.order_id) for d in decisions], now=now
-        )
-        outcome.entries.extend(self._record(session, decisions, tracked, now))
+        parsed, rejected = parse_page("orders", raw_orders, parse_order)
+        if parsed:
+            refunds = self._refund_details(session, [raw for _, raw in parsed], outcome, now)
+            orders = self._with_categories([order for order, _ in parsed])
+            tracked = self._tracked(session, [o.order_id for o in orders])
+            decisions = []
+            for order, (_, raw) in zip(orders, parsed, strict=True):
+                decision = self._decide(session, order, raw, refunds, tracked, rejected)
+                if decision is not None:
+                    decisions.append(decision)
+            outcome.entries.extend(self._record(session, decisions, tracked, now))
+        outcome.quarantined += self.quarantine.add(session, rejected, now=now)
+        usable = {str(order.order_id) for order, _ in parsed} - {r.ref for r in rejected}
+        self.quarantine.release(session, "orders", usable, now=now)
         return outcome
 
     def mark_deleted(self, session: Session, order_ids: Iterable[int], *, now: datetime) -> Outcome:
@@ -145,8 +150,7 @@ class OrderPoints:
         raw: Mapping[str, Any],
         refunds: Mapping[int, Refund],
         tracked: Mapping[int, TrackedOrder],
-        outcome: Outcome,
-        now: datetime,
+        rejected: list[Rejected],
     ) -> _Decision | None:
         refund_ids = tuple(sorted(refund_totals_from_order(raw)))
         missing = [rid for rid in refund_ids if rid not in refunds]
@@ -155,17 +159,27 @@ class OrderPoints:
                 f"order {order.order_id}: refund(s) {missing} could not be read from the store",
                 field="refunds",
             )
-            quarantine(session, self.store_id, "orders", raw, error, now=now)
-            outcome.quarantined += 1
+            rejected.append(reject("orders", raw, error, after=None))
             return None
         owner = self.owners.owner_of(session, order)
         previous = tracked.get(order.order_id)
+        if not order.customer_id and previous is not None and previous.wc_customer_id:
+            # WordPress turns a deleted account's orders into guest orders, without a new date.
+            self.suspects.add(previous.wc_customer_id)
         if owner is None:
             if previous is None or previous.customer_id is None:
                 return None  # a guest order without an email never held anything
             owner = previous.customer_id
         rules = self.rules.for_order_created(order.created_at)
         award = purchase_points(order, rules, refunds=[refunds[rid] for rid in refund_ids])
+        if abs(award.points) > POINTS_LIMIT:
+            error = InvalidSourceData(
+                f"order {order.order_id}: {award.points:,} points is beyond the bound of"
+                f" ±{POINTS_LIMIT:,} points an order may carry",
+                field="total",
+            )
+            rejected.append(reject("orders", raw, error, after=None))
+            return None
         return _Decision(order, owner, award, refund_ids)
 
     def _record(
@@ -203,6 +217,8 @@ class OrderPoints:
             session.add(row)
             tracked[d.order.order_id] = row
         row.customer_id = d.owner
+        # Kept when the order turns into a guest order, so a lost check is asked for again.
+        row.wc_customer_id = d.order.customer_id or row.wc_customer_id
         row.status = d.order.status
         row.modified_at = d.order.modified_at
         row.points = d.award.points
@@ -245,14 +261,9 @@ class OrderPoints:
             store_refunds(session, self.store_id, fetched, now=now)
             for raw in fetched:
                 payloads[int(raw["id"])] = raw
-        parsed: dict[int, Refund] = {}
-        for rid, raw in payloads.items():
-            try:
-                parsed[rid] = parse_refund(raw)
-            except InvalidSourceData as error:
-                quarantine(session, self.store_id, "refunds", raw, error, now=now)
-                outcome.quarantined += 1
-        return parsed
+        good, rejected = parse_page("refunds", list(payloads.values()), parse_refund)
+        outcome.quarantined += self.quarantine.add(session, rejected, now=now)
+        return {refund.refund_id: refund for refund, _ in good}
 
     def _with_categories(self, orders: list[Order]) -> list[Order]:
         if self.categories is None:

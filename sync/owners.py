@@ -5,6 +5,12 @@ account whose email is its billing email if there is one, else to a guest held b
 an account with a guest's email appears, the guest's orders are reassigned to it, first-order
 bonuses are re-decided for both, and what is left on the guest moves over as a pair of transfer
 entries (guest -B, account +B), so the history stays readable and every balance stays provable.
+
+The reverse happens when an account is deleted in the store (WordPress turns its orders into guest
+orders billed to the same email): the account is marked deleted, its orders go to whoever holds
+that email (an account with it, else a guest), and everything left on it, order points and the
+rest (adjustments, bonuses), moves over as a transfer pair with the reason. If the person registers
+again, the guest -> account move above brings it all back.
 """
 
 from __future__ import annotations
@@ -37,10 +43,15 @@ class OwnerDirectory:
         self.store_id = store_id
         self._accounts: dict[int, int] = {}
         self._by_email: dict[str, int] = {}
+        self._deleted: set[int] = set()  # WooCommerce ids of accounts deleted in the store
 
     def owner_of(self, session: Session, order: Order) -> int | None:
         if order.customer_id:
-            return self.account(session, order.customer_id)
+            account_id = self.account(session, order.customer_id)
+            if order.customer_id not in self._deleted:
+                return account_id
+            # An order still naming a deleted account belongs with its billing email, as WordPress
+            # turns such orders into guest orders.
         email = normalise_email(order.billing_email)
         if not email:
             return None
@@ -55,10 +66,17 @@ class OwnerDirectory:
     def account(self, session: Session, wc_id: int) -> int:
         cached = self._accounts.get(wc_id)
         if cached is None:
-            cached = self._accounts[wc_id] = account_customer(
-                session, self.store_id, wc_id, None
-            ).id
+            customer = account_customer(session, self.store_id, wc_id, None)
+            cached = self._accounts[wc_id] = customer.id
+            if customer.deleted_at is not None:
+                self._deleted.add(wc_id)
         return cached
+
+    def forget(self, account: Customer) -> None:
+        """The account was deleted in the store: its id and email resolve to it no more."""
+        if account.wc_id is not None:
+            self._deleted.add(account.wc_id)
+        self._by_email = {e: owner for e, owner in self._by_email.items() if owner != account.id}
 
     def register_accounts(
         self, session: Session, customers: list[tuple[int, str]]
@@ -135,24 +153,76 @@ def merge_guest(
     session: Session, store_id: int, guest: Customer, account_id: int, *, bonus: int, now: datetime
 ) -> list[NewEntry]:
     """Reassign the guest's orders to the account and move what is left on the guest."""
+    return move_holdings(
+        session,
+        store_id,
+        guest.id,
+        account_id,
+        bonus=bonus,
+        now=now,
+        ref=f"transfer:guest:{guest.id}",
+        note=f"guest {guest.email} registered as an account",
+    )
+
+
+def retire_account(
+    session: Session, store_id: int, account: Customer, *, bonus: int, now: datetime
+) -> list[NewEntry]:
+    """The account was deleted in the store: mark it, and give its orders and points to its email.
+
+    The email's holder is an account that has it now, else the guest held by it (created if new).
+    An account without an email keeps its points, marked deleted (nothing can hold them).
+    """
+    if account.deleted_at is not None:
+        return []
+    account.deleted_at = now
+    session.flush()
+    email = normalise_email(account.email or "")
+    if not email:
+        return []
+    heir = find_account_by_email(session, store_id, email)
+    holder = heir.id if heir is not None else guest_customer(session, store_id, email).id
+    return move_holdings(
+        session,
+        store_id,
+        account.id,
+        holder,
+        bonus=bonus,
+        now=now,
+        ref=f"transfer:deleted:{account.id}",
+        note=f"account {account.wc_id} deleted in the store; its points went back to {email}",
+    )
+
+
+def move_holdings(
+    session: Session,
+    store_id: int,
+    source_id: int,
+    target_id: int,
+    *,
+    bonus: int,
+    now: datetime,
+    ref: str,
+    note: str,
+) -> list[NewEntry]:
+    """Reassign the source's orders to the target, re-decide both first-order bonuses, and move
+    what is left on the source as a pair of transfer entries (source -B, target +B) under `ref`."""
     session.execute(
         update(TrackedOrder)
-        .where(TrackedOrder.store_id == store_id, TrackedOrder.customer_id == guest.id)
-        .values(customer_id=account_id)
+        .where(TrackedOrder.store_id == store_id, TrackedOrder.customer_id == source_id)
+        .values(customer_id=target_id)
     )
-    entries = bonus_entries(session, store_id, {guest.id, account_id}, bonus, now=now)
+    entries = bonus_entries(session, store_id, {source_id, target_id}, bonus, now=now)
     cached = session.execute(
-        select(func.coalesce(func.sum(Balance.balance), 0)).where(Balance.customer_id == guest.id)
+        select(func.coalesce(func.sum(Balance.balance), 0)).where(Balance.customer_id == source_id)
     ).scalar_one()
-    remaining = int(cached) + sum(e.points for e in entries if e.customer_id == guest.id)
+    remaining = int(cached) + sum(e.points for e in entries if e.customer_id == source_id)
     if remaining == 0:
         return entries
-    ref = f"transfer:guest:{guest.id}"
     holding = ref_holdings(session, store_id, [ref]).get(ref)
     position = holding.entries if holding else 0
-    note = f"guest {guest.email} registered as an account"
     for offset, (customer, points) in enumerate(
-        ((guest.id, -remaining), (account_id, remaining)), 1
+        ((source_id, -remaining), (target_id, remaining)), 1
     ):
         entries.append(
             NewEntry(

@@ -4,7 +4,12 @@ The order of the steps matters. Customers first, so that guest orders billed to 
 land on the account directly. Refund details next, a hundred a request, so that deciding an order
 never needs a request of its own. Then the orders modified since the cursor (live, then trashed),
 each page decided and committed with the cursor in one transaction. Then, when due, the check of
-every known order id that catches orders deleted outright. Last, the write-back of changed balances.
+every known order id that catches orders deleted outright. Then accounts the store may have deleted
+(their orders came back as guest orders) are asked for, and those gone give their points back to
+their email. Last, the write-back of changed balances (a customer it finds deleted is retired too).
+
+Every page is parsed at the edge: an item that does not parse goes to quarantine and the rest of
+the page and the run go on.
 
 Every step is safe to interrupt: the ledger only ever holds whole pages, cursors move in the same
 transaction as the entries they cover, and reconciling is idempotent, so the next run finishes the
@@ -17,7 +22,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ledger.customers import get_or_create_store
 from ledger.entries import NewEntry, append_entries
-from ledger.models import SyncCursor, SyncRun, TrackedOrder
+from ledger.models import Customer, SyncCursor, SyncRun, TrackedOrder
 from ledger.session import (
     check_database_exists,
     check_schema_current,
@@ -41,12 +46,14 @@ from ledger.sync_lock import hold_sync_lock
 from loyalty.config import Config, StoreConfig
 from sync.client import ClientSettings, StoreClient
 from sync.customer_meta import WriteBackResult, push_balances
-from sync.customers import fetch_new_customers
+from sync.customers import fetch_existing_customer_ids, fetch_new_customers
+from sync.order_data import parse_customer
 from sync.order_points import OrderPoints, Outcome, store_refunds
 from sync.orders import LIVE, TRASH, fetch_known_orders, fetch_orders_window
-from sync.owners import OwnerDirectory, merge_guest
+from sync.owners import OwnerDirectory, merge_guest, retire_account
 from sync.products import ProductCategories
 from sync.progress import Progress, make_progress
+from sync.quarantine import Quarantine, parse_page, valid_id
 from sync.redaction import redact_value, register_secret
 from sync.redemptions import Redeemer, RedemptionSettings, claim_seconds
 from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
@@ -204,6 +211,7 @@ class SyncJob:
         with tx.unit() as session:
             self.store_id = get_or_create_store(session, self.store_config.key).id
         self.owners = OwnerDirectory(self.store_id)
+        self.quarantine = Quarantine(self.store_id)
         rules = config.rules.purchase
         needs_categories = any(v.category_overrides for v in rules.versions)
         self.orders = OrderPoints(
@@ -213,6 +221,7 @@ class SyncJob:
             owners=self.owners,
             fetch_refunds=lambda wanted: fetch_refunds_by_ids(self.client, wanted),
             categories=ProductCategories(client) if needs_categories else None,
+            quarantine=self.quarantine,
         )
 
     def execute(self) -> SyncSummary:
@@ -224,6 +233,7 @@ class SyncJob:
             self.sync_orders(LIVE, "orders")
             self.sync_orders(TRASH, "orders_trash")
             self.check_known_orders()
+            self.check_deleted_accounts()
             self.answer_storefront()
             self.write_back()
         except BaseException as error:
@@ -280,7 +290,7 @@ class SyncJob:
             with self.tx.unit() as session:
                 entries = self._register(session, page)
                 self._record(append_entries(session, self.store_id, entries, now=self.now))
-            highest = max([highest, *(int(c["id"]) for c in page)])
+            highest = max([highest, *(i for i in map(valid_id, page) if i is not None)])
             self.summary.customers_seen += len(page)
             self.progress.advance(len(page))
         # Only now: the listing runs newest first, so an interrupted one must start over from the
@@ -291,9 +301,10 @@ class SyncJob:
         self.progress.finish()
 
     def _register(self, session: Session, page: list[dict[str, Any]]) -> list[NewEntry]:
-        accounts = [
-            (int(c["id"]), c["email"] if isinstance(c.get("email"), str) else "") for c in page
-        ]
+        parsed, rejected = parse_page("customers", page, parse_customer)
+        self.summary.quarantined += self.quarantine.add(session, rejected, now=self.now)
+        accounts = [account for account, _ in parsed]
+        self.quarantine.release(session, "customers", [str(i) for i, _ in accounts], now=self.now)
         entries: list[NewEntry] = []
         for account_id, guest in self.owners.register_accounts(session, accounts):
             moved = merge_guest(
@@ -346,7 +357,7 @@ class SyncJob:
                 safe = prefix.safe_position()
                 if safe is not None:
                     self._save_cursor(session, resource, min(safe, self.until), None)
-            self.seen_orders.update(int(o["id"]) for o in page.items if "id" in o)
+            self.seen_orders.update(i for i in map(valid_id, page.items) if i is not None)
             self.progress.advance(len(page.items))
             if pages_done in ANALYZE_AFTER_PAGES:
                 self._refresh_statistics()
@@ -381,6 +392,44 @@ class SyncJob:
             self._save_cursor(session, "orders_checked", self.now, None)
         self.progress.finish()
 
+    def check_deleted_accounts(self) -> None:
+        """Ask for the accounts whose orders came back as guest orders; retire those gone."""
+        with self.tx.unit() as session:
+            rows = session.execute(
+                select(Customer.id, Customer.wc_id).where(
+                    Customer.store_id == self.store_id,
+                    Customer.wc_id.in_(sorted(self.orders.suspects)),
+                    Customer.deleted_at.is_(None),
+                )
+            ).all()
+        self.orders.suspects.clear()
+        suspects = {wc_id: customer_id for customer_id, wc_id in rows if wc_id is not None}
+        if not suspects:
+            return
+        gone = set(suspects) - fetch_existing_customer_ids(self.client, suspects)
+        if gone:
+            with self.tx.unit() as session:
+                self._retire(session, [suspects[wc_id] for wc_id in sorted(gone)])
+
+    def _retire(self, session: Session, customer_ids: Sequence[int]) -> None:
+        """Accounts the store no longer has: marked deleted, their points back to their email."""
+        entries: list[NewEntry] = []
+        for customer_id in sorted(set(customer_ids)):
+            account = session.get(Customer, customer_id)
+            if account is None or account.is_guest or account.deleted_at is not None:
+                continue
+            moved = retire_account(
+                session,
+                self.store_id,
+                account,
+                bonus=self.config.rules.first_order_points,
+                now=self.now,
+            )
+            self.owners.forget(account)
+            self.summary.accounts_deleted += 1
+            entries += moved
+        self._record(append_entries(session, self.store_id, entries, now=self.now))
+
     def write_back(self) -> None:
         self.progress.start("write-back")
         result: WriteBackResult = push_balances(
@@ -391,6 +440,7 @@ class SyncJob:
             lifetime_key=self.config.points.lifetime_meta_key,
             now=lambda: self.now,
             dry_run=self.dry_run,
+            on_gone=self._retire,
         )
         self.summary.customers_written += result.written
         self.summary.write_failures += result.failed

@@ -21,6 +21,7 @@ class SyncSummary:
     entries_appended: int = 0
     net_points: int = 0
     transfers: int = 0
+    accounts_deleted: int = 0
     customers_written: int = 0
     write_failures: int = 0
     write_gave_up: int = 0
@@ -48,6 +49,7 @@ class SyncSummary:
             "entries_appended": self.entries_appended,
             "net_points": self.net_points,
             "transfers": self.transfers,
+            "accounts_deleted": self.accounts_deleted,
             "customers_written": self.customers_written,
             "write_failures": self.write_failures,
             "write_gave_up": self.write_gave_up,
@@ -84,6 +86,10 @@ class SyncSummary:
             f"  entries {verb:<14}{self.entries_appended:>10,}   (net {self.net_points:+,} points)",
             f"  guest balances moved  {self.transfers:>10,}",
         ]
+        if self.accounts_deleted:
+            lines.append(
+                f"  accounts deleted      {self.accounts_deleted:>10,}   (points back to their email)"
+            )
         if self.dry_run:
             lines.append(f"  customers to write    {self.pending_writes:>10,}")
         else:

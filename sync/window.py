@@ -26,6 +26,7 @@ from sync.client import require_list
 ONE_SECOND = timedelta(seconds=1)
 #: Above this many items modified in one second, excluding them by id would make the URL too long.
 MAX_TIE_IDS = 400
+MAX_ID = 2**63 - 1
 
 
 class PageSource(Protocol):
@@ -49,6 +50,9 @@ class _SliceState:
     hi: datetime
     position: datetime
     tie_ids: set[int] = field(default_factory=set)
+    #: Items without a usable id or date already delivered at `position`: the next request
+    #: skips them with `offset` (nothing else can move past a page made only of them).
+    skip: int = 0
 
 
 def wc_time(moment: datetime) -> str:
@@ -56,11 +60,23 @@ def wc_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
 
 
-def parse_modified(item: Mapping[str, Any]) -> datetime:
+def keyset_key(item: Any) -> tuple[datetime | None, int | None]:
+    """An item's place in a modified walk: its modified second and id, each None if unusable.
+
+    A broken item is still delivered (the sync quarantines it); the walk moves past it using its
+    neighbours' positions, its id, or a skip (`offset`) recorded against the position.
+    """
+    if not isinstance(item, Mapping):
+        return None, None
+    item_id = item.get("id")
+    if isinstance(item_id, bool) or not isinstance(item_id, int) or not 1 <= item_id <= MAX_ID:
+        item_id = None
     raw = item.get("date_modified_gmt")
-    if not isinstance(raw, str):
-        raise ValueError("date_modified_gmt missing")
-    return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+    try:
+        modified = datetime.fromisoformat(str(raw)).replace(tzinfo=UTC, microsecond=0)
+    except ValueError:
+        return None, item_id
+    return modified, item_id
 
 
 class ModifiedWindow:
@@ -114,7 +130,9 @@ class ModifiedWindow:
         bounds = [first.position + step * i for i in range(1, count)]
         bounds = [b.replace(microsecond=0) for b in bounds]
         slices = [
-            _SliceState(first.position, bounds[0] - ONE_SECOND, first.position, first.tie_ids)
+            _SliceState(
+                first.position, bounds[0] - ONE_SECOND, first.position, first.tie_ids, first.skip
+            )
         ]
         for start, end in zip(bounds, [*bounds[1:], self._hi + ONE_SECOND], strict=True):
             slices.append(_SliceState(start, end - ONE_SECOND, start))
@@ -194,6 +212,8 @@ class ModifiedWindow:
         }
         if state.tie_ids:
             params["exclude"] = ",".join(str(i) for i in sorted(state.tie_ids))
+        if state.skip:
+            params["offset"] = state.skip
         page = self._client.get(self._endpoint, params)
         return list(require_list(page.items, f"GET {self._endpoint}")), page.total
 
@@ -210,11 +230,16 @@ class ModifiedWindow:
             "per_page": self._per_page,
         }
         collected: dict[int, dict[str, Any]] = {}
+        unusable: list[Any] = []  # no id: delivered as they are, the sync quarantines them
         page_number = 1
         while True:
             page = self._client.get(self._endpoint, {**params, "page": page_number})
             for item in require_list(page.items, f"GET {self._endpoint}"):
-                collected[int(item["id"])] = item
+                _, item_id = keyset_key(item)
+                if item_id is None:
+                    unusable.append(item)
+                else:
+                    collected[item_id] = item
             if len(page.items) < self._per_page:
                 break
             page_number += 1
@@ -222,17 +247,30 @@ class ModifiedWindow:
         fresh = [item for i, item in sorted(collected.items()) if i not in state.tie_ids]
         state.position = second + ONE_SECOND
         state.tie_ids = set()
-        return fresh
+        state.skip = 0
+        return fresh + unusable
 
     @staticmethod
     def _advance(state: _SliceState, items: list[dict[str, Any]]) -> None:
-        last = parse_modified(items[-1])
-        ties = {int(item["id"]) for item in items if parse_modified(item) == last}
-        if last == state.position:
-            state.tie_ids |= ties
-        else:
+        """Move the keyset past a full page: to its last dated second, excluding what was seen.
+
+        Items without a usable date sit between their neighbours, so the neighbours place the
+        walk; their ids are excluded with the ties (delivered already). A page with nothing to
+        exclude (items without an id) are skipped over with `offset` while the walk stays there.
+        """
+        keys = [keyset_key(item) for item in items]
+        dated = [(modified, i) for modified, i in keys if modified is not None and i is not None]
+        undated = {i for modified, i in keys if modified is None and i is not None}
+        last = max((modified for modified, _ in dated), default=None)
+        if last is not None and last > state.position:
             state.position = last
-            state.tie_ids = ties
+            state.tie_ids = {i for modified, i in dated if modified == last} | undated
+            state.skip = 0
+            return
+        # Still at the same second: excluded ids leave the listing, items without an id stay at
+        # its front (after those skipped before) and are skipped from now on.
+        state.tie_ids |= {i for _, i in dated} | undated
+        state.skip += sum(1 for _, i in keys if i is None)
 
 
 def _put(

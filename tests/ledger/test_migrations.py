@@ -24,7 +24,7 @@ from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 
-HEAD = "0003_redemptions"
+HEAD = "0004_quarantine"
 LEDGER_TABLES = {
     "stores",
     "customers",
