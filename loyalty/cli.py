@@ -12,9 +12,10 @@ import json
 import logging
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,7 +25,8 @@ from ledger.balances import BalanceDifference, list_balances, verify_balances
 from ledger.customers import get_or_create_store
 from ledger.errors import LedgerError, SyncAlreadyRunning
 from ledger.migrate import current_revision, head_revision, upgrade
-from ledger.models import Customer, PointEntry
+from ledger.models import Customer, PointEntry, QuarantinedItem
+from ledger.quarantine import quarantined_items
 from ledger.session import (
     check_database_exists,
     check_schema_current,
@@ -121,6 +123,15 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         "List the cached balance and lifetime points of every customer of the configured store,"
         " highest balance first. Guests (orders without an account) show as 'guest'.",
         "loyalty balances\n  loyalty balances --json > balances.json",
+    ),
+    (
+        "quarantine",
+        "list source items the sync set aside as malformed (from every source)",
+        "List the items the sync could not use, from every source (orders, refunds, customers,"
+        " ...): source, item id or ref, why, when first and last seen, and how often. The rest"
+        " of each sync went on without them; an item that comes back well-formed is processed"
+        " and its record resolved. --all includes resolved ones.",
+        "loyalty quarantine\n  loyalty quarantine --json --all",
     ),
     (
         "adjust",
@@ -239,6 +250,12 @@ def _balances_arguments(sub: argparse.ArgumentParser) -> None:
     sub.set_defaults(handler=_balances)
 
 
+def _quarantine_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    sub.add_argument("--all", action="store_true", help="include resolved items")
+    sub.set_defaults(handler=_quarantine)
+
+
 def _adjust_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--customer", required=True, type=_customer_id, metavar="ID", help="WooCommerce customer id"
@@ -276,6 +293,7 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "sync": _sync_arguments,
     "verify": _verify_arguments,
     "balances": _balances_arguments,
+    "quarantine": _quarantine_arguments,
     "adjust": _adjust_arguments,
     "redeem": _redeem_arguments,
     "redemptions": _redemptions_arguments,
@@ -402,6 +420,60 @@ def _balances(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _quarantine(args: argparse.Namespace) -> int:
+    config = _load(args)
+    with _open_ledger(config, require_store=True, readonly=True) as (session, store_id):
+        assert store_id is not None  # require_store=True
+        rows = [
+            _quarantine_row(item)
+            for item in quarantined_items(session, store_id, include_resolved=args.all)
+        ]
+    if args.json:
+        _print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        _print("nothing in quarantine" if not args.all else "nothing was ever quarantined")
+        return EXIT_OK
+    table = [("source", "item", "seen", "first seen", "last seen", "status", "reason")]
+    for row in rows:
+        status = "resolved" if row["resolved_at"] else "open"
+        table.append(
+            (
+                row["source"],
+                row["item"],
+                f"{row['count']}x",
+                row["first_seen"],
+                row["last_seen"],
+                status,
+                _shorten(row["reason"], 100),
+            )
+        )
+    _print(_render_table(table, numeric=()))
+    return EXIT_OK
+
+
+def _quarantine_row(item: QuarantinedItem) -> dict[str, Any]:
+    def when(moment: datetime | None) -> str | None:
+        return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else None
+
+    return {
+        "source": item.resource,
+        "item": item.item_ref,
+        "reason": item.error,
+        "field": item.field,
+        "count": item.count,
+        "first_seen": when(item.first_seen),
+        "last_seen": when(item.last_seen),
+        "resolved_at": when(item.resolved_at),
+        "raw": item.payload,
+        "raw_size": item.raw_size,
+    }
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _adjust(args: argparse.Namespace) -> int:
     config = _load(args)
     with _open_ledger(config, require_store=True) as (session, store_id):
@@ -494,9 +566,10 @@ def _or_missing(value: int | None) -> str:
     return "(no row)" if value is None else str(value)
 
 
-def _render_table(rows: Sequence[tuple[str, ...]]) -> str:
+def _render_table(rows: Sequence[tuple[str, ...]], numeric: Collection[int] = (2, 3)) -> str:
+    """Columns padded to their widest cell; `numeric` columns (by default balance and lifetime)
+    align right."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    numeric = {2, 3}  # balance and lifetime align right
     lines = []
     for row in rows:
         cells = zip(row, widths, strict=True)

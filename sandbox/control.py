@@ -5,9 +5,9 @@ For tests, the demo and owners' dry runs; `sandbox.server` hands it every reques
 binds to loopback by default). Errors are `{"code", "message", "data": {"status", ...}}`.
 
 The routes of the server itself live here: `GET /sandbox` (the list of routes), credentials,
-faults and the request log. Each resource module in `sandbox.resources` adds its own
-`ControlRoute`s (placing orders, refunds, registrations, reviews, comments, ...), with a usage
-line that `GET /sandbox` lists.
+faults, served overrides (broken JSON in place of an order or customer) and the request log. Each
+resource module in `sandbox.resources` adds its own `ControlRoute`s (placing orders, refunds,
+registrations, reviews, comments, ...), with a usage line that `GET /sandbox` lists.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from sandbox import faults as fl
 from sandbox.errors import SandboxError
 from sandbox.faults import FaultConfig, FaultInjector
 from sandbox.messages import Request, Response, error_response
+from sandbox.overrides import RESOURCES as OVERRIDABLE
+from sandbox.overrides import ServedOverrides
 from sandbox.request_log import RequestLog
 from sandbox.state import StoreBase
 
@@ -130,6 +133,8 @@ class Controlled(Protocol):
     def request_log(self) -> RequestLog: ...
     @property
     def injector(self) -> FaultInjector: ...
+    @property
+    def overrides(self) -> ServedOverrides: ...
     def credentials(self) -> Json: ...
     def set_faults(self, faults: FaultConfig | str | None, *, seed: int | None = None) -> None: ...
 
@@ -168,6 +173,22 @@ class ControlApi:
             ),
             ControlRoute("DELETE", "/requests", self._clear_requests, "/requests  clear it"),
         ]
+        for resource in OVERRIDABLE:
+            tail += [
+                ControlRoute(
+                    "PUT",
+                    rf"/served/{resource}/(\d+)",
+                    partial(self._serve_broken, resource),
+                    f"/served/{resource}/{{id}}  serve broken JSON for it instead:"
+                    ' {"item": any JSON} or {"patch": {...}} (merge patch: null removes)',
+                ),
+                ControlRoute(
+                    "DELETE",
+                    rf"/served/{resource}/(\d+)",
+                    partial(self._serve_real, resource),
+                    f"/served/{resource}/{{id}}  serve the real item again",
+                ),
+            ]
         self.routes = [*own, *routes, *tail]
         self._compiled = [
             (route, re.compile(f"^/sandbox{route.pattern}/?$")) for route in self.routes
@@ -236,6 +257,21 @@ class ControlApi:
             method=method if isinstance(method, str) else None,
         )
         return 200, {"count": len(entries), "entries": [asdict(e) for e in entries]}
+
+    def _serve_broken(self, resource: str, call: ControlCall) -> tuple[int, Any]:
+        self.store.get(resource, call.ids[0])  # 404 for an item the store does not have
+        overrides = self.server.overrides
+        if "item" in call.body:
+            overrides.replace(resource, call.ids[0], call.body["item"])
+        elif isinstance(call.body.get("patch"), dict):
+            overrides.patch(resource, call.ids[0], call.body["patch"])
+        else:
+            raise _bad_field("item", 'any JSON value, or "patch" an object')
+        return 200, {"resource": resource, "id": call.ids[0], "served": "override"}
+
+    def _serve_real(self, resource: str, call: ControlCall) -> tuple[int, Any]:
+        removed = self.server.overrides.remove(resource, call.ids[0])
+        return 200, {"resource": resource, "id": call.ids[0], "removed": removed}
 
     def _clear_requests(self, call: ControlCall) -> tuple[int, Any]:
         self.server.request_log.clear()

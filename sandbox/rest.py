@@ -29,6 +29,7 @@ from sandbox.errors import SandboxError
 from sandbox.faults import FaultDecision
 from sandbox.listing import Collection, Page, Predicate, SortCache, list_page
 from sandbox.messages import SECRET_PARAMS, Request, Response, error_response
+from sandbox.overrides import ServedOverrides
 from sandbox.state import StoreBase
 
 Json = dict[str, Any]
@@ -143,6 +144,8 @@ class Site(Protocol):
     def base_url(self) -> str: ...
     @property
     def api_url(self) -> str: ...
+    @property
+    def overrides(self) -> ServedOverrides: ...
 
 
 class RestApi:
@@ -257,7 +260,12 @@ class RestApi:
             self.store, collection, args, scope=extra, among=among, cache=self.sort_cache
         )
         shared = served.shared(self.store)
-        items = [self.shape(served, obj, args["context"], shared) for obj in page.items]
+        items = [
+            self.site.overrides.apply(
+                served.resource, obj["id"], self.shape(served, obj, args["context"], shared)
+            )
+            for obj in page.items
+        ]
         return Response.json(200, items, self.paging_headers(call.request, page)), page
 
     def get(self, call: Call, served: Served) -> Response:
@@ -265,7 +273,8 @@ class RestApi:
         args = validate(ITEM_ARGS, call.params)
         require(call, "view", exists=self.exists(served.resource, call.ids[0]))
         obj = self.store.get(served.resource, call.ids[0])
-        return Response.json(200, self.shape(served, obj, args["context"]))
+        shaped = self.shape(served, obj, args["context"])
+        return Response.json(200, self.site.overrides.apply(served.resource, obj["id"], shaped))
 
     def create(self, call: Call, served: Served, create: Callable[[Json], Json]) -> Response:
         """POST {base}: 201 with the new object and its Location."""

@@ -39,6 +39,7 @@ from sandbox.messages import (
     error_response,
     public_query,
 )
+from sandbox.overrides import ServedOverrides
 from sandbox.request_log import RequestLog, RequestRecord
 from sandbox.rest import RestApi
 from sandbox.routes import CONTROL_ROUTES, REST_ROUTES
@@ -94,6 +95,7 @@ class SandboxServer:
         self.latency_ms = latency_ms
         self.request_log = RequestLog()
         self.before_request: BeforeRequest | None = None
+        self.overrides = ServedOverrides()  # broken items served instead of real ones, for tests
         self._port = port
         self._keys = [ApiKey(consumer_key, consumer_secret)] + [
             ApiKey(ck, cs, permissions="read") for ck, cs in read_only_keys

@@ -265,7 +265,9 @@ class ModifiedWindow:
         if last is not None and last > state.position:
             state.position = last
             state.tie_ids = {i for modified, i in dated if modified == last} | undated
-            state.skip = 0
+            # Items without an id after the last placed one come first in the next listing.
+            placed = max(n for n, (m, i) in enumerate(keys) if m is not None and i is not None)
+            state.skip = sum(1 for _, i in keys[placed + 1 :] if i is None)
             return
         # Still at the same second: excluded ids leave the listing, items without an id stay at
         # its front (after those skipped before) and are skipped from now on.

@@ -7,7 +7,8 @@ Everything the sandbox knows about customers, for the store, the server and the 
   and usernames, generated usernames, meta_data updates, deletion that turns orders into guest
   orders, and the shopper's registration at checkout;
 - routes: `/wc/v3/customers[/{id}]` (list, get, create, update, delete, batch) and the control
-  route `POST /sandbox/customers` (a shopper registers).
+  routes `POST /sandbox/customers` (a shopper registers) and `DELETE /sandbox/customers/{id}` (an
+  admin deletes the account).
 Listing defaults: `orderby=name&order=asc` and `role=customer`.
 """
 
@@ -381,6 +382,16 @@ RESOURCE = Resource(
             "/customers",
             _register,
             '/customers  register: {"email", "first_name"?, "last_name"?}',
+        ),
+        ControlRoute(
+            "DELETE",
+            r"/customers/(\d+)",
+            lambda call: (
+                200,
+                call.store_as(CustomersMixin).delete_customer(call.ids[0], force=True),
+            ),
+            "/customers/{id}  an admin deletes the account: as WordPress does, its orders"
+            " become guest orders, billing kept",
         ),
     ),
 )

@@ -1,0 +1,220 @@
+"""One bad item never blocks a sync: it goes to quarantine, the keyset moves past it, the run goes on.
+
+Each broken item is served by the sandbox over real HTTP in place of a real one (the control API's
+served overrides), where the real one sits in the listing; the ledger must then hold exactly what
+every other order earns, and once the item is served well-formed again it is processed normally.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import Engine, select
+
+from ledger.models import QuarantinedItem
+from ledger.session import session_scope
+from loyalty.config import Config
+from sandbox.server import SandboxServer
+from sandbox.store import SandboxStore
+from sync.client import ClientSettings, StoreClient
+from sync.service import BEGINNING
+from sync.summary import SyncSummary
+from sync.window import ONE_SECOND, wc_time
+from tests.e2e.conftest import ANCHOR, CONSUMER_KEY, CONSUMER_SECRET, balances_of
+from tests.e2e.expected import Holder, holder_of, ledger_balances, meta_balances, order_points
+from tests.e2e.test_order_sync import assert_exact
+
+Sync = Callable[..., SyncSummary]
+PER_PAGE = 100
+
+
+def serve_broken(sandbox: SandboxServer, resource: str, item_id: int, body: dict[str, Any]) -> None:
+    """Make the sandbox serve broken JSON for one item, through its control API."""
+    url = f"{sandbox.base_url}/sandbox/served/{resource}/{item_id}"
+    requests.put(url, json=body, timeout=10).raise_for_status()
+
+
+def serve_real(sandbox: SandboxServer, resource: str, item_id: int) -> None:
+    url = f"{sandbox.base_url}/sandbox/served/{resource}/{item_id}"
+    requests.delete(url, timeout=10).raise_for_status()
+
+
+def first_page_ids(sandbox: SandboxServer) -> list[int]:
+    """The ids of the first page of live orders exactly as a full sync's keyset walk asks for it."""
+    client = StoreClient(
+        ClientSettings(sandbox.base_url, CONSUMER_KEY, CONSUMER_SECRET, max_requests_per_second=500)
+    )
+    page = client.get(
+        "orders",
+        {
+            "status": "any",
+            "modified_after": wc_time(BEGINNING - ONE_SECOND),
+            "modified_before": wc_time(ANCHOR + timedelta(days=3650)),
+            "dates_are_gmt": "true",
+            "orderby": "modified",
+            "order": "asc",
+            "per_page": PER_PAGE,
+        },
+    )
+    assert len(page.items) == PER_PAGE, "the test store must have more than one page of orders"
+    return [int(item["id"]) for item in page.items]
+
+
+def expected_without(store: SandboxStore, excluded: set[int]) -> dict[Holder, int]:
+    """What every holder should have if the `excluded` orders did not exist (zeros dropped)."""
+    accounts_by_email: dict[str, int] = {}
+    for customer in store.all("customers"):
+        accounts_by_email.setdefault(customer["email"].strip().lower(), customer["id"])
+    refunds: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for refund in store.all("refunds"):
+        refunds[store.refund_parent(refund["id"])].append(refund)
+    balances: dict[Holder, int] = defaultdict(int)
+    for order in store.all("orders"):
+        holder = holder_of(order, accounts_by_email)
+        if holder is not None and order["id"] not in excluded:
+            balances[holder] += order_points(order, refunds[order["id"]])
+    return {holder: points for holder, points in balances.items() if points}
+
+
+def assert_exact_without(
+    store: SandboxStore, config: Config, engine: Engine, excluded: set[int]
+) -> None:
+    expected = expected_without(store, excluded)
+    assert ledger_balances(balances_of(config, engine)) == expected
+    assert meta_balances(store) == {h: p for h, p in expected.items() if h[0] == "account"}
+
+
+def quarantined(engine: Engine) -> list[QuarantinedItem]:
+    with session_scope(engine) as session:
+        rows = session.execute(select(QuarantinedItem).order_by(QuarantinedItem.id)).scalars()
+        return list(rows)
+
+
+def earning_order(store: SandboxStore, candidates: list[int]) -> int:
+    """A completed order among `candidates` that earns points, so losing it would show."""
+    for order_id in candidates:
+        order = store.get("orders", order_id)
+        if order["status"] == "completed" and order_points(order, []) > 0 and not order["refunds"]:
+            return order_id
+    raise AssertionError("no earning order among the candidates")
+
+
+def huge_line_total(store: SandboxStore, order_id: int) -> dict[str, Any]:
+    lines = store.get("orders", order_id)["line_items"]
+    lines[0]["total"] = "1" + "0" * 26 + ".00"
+    return {"patch": {"line_items": lines}}
+
+
+# (what the store serves, where in the first page, the field named, whether its id is known)
+BROKEN = {
+    "a null item": (lambda store, oid: {"item": None}, 50, "(root)", False),
+    "a null item last on a full page": (lambda store, oid: {"item": None}, 99, "(root)", False),
+    "an item with a null id": (
+        lambda store, oid: {"item": {**store.get("orders", oid), "id": None}},
+        50,
+        "id",
+        False,
+    ),
+    "a line total of 10^26": (huge_line_total, 50, "line_items[0].total", True),
+    "no date_modified_gmt, last on a full page": (
+        lambda store, oid: {"patch": {"date_modified_gmt": None}},
+        99,
+        "date_modified_gmt",
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_broken_order_is_quarantined_and_every_other_order_is_exact(
+    case: str,
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    breaker, index, field, id_known = BROKEN[case]
+    ids = first_page_ids(sandbox)
+    victim = earning_order(store, ids[index:]) if index < PER_PAGE - 1 else ids[-1]
+    serve_broken(sandbox, "orders", victim, breaker(store, victim))
+
+    first = sync()
+
+    engine = engine_for()
+    assert first.quarantined == 1
+    [item] = quarantined(engine)
+    assert (item.resource, item.field, item.resolved_at) == ("orders", field, None)
+    assert (item.item_ref == str(victim)) is id_known
+    assert_exact_without(store, config, engine, {victim})
+    again = sync()
+    assert (again.entries_appended, again.customers_written) == (0, 0)
+
+    serve_real(sandbox, "orders", victim)
+    store.touch_order(victim)
+    fixed = sync()
+
+    assert fixed.quarantined == 0
+    assert_exact(store, config, engine)
+    [item] = quarantined(engine)
+    assert (item.resolved_at is not None) is id_known, "a record known by id is resolved"
+    assert sync().entries_appended == 0
+
+
+def test_a_whole_page_of_items_without_id_or_date_is_skipped_and_nothing_else_is(
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    ids = first_page_ids(sandbox)
+    for order_id in ids:
+        serve_broken(sandbox, "orders", order_id, {"item": None})
+
+    summary = sync()
+
+    engine = engine_for()
+    assert summary.quarantined >= PER_PAGE  # every one seen (identical nulls share one record)
+    assert_exact_without(store, config, engine, set(ids))
+
+
+def test_customers_with_an_id_abc_or_an_email_5_are_quarantined_and_the_rest_register(
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    product = store.all("products")[0]["id"]
+    store.place_order(email="guest.first@example.org", items=[(product, 3)], status="completed")
+    sync()
+    engine = engine_for()
+    bad_id = store.register_customer(email="abc@example.org")
+    bad_email = store.register_customer(email="five@example.org")
+    good = store.register_customer(email="guest.first@example.org")
+    serve_broken(sandbox, "customers", bad_id["id"], {"patch": {"id": "abc"}})
+    serve_broken(sandbox, "customers", bad_email["id"], {"patch": {"email": 5}})
+
+    summary = sync()
+
+    assert summary.quarantined == 2
+    assert summary.transfers == 1, "the well-formed registration still takes over its guest"
+    records = {item.field: item for item in quarantined(engine)}
+    assert set(records) == {"id", "email"}
+    assert records["id"].item_ref == 'id="abc"'
+    assert records["email"].item_ref == str(bad_email["id"])
+    assert "got 5 (a number)" in records["email"].error
+    assert_exact(store, config, engine)
+    assert meta_balances(store)[("account", good["id"])] > 0
+    assert sync().entries_appended == 0
+
+    serve_real(sandbox, "customers", bad_email["id"])
+    sync(full=True)
+    resolved = {item.field: item.resolved_at for item in quarantined(engine)}
+    assert resolved["email"] is not None, "the customer came back well-formed"
