@@ -265,9 +265,11 @@ class ModifiedWindow:
         if last is not None and last > state.position:
             state.position = last
             state.tie_ids = {i for modified, i in dated if modified == last} | undated
-            # Items without an id after the last placed one come first in the next listing.
-            placed = max(n for n, (m, i) in enumerate(keys) if m is not None and i is not None)
-            state.skip = sum(1 for _, i in keys[placed + 1 :] if i is None)
+            # Items without an id after the first one placed at that second sit at it (or after
+            # it, at the end of the page): the next listing starts with them, and maybe with more
+            # of them from before, so skipping this many never skips a well-formed item.
+            first = next(n for n, key in enumerate(keys) if key[0] == last and key[1] is not None)
+            state.skip = sum(1 for _, i in keys[first + 1 :] if i is None)
             return
         # Still at the same second: excluded ids leave the listing, items without an id stay at
         # its front (after those skipped before) and are skipped from now on.

@@ -7,9 +7,12 @@ every other order earns, and once the item is served well-formed again it is pro
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +25,20 @@ from loyalty.config import Config
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.client import ClientSettings, StoreClient
+from sync.quarantine import MAX_PAYLOAD_CHARS
 from sync.service import BEGINNING
 from sync.summary import SyncSummary
 from sync.window import ONE_SECOND, wc_time
-from tests.e2e.conftest import ANCHOR, CONSUMER_KEY, CONSUMER_SECRET, balances_of
+from tests.e2e.conftest import (
+    ANCHOR,
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
+    balances_of,
+    write_config_file,
+)
 from tests.e2e.expected import Holder, holder_of, ledger_balances, meta_balances, order_points
 from tests.e2e.test_order_sync import assert_exact
+from tests.e2e.test_sync_command import loyalty
 
 Sync = Callable[..., SyncSummary]
 PER_PAGE = 100
@@ -218,3 +229,46 @@ def test_customers_with_an_id_abc_or_an_email_5_are_quarantined_and_the_rest_reg
     sync(full=True)
     resolved = {item.field: item.resolved_at for item in quarantined(engine)}
     assert resolved["email"] is not None, "the customer came back well-formed"
+
+
+def test_loyalty_quarantine_lists_items_of_every_source_redacted_and_bounded(
+    store: SandboxStore, sandbox: SandboxServer, db_url: str, tmp_path: Path
+) -> None:
+    ids = first_page_ids(sandbox)
+    victim = earning_order(store, ids[10:])
+    broken = huge_line_total(store, victim)
+    broken["patch"] |= {
+        "customer_note": f"call me, Authorization: Basic {'QWxhZGRpbjpvcGVu' * 2} " + "x" * 100_000,
+        "meta_data": [
+            {"id": 7, "key": "_api_token", "value": "tok-0123456789"},
+            {"id": 8, "key": "echo", "value": f"{CONSUMER_KEY}:{CONSUMER_SECRET}"},
+        ],
+    }
+    serve_broken(sandbox, "orders", victim, broken)
+    customer = store.all("customers")[3]["id"]
+    serve_broken(sandbox, "customers", customer, {"patch": {"email": 5}})
+    config_file = write_config_file(tmp_path / "loyalty.toml", sandbox, db_url)
+
+    synced = loyalty(config_file, "sync", "--json")
+    assert synced.returncode == 0, synced.stderr
+    assert json.loads(synced.stdout)["quarantined"] == 2
+
+    listed = loyalty(config_file, "quarantine", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["source"]: row for row in json.loads(listed.stdout)}
+    assert set(rows) == {"orders", "customers"}
+    assert rows["orders"]["item"] == str(victim)
+    assert "line_items[0].total" in rows["orders"]["reason"]
+    assert rows["customers"]["item"] == str(customer)
+    assert all(row["first_seen"] and row["resolved_at"] is None for row in rows.values())
+    assert rows["orders"]["raw_size"] > 100_000
+    stored = rows["orders"]["raw"]
+    assert len(stored) <= MAX_PAYLOAD_CHARS + 20
+    for secret in (CONSUMER_KEY, CONSUMER_SECRET, "QWxhZGRpbjpvcGVu", "tok-0123456789"):
+        assert secret not in stored
+        assert secret not in listed.stdout
+
+    table = loyalty(config_file, "quarantine")
+    assert table.returncode == 0, table.stderr
+    assert re.search(rf"^orders +{victim} +1x .* open +line_items\[0\]\.total", table.stdout, re.M)
+    assert "email: expected a string, got 5 (a number)" in table.stdout
