@@ -44,6 +44,11 @@ def adjust(
     if session.get(Store, store_id) is None:
         raise InvalidAdjustment(f"store_id {store_id} is not a store in this ledger")
     customer = account_customer(session, store_id, wc_customer_id, email=None)
+    if customer.deleted_at is not None:  # points put there would never be seen or moved again
+        raise InvalidAdjustment(
+            f"customer {wc_customer_id} was deleted in the store; its points went to the guest"
+            f" held by {customer.email or 'its email'}"
+        )
     ref = f"adjustment:{uuid.uuid4()}"
     entry = NewEntry(
         customer_id=customer.id,

@@ -394,6 +394,8 @@ class SyncJob:
 
     def check_deleted_accounts(self) -> None:
         """Ask for the accounts whose orders came back as guest orders; retire those gone."""
+        if not self.orders.suspects:
+            return
         with self.tx.unit() as session:
             rows = session.execute(
                 select(Customer.id, Customer.wc_id).where(

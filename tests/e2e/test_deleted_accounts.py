@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 import requests
 from sqlalchemy import Engine, select
 
-from ledger.admin import adjust
+from ledger.admin import InvalidAdjustment, adjust
 from ledger.balances import verify_balances
 from ledger.customers import get_or_create_store
 from ledger.kinds import SourceKind
@@ -155,3 +156,18 @@ def test_an_account_whose_orders_come_back_as_guest_orders_is_asked_for_and_reti
         assert verify_balances(session) == []
     assert sum(points for _, points in kinds) > 0
     assert sync(bonus, **always_check_known_orders()).entries_appended == 0
+
+
+def test_an_adjustment_to_a_deleted_account_is_refused_with_where_its_points_went(
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    wc_id = account_with_orders(store)
+    sync()
+    delete_account(sandbox, wc_id)
+    assert sync().accounts_deleted == 1
+    with pytest.raises(InvalidAdjustment, match=f"customer {wc_id} was deleted in the store"):
+        adjust_by_hand(config, engine_for(), wc_id, 5)
