@@ -465,9 +465,17 @@ def _quarantine_row(item: QuarantinedItem) -> dict[str, Any]:
         "first_seen": when(item.first_seen),
         "last_seen": when(item.last_seen),
         "resolved_at": when(item.resolved_at),
-        "raw": item.payload,
+        "raw": _json_or_text(item.payload),
         "raw_size": item.raw_size,
     }
+
+
+def _json_or_text(payload: str) -> Any:
+    """A stored item as JSON again; a payload cut at the size bound stays text."""
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -31,7 +31,8 @@ _QUOTED_CREDENTIAL = re.compile(
     r"(?i)(['\"](?:oauth_signature|oauth_consumer_key|consumer_key|consumer_secret)['\"]\s*:\s*)"
     r"(['\"])[^'\"]*\2"
 )
-_AUTHORIZATION = re.compile(r"(?i)(\bauthorization['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n]+")
+# (Up to a backslash too: inside JSON text the closing quote is escaped, and the escape must stay.)
+_AUTHORIZATION = re.compile(r"(?i)(\bauthorization['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n\\]+")
 # Shapes a store may echo without a header name: WooCommerce keys (ck_/cs_ and 40 hex digits, or
 # anything as long) and HTTP Basic or Bearer credentials.
 _WOOCOMMERCE_KEY = re.compile(r"\b(c[ks])_[0-9A-Za-z]{16,}")

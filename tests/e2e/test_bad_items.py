@@ -238,7 +238,8 @@ def test_loyalty_quarantine_lists_items_of_every_source_redacted_and_bounded(
     victim = earning_order(store, ids[10:])
     broken = huge_line_total(store, victim)
     broken["patch"] |= {
-        "customer_note": f"call me, Authorization: Basic {'QWxhZGRpbjpvcGVu' * 2} " + "x" * 100_000,
+        "customer_note": f"call me, Authorization: Basic {'QWxhZGRpbjpvcGVu' * 2}",
+        "payment_method_title": "x" * 100_000,
         "meta_data": [
             {"id": 7, "key": "_api_token", "value": "tok-0123456789"},
             {"id": 8, "key": "echo", "value": f"{CONSUMER_KEY}:{CONSUMER_SECRET}"},
