@@ -262,7 +262,7 @@ class RestApi:
         shared = served.shared(self.store)
         items = [
             self.site.overrides.apply(
-                served.resource, obj["id"], self.shape(served, obj, args["context"], shared)
+                served.resource, obj.get("id"), self.shape(served, obj, args["context"], shared)
             )
             for obj in page.items
         ]
@@ -274,7 +274,7 @@ class RestApi:
         require(call, "view", exists=self.exists(served.resource, call.ids[0]))
         obj = self.store.get(served.resource, call.ids[0])
         shaped = self.shape(served, obj, args["context"])
-        return Response.json(200, self.site.overrides.apply(served.resource, obj["id"], shaped))
+        return Response.json(200, self.site.overrides.apply(served.resource, obj.get("id"), shaped))
 
     def create(self, call: Call, served: Served, create: Callable[[Json], Json]) -> Response:
         """POST {base}: 201 with the new object and its Location."""
