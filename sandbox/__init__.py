@@ -13,9 +13,11 @@ Layout: one module per WooCommerce resource, over shared layers.
 - shared layers: `server` (`SandboxServer`: lifecycle, sockets, latency, faults applied),
   `messages` (requests, responses, JSON), `auth` and `tls`, `rest` (wc/v3 and wp/v2 dispatch,
   permissions, generic list/get/create/update/delete handlers, `_links`), `control` (`/sandbox`),
-  `listing` and `arguments` (paging, filters, sort orders, query validation), `faults`,
+  `listing` and `arguments` (paging, filters, sort orders, query validation), `indexes` (the
+  sorted indexes every listing is cut from, kept up to date on each write), `faults`,
   `request_log`, `state` (`StoreBase`: tables, clock, ids, generic reads), `store`
-  (`SandboxStore`: the mixins assembled, persistence), `errors`, `formats`, `meta`, `batch`.
+  (`SandboxStore`: the mixins assembled, persistence), `errors`, `formats`, `meta`, `batch`,
+  `bulk` (building many objects without the garbage collector rescanning them).
 - `generator` (`generate_store`) and `cli` (`loyalty sandbox` / `python -m sandbox`).
 Imports point one way: `routes` -> `resources.*` -> shared layers; `server` -> `rest`, `control`,
 `routes`; nothing imports `server` back (tests/sandbox/test_layout.py checks there is no cycle).
