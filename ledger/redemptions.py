@@ -28,10 +28,11 @@ from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, Redemption
 
 PENDING, ISSUED, USED = "pending", "issued", "used"
-REFUSED, EXPIRED, DELETED = "refused", "expired", "deleted"
-STATUSES = (PENDING, ISSUED, USED, REFUSED, EXPIRED, DELETED)
+REFUSED, EXPIRED, DELETED = "refused", "expired", "deleted"  # expired/deleted: points returned
+KEPT = "-kept"  # expired-kept, deleted-kept: return_points_on_expiry was false
+STATUSES = (PENDING, ISSUED, USED, REFUSED, EXPIRED, DELETED, EXPIRED + KEPT, DELETED + KEPT)
 #: Statuses whose points stay spent (the others have had them returned, or never took them).
-SPENDING = frozenset({PENDING, ISSUED, USED})
+SPENDING = frozenset({PENDING, ISSUED, USED, EXPIRED + KEPT, DELETED + KEPT})
 
 
 class DuplicateRequest(ValueError):
@@ -176,6 +177,45 @@ def refuse(session: Session, redemption_id: int, reason: str, *, now: datetime) 
     row.updated_at = row.closed_at = now
     row.attempts += 1
     settle_points(session, row, now=now, note=f"coupon refused by the store: {reason}")
+
+
+def mark_used(session: Session, redemption_id: int, order_id: int | None, *, now: datetime) -> int:
+    """The coupon was used (by `order_id` when known); 1 if this marked it, else 0."""
+    row = _get(session, redemption_id)
+    if row.status == USED:
+        if row.used_order_id is None and order_id is not None:
+            row.used_order_id, row.updated_at = order_id, now
+        return 0
+    if row.status != ISSUED:
+        return 0
+    row.status, row.used_order_id, row.updated_at, row.closed_at = USED, order_id, now, now
+    return 1
+
+
+def record_refund(session: Session, redemption_id: int, order_id: int, *, now: datetime) -> int:
+    """The order that used the coupon was refunded: WooCommerce keeps the coupon used, so only
+    the fact is recorded (no points move). 1 if newly recorded."""
+    mark_used(session, redemption_id, order_id, now=now)
+    row = _get(session, redemption_id)
+    if row.status != USED or row.refunded_order_id == order_id:
+        return 0
+    row.refunded_order_id, row.updated_at = order_id, now
+    return 1
+
+
+def close_unused(
+    session: Session, redemption_id: int, status: str, return_points: bool, *, now: datetime
+) -> int:
+    """The coupon expired unused or left the store (`status` EXPIRED or DELETED): the points come
+    back by one entry unless `return_points` is false. 1 if this closed it, else 0."""
+    row = _get(session, redemption_id)
+    if row.status != ISSUED:
+        return 0
+    row.status = status if return_points else status + KEPT
+    row.updated_at = row.closed_at = now
+    why = "expired unused" if status == EXPIRED else "deleted in the store"
+    settle_points(session, row, now=now, note=f"coupon {row.code} {why}: points returned")
+    return 1
 
 
 def release(session: Session, redemption_id: int, error: str, *, now: datetime) -> None:

@@ -90,6 +90,7 @@ def redemptions_command(args: argparse.Namespace, config: Config, out: Out) -> i
                 "created": r.created_at.isoformat(),
                 "expires": r.expires_at.isoformat(),
                 "used_order_id": r.used_order_id,
+                "refunded_order_id": r.refunded_order_id,
                 "reason": r.reason,
             }
             for r, wc_id in rows

@@ -55,6 +55,7 @@ from sync.products import ProductCategories
 from sync.progress import Progress, make_progress
 from sync.quarantine import Quarantine, parse_page, valid_id
 from sync.redaction import redact_value, register_secret
+from sync.redemption_lifecycle import CouponUses, track_redemptions
 from sync.redemptions import Redeemer, RedemptionSettings, claim_seconds
 from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
 from sync.storefront import Storefront
@@ -208,6 +209,7 @@ class SyncJob:
         self.overlap = timedelta(minutes=config.sync.overlap_minutes)
         self.summary = SyncSummary(dry_run=dry_run, full=full)
         self.seen_orders: set[int] = set()
+        self.coupon_uses = CouponUses()  # redemption codes in the orders read, for track_coupons
         with tx.unit() as session:
             self.store_id = get_or_create_store(session, self.store_config.key).id
         self.owners = OwnerDirectory(self.store_id)
@@ -234,6 +236,7 @@ class SyncJob:
             self.sync_orders(TRASH, "orders_trash")
             self.check_known_orders()
             self.check_deleted_accounts()
+            self.track_coupons()
             self.answer_storefront()
             self.write_back()
         except BaseException as error:
@@ -251,6 +254,21 @@ class SyncJob:
         counts = self.redeemer().finish_pending()
         for name, value in vars(counts).items():
             self.summary.redemptions[name] = self.summary.redemptions.get(name, 0) + value
+
+    def track_coupons(self) -> None:
+        """Issued coupons used, expired, deleted or refunded after use (sync.redemption_lifecycle)."""
+        if self.dry_run:
+            return
+        counts = track_redemptions(
+            self.client,
+            self.tx.unit,
+            self.store_id,
+            self.coupon_uses,
+            return_points=self.config.redemption.return_points_on_expiry,
+            now=self.now,
+        )
+        for name, value in vars(counts).items():
+            self.summary.redemptions[name] = value
 
     def answer_storefront(self) -> None:
         """Redemption requests in customer meta, then the auto-issue tier (sync.storefront)."""
@@ -358,6 +376,7 @@ class SyncJob:
                 if safe is not None:
                     self._save_cursor(session, resource, min(safe, self.until), None)
             self.seen_orders.update(i for i in map(valid_id, page.items) if i is not None)
+            self.coupon_uses.see(page.items)
             self.progress.advance(len(page.items))
             if pages_done in ANALYZE_AFTER_PAGES:
                 self._refresh_statistics()
@@ -387,6 +406,7 @@ class SyncJob:
             with self.tx.unit() as session:
                 self._apply(self.orders.process(session, found, now=self.now))
                 self._apply(self.orders.mark_deleted(session, gone, now=self.now))
+            self.coupon_uses.see(found)
             self.progress.advance(len(found) + len(gone))
         with self.tx.unit() as session:
             self._save_cursor(session, "orders_checked", self.now, None)

@@ -12,6 +12,7 @@ Listing: published and private coupons (WP_Query's default statuses); `code` fin
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -335,7 +336,10 @@ class CouponsMixin(StoreBase):
             self._stamp(coupon)
         return snapshot
 
-    def _usable_coupon(self, code: str) -> Json:
+    def _usable_coupon(self, code: str, *, user: str = "", emails: tuple[str, ...] = ()) -> Json:
+        """The coupon a shopper applies at checkout, checked as WC_Discounts does: it exists, has
+        not expired, its usage limits are not reached (overall, and for `user`: the customer id
+        as a string, or a guest's billing email) and one of `emails` matches its restrictions."""
         cid = self.coupon_id_by_code(code)
         if cid is None:
             raise SandboxError(
@@ -345,7 +349,27 @@ class CouponsMixin(StoreBase):
         expires = coupon["date_expires_gmt"]
         if expires is not None and parse_gmt(expires) < self.now():
             raise SandboxError("woocommerce_rest_invalid_coupon", "This coupon has expired.", 400)
+        limit, per_user = coupon["usage_limit"], coupon["usage_limit_per_user"]
+        if (limit and coupon["usage_count"] >= limit) or (
+            per_user and user and coupon["used_by"].count(user) >= per_user
+        ):
+            raise SandboxError(
+                "woocommerce_rest_invalid_coupon", "Coupon usage limit has been reached.", 400
+            )
+        allowed = coupon["email_restrictions"]
+        if allowed and not any(_email_allowed(e, allowed) for e in emails if e):
+            raise SandboxError(
+                "woocommerce_rest_invalid_coupon",
+                f'Sorry, it seems the coupon "{coupon["code"]}" is not yours.',
+                400,
+            )
         return coupon
+
+
+def _email_allowed(email: str, allowed: list[str]) -> bool:
+    """WC_Discounts::is_coupon_emails_allowed: exact (case-insensitive) or with * wildcards."""
+    address = email.strip().lower()
+    return any(fnmatch.fnmatchcase(address, pattern.strip().lower()) for pattern in allowed)
 
 
 # ---- listing and routes ----

@@ -264,7 +264,14 @@ class OrdersMixin(RefundsMixin, CouponsMixin, ProductsMixin):
         if not items:
             raise invalid_param("items", "items needs at least one (product_id, quantity).")
         bill, ship = self._order_addresses(customer_id, email, billing)
-        coupon = self._usable_coupon(coupon_code) if coupon_code else None
+        coupon = None
+        if coupon_code:
+            account = self._data["customers"].get(customer_id) if customer_id else None
+            coupon = self._usable_coupon(
+                coupon_code,
+                user=str(customer_id) if customer_id else bill["email"],
+                emails=(bill["email"], account["email"] if account else ""),
+            )
         lines = self._priced_lines(items, coupon)
         physical = any(not self._data["products"][li["product_id"]]["virtual"] for li in lines)
         order = shapes.order(

@@ -1,0 +1,127 @@
+"""What became of issued coupons: used, expired unused, deleted in the store, or refunded after use.
+
+For `sync.service`, after the orders. Two sources of truth, both cheap:
+- the orders the sync reads anyway: a redemption's code in the `coupon_lines` of a completed (or
+  processing, on-hold) order marks it used with that order's id; in a refunded order, the
+  refund is recorded on the redemption (WooCommerce does not give the coupon back);
+- the issued coupons themselves, read by id (`GET coupons?include=`, 100 a request): a
+  `usage_count` above zero marks it used; one gone from the store (deleted, or in the trash) or
+  past its expiry unused gives the points back once, unless `return_points_on_expiry` is false.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import redemptions as ledger
+from ledger.models import Redemption
+from sync.client import StoreClient
+from sync.coupons import StoreCoupon, parse_coupon
+
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
+PER_PAGE = 100
+USED_STATUSES = frozenset({"completed", "processing", "on-hold"})
+
+
+@dataclass
+class LifecycleCounts:
+    used: int = 0
+    expired: int = 0
+    deleted: int = 0
+    refunded: int = 0
+
+
+@dataclass
+class CouponUses:
+    """Codes seen in the coupon lines of the orders a sync read: code -> (order id, status)."""
+
+    seen: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+
+    def see(self, orders: Iterable[Any]) -> None:
+        for order in orders:
+            if not isinstance(order, dict) or not isinstance(order.get("id"), int):
+                continue
+            for line in order.get("coupon_lines") or []:
+                code = line.get("code") if isinstance(line, dict) else None
+                if isinstance(code, str) and code.strip():
+                    uses = self.seen.setdefault(code.strip().lower(), [])
+                    uses.append((int(order["id"]), str(order.get("status", ""))))
+
+
+def track_redemptions(
+    client: StoreClient,
+    unit_of_work: UnitOfWork,
+    store_id: int,
+    uses: CouponUses,
+    *,
+    return_points: bool,
+    now: datetime,
+) -> LifecycleCounts:
+    """Move issued redemptions on (used, expired, deleted) and record refunds of used ones."""
+    counts = LifecycleCounts()
+    with unit_of_work() as session:
+        if uses.seen:
+            _apply_orders(session, store_id, uses, counts, now)
+        issued = _issued(session, store_id)
+    for start in range(0, len(issued), PER_PAGE):
+        batch = issued[start : start + PER_PAGE]
+        found = _fetch_coupons(client, [coupon_id for _, coupon_id, _ in batch])
+        with unit_of_work() as session:
+            for redemption_id, coupon_id, expires_at in batch:
+                coupon = found.get(coupon_id)
+                if coupon is not None and coupon.usage_count > 0:
+                    counts.used += ledger.mark_used(session, redemption_id, None, now=now)
+                elif coupon is None:
+                    counts.deleted += ledger.close_unused(
+                        session, redemption_id, ledger.DELETED, return_points, now=now
+                    )
+                elif expires_at <= now:
+                    counts.expired += ledger.close_unused(
+                        session, redemption_id, ledger.EXPIRED, return_points, now=now
+                    )
+    return counts
+
+
+def _apply_orders(
+    session: Session, store_id: int, uses: CouponUses, counts: LifecycleCounts, now: datetime
+) -> None:
+    rows = session.execute(
+        select(Redemption.id, Redemption.code).where(
+            Redemption.store_id == store_id,
+            Redemption.code.in_(sorted(uses.seen)),
+            Redemption.status.in_((ledger.ISSUED, ledger.USED)),
+        )
+    ).all()
+    for redemption_id, code in rows:
+        for order_id, status in sorted(uses.seen.get(code, [])):
+            if status in USED_STATUSES:
+                counts.used += ledger.mark_used(session, redemption_id, order_id, now=now)
+            elif status == "refunded":
+                counts.refunded += ledger.record_refund(session, redemption_id, order_id, now=now)
+
+
+def _issued(session: Session, store_id: int) -> list[tuple[int, int, datetime]]:
+    rows = session.execute(
+        select(Redemption.id, Redemption.coupon_id, Redemption.expires_at)
+        .where(
+            Redemption.store_id == store_id,
+            Redemption.status == ledger.ISSUED,
+            Redemption.coupon_id.is_not(None),
+        )
+        .order_by(Redemption.id)
+    ).all()
+    return [(int(r), int(c), e) for r, c, e in rows if c is not None]
+
+
+def _fetch_coupons(client: StoreClient, ids: list[int]) -> dict[int, StoreCoupon]:
+    page = client.get("coupons", {"include": ids, "per_page": PER_PAGE, "orderby": "id"})
+    items = page.items if isinstance(page.items, list) else []
+    parsed = (parse_coupon(item) for item in items)
+    return {c.id: c for c in parsed if c is not None and c.status in ("publish", "private")}

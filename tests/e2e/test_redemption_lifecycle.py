@@ -1,0 +1,191 @@
+"""After a coupon is issued: used at checkout, expired unused, deleted in the store, refunded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from ledger.models import Balance
+from ledger.session import session_scope
+from loyalty.config import Config
+from sandbox.store import SandboxError, SandboxStore
+from sync.redemptions import Outcome, Redeemer, RedemptionSettings, Request
+from sync.service import make_client
+from tests.e2e.test_redemption import (  # noqa: F401 # fixtures
+    EMAIL,
+    TIERS,
+    alice,
+    consistent,
+    give,
+    redemption,
+    redemption_entries,
+    store,
+)
+
+Sync = Callable[..., Any]
+
+
+@pytest.fixture
+def coffee(store: SandboxStore) -> int:  # noqa: F811
+    category = store.add_category("Coffee")["id"]
+    return int(
+        store.add_product(name="Beans", price=Decimal("25.00"), category_ids=[category])["id"]
+    )
+
+
+@pytest.fixture
+def shop_config(config: Config) -> Config:
+    return replace(config, redemption=TIERS)
+
+
+def issue(config: Config, engine: Engine, wc_id: int, *, days_ago: int = 0) -> Outcome:
+    """A 10-off coupon for `wc_id`, issued `days_ago` days ago (so it may have expired)."""
+    store_id = give(config, engine, wc_id, 1000)
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(days=days_ago)
+    redeemer = Redeemer(
+        make_client(config.require_store()),
+        lambda: session_scope(engine),
+        store_id,
+        RedemptionSettings(config.redemption),
+        now=lambda: when,
+    )
+    return redeemer.redeem(Request(wc_id, EMAIL, tier="10-off"))
+
+
+def balance(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return int(session.execute(select(Balance.balance)).scalar_one())
+
+
+def test_a_coupon_used_at_checkout_is_marked_used_with_the_order(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    outcome = issue(shop_config, engine, alice)
+    order = store.place_order(customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code)
+    store.set_order_status(order["id"], "completed")
+
+    first = sync(shop_config)
+    second = sync(shop_config)
+
+    used = redemption(engine, outcome.redemption_id)
+    assert (used.status, used.used_order_id) == ("used", order["id"])
+    assert first.redemptions["used"] == 1
+    assert second.redemptions["used"] == 0
+    assert second.entries_appended == 0
+    coupon = store.get("coupons", outcome_coupon_id(engine, outcome))
+    assert (coupon["usage_count"], coupon["used_by"]) == (1, [str(alice)])
+    with pytest.raises(SandboxError, match="usage limit"):
+        store.place_order(customer_id=alice, items=[(coffee, 1)], coupon_code=outcome.code)
+
+
+def outcome_coupon_id(engine: Engine, outcome: Outcome) -> int:
+    coupon_id = redemption(engine, outcome.redemption_id).coupon_id
+    assert coupon_id is not None
+    return coupon_id
+
+
+def test_only_the_customers_email_may_use_the_coupon(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+) -> None:
+    outcome = issue(shop_config, engine, alice)
+
+    with pytest.raises(SandboxError, match="is not yours"):
+        store.place_order(
+            email="mallory@example.com", items=[(coffee, 1)], coupon_code=outcome.code
+        )
+
+
+@pytest.mark.parametrize("return_points", [True, False])
+def test_an_expired_unused_coupon_returns_its_points_once(
+    return_points: bool,
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    cfg = replace(shop_config, redemption=replace(TIERS, return_points_on_expiry=return_points))
+    outcome = issue(cfg, engine, alice, days_ago=91)
+    with pytest.raises(SandboxError, match="expired"):
+        store.place_order(customer_id=alice, items=[(coffee, 1)], coupon_code=outcome.code)
+
+    first = sync(cfg)
+    second = sync(cfg)
+
+    rid = outcome.redemption_id
+    assert redemption(engine, rid).status == ("expired" if return_points else "expired-kept")
+    assert [p for p, _ in redemption_entries(engine, rid)] == (
+        [-1000, 1000] if return_points else [-1000]
+    )
+    assert balance(engine) == (1000 if return_points else 0)
+    assert (first.redemptions["expired"], second.redemptions["expired"]) == (1, 0)
+    assert second.entries_appended == 0
+    consistent(engine)
+
+
+@pytest.mark.parametrize("force", [True, False])
+def test_a_coupon_deleted_or_trashed_in_the_store_returns_its_points_once(
+    force: bool,
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    sync: Sync,
+) -> None:
+    outcome = issue(shop_config, engine, alice)
+    store.delete_coupon(outcome_coupon_id(engine, outcome), force=force)
+
+    first = sync(shop_config)
+    second = sync(shop_config)
+
+    assert redemption(engine, outcome.redemption_id).status == "deleted"
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000, 1000]
+    assert balance(engine) == 1000
+    assert (first.redemptions["deleted"], second.redemptions["deleted"]) == (1, 0)
+    consistent(engine)
+
+
+def test_a_refunded_order_that_used_the_coupon_is_recorded_and_moves_no_points(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    outcome = issue(shop_config, engine, alice)
+    order = store.place_order(
+        customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="completed"
+    )
+    sync(shop_config)
+    store.set_order_status(order["id"], "refunded")
+
+    refunded = sync(shop_config)
+    again = sync(shop_config)
+
+    row = redemption(engine, outcome.redemption_id)
+    assert (row.status, row.used_order_id, row.refunded_order_id) == (
+        "used",
+        order["id"],
+        order["id"],
+    )
+    assert refunded.redemptions["refunded"] == 1
+    assert again.redemptions["refunded"] == 0
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
+    assert store.get("coupons", outcome_coupon_id(engine, outcome))["usage_count"] == 1
