@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from ledger import redemptions as ledger
 from ledger.models import Redemption
-from sync.client import StoreClient
+from sync.client import BY_IDS_BATCH, StoreClient
 from sync.coupons import StoreCoupon, parse_coupon
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
-PER_PAGE = 100
+PER_PAGE = BY_IDS_BATCH  # one request and one transaction per batch
 USED_STATUSES = frozenset({"completed", "processing", "on-hold"})
 
 
@@ -121,7 +121,5 @@ def _issued(session: Session, store_id: int) -> list[tuple[int, int, datetime]]:
 
 
 def _fetch_coupons(client: StoreClient, ids: list[int]) -> dict[int, StoreCoupon]:
-    page = client.get("coupons", {"include": ids, "per_page": PER_PAGE, "orderby": "id"})
-    items = page.items if isinstance(page.items, list) else []
-    parsed = (parse_coupon(item) for item in items)
+    parsed = (parse_coupon(item) for item in client.get_by_ids("coupons", ids, {"orderby": "id"}))
     return {c.id: c for c in parsed if c is not None and c.status in ("publish", "private")}

@@ -41,7 +41,6 @@ log = logging.getLogger("sync.storefront")
 REQUEST_KEY = "loyalty_redeem_request"
 ERROR_KEY = "loyalty_redeem_error"
 COUPONS_KEY = "loyalty_coupons"
-PER_PAGE = 100
 MAX_ID_LENGTH = 64
 QUARANTINE_RESOURCE = "redeem_request"
 
@@ -170,15 +169,9 @@ class Storefront:
         return sorted({*eligible, *picked}), stop
 
     def read(self, ids: list[int]) -> Iterator[dict[str, Any]]:
-        for start in range(0, len(ids), PER_PAGE):
-            batch = ids[start : start + PER_PAGE]
-            page = self.client.get(
-                "customers",
-                {"include": batch, "per_page": PER_PAGE, "role": "all", "orderby": "id"},
-            )
-            items = page.items if isinstance(page.items, list) else []
-            self.counts.customers_read += len(items)
-            yield from (c for c in items if isinstance(c, dict))
+        items = self.client.get_by_ids("customers", ids, {"role": "all", "orderby": "id"})
+        self.counts.customers_read += len(items)
+        yield from (c for c in items if isinstance(c, dict))
 
     # -- answering -----------------------------------------------------------------------------
 
