@@ -160,12 +160,18 @@ class Redeemer:
     # -- redeeming -----------------------------------------------------------------------------
 
     def redeem(self, request: Request) -> Outcome:
-        """Record the redemption (or raise RedemptionRefused, writing nothing), then issue it."""
-        redemption_id = self.open(request)
-        return self.issue(redemption_id)
+        """Record the redemption (or raise RedemptionRefused, writing nothing), then issue it.
+
+        A replayed request whose redemption another process is still issuing is left to it."""
+        redemption_id, ours = self._open(request)
+        return self.issue(redemption_id) if ours else self.outcome(redemption_id)
 
     def open(self, request: Request) -> int:
         """Step 1: the pending redemption and its debit, committed together. Returns its id."""
+        return self._open(request)[0]
+
+    def _open(self, request: Request) -> tuple[int, bool]:
+        """The redemption's id, and whether this process may issue it (it holds the claim)."""
         now = self.now()
         rules = self.settings.rules
         with self.unit_of_work() as session:
@@ -174,7 +180,7 @@ class Redeemer:
                 ledger.lock_customer(session, customer_id)
                 existing = ledger.find_by_request(session, self.store_id, request.request_key)
                 if existing is not None:
-                    return self._replayed(existing, request)
+                    return self._replayed(session, existing, request, now)
             quote = self.quote(session, request.wc_customer_id, request)
             assert customer_id is not None  # a quote needs points, so a ledger customer
             new = ledger.NewRedemption(
@@ -192,7 +198,7 @@ class Redeemer:
             row = ledger.open_redemption(
                 session, self.store_id, new, now=now, claim_until=self._claim_until(now)
             )
-            return row.id
+            return row.id, True
 
     def issue(self, redemption_id: int) -> Outcome:
         """Steps 2 to 4 for a redemption this process has claimed."""
@@ -282,9 +288,14 @@ class Redeemer:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _replayed(self, existing: Redemption, request: Request) -> int:
+    def _replayed(
+        self, session: Session, existing: Redemption, request: Request, now: datetime
+    ) -> tuple[int, bool]:
         if _same_request(existing, request.as_dict()):
-            return existing.id
+            if existing.status != ledger.PENDING:
+                return existing.id, True  # issuing it again only reports where it stands
+            until = self._claim_until(now)
+            return existing.id, ledger.claim(session, existing.id, now=now, until=until)
         raise RedemptionRefused(
             f"request id {request.request_key.rsplit(':', 1)[-1]!r} was already used for"
             f" {existing.request}"

@@ -413,6 +413,27 @@ def test_a_live_claim_keeps_the_sync_off_a_redemption_another_process_is_issuing
     assert redemption(ledger_engine, opened).status == "pending"
 
 
+@pytest.mark.parametrize("claim_lapsed", [False, True])
+def test_a_replayed_request_leaves_a_redemption_claimed_by_another_process_to_it(
+    claim_lapsed: bool,
+    tiered: Config,
+    ledger_engine: Engine,
+    store: SandboxStore,
+    alice: int,
+) -> None:
+    store_id = give(tiered, ledger_engine, alice, 1000)
+    request = Request(alice, EMAIL, tier="10-off", channel="storefront", request_key="sf:1:r-1")
+    other = redeemer(tiered, ledger_engine, store_id, claim_seconds=0 if claim_lapsed else 600)
+    opened = other.open(request)
+
+    outcome = redeemer(tiered, ledger_engine, store_id).redeem(request)
+
+    assert outcome.redemption_id == opened
+    assert outcome.status == ("issued" if claim_lapsed else "pending")
+    assert len(ours(store, opened)) == (1 if claim_lapsed else 0)
+    assert redemption_entries(ledger_engine, opened) == [(-1000, f"redemption:{opened}#1")]
+
+
 # --- concurrency within one process -------------------------------------------------------------
 
 
