@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Executable, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from ledger.kinds import LIFETIME_KINDS
+from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS
 from ledger.models import Balance, Customer, PointEntry
 
 
@@ -113,9 +113,13 @@ def _entry_sums(store_id: int | None) -> Any:
         (PointEntry.kind.in_(sorted(kind.value for kind in LIFETIME_KINDS)), PointEntry.points),
         else_=literal(0),
     )
+    balance_points = case(
+        (PointEntry.kind.in_(sorted(k.value for k in OUTSIDE_BALANCE_KINDS)), literal(0)),
+        else_=PointEntry.points,
+    )
     query = select(
         PointEntry.customer_id,
-        func.sum(PointEntry.points).label("balance"),
+        func.sum(balance_points).label("balance"),
         func.sum(lifetime_points).label("lifetime"),
     ).group_by(PointEntry.customer_id)
     if store_id is not None:

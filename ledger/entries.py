@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from ledger._dialect import upsert_insert
 from ledger.errors import PointsOutOfRange
 from ledger.kinds import SourceKind
-from ledger.models import Balance, Base, PointEntry
+from ledger.models import Balance, Base, EntryLine, PointEntry, Product
+from ledger.rollups import LinePoints, move_rollups
 from ledger.types import UTCDateTime
 
 POINTS_LIMIT = 10**12  # the most points one entry, balance or lifetime may hold, either sign
@@ -45,6 +46,8 @@ class NewEntry:
     occurred_at: datetime
     rule_version: str | None = None
     note: str | None = None
+    #: Per-product shares of `points` (purchase entries), adding up to it; () when not split.
+    lines: tuple[LinePoints, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,11 @@ def append_entries(
     dialects, RETURNING the inserted keys); move the cached balances for exactly the inserted ones.
     Returns the inserted, in ascending key order.
 
+    Entries with `lines` also record them; the daily rollups move with the inserted entries.
+
     Lock order (no deadlocks between concurrent writers on PostgreSQL): entries in ascending key
-    order, then balance rows in ascending customer id order, at the end of the batch. The guarantee
-    holds for one call per transaction.
+    order, then rollup rows in ascending key order, then balance rows in ascending customer id
+    order, at the end of the batch. The guarantee holds for one call per transaction.
     """
     _require_aware(now, "now")
     batch = _validated_batch(entries)
@@ -83,6 +88,7 @@ def append_entries(
     for chunk in _chunks(batch, CHUNK):
         inserted_keys.update(_insert_chunk(session, store_id, chunk, now))
     inserted = [entry for entry in batch if entry.idempotency_key in inserted_keys]
+    move_rollups(session, store_id, inserted)
     _move_balances(session, store_id, inserted, now)
     return inserted
 
@@ -104,6 +110,63 @@ def ref_holdings(session: Session, store_id: int, refs: Collection[str]) -> dict
         for ref, points, count in rows:
             holdings[ref] = RefHolding(points=int(points), entries=int(count))
     return holdings
+
+
+def ref_lines(
+    session: Session, store_id: int, holdings: dict[str, RefHolding]
+) -> dict[str, dict[tuple[int, int], int]]:
+    """What each held reference's points are, per (product, category), from the entry lines.
+
+    Points the lines do not cover (entries written without lines) show on (0, 0), so the shares
+    always add up to what the reference holds.
+    """
+    shares: dict[str, dict[tuple[int, int], int]] = {ref: {} for ref in holdings}
+    for chunk in _chunks(sorted(holdings), CHUNK):
+        rows = session.execute(
+            select(
+                EntryLine.source_ref,
+                EntryLine.product_id,
+                EntryLine.category_id,
+                func.sum(EntryLine.points),
+            )
+            .where(EntryLine.store_id == store_id, EntryLine.source_ref.in_(chunk))
+            .group_by(EntryLine.source_ref, EntryLine.product_id, EntryLine.category_id)
+        )
+        for ref, product, category, points in rows:
+            if points:
+                shares[ref][(int(product), int(category))] = int(points)
+    for ref, held in holdings.items():
+        uncovered = held.points - sum(shares[ref].values())
+        if uncovered:
+            shares[ref][(0, 0)] = shares[ref].get((0, 0), 0) + uncovered
+    return shares
+
+
+def line_changes(
+    target: dict[tuple[int, int], int], held: dict[tuple[int, int], int]
+) -> tuple[LinePoints, ...]:
+    """The lines that move `held` shares to `target` shares (both keyed by (product, category))."""
+    changes = []
+    for key in sorted(target.keys() | held.keys()):
+        delta = target.get(key, 0) - held.get(key, 0)
+        if delta:
+            changes.append(LinePoints(product_id=key[0], category_id=key[1], points=delta))
+    return tuple(changes)
+
+
+def remember_products(session: Session, store_id: int, names: dict[int, str]) -> None:
+    """Record (or rename) products as orders show them, for reports: one executemany upsert."""
+    if not names:
+        return
+    table = Product.__table__
+    statement = upsert_insert(session, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["store_id", "product_id"], set_={"name": statement.excluded.name}
+    )
+    session.connection().execute(
+        statement,
+        [{"store_id": store_id, "product_id": pid, "name": names[pid]} for pid in sorted(names)],
+    )
 
 
 def _validated_batch(entries: Sequence[NewEntry]) -> list[NewEntry]:
@@ -133,6 +196,8 @@ def _validate(entry: NewEntry) -> None:
         )
     if not isinstance(entry.kind, SourceKind):
         raise ValueError(f"kind of entry {key!r} must be a SourceKind, got {entry.kind!r}")
+    if entry.lines and sum(line.points for line in entry.lines) != entry.points:
+        raise ValueError(f"the lines of entry {key!r} do not add up to its {entry.points} points")
     if not key or not key.strip():
         raise ValueError(f"idempotency_key of the entry for {entry.source_ref!r} is empty")
     if not entry.source_ref or not entry.source_ref.strip():
@@ -188,6 +253,8 @@ def _move_balances(
     """Create missing balance rows, then add each customer's deltas, in ascending customer order."""
     deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for entry in inserted:
+        if not entry.kind.counts_toward_balance:
+            continue
         delta = deltas[entry.customer_id]
         delta[0] += entry.points
         delta[1] += entry.points if entry.kind.counts_toward_lifetime else 0

@@ -9,13 +9,14 @@ the schema itself is created by the Alembic migrations in `ledger/migrations/`, 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -127,7 +128,79 @@ class PointEntry(Base):
         CheckConstraint("points <> 0", name="nonzero_points"),
         Index(None, "store_id", "source_ref"),
         Index(None, "customer_id", "id"),
+        # Points History pages by (occurred_at, id), for a store or for one customer (keyset).
+        Index(None, "store_id", "occurred_at", "id"),
+        Index(None, "customer_id", "occurred_at", "id"),
     )
+
+
+class PointRollup(Base):
+    """The entries of one UTC day, store, kind and source, summed; moved with the entries.
+
+    `credit` sums the positive points, `debit` the negative ones (<= 0), `entries` counts them.
+    Points Status and Points Sources read these rows, never the entries; `loyalty verify` proves
+    they equal the entries.
+    """
+
+    __tablename__ = "point_rollups"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    credit: Mapped[int] = mapped_column(default=0)
+    debit: Mapped[int] = mapped_column(default=0)
+    entries: Mapped[int] = mapped_column(default=0)
+
+
+class EntryLine(Base):
+    """The share of one entry's points that belongs to one product (purchase entries).
+
+    The lines of an entry add up to its points. Product 0 is what no product carries: shipping and
+    fees, and purchase entries recorded before lines existed. `category_id` is the product's first
+    category when the sync knew it, else 0.
+    """
+
+    __tablename__ = "entry_lines"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    entry_key: Mapped[str] = mapped_column(String(255))
+    source_ref: Mapped[str] = mapped_column(String(255))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    day: Mapped[date] = mapped_column(Date)
+    product_id: Mapped[int]
+    category_id: Mapped[int]
+    points: Mapped[int]
+
+    __table_args__ = (
+        UniqueConstraint("store_id", "entry_key", "product_id", "category_id"),
+        Index(None, "store_id", "source_ref"),
+        Index(None, "store_id", "product_id", "customer_id"),
+    )
+
+
+class ProductRollup(Base):
+    """Entry lines of one UTC day, store, product and category, summed; moved with the lines."""
+
+    __tablename__ = "product_rollups"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    product_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    category_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    points: Mapped[int] = mapped_column(default=0)
+    lines: Mapped[int] = mapped_column(default=0)
+
+
+class Product(Base):
+    """A product's name as the store's orders last showed it, for reports."""
+
+    __tablename__ = "products"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(255))
 
 
 class Balance(Base):

@@ -28,7 +28,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from rules.types import Award, ItemOverride, Order, OrderLine, PurchaseRules, Refund, Rounding
+from rules.types import (
+    Award,
+    ItemOverride,
+    Order,
+    OrderLine,
+    ProductPoints,
+    PurchaseRules,
+    Refund,
+    Rounding,
+)
 
 PURCHASE_REASON = "purchase"
 FIRST_ORDER_REASON = "first_order"
@@ -83,7 +92,50 @@ def purchase_points(
     if rules.max_points_per_order is not None and points > rules.max_points_per_order:
         points = rules.max_points_per_order
         explanation += f", capped at {points}"
-    return _award(order, rules, points, explanation)
+    products = split_by_product(points, _product_weights(order, rules, applied))
+    return _award(order, rules, points, explanation, products)
+
+
+def split_by_product(
+    points: int, weights: dict[tuple[int, int], Decimal]
+) -> tuple[ProductPoints, ...]:
+    """`points` shared over (product, category) keys in proportion to their weights, as integers
+    that add up to `points` exactly (largest remainder; ties go to the lower key)."""
+    positive = {key: weight for key, weight in weights.items() if weight > 0}
+    total = sum(positive.values(), _ZERO)
+    if points == 0:
+        return ()
+    if total <= 0:
+        return (ProductPoints(0, 0, points),)
+    exact = {key: Decimal(points) * weight / total for key, weight in positive.items()}
+    shares = {
+        key: int(value.to_integral_value(rounding=ROUND_FLOOR)) for key, value in exact.items()
+    }
+    left = points - sum(shares.values())
+    for key in sorted(exact, key=lambda k: (-(exact[k] - shares[k]), k))[:left]:
+        shares[key] += 1
+    return tuple(
+        ProductPoints(product, category, share)
+        for (product, category), share in sorted(shares.items())
+        if share
+    )
+
+
+def _product_weights(
+    order: Order, rules: PurchaseRules, refunds: tuple[Refund, ...]
+) -> dict[tuple[int, int], Decimal]:
+    """Each product's earning (at the rate, plus fixed points) before rounding; product 0 holds
+    shipping and fees. The unitemised-refund factor scales all alike, so it is left out."""
+    weights: dict[tuple[int, int], Decimal] = {}
+    extras = _extras(order, rules, refunds)
+    if extras:
+        weights[(0, 0)] = extras * rules.points_per_unit
+    for line in order.lines:
+        earning = _line_earning(line, rules, refunds)
+        key = (line.product_id, min(line.category_ids, default=0))
+        weight = earning.rated * rules.points_per_unit + earning.fixed
+        weights[key] = weights.get(key, _ZERO) + weight
+    return weights
 
 
 def first_order_points(bonus: int, has_earning_order: bool, owner_ref: str) -> Award:
@@ -219,13 +271,20 @@ def _override(line: OrderLine, rules: PurchaseRules) -> ItemOverride:
     return ItemOverride(fixed_points=max(fixed)) if fixed else ItemOverride()
 
 
-def _award(order: Order, rules: PurchaseRules, points: int, explanation: str) -> Award:
+def _award(
+    order: Order,
+    rules: PurchaseRules,
+    points: int,
+    explanation: str,
+    products: tuple[ProductPoints, ...] = (),
+) -> Award:
     return Award(
         points=points,
         reason=PURCHASE_REASON,
         key=f"order:{order.order_id}",
         rule_version=rules.version,
         explanation=explanation,
+        products=products,
     )
 
 

@@ -79,6 +79,7 @@ class OrderLine:
     total: Decimal  # after discounts, before tax
     total_tax: Decimal
     category_ids: frozenset[int] = frozenset()
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,15 @@ class Order:
 
 
 @dataclass(frozen=True)
+class ProductPoints:
+    """The share of an award carried by one product; product 0 is shipping and fees."""
+
+    product_id: int
+    category_id: int  # the product's lowest category id when known, else 0
+    points: int
+
+
+@dataclass(frozen=True)
 class Award:
     """What one source object should carry in the ledger, in total (not a delta)."""
 
@@ -136,3 +146,5 @@ class Award:
     key: str  # the source reference the points belong to: "order:1042"
     rule_version: str
     explanation: str = ""
+    #: For purchases: `points` split over the products that earned them (sums to `points`).
+    products: tuple[ProductPoints, ...] = ()

@@ -9,6 +9,7 @@ and what came, so the sync can quarantine that one object and carry on.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Mapping
@@ -122,6 +123,7 @@ def _order_line(raw: Any, index: int) -> OrderLine:
         subtotal=_money_field(line, "subtotal", path),
         total=_money_field(line, "total", path),
         total_tax=_money_field(line, "total_tax", path),
+        name=html.unescape(str(line.get("name") or ""))[:255],  # WooCommerce escapes names
     )
 
 

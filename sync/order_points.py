@@ -22,11 +22,15 @@ from ledger.entries import (
     NewEntry,
     RefHolding,
     append_entries,
+    line_changes,
     reconcile_key,
     ref_holdings,
+    ref_lines,
+    remember_products,
 )
 from ledger.kinds import SourceKind
 from ledger.models import RefundDetail, TrackedOrder
+from ledger.rollups import LinePoints
 from loyalty.errors import InvalidSourceData
 from rules.purchase import purchase_points
 from rules.types import Award, Order, PurchaseRuleBook, Refund
@@ -88,6 +92,7 @@ class OrderPoints:
         self.owners = owners
         self.fetch_refunds = fetch_refunds
         self.categories = categories
+        self.product_names: dict[int, str] = {}
 
     # -- pages of orders ---------------------------------------------------------------------
 
@@ -106,6 +111,7 @@ class OrderPoints:
                 decision = self._decide(session, order, raw, refunds, tracked, rejected)
                 if decision is not None:
                     decisions.append(decision)
+            self._remember_products(session, [d.order for d in decisions])
             outcome.entries.extend(self._record(session, decisions, tracked, now))
         outcome.quarantined += self.quarantine.add(session, rejected, now=now)
         usable = {str(order.order_id) for order, _ in parsed} - {r.ref for r in rejected}
@@ -117,20 +123,23 @@ class OrderPoints:
         ids = sorted(set(order_ids))
         tracked = self._tracked(session, ids)
         holdings = ref_holdings(session, self.store_id, [f"order:{i}" for i in ids])
+        shares = ref_lines(session, self.store_id, holdings)
         entries: list[NewEntry] = []
         for order_id in ids:
             row = tracked.get(order_id)
-            held = holdings.get(f"order:{order_id}")
+            ref = f"order:{order_id}"
+            held = holdings.get(ref)
             if held and held.points and row is not None and row.customer_id is not None:
                 entries.append(
                     _entry(
                         row.customer_id,
                         -held.points,
-                        f"order:{order_id}",
+                        ref,
                         held,
                         now,
                         row.rule_version,
                         "order deleted from the store",
+                        line_changes({}, shares[ref]),
                     )
                 )
             if row is not None:
@@ -190,11 +199,13 @@ class OrderPoints:
         now: datetime,
     ) -> list[NewEntry]:
         holdings = ref_holdings(session, self.store_id, [d.award.key for d in decisions])
+        shares = ref_lines(session, self.store_id, holdings)
         entries: list[NewEntry] = []
         owners: set[int] = set()
         for d in decisions:
             row = tracked.get(d.order.order_id)
-            entries.extend(_reconcile(d, holdings.get(d.award.key), row, now))
+            held = _Held(holdings.get(d.award.key), shares.get(d.award.key, {}))
+            entries.extend(_reconcile(d, held, row, now))
             owners.add(d.owner)
             if row is not None and row.customer_id is not None:
                 owners.add(row.customer_id)
@@ -227,6 +238,19 @@ class OrderPoints:
         row.fingerprint = fingerprint
         row.last_seen_at = now
         row.deleted = False
+
+    def _remember_products(self, session: Session, orders: list[Order]) -> None:
+        """Product names for the reports, written when first seen in a run or renamed."""
+        names = {
+            line.product_id: line.name
+            for order in orders
+            for line in order.lines
+            if line.product_id
+            and line.name
+            and self.product_names.get(line.product_id) != line.name
+        }
+        remember_products(session, self.store_id, names)
+        self.product_names.update(names)
 
     def _tracked(self, session: Session, order_ids: list[int]) -> dict[int, TrackedOrder]:
         if not order_ids:
@@ -326,15 +350,26 @@ def store_refunds(
     return len(usable)
 
 
+@dataclass(frozen=True)
+class _Held:
+    """What the ledger holds for an order: points and entries, and their per-product shares."""
+
+    holding: RefHolding | None
+    shares: dict[tuple[int, int], int]
+
+
 def _reconcile(
-    d: _Decision, holding: RefHolding | None, row: TrackedOrder | None, now: datetime
+    d: _Decision, current: _Held, row: TrackedOrder | None, now: datetime
 ) -> list[NewEntry]:
-    """The entries that bring `order:{id}` to its target, on the right customer.
+    """The entries that bring `order:{id}` to its target, on the right customer; each entry's
+    lines move the per-product shares from what is held to what the award splits.
 
     If an admin moved the order to another customer, what the old holder has goes back and the new
     holder gets the full target: two entries, consecutive positions.
     """
+    holding = current.holding
     held = holding.points if holding else 0
+    target = {(p.product_id, p.category_id): p.points for p in d.award.products}
     note = _note(d)
     version = d.award.rule_version
     previous_owner = row.customer_id if row is not None else None
@@ -347,18 +382,27 @@ def _reconcile(
             d.order.modified_at,
             version,
             f"order moved to another customer; {note}",
+            line_changes({}, current.shares),
         )
         after = RefHolding(points=0, entries=(holding.entries if holding else 0) + 1)
         if not d.award.points:
             return [moved_out]
         moved_in = _entry(
-            d.owner, d.award.points, d.award.key, after, d.order.modified_at, version, note
+            d.owner,
+            d.award.points,
+            d.award.key,
+            after,
+            d.order.modified_at,
+            version,
+            note,
+            line_changes(target, {}),
         )
         return [moved_out, moved_in]
     delta = d.award.points - held
     if not delta:
         return []
-    return [_entry(d.owner, delta, d.award.key, holding, d.order.modified_at, version, note)]
+    lines = line_changes(target, current.shares)
+    return [_entry(d.owner, delta, d.award.key, holding, d.order.modified_at, version, note, lines)]
 
 
 def _entry(
@@ -369,6 +413,7 @@ def _entry(
     occurred_at: datetime,
     rule_version: str | None,
     note: str,
+    lines: tuple[LinePoints, ...],
 ) -> NewEntry:
     return NewEntry(
         customer_id=customer_id,
@@ -379,6 +424,7 @@ def _entry(
         occurred_at=occurred_at,
         rule_version=rule_version,
         note=note,
+        lines=lines,
     )
 
 

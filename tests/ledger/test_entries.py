@@ -107,7 +107,7 @@ def test_balances_equal_the_sum_of_each_customers_entries(
     ]
     expected: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for e in batch:
-        expected[e.customer_id][0] += e.points
+        expected[e.customer_id][0] += e.points if e.kind.counts_toward_balance else 0
         expected[e.customer_id][1] += e.points if e.kind.counts_toward_lifetime else 0
 
     append_entries(session, store.id, batch, now=NOW)

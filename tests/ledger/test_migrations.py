@@ -24,7 +24,7 @@ from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 
-HEAD = "0004_quarantine"
+HEAD = "0005_reports"
 LEDGER_TABLES = {
     "stores",
     "customers",
@@ -37,6 +37,10 @@ LEDGER_TABLES = {
     "meta_writes",
     "sync_runs",
     "redemptions",
+    "point_rollups",
+    "entry_lines",
+    "product_rollups",
+    "products",
 }
 
 

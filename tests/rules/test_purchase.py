@@ -15,6 +15,7 @@ from rules.types import (
     ItemOverride,
     Order,
     OrderLine,
+    ProductPoints,
     PurchaseRuleBook,
     PurchaseRules,
     Refund,
@@ -122,6 +123,7 @@ def test_award_names_the_order_reason_rule_version_and_arithmetic() -> None:
         key="order:1042",
         rule_version="2024-spring",
         explanation="completed; base 84.00 × 1 = 84 (floor)",
+        products=(ProductPoints(product_id=100, category_id=0, points=84),),
     )
     assert type(award.points) is int
 

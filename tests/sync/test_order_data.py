@@ -87,8 +87,17 @@ def test_order_sample_fields_are_read_from_the_strings_and_gmt_fields() -> None:
     assert (order.shipping_total, order.shipping_tax) == (D("10.00"), D("0.00"))
     assert (order.fee_total, order.fee_tax, order.discount_total) == (D(0), D(0), D("0.00"))
     assert order.lines == (
-        OrderLine(315, 93, 0, 2, D("6.00"), D("6.00"), D("0.45")),
-        OrderLine(316, 22, 23, 1, D("12.00"), D("12.00"), D("0.90")),
+        OrderLine(315, 93, 0, 2, D("6.00"), D("6.00"), D("0.45"), name="Woo Single #1"),
+        OrderLine(
+            316,
+            22,
+            23,
+            1,
+            D("12.00"),
+            D("12.00"),
+            D("0.90"),
+            name="Ship Your Idea – Color: Black, Size: M Test",
+        ),  # unescaped
     )
     assert (order.coupon_codes, order.refunds) == ((), ())
 
