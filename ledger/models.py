@@ -216,7 +216,10 @@ class Balance(Base):
     lifetime: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime]
 
-    __table_args__ = (Index(None, "store_id", "balance"),)
+    __table_args__ = (
+        Index(None, "store_id", "balance"),
+        Index(None, "store_id", "lifetime"),  # Top Earning Customers over all time
+    )
 
 
 class SyncCursor(Base):

@@ -27,6 +27,7 @@ from ledger.errors import LedgerError, SyncAlreadyRunning
 from ledger.migrate import current_revision, head_revision, upgrade
 from ledger.models import Customer, PointEntry, QuarantinedItem
 from ledger.quarantine import quarantined_items
+from ledger.rollups import RollupDifference, verify_rollups
 from ledger.session import (
     check_database_exists,
     check_schema_current,
@@ -37,6 +38,9 @@ from ledger.session import (
 from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
 from loyalty.errors import ConfigError, LoyaltyError
 from loyalty.log import configure_logging, redact
+from loyalty.report_cli import add_report_arguments, render_report
+from reports.customers import BadCursor
+from reports.period import UnknownCustomer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -111,10 +115,11 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ),
     (
         "verify",
-        "prove every cached balance equals the sum of its entries",
+        "prove every cached balance and report rollup equals the sum of its entries",
         "Recompute every customer's balance and lifetime points from the append-only entries and"
         " compare them with the cached balances (of the configured store, or of every store"
-        " without one). Exits 1 and lists the customers that differ.",
+        " without one); recompute the reports' daily rollups and per-product lines the same way."
+        " Exits 1 and lists what differs.",
         "loyalty verify",
     ),
     (
@@ -160,6 +165,20 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         " expired, deleted), customer, points, amount, code. Pending ones are finished by the"
         " next `loyalty sync`.",
         "loyalty redemptions --pending\n  loyalty redemptions --json",
+    ),
+    (
+        "report",
+        "Points Status, Sources, Top Earning Customers, History, per product",
+        "Print a report of the configured store over a range of UTC days (default: all time):"
+        " status (the balance equation and the liability, by month, week or day), sources"
+        " (points by source, purchases by category and product), top (customers ranked by"
+        " points earned in the range), history (entries newest first with the running balance,"
+        " a page at a time) or products (which customers earned on which product). Tables on a"
+        " terminal; --json and --csv carry the same numbers.",
+        "loyalty report status --from 2024-01-01 --to 2024-03-31 --by month\n"
+        "  loyalty report top --limit 50 --csv > top.csv\n"
+        "  loyalty report history --customer 42 --limit 20\n"
+        "  loyalty report products --product 118 --json",
     ),
     (
         "sandbox",
@@ -287,6 +306,11 @@ def _redemptions_arguments(sub: argparse.ArgumentParser) -> None:
     sub.set_defaults(handler=_redemptions)
 
 
+def _report_arguments(sub: argparse.ArgumentParser) -> None:
+    add_report_arguments(sub)
+    sub.set_defaults(handler=_report)
+
+
 _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "check": _check_arguments,
     "db": _db_arguments,
@@ -297,6 +321,7 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "adjust": _adjust_arguments,
     "redeem": _redeem_arguments,
     "redemptions": _redemptions_arguments,
+    "report": _report_arguments,
 }
 
 
@@ -390,13 +415,19 @@ def _verify(args: argparse.Namespace) -> int:
     config = _load(args)
     with _open_ledger(config, require_store=False, readonly=True) as (session, store_id):
         differences = verify_balances(session, store_id)
+        rollups = verify_rollups(session, store_id)
         customers = _count(session, Customer, store_id)
         entries = _count(session, PointEntry, store_id)
-    if not differences:
+    if not differences and not rollups:
         counted = f"{_plural(customers, 'customer')}, {_plural(entries, 'entry', 'entries')}"
-        _print(f"verified {counted}: balances equal their entries")
+        _print(f"verified {counted}: balances equal their entries, and so do the report rollups")
         return EXIT_OK
-    _print("\n".join(_describe_difference(d) for d in differences))
+    _print("\n".join([*map(_describe_difference, differences), *map(_describe_rollup, rollups)]))
+    if not differences:
+        return _fail(
+            f"{len(rollups)} report rollup row(s) differ from the entries they sum"
+            f" ({_plural(entries, 'entry', 'entries')} checked)"
+        )
     return _fail(
         f"cached points differ from the sum of the entries for {len(differences)} of"
         f" {_plural(customers, 'customer')} ({_plural(entries, 'entry', 'entries')} checked)"
@@ -505,6 +536,18 @@ def _redemptions(args: argparse.Namespace) -> int:
     return redemptions_command(args, _load(args), _print)
 
 
+def _report(args: argparse.Namespace) -> int:
+    config = _load(args)
+    with _open_ledger(config, require_store=True, readonly=True) as (session, store_id):
+        assert store_id is not None  # require_store=True
+        try:
+            text = render_report(session, store_id, args, point_value=config.points.point_value)
+        except (UnknownCustomer, BadCursor, argparse.ArgumentTypeError) as error:
+            return _fail(str(error).strip("'\""), EXIT_USAGE)
+    _print(text)
+    return EXIT_OK
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from sandbox.cli import main as sandbox_main  # the sandbox is a test tool: import on demand
 
@@ -564,6 +607,11 @@ def _describe_difference(d: BalanceDifference) -> str:
         f" entries {d.entries_balance}; lifetime cached {_or_missing(d.cached_lifetime)},"
         f" entries {d.entries_lifetime}"
     )
+
+
+def _describe_rollup(d: RollupDifference) -> str:
+    key = ", ".join(str(part) for part in d.key)
+    return f"{d.table} of store {d.store_id} ({key}): stored {d.rollup}, entries give {d.entries}"
 
 
 def _plural(count: int, one: str, many: str | None = None) -> str:

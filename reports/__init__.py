@@ -1,5 +1,11 @@
-"""The admin reports (Points Status, Points Sources, Top Earning Customers, Points History).
+"""The admin reports: Points Status, Points Sources, Top Earning Customers, Points History, and
+points per product. Read-only SQL aggregates over the ledger; nothing here writes.
 
-Read-only queries over the ledger; they arrive with a later release. Until then `loyalty balances`
-and `loyalty verify` read the ledger, and `make demo` prints a short points status.
+- `status.points_status` and `sources.points_sources` read the daily rollups, never the entries.
+- `customers.top_customers` ranks by points earned in a range; `customers.history` pages entries
+  with a keyset cursor and a running balance.
+- `products.product_customers`: which customers earned points on which product.
+
+Every report takes a `Period` (inclusive UTC days; either end open) and returns frozen dataclasses
+that the CLI prints as a table, JSON or CSV, and the HTML outputs render.
 """

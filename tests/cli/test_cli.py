@@ -257,7 +257,7 @@ class TestLedgerCommands:
         config = ledger_config(tmp_path, db_url)
         assert main(["--config", config, "verify"]) == 0
         assert capsys.readouterr().out == (
-            "verified 0 customers, 0 entries: balances equal their entries\n"
+            "verified 0 customers, 0 entries: balances equal their entries, and so do the report rollups\n"
         )
         adjust = ["--config", config, "adjust", "--customer", "42", "--reason", "goodwill"]
         assert main([*adjust, "--points", "100"]) == 0
@@ -282,7 +282,7 @@ class TestLedgerCommands:
         )
         assert main(["--config", config, "verify"]) == 0
         assert capsys.readouterr().out == (
-            "verified 2 customers, 3 entries: balances equal their entries\n"
+            "verified 2 customers, 3 entries: balances equal their entries, and so do the report rollups\n"
         )
 
     def test_verify_lists_a_cached_balance_that_differs_from_its_entries(

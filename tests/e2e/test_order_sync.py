@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from ledger.balances import verify_balances
+from ledger.rollups import verify_rollups
 from ledger.models import MetaWrite, PointEntry, QuarantinedItem
 from ledger.session import session_scope
 from loyalty.config import Config
@@ -38,6 +39,7 @@ def assert_exact(store: SandboxStore, config: Config, engine: Engine) -> None:
     assert meta_balances(store) == accounts
     with session_scope(engine) as session:
         assert verify_balances(session) == []
+        assert verify_rollups(session) == []  # rollups and per-product lines too
 
 
 def test_full_sync_gives_every_customer_the_independently_computed_balance(

@@ -53,6 +53,7 @@ def upgrade() -> None:
         "point_entries",
         ["customer_id", "occurred_at", "id"],
     )
+    op.create_index("ix_balances_store_id_lifetime", "balances", ["store_id", "lifetime"])
     op.create_table(
         "point_rollups",
         sa.Column("store_id", ID, nullable=False),
@@ -155,5 +156,6 @@ def downgrade() -> None:
     op.drop_index("ix_entry_lines_store_id_source_ref", table_name="entry_lines")
     op.drop_table("entry_lines")
     op.drop_table("point_rollups")
+    op.drop_index("ix_balances_store_id_lifetime", table_name="balances")
     op.drop_index("ix_point_entries_customer_id_occurred_at_id", table_name="point_entries")
     op.drop_index("ix_point_entries_store_id_occurred_at_id", table_name="point_entries")

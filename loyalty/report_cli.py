@@ -1,0 +1,280 @@
+"""`loyalty report status|sources|top|history|products`: the reports as a table, JSON or CSV.
+
+`add_report_arguments` declares the options; `render_report` runs one report in an open session
+and returns the text to print. JSON and CSV carry the same numbers as the table (the README lists
+the JSON fields). The HTML export (`loyalty report html`) lives in `loyalty.report_html`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from reports.customers import history, top_customers
+from reports.period import Period, find_customer
+from reports.products import product_customers
+from reports.sources import points_sources
+from reports.status import Granularity, points_status
+
+REPORTS = ("status", "sources", "top", "history", "products")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A report as plain data: JSON document, one flat table (for CSV and the terminal), notes."""
+
+    document: dict[str, Any]
+    headers: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    notes: tuple[str, ...] = ()
+
+
+def add_report_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("report", choices=REPORTS, help="which report")
+    sub.add_argument("--from", dest="start", type=_day, metavar="DATE", help="first UTC day")
+    sub.add_argument("--to", dest="end", type=_day, metavar="DATE", help="last UTC day")
+    sub.add_argument("--customer", metavar="ID", help="WooCommerce id or email (history)")
+    sub.add_argument("--limit", type=_positive, metavar="N", help="rows (top, history, products)")
+    sub.add_argument("--cursor", metavar="C", help="history: the page after this cursor")
+    sub.add_argument("--product", type=_positive, metavar="ID", help="products: one product")
+    sub.add_argument(
+        "--by", choices=[g.value for g in Granularity], default="month", help="status periods"
+    )
+    formats = sub.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="print JSON")
+    formats.add_argument("--csv", action="store_true", help="print CSV")
+
+
+def period_of(args: argparse.Namespace) -> Period:
+    try:
+        return Period(args.start, args.end)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def render_report(
+    session: Session, store_id: int, args: argparse.Namespace, *, point_value: Decimal
+) -> str:
+    """Run the report `args.report` and format it as `args` asks (table, --json or --csv)."""
+    builder = _BUILDERS[args.report]
+    rendered = builder(session, store_id, period_of(args), args, point_value)
+    if args.json:
+        return json.dumps(rendered.document, indent=2, default=_json_default)
+    if args.csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(rendered.headers)
+        writer.writerows([[_plain(cell) for cell in row] for row in rendered.rows])
+        return out.getvalue().rstrip("\n")
+    table = render_table([rendered.headers, *[[_plain(c) for c in r] for r in rendered.rows]])
+    return "\n".join([table if rendered.rows else "(nothing in this range)", *rendered.notes])
+
+
+def render_table(rows: Sequence[Sequence[str]]) -> str:
+    """Aligned columns: numbers right, text left."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    numeric = [
+        all(_is_number(row[i]) for row in rows[1:]) and len(rows) > 1 for i in range(len(widths))
+    ]
+    lines = []
+    for row in rows:
+        cells = [
+            c.rjust(w) if numeric[i] else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+# --- the reports ----------------------------------------------------------------------------
+
+
+def _status(
+    session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
+) -> Rendered:
+    report = points_status(
+        session, store_id, period, point_value=value, granularity=Granularity(args.by)
+    )
+    m = report.movements
+    buckets = ("earned", "revoked", "redeemed", "expired", "adjusted", "transferred", "pending")
+    headers = ("period", "opening", *buckets, "closing", "liability")
+    rows: list[tuple[Any, ...]] = []
+    opening = report.opening
+    for row in report.periods:
+        moved = tuple(getattr(row.movements, b) for b in buckets)
+        rows.append((row.start, opening, *moved, row.closing, row.closing * value))
+        opening = row.closing
+    total = tuple(getattr(m, b) for b in buckets)
+    rows.append(("total", report.opening, *total, report.closing, report.liability))
+    document = {
+        "from": period.start,
+        "to": period.end,
+        "by": report.granularity.value,
+        "opening": report.opening,
+        **{b: getattr(m, b) for b in buckets},
+        "closing": report.closing,
+        "balanced": report.balanced,
+        "pending_outstanding": report.pending_outstanding,
+        "point_value": value,
+        "liability": report.liability,
+        "periods": [dict(zip(headers, r, strict=True)) for r in rows[:-1]],
+    }
+    equation = (
+        f"{report.opening} + {m.earned} - {m.revoked} - {m.redeemed} - {m.expired}"
+        f" {'+' if m.adjusted >= 0 else '-'} {abs(m.adjusted)}"
+        f" {'+' if m.transferred >= 0 else '-'} {abs(m.transferred)} = {report.closing}"
+    )
+    notes = (
+        f"\nopening + earned - revoked - redeemed - expired ± adjusted ± transferred = closing\n"
+        f"{equation}  {'balanced' if report.balanced else 'NOT BALANCED'}",
+        f"outstanding {report.closing} points × {value} = {report.liability} liability;"
+        f" {report.pending_outstanding} points pending",
+    )
+    return Rendered(document, headers, rows, notes)
+
+
+def _sources(
+    session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
+) -> Rendered:
+    report = points_sources(session, store_id, period, product_limit=args.limit or 20)
+    headers = ("section", "id", "name", "earned", "revoked", "points", "share")
+    rows: list[tuple[Any, ...]] = [
+        ("source", r.source.value, "", r.earned, r.revoked, r.net, r.share) for r in report.sources
+    ]
+    rows += [("category", r.category_id, "", "", "", r.points, r.share) for r in report.categories]
+    rows += [("product", r.product_id, r.name, "", "", r.points, "") for r in report.products]
+    document = {
+        "from": period.start,
+        "to": period.end,
+        "total_earned": report.total_earned,
+        "sources": [
+            {"source": r.source.value, "earned": r.earned, "revoked": r.revoked,
+             "points": r.net, "share": r.share}
+            for r in report.sources
+        ],
+        "categories": [
+            {"category_id": r.category_id, "points": r.points, "share": r.share}
+            for r in report.categories
+        ],
+        "products": [
+            {"product_id": r.product_id, "name": r.name, "points": r.points}
+            for r in report.products
+        ],
+    }  # fmt: skip
+    return Rendered(document, headers, rows)
+
+
+def _top(
+    session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
+) -> Rendered:
+    top = top_customers(session, store_id, period, limit=args.limit or 10)
+    headers = ("rank", "customer_id", "email", "earned", "earning_orders", "balance", "lifetime")
+    rows = [tuple(getattr(t, h) for h in headers) for t in top]
+    document = {"from": period.start, "to": period.end, "customers": [
+        dict(zip(headers, row, strict=True)) for row in rows
+    ]}  # fmt: skip
+    return Rendered(document, headers, rows)
+
+
+def _history(
+    session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
+) -> Rendered:
+    customer = find_customer(session, store_id, args.customer) if args.customer else None
+    page = history(
+        session, store_id, period, customer=customer, limit=args.limit or 50, cursor=args.cursor
+    )
+    headers = ("entry_id", "date", "customer_id", "email", "source", "kind", "reference",
+               "points", "balance", "note")  # fmt: skip
+    rows = [
+        (r.entry_id, r.occurred_at.strftime("%Y-%m-%d %H:%M"), r.customer_id, r.email,
+         r.source, r.kind, r.reference, r.points, r.balance, r.note)
+        for r in page.rows
+    ]  # fmt: skip
+    document = {
+        "from": period.start,
+        "to": period.end,
+        "entries": [
+            {**dict(zip(headers, row, strict=True)), "date": r.occurred_at.isoformat()}
+            for row, r in zip(rows, page.rows, strict=True)
+        ],
+        "next_cursor": page.next_cursor,
+    }
+    notes = (f"\nnext page: --cursor {page.next_cursor}",) if page.next_cursor else ()
+    return Rendered(document, headers, rows, notes)
+
+
+def _products(
+    session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
+) -> Rendered:
+    found = product_customers(
+        session, store_id, period, product_id=args.product, limit=args.limit or 100
+    )
+    headers = ("product_id", "name", "customer_id", "email", "points", "purchases")
+    rows = [tuple(getattr(r, h) for h in headers) for r in found]
+    document = {"from": period.start, "to": period.end, "rows": [
+        dict(zip(headers, row, strict=True)) for row in rows
+    ]}  # fmt: skip
+    return Rendered(document, headers, rows)
+
+
+_Builder = Callable[[Session, int, Period, argparse.Namespace, Decimal], Rendered]
+_BUILDERS: dict[str, _Builder] = {
+    "status": _status,
+    "sources": _sources,
+    "top": _top,
+    "history": _history,
+    "products": _products,
+}
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text}")
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return text == ""
+    return True

@@ -1,0 +1,221 @@
+"""Top Earning Customers and Points History.
+
+Top: ranked by points earned in the range (the lifetime kinds: purchases and other earnings, net
+of their revocations, and points moved from the customer's own guest profile), not by balance.
+Over all time that is the cached lifetime, read through its index; over a range, one grouped query
+over the entries of the range.
+
+History: entries newest first, each with the balance its customer had right after it (spendable
+points, in the order shown). Pages are keyset pages: the cursor is the last row's (occurred_at,
+id), so page 1,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
+from ledger.models import Balance, Customer, PointEntry
+from reports.period import Period
+
+_LIFETIME = sorted(kind.value for kind in LIFETIME_KINDS)
+_OUTSIDE = sorted(kind.value for kind in OUTSIDE_BALANCE_KINDS)
+
+
+@dataclass(frozen=True)
+class TopCustomer:
+    rank: int
+    customer_id: int | None  # the WooCommerce id; None for a guest
+    email: str | None
+    earned: int  # in the range
+    earning_orders: int  # orders whose points the customer holds, > 0 (all time)
+    balance: int
+    lifetime: int
+
+
+def top_customers(
+    session: Session, store_id: int, period: Period, *, limit: int = 10
+) -> list[TopCustomer]:
+    """The `limit` customers who earned most in `period` (ties: lower ledger id first)."""
+    if period.start is None and period.end is None:
+        ranked = [
+            (cid, int(lifetime))
+            for cid, lifetime in session.execute(
+                select(Balance.customer_id, Balance.lifetime)
+                .where(Balance.store_id == store_id, Balance.lifetime > 0)
+                .order_by(Balance.lifetime.desc(), Balance.customer_id)
+                .limit(limit)
+            )
+        ]
+    else:
+        earned = func.sum(PointEntry.points)
+        ranked = [
+            (cid, int(points))
+            for cid, points in session.execute(
+                select(PointEntry.customer_id, earned)
+                .where(
+                    PointEntry.store_id == store_id,
+                    PointEntry.kind.in_(_LIFETIME),
+                    *period.moments(PointEntry.occurred_at),
+                )
+                .group_by(PointEntry.customer_id)
+                .having(earned > 0)
+                .order_by(earned.desc(), PointEntry.customer_id)
+                .limit(limit)
+            )
+        ]
+    ids = [cid for cid, _ in ranked]
+    people = {
+        c.id: (c, b)
+        for c, b in session.execute(
+            select(Customer, Balance)
+            .outerjoin(Balance, Balance.customer_id == Customer.id)
+            .where(Customer.id.in_(ids))
+        )
+    }
+    orders = _earning_orders(session, ids)
+    top = []
+    for rank, (cid, points) in enumerate(ranked, 1):
+        customer, balance = people[cid]
+        top.append(
+            TopCustomer(
+                rank=rank,
+                customer_id=customer.wc_id,
+                email=customer.email,
+                earned=points,
+                earning_orders=orders.get(cid, 0),
+                balance=balance.balance if balance else 0,
+                lifetime=balance.lifetime if balance else 0,
+            )
+        )
+    return top
+
+
+def _earning_orders(session: Session, customer_ids: list[int]) -> dict[int, int]:
+    if not customer_ids:
+        return {}
+    held = (
+        select(PointEntry.customer_id, PointEntry.source_ref)
+        .where(
+            PointEntry.customer_id.in_(customer_ids),
+            PointEntry.kind == SourceKind.PURCHASE.value,
+        )
+        .group_by(PointEntry.customer_id, PointEntry.source_ref)
+        .having(func.sum(PointEntry.points) > 0)
+        .subquery()
+    )
+    rows = session.execute(select(held.c.customer_id, func.count()).group_by(held.c.customer_id))
+    return {int(cid): int(n) for cid, n in rows}
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    entry_id: int
+    occurred_at: datetime
+    customer_id: int | None  # WooCommerce id; None for a guest
+    email: str | None
+    kind: str
+    source: str
+    reference: str  # the source reference: order:1042, review:7, adjustment:..., ...
+    points: int
+    note: str
+    balance: int  # the customer's spendable balance right after this entry
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    rows: list[HistoryRow]
+    next_cursor: str | None  # None on the last page
+
+
+class BadCursor(ValueError):
+    """A history cursor that this report did not hand out."""
+
+
+def history(
+    session: Session,
+    store_id: int,
+    period: Period,
+    *,
+    customer: Customer | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> HistoryPage:
+    """One page of entries, newest first, for one customer or for the whole store."""
+    entry = PointEntry
+    query = select(entry, Customer.wc_id, Customer.email).join(
+        Customer, Customer.id == entry.customer_id
+    )
+    if customer is not None:
+        query = query.where(entry.customer_id == customer.id)
+    else:
+        query = query.where(entry.store_id == store_id)
+    query = query.where(*period.moments(entry.occurred_at))
+    if cursor is not None:
+        moment, last_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                entry.occurred_at < moment,
+                and_(entry.occurred_at == moment, entry.id < last_id),
+            )
+        )
+    earlier = aliased(PointEntry)
+    running = (
+        select(func.coalesce(func.sum(earlier.points), 0))
+        .where(
+            earlier.customer_id == entry.customer_id,
+            earlier.kind.not_in(_OUTSIDE),
+            or_(
+                earlier.occurred_at < entry.occurred_at,
+                and_(earlier.occurred_at == entry.occurred_at, earlier.id <= entry.id),
+            ),
+        )
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        query.add_columns(running)
+        .order_by(entry.occurred_at.desc(), entry.id.desc())
+        .limit(limit + 1)
+    ).all()
+    page = [
+        HistoryRow(
+            entry_id=e.id,
+            occurred_at=e.occurred_at,
+            customer_id=wc_id,
+            email=email,
+            kind=e.kind,
+            source=SourceKind(e.kind).source.value,
+            reference=e.source_ref,
+            points=e.points,
+            note=e.note or "",
+            balance=int(balance),
+        )
+        for e, wc_id, email, balance in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return HistoryPage(page, encode_cursor(page[-1]) if more and page else None)
+
+
+def encode_cursor(row: HistoryRow) -> str:
+    raw = f"{row.occurred_at.astimezone(UTC).isoformat()}|{row.entry_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, entry_id = raw.split("|")
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, int(entry_id)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadCursor(f"not a history cursor: {cursor!r}") from error

@@ -1,0 +1,60 @@
+"""The date range every report takes, and the customer filter some take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.models import Customer
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive UTC days; None leaves that end open."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"the range starts ({self.start}) after it ends ({self.end})")
+
+    def days(self, column: Any) -> list[Any]:
+        """Conditions on a `Date` column (a rollup's day)."""
+        conditions = []
+        if self.start is not None:
+            conditions.append(column >= self.start)
+        if self.end is not None:
+            conditions.append(column <= self.end)
+        return conditions
+
+    def moments(self, column: Any) -> list[Any]:
+        """Conditions on a timestamp column: from the start day's midnight to the end day's."""
+        conditions = []
+        if self.start is not None:
+            conditions.append(column >= datetime.combine(self.start, time(), UTC))
+        if self.end is not None:
+            conditions.append(column < datetime.combine(self.end + timedelta(days=1), time(), UTC))
+        return conditions
+
+
+class UnknownCustomer(LookupError):
+    """The customer named in a report filter is not in the ledger."""
+
+
+def find_customer(session: Session, store_id: int, who: str | int) -> Customer:
+    """A customer by WooCommerce id (a number) or by email (account first, then guest)."""
+    text = str(who).strip()
+    query = select(Customer).where(Customer.store_id == store_id)
+    if text.isdigit():
+        query = query.where(Customer.wc_id == int(text))
+    else:
+        query = query.where(Customer.email == text.lower()).order_by(Customer.is_guest, Customer.id)
+    customer = session.execute(query.limit(1)).scalar_one_or_none()
+    if customer is None:
+        raise UnknownCustomer(f"no customer {text!r} in the ledger of this store")
+    return customer

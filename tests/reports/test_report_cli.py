@@ -1,0 +1,131 @@
+"""`loyalty report ...` over the story ledger: tables, JSON and CSV carry the same numbers, and
+`loyalty verify` checks the rollups."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, update
+
+from ledger.models import PointRollup
+from ledger.session import session_scope
+from loyalty.cli import main
+from tests.cli.test_cli import ledger_config
+from tests.reports.ledger_story import build
+
+
+@pytest.fixture
+def config(engine: Engine, db_url: str, tmp_path: Path) -> str:
+    with session_scope(engine) as session:
+        build(session)
+    return ledger_config(tmp_path, db_url)
+
+
+def run(config: str, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    code = main(["--config", config, "report", *args])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured.out
+
+
+RANGE = ("--from", "2024-02-01", "--to", "2024-03-15")
+
+
+def test_status_table_json_and_csv_agree_and_show_the_equation(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = run(config, capsys, "status", *RANGE)
+    document = json.loads(run(config, capsys, "status", *RANGE, "--json"))
+    rows = list(csv.DictReader(io.StringIO(run(config, capsys, "status", *RANGE, "--csv"))))
+
+    assert "150 + 55 - 30 - 60 - 5 - 20 + 0 = 90  balanced" in table
+    assert "outstanding 90 points × 0.01 = 0.90 liability; 25 points pending" in table
+    header, feb, march, total = table.splitlines()[:4]
+    assert header.split() == ["period", "opening", "earned", "revoked", "redeemed", "expired",
+                              "adjusted", "transferred", "pending", "closing", "liability"]  # fmt: skip
+    assert total.split() == ["total", "150", "55", "30", "60", "5", "-20", "0", "25", "90", "0.90"]
+    assert len(header) == len(feb) == len(march) == len(total)  # aligned
+    assert (feb.split()[0], march.split()[-2]) == ("2024-02-01", "90")
+    assert {k: document[k] for k in ("opening", "earned", "revoked", "redeemed", "expired",
+                                     "adjusted", "transferred", "pending", "closing")} == {
+        "opening": 150, "earned": 55, "revoked": 30, "redeemed": 60, "expired": 5,
+        "adjusted": -20, "transferred": 0, "pending": 25, "closing": 90,
+    }  # fmt: skip
+    assert (document["balanced"], document["liability"], document["point_value"]) == (
+        True,
+        "0.90",
+        "0.01",
+    )
+    assert [p["closing"] for p in document["periods"]] == [175, 90]
+    assert rows[-1] == {"period": "total", "opening": "150", "earned": "55", "revoked": "30",
+                        "redeemed": "60", "expired": "5", "adjusted": "-20", "transferred": "0",
+                        "pending": "25", "closing": "90", "liability": "0.90"}  # fmt: skip
+    assert [r["closing"] for r in rows[:-1]] == ["175", "90"]
+
+
+def test_sources_top_history_and_products_in_each_format(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources = json.loads(run(config, capsys, "sources", *RANGE, "--json"))
+    assert sources["total_earned"] == 95
+    assert sources["sources"][0] == {
+        "source": "purchase", "earned": 40, "revoked": 30, "points": 10, "share": "0.4211"
+    }  # fmt: skip
+    sources_csv = run(config, capsys, "sources", *RANGE, "--csv").splitlines()
+    assert "source,purchase,,40,30,10,0.4211" in sources_csv
+    assert "product,20,Shampoo,,,40," in sources_csv
+
+    top = run(config, capsys, "top", "--limit", "1")
+    assert top.splitlines() == [
+        "rank  customer_id  email            earned  earning_orders  balance  lifetime",
+        "   1            8  bob@example.com      95               1       45        95",
+    ]
+
+    page = json.loads(run(config, capsys, "history", "--customer", "7", "--limit", "2", "--json"))
+    assert [(e["points"], e["balance"]) for e in page["entries"]] == [(-5, 55), (-20, 60)]
+    following = run(
+        config, capsys, "history", "--customer", "7", "--limit", "2", "--cursor",
+        page["next_cursor"], "--csv",
+    )  # fmt: skip
+    assert [row["points"] for row in csv.DictReader(io.StringIO(following))] == ["10", "-30"]
+    table = run(config, capsys, "history", "--customer", "alice@example.com", "--limit", "2")
+    assert f"next page: --cursor {page['next_cursor']}" in table
+
+    products = json.loads(run(config, capsys, "products", "--product", "20", "--json"))
+    assert [(r["email"], r["points"]) for r in products["rows"]] == [
+        ("alice@example.com", 40),
+        ("guest@example.com", 40),
+    ]
+
+
+def test_bad_report_arguments_are_one_clear_line(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", config, "report", "history", "--customer", "999"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "loyalty: error: no customer '999' in the ledger of this store"
+    )
+    assert main(["--config", config, "report", "status", "--from", "2024-02-01", "--to",
+                 "2024-01-01"]) == 2  # fmt: skip
+    assert "starts (2024-02-01) after it ends (2024-01-01)" in capsys.readouterr().err
+    assert main(["--config", config, "report", "top", "--limit", "0"]) == 2
+    assert "expected a number >= 1" in capsys.readouterr().err
+
+
+def test_verify_finds_a_rollup_that_differs_from_the_entries(
+    config: str, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", config, "verify"]) == 0
+    capsys.readouterr()
+    with session_scope(engine) as session:
+        session.execute(update(PointRollup).where(PointRollup.kind == "review").values(credit=11))
+
+    assert main(["--config", config, "verify"]) == 1
+    out, err = capsys.readouterr()
+    assert "point_rollups of store 1 (2024-02-11, review, review): stored (11, 0, 1)," in out
+    assert "entries give (10, 0, 1)" in out
+    assert "1 report rollup row(s) differ from the entries they sum" in err

@@ -1,0 +1,58 @@
+"""Migration 0003_reports fills the rollups and lines from a ledger that already has entries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from alembic import command
+from sqlalchemy import text
+
+from ledger.migrate import alembic_config, upgrade
+from ledger.rollups import verify_rollups
+from ledger.session import create_engine_for, session_scope
+from reports.period import Period
+from reports.sources import points_sources
+from reports.status import points_status
+
+ENTRIES = [
+    ("order:1#1", "purchase", 100, "2024-01-05 10:00:00"),
+    ("order:1#2", "purchase", -40, "2024-01-06 23:59:59"),
+    ("first_order:customer:1#1", "first_order", 5, "2024-01-05 10:00:00"),
+    ("adjustment:x", "adjustment", -3, "2024-02-01 00:00:00"),
+]
+
+
+def test_upgrading_a_ledger_with_entries_fills_rollups_that_verify(raw_db_url: str) -> None:
+    engine = create_engine_for(raw_db_url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(raw_db_url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0002")
+            connection.execute(text("INSERT INTO stores (id, key, created_at) VALUES (1, 's', :t)"),
+                               {"t": "2024-01-01 00:00:00"})  # fmt: skip
+            connection.execute(
+                text("INSERT INTO customers (id, store_id, wc_id, is_guest, created_at)"
+                     " VALUES (1, 1, 7, false, :t)"),
+                {"t": "2024-01-01 00:00:00"},
+            )  # fmt: skip
+            for key, kind, points, when in ENTRIES:
+                connection.execute(
+                    text("INSERT INTO point_entries (store_id, customer_id, points, kind,"
+                         " source_ref, idempotency_key, occurred_at, recorded_at)"
+                         " VALUES (1, 1, :p, :k, :r, :key, :t, :t)"),
+                    {"p": points, "k": kind, "r": key.split("#")[0], "key": key,
+                     "t": f"{when}+00:00" if "postgresql" in raw_db_url else when},
+                )  # fmt: skip
+
+        upgrade(raw_db_url)
+
+        with session_scope(engine) as session:
+            assert verify_rollups(session) == []
+            status = points_status(session, 1, Period(), point_value=Decimal(1))
+            sources = points_sources(session, 1, Period())
+        assert (status.movements.earned, status.movements.revoked) == (105, 40)
+        assert (status.movements.adjusted, status.closing) == (-3, 62)
+        assert [(p.product_id, p.points) for p in sources.products] == [(0, 60)]
+    finally:
+        engine.dispose()
