@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from ledger.balances import verify_balances
-from ledger.rollups import verify_rollups
 from ledger.models import MetaWrite, PointEntry, QuarantinedItem
+from ledger.rollups import verify_rollups
 from ledger.session import session_scope
 from loyalty.config import Config
 from loyalty.errors import StoreUnavailable
