@@ -15,6 +15,7 @@ import textwrap
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,7 +39,8 @@ from ledger.session import (
 from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
 from loyalty.errors import ConfigError, LoyaltyError
 from loyalty.log import configure_logging, redact
-from loyalty.report_cli import add_report_arguments, render_report
+from loyalty.report_cli import add_report_arguments, period_of, render_report
+from loyalty.web.page import PageInput, gather, render
 from reports.customers import BadCursor
 from reports.period import UnknownCustomer
 
@@ -178,7 +180,16 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         "loyalty report status --from 2024-01-01 --to 2024-03-31 --by month\n"
         "  loyalty report top --limit 50 --csv > top.csv\n"
         "  loyalty report history --customer 42 --limit 20\n"
-        "  loyalty report products --product 118 --json",
+        "  loyalty report products --product 118 --json\n"
+        "  loyalty report html --out report.html --lang fr",
+    ),
+    (
+        "dashboard",
+        "serve the reports and admin actions as a web page (loopback by default)",
+        "Serve the four reports with charts, date filters, a customer search, the recent sync"
+        " runs and, when [dashboard] admin_token is set, admin actions (full resync, manual"
+        " adjustment). Binds to [dashboard] host and port (127.0.0.1:8788) unless told otherwise.",
+        "loyalty dashboard\n  loyalty dashboard --port 9000",
     ),
     (
         "sandbox",
@@ -306,6 +317,19 @@ def _redemptions_arguments(sub: argparse.ArgumentParser) -> None:
     sub.set_defaults(handler=_redemptions)
 
 
+def _dashboard_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--host", metavar="HOST", help="address to bind (default: from config)")
+    sub.add_argument("--port", type=_port, metavar="PORT", help="port (default: from config)")
+    sub.set_defaults(handler=_dashboard)
+
+
+def _port(text: str) -> int:
+    value = _integer(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text}")
+    return value
+
+
 def _report_arguments(sub: argparse.ArgumentParser) -> None:
     add_report_arguments(sub)
     sub.set_defaults(handler=_report)
@@ -322,6 +346,7 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "redeem": _redeem_arguments,
     "redemptions": _redemptions_arguments,
     "report": _report_arguments,
+    "dashboard": _dashboard_arguments,
 }
 
 
@@ -538,6 +563,8 @@ def _redemptions(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     config = _load(args)
+    if args.report == "html":
+        return _report_html(args, config)
     with _open_ledger(config, require_store=True, readonly=True) as (session, store_id):
         assert store_id is not None  # require_store=True
         try:
@@ -545,6 +572,55 @@ def _report(args: argparse.Namespace) -> int:
         except (UnknownCustomer, BadCursor, argparse.ArgumentTypeError) as error:
             return _fail(str(error).strip("'\""), EXIT_USAGE)
     _print(text)
+    return EXIT_OK
+
+
+def _report_html(args: argparse.Namespace, config: Config) -> int:
+    if not args.out:
+        return _fail("report html needs --out FILE", EXIT_USAGE)
+    lang = args.lang or config.dashboard.default_language
+    with _open_ledger(config, require_store=True, readonly=True) as (session, store_id):
+        assert store_id is not None  # require_store=True
+        try:
+            page = PageInput(period=period_of(args), history_limit=args.limit or 50)
+        except argparse.ArgumentTypeError as error:
+            return _fail(str(error), EXIT_USAGE)
+        data = gather(session, store_id, page, point_value=config.points.point_value)
+        html = render(
+            data,
+            page,
+            lang=lang,
+            currency=config.dashboard.currency,
+            standalone=True,
+            store=config.require_store().key,
+        )
+    out = Path(args.out)
+    try:
+        out.write_text(html, encoding="utf-8")
+    except OSError as error:
+        return _fail(f"cannot write {out}: {error.strerror or error}")
+    _print(f"wrote {out.resolve()} ({lang}); open it in any browser, no network needed")
+    return EXIT_OK
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    import uvicorn  # the web server: only for this command
+
+    from loyalty.web.dashboard import create_app
+
+    config = _load(args)
+    settings = config.dashboard
+    host, port = args.host or settings.host, args.port or settings.port
+    engine = create_engine_for(config.database.url)
+    try:
+        with _database_errors(config):
+            check_schema_current(engine)
+            app = create_app(config, engine)
+        admin = "on" if settings.admin_token else "off (no [dashboard] admin_token)"
+        _print(f"dashboard on http://{host}:{port}/ (admin actions {admin}); Ctrl-C stops it")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        engine.dispose()
     return EXIT_OK
 
 

@@ -40,6 +40,7 @@ ENV_CONSUMER_KEY = "LOYALTY_STORE_CONSUMER_KEY"
 ENV_CONSUMER_SECRET = "LOYALTY_STORE_CONSUMER_SECRET"  # noqa: S105 # a variable's name
 ENV_WORDPRESS_APP_PASSWORD = "LOYALTY_WORDPRESS_APP_PASSWORD"  # noqa: S105 # a variable's name
 ENV_DATABASE_URL = "LOYALTY_DATABASE_URL"
+ENV_DASHBOARD_TOKEN = "LOYALTY_DASHBOARD_ADMIN_TOKEN"  # noqa: S105 # a variable's name
 
 ORDER_STATUSES = (
     "pending",
@@ -193,6 +194,20 @@ class ExpiryConfig:
     enabled: bool = False
 
 
+LANGUAGES = ("en", "fr", "de", "ar", "id")
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """The admin dashboard and the HTML export (`[dashboard]`)."""
+
+    host: str = "127.0.0.1"  # loopback unless the owner says otherwise
+    port: int = 8788
+    admin_token: Secret = field(default_factory=lambda: Secret(""))  # empty: admin actions off
+    default_language: str = "en"
+    currency: str = "EUR"  # ISO 4217: how the liability is written
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration. `store` is None when no `[store]` table was given."""
@@ -207,6 +222,7 @@ class Config:
     rules: RulesConfig = field(default_factory=RulesConfig)
     redemption: RedemptionRules = field(default_factory=RedemptionRules)
     expiry: ExpiryConfig = field(default_factory=ExpiryConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
 
     def require_store(self) -> StoreConfig:
         """The store, for commands that talk to it or key the ledger by it."""
@@ -257,6 +273,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
         ),
         redemption=_redemption(root),
         expiry=ExpiryConfig(root.table("expiry", ("enabled",)).boolean("enabled", False)),
+        dashboard=_dashboard(root, env),
     )
     _register_secrets(config)
     return config
@@ -398,6 +415,23 @@ def _sync(root: Table) -> SyncConfig:
         reconcile_every_hours=t.number(
             "reconcile_every_hours", 24.0, positive=False, limit=365 * 24
         ),
+    )
+
+
+def _dashboard(root: Table, env: Mapping[str, str]) -> DashboardConfig:
+    t = root.table("dashboard", tuple(f.name for f in fields(DashboardConfig)))
+    token = _secret(t, "admin_token", env, ENV_DASHBOARD_TOKEN, required=False)
+    if token and len(token.reveal()) < 16:
+        t.complain("admin_token", "too short: expected at least 16 characters (or none: no admin)")
+    currency = t.string("currency", "EUR", nonempty=True)
+    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        t.fail("currency", "a three-letter ISO 4217 code such as EUR", currency)
+    return DashboardConfig(
+        host=t.string("host", "127.0.0.1", nonempty=True),
+        port=t.integer("port", 8788, lo=1, hi=65535),
+        admin_token=token,
+        default_language=t.choice("default_language", "en", LANGUAGES),
+        currency=currency,
     )
 
 
@@ -594,6 +628,8 @@ def _register_secrets(config: Config) -> None:
         register_secret(key)
         register_secret(secret)
         pairs.append(f"{key}:{secret}")
+    if config.dashboard.admin_token:
+        register_secret(config.dashboard.admin_token.reveal())
     password = config.wordpress.app_password.reveal()
     if password:
         register_secret(password)

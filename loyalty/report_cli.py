@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from loyalty.web.i18n import LANGUAGES
 from reports.customers import history, top_customers
 from reports.period import Period, find_customer
 from reports.products import product_customers
@@ -39,7 +40,7 @@ class Rendered:
 
 
 def add_report_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("report", choices=REPORTS, help="which report")
+    sub.add_argument("report", choices=(*REPORTS, "html"), help="which report (html: a file)")
     sub.add_argument("--from", dest="start", type=_day, metavar="DATE", help="first UTC day")
     sub.add_argument("--to", dest="end", type=_day, metavar="DATE", help="last UTC day")
     sub.add_argument("--customer", metavar="ID", help="WooCommerce id or email (history)")
@@ -49,6 +50,8 @@ def add_report_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--by", choices=[g.value for g in Granularity], default="month", help="status periods"
     )
+    sub.add_argument("--out", metavar="FILE", help="html: the file to write")
+    sub.add_argument("--lang", choices=LANGUAGES, help="html: the language (default: config)")
     formats = sub.add_mutually_exclusive_group()
     formats.add_argument("--json", action="store_true", help="print JSON")
     formats.add_argument("--csv", action="store_true", help="print CSV")

@@ -1,0 +1,233 @@
+"""`loyalty dashboard`: the four reports as a web page, with date filters, a customer search that
+leads to that customer's history, the recent sync runs, and admin actions behind a token.
+
+A Starlette app served by uvicorn, on loopback by default. Every response carries security headers
+(a CSP with no inline script and no inline style, no framing, no sniffing, no referrer). Charts are
+server-rendered SVG, so the page runs no script at all. Admin actions (a full resync, a manual
+adjustment with a reason) need `[dashboard] admin_token`, compared in constant time; with no token
+configured they are off and every admin request is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ledger.admin import InvalidAdjustment, adjust
+from ledger.customers import get_or_create_store
+from ledger.models import Customer
+from ledger.session import session_scope
+from loyalty.config import Config
+from loyalty.web.i18n import negotiate, translations
+from loyalty.web.page import PageInput, gather, render
+from reports.customers import BadCursor
+from reports.period import Period, UnknownCustomer, find_customer
+
+log = logging.getLogger("loyalty.dashboard")
+STATIC = Path(__file__).parent / "static"
+MAX_FORM_BYTES = 8192
+
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "cache-control": "no-store",
+}
+
+Resync = Callable[[], str]
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every HTTP response, static files included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.decode().lower() not in SECURITY_HEADERS]  # fmt: skip
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(config: Config, engine: Engine, *, resync: Resync | None = None) -> ASGIApp:
+    """The dashboard of the configured store; `resync` runs a full sync (default: `run_sync`)."""
+    store_key = config.require_store().key
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, store_key).id
+    settings = config.dashboard
+    token = settings.admin_token.reveal()
+
+    def language(request: Request) -> str:
+        return negotiate(
+            request.query_params.get("lang"),
+            request.headers.get("accept-language"),
+            settings.default_language,
+        )
+
+    def home(request: Request) -> Response:
+        lang = language(request)
+        _ = translations(lang).gettext
+        notices: list[str] = []
+        period = _period(request, notices, _)
+        notice = _done_notice(request.query_params.get("done", ""), _)
+        with session_scope(engine, readonly=True) as session:
+            customer = _customer(session, store_id, request, notices, _)
+            page = PageInput(
+                period=period, customer=customer, cursor=request.query_params.get("cursor")
+            )
+            try:
+                data = gather(session, store_id, page, point_value=config.points.point_value)
+            except BadCursor:
+                notices.append(_("That page link is not valid; showing the newest entries."))
+                page = PageInput(period=period, customer=customer)
+                data = gather(session, store_id, page, point_value=config.points.point_value)
+            html = render(
+                data,
+                page,
+                lang=lang,
+                currency=settings.currency,
+                standalone=False,
+                store=store_key,
+                admin=bool(token),
+                notice=" ".join([*notices, notice]).strip(),
+            )
+        return HTMLResponse(html, headers={"content-language": lang, "vary": "Accept-Language"})
+
+    async def admin_adjust(request: Request) -> Response:
+        lang = language(request)
+        _ = translations(lang).gettext
+        form = await _form(request)
+        refused = _refusal(form, token, _)
+        if refused is not None:
+            return refused
+        try:
+            customer = int(form.get("customer", ""))
+            points = int(form.get("points", ""))
+        except ValueError:
+            return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
+        reason = form.get("reason", "").strip()
+        try:
+            with session_scope(engine) as session:
+                adjust(session, store_id, customer, points, reason, now=datetime.now(UTC))
+        except InvalidAdjustment as error:
+            return PlainTextResponse(str(error), 400)
+        log.info("dashboard: adjusted customer %s by %+d points", customer, points)
+        query = urlencode({"lang": lang, "customer": customer, "done": "adjusted"})
+        return RedirectResponse(f"/?{query}#history", status_code=303)
+
+    async def admin_resync(request: Request) -> Response:
+        lang = language(request)
+        _ = translations(lang).gettext
+        form = await _form(request)
+        refused = _refusal(form, token, _)
+        if refused is not None:
+            return refused
+        runner = resync or _default_resync(config, engine)
+        await run_in_threadpool(runner)
+        return RedirectResponse(f"/?{urlencode({'lang': lang, 'done': 'resynced'})}#runs", 303)
+
+    routes = [
+        Route("/", home),
+        Route("/admin/adjust", admin_adjust, methods=["POST"]),
+        Route("/admin/resync", admin_resync, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return SecurityHeaders(Starlette(routes=routes))
+
+
+def _default_resync(config: Config, engine: Engine) -> Resync:
+    def run() -> str:
+        from sync.service import run_sync  # the sync pulls in HTTP clients: only when asked
+
+        return run_sync(config, full=True, engine=engine).render()
+
+    return run
+
+
+def _refusal(form: dict[str, str], token: str, _: Callable[[str], str]) -> Response | None:
+    if not token:
+        return PlainTextResponse(_("Admin actions are off: no admin token is configured."), 403)
+    given = form.get("token", "")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        log.warning("dashboard: an admin action was refused (wrong or missing token)")
+        return PlainTextResponse(_("Refused: the admin token is wrong."), 403)
+    return None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A small urlencoded form (no multipart: nothing here uploads files)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return {}
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {key: values[0] for key, values in fields.items()}
+
+
+def _period(request: Request, notices: list[str], _: Callable[[str], str]) -> Period:
+    days: list[date | None] = []
+    for name in ("from", "to"):
+        text = request.query_params.get(name, "").strip()
+        try:
+            days.append(date.fromisoformat(text) if text else None)
+        except ValueError:
+            notices.append(_("A date was not understood and is ignored."))
+            days.append(None)
+    try:
+        return Period(days[0], days[1])
+    except ValueError:
+        notices.append(_("The range starts after it ends; showing all time."))
+        return Period()
+
+
+def _customer(
+    session: Any, store_id: int, request: Request, notices: list[str], _: Callable[[str], str]
+) -> Customer | None:
+    wanted = request.query_params.get("customer", "").strip()
+    if not wanted:
+        return None
+    try:
+        return find_customer(session, store_id, wanted)
+    except UnknownCustomer:
+        notices.append(_("No customer matches that search."))
+        return None
+
+
+def _done_notice(done: str, _: Callable[[str], str]) -> str:
+    return {
+        "adjusted": _("The adjustment was recorded."),
+        "resynced": _("The resync has finished."),
+    }.get(done, "")
+
+
+__all__ = ["SECURITY_HEADERS", "create_app"]

@@ -1,0 +1,185 @@
+"""The report page: the four sections (status, sources, top customers, history), their charts and
+tables, rendered with Jinja2 in one language. Used by `loyalty report html` (one self-contained
+file: CSS inline, charts inline SVG, no network) and by the dashboard (CSS served, no inline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from ledger.models import Customer
+from loyalty.web.charts import Series, bars_chart, columns_chart
+from loyalty.web.i18n import Formats, translations
+from reports.customers import HistoryPage, TopCustomer, history, top_customers
+from reports.period import Period
+from reports.runs import RunRow, recent_runs
+from reports.sources import SourcesReport, points_sources
+from reports.status import Granularity, StatusReport, points_status
+
+HERE = Path(__file__).parent
+CSS = HERE / "static" / "dashboard.css"
+BUCKET_KEYS = ("earned", "revoked", "redeemed", "expired", "adjusted", "transferred")
+
+
+@dataclass(frozen=True)
+class PageInput:
+    """What one page shows: the range, one customer's history or the store's, a page of it."""
+
+    period: Period = field(default_factory=Period)
+    customer: Customer | None = None
+    cursor: str | None = None
+    top_limit: int = 10
+    history_limit: int = 25
+
+
+@dataclass(frozen=True)
+class PageData:
+    status: StatusReport
+    sources: SourcesReport
+    top: list[TopCustomer]
+    history: HistoryPage
+    runs: list[RunRow]
+
+
+def gather(session: Session, store_id: int, page: PageInput, *, point_value: Decimal) -> PageData:
+    """Every figure of the page, from the reports (read-only)."""
+    span = (page.period.end or date.max) - (page.period.start or date.min)
+    granularity = Granularity.DAY if span.days <= 62 else Granularity.MONTH
+    return PageData(
+        status=points_status(
+            session, store_id, page.period, point_value=point_value, granularity=granularity
+        ),
+        sources=points_sources(session, store_id, page.period),
+        top=top_customers(session, store_id, page.period, limit=page.top_limit),
+        history=history(
+            session,
+            store_id,
+            page.period,
+            customer=page.customer,
+            limit=page.history_limit,
+            cursor=page.cursor,
+        ),
+        runs=recent_runs(session, store_id, limit=10),
+    )
+
+
+def environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+    )
+
+
+_ENV = environment()
+
+
+def render(
+    data: PageData,
+    page: PageInput,
+    *,
+    lang: str,
+    currency: str,
+    standalone: bool,
+    store: str,
+    admin: bool = False,
+    notice: str = "",
+) -> str:
+    """The page as HTML in `lang`; `standalone` inlines the CSS (the file export)."""
+    fmt = Formats(lang, currency)
+    catalog = translations(lang)
+    gettext: Callable[[str], str] = catalog.gettext
+    env = _ENV.overlay()
+    env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+    template = env.get_template("page.html")
+    return template.render(
+        data=data,
+        page=page,
+        fmt=fmt,
+        lang=lang,
+        dir="rtl" if fmt.rtl else "ltr",
+        standalone=standalone,
+        css=CSS.read_text() if standalone else "",
+        store=store,
+        admin=admin,
+        notice=notice,
+        charts=_charts(data, fmt, gettext),
+        labels=_labels(gettext),
+        period_label=_period_label(page.period, fmt, gettext),
+    )
+
+
+def _labels(_: Callable[[str], str]) -> dict[str, str]:
+    return {
+        "earned": _("Earned"),
+        "revoked": _("Revoked"),
+        "redeemed": _("Redeemed"),
+        "expired": _("Expired"),
+        "adjusted": _("Adjusted"),
+        "transferred": _("Transferred"),
+        "pending": _("Pending"),
+        "purchase": _("Purchases"),
+        "review": _("Reviews"),
+        "comment": _("Comments"),
+        "signup": _("Signups"),
+        "bonus": _("Bonuses"),
+        "adjustment": _("Adjustments"),
+        "transfer": _("Transfers"),
+        "redemption": _("Redemptions"),
+        "expiry": _("Expiry"),
+        "first_order": _("First order bonus"),
+    }
+
+
+def _charts(data: PageData, fmt: Formats, _: Callable[[str], str]) -> dict[str, Any]:
+    labels = _labels(_)
+    periods = data.status.periods
+    day_format = (lambda d: fmt.day(d)) if data.status.granularity is Granularity.DAY else None
+    names = [day_format(p.start) if day_format else _month(p.start, fmt) for p in periods]
+    sign = {"revoked": -1, "redeemed": -1, "expired": -1}
+    series = [
+        Series(key, labels[key], [sign.get(key, 1) * getattr(p.movements, key) for p in periods])
+        for key in BUCKET_KEYS
+    ]
+    empty = _("Nothing in this range")
+    return {
+        "status": columns_chart(
+            names, series, title=_("Points over time by kind"), rtl=fmt.rtl, empty=empty
+        ),
+        "sources": bars_chart(
+            [
+                (labels[r.source.value], r.earned, fmt.number(r.earned))
+                for r in data.sources.sources
+            ],
+            title=_("Points by source"),
+            rtl=fmt.rtl,
+            empty=empty,
+        ),
+        "top": bars_chart(
+            [(t.email or str(t.customer_id), t.earned, fmt.number(t.earned)) for t in data.top],
+            title=_("Top earning customers"),
+            rtl=fmt.rtl,
+            empty=empty,
+        ),
+    }
+
+
+def _month(day: date, fmt: Formats) -> str:
+    return format_date(day, format="MMM y", locale=fmt.locale)
+
+
+def _period_label(period: Period, fmt: Formats, _: Callable[[str], str]) -> str:
+    if period.start is None and period.end is None:
+        return _("All time")
+    start = fmt.day(period.start) if period.start else "…"
+    end = fmt.day(period.end) if period.end else "…"
+    return f"{start} – {end}"

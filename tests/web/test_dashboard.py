@@ -1,0 +1,168 @@
+"""The dashboard app (in process, Starlette's TestClient) and the HTML file export."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from starlette.testclient import TestClient
+
+from ledger.models import PointEntry
+from ledger.session import session_scope
+from loyalty.cli import main
+from loyalty.config import Config
+from loyalty.web.dashboard import create_app
+from tests.reports.ledger_story import Story
+from tests.web.conftest import TOKEN
+
+
+def figure(html: str, name: str) -> str:
+    found = re.search(rf'data-figure="{name}" data-value="([^"]*)"', html)
+    assert found, name
+    return found.group(1)
+
+
+def test_the_page_shows_the_four_sections_with_the_ledgers_figures(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    client = TestClient(create_app(config, engine))
+
+    page = client.get("/", params={"from": "2024-02-01", "to": "2024-03-15"})
+
+    assert page.status_code == 200
+    html = page.text
+    for section in ("status", "sources", "top", "history", "runs", "admin"):
+        assert f'<section id="{section}"' in html
+    assert [figure(html, n) for n in ("opening", "earned", "revoked", "closing", "liability")] == [
+        "150", "55", "30", "90", "0.90"
+    ]  # fmt: skip
+    assert 'data-balanced="yes"' in html
+    assert '<tr data-source="purchase"><td>Purchases</td><td class="num" data-value="40">' in html
+    assert '<tr data-customer="8">' in html
+    assert "<script" not in html
+    assert 'id="admin-off"' in html  # no token configured
+
+
+def test_a_date_filter_changes_the_figures(config: Config, engine: Engine, story: Story) -> None:
+    client = TestClient(create_app(config, engine))
+
+    january = client.get("/", params={"to": "2024-01-31"}).text
+    everything = client.get("/").text
+
+    assert (figure(january, "earned"), figure(january, "closing")) == ("150", "150")
+    assert (figure(everything, "earned"), figure(everything, "closing")) == ("205", "100")
+
+
+def test_every_response_carries_the_security_headers(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    client = TestClient(create_app(config, engine))
+
+    for response in (client.get("/"), client.get("/static/dashboard.css")):
+        assert response.status_code == 200
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'none'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert "script-src" not in csp  # nothing may run
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_language_comes_from_the_query_then_the_browser(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    client = TestClient(create_app(config, engine))
+
+    arabic = client.get("/", params={"lang": "ar"}, headers={"accept-language": "fr"}).text
+    french = client.get("/", headers={"accept-language": "fr-CH, de;q=0.8"}).text
+
+    assert '<html lang="ar" dir="rtl">' in arabic
+    assert "حالة النقاط" in arabic
+    assert '<html lang="fr" dir="ltr">' in french
+    assert "État des points" in french
+
+
+def count_entries(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return int(session.execute(select(func.count()).select_from(PointEntry)).scalar_one())
+
+
+def test_admin_actions_are_refused_when_no_token_is_configured(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    ran = []
+    client = TestClient(create_app(config, engine, resync=lambda: ran.append(1) or ""))
+    before = count_entries(engine)
+
+    adjust = client.post(
+        "/admin/adjust", data={"customer": "7", "points": "5", "reason": "x", "token": ""}
+    )
+    resync = client.post("/admin/resync", data={"token": "anything"})
+
+    assert (adjust.status_code, resync.status_code) == (403, 403)
+    assert "no admin token is configured" in adjust.text
+    assert (count_entries(engine), ran) == (before, [])
+
+
+def test_admin_actions_need_the_right_token(
+    admin_config: Config, engine: Engine, story: Story
+) -> None:
+    ran: list[int] = []
+    client = TestClient(create_app(admin_config, engine, resync=lambda: str(ran.append(1))))
+    before = count_entries(engine)
+    form = {"customer": "7", "points": "25", "reason": "goodwill: late delivery"}
+
+    wrong = client.post("/admin/adjust", data={**form, "token": TOKEN + "x"})
+    missing = client.post("/admin/resync", data={})
+    assert (wrong.status_code, missing.status_code) == (403, 403)
+    assert "the admin token is wrong" in wrong.text
+    assert (count_entries(engine), ran) == (before, [])
+
+    done = client.post("/admin/adjust", data={**form, "token": TOKEN}, follow_redirects=False)
+    resynced = client.post("/admin/resync", data={"token": TOKEN}, follow_redirects=False)
+
+    assert (done.status_code, resynced.status_code) == (303, 303)
+    assert count_entries(engine) == before + 1
+    assert ran == [1]
+    page = client.get(done.headers["location"]).text
+    assert "The adjustment was recorded." in page
+    assert 'id="history-customer">alice@example.com' in page
+    assert '<td class="num" data-value="25">+25</td><td class="num" data-value="80">' in page
+    assert 'id="resync-form"' in page
+
+
+def test_a_customer_search_leads_to_that_customers_history_a_page_at_a_time(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    client = TestClient(create_app(config, engine))
+
+    page = client.get("/", params={"customer": "bob@example.com"}).text
+    unknown = client.get("/", params={"customer": "nobody@example.com"}).text
+    forged = client.get("/", params={"cursor": "bm9wZQ"}).text
+
+    assert re.findall(r'data-entry="\d+"', page).__len__() == 6
+    assert "No customer matches that search." in unknown
+    assert "That page link is not valid" in forged
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_report_html_is_one_self_contained_file(
+    config_file: str, story: Story, tmp_path: Path, lang: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / f"report-{lang}.html"
+
+    assert main(["--config", config_file, "report", "html", "--out", str(out), "--lang", lang]) == 0
+
+    html = out.read_text()
+    assert str(out) in capsys.readouterr().out
+    assert f'<html lang="{lang}" dir="{"rtl" if lang == "ar" else "ltr"}">' in html
+    for section in ("status", "sources", "top", "history"):
+        assert f'<section id="{section}"' in html
+    assert html.count("<svg") == 3  # points over time, sources, top customers
+    assert "<style>" in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from anywhere
+    assert "<script" not in html
+    assert figure(html, "closing") == "100"
