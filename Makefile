@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint typecheck migrate worker beat bench fidelity clean
+.PHONY: help demo test lint typecheck migrate worker beat bench fidelity clean browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,7 +22,22 @@ install: $(STAMP)
 demo: $(STAMP) ## sandbox store with generated data, a full sync, balances and a summary
 	$(BIN)/python -m loyalty.demo
 
-test: $(STAMP) ## lint, format check, type check and the whole test suite (SQLite and PostgreSQL)
+# The dashboard's browser test drives Debian's Chromium through Debian's chromedriver; the Noto
+# fonts draw the Arabic page. Installed only when missing (apt-get, as root), so this is quiet and
+# idempotent; without root it says what to install.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-core
+browser: ## the system Chromium, chromedriver and fonts for the browser tests (installed if missing)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+	    || ! dpkg -s fonts-noto-core >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "the browser tests need: apt-get install $(BROWSER_PACKAGES) (run it as root)"; exit 1; \
+	  fi; \
+	  echo "installing $(BROWSER_PACKAGES) for the browser tests"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	fi
+
+test: $(STAMP) browser ## lint, format check, type check and the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

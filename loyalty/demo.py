@@ -1,9 +1,10 @@
 """`make demo`: the whole story on one screen, with nothing to install but the project.
 
 A sandbox store with generated data is started over HTTPS, a config is written for it, the ledger is
-created, the first (full) sync runs, balances are shown; then shoppers and admins act in the store
-(a new order, a partial refund, a cancellation) and an incremental sync brings everything up to
-date again. Every step is the real command an owner would run, printed before it runs.
+created, the first (full) sync runs, the points status is shown; then shoppers and admins act in the
+store (a new order, a partial refund, a cancellation) and an incremental sync brings everything up
+to date again. It ends with the four reports, an HTML export and how to open the dashboard.
+Every step is the real command an owner would run, printed before it runs.
 
 Everything is kept under `.demo/` (database, config); the store lives only while the demo runs.
 """
@@ -14,7 +15,6 @@ import secrets
 import shutil
 import sys
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 
 from ledger.balances import list_balances
@@ -96,29 +96,6 @@ def store_activity(store: SandboxStore) -> list[str]:
     return events
 
 
-def points_status(config_path: Path) -> None:
-    """A short status: outstanding points and what they are worth."""
-    config = load_config(config_path)
-    engine = create_engine_for(config.database.url)
-    with session_scope(engine, readonly=True) as session:
-        store_id = get_or_create_store(session, config.require_store().key).id
-        rows = list_balances(session, store_id)
-    engine.dispose()
-    outstanding = sum(r.balance for r in rows)
-    value = (Decimal(outstanding) * config.points.point_value).quantize(Decimal("0.01"))
-    holders = sum(1 for r in rows if r.balance)
-    guests = sum(1 for r in rows if r.balance and r.customer_id is None)
-    print(
-        f"\nPoints status: {outstanding:,} points outstanding, held by {holders} customers "
-        f"({guests} of them guests, by billing email), worth {value} in store credit "
-        f"at {config.points.point_value} per point."
-    )
-    print("Top earners:")
-    for r in sorted(rows, key=lambda r: -r.lifetime)[:5]:
-        who = f"customer {r.customer_id}" if r.customer_id else "guest"
-        print(f"  {who:<14} {r.email or '':<34} {r.balance:>7,} points (lifetime {r.lifetime:,})")
-
-
 def meta_matches(store: SandboxStore, config_path: Path) -> str:
     config = load_config(config_path)
     engine = create_engine_for(config.database.url)
@@ -174,7 +151,7 @@ def main() -> int:
         run(["db", "upgrade"], config_path)
         run(["sync"], config_path)
         print(f"\n{meta_matches(store, config_path)}")
-        points_status(config_path)
+        run(["report", "status", "--by", "month"], config_path)
 
         heading("3. A second sync with nothing changed: nothing appended, nothing written")
         run(["sync"], config_path)
@@ -185,8 +162,19 @@ def main() -> int:
         run(["sync"], config_path)
         print(f"\n{meta_matches(store, config_path)}")
         run(["verify"], config_path)
-        points_status(config_path)
+
+        heading("5. The four reports, a file to share, and the dashboard")
+        run(["report", "status", "--by", "month"], config_path)
+        run(["report", "sources", "--limit", "5"], config_path)
+        run(["report", "top", "--limit", "5"], config_path)
+        run(["report", "history", "--limit", "8"], config_path)
+        export = (DEMO_DIR / "report.html").resolve()
+        run(["report", "html", "--out", str(export), "--lang", "en"], config_path)
         print(
+            f"\nThe HTML report: {export} (self-contained: open it in any browser, offline)."
+            f"\nThe dashboard: `loyalty --config {config_path} dashboard`, then open"
+            " http://127.0.0.1:8788/ (add ?lang=fr, de, ar or id; set [dashboard] admin_token"
+            " for admin actions)."
             "\nAll balances: `loyalty --config .demo/loyalty.toml balances` (the store is gone "
             "once the demo ends; the ledger stays in .demo/loyalty.db)."
         )

@@ -20,7 +20,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
-from ledger.models import Balance, Customer, PointEntry
+from ledger.models import Balance, Customer, PointEntry, TrackedOrder
 from reports.period import Period
 
 _LIFETIME = sorted(kind.value for kind in LIFETIME_KINDS)
@@ -33,7 +33,7 @@ class TopCustomer:
     customer_id: int | None  # the WooCommerce id; None for a guest
     email: str | None
     earned: int  # in the range
-    earning_orders: int  # orders whose points the customer holds, > 0 (all time)
+    earning_orders: int  # orders carrying points for the customer now (all time)
     balance: int
     lifetime: int
 
@@ -97,19 +97,18 @@ def top_customers(
 
 
 def _earning_orders(session: Session, customer_ids: list[int]) -> dict[int, int]:
+    """Orders that carry points for each customer now (a registered guest's orders included)."""
     if not customer_ids:
         return {}
-    held = (
-        select(PointEntry.customer_id, PointEntry.source_ref)
+    rows = session.execute(
+        select(TrackedOrder.customer_id, func.count())
         .where(
-            PointEntry.customer_id.in_(customer_ids),
-            PointEntry.kind == SourceKind.PURCHASE.value,
+            TrackedOrder.customer_id.in_(customer_ids),
+            TrackedOrder.points > 0,
+            TrackedOrder.deleted.is_(False),
         )
-        .group_by(PointEntry.customer_id, PointEntry.source_ref)
-        .having(func.sum(PointEntry.points) > 0)
-        .subquery()
+        .group_by(TrackedOrder.customer_id)
     )
-    rows = session.execute(select(held.c.customer_id, func.count()).group_by(held.c.customer_id))
     return {int(cid): int(n) for cid, n in rows}
 
 

@@ -2,7 +2,8 @@
 
 Colours are presentation attributes and classes (never `style=` attributes, which a CSP without
 'unsafe-inline' blocks). Right-to-left pages get mirrored charts: time runs from right to left and
-bars grow from the right, as Arabic readers expect.
+bars grow from the right, as Arabic readers expect. The SVG itself is laid out left to right
+(`direction="ltr"`), so text anchors mean the same on every page and the mirroring is explicit.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def bars_chart(
 def _svg_open(width: float, height: float, title: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}"'
-        f' role="img" aria-label="{escape(title)}" class="chart"><title>{escape(title)}</title>'
+        f' role="img" aria-label="{escape(title)}" class="chart" direction="ltr">'
+        f"<title>{escape(title)}</title>"
     )
 
 

@@ -79,14 +79,18 @@ class Formats:
         return self.locale.text_direction == "rtl"
 
     def number(self, value: int | Decimal) -> str:
-        return format_decimal(value, locale=self.locale)
+        return self._isolated(format_decimal(value, locale=self.locale))
 
     def signed(self, value: int) -> str:
-        text = self.number(abs(value))
-        return f"+{text}" if value > 0 else (f"-{text}" if value < 0 else text)
+        text = format_decimal(abs(value), locale=self.locale)
+        return self._isolated(f"+{text}" if value > 0 else (f"-{text}" if value < 0 else text))
 
     def money(self, value: Decimal) -> str:
-        return format_currency(value, self.currency, locale=self.locale)
+        return self._isolated(format_currency(value, self.currency, locale=self.locale))
+
+    def _isolated(self, text: str) -> str:
+        """On right-to-left pages a number keeps its sign on the left: a left-to-right isolate."""
+        return f"\u2066{text}\u2069" if self.rtl else text
 
     def percent(self, share: Decimal) -> str:
         return format_percent(share, format="#,##0.0%", locale=self.locale)

@@ -22,6 +22,12 @@ def test_the_demo_syncs_a_sandbox_store_and_ends_with_meta_matching_the_ledger(
     assert out.count("matches the ledger") == 2
     assert "balances equal their entries" in out
     assert "MISMATCH" not in out
+    assert out.count("  balanced") == 2  # the status equation, after the first sync and at the end
+    for report in ("status", "sources", "top", "history"):
+        assert f" report {report} " in out
+    assert (tmp_path / ".demo" / "report.html").is_file()
+    assert f"The HTML report: {tmp_path / '.demo' / 'report.html'}" in out
+    assert "http://127.0.0.1:8788/" in out
     assert (tmp_path / ".demo" / "loyalty.db").exists()
     secret = next(
         line.split('"')[1]

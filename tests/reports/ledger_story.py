@@ -20,6 +20,8 @@ Customers: alice (account 7), bob (account 8), a guest. Entries, in order of occ
 
 Balances: alice 100-30+10-20-5 = 55, bob 50+5+40-60+10 = 45 (pending is not spendable), guest 0.
 Lifetime: alice 100-30+10 = 80, bob 50+5+40 = 95, guest 40-40 = 0.
+Orders carrying points: alice 1 (order 1; order 5 earns nothing), bob 2 (order 2, and the guest's
+order 3, which followed the guest to bob's account).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sqlalchemy.orm import Session
 from ledger.customers import account_customer, get_or_create_store, guest_customer
 from ledger.entries import NewEntry, append_entries, remember_products
 from ledger.kinds import SourceKind as K
+from ledger.models import TrackedOrder
 from ledger.rollups import LinePoints
 
 FEB_TO_MID_MARCH = (date(2024, 2, 1), date(2024, 3, 15))
@@ -85,5 +88,13 @@ def build(session: Session) -> Story:
     append_entries(session, store.id, entries[:6], now=NOW)
     append_entries(session, store.id, entries[6:], now=NOW)
     remember_products(session, store.id, {10: "Haircut", 20: "Shampoo"})
+    # What the sync knows of the orders: the guest's order 3 followed them to bob's account.
+    for order_id, owner, points in ((1, a, 70), (2, b, 50), (3, b, 40), (5, a, 0)):
+        session.add(
+            TrackedOrder(
+                store_id=store.id, order_id=order_id, customer_id=owner, status="completed",
+                modified_at=NOW, points=points, fingerprint="f", last_seen_at=NOW,
+            )
+        )  # fmt: skip
     session.flush()
     return Story(store.id, a, b, g)

@@ -82,7 +82,7 @@ def test_sources_top_history_and_products_in_each_format(
     top = run(config, capsys, "top", "--limit", "1")
     assert top.splitlines() == [
         "rank  customer_id  email            earned  earning_orders  balance  lifetime",
-        "   1            8  bob@example.com      95               1       45        95",
+        "   1            8  bob@example.com      95               2       45        95",
     ]
 
     page = json.loads(run(config, capsys, "history", "--customer", "7", "--limit", "2", "--json"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,5 +34,5 @@ def config(config_file: str) -> Config:
 
 
 @pytest.fixture
-def admin_config(config: Config) -> Iterator[Config]:
-    yield replace(config, dashboard=DashboardConfig(admin_token=Secret(TOKEN)))
+def admin_config(config: Config) -> Config:
+    return replace(config, dashboard=DashboardConfig(admin_token=Secret(TOKEN)))

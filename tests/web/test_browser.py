@@ -1,0 +1,137 @@
+"""The dashboard in a real browser: Debian's headless Chromium, driven by Selenium through Debian's
+chromedriver, against a uvicorn server on a free port backed by the story ledger.
+
+`make test` installs chromium and chromium-driver when they are missing (see the Makefile).
+Screenshots of every language are saved under the test's output folder (tmp_path/screenshots).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from sqlalchemy import Engine
+
+from loyalty.config import Config
+from loyalty.web.dashboard import create_app
+from loyalty.web.i18n import LANGUAGES
+from tests.reports.ledger_story import Story
+from tests.web.conftest import TOKEN
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(admin_config: Config, engine: Engine, story: Story) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(admin_config, engine), host="127.0.0.1", port=port,
+                       log_level="warning", lifespan="off")
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    started = threading.Event()
+    for _ in range(500):  # up to 10 s, polling the server's own flag
+        if server.started:
+            started.set()
+            break
+        thread.join(0.02)
+    assert started.is_set(), "the dashboard did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,2200", "--hide-scrollbars", "--lang=en-US"):  # fmt: skip
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def figure(browser: WebDriver, name: str) -> str:
+    element = browser.find_element(By.CSS_SELECTOR, f'[data-figure="{name}"]')
+    return str(element.get_attribute("data-value"))
+
+
+def test_the_dashboard_in_a_real_browser(served: str, browser: WebDriver, tmp_path: Path) -> None:
+    browser.get(f"{served}/?lang=en")
+
+    # The four sections, with the ledger's numbers.
+    for section in ("status", "sources", "top", "history"):
+        assert browser.find_element(By.ID, section).is_displayed()
+    assert [figure(browser, n) for n in ("opening", "earned", "closing", "liability")] == [
+        "0", "205", "100", "1.00"
+    ]  # fmt: skip
+    assert browser.find_element(By.ID, "equation").get_attribute("data-balanced") == "yes"
+    purchase = browser.find_element(By.CSS_SELECTOR, '[data-source="purchase"] td:nth-child(2)')
+    assert purchase.text == "190"
+    top = browser.find_elements(By.CSS_SELECTOR, "#top tbody tr")
+    assert [row.get_attribute("data-customer") for row in top] == ["8", "7"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")) == 13
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
+
+    # A date filter changes them.
+    browser.find_element(By.ID, "to").send_keys("01/31/2024")
+    browser.find_element(By.ID, "apply").click()
+    assert "to=2024-01-31" in browser.current_url
+    assert [figure(browser, n) for n in ("earned", "closing")] == ["150", "150"]
+
+    # The customer search leads to that customer's history.
+    browser.get(f"{served}/?lang=en")
+    browser.find_element(By.ID, "customer").send_keys("alice@example.com")
+    browser.find_element(By.ID, "search").click()
+    assert browser.find_element(By.ID, "history-customer").text == "alice@example.com"
+    balances = browser.find_elements(By.CSS_SELECTOR, "#history tbody td:nth-child(6)")
+    assert [cell.text for cell in balances] == ["55", "60", "80", "70", "100"]
+
+    # An admin action with a wrong token is refused.
+    form = browser.find_element(By.ID, "adjust-form")
+    form.find_element(By.NAME, "customer").send_keys("7")
+    form.find_element(By.NAME, "points").send_keys("100")
+    form.find_element(By.NAME, "reason").send_keys("from the browser test")
+    form.find_element(By.NAME, "token").send_keys(TOKEN[:-1])
+    form.find_element(By.CSS_SELECTOR, "button").click()
+    assert "Refused: the admin token is wrong." in browser.find_element(By.TAG_NAME, "body").text
+
+    # Arabic is laid out right to left; every language gets a screenshot.
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    for lang in LANGUAGES:
+        browser.get(f"{served}/?lang={lang}&from=2024-01-01&to=2024-03-31")
+        html = browser.find_element(By.TAG_NAME, "html")
+        direction = browser.execute_script("return getComputedStyle(document.body).direction")
+        assert (html.get_attribute("dir"), direction) == (
+            ("rtl", "rtl") if lang == "ar" else ("ltr", "ltr")
+        )
+        assert browser.save_screenshot(str(shots / f"dashboard-{lang}.png"))
+    assert sorted(p.name for p in shots.iterdir()) == [
+        f"dashboard-{x}.png" for x in sorted(LANGUAGES)
+    ]
+    print(f"screenshots: {shots}")
