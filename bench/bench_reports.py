@@ -1,0 +1,246 @@
+"""Reports on big ledgers: each report's time at 100,000 and at 1,000,000 entries (50,000
+customers), on SQLite and PostgreSQL, and the ratio; history page 1 against page 1,000.
+
+Targets (ratios measured in one run, never in a timed test): each report at 1M / at 100k <= 2;
+history page 1,000 / page 1 <= 1.5.
+
+The ledger is written through the real append path (`append_entries`, so the daily rollups, lines
+and balances move exactly as in production), seeded, over two years of days: purchases (1-3
+products each, 200 products in 20 categories) and their refunds, reviews, first-order bonuses,
+adjustments, redemptions, expiry and pending points. It is built to 100k entries, measured, then
+grown to 1M and measured again. Each timing is the median of 5 warm runs.
+
+    .venv/bin/python bench/bench_reports.py                    # SQLite and PostgreSQL, 100k and 1M
+    .venv/bin/python bench/bench_reports.py --quick            # 10k and 100k
+    .venv/bin/python bench/bench_reports.py --only sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from ledger.customers import get_or_create_store
+from ledger.entries import NewEntry, append_entries, remember_products
+from ledger.kinds import SourceKind as K
+from ledger.migrate import upgrade
+from ledger.models import Customer, PointEntry
+from ledger.rollups import LinePoints
+from ledger.session import create_engine_for, refresh_planner_statistics, session_scope
+from reports.customers import HistoryRow, encode_cursor, history
+from reports.customers import top_customers as top
+from reports.period import Period
+from reports.products import product_customers
+from reports.sources import points_sources
+from reports.status import points_status
+
+POSTGRES_URL = os.environ.get(
+    "LOYALTY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+CUSTOMERS = 50_000
+PRODUCTS = 200
+DAYS = 730
+FIRST_DAY = date(2024, 6, 1)
+PAGE = 50
+BATCH = 5_000
+RUNS = 5
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+LAST_90 = Period(FIRST_DAY + timedelta(days=DAYS - 90), FIRST_DAY + timedelta(days=DAYS - 1))
+
+
+def kind_mix(rng: random.Random) -> K:
+    roll = rng.random()
+    for kind, upto in ((K.PURCHASE, 0.78), (K.REVIEW, 0.83), (K.FIRST_ORDER, 0.86),
+                       (K.ADJUSTMENT, 0.88), (K.REDEMPTION, 0.93), (K.EXPIRY, 0.95)):  # fmt: skip
+        if roll < upto:
+            return kind
+    return K.PENDING
+
+
+def entries(start: int, count: int, customer_ids: list[int], rng: random.Random) -> list[NewEntry]:
+    made = []
+    for n in range(start, start + count):
+        kind = kind_mix(rng)
+        day = FIRST_DAY + timedelta(days=rng.randrange(DAYS))
+        moment = datetime(day.year, day.month, day.day, rng.randrange(24), rng.randrange(60),
+                          tzinfo=UTC)  # fmt: skip
+        points = rng.randint(5, 400)
+        lines: tuple[LinePoints, ...] = ()
+        if kind is K.PURCHASE:
+            points = points if rng.random() > 0.1 else -points  # some refunds
+            products = rng.sample(range(1, PRODUCTS + 1), rng.randint(1, 3))
+            shares = [points // len(products)] * len(products)
+            shares[0] += points - sum(shares)
+            lines = tuple(
+                LinePoints(p, 1 + p % 20, s) for p, s in zip(products, shares, strict=True) if s
+            )
+        elif kind in (K.REDEMPTION, K.EXPIRY) or (kind is K.ADJUSTMENT and rng.random() < 0.5):
+            points = -points
+        made.append(
+            NewEntry(
+                customer_id=rng.choice(customer_ids),
+                points=points,
+                kind=kind,
+                source_ref=f"{kind.value}:{n}",
+                idempotency_key=f"{kind.value}:{n}#1",
+                occurred_at=moment,
+                note=f"bench entry {n}",
+                lines=lines,
+            )
+        )
+    return made
+
+
+def grow(engine: Engine, store_id: int, customer_ids: list[int], have: int, want: int,
+         rng: random.Random) -> float:  # fmt: skip
+    started = time.perf_counter()
+    while have < want:
+        count = min(BATCH, want - have)
+        with session_scope(engine) as session:
+            append_entries(session, store_id, entries(have, count, customer_ids, rng), now=NOW)
+        have += count
+        print(f"\r  {have:>9,} entries", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    with session_scope(engine) as session:
+        refresh_planner_statistics(session)
+    return time.perf_counter() - started
+
+
+def make_customers(engine: Engine) -> tuple[int, list[int]]:
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, "bench.example.com").id
+        session.execute(
+            insert(Customer),
+            [{"store_id": store_id, "wc_id": i, "email": f"c{i}@example.com", "is_guest": False,
+              "created_at": NOW} for i in range(1, CUSTOMERS + 1)],
+        )  # fmt: skip
+        remember_products(session, store_id, {p: f"Product {p}" for p in range(1, PRODUCTS + 1)})
+    with session_scope(engine, readonly=True) as session:
+        ids = list(session.execute(select(Customer.id).order_by(Customer.id)).scalars())
+    return store_id, ids
+
+
+def median_ms(action: Callable[[], Any]) -> float:
+    action()  # warm
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def measure(engine: Engine, store_id: int) -> dict[str, float]:
+    with session_scope(engine, readonly=True) as session:
+        offset_cursor = _cursor_at_page(session, store_id, 1000)
+        busiest = session.execute(
+            select(PointEntry.customer_id).where(PointEntry.store_id == store_id)
+            .group_by(PointEntry.customer_id).order_by(func.count().desc()).limit(1)
+        ).scalar_one()  # fmt: skip
+        customer = session.get(Customer, busiest)
+        value = Decimal("0.01")
+        reports: dict[str, Callable[[], Any]] = {
+            "status (all time, by month)": lambda: points_status(session, store_id, Period(), point_value=value),
+            "status (last 90 days, by month)": lambda: points_status(session, store_id, LAST_90, point_value=value),
+            "sources (all time)": lambda: points_sources(session, store_id, Period()),
+            "sources (last 90 days)": lambda: points_sources(session, store_id, LAST_90),
+            "top 50 (all time)": lambda: top(session, store_id, Period(), limit=50),
+            "top 50 (last 90 days)": lambda: top(session, store_id, LAST_90, limit=50),
+            "history page 1": lambda: history(session, store_id, Period(), limit=PAGE),
+            "history page 1,000": lambda: history(session, store_id, Period(), limit=PAGE, cursor=offset_cursor),
+            "history of one customer": lambda: history(session, store_id, Period(), customer=customer, limit=PAGE),
+            "products (one product, 100 customers)": lambda: product_customers(
+                session, store_id, Period(), product_id=7, limit=100),
+        }  # fmt: skip
+        return {name: median_ms(action) for name, action in reports.items()}
+
+
+def _cursor_at_page(session: Session, store_id: int, page: int) -> str:
+    """The cursor that opens page `page` (set-up only: found with an OFFSET, never timed)."""
+    row = session.execute(
+        select(PointEntry.occurred_at, PointEntry.id).where(PointEntry.store_id == store_id)
+        .order_by(PointEntry.occurred_at.desc(), PointEntry.id.desc())
+        .offset((page - 1) * PAGE - 1).limit(1)
+    ).one()  # fmt: skip
+    return encode_cursor(HistoryRow(row.id, row.occurred_at, None, None, "", "", "", 0, "", 0))
+
+
+def run_database(name: str, url: str, sizes: tuple[int, int]) -> dict[str, Any]:
+    upgrade(url)
+    engine = create_engine_for(url)
+    rng = random.Random(20241)
+    try:
+        store_id, customer_ids = make_customers(engine)
+        small, big = sizes
+        built_small = grow(engine, store_id, customer_ids, 0, small, rng)
+        at_small = measure(engine, store_id)
+        built_big = grow(engine, store_id, customer_ids, small, big, rng)
+        at_big = measure(engine, store_id)
+    finally:
+        engine.dispose()
+    print(f"\n{name}: built {small:,} entries in {built_small:.0f} s, grown to {big:,} in"
+          f" {built_big:.0f} s ({(big - small) / built_big:,.0f} entries/s through append_entries)")  # fmt: skip
+    print(f"  {'report':<40} {f'{small:,}':>10} {f'{big:,}':>10}  ratio")
+    figures: dict[str, Any] = {"append_entries_per_second": round((big - small) / built_big)}
+    for report in at_small:
+        ratio = at_big[report] / at_small[report]
+        print(f"  {report:<40} {at_small[report]:>8.2f}ms {at_big[report]:>8.2f}ms  {ratio:5.2f}")
+        figures[report] = {"small_ms": round(at_small[report], 2), "big_ms": round(at_big[report], 2),
+                           "ratio": round(ratio, 2)}  # fmt: skip
+    pages = at_big["history page 1,000"] / at_big["history page 1"]
+    print(f"  history page 1,000 / page 1 at {big:,}: {pages:.2f} (target <= 1.5)")
+    figures["history_page_1000_over_page_1"] = round(pages, 2)
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10k and 100k entries, pages of 5")
+    parser.add_argument("--only", choices=("sqlite", "postgres"))
+    args = parser.parse_args()
+    sizes = (10_000, 100_000) if args.quick else (100_000, 1_000_000)
+    if args.quick:  # page 1,000 must exist at 10k entries
+        global PAGE
+        PAGE = 5
+    results: dict[str, Any] = {"sizes": sizes}
+    if args.only in (None, "sqlite"):
+        with tempfile.TemporaryDirectory() as folder:
+            results["sqlite"] = run_database("SQLite", f"sqlite:///{folder}/bench.db", sizes)
+    if args.only in (None, "postgres"):
+        schema = f"bench_{uuid.uuid4().hex[:12]}"
+        admin = create_engine_for(POSTGRES_URL)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        try:
+            results["postgres"] = run_database(
+                "PostgreSQL", url.render_as_string(hide_password=False), sizes
+            )
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
