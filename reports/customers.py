@@ -109,7 +109,7 @@ def _earning_orders(session: Session, customer_ids: list[int]) -> dict[int, int]
         )
         .group_by(TrackedOrder.customer_id)
     )
-    return {int(cid): int(n) for cid, n in rows}
+    return {int(cid): int(n) for cid, n in rows if cid is not None}
 
 
 # --- history ------------------------------------------------------------------------------------
