@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-demo: $(STAMP) ## sandbox store with generated data, a full sync, balances and a summary
+demo: $(STAMP) ## sandbox store with generated data, a full sync, then the reports and an HTML export
 	$(BIN)/python -m loyalty.demo
 
 # The dashboard's browser test drives Debian's Chromium through Debian's chromedriver; the Noto

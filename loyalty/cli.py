@@ -113,7 +113,8 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         "Fetch orders changed since the last sync (with an overlap window), decide their points"
         " under the rule set in force when each was created, append the differences to the"
         " ledger and write balances back to customer meta. Safe to rerun: replays change nothing.",
-        "loyalty sync\n  loyalty sync --dry-run\n  loyalty sync --full --json",
+        "loyalty sync\n  loyalty sync --dry-run\n  loyalty sync --full --json\n"
+        "  loyalty sync --customer 42          re-read one account's orders",
     ),
     (
         "verify",
@@ -266,6 +267,9 @@ def _db_arguments(sub: argparse.ArgumentParser) -> None:
 
 def _sync_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--full", action="store_true", help="re-read everything, not only changes")
+    sub.add_argument(
+        "--customer", type=_customer_id, metavar="ID", help="resync only this WooCommerce account"
+    )
     sub.add_argument("--dry-run", action="store_true", help="decide and report, write nothing")
     sub.add_argument("--json", action="store_true", help="print the summary as JSON")
     sub.set_defaults(handler=_sync)
@@ -422,7 +426,13 @@ def _sync(args: argparse.Namespace) -> int:
     progress = make_progress(enabled=sys.stderr.isatty())
     try:
         with _database_errors(config):
-            summary = run_sync(config, full=args.full, dry_run=args.dry_run, progress=progress)
+            summary = run_sync(
+                config,
+                full=args.full,
+                dry_run=args.dry_run,
+                progress=progress,
+                customer=args.customer,
+            )
     except SyncAlreadyRunning as running:  # not a failure: that sync picks up the same changes
         since = running.since.isoformat() if running.since else None
         _print(json.dumps({"skipped": str(running), "since": since}) if args.json else str(running))

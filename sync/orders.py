@@ -16,6 +16,7 @@ from sync.window import ModifiedWindow, WindowPage
 
 LIVE = "any"
 TRASH = "trash"
+MAX_CUSTOMER_PAGES = 10_000  # a ceiling even when the store announces no page count
 
 
 def fetch_orders_window(
@@ -68,3 +69,31 @@ def fetch_orders_by_ids(
 ) -> list[dict[str, Any]]:
     """The orders among `ids` that exist with `status` (`any` or `trash`), 100 ids a request."""
     return client.get_by_ids("orders", ids, {"status": status, "orderby": "id"})
+
+
+def fetch_customer_orders(
+    client: StoreClient, wc_id: int, *, status: str, per_page: int
+) -> Iterator[list[dict[str, Any]]]:
+    """Every order of one account with `status` (`any` or `trash`), lowest id first, a page at a
+    time. Stops after the last page the store announced (X-WP-TotalPages) or a short page."""
+    page_number, last = 1, MAX_CUSTOMER_PAGES
+    while page_number <= last:
+        page = client.get_list(
+            "orders",
+            {
+                "customer": wc_id,
+                "status": status,
+                "per_page": per_page,
+                "page": page_number,
+                "orderby": "id",
+                "order": "asc",
+            },
+        )
+        items: list[dict[str, Any]] = page.items
+        if items:
+            yield items
+        if page.total_pages is not None:
+            last = min(last, page.total_pages)
+        if len(items) < per_page:
+            return
+        page_number += 1

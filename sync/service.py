@@ -49,7 +49,13 @@ from sync.customer_meta import WriteBackResult, push_balances
 from sync.customers import fetch_existing_customer_ids, fetch_new_customers
 from sync.order_data import parse_customer
 from sync.order_points import OrderPoints, Outcome, store_refunds
-from sync.orders import LIVE, TRASH, fetch_known_orders, fetch_orders_window
+from sync.orders import (
+    LIVE,
+    TRASH,
+    fetch_customer_orders,
+    fetch_known_orders,
+    fetch_orders_window,
+)
 from sync.owners import OwnerDirectory, merge_guest, retire_account
 from sync.products import ProductCategories
 from sync.progress import Progress, make_progress
@@ -79,10 +85,15 @@ def run_sync(
     progress: Progress | None = None,
     engine: Engine | None = None,
     client: StoreClient | None = None,
+    customer: int | None = None,
 ) -> SyncSummary:
     """One sync of the configured store. Raises StoreError when the store cannot be read,
     SyncAlreadyRunning (having done nothing) while another sync of the same store runs, and
-    DatabaseUnusable when the ledger database cannot be used."""
+    DatabaseUnusable when the ledger database cannot be used.
+
+    With `customer` (a WooCommerce account id) only that account is resynced: its orders re-read
+    and re-decided, its balance written back; no cursor moves.
+    """
     store = config.require_store()
     engine = engine or create_engine_for(config.database.url)
     with database_errors(engine.url):  # down, damaged, read-only: one DatabaseUnusable line
@@ -90,7 +101,7 @@ def run_sync(
         check_schema_current(engine)
         with hold_sync_lock(engine, store.key):
             client = client or make_client(store)
-            return _run_locked(config, engine, client, full, dry_run, progress)
+            return _run_locked(config, engine, client, full, dry_run, progress, customer)
 
 
 def _run_locked(
@@ -100,12 +111,13 @@ def _run_locked(
     full: bool,
     dry_run: bool,
     progress: Progress | None,
+    customer: int | None = None,
 ) -> SyncSummary:
     store = config.require_store()
     _register_credentials(store.consumer_key.reveal(), store.consumer_secret.reveal())
     with Transactions(engine, dry_run=dry_run) as tx:
         run = SyncJob(config, tx, client, progress or Progress(), full=full, dry_run=dry_run)
-        return run.execute()
+        return run.execute() if customer is None else run.resync_customer(customer)
 
 
 def make_client(store: StoreConfig) -> StoreClient:
@@ -238,6 +250,42 @@ class SyncJob:
             self.check_deleted_accounts()
             self.track_coupons()
             self.answer_storefront()
+            self.write_back()
+        except BaseException as error:
+            self._finish_run(run_id, "failed", error)
+            raise
+        self._finish_run(run_id, "succeeded", None)
+        return self.summary
+
+    def resync_customer(self, wc_id: int) -> SyncSummary:
+        """One account: its orders (live and trashed) re-read and re-decided, the orders the ledger
+        gives it checked by id (deleted ones found), its balance written back. Cursors stay."""
+        run_id = self._start_run(kind="resync-customer")
+        try:
+            with self.tx.unit() as session:
+                rows = session.execute(
+                    select(TrackedOrder.order_id, TrackedOrder.status)
+                    .join(Customer, Customer.id == TrackedOrder.customer_id)
+                    .where(
+                        TrackedOrder.store_id == self.store_id,
+                        TrackedOrder.deleted.is_(False),
+                        Customer.wc_id == wc_id,
+                    )
+                ).all()
+                known = {int(oid): str(status) for oid, status in rows}
+            for status in (LIVE, TRASH):
+                per_page = self.store_config.per_page
+                for items in fetch_customer_orders(
+                    self.client, wc_id, status=status, per_page=per_page
+                ):
+                    with self.tx.unit() as session:
+                        self._apply(self.orders.process(session, items, now=self.now))
+                    self.seen_orders.update(int(o["id"]) for o in items if "id" in o)
+            unseen = {oid: s for oid, s in known.items() if oid not in self.seen_orders}
+            for found, gone in fetch_known_orders(self.client, unseen):
+                with self.tx.unit() as session:
+                    self._apply(self.orders.process(session, found, now=self.now))
+                    self._apply(self.orders.mark_deleted(session, gone, now=self.now))
             self.write_back()
         except BaseException as error:
             self._finish_run(run_id, "failed", error)
@@ -522,7 +570,7 @@ class SyncJob:
             row.state = json.dumps(state, sort_keys=True)
         row.updated_at = self.now
 
-    def _start_run(self) -> int:
+    def _start_run(self, kind: str | None = None) -> int:
         with self.tx.unit() as session:
             # This run holds the store's sync lock, so a run still marked running was killed.
             abandoned = (
@@ -538,7 +586,7 @@ class SyncJob:
                 log.warning("%d earlier sync run(s) never finished: marked abandoned", abandoned)
             run = SyncRun(
                 store_id=self.store_id,
-                kind="sync-full" if self.full else "sync",
+                kind=kind or ("sync-full" if self.full else "sync"),
                 started_at=self.now,
                 status="running",
                 summary="{}",

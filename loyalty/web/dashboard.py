@@ -3,8 +3,8 @@ leads to that customer's history, the recent sync runs, and admin actions behind
 
 A Starlette app served by uvicorn, on loopback by default. Every response carries security headers
 (a CSP with no inline script and no inline style, no framing, no sniffing, no referrer). Charts are
-server-rendered SVG, so the page runs no script at all. Admin actions (a full resync, a manual
-adjustment with a reason) need `[dashboard] admin_token`, compared in constant time; with no token
+server-rendered SVG, so the page runs no script at all. Admin actions (a resync, full or of one
+customer; a manual adjustment with a reason) need `[dashboard] admin_token`, compared in constant time; with no token
 configured they are off and every admin request is refused.
 """
 
@@ -53,7 +53,7 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 
-Resync = Callable[[], str]
+Resync = Callable[[int | None], str]  # a WooCommerce account id, or None for everyone
 
 
 class SecurityHeaders:
@@ -151,8 +151,13 @@ def create_app(config: Config, engine: Engine, *, resync: Resync | None = None) 
         refused = _refusal(form, token, _)
         if refused is not None:
             return refused
+        wanted = form.get("customer", "").strip()
+        if wanted and not wanted.isdigit():
+            return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
+        customer = int(wanted) if wanted else None
         runner = resync or _default_resync(config, engine)
-        await run_in_threadpool(runner)
+        await run_in_threadpool(runner, customer)
+        log.info("dashboard: resync of %s", f"customer {customer}" if customer else "everyone")
         return RedirectResponse(f"/?{urlencode({'lang': lang, 'done': 'resynced'})}#runs", 303)
 
     routes = [
@@ -165,10 +170,10 @@ def create_app(config: Config, engine: Engine, *, resync: Resync | None = None) 
 
 
 def _default_resync(config: Config, engine: Engine) -> Resync:
-    def run() -> str:
+    def run(customer: int | None) -> str:
         from sync.service import run_sync  # the sync pulls in HTTP clients: only when asked
 
-        return run_sync(config, full=True, engine=engine).render()
+        return run_sync(config, full=customer is None, engine=engine, customer=customer).render()
 
     return run
 

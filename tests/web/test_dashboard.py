@@ -94,7 +94,7 @@ def test_admin_actions_are_refused_when_no_token_is_configured(
     config: Config, engine: Engine, story: Story
 ) -> None:
     ran = []
-    client = TestClient(create_app(config, engine, resync=lambda: ran.append(1) or ""))
+    client = TestClient(create_app(config, engine, resync=lambda who: str(ran.append(1))))
     before = count_entries(engine)
 
     adjust = client.post(
@@ -110,8 +110,8 @@ def test_admin_actions_are_refused_when_no_token_is_configured(
 def test_admin_actions_need_the_right_token(
     admin_config: Config, engine: Engine, story: Story
 ) -> None:
-    ran: list[int] = []
-    client = TestClient(create_app(admin_config, engine, resync=lambda: str(ran.append(1))))
+    ran: list[int | None] = []
+    client = TestClient(create_app(admin_config, engine, resync=lambda who: str(ran.append(who))))
     before = count_entries(engine)
     form = {"customer": "7", "points": "25", "reason": "goodwill: late delivery"}
 
@@ -123,10 +123,13 @@ def test_admin_actions_need_the_right_token(
 
     done = client.post("/admin/adjust", data={**form, "token": TOKEN}, follow_redirects=False)
     resynced = client.post("/admin/resync", data={"token": TOKEN}, follow_redirects=False)
+    one = client.post(
+        "/admin/resync", data={"token": TOKEN, "customer": "8"}, follow_redirects=False
+    )
 
-    assert (done.status_code, resynced.status_code) == (303, 303)
+    assert (done.status_code, resynced.status_code, one.status_code) == (303, 303, 303)
     assert count_entries(engine) == before + 1
-    assert ran == [1]
+    assert ran == [None, 8]  # everyone, then one customer
     page = client.get(done.headers["location"]).text
     assert "The adjustment was recorded." in page
     assert 'id="history-customer">alice@example.com' in page
