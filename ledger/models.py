@@ -128,9 +128,10 @@ class PointEntry(Base):
         CheckConstraint("points <> 0", name="nonzero_points"),
         Index(None, "store_id", "source_ref"),
         Index(None, "customer_id", "id"),
-        # Points History pages by (occurred_at, id), for a store or for one customer (keyset).
+        # Points History pages by (occurred_at, id), for a store or for one customer (keyset);
+        # the customer's index also covers the running balance (kind and points included).
         Index(None, "store_id", "occurred_at", "id"),
-        Index(None, "customer_id", "occurred_at", "id"),
+        Index(None, "customer_id", "occurred_at", "id", "kind", "points"),
     )
 
 

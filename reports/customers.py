@@ -16,11 +16,12 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
 from ledger.models import Balance, Customer, PointEntry, TrackedOrder
+from ledger.types import UTCDateTime
 from reports.period import Period
 
 _LIFETIME = sorted(kind.value for kind in LIFETIME_KINDS)
@@ -160,22 +161,17 @@ def history(
     query = query.where(*period.moments(entry.occurred_at))
     if cursor is not None:
         moment, last_id = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                entry.occurred_at < moment,
-                and_(entry.occurred_at == moment, entry.id < last_id),
-            )
-        )
+        # A row-value comparison, so both databases seek the index to the cursor (an OR of the
+        # two conditions makes SQLite scan from the newest entry: page 1,000 would cost 1,000).
+        after = tuple_(literal(moment, UTCDateTime()), literal(last_id))
+        query = query.where(tuple_(entry.occurred_at, entry.id) < after)
     earlier = aliased(PointEntry)
     running = (
         select(func.coalesce(func.sum(earlier.points), 0))
         .where(
             earlier.customer_id == entry.customer_id,
             earlier.kind.not_in(_OUTSIDE),
-            or_(
-                earlier.occurred_at < entry.occurred_at,
-                and_(earlier.occurred_at == entry.occurred_at, earlier.id <= entry.id),
-            ),
+            tuple_(earlier.occurred_at, earlier.id) <= tuple_(entry.occurred_at, entry.id),
         )
         .scalar_subquery()
     )

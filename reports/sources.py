@@ -75,45 +75,42 @@ def points_sources(
     for source in EARNING_SOURCES:
         credit, debit = sums.get(source.value, (0, 0))
         sources.append(SourceRow(source, credit, -debit, credit + debit, _share(credit, total)))
-    return SourcesReport(
-        period=period,
-        sources=sources,
-        categories=_categories(session, store_id, period),
-        products=_products(session, store_id, period, product_limit),
-    )
+    categories, products = _purchases(session, store_id, period, product_limit)
+    return SourcesReport(period=period, sources=sources, categories=categories, products=products)
 
 
-def _categories(session: Session, store_id: int, period: Period) -> list[CategoryRow]:
-    rows = session.execute(
-        select(ProductRollup.category_id, func.sum(ProductRollup.points).label("points"))
-        .where(ProductRollup.store_id == store_id, *period.days(ProductRollup.day))
-        .group_by(ProductRollup.category_id)
-        .order_by(func.sum(ProductRollup.points).desc(), ProductRollup.category_id)
-    ).all()
-    total = sum(max(int(points), 0) for _, points in rows)
-    return [CategoryRow(int(c), int(p), _share(max(int(p), 0), total)) for c, p in rows if p]
-
-
-def _products(session: Session, store_id: int, period: Period, limit: int) -> list[ProductRow]:
+def _purchases(
+    session: Session, store_id: int, period: Period, limit: int
+) -> tuple[list[CategoryRow], list[ProductRow]]:
+    """Purchases by category and by product, from one grouped scan of the product rollup (one
+    row per product and category comes back, whatever the range)."""
     points = func.sum(ProductRollup.points)
-    totals = (
-        select(ProductRollup.product_id, points.label("points"))
-        .where(ProductRollup.store_id == store_id, *period.days(ProductRollup.day))
-        .group_by(ProductRollup.product_id)
-        .having(points != 0)
-        .order_by(points.desc(), ProductRollup.product_id)
-        .limit(limit)
-        .subquery()
-    )
     rows = session.execute(
-        select(totals.c.product_id, Product.name, totals.c.points)
-        .outerjoin(
-            Product,
-            (Product.store_id == store_id) & (Product.product_id == totals.c.product_id),
+        select(ProductRollup.product_id, ProductRollup.category_id, points)
+        .where(ProductRollup.store_id == store_id, *period.days(ProductRollup.day))
+        .group_by(ProductRollup.product_id, ProductRollup.category_id)
+    ).all()
+    by_category: dict[int, int] = {}
+    by_product: dict[int, int] = {}
+    for product, category, total in rows:
+        by_category[int(category)] = by_category.get(int(category), 0) + int(total)
+        by_product[int(product)] = by_product.get(int(product), 0) + int(total)
+    positive = sum(max(p, 0) for p in by_category.values())
+    categories = [
+        CategoryRow(c, p, _share(max(p, 0), positive))
+        for c, p in sorted(by_category.items(), key=lambda item: (-item[1], item[0]))
+        if p
+    ]
+    top = [
+        (pid, p) for pid, p in sorted(by_product.items(), key=lambda item: (-item[1], item[0])) if p
+    ][:limit]
+    found = session.execute(
+        select(Product.product_id, Product.name).where(
+            Product.store_id == store_id, Product.product_id.in_([pid for pid, _ in top])
         )
-        .order_by(totals.c.points.desc(), totals.c.product_id)
     )
-    return [ProductRow(int(pid), name or "", int(p)) for pid, name, p in rows]
+    names = {int(pid): name for pid, name in found}
+    return categories, [ProductRow(pid, names.get(pid, ""), p) for pid, p in top]
 
 
 def _share(part: int, total: int) -> Decimal:

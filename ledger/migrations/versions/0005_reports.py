@@ -49,9 +49,9 @@ def upgrade() -> None:
         ["store_id", "occurred_at", "id"],
     )
     op.create_index(
-        "ix_point_entries_customer_id_occurred_at_id",
+        "ix_point_entries_customer_id_occurred_at_id_kind_points",
         "point_entries",
-        ["customer_id", "occurred_at", "id"],
+        ["customer_id", "occurred_at", "id", "kind", "points"],
     )
     op.create_index("ix_balances_store_id_lifetime", "balances", ["store_id", "lifetime"])
     op.create_table(
@@ -157,5 +157,7 @@ def downgrade() -> None:
     op.drop_table("entry_lines")
     op.drop_table("point_rollups")
     op.drop_index("ix_balances_store_id_lifetime", table_name="balances")
-    op.drop_index("ix_point_entries_customer_id_occurred_at_id", table_name="point_entries")
+    op.drop_index(
+        "ix_point_entries_customer_id_occurred_at_id_kind_points", table_name="point_entries"
+    )
     op.drop_index("ix_point_entries_store_id_occurred_at_id", table_name="point_entries")
