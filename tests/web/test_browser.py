@@ -10,8 +10,9 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -19,6 +20,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import Engine
 
 from loyalty.config import Config
@@ -75,6 +77,13 @@ def browser() -> Iterator[WebDriver]:
         driver.quit()
 
 
+def arrived(browser: WebDriver, condition: Callable[[WebDriver], Any]) -> None:
+    """Wait (10 s at most) for the page a click navigated to: a click returns before it loads."""
+    wait = WebDriverWait(browser, 10)
+    wait.until(condition)
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def figure(browser: WebDriver, name: str) -> str:
     element = browser.find_element(By.CSS_SELECTOR, f'[data-figure="{name}"]')
     return str(element.get_attribute("data-value"))
@@ -100,13 +109,14 @@ def test_the_dashboard_in_a_real_browser(served: str, browser: WebDriver, tmp_pa
     # A date filter changes them.
     browser.find_element(By.ID, "to").send_keys("01/31/2024")
     browser.find_element(By.ID, "apply").click()
-    assert "to=2024-01-31" in browser.current_url
+    arrived(browser, lambda d: "to=2024-01-31" in d.current_url)
     assert [figure(browser, n) for n in ("earned", "closing")] == ["150", "150"]
 
     # The customer search leads to that customer's history.
     browser.get(f"{served}/?lang=en")
     browser.find_element(By.ID, "customer").send_keys("alice@example.com")
     browser.find_element(By.ID, "search").click()
+    arrived(browser, lambda d: d.find_elements(By.ID, "history-customer"))
     assert browser.find_element(By.ID, "history-customer").text == "alice@example.com"
     balances = browser.find_elements(By.CSS_SELECTOR, "#history tbody td:nth-child(6)")
     assert [cell.text for cell in balances] == ["55", "60", "80", "70", "100"]
@@ -118,6 +128,7 @@ def test_the_dashboard_in_a_real_browser(served: str, browser: WebDriver, tmp_pa
     form.find_element(By.NAME, "reason").send_keys("from the browser test")
     form.find_element(By.NAME, "token").send_keys(TOKEN[:-1])
     form.find_element(By.CSS_SELECTOR, "button").click()
+    arrived(browser, lambda d: "/admin/adjust" in d.current_url)
     assert "Refused: the admin token is wrong." in browser.find_element(By.TAG_NAME, "body").text
 
     # Arabic is laid out right to left; every language gets a screenshot.
