@@ -9,7 +9,7 @@ categories) and their refunds, reviews, first-order bonuses, adjustments, redemp
 pending points. It is built to 100k entries, measured, then grown to 1M and measured again. Each
 timing is the median of 5 warm runs. To build 1M entries in minutes on a shared 2-core machine, the
 entries and lines are bulk-inserted and the rollups and balances then recomputed in SQL (what
-migration 0004 does), and `verify_rollups` checks the result; the append path's own cost is
+migration 0005 does), and `verify_rollups` checks the result; the append path's own cost is
 measured separately, on the last 20,000 entries, written through `append_entries` in batches of
 500 (rollups, lines and balances moving with them, as in a sync).
 
@@ -173,7 +173,7 @@ def _bulk_insert(session: Session, store_id: int, made: list[NewEntry]) -> None:
 
 
 def _recompute_rollups(session: Session, store_id: int) -> None:
-    """The rollups and balances from the entries and lines, in SQL (as migration 0004 does)."""
+    """The rollups and balances from the entries and lines, in SQL (as migration 0005 does)."""
     for model in (PointRollup, ProductRollup, Balance):
         session.execute(delete(model).where(model.store_id == store_id))
     day = entry_day(session, PointEntry.occurred_at)

@@ -1,4 +1,4 @@
-"""Migration 0003_reports fills the rollups and lines from a ledger that already has entries."""
+"""Migration 0005_reports fills the rollups and lines from a ledger that already has entries."""
 
 from __future__ import annotations
 
