@@ -438,11 +438,8 @@ def _sync(args: argparse.Namespace) -> int:
         _print(json.dumps({"skipped": str(running), "since": since}) if args.json else str(running))
         return EXIT_OK
     _print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.render())
-    if not summary.ok:  # the ledger is right, but the store does not show it yet: cron must see
-        return _fail(
-            f"{summary.write_failures} customer balance(s) could not be written to the store;"
-            " they are kept and retried on the next run"
-        )
+    if not summary.ok:  # a source stopped, or the store does not show the ledger yet: cron must see
+        return _fail(summary.failure())
     return EXIT_OK
 
 

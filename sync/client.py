@@ -33,6 +33,8 @@ import requests
 
 from loyalty.errors import StoreAnswerUnusable, StoreRejected, StoreUnavailable
 from sync import bounded_json
+from sync.paging import Listing
+from sync.store_clock import StoreClock
 from sync.transport import (
     Answer,
     AnswerTooLarge,
@@ -204,6 +206,8 @@ class StoreClient:
         self._count_lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._secrets = tuple(s for s in (settings.consumer_key, settings.consumer_secret) if s)
+        #: The store's time, from the Date header of the first response (see sync.store_clock).
+        self.store_clock = StoreClock(monotonic=monotonic, wall_clock=wall_clock)
 
     def __repr__(self) -> str:
         return f"StoreClient(url={self._settings.url!r})"
@@ -242,15 +246,15 @@ class StoreClient:
     ) -> list[Any]:
         """The items of collection `endpoint` among `ids` (`include=`), BY_IDS_BATCH a request.
 
-        Ids the store does not have are simply absent from the result.
+        Ids the store does not have are simply absent from the result; an answer holding ids not
+        asked for stops with `sync.paging.ListingStalled` (see `Listing.by_ids`).
         """
-        wanted = sorted(set(ids))
-        found: list[Any] = []
-        for start in range(0, len(wanted), BY_IDS_BATCH):
-            batch = wanted[start : start + BY_IDS_BATCH]
-            query = {**(params or {}), "include": batch, "per_page": BY_IDS_BATCH}
-            found.extend(self.get_list(endpoint, query).items)
-        return found
+        listing = Listing(self, endpoint, per_page=BY_IDS_BATCH)
+        return [item for items in listing.by_ids(ids, params) for item in items]
+
+    def path_of(self, endpoint: str) -> str:
+        """The endpoint's path for messages (`/wp-json/wc/v3/orders`): no host, no query."""
+        return self._path(endpoint.strip("/"))
 
     def post(self, endpoint: str, data: Mapping[str, Any]) -> Page:
         """POST a JSON body. Retried like every call: creating endpoints must tolerate a replay."""
@@ -317,6 +321,7 @@ class StoreClient:
             answer = self._exchange(method, path, url, params, data)
             if isinstance(answer, _Failure):
                 return answer
+            self.store_clock.observe(answer.headers.get("Date"))
             target = self._redirect_target(method, path, answer)
             if target is None:
                 return self._interpret(method, path, answer)

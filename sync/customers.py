@@ -9,35 +9,27 @@ other roles too (subscribers, wholesale roles).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from itertools import takewhile
 from typing import Any
 
 from sync.client import StoreClient
+from sync.paging import Listing
 from sync.quarantine import valid_id
 
 PER_PAGE = 100
 
 
-def fetch_new_customers(client: StoreClient, *, above_id: int) -> Iterator[list[dict[str, Any]]]:
+def fetch_new_customers(
+    client: StoreClient, *, above_id: int
+) -> Generator[list[dict[str, Any]], None, None]:
     """Pages of customers with id > `above_id`, newest first."""
-    page_number = 1
-    while True:
-        page = client.get_list(
-            "customers",
-            {
-                "role": "all",
-                "orderby": "id",
-                "order": "desc",
-                "per_page": PER_PAGE,
-                "page": page_number,
-            },
-        )
-        fresh = list(takewhile(lambda c: (valid_id(c) or above_id + 1) > above_id, page.items))
+    params = {"role": "all", "orderby": "id", "order": "desc", "per_page": PER_PAGE}
+    for page in Listing(client, "customers", per_page=PER_PAGE).numbered(params):
+        fresh = list(takewhile(lambda c: (valid_id(c) or above_id + 1) > above_id, page))
         yield fresh  # items without a usable id among the new ones come along: quarantined
-        if len(fresh) < len(page.items) or len(page.items) < PER_PAGE:
+        if len(fresh) < len(page):
             return
-        page_number += 1
 
 
 def fetch_customer_email(client: StoreClient, wc_id: int) -> str | None:

@@ -52,9 +52,12 @@ class Outcome:
     quarantined: int = 0
     deleted: int = 0
     refunds_fetched: int = 0
+    #: Orders whose state (status, modified date, refunds, points) the ledger had not seen yet.
+    changed: int = 0
 
     def add(self, other: Outcome) -> None:
         self.orders_seen += other.orders_seen
+        self.changed += other.changed
         self.entries.extend(other.entries)
         self.quarantined += other.quarantined
         self.deleted += other.deleted
@@ -112,6 +115,7 @@ class OrderPoints:
                 if decision is not None:
                     decisions.append(decision)
             self._remember_products(session, [d.order for d in decisions])
+            outcome.changed += sum(_is_change(d, tracked.get(d.order.order_id)) for d in decisions)
             outcome.entries.extend(self._record(session, decisions, tracked, now))
         outcome.quarantined += self.quarantine.add(session, rejected, now=now)
         usable = {str(order.order_id) for order, _ in parsed} - {r.ref for r in rejected}
@@ -310,7 +314,7 @@ class OrderPoints:
 def store_refunds(
     session: Session, store_id: int, raws: Iterable[Mapping[str, Any]], *, now: datetime
 ) -> int:
-    """Cache refunds as received (one query for what is known already); returns how many.
+    """Cache refunds as received (one query for what is known already); returns how many are new.
 
     A refund that names no id or no order is skipped: an order naming it quarantines instead.
     """
@@ -347,7 +351,7 @@ def store_refunds(
             )
         else:
             row.payload, row.fetched_at = payload, now
-    return len(usable)
+    return len(usable) - len(known)
 
 
 @dataclass(frozen=True)
@@ -432,6 +436,11 @@ def _note(d: _Decision) -> str:
     refunds = ",".join(str(r) for r in d.refund_ids) or "none"
     modified = d.order.modified_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"{d.award.explanation} [status={d.order.status} modified={modified} refunds={refunds}]"
+
+
+def _is_change(d: _Decision, row: TrackedOrder | None) -> bool:
+    """Whether the ledger sees this order in this state for the first time."""
+    return row is None or row.deleted or row.fingerprint != _fingerprint(d)
 
 
 def _fingerprint(d: _Decision) -> str:

@@ -7,7 +7,7 @@ asking for known ids (`include=`) reveals it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ def fetch_orders_window(
     per_page: int,
     concurrency: int,
     on_total: Callable[[int], None] | None = None,
-) -> Iterator[WindowPage]:
+) -> Generator[WindowPage, None, None]:
     """Pages of orders with `status` modified between `lo` and `hi` (inclusive, whole seconds)."""
     window = ModifiedWindow(
         client,
@@ -45,7 +45,7 @@ def fetch_orders_window(
 
 def fetch_known_orders(
     client: StoreClient, last_status: Mapping[int, str]
-) -> Iterator[tuple[list[dict[str, Any]], set[int]]]:
+) -> Generator[tuple[list[dict[str, Any]], set[int]], None, None]:
     """For known orders (id -> the status last seen), a hundred at a time: (found, gone).
 
     Each batch is asked for in the listing it was last seen in (live or trash); ids not there are

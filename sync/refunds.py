@@ -8,12 +8,13 @@ fetches them a hundred at a time instead of one request per order. Older stores 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime
 from typing import Any
 
 from loyalty.errors import StoreRejected
 from sync.client import StoreClient
+from sync.paging import Listing
 from sync.window import wc_time
 
 PER_PAGE = 100
@@ -21,7 +22,7 @@ PER_PAGE = 100
 
 def fetch_refunds_created(
     client: StoreClient, *, after: datetime | None, before: datetime
-) -> Iterator[list[dict[str, Any]]]:
+) -> Generator[list[dict[str, Any]], None, None]:
     """Pages of refunds created in (after, before); `after=None` means since the beginning.
 
     A refund deleted meanwhile may shift one past a page boundary; the sync fetches any refund an
@@ -36,13 +37,7 @@ def fetch_refunds_created(
     }
     if after is not None:
         params["after"] = wc_time(after)
-    page_number = 1
-    while True:
-        page = client.get_list("refunds", {**params, "page": page_number})
-        yield list(page.items)
-        if len(page.items) < PER_PAGE:
-            return
-        page_number += 1
+    yield from Listing(client, "refunds", per_page=PER_PAGE).numbered(params)
 
 
 def fetch_refunds_by_ids(

@@ -11,9 +11,18 @@ their email. Last, the write-back of changed balances (a customer it finds delet
 Every page is parsed at the edge: an item that does not parse goes to quarantine and the rest of
 the page and the run go on.
 
+The window ends at the store's clock (the `Date` header of the run's first answer, see
+`sync.store_clock`), so cursors are positions in the store's time. A run that saw any change ends
+converged: it lists again, per source, what was modified since the window's end, and repeats while a
+pass brings something new (at most `MAX_CATCH_UP_PASSES`). A run that saw nothing does not.
+
+A listing whose store makes no progress (`sync.paging.ListingStalled`) stops that source with its
+error; the other sources go on, and the run ends failed with everything up to the last good page
+kept.
+
 Every step is safe to interrupt: the ledger only ever holds whole pages, cursors move in the same
 transaction as the entries they cover, and reconciling is idempotent, so the next run finishes the
-job without awarding anything twice.
+job without awarding anything twice. Every listing's pages are closed on every exit path.
 """
 
 from __future__ import annotations
@@ -22,10 +31,11 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -57,6 +67,7 @@ from sync.orders import (
     fetch_orders_window,
 )
 from sync.owners import OwnerDirectory, merge_guest, retire_account
+from sync.paging import ListingStalled
 from sync.products import ProductCategories
 from sync.progress import Progress, make_progress
 from sync.quarantine import Quarantine, parse_page, valid_id
@@ -75,6 +86,13 @@ __all__ = ["SyncSummary", "make_progress", "run_sync"]
 BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)  # before any WooCommerce store existed
 #: While the ledger grows during a big sync, PostgreSQL's statistics are refreshed this often.
 ANALYZE_AFTER_PAGES = frozenset(4**n for n in range(1, 8))  # 4, 16, 64, ... 16,384
+ONE_SECOND = timedelta(seconds=1)
+#: Catch-up passes at the end of a run that saw changes (each repeats only if the last brought news).
+MAX_CATCH_UP_PASSES = 3
+#: The store's clock may differ this much from the local one before the run warns about it.
+SKEW_WARNING = timedelta(minutes=1)
+#: The listings of one pass, each with its cursor's name.
+ORDER_LISTINGS = ((LIVE, "orders"), (TRASH, "orders_trash"))
 
 
 def run_sync(
@@ -215,13 +233,18 @@ class SyncJob:
         self.dry_run = dry_run
         self.started = time.monotonic()
         self.now = datetime.now(UTC).replace(microsecond=0)
-        # Fixed upper bound: anything modified after it belongs to the next run. Items modified
-        # later within this very second are safe too: the next run re-reads from the cursor's second.
-        self.until = self.now
         self.overlap = timedelta(minutes=config.sync.overlap_minutes)
+        # Fixed upper bound in the store's time (set once the store first answered, see
+        # _fix_window_end): anything modified after it belongs to the catch-up or the next run.
+        # Items modified later within this very second are safe too: the next run re-reads from
+        # the cursor's second.
+        self.until = self.now
         self.summary = SyncSummary(dry_run=dry_run, full=full)
         self.seen_orders: set[int] = set()
         self.coupon_uses = CouponUses()  # redemption codes in the orders read, for track_coupons
+        self.changes = 0  # items new to the ledger: a run that saw none needs no catch-up
+        self.highest_customer: int | None = None
+        self.stopped: dict[str, str] = {}  # source -> why its listing stopped
         with tx.unit() as session:
             self.store_id = get_or_create_store(session, self.store_config.key).id
         self.owners = OwnerDirectory(self.store_id)
@@ -242,19 +265,19 @@ class SyncJob:
         run_id = self._start_run()
         try:
             self.finish_redemptions()
-            self.sync_customers()
-            self.sync_refunds()
-            self.sync_orders(LIVE, "orders")
-            self.sync_orders(TRASH, "orders_trash")
+            self._source("customers", self.sync_customers)
+            self._fix_window_end()
+            self._list_window(lo=None, hi=self.until)
             self.check_known_orders()
             self.check_deleted_accounts()
             self.track_coupons()
-            self.answer_storefront()
+            self.catch_up()
+            self._source("storefront", self.answer_storefront)
             self.write_back()
         except BaseException as error:
             self._finish_run(run_id, "failed", error)
             raise
-        self._finish_run(run_id, "succeeded", None)
+        self._finish_run(run_id, "failed" if self.stopped else "succeeded", None)
         return self.summary
 
     def resync_customer(self, wc_id: int) -> SyncSummary:
@@ -292,6 +315,79 @@ class SyncJob:
             raise
         self._finish_run(run_id, "succeeded", None)
         return self.summary
+
+    def _list_window(self, *, lo: datetime | None, hi: datetime) -> int:
+        """Refunds and orders from `lo` (None: from each cursor) to `hi`; how many were new."""
+        new = self._source("refunds", partial(self.sync_refunds, lo=lo, hi=hi))
+        for status, resource in ORDER_LISTINGS:
+            new += self._source(resource, partial(self.sync_orders, status, resource, lo, hi))
+        return new
+
+    def catch_up(self) -> None:
+        """A run that saw changes lists what was modified since the window's end, until quiet."""
+        lo = self.until
+        passes = 0
+        while self.changes and passes < MAX_CATCH_UP_PASSES:
+            passes += 1
+            hi = max(lo, self._store_now())
+            new = self._source("customers", self.sync_customers)
+            new += self._list_window(lo=lo, hi=hi)
+            self.summary.catch_up_passes = passes
+            log.debug("catch-up pass %d (%s..%s): %d new", passes, lo, hi, new)
+            if not new:
+                return
+            lo = hi
+
+    def _source(self, name: str, step: Callable[[], int | None]) -> int:
+        """Run one source's step; a stalled listing stops that source (recorded), not the run.
+
+        Returns how many items the step found new (None counts as none).
+        """
+        if name in self.stopped:
+            return 0
+        try:
+            new = step() or 0
+        except ListingStalled as stalled:
+            self.progress.finish()
+            self.stopped[name] = str(stalled)
+            self.summary.sources_stopped.append(name)
+            self.summary.errors.append(str(stalled))
+            log.error("%s", stalled)
+            return 0
+        self.changes += new
+        return new
+
+    def _fix_window_end(self) -> None:
+        """The window ends at the store's time: the Date of its first answer (or local - overlap)."""
+        clock = self.client.store_clock
+        store_now, skew = clock.now(), clock.skew
+        if store_now is None or skew is None:
+            local = datetime.now(UTC).replace(microsecond=0)
+            self.until = local - self.overlap
+            self._warn(
+                f"the store's clock is unknown ({clock.problem}): the window ends at this "
+                f"machine's clock minus the overlap ({self.overlap})"
+            )
+            return
+        self.until = store_now
+        self.summary.store_clock_skew_seconds = round(skew.total_seconds())
+        if abs(skew) > SKEW_WARNING:
+            side = "ahead of" if skew > timedelta(0) else "behind"
+            self._warn(
+                f"the store's clock is {_duration(abs(skew))} {side} this machine's; "
+                "the sync follows the store's clock"
+            )
+
+    def _store_now(self) -> datetime:
+        """The store's time now (for catch-up windows), on the same clock as the window's end."""
+        store_now = self.client.store_clock.now()
+        if store_now is None:
+            return datetime.now(UTC).replace(microsecond=0) - self.overlap
+        return store_now
+
+    def _warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.summary.warnings.append(message)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -346,25 +442,31 @@ class SyncJob:
         settings = RedemptionSettings(self.config.redemption, claim_seconds=claim)
         return Redeemer(self.client, self.tx.unit, self.store_id, settings, now=lambda: self.now)
 
-    def sync_customers(self) -> None:
-        """New registrations; a guest with the same email moves to the account."""
-        state = self._cursor_state("customers")
-        above = 0 if self.full else int(state.get("max_id", 0))
+    def sync_customers(self) -> int:
+        """New registrations; a guest with the same email moves to the account. Returns how many."""
+        if self.highest_customer is None:
+            state = self._cursor_state("customers")
+            self.highest_customer = 0 if self.full else int(state.get("max_id", 0))
+        above = highest = self.highest_customer
         self.progress.start("customers")
-        highest = above
-        for page in fetch_new_customers(self.client, above_id=above):
-            with self.tx.unit() as session:
-                entries = self._register(session, page)
-                self._record(append_entries(session, self.store_id, entries, now=self.now))
-            highest = max([highest, *(i for i in map(valid_id, page) if i is not None)])
-            self.summary.customers_seen += len(page)
-            self.progress.advance(len(page))
+        new = 0
+        with closing(fetch_new_customers(self.client, above_id=above)) as pages:
+            for page in pages:
+                with self.tx.unit() as session:
+                    entries = self._register(session, page)
+                    self._record(append_entries(session, self.store_id, entries, now=self.now))
+                highest = max([highest, *(i for i in map(valid_id, page) if i is not None)])
+                self.summary.customers_seen += len(page)
+                new += len(page)
+                self.progress.advance(len(page))
         # Only now: the listing runs newest first, so an interrupted one must start over from the
         # top (registering a customer twice changes nothing).
         with self.tx.unit() as session:
             self._save_cursor(session, "customers", None, {"max_id": highest})
+        self.highest_customer = highest
         self._refresh_statistics()
         self.progress.finish()
+        return new
 
     def _register(self, session: Session, page: list[dict[str, Any]]) -> list[NewEntry]:
         parsed, rejected = parse_page("customers", page, parse_customer)
@@ -385,50 +487,70 @@ class SyncJob:
             entries += moved
         return entries
 
-    def sync_refunds(self) -> None:
-        """Refund details created since the cursor (all of them on a full sync)."""
-        cursor = self._cursor_position("refunds")
-        after = None if self.full or cursor is None else cursor - self.overlap
-        self.progress.start("refunds")
-        for page in fetch_refunds_created(
-            self.client, after=after, before=self.until + timedelta(seconds=1)
-        ):
-            with self.tx.unit() as session:
-                store_refunds(session, self.store_id, page, now=self.now)
-            self.summary.refunds_fetched += len(page)
-            self.progress.advance(len(page))
-        with self.tx.unit() as session:
-            self._save_cursor(session, "refunds", self.until, None)
-        self.progress.finish()
+    def sync_refunds(self, *, lo: datetime | None, hi: datetime) -> int:
+        """Refund details created from `lo` (None: the cursor) to `hi`; returns how many were new.
 
-    def sync_orders(self, status: str, resource: str) -> None:
-        """Orders with `status` modified in the window, page by page, cursor with the entries."""
-        cursor = self._cursor_position(resource)
-        lo = BEGINNING if self.full or cursor is None else cursor - self.overlap
+        All of them on a full sync.
+        """
+        if lo is None:
+            cursor = self._cursor_position("refunds")
+            after = None if self.full or cursor is None else cursor - self.overlap
+        else:
+            after = lo - ONE_SECOND  # `after` is exclusive: the second of `lo` is listed too
+        self.progress.start("refunds")
+        new = 0
+        with closing(
+            fetch_refunds_created(self.client, after=after, before=hi + ONE_SECOND)
+        ) as pages:
+            for page in pages:
+                with self.tx.unit() as session:
+                    new += store_refunds(session, self.store_id, page, now=self.now)
+                self.summary.refunds_fetched += len(page)
+                self.progress.advance(len(page))
+        with self.tx.unit() as session:
+            self._save_cursor(session, "refunds", hi, None)
+        self.progress.finish()
+        return new
+
+    def sync_orders(self, status: str, resource: str, lo: datetime | None, hi: datetime) -> int:
+        """Orders with `status` modified from `lo` (None: the cursor) to `hi`, page by page, cursor
+        with the entries. Returns how many orders were new to the ledger (in that state)."""
+        catching_up = lo is not None
+        if lo is None:
+            cursor = self._cursor_position(resource)
+            lo = BEGINNING if self.full or cursor is None else cursor - self.overlap
         prefix = _SlicePrefix()
-        self.progress.start("orders" if status == LIVE else "trashed orders")
+        stage = "orders" if status == LIVE else "trashed orders"
+        self.progress.start(f"{stage} (catch-up)" if catching_up else stage)
         pages = fetch_orders_window(
             self.client,
             status=status,
             lo=lo,
-            hi=self.until,
+            hi=hi,
             per_page=self.store_config.per_page,
             concurrency=self.store_config.concurrency,
             on_total=self.progress.total,
         )
-        for pages_done, page in enumerate(pages, start=1):
-            with self.tx.unit() as session:
-                self._apply(self.orders.process(session, page.items, now=self.now))
-                prefix.record(page)
-                safe = prefix.safe_position()
-                if safe is not None:
-                    self._save_cursor(session, resource, min(safe, self.until), None)
-            self.seen_orders.update(i for i in map(valid_id, page.items) if i is not None)
-            self.coupon_uses.see(page.items)
-            self.progress.advance(len(page.items))
-            if pages_done in ANALYZE_AFTER_PAGES:
-                self._refresh_statistics()
+        new = 0
+        with closing(pages):
+            for pages_done, page in enumerate(pages, start=1):
+                with self.tx.unit() as session:
+                    outcome = self.orders.process(session, page.items, now=self.now)
+                    self._apply(outcome)
+                    prefix.record(page)
+                    safe = prefix.safe_position()
+                    if safe is not None:
+                        self._save_cursor(session, resource, min(safe, hi), None)
+                new += outcome.changed
+                self.seen_orders.update(i for i in map(valid_id, page.items) if i is not None)
+                self.coupon_uses.see(page.items)
+                self.progress.advance(len(page.items))
+                if pages_done in ANALYZE_AFTER_PAGES:
+                    self._refresh_statistics()
+        if catching_up:
+            self.summary.orders_caught_up += new
         self.progress.finish()
+        return new
 
     def check_known_orders(self) -> None:
         """Find orders deleted outright: asked for by id, they are in neither listing.
@@ -450,12 +572,13 @@ class SyncJob:
             ).all()
         candidates = {oid: status for oid, status in rows if oid not in self.seen_orders}
         self.progress.start("known orders", len(candidates))
-        for found, gone in fetch_known_orders(self.client, candidates):
-            with self.tx.unit() as session:
-                self._apply(self.orders.process(session, found, now=self.now))
-                self._apply(self.orders.mark_deleted(session, gone, now=self.now))
-            self.coupon_uses.see(found)
-            self.progress.advance(len(found) + len(gone))
+        with closing(fetch_known_orders(self.client, candidates)) as batches:
+            for found, gone in batches:
+                with self.tx.unit() as session:
+                    self._apply(self.orders.process(session, found, now=self.now))
+                    self._apply(self.orders.mark_deleted(session, gone, now=self.now))
+                self.coupon_uses.see(found)
+                self.progress.advance(len(found) + len(gone))
         with self.tx.unit() as session:
             self._save_cursor(session, "orders_checked", self.now, None)
         self.progress.finish()
@@ -608,7 +731,20 @@ class SyncJob:
                 details = self.summary.as_dict()
                 if error is not None:
                     details["error"] = f"{type(error).__name__}: {error}"
+                elif self.stopped:
+                    details["error"] = next(iter(self.stopped.values()))
                 # What the store said (errors, echoed requests) is stored without its secrets.
                 run.summary = json.dumps(redact_value(details), default=str)
         except Exception:  # recording the run must never hide the real outcome
             log.warning("could not record the sync run", exc_info=True)
+
+
+def _duration(delta: timedelta) -> str:
+    """`15 min 3 s`, `2 h 5 min`: a clock difference for a warning."""
+    seconds = round(delta.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes else []
+    parts += [f"{secs} s"] if secs or not parts else []
+    return " ".join(parts)

@@ -27,16 +27,31 @@ class SyncSummary:
     write_gave_up: int = 0
     pending_writes: int = 0
     quarantined: int = 0
+    orders_caught_up: int = 0  # orders modified during the run, caught up before it ended
+    catch_up_passes: int = 0
+    store_clock_skew_seconds: int | None = None  # store time minus local time, from its Date
     requests: int = 0
     seconds: float = 0.0
     redemptions: dict[str, int] = field(default_factory=dict)  # coupons issued, refused, ...
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sources_stopped: list[str] = field(default_factory=list)  # their listings made no progress
     changes: list[NewEntry] = field(default_factory=list)  # dry run: what would be appended
 
     @property
     def ok(self) -> bool:
         """True when everything the run set out to do was done (write-back included)."""
-        return self.write_failures == 0
+        return self.write_failures == 0 and not self.sources_stopped
+
+    def failure(self) -> str:
+        """One line saying why the run is not ok (for the exit status)."""
+        if self.sources_stopped:
+            stopped = [e for e in self.errors if "listing stopped" in e]
+            return stopped[0] if stopped else f"stopped: {', '.join(self.sources_stopped)}"
+        return (
+            f"{self.write_failures} customer balance(s) could not be written to the store;"
+            " they are kept and retried on the next run"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -55,10 +70,15 @@ class SyncSummary:
             "write_gave_up": self.write_gave_up,
             "pending_writes": self.pending_writes,
             "quarantined": self.quarantined,
+            "orders_caught_up": self.orders_caught_up,
+            "catch_up_passes": self.catch_up_passes,
+            "store_clock_skew_seconds": self.store_clock_skew_seconds,
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
             "redemptions": dict(self.redemptions),
             "errors": list(self.errors),
+            "warnings": list(self.warnings),
+            "sources_stopped": list(self.sources_stopped),
         }
         if self.dry_run:
             data["changes"] = [
@@ -98,6 +118,12 @@ class SyncSummary:
         if any(self.redemptions.values()):
             counts = ", ".join(f"{k} {v}" for k, v in self.redemptions.items() if v)
             lines.append(f"  redemptions           {counts}")
+        if self.catch_up_passes:
+            lines.append(
+                f"  orders caught up      {self.orders_caught_up:>10,}   (modified during the"
+                f" sync; {self.catch_up_passes} catch-up pass(es))"
+            )
+        lines += [f"  warning: {warning}" for warning in self.warnings]
         if self.write_failures or self.write_gave_up:
             lines.append(
                 f"  write-back failed for {self.write_failures} customer(s) (retried next run),"

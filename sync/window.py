@@ -9,28 +9,35 @@ after the last second seen, excluding the ids already seen at exactly that secon
 The window is fixed at both ends (`lo`..`hi`, whole seconds, inclusive): an item modified during the
 sync gets a date after `hi` and simply belongs to the next run. Once the first page shows there is
 more than one page, the rest of the window is cut into time slices paged concurrently, each by keyset.
+
+A full page that brings nothing after the keyset position (a store that ignores `exclude`, or answers
+with a page it already sent) would be asked for again forever: the walk pages that second by id
+instead, as it does for a bulk edit, and stops with `ListingStalled` if that makes no progress
+either. Every request of the window counts against one `sync.paging.Listing` ceiling.
+
+The slices are fetched by daemon threads, stopped and joined (with a deadline) when the pages are
+closed, so a failed sync never waits for them to exit.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from sync.client import require_list
+from sync.paging import Listing, ListingStalled, PageSource
 
 ONE_SECOND = timedelta(seconds=1)
 #: Above this many items modified in one second, excluding them by id would make the URL too long.
 MAX_TIE_IDS = 400
 MAX_ID = 2**63 - 1
 
-
-class PageSource(Protocol):
-    def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Any: ...
+#: How long closing the pages waits for fetching threads (daemonic: the process never waits).
+JOIN_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,7 @@ class ModifiedWindow:
         concurrency: int = 3,
         on_total: Callable[[int], None] | None = None,
     ) -> None:
-        self._client = client
-        self._endpoint = endpoint
+        self._listing = Listing(client, endpoint, per_page=per_page)
         self._params = dict(params)
         self._lo = lo
         self._hi = hi
@@ -103,7 +109,7 @@ class ModifiedWindow:
         self._concurrency = max(1, concurrency)
         self._on_total = on_total
 
-    def pages(self) -> Iterator[WindowPage]:
+    def pages(self) -> Generator[WindowPage, None, None]:
         """Yield pages as they arrive. Slice 0 comes first; later slices may interleave."""
         first = _SliceState(lo=self._lo, hi=self._hi, position=self._lo)
         items, total, done = self._next(first)
@@ -141,19 +147,39 @@ class ModifiedWindow:
     def _page_concurrently(self, slices: list[_SliceState]) -> Iterator[WindowPage]:
         # A bounded queue keeps memory flat: fetchers wait while the consumer writes to the ledger.
         out: queue.Queue[WindowPage | BaseException | None] = queue.Queue(maxsize=self._concurrency)
+        todo: queue.SimpleQueue[tuple[int, _SliceState]] = queue.SimpleQueue()
+        for index, state in enumerate(slices):
+            todo.put((index, state))
         stop = threading.Event()
-        with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="pages") as pool:
-            futures = [
-                pool.submit(self._run_slice, index, state, out, stop)
-                for index, state in enumerate(slices)
-            ]
+        workers = [
+            threading.Thread(
+                target=self._work, args=(todo, out, stop), name=f"pages-{n}", daemon=True
+            )
+            for n in range(min(self._concurrency, len(slices)))
+        ]
+        for worker in workers:
+            worker.start()
+        try:
+            yield from self._drain(out, len(slices))
+        finally:
+            stop.set()
+            _empty(out)
+            deadline = time.monotonic() + JOIN_SECONDS
+            for worker in workers:
+                worker.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _work(
+        self,
+        todo: queue.SimpleQueue[tuple[int, _SliceState]],
+        out: queue.Queue[WindowPage | BaseException | None],
+        stop: threading.Event,
+    ) -> None:
+        while not stop.is_set():
             try:
-                yield from self._drain(out, len(futures))
-            finally:
-                stop.set()
-                _empty(out)
-                for future in futures:
-                    future.cancel()
+                index, state = todo.get_nowait()
+            except queue.Empty:
+                return
+            self._run_slice(index, state, out, stop)
 
     @staticmethod
     def _drain(
@@ -194,13 +220,19 @@ class ModifiedWindow:
         if len(state.tie_ids) > MAX_TIE_IDS:
             items = self._fetch_tie_second(state)
             return items, None, state.position > state.hi
-        items, total = self._fetch(state)
-        if len(items) < self._per_page:
+        params = self._keyset_params(state)
+        items, total = self._listing.page(params)
+        if len(items) < self._listing.per_page:
             return items, total, True
+        before = (state.position, set(state.tie_ids), state.skip)
         self._advance(state, items)
+        if (state.position, state.tie_ids, state.skip) == before:
+            # Nothing after the position that was not delivered already: never ask again.
+            items = self._unstall(state, params, len(items))
+            return items, total, state.position > state.hi
         return items, total, False
 
-    def _fetch(self, state: _SliceState) -> tuple[list[dict[str, Any]], int | None]:
+    def _keyset_params(self, state: _SliceState) -> dict[str, Any]:
         params = {
             **self._params,
             "modified_after": wc_time(state.position - ONE_SECOND),
@@ -208,14 +240,28 @@ class ModifiedWindow:
             "dates_are_gmt": "true",
             "orderby": "modified",
             "order": "asc",
-            "per_page": self._per_page,
+            "per_page": self._listing.per_page,
         }
         if state.tie_ids:
             params["exclude"] = ",".join(str(i) for i in sorted(state.tie_ids))
         if state.skip:
             params["offset"] = state.skip
-        page = self._client.get(self._endpoint, params)
-        return list(require_list(page.items, f"GET {self._endpoint}")), page.total
+        return params
+
+    def _unstall(
+        self, state: _SliceState, params: dict[str, Any], count: int
+    ) -> list[dict[str, Any]]:
+        """A full page with nothing after the position: page that second by id, or stop."""
+        what = (
+            f"a full page of {count} brought nothing after {wc_time(state.position)} that was not "
+            "already delivered (the store ignored `exclude` or repeated an earlier page)"
+        )
+        try:
+            return self._fetch_tie_second(state)
+        except ListingStalled as inner:
+            raise self._listing.stalled(
+                params, f"{what}; paging that second by id stalled too: {inner.detail}"
+            ) from None
 
     def _fetch_tie_second(self, state: _SliceState) -> list[dict[str, Any]]:
         """Hundreds of items modified in one second (a bulk edit): page that second by id."""
@@ -227,22 +273,17 @@ class ModifiedWindow:
             "dates_are_gmt": "true",
             "orderby": "id",
             "order": "asc",
-            "per_page": self._per_page,
+            "per_page": self._listing.per_page,
         }
         collected: dict[int, dict[str, Any]] = {}
         unusable: list[Any] = []  # no id: delivered as they are, the sync quarantines them
-        page_number = 1
-        while True:
-            page = self._client.get(self._endpoint, {**params, "page": page_number})
-            for item in require_list(page.items, f"GET {self._endpoint}"):
+        for items in self._listing.numbered(params):
+            for item in items:
                 _, item_id = keyset_key(item)
                 if item_id is None:
                     unusable.append(item)
                 else:
                     collected[item_id] = item
-            if len(page.items) < self._per_page:
-                break
-            page_number += 1
         # The whole second is delivered at once; the next request starts after it.
         fresh = [item for i, item in sorted(collected.items()) if i not in state.tie_ids]
         state.position = second + ONE_SECOND

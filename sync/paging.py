@@ -1,0 +1,205 @@
+"""The client's paging helper: every listing of the store is bounded, whatever the store answers.
+
+A listing is a run of requests against one endpoint that together deliver a collection: the keyset
+walk of a modified window (`sync.window`, with its time slices and its by-id fallback), a
+page-numbered walk (refunds, customers; later reviews and comments), or asking for known ids a
+hundred at a time. Each goes through a `Listing`, which gives it two guards:
+
+- **No progress, no repeat.** A full page that brings no id the listing has not already delivered
+  means the store ignored the paging (a caching proxy, a plugin dropping `exclude` or `page`):
+  asking for the next page would get the same answer forever. The listing stops with
+  `ListingStalled`, naming the endpoint, the query (never a secret: credentials travel in
+  headers or OAuth parameters the caller never sees) and what the store did. Keyset walks first
+  try paging the stuck second by id (`sync.window`), and stop only if that stalls too.
+- **A ceiling.** At most `3 * pages + 10` requests, where pages follow from the first `X-WP-Total`
+  the store announced (`per_page` items a page); without an announcement, `UNANNOUNCED_CEILING`.
+  A bug or a lying store costs a bounded number of requests, never an unbounded one.
+
+`X-WP-TotalPages` is never trusted: walks end on a short page, so `X-WP-TotalPages: 999999` on a
+full page changes nothing.
+
+For: `sync.window`, `sync.refunds`, `sync.customers`, `sync.orders`, `sync.products`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator, Iterable, Mapping
+from typing import Any, Protocol
+
+from loyalty.errors import StoreAnswerUnusable, StoreError
+
+#: Requests a listing may make, per page the store announced, and on top of that.
+CEILING_PER_PAGE = 3
+CEILING_EXTRA = 10
+#: The ceiling when the store announces no X-WP-Total (a million items at 100 a page).
+UNANNOUNCED_CEILING = 10_000
+BY_IDS_BATCH = 100  # as many ids as one `include=` request holds (WooCommerce's per_page cap)
+#: How much of one query value an error message shows (an `exclude` list can hold 400 ids).
+_SHOWN_VALUE = 60
+
+
+class ListingStalled(StoreError):
+    """The store's answers make no progress, or a listing reached its request ceiling.
+
+    Not retryable within the run: asking again gets the same answer. The message names the
+    endpoint, the query and what the store did; `detail` is that part alone.
+    """
+
+    def __init__(self, message: str, *, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class PageLike(Protocol):
+    @property
+    def items(self) -> Any: ...
+    @property
+    def total(self) -> int | None: ...
+
+
+class PageSource(Protocol):
+    def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Any: ...
+
+
+class Listing:
+    """One listing of `endpoint`: its request count, its ceiling and its no-progress guard.
+
+    Thread-safe: the time slices of a window share one listing (and one ceiling).
+    """
+
+    def __init__(self, source: PageSource, endpoint: str, *, per_page: int) -> None:
+        self._source = source
+        self.endpoint = endpoint
+        self.per_page = max(1, per_page)
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._announced: int | None = None
+        self._ceiling = UNANNOUNCED_CEILING
+
+    @property
+    def requests(self) -> int:
+        """Requests this listing has made so far (each page once, whatever its retries)."""
+        with self._lock:
+            return self._requests
+
+    @property
+    def ceiling(self) -> int:
+        with self._lock:
+            return self._ceiling
+
+    def get(self, params: Mapping[str, Any]) -> Any:
+        """One page; raises `ListingStalled` instead of going past the ceiling."""
+        with self._lock:
+            if self._requests >= self._ceiling:
+                raise self.stalled(params, self._ceiling_reached())
+            self._requests += 1
+        page = self._source.get(self.endpoint, params)
+        total = getattr(page, "total", None)
+        with self._lock:
+            if self._announced is None and isinstance(total, int) and total >= 0:
+                self._announced = total
+                pages = -(-total // self.per_page)
+                self._ceiling = CEILING_PER_PAGE * pages + CEILING_EXTRA
+        return page
+
+    def page(self, params: Mapping[str, Any]) -> tuple[list[Any], int | None]:
+        """One page's items and the X-WP-Total it announced; an answer that is not a JSON array
+        is `StoreAnswerUnusable`."""
+        page = self.get(params)
+        items = page.items
+        if not isinstance(items, list):
+            kind = "an object" if isinstance(items, dict) else f"a {type(items).__name__}"
+            raise StoreAnswerUnusable(
+                f"GET {self._path()}: expected a JSON array of items, the store answered {kind}"
+            )
+        total = getattr(page, "total", None)
+        return items, total if isinstance(total, int) else None
+
+    def numbered(self, params: Mapping[str, Any]) -> Generator[list[dict[str, Any]], None, None]:
+        """Pages 1, 2, ... of `params` until a short page; a full page with nothing new stops it.
+
+        The caller may stop early (a newest-first walk that reached what it knows).
+        """
+        delivered: set[int | str | None] = set()
+        number = 1
+        while True:
+            query = {**params, "page": number}
+            items, _ = self.page(query)
+            ids = {item_id(item) for item in items}
+            if len(items) >= self.per_page and ids <= delivered:
+                raise self.stalled(
+                    query,
+                    f"page {number} brought only items already delivered by earlier pages "
+                    "(the store ignored the page number)",
+                )
+            delivered |= ids
+            yield items
+            if len(items) < self.per_page:
+                return
+            number += 1
+
+    def by_ids(
+        self, ids: Iterable[int], params: Mapping[str, Any] | None = None
+    ) -> Generator[list[dict[str, Any]], None, None]:
+        """The items among `ids` that the store has, `BY_IDS_BATCH` ids a request (`include=`).
+
+        An answer holding an id that was not asked for means the store ignored `include`: then
+        a missing id would look deleted, so the listing stops instead.
+        """
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), BY_IDS_BATCH):
+            batch = wanted[start : start + BY_IDS_BATCH]
+            query = {**(params or {}), "include": batch, "per_page": BY_IDS_BATCH}
+            items, _ = self.page(query)
+            asked = set(batch)
+            strangers = sorted({i for i in map(item_id, items) if i not in asked}, key=str)
+            if strangers:
+                shown = ", ".join(str(s) for s in strangers[:5])
+                raise self.stalled(
+                    query,
+                    f"the answer holds {len(strangers)} item(s) not asked for ({shown}): "
+                    "the store ignored `include`",
+                )
+            yield items
+
+    def stalled(self, params: Mapping[str, Any], what: str) -> ListingStalled:
+        """The error that stops this listing: endpoint, query without secrets, what happened."""
+        detail = f"GET {self._path()}?{describe_query(params)}: {what}"
+        return ListingStalled(
+            f"{self.endpoint} listing stopped: {detail}; everything up to the last good page is kept",
+            detail=detail,
+        )
+
+    def _ceiling_reached(self) -> str:
+        if self._announced is None:
+            basis = "the store announced no X-WP-Total"
+        else:
+            basis = f"the store announced {self._announced:,} item(s) (X-WP-Total)"
+        return (
+            f"{self._requests:,} requests reached this listing's ceiling of {self._ceiling:,} "
+            f"({basis}); the store keeps answering without finishing"
+        )
+
+    def _path(self) -> str:
+        path_of = getattr(self._source, "path_of", None)
+        return str(path_of(self.endpoint)) if callable(path_of) else self.endpoint
+
+
+def item_id(item: Any) -> int | str | None:
+    """An item's `id` as the store sent it, if it is a number or a string (else None)."""
+    value = item.get("id") if isinstance(item, Mapping) else None
+    return value if isinstance(value, int | str) else None
+
+
+def describe_query(params: Mapping[str, Any]) -> str:
+    """`params` as a readable query string, long values shortened (no secret is ever a param)."""
+    parts = []
+    for name, value in params.items():
+        many = isinstance(value, list | tuple | set | frozenset)
+        text = ",".join(str(v) for v in value) if many else str(value)
+        if len(text) > _SHOWN_VALUE:
+            count = text.count(",") + 1
+            text = f"{text[:_SHOWN_VALUE]}…({count} values)"
+        parts.append(f"{name}={text}")
+    return "&".join(parts)
