@@ -24,6 +24,8 @@ from sandbox.generator import generate_store
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 
+MAX_CLOCK_SKEW = 366 * 86400
+
 _EPILOG = """\
 examples:
   loyalty sandbox                           a 50-customer shop on http://127.0.0.1:8787
@@ -31,11 +33,12 @@ examples:
   loyalty sandbox --state shop.json         keep the shop between runs
   loyalty sandbox --faults "5xx=0.1,429=0.05,drop=0.02" --latency-ms 200
                                             a flaky, slow host (faults: 5xx, 429, drop,
-                                            malformed, slow, dup, hostile; settings retry_after,
-                                            slow_ms, hostile_body)
+                                            malformed, slow, dup, hostile, ignore_exclude,
+                                            repeat_page; settings retry_after, slow_ms, hostile_body)
   loyalty sandbox --faults "hostile=1,hostile_body=maintenance"
                                             answers no WooCommerce gives (hostile_body: any,
                                             maintenance, nested, object, html, huge, redirect)
+  loyalty sandbox --clock-skew -900         a shop server whose clock is 15 minutes behind
   loyalty sandbox --tls                     HTTPS with a generated certificate (its CA file is
                                             printed: give it to the client as verify_tls)
 
@@ -104,6 +107,13 @@ def build_parser(prog: str = "loyalty sandbox") -> argparse.ArgumentParser:
         "--fault-seed", type=int, metavar="N", default=0, help="seed of the fault draws (default 0)"
     )
     add(
+        "--clock-skew",
+        type=_skew,
+        metavar="SECONDS",
+        default=0,
+        help="run the shop's clock this far off (negative: behind): its stamps and Date header",
+    )
+    add(
         "--state",
         type=Path,
         metavar="FILE",
@@ -151,6 +161,15 @@ def _integer(text: str, what: str) -> int:
         raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
 
 
+def _skew(text: str) -> int:
+    value = _integer(text, "clock skew")
+    if abs(value) > MAX_CLOCK_SKEW:
+        raise argparse.ArgumentTypeError(
+            f"clock skew must be within ±{MAX_CLOCK_SKEW} seconds (a year), got {value}"
+        )
+    return value
+
+
 def _faults(text: str) -> FaultConfig:
     try:
         return FaultConfig.parse(text)
@@ -188,6 +207,7 @@ def main(argv: list[str] | None = None, *, prog: str = "loyalty sandbox") -> int
         latency_ms=args.latency_ms,
         faults=args.faults,
         fault_seed=args.fault_seed,
+        clock_skew_seconds=args.clock_skew,
     )
     if not _is_loopback(args.host):
         print(f"warning: binding {args.host}: the control API has no authentication and "
@@ -255,6 +275,9 @@ def banner(server: SandboxServer, faults: FaultConfig) -> str:
     lines += [f"  {label:<16} {value}" for label, value in rows]
     if faults.enabled:
         lines.append(f"  {'faults':<16} {faults.to_spec()}")
+    if server.store.clock_skew:
+        skew = round(server.store.clock_skew.total_seconds())
+        lines.append(f"  {'clock skew':<16} {skew:+d} s (stamps and Date header)")
     lines += ["", "Paste into loyalty.toml:", "", "[store]", f'url = "{c["base_url"]}"']
     lines += [
         f'consumer_key = "{c["consumer_key"]}"',

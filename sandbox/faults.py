@@ -16,7 +16,11 @@ Faults (spec keys in brackets, as in `--faults "5xx=0.1,429=0.05,drop=0.02"`):
 - [hostile] an answer no WooCommerce gives, chosen by `hostile_body` (default `any`: one drawn per
   request): `maintenance` (200 with a WooCommerce error body), `nested` (JSON 100,000 levels
   deep), `object` (an object where a list belongs), `html` (a 200 HTML page), `huge` (a 50 MB
-  JSON array) or `redirect` (301 to another host).
+  JSON array) or `redirect` (301 to another host);
+- [ignore_exclude] a listing ignores its `exclude` parameter (a plugin rewriting the query);
+- [repeat_page] a listing answers with the last page it served, whatever the query asked (a
+  caching proxy that ignores every filter and page number). At rate 1 every listing after its
+  first answer repeats that answer.
 """
 
 from __future__ import annotations
@@ -27,7 +31,17 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 # The order of the cumulative draw; changing it changes which request gets which fault for a seed.
-FAULT_KINDS = ("5xx", "429", "drop", "malformed", "slow", "dup", "hostile")
+FAULT_KINDS = (
+    "5xx",
+    "429",
+    "drop",
+    "malformed",
+    "slow",
+    "dup",
+    "hostile",
+    "ignore_exclude",
+    "repeat_page",
+)
 _RATE_FIELDS = {
     "5xx": "rate_5xx",
     "429": "rate_429",
@@ -36,6 +50,8 @@ _RATE_FIELDS = {
     "slow": "rate_slow",
     "dup": "rate_duplicate",
     "hostile": "rate_hostile",
+    "ignore_exclude": "rate_ignore_exclude",
+    "repeat_page": "rate_repeat_page",
 }
 _INT_FIELDS = {"retry_after": "retry_after_seconds", "slow_ms": "slow_ms"}
 HOSTILE_BODIES = ("maintenance", "nested", "object", "html", "huge", "redirect")
@@ -75,6 +91,8 @@ class FaultConfig:
     rate_duplicate: float = 0.0
     rate_hostile: float = 0.0
     hostile_body: str = "any"
+    rate_ignore_exclude: float = 0.0
+    rate_repeat_page: float = 0.0
 
     def __post_init__(self) -> None:
         if self.hostile_body not in ("any", *HOSTILE_BODIES):
@@ -250,6 +268,13 @@ def malformed_body(body: bytes, decision: FaultDecision) -> bytes:
         cut = max(1, int(len(body) * (0.05 + 1.8 * decision.fraction)))
         return body[: min(cut, len(body) - 1)] if len(body) > 1 else b"{"
     return _PHP_WARNING + body
+
+
+def without_exclude(params: dict[str, Any], decision: FaultDecision) -> dict[str, Any]:
+    """A listing's parameters as an `ignore_exclude` fault sees them: `exclude` dropped."""
+    if decision.kind != "ignore_exclude":
+        return params
+    return {k: v for k, v in params.items() if k != "exclude"}
 
 
 def drop_point(body: bytes, decision: FaultDecision) -> int:

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from sandbox.arguments import Param, validate
 from sandbox.auth import Authenticator, AuthRequest, Identity, php_parse_str
 from sandbox.errors import SandboxError
-from sandbox.faults import FaultDecision
+from sandbox.faults import FaultDecision, without_exclude
 from sandbox.listing import Collection, Page, Predicate, SortCache, list_page
 from sandbox.messages import SECRET_PARAMS, Request, Response, error_response
 from sandbox.overrides import ServedOverrides
@@ -252,7 +252,7 @@ class RestApi:
         collection = served.collection
         if collection is None:
             raise TypeError(f"{served.resource} is not a listed resource")
-        args = validate(collection.params, call.params)
+        args = validate(collection.params, without_exclude(call.params, call.decision))
         if not public:  # public listings (blog comments) apply their own rules first
             require(call, "list")
         extra = scope(args) if scope else ()
@@ -266,7 +266,10 @@ class RestApi:
             )
             for obj in page.items
         ]
-        return Response.json(200, items, self.paging_headers(call.request, page)), page
+        response = Response.json(200, items, self.paging_headers(call.request, page))
+        if call.decision.kind == "ignore_exclude":
+            response.fault = "ignore_exclude"
+        return response, page
 
     def get(self, call: Call, served: Served) -> Response:
         """GET {base}/{id}: one object."""

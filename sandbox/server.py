@@ -23,6 +23,9 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import timedelta
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,6 +89,7 @@ class SandboxServer:
         faults: FaultConfig | None = None,
         fault_seed: int = 0,
         auth_clock: Callable[[], float] = time.time,
+        clock_skew_seconds: int = 0,
     ) -> None:
         if latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
@@ -103,6 +107,9 @@ class SandboxServer:
         self._wp_user = WpUser(wp_username, wp_app_password)
         self.authenticator = Authenticator(self._keys, self._wp_user, clock=auth_clock)
         self.injector = FaultInjector(faults, seed=fault_seed)
+        self.set_clock_skew(clock_skew_seconds)
+        # Per listing route, the last page served: what a `repeat_page` fault answers with.
+        self._last_pages: dict[str, Response] = {}
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._tls_material: TlsMaterial | None = None
@@ -197,6 +204,14 @@ class SandboxServer:
         config = FaultConfig.parse(faults) if isinstance(faults, str) else faults or FaultConfig()
         self.injector.configure(config, seed=seed)
 
+    def set_clock_skew(self, seconds: float) -> None:
+        """Run the shop server's clock `seconds` off (negative: behind): its stamps and its Date."""
+        self.store.clock_skew = timedelta(seconds=seconds)
+
+    def date_header(self) -> str:
+        """The Date header of an answer, on the store's (possibly skewed) clock."""
+        return formatdate(self.store.now().timestamp(), usegmt=True)
+
     # --- one request ----------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
@@ -224,7 +239,13 @@ class SandboxServer:
             return Response(status, body, headers, fault="hostile")
         if decision.kind == "slow":
             time.sleep(self.injector.config.slow_ms / 1000)
+        listing = request.method == "GET"
+        if decision.kind == "repeat_page" and listing and request.path in self._last_pages:
+            # A caching proxy: the last page of this route again, whatever the query asked.
+            return replace(self._last_pages[request.path], fault="repeat_page")
         response = self.rest.dispatch(request, decision)
+        if listing and response.status == 200 and "X-WP-Total" in response.headers:
+            self._last_pages[request.path] = replace(response, headers=dict(response.headers))
         return _apply_fault(response, decision)
 
 
@@ -303,6 +324,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: the RequestLog records requests, and query strings may carry credentials."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header: the store's clock, so `--clock-skew` shifts it as it shifts stamps."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return self.server.app.date_header()
 
     def _serve(self) -> None:
         started, cpu_started = time.perf_counter(), time.thread_time()

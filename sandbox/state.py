@@ -14,7 +14,7 @@ import marshal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
@@ -83,6 +83,8 @@ class StoreBase:
         self._clock = clock or _real_now
         self._frozen: datetime | None = None
         self._bulk = False
+        #: How far the shop server's clock is off (`--clock-skew`): its stamps and Date header.
+        self.clock_skew = timedelta(0)
         self.site_url = DEFAULT_SITE_URL
         self.tax_rate = DEFAULT_TAX_RATE
         self._data: dict[str, Table] = {name: Table() for name in tables}
@@ -111,7 +113,7 @@ class StoreBase:
 
     def now(self) -> datetime:
         """The store's current time: aware UTC, whole seconds (as WooCommerce stores dates)."""
-        moment = self._frozen or self._clock()
+        moment = self._frozen or self._clock() + self.clock_skew
         if moment.tzinfo is None:
             raise ValueError("the sandbox clock must return an aware datetime (UTC)")
         return moment.astimezone(UTC).replace(microsecond=0)

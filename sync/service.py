@@ -268,7 +268,7 @@ class SyncJob:
             self._source("customers", self.sync_customers)
             self._fix_window_end()
             self._list_window(lo=None, hi=self.until)
-            self.check_known_orders()
+            self._source("known orders", self.check_known_orders)
             self.check_deleted_accounts()
             self.track_coupons()
             self.catch_up()
@@ -552,18 +552,18 @@ class SyncJob:
         self.progress.finish()
         return new
 
-    def check_known_orders(self) -> None:
+    def check_known_orders(self) -> int:
         """Find orders deleted outright: asked for by id, they are in neither listing.
 
         After a full listing only the orders it did not see are asked for; otherwise every known
-        order, at most once per `reconcile_every_hours`.
+        order, at most once per `reconcile_every_hours`. Returns 0: a check, not a listing.
         """
         last = self._cursor_position("orders_checked")
         due = last is None or self.now - last >= timedelta(
             hours=self.config.sync.reconcile_every_hours
         )
         if not (self.full or due):
-            return
+            return 0
         with self.tx.unit() as session:
             rows = session.execute(
                 select(TrackedOrder.order_id, TrackedOrder.status).where(
@@ -582,6 +582,7 @@ class SyncJob:
         with self.tx.unit() as session:
             self._save_cursor(session, "orders_checked", self.now, None)
         self.progress.finish()
+        return 0
 
     def check_deleted_accounts(self) -> None:
         """Ask for the accounts whose orders came back as guest orders; retire those gone."""

@@ -212,6 +212,7 @@ class ModifiedWindow:
             _put(out, None, stop)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer thread, re-raised there
             _put(out, error, stop)
+            stop.set()  # the window has failed: no other slice asks the store for more
 
     # -- keyset ---------------------------------------------------------------------------------
 

@@ -1,0 +1,199 @@
+"""Every listing is bounded: a page that makes no progress is never asked for again, and no listing
+makes more requests than the store's announced total allows (3 x its pages + 10).
+
+The store is faked with `responses`; each fake raises `Unbounded` past a few hundred requests, so a
+listing without its guards fails here instead of hanging.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+from requests import PreparedRequest
+
+from sync.client import ClientSettings, StoreClient
+from sync.customers import fetch_new_customers
+from sync.orders import fetch_orders_by_ids, fetch_orders_window
+from sync.paging import ListingStalled
+from sync.refunds import fetch_refunds_created
+from tests.sync.test_client import KEY, SECRET, FakeClock
+
+BASE = "https://shop.test/wp-json/wc/v3"
+LO = datetime(2025, 3, 1, tzinfo=UTC)
+HI = datetime(2025, 3, 2, tzinfo=UTC)
+BULK_EDIT = "2025-03-01T12:00:00"
+Reply = tuple[int, dict[str, str], str]
+
+
+class Unbounded(Exception):
+    """The listing kept asking: what an unguarded loop would do forever."""
+
+
+def client() -> StoreClient:
+    clock = FakeClock()
+    settings = ClientSettings(url="https://shop.test", consumer_key=KEY, consumer_secret=SECRET)
+    return StoreClient(settings, sleep=clock.sleep, monotonic=clock.monotonic)
+
+
+@pytest.fixture
+def mock() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as requests_mock:
+        yield requests_mock
+
+
+def serve(
+    mock: responses.RequestsMock, path: str, answer: Callable[[dict[str, str]], Reply]
+) -> list[dict[str, str]]:
+    """Route GET `path` to `answer(query)`; returns the list of queries it was asked."""
+    asked: list[dict[str, str]] = []
+
+    def callback(request: PreparedRequest) -> Reply:
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(request.url or "").query).items()}
+        asked.append(query)
+        if len(asked) > 300:
+            raise Unbounded(f"{len(asked)} requests to {path}")
+        return answer(query)
+
+    mock.add_callback(responses.GET, f"{BASE}/{path}", callback=callback)
+    return asked
+
+
+def page(items: list[dict[str, Any]], total: int, pages: int = 1) -> Reply:
+    headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
+    return 200, headers, json.dumps(items)
+
+
+def bulk_edit(ids: range) -> list[dict[str, Any]]:
+    return [{"id": i, "date_modified_gmt": BULK_EDIT} for i in ids]
+
+
+def window(listing: StoreClient, per_page: int = 100) -> list[int]:
+    pages = fetch_orders_window(
+        listing, status="any", lo=LO, hi=HI, per_page=per_page, concurrency=1
+    )
+    return [int(item["id"]) for got in pages for item in got.items]
+
+
+def test_a_store_ignoring_exclude_in_a_bulk_edit_second_is_paged_by_id_and_seen_once(
+    mock: responses.RequestsMock,
+) -> None:
+    orders = bulk_edit(range(1, 251))  # 250 orders share one modified second
+
+    def ignores_exclude(query: dict[str, str]) -> Reply:
+        after = datetime.fromisoformat(query["modified_after"])
+        before = datetime.fromisoformat(query["modified_before"])
+        rows = [o for o in orders if after < datetime.fromisoformat(BULK_EDIT) < before]
+        number = int(query.get("page", "1"))  # `exclude` dropped: the same hundred come again
+        return page(rows[(number - 1) * 100 : number * 100], len(rows), -(-len(rows) // 100))
+
+    asked = serve(mock, "orders", ignores_exclude)
+    seen = window(client())
+    assert sorted(seen) == list(range(1, 251))
+    assert len(seen) == len(set(seen)), "an order was delivered twice"
+    keyset = [tuple(sorted(q.items())) for q in asked if q["orderby"] == "modified"]
+    assert len(keyset) == len(set(keyset)), "a keyset request was sent twice"
+    assert len(asked) <= 3 * 3 + 10
+
+
+def test_a_caching_proxy_stops_the_window_with_endpoint_query_and_what_the_store_did(
+    mock: responses.RequestsMock,
+) -> None:
+    cached = [{"id": i, "date_modified_gmt": "2025-03-01T08:00:00"} for i in range(1, 101)]
+    asked = serve(mock, "orders", lambda query: page(cached, 100_000, 1_000))
+
+    with pytest.raises(ListingStalled) as stalled:
+        window(client())
+
+    message = str(stalled.value)
+    assert message.startswith("orders listing stopped: GET /wp-json/wc/v3/orders?")
+    assert "modified_after=2025-03-01T07:59:59" in message
+    assert "the store ignored `exclude` or repeated an earlier page" in message
+    assert "paging that second by id stalled too" in message
+    assert "everything up to the last good page is kept" in message
+    assert KEY not in message
+    assert SECRET not in message
+    assert len(asked) <= 4  # the first page, the repeat, two pages of the second by id
+
+
+def test_a_page_number_listing_that_repeats_its_page_stops_on_the_second_request(
+    mock: responses.RequestsMock,
+) -> None:
+    refunds = [{"id": i, "parent_id": 7} for i in range(1, 101)]
+    asked = serve(mock, "refunds", lambda query: page(refunds, 5_000, 50))
+
+    pages = fetch_refunds_created(client(), after=None, before=HI)
+    assert next(pages) == refunds
+    with pytest.raises(ListingStalled, match="page 2 brought only items already delivered"):
+        next(pages)
+    assert len(asked) == 2
+
+
+def test_a_listing_stops_at_the_ceiling_its_announced_total_allows(
+    mock: responses.RequestsMock,
+) -> None:
+    # Every page is full of new customers, but the store announced 250 (3 pages): a liar.
+    def endless(query: dict[str, str]) -> Reply:
+        number = int(query["page"])
+        start = 1_000_000 - number * 100
+        return page([{"id": start - i} for i in range(100)], 250, 3)
+
+    asked = serve(mock, "customers", endless)
+    with pytest.raises(ListingStalled, match="reached this listing's ceiling of 19") as stalled:
+        for _ in fetch_new_customers(client(), above_id=0):
+            pass
+    assert "the store announced 250 item(s) (X-WP-Total)" in str(stalled.value)
+    assert len(asked) == 3 * 3 + 10
+
+
+def test_a_full_page_announcing_999999_pages_still_ends_on_the_short_page(
+    mock: responses.RequestsMock,
+) -> None:
+    def lying_pages(query: dict[str, str]) -> Reply:
+        if query["page"] == "1":
+            return page([{"id": i} for i in range(100)], 150, 999_999)
+        return page([{"id": i} for i in range(100, 150)], 150, 999_999)
+
+    asked = serve(mock, "refunds", lying_pages)
+    got = [len(p) for p in fetch_refunds_created(client(), after=None, before=HI)]
+    assert got == [100, 50]
+    assert len(asked) == 2
+
+
+def test_a_store_ignoring_include_stops_instead_of_calling_the_orders_deleted(
+    mock: responses.RequestsMock,
+) -> None:
+    serve(mock, "orders", lambda query: page([{"id": 1}, {"id": 2}], 2))
+    with pytest.raises(ListingStalled, match="the store ignored `include`"):
+        fetch_orders_by_ids(client(), [5, 6, 7], status="any")
+
+
+def test_keyset_guard_lets_a_real_bulk_edit_page_through_in_one_pass(
+    mock: responses.RequestsMock,
+) -> None:
+    """A store honouring `exclude` is untouched by the guard: no by-id request at all."""
+    orders = bulk_edit(range(1, 151)) + [
+        {"id": 1000 + i, "date_modified_gmt": (LO + timedelta(hours=13, seconds=i)).isoformat()}
+        for i in range(20)
+    ]
+    for order in orders:
+        order["date_modified_gmt"] = str(order["date_modified_gmt"]).replace("+00:00", "")
+
+    def honest(query: dict[str, str]) -> Reply:
+        excluded = {int(x) for x in query.get("exclude", "").split(",") if x}
+        after = datetime.fromisoformat(query["modified_after"])
+        rows = [
+            o
+            for o in orders
+            if o["id"] not in excluded and datetime.fromisoformat(o["date_modified_gmt"]) > after
+        ]
+        return page(rows[:100], len(rows), -(-len(rows) // 100))
+
+    asked = serve(mock, "orders", honest)
+    assert sorted(window(client())) == sorted(o["id"] for o in orders)
+    assert all(q["orderby"] == "modified" for q in asked)
