@@ -741,11 +741,9 @@ class SyncJob:
 
 
 def _duration(delta: timedelta) -> str:
-    """`15 min 3 s`, `2 h 5 min`: a clock difference for a warning."""
+    """`15 min`, `2 h 5 min`, `40 s`: a clock difference for a warning (minutes when over one)."""
     seconds = round(delta.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours} h"] if hours else []
-    parts += [f"{minutes} min"] if minutes else []
-    parts += [f"{secs} s"] if secs or not parts else []
-    return " ".join(parts)
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return " ".join([f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes or not hours))

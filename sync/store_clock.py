@@ -20,6 +20,7 @@ from email.utils import parsedate_to_datetime
 
 #: A Date further than this from the local clock is taken for a broken header, not a clock.
 MAX_PLAUSIBLE_SKEW = timedelta(days=1)
+HALF_SECOND = timedelta(milliseconds=500)
 
 
 class StoreClock:
@@ -49,7 +50,8 @@ class StoreClock:
             when, self._problem = _parse(date_header)
             if when is None:
                 return
-            skew = when - local
+            # A Date is truncated to its second: the store's time was half a second later on average.
+            skew = when + HALF_SECOND - local
             if abs(skew) > MAX_PLAUSIBLE_SKEW:
                 self._problem = f"its Date header ({date_header!r}) is more than a day away"
                 return
