@@ -74,8 +74,8 @@ def test_orders_modified_while_the_sync_pages_are_caught_up_before_it_ends(
     engine_for: Callable[[], Engine],
     tmp_path: Path,
 ) -> None:
-    config_file = write_config_file(tmp_path / "loyalty.toml", sandbox, db_url, per_page=10)
-    sandbox.before_request = shop_during_the_first_order_pages(store, pages=20, seed=5)
+    config_file = write_config_file(tmp_path / "loyalty.toml", sandbox, db_url, per_page=25)
+    sandbox.before_request = shop_during_the_first_order_pages(store, pages=10, seed=5)
     done = subprocess.run(
         [sys.executable, "-m", "loyalty.cli", "--config", str(config_file), "sync", "--json"],
         capture_output=True,
