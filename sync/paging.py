@@ -40,7 +40,8 @@ _SHOWN_VALUE = 60
 
 
 class ListingStalled(StoreError):
-    """The store's answers make no progress, or a listing reached its request ceiling.
+    """The store's answers make no progress, a listing reached its request ceiling, or an answer
+    is not a page of items.
 
     Not retryable within the run: asking again gets the same answer. The message names the
     endpoint, the query and what the store did; `detail` is that part alone.
