@@ -33,7 +33,7 @@ import requests
 
 from loyalty.errors import StoreAnswerUnusable, StoreRejected, StoreUnavailable
 from sync import bounded_json
-from sync.paging import Listing
+from sync.paging import Listing, require_list
 from sync.store_clock import StoreClock
 from sync.transport import (
     Answer,
@@ -522,16 +522,6 @@ def encode_params(params: Mapping[str, ParamValue] | None) -> dict[str, str]:
     return encoded
 
 
-def require_list(items: Any, request: str) -> list[Any]:
-    """`items` if the store answered a JSON array, as a collection must; else StoreAnswerUnusable
-    naming `request` ("GET /wp-json/wc/v3/orders")."""
-    if not isinstance(items, list):
-        raise StoreAnswerUnusable(
-            f"{request}: expected a JSON array of items, the store answered {_json_kind(items)}"
-        )
-    return items
-
-
 def _int_header(response: Answer, name: str) -> int | None:
     value = response.headers.get(name, "").strip()
     return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
@@ -556,14 +546,6 @@ def _error_fields(body: dict[str, Any]) -> tuple[str, str]:
     text = message if isinstance(message, str) else ""
     code = _WHITESPACE.sub(" ", body["code"]).strip()[:_MAX_MESSAGE]
     return code, _WHITESPACE.sub(" ", text).strip()[:_MAX_MESSAGE]
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a JSON object"
-    if value is None:
-        return "null"
-    return f"a JSON {type(value).__name__.replace('str', 'string').replace('bool', 'boolean')}"
 
 
 def _mb(size: int) -> str:

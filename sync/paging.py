@@ -104,16 +104,13 @@ class Listing:
                 self._ceiling = CEILING_PER_PAGE * pages + CEILING_EXTRA
         return page
 
-    def page(self, params: Mapping[str, Any]) -> tuple[list[Any], int | None]:
+    def page(
+        self, params: Mapping[str, Any], *, label: str | None = None
+    ) -> tuple[list[Any], int | None]:
         """One page's items and the X-WP-Total it announced; an answer that is not a JSON array
-        is `StoreAnswerUnusable`."""
+        is `StoreAnswerUnusable` naming `label` (default: the request's path)."""
         page = self.get(params)
-        items = page.items
-        if not isinstance(items, list):
-            kind = "an object" if isinstance(items, dict) else f"a {type(items).__name__}"
-            raise StoreAnswerUnusable(
-                f"GET {self._path()}: expected a JSON array of items, the store answered {kind}"
-            )
+        items = require_list(page.items, label or f"GET {self._path()}")
         total = getattr(page, "total", None)
         return items, total if isinstance(total, int) else None
 
@@ -204,3 +201,21 @@ def describe_query(params: Mapping[str, Any]) -> str:
             text = f"{text[:_SHOWN_VALUE]}…({count} values)"
         parts.append(f"{name}={text}")
     return "&".join(parts)
+
+
+def require_list(items: Any, request: str) -> list[Any]:
+    """`items` if the store answered a JSON array, as a collection must; else StoreAnswerUnusable
+    naming `request` ("GET /wp-json/wc/v3/orders")."""
+    if not isinstance(items, list):
+        raise StoreAnswerUnusable(
+            f"{request}: expected a JSON array of items, the store answered {_json_kind(items)}"
+        )
+    return items
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a JSON object"
+    if value is None:
+        return "null"
+    return f"a JSON {type(value).__name__.replace('str', 'string').replace('bool', 'boolean')}"

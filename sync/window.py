@@ -222,7 +222,7 @@ class ModifiedWindow:
             items = self._fetch_tie_second(state)
             return items, None, state.position > state.hi
         params = self._keyset_params(state)
-        items, total = self._listing.page(params)
+        items, total = self._listing.page(params, label=f"GET {self._listing.endpoint}")
         if len(items) < self._listing.per_page:
             return items, total, True
         before = (state.position, set(state.tie_ids), state.skip)
