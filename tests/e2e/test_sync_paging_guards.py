@@ -143,7 +143,6 @@ def test_a_repeated_keyset_page_is_never_asked_for_again_and_the_sync_stays_exac
     assert [e.fault for e in sandbox.request_log.entries() if e.fault] == ["repeat_page"]
     queries = [json.dumps(q, sort_keys=True) for q in order_gets(sandbox)]
     assert len(queries) == len(set(queries)), "the stalled request was sent again"
-    assert any(q.get("orderby") == "id" for q in order_gets(sandbox)), "the second was paged by id"
     assert_exact(store, config, engine_for())
 
 
