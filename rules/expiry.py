@@ -1,0 +1,219 @@
+"""Expiry decisions: a customer's movements and a day in, the points that expire out.
+
+Pure: no clock, no database. The ledger feeds each customer's entries in time order as
+`Movement`s; `expiries_due` says which lots expire on or before `as_of` (one `Expiry` per lot and
+expiry date, whose `key` is the idempotency key of its entry), and `next_expiry` says what expires
+next after `as_of`, for the storefront's warning.
+
+Per lot (`mode = "per_lot"`):
+- every positive movement is a lot, earned on the day of the *earliest* movement of its source
+  reference, so cancelling and re-completing an old order re-awards points as old as the order;
+- a lot expires at 00:00 UTC of `earned day + days`; a lot that arrives after that day (points
+  re-awarded to an order whose lot already expired) expires the day after it arrived;
+- a negative movement consumes the oldest lots first; what no lot covers is carried as debt,
+  paid first from the next lots;
+- expiry movements already in the ledger are ignored: they are re-derived, and their keys make
+  appending them again a no-op.
+
+Inactivity (`mode = "inactivity"`): the whole balance expires at 00:00 UTC of
+`day of the last activity + days`, where activity is earning or redeeming (`Movement.activity`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+
+class ExpiryMode(StrEnum):
+    PER_LOT = "per_lot"
+    INACTIVITY = "inactivity"
+
+
+@dataclass(frozen=True)
+class ExpiryRules:
+    """`[expiry]`: whether points expire, how, after how many days, and how early to warn."""
+
+    enabled: bool = False
+    mode: ExpiryMode = ExpiryMode.PER_LOT
+    days: int = 365
+    warn_days: int = 0
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One ledger entry as expiry sees it. `at` is aware UTC; feed them in ledger order."""
+
+    points: int
+    source_ref: str
+    at: datetime
+    activity: bool = False  # earning or redeeming: restarts the inactivity clock
+    is_expiry: bool = False  # an expiry entry already in the ledger
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """`points` (> 0) of the lot `lot_ref` expire at 00:00 UTC of `on`."""
+
+    lot_ref: str
+    points: int
+    on: date
+
+    @property
+    def key(self) -> str:
+        return f"expiry:{self.lot_ref}:{self.on.isoformat()}"
+
+    @property
+    def at(self) -> datetime:
+        return day_start(self.on)
+
+
+INACTIVITY_REF = "inactive"
+
+
+def day_start(day: date) -> datetime:
+    """00:00 UTC of `day`."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+@dataclass
+class _Lot:
+    ref: str
+    earned_on: date
+    expires_on: date
+    remaining: int
+
+
+@dataclass
+class _State:
+    lots: list[_Lot]
+    debt: int = 0
+
+
+def expiries_due(movements: Sequence[Movement], rules: ExpiryRules, as_of: date) -> list[Expiry]:
+    """What expires on or before `as_of`, one entry per lot and expiry date, in time order."""
+    if not rules.enabled:
+        return []
+    if rules.mode is ExpiryMode.INACTIVITY:
+        return _inactivity(movements, rules, as_of)[0]
+    return _per_lot(movements, rules, as_of)[0]
+
+
+def next_expiry(
+    movements: Sequence[Movement], rules: ExpiryRules, as_of: date
+) -> tuple[int, date] | None:
+    """(points, day) of the next expiry after `as_of`, assuming no further movements; or None."""
+    if not rules.enabled:
+        return None
+    if rules.mode is ExpiryMode.INACTIVITY:
+        return _inactivity(movements, rules, as_of)[1]
+    return _per_lot(movements, rules, as_of)[1]
+
+
+def is_warned(upcoming: tuple[int, date] | None, rules: ExpiryRules, as_of: date) -> bool:
+    """True when `warn_days` is set and the next expiry falls within it after `as_of`."""
+    if upcoming is None or rules.warn_days <= 0:
+        return False
+    return upcoming[1] <= as_of + timedelta(days=rules.warn_days)
+
+
+def _per_lot(
+    movements: Sequence[Movement], rules: ExpiryRules, as_of: date
+) -> tuple[list[Expiry], tuple[int, date] | None]:
+    state = _State(lots=[])
+    first_seen: dict[str, date] = {}
+    expired: list[Expiry] = []
+    for move in movements:
+        if move.is_expiry:
+            continue
+        day = move.at.astimezone(UTC).date()
+        if day > as_of:
+            break  # what happens after `as_of` is not known on `as_of`
+        expired.extend(_expire_lots(state, until=day))
+        earned_on = first_seen.setdefault(move.source_ref, day)
+        if move.points > 0:
+            nominal = earned_on + timedelta(days=rules.days)
+            expires_on = nominal if nominal > day else day + timedelta(days=1)
+            _add_lot(state, _Lot(move.source_ref, earned_on, expires_on, move.points))
+        else:
+            _consume(state, -move.points)
+    expired.extend(_expire_lots(state, until=as_of))
+    return _folded(expired), _next_lot_expiry(state)
+
+
+def _add_lot(state: _State, lot: _Lot) -> None:
+    paid = min(state.debt, lot.remaining)
+    state.debt -= paid
+    lot.remaining -= paid
+    if lot.remaining:
+        state.lots.append(lot)
+        state.lots.sort(key=lambda held: held.earned_on)  # stable: same day keeps arrival order
+
+
+def _consume(state: _State, points: int) -> None:
+    for lot in state.lots:
+        taken = min(lot.remaining, points)
+        lot.remaining -= taken
+        points -= taken
+        if not points:
+            break
+    state.lots = [lot for lot in state.lots if lot.remaining]
+    state.debt += points
+
+
+def _expire_lots(state: _State, *, until: date) -> list[Expiry]:
+    due = [lot for lot in state.lots if lot.expires_on <= until]
+    if not due:
+        return []
+    state.lots = [lot for lot in state.lots if lot.expires_on > until]
+    return [Expiry(lot.ref, lot.remaining, lot.expires_on) for lot in due]
+
+
+def _folded(expired: Iterable[Expiry]) -> list[Expiry]:
+    """Lots of one reference expiring the same day are one entry (one key per lot per date)."""
+    by_key: dict[str, Expiry] = {}
+    for item in expired:
+        seen = by_key.get(item.key)
+        by_key[item.key] = (
+            item if seen is None else Expiry(item.lot_ref, seen.points + item.points, item.on)
+        )
+    return sorted(by_key.values(), key=lambda e: (e.on, e.lot_ref))
+
+
+def _next_lot_expiry(state: _State) -> tuple[int, date] | None:
+    if not state.lots:
+        return None
+    first = min(lot.expires_on for lot in state.lots)
+    return sum(lot.remaining for lot in state.lots if lot.expires_on == first), first
+
+
+def _inactivity(
+    movements: Sequence[Movement], rules: ExpiryRules, as_of: date
+) -> tuple[list[Expiry], tuple[int, date] | None]:
+    balance = 0
+    deadline: date | None = None
+    expired: list[Expiry] = []
+
+    def expire_if_due(day: date) -> None:
+        nonlocal balance, deadline
+        if deadline is not None and deadline <= day:
+            if balance > 0:
+                expired.append(Expiry(INACTIVITY_REF, balance, deadline))
+                balance = 0
+            deadline = None
+
+    for move in movements:
+        if move.is_expiry:
+            continue
+        day = move.at.astimezone(UTC).date()
+        if day > as_of:
+            break
+        expire_if_due(day)
+        balance += move.points
+        if move.activity:
+            deadline = day + timedelta(days=rules.days)
+    expire_if_due(as_of)
+    upcoming = (balance, deadline) if deadline is not None and balance > 0 else None
+    return expired, upcoming

@@ -1,0 +1,199 @@
+"""Expiry decisions, as tables: movements and a day in, expired lots and the next expiry out."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from rules.expiry import (
+    Expiry,
+    ExpiryMode,
+    ExpiryRules,
+    Movement,
+    expiries_due,
+    is_warned,
+    next_expiry,
+)
+
+PER_LOT = ExpiryRules(enabled=True, mode=ExpiryMode.PER_LOT, days=30, warn_days=7)
+INACTIVE = ExpiryRules(enabled=True, mode=ExpiryMode.INACTIVITY, days=30, warn_days=7)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def earn(points: int, ref: str, when: str) -> Movement:
+    return Movement(points, ref, at(when), activity=True)
+
+
+def spend(points: int, ref: str, when: str) -> Movement:
+    return Movement(-points, ref, at(when), activity=True)
+
+
+def revoke(points: int, ref: str, when: str) -> Movement:
+    return Movement(-points, ref, at(when))
+
+
+D = date.fromisoformat
+
+
+@pytest.mark.parametrize(
+    ("rules", "moves", "as_of", "expected"),
+    [
+        # off: nothing ever expires
+        (ExpiryRules(), [earn(100, "order:1", "2025-01-01T10:00")], D("2026-01-01"), []),
+        # per lot: a lot expires at 00:00 UTC of earned day + days, not a second earlier
+        (PER_LOT, [earn(100, "order:1", "2025-01-01T23:59:59")], D("2025-01-30"), []),
+        (
+            PER_LOT,
+            [earn(100, "order:1", "2025-01-01T23:59:59")],
+            D("2025-01-31"),
+            [Expiry("order:1", 100, D("2025-01-31"))],
+        ),
+        (PER_LOT, [earn(100, "order:1", "2025-01-02T00:00:00")], D("2025-01-31"), []),
+        # spending uses the oldest lot first
+        (
+            PER_LOT,
+            [
+                earn(100, "order:1", "2025-01-01T10:00"),
+                earn(50, "order:2", "2025-01-20T10:00"),
+                spend(120, "redemption:1", "2025-01-25T10:00"),
+            ],
+            D("2025-02-19"),
+            [Expiry("order:2", 30, D("2025-02-19"))],
+        ),
+        # a movement after as_of is not known on as_of
+        (
+            PER_LOT,
+            [earn(100, "order:1", "2025-01-01T10:00"), spend(100, "r:1", "2025-02-05T10:00")],
+            D("2025-01-31"),
+            [Expiry("order:1", 100, D("2025-01-31"))],
+        ),
+        # cancel and re-complete: the re-awarded points keep the order's earn day
+        (
+            PER_LOT,
+            [
+                earn(100, "order:1", "2025-01-01T10:00"),
+                revoke(100, "order:1", "2025-01-25T10:00"),
+                earn(100, "order:1", "2025-01-26T10:00"),
+            ],
+            D("2025-01-31"),
+            [Expiry("order:1", 100, D("2025-01-31"))],
+        ),
+        # re-awarded after the lot already expired: it expires the day after it arrived
+        (
+            PER_LOT,
+            [
+                earn(100, "order:1", "2025-01-01T10:00"),
+                revoke(100, "order:1", "2025-01-25T10:00"),
+                earn(100, "order:1", "2025-03-01T10:00"),
+            ],
+            D("2025-03-02"),
+            [Expiry("order:1", 100, D("2025-03-02"))],
+        ),
+        # a revoke beyond every lot is debt, paid from the next lot first
+        (
+            PER_LOT,
+            [
+                earn(100, "order:1", "2025-01-01T10:00"),
+                spend(100, "r:1", "2025-01-02T10:00"),
+                revoke(100, "order:1", "2025-01-03T10:00"),
+                earn(150, "order:2", "2025-01-04T10:00"),
+            ],
+            D("2025-02-03"),
+            [Expiry("order:2", 50, D("2025-02-03"))],
+        ),
+        # expiry entries already in the ledger are re-derived, not consumed twice
+        (
+            PER_LOT,
+            [
+                earn(100, "order:1", "2025-01-01T10:00"),
+                Movement(-100, "order:1", at("2025-01-31T00:00"), is_expiry=True),
+            ],
+            D("2025-02-10"),
+            [Expiry("order:1", 100, D("2025-01-31"))],
+        ),
+        # inactivity: the whole balance expires days after the last earning or redeeming
+        (
+            INACTIVE,
+            [earn(100, "order:1", "2025-01-01T10:00"), earn(50, "order:2", "2025-01-20T23:59")],
+            D("2025-02-18"),
+            [],
+        ),
+        (
+            INACTIVE,
+            [earn(100, "order:1", "2025-01-01T10:00"), earn(50, "order:2", "2025-01-20T23:59")],
+            D("2025-02-19"),
+            [Expiry("inactive", 150, D("2025-02-19"))],
+        ),
+        # a revoke is no activity: it does not restart the clock
+        (
+            INACTIVE,
+            [earn(100, "order:1", "2025-01-01T10:00"), revoke(40, "order:1", "2025-01-20T10:00")],
+            D("2025-01-31"),
+            [Expiry("inactive", 60, D("2025-01-31"))],
+        ),
+        # redeeming is activity; a second quiet spell expires what was earned since
+        (
+            INACTIVE,
+            [
+                earn(100, "order:1", "2025-01-01T10:00"),
+                spend(40, "r:1", "2025-01-20T10:00"),
+                earn(10, "order:2", "2025-03-01T10:00"),
+            ],
+            D("2025-04-01"),
+            [Expiry("inactive", 60, D("2025-02-19")), Expiry("inactive", 10, D("2025-03-31"))],
+        ),
+    ],
+)
+def test_expiries_due(
+    rules: ExpiryRules, moves: list[Movement], as_of: date, expected: list[Expiry]
+) -> None:
+    assert expiries_due(moves, rules, as_of) == expected
+
+
+def test_expiry_keys_are_one_per_lot_per_date() -> None:
+    assert Expiry("order:1", 5, D("2025-01-31")).key == "expiry:order:1:2025-01-31"
+    assert Expiry("order:1", 5, D("2025-01-31")).at == at("2025-01-31T00:00")
+
+
+@pytest.mark.parametrize(
+    ("rules", "moves", "as_of", "expected", "warned"),
+    [
+        (ExpiryRules(), [earn(100, "order:1", "2025-01-01T10:00")], D("2025-01-02"), None, False),
+        (
+            PER_LOT,
+            [earn(100, "order:1", "2025-01-01T10:00"), earn(7, "order:2", "2025-01-01T11:00")],
+            D("2025-01-23"),
+            (107, D("2025-01-31")),
+            False,
+        ),
+        (
+            PER_LOT,
+            [earn(100, "order:1", "2025-01-01T10:00"), earn(7, "order:2", "2025-01-05T11:00")],
+            D("2025-01-24"),
+            (100, D("2025-01-31")),
+            True,
+        ),
+        (PER_LOT, [earn(100, "o:1", "2025-01-01T10:00")], D("2025-01-31"), None, False),
+        (
+            INACTIVE,
+            [earn(100, "order:1", "2025-01-01T10:00"), spend(30, "r:1", "2025-01-10T10:00")],
+            D("2025-02-02"),
+            (70, D("2025-02-09")),
+            True,
+        ),
+    ],
+)
+def test_next_expiry_and_warning(
+    rules: ExpiryRules,
+    moves: list[Movement],
+    as_of: date,
+    expected: tuple[int, date] | None,
+    warned: bool,
+) -> None:
+    upcoming = next_expiry(moves, rules, as_of)
+    assert upcoming == expected
+    assert is_warned(upcoming, rules, as_of) is warned
