@@ -14,7 +14,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,15 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         "loyalty dashboard\n  loyalty dashboard --port 9000",
     ),
     (
+        "expire",
+        "expire points that are due (per lot or after inactivity), as [expiry] says",
+        "Append an expiry entry for every lot (or, in inactivity mode, every quiet balance) due on"
+        " or before --as-of (default: today, UTC). One entry per lot per expiry date, so running"
+        " it again appends nothing. Prints per customer and in total what expired, and the"
+        " customers whose next expiry is within [expiry] warn_days.",
+        "loyalty expire --dry-run\n  loyalty expire --as-of 2025-06-30 --json",
+    ),
+    (
         "sandbox",
         "run the local WooCommerce-compatible test store (see: loyalty sandbox --help)",
         "",
@@ -339,6 +348,22 @@ def _report_arguments(sub: argparse.ArgumentParser) -> None:
     sub.set_defaults(handler=_report)
 
 
+def _expire_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--dry-run", action="store_true", help="decide and report, write nothing")
+    sub.add_argument(
+        "--as-of", type=_day, metavar="DATE", help="expire what is due on this day (YYYY-MM-DD)"
+    )
+    sub.add_argument("--json", action="store_true", help="print the result as JSON")
+    sub.set_defaults(handler=_expire)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
 _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "check": _check_arguments,
     "db": _db_arguments,
@@ -351,6 +376,7 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "redemptions": _redemptions_arguments,
     "report": _report_arguments,
     "dashboard": _dashboard_arguments,
+    "expire": _expire_arguments,
 }
 
 
@@ -628,6 +654,48 @@ def _dashboard(args: argparse.Namespace) -> int:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         engine.dispose()
+
+
+def _expire(args: argparse.Namespace) -> int:
+    from sync.expiry import run_expiry
+    from sync.progress import make_progress
+
+    config = _load(args)
+    if not config.expiry.enabled:
+        return _fail("expiry is off: set [expiry] enabled = true to expire points", EXIT_USAGE)
+    now = datetime.now(UTC)
+    as_of = args.as_of or now.date()
+    progress = make_progress(enabled=sys.stderr.isatty() and not args.json)
+    with _open_ledger(config, require_store=True) as (session, store_id):
+        assert store_id is not None  # require_store=True
+        run = run_expiry(
+            session,
+            store_id,
+            config.expiry,
+            as_of=as_of,
+            now=now,
+            dry_run=args.dry_run,
+            progress=progress,
+        )
+    if args.json:
+        _print(json.dumps(run.as_dict(), indent=2))
+        return EXIT_OK
+    table = [("customer", "email", "expired", "next expiry", "warned")]
+    for row in run.customers:
+        who = "guest" if row.wc_id is None else str(row.wc_id)
+        upcoming = f"{row.next_points} on {row.next_date}" if row.next_date else ""
+        table.append(
+            (who, row.email or "", str(row.expired), upcoming, "yes" if row.warned else "")
+        )
+    if run.customers:
+        _print(_render_table(table))
+    verb = "would expire" if args.dry_run else "expired"
+    _print(
+        f"{verb} {run.expired_points} points of"
+        f" {_plural(sum(1 for c in run.customers if c.expired), 'customer')} as of {as_of}"
+        f" ({_plural(run.appended, 'entry', 'entries')} appended,"
+        f" {sum(1 for c in run.customers if c.warned)} warned)"
+    )
     return EXIT_OK
 
 

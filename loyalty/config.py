@@ -29,6 +29,7 @@ from loyalty.errors import ConfigError
 from loyalty.log import register_secret
 from loyalty.secret import Secret
 from loyalty.toml_table import REQUIRED, Table, describe
+from rules.expiry import ExpiryMode, ExpiryRules
 from rules.redemption import RedemptionRules, RedemptionTier, prefix_problem
 from rules.types import ItemOverride, PurchaseRuleBook, PurchaseRules, Rounding
 
@@ -189,11 +190,6 @@ class RulesConfig:
     comment: ActivityRuleConfig = field(default_factory=ActivityRuleConfig)
 
 
-@dataclass(frozen=True)
-class ExpiryConfig:
-    enabled: bool = False
-
-
 LANGUAGES = ("en", "fr", "de", "ar", "id")
 
 
@@ -221,7 +217,7 @@ class Config:
     points: PointsConfig = field(default_factory=PointsConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     redemption: RedemptionRules = field(default_factory=RedemptionRules)
-    expiry: ExpiryConfig = field(default_factory=ExpiryConfig)
+    expiry: ExpiryRules = field(default_factory=ExpiryRules)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
 
     def require_store(self) -> StoreConfig:
@@ -272,7 +268,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
             comment=_activity(rules, "comment"),
         ),
         redemption=_redemption(root),
-        expiry=ExpiryConfig(root.table("expiry", ("enabled",)).boolean("enabled", False)),
+        expiry=_expiry(root),
         dashboard=_dashboard(root, env),
     )
     _register_secrets(config)
@@ -475,6 +471,17 @@ def _points(root: Table) -> PointsConfig:
         t.fail("lifetime_meta_key", f"a key different from {t.where('balance_meta_key')}", lifetime)
     value = t.decimal("point_value", Decimal("0.01"), positive=True, limit=MAX_RATE)
     return PointsConfig(balance, lifetime, value)
+
+
+def _expiry(root: Table) -> ExpiryRules:
+    t = root.table("expiry", ("enabled", "mode", "days", "warn_days"))
+    d = ExpiryRules()
+    return ExpiryRules(
+        enabled=t.boolean("enabled", d.enabled),
+        mode=ExpiryMode(t.choice("mode", d.mode.value, [m.value for m in ExpiryMode])),
+        days=t.integer("days", d.days, lo=1, hi=36500),
+        warn_days=t.integer("warn_days", d.warn_days, lo=0, hi=36500),
+    )
 
 
 _REDEMPTION_KEYS = tuple(f.name for f in fields(RedemptionRules))

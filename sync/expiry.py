@@ -1,0 +1,234 @@
+"""Running expiry over the ledger (`loyalty expire`, the worker's daily task).
+
+Reads every entry of the store once, customer by customer in time order, lets `rules.expiry`
+decide, and appends one `expiry` entry per lot and expiry date (key `expiry:{lot}:{date}`), so
+running it again on the same day, or replaying an older day, appends nothing. With `dry_run` it
+only reports. The next expiry of each customer (for `loyalty_points_expiring`) and the customers
+within `warn_days` of it come back too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import NamedTuple
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.entries import NewEntry, append_entries
+from ledger.kinds import LIFETIME_KINDS, SourceKind
+from ledger.models import Customer, PointEntry
+from rules.expiry import Expiry, ExpiryRules, Movement, expiries_due, is_warned, next_expiry
+from sync.progress import Progress
+
+BATCH = 2000  # expiry entries per append
+_EARNING = frozenset(kind.value for kind in LIFETIME_KINDS)
+
+
+class _Who(NamedTuple):
+    id: int
+    wc_id: int | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class CustomerExpiry:
+    """What expired for one customer in this run, and what expires next."""
+
+    customer_id: int
+    wc_id: int | None
+    email: str | None
+    expired: int
+    entries: int
+    next_points: int | None
+    next_date: date | None
+    warned: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "customer_id": self.wc_id,
+            "email": self.email,
+            "expired": self.expired,
+            "entries": self.entries,
+            "expiring": (
+                {"points": self.next_points, "date": self.next_date.isoformat()}
+                if self.next_date is not None
+                else None
+            ),
+            "warned": self.warned,
+        }
+
+
+@dataclass
+class ExpiryRun:
+    """The result of one run: per customer that expired or is warned, and the totals."""
+
+    as_of: date
+    dry_run: bool
+    customers: list[CustomerExpiry] = field(default_factory=list)
+    expired_points: int = 0
+    appended: int = 0  # entries actually inserted (0 under a replay or a dry run)
+    customers_seen: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "dry_run": self.dry_run,
+            "customers": [c.as_dict() for c in self.customers if c.expired],
+            "warned": [c.as_dict() for c in self.customers if c.warned],
+            "total": {
+                "expired_points": self.expired_points,
+                "customers": sum(1 for c in self.customers if c.expired),
+                "entries_appended": self.appended,
+                "customers_seen": self.customers_seen,
+            },
+        }
+
+
+def run_expiry(
+    session: Session,
+    store_id: int,
+    rules: ExpiryRules,
+    *,
+    as_of: date,
+    now: datetime,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ExpiryRun:
+    """Expire what `rules` say is due on or before `as_of`, counting customers on `progress`.
+
+    A replay appends nothing: the keys of what a previous run appended are already there. What
+    this run counts as expired is what it decided, appended now or before (a replay of a day
+    reports that day's figures again, with `appended` = 0).
+    """
+    run = ExpiryRun(as_of=as_of, dry_run=dry_run)
+    if not rules.enabled:
+        return run
+    progress = progress or Progress()
+    progress.start("expire", _customers_with_entries(session, store_id))
+    counted = 0
+    pending: list[NewEntry] = []
+    for customer, movements in _movements_by_customer(session, store_id):
+        run.customers_seen += 1
+        due = expiries_due(movements, rules, as_of)
+        upcoming = next_expiry(movements, rules, as_of)
+        warned = is_warned(upcoming, rules, as_of)
+        expired = sum(item.points for item in due)
+        if due or warned:
+            run.customers.append(
+                CustomerExpiry(
+                    customer_id=customer.id,
+                    wc_id=customer.wc_id,
+                    email=customer.email,
+                    expired=expired,
+                    entries=len(due),
+                    next_points=upcoming[0] if upcoming else None,
+                    next_date=upcoming[1] if upcoming else None,
+                    warned=warned,
+                )
+            )
+        run.expired_points += expired
+        pending.extend(_entry(customer.id, item) for item in due)
+        if len(pending) >= BATCH:
+            run.appended += _flush(session, store_id, pending, now=now, dry_run=dry_run)
+            progress.advance(run.customers_seen - counted)
+            counted = run.customers_seen
+    run.appended += _flush(session, store_id, pending, now=now, dry_run=dry_run)
+    progress.advance(run.customers_seen - counted)
+    progress.finish()
+    return run
+
+
+def expiring_by_customer(
+    session: Session, store_id: int, rules: ExpiryRules, *, as_of: date
+) -> dict[int, tuple[int, date]]:
+    """The next expiry per ledger customer id, for the meta write-back; empty when off."""
+    if not rules.enabled:
+        return {}
+    found: dict[int, tuple[int, date]] = {}
+    for customer, movements in _movements_by_customer(session, store_id):
+        upcoming = next_expiry(movements, rules, as_of)
+        if upcoming is not None:
+            found[customer.id] = upcoming
+    return found
+
+
+def _entry(customer_id: int, item: Expiry) -> NewEntry:
+    return NewEntry(
+        customer_id=customer_id,
+        points=-item.points,
+        kind=SourceKind.EXPIRY,
+        source_ref=item.lot_ref,
+        idempotency_key=item.key,
+        occurred_at=item.at,
+        note=f"expired on {item.on.isoformat()}",
+    )
+
+
+def _flush(
+    session: Session, store_id: int, pending: list[NewEntry], *, now: datetime, dry_run: bool
+) -> int:
+    batch, pending[:] = list(pending), []
+    if dry_run or not batch:
+        return 0
+    return len(append_entries(session, store_id, batch, now=now))
+
+
+def _customers_with_entries(session: Session, store_id: int) -> int:
+    query = select(func.count(func.distinct(PointEntry.customer_id))).where(
+        PointEntry.store_id == store_id
+    )
+    return int(session.execute(query).scalar_one())
+
+
+def _movements_by_customer(
+    session: Session, store_id: int
+) -> Iterator[tuple[_Who, list[Movement]]]:
+    """Each customer with entries, with their entries in ledger time order, streamed."""
+    query = (
+        select(
+            PointEntry.customer_id,
+            PointEntry.points,
+            PointEntry.kind,
+            PointEntry.source_ref,
+            PointEntry.occurred_at,
+        )
+        .where(PointEntry.store_id == store_id)
+        .order_by(PointEntry.customer_id, PointEntry.occurred_at, PointEntry.id)
+        .execution_options(yield_per=5000)
+    )
+    current: int | None = None
+    movements: list[Movement] = []
+    # The rows are read to the end before any customer row is loaded (one open cursor at a time).
+    grouped: list[tuple[int, list[Movement]]] = []
+    for customer_id, points, kind, ref, occurred_at in session.execute(query):
+        if customer_id != current:
+            if current is not None:
+                grouped.append((current, movements))
+            current, movements = customer_id, []
+        movements.append(
+            Movement(
+                points=points,
+                source_ref=ref,
+                at=occurred_at,
+                activity=(kind in _EARNING and points > 0) or kind == SourceKind.REDEMPTION,
+                is_expiry=kind == SourceKind.EXPIRY,
+            )
+        )
+    if current is not None:
+        grouped.append((current, movements))
+    customers = _customers(session, [customer_id for customer_id, _ in grouped])
+    for customer_id, moves in grouped:
+        yield customers[customer_id], moves
+
+
+def _customers(session: Session, ids: list[int]) -> dict[int, _Who]:
+    found: dict[int, _Who] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = select(Customer.id, Customer.wc_id, Customer.email).where(Customer.id.in_(chunk))
+        for row in session.execute(query):
+            found[row[0]] = _Who(row[0], row[1], row[2])
+    return found
