@@ -174,6 +174,9 @@ BAD_VALUES = [
     ('[rules.comment]\npoints = "5"', 'rules.comment.points: expected an integer >= 0, got "5"'),
     ('[redemption]\nindividual_use = "no"', 'redemption.individual_use: expected true or false, got "no"'),
     ("[expiry]\nenabled = 0", "expiry.enabled: expected true or false, got 0"),
+    ('[expiry]\nmode = "lots"', 'expiry.mode: expected one of "per_lot" | "inactivity", got "lots"'),
+    ("[expiry]\ndays = 0", "expiry.days: expected an integer from 1 to 36500, got 0"),
+    ("[expiry]\nwarn_days = -1", "expiry.warn_days: expected an integer from 0 to 36500, got -1"),
     ('store = "x"', 'store: expected a table [store], got "x"'),
     ("rules = []", "rules: expected a table [rules], got an array"),
 ]  # fmt: skip
@@ -200,7 +203,7 @@ def test_bad_value_is_refused_naming_file_key_path_and_expectation(
             "rules.purchase.previous[0].previous: unknown key",
         ),
         ("[redemption]\ncoupon_day = 9", 'redemption.coupon_day: unknown key; did you mean "coupon_days"?'),
-        ("[expiry]\ndays = 365", "expiry.days: unknown key; expected one of: enabled"),
+        ("[expiry]\nday = 365", 'expiry.day: unknown key; did you mean "days"?'),
         ('[database]\nurl = "sqlite://"\nechoo = true', "database.echoo: unknown key"),
     ],
 )  # fmt: skip
