@@ -21,11 +21,13 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
 import redis
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import after_setup_logger, after_setup_task_logger
 from redis.exceptions import LockError, RedisError
 
@@ -59,15 +61,25 @@ def make_app(cfg: Config) -> Celery:
         broker_transport_options={"visibility_timeout": cfg.worker.visibility_timeout_minutes * 60},
         task_time_limit=time_limit,
         task_soft_time_limit=time_limit - 60,  # the sync fails cleanly and records its run first
-        beat_schedule={
-            "sync-store": {
-                "task": "worker.sync_store_task",
-                "schedule": cfg.worker.sync_every_minutes * 60.0,
-            }
-        },
+        beat_schedule=_beat_schedule(cfg),
     )
     check_time_limits(celery)
     return celery
+
+
+def _beat_schedule(cfg: Config) -> dict[str, dict[str, Any]]:
+    schedule: dict[str, dict[str, Any]] = {
+        "sync-store": {
+            "task": "worker.sync_store_task",
+            "schedule": cfg.worker.sync_every_minutes * 60.0,
+        }
+    }
+    if cfg.expiry.enabled:  # daily, just after the UTC day boundary that expiry dates are on
+        schedule["expire-points"] = {
+            "task": "worker.expire_points_task",
+            "schedule": crontab(minute=5, hour=0),
+        }
+    return schedule
 
 
 def check_time_limits(celery: Celery) -> None:
@@ -120,6 +132,26 @@ def sync_store_task(full: bool = False) -> dict[str, Any]:
         except Exception as error:  # the result backend stores the error: not a store's echo
             log.exception("sync failed")  # the handlers redact it, traceback included
             raise SyncFailed(redact(f"{type(error).__name__}: {error}")) from None
+
+
+@app.task(name="worker.expire_points_task")
+def expire_points_task(as_of: str | None = None) -> dict[str, Any]:
+    """Expire the configured store's due points (`loyalty expire`); returns the totals."""
+    from ledger.customers import get_or_create_store
+    from ledger.session import create_engine_for, session_scope
+    from sync.expiry import run_expiry
+
+    cfg = config()
+    now = datetime.now(UTC)
+    day = date.fromisoformat(as_of) if as_of else now.date()
+    engine = create_engine_for(cfg.database.url)
+    try:
+        with session_scope(engine) as session:
+            store = get_or_create_store(session, cfg.require_store().key)
+            run = run_expiry(session, store.id, cfg.expiry, as_of=day, now=now)
+            return {"as_of": day.isoformat(), **run.totals()}
+    finally:
+        engine.dispose()
 
 
 @contextmanager

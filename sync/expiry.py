@@ -78,12 +78,15 @@ class ExpiryRun:
             "dry_run": self.dry_run,
             "customers": [c.as_dict() for c in self.customers if c.expired],
             "warned": [c.as_dict() for c in self.customers if c.warned],
-            "total": {
-                "expired_points": self.expired_points,
-                "customers": sum(1 for c in self.customers if c.expired),
-                "entries_appended": self.appended,
-                "customers_seen": self.customers_seen,
-            },
+            "total": self.totals(),
+        }
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "expired_points": self.expired_points,
+            "customers": sum(1 for c in self.customers if c.expired),
+            "entries_appended": self.appended,
+            "customers_seen": self.customers_seen,
         }
 
 
