@@ -654,6 +654,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         engine.dispose()
+    return EXIT_OK
 
 
 def _expire(args: argparse.Namespace) -> int:
