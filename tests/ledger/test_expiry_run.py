@@ -16,6 +16,7 @@ from ledger.customers import account_customer, get_or_create_store
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, PointEntry, Store
+from ledger.rollups import verify_rollups
 from ledger.session import session_scope
 from loyalty.cli import main
 from rules.expiry import ExpiryMode, ExpiryRules
@@ -89,6 +90,8 @@ def test_a_lot_expires_exactly_at_its_utc_day_and_a_replay_appends_nothing(
     assert (replay.appended, later.appended, later.expired_points) == (0, 0, 30)
     assert expiry_keys(session, store) == [("expiry:order:2:2025-02-01", -30)]
     assert verify_balances(session, store.id) == []
+    # the reports' rollup sees the expiry entries (these purchases carry no product lines)
+    assert [d for d in verify_rollups(session, store.id) if d.table == "point_rollups"] == []
 
 
 def test_cancel_and_re_complete_keeps_the_orders_earn_date(
