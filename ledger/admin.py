@@ -15,14 +15,11 @@ from sqlalchemy.orm import Session
 
 from ledger.customers import account_customer
 from ledger.entries import POINTS_LIMIT, NewEntry, append_entry
-from ledger.errors import PointsOutOfRange
+from ledger.errors import InvalidAdjustment, PointsOutOfRange
 from ledger.kinds import SourceKind
 from ledger.models import PointEntry, Store
-from loyalty.errors import LoyaltyError
 
-
-class InvalidAdjustment(LoyaltyError, ValueError):
-    """An adjustment request is malformed; the message names the field."""
+__all__ = ["InvalidAdjustment", "adjust"]
 
 
 def adjust(

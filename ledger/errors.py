@@ -17,6 +17,14 @@ class PointsOutOfRange(LedgerError, ValueError):
     """
 
 
+class InvalidAdjustment(LedgerError, ValueError):
+    """An adjustment request is malformed; the message names the field."""
+
+
+class SchemaBehind(LedgerError):
+    """The database schema is older than this code: run `loyalty db upgrade`."""
+
+
 class DatabaseUnusable(LedgerError):
     """The ledger database cannot be opened or used; the message says what to do about it."""
 

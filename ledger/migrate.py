@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from ledger.session import create_engine_for
+from ledger.engine import create_engine_for
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 

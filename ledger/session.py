@@ -10,33 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from ledger.errors import DatabaseUnusable
-from loyalty.errors import SchemaBehind
+from ledger.engine import READONLY_OPTION, create_engine_for, safe_url
+from ledger.errors import DatabaseUnusable, SchemaBehind
+from ledger import migrate
 
-SQLITE_BUSY_TIMEOUT_SECONDS = 30
-_READONLY_OPTION = "loyalty_readonly"
-
-
-def create_engine_for(url: str) -> Engine:
-    """An engine for a database URL: `sqlite:///path.db` or `postgresql://...` (driven by psycopg 3)."""
-    parsed = _with_driver(make_url(url))
-    if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_pre_ping=True)
-
-
-def safe_url(url: str | URL) -> str:
-    """The URL for messages and logs: password masked, `password` query parameters dropped."""
-    parsed = make_url(url) if isinstance(url, str) else url
-    parsed = parsed.difference_update_query(["password"])
-    return parsed.render_as_string(hide_password=True)
+__all__ = [
+    "check_database_exists",
+    "check_schema_current",
+    "create_engine_for",
+    "database_errors",
+    "refresh_planner_statistics",
+    "safe_url",
+    "session_scope",
+]
 
 
 @contextmanager
@@ -46,7 +38,7 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
     `readonly=True` (reports) never commits, and on SQLite starts a deferred transaction so it
     does not take the write lock.
     """
-    bind = engine.execution_options(**{_READONLY_OPTION: True}) if readonly else engine
+    bind = engine.execution_options(**{READONLY_OPTION: True}) if readonly else engine
     session = Session(bind=bind, expire_on_commit=False)
     try:
         yield session
@@ -63,15 +55,13 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
 
 def check_schema_current(engine: Engine) -> None:
     """Raise `SchemaBehind` unless the database is migrated to exactly this code's head revision."""
-    from ledger.migrate import current_revision, head_revision, known_revisions
-
-    current, head = current_revision(engine), head_revision()
+    current, head = migrate.current_revision(engine), migrate.head_revision()
     if current == head:
         return
     where = f"the database at {safe_url(engine.url)}"
     if current is None:
         state = "is empty (no ledger schema)"
-    elif current in known_revisions():
+    elif current in migrate.known_revisions():
         state = f"is at revision {current}"
     else:
         raise SchemaBehind(
@@ -94,46 +84,6 @@ def check_database_exists(engine: Engine) -> None:
         f"the database at {safe_url(engine.url)} does not exist (no file {database}): run"
         " `loyalty db upgrade` to create it, or fix [database] url"
     )
-
-
-def _with_driver(url: URL) -> URL:
-    # A bare postgresql:// would pick psycopg2, which is not installed: psycopg 3 is the driver.
-    if url.drivername in ("postgresql", "postgres"):
-        return url.set(drivername="postgresql+psycopg")
-    return url
-
-
-def _sqlite_engine(url: URL) -> Engine:
-    engine = create_engine(
-        url, pool_pre_ping=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
-    )
-    event.listen(engine, "connect", _sqlite_on_connect)
-    event.listen(engine, "begin", _sqlite_on_begin)
-    return engine
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Take transaction control away from the sqlite3 module (it would BEGIN lazily, only before
-    # DML, and break SAVEPOINTs); `_sqlite_on_begin` issues BEGIN itself.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
-    finally:
-        cursor.close()
-
-
-def _sqlite_on_begin(connection: Connection) -> None:
-    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
-    # process committed in between (the busy timeout cannot help). Writers therefore take the
-    # write lock at BEGIN and queue on the busy timeout; read-only scopes stay deferred.
-    if connection.get_execution_options().get(_READONLY_OPTION):
-        connection.exec_driver_sql("BEGIN")
-    else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 LEDGER_TABLES_TO_ANALYZE = (

@@ -37,7 +37,7 @@ from ledger.session import (
     session_scope,
 )
 from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
-from loyalty.errors import ConfigError, LoyaltyError
+from loyalty.errors import ConfigError, LoyaltyError, SyncError
 from loyalty.log import configure_logging, redact
 from loyalty.report_cli import add_report_arguments, period_of, render_report
 from loyalty.web.page import PageInput, gather, render
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except ConfigError as error:
         return _fail(str(error), EXIT_USAGE)
-    except (LoyaltyError, LedgerError) as error:  # SchemaBehind, StoreUnavailable, PointsOutOfRange
+    except (LoyaltyError, LedgerError, SyncError) as error:  # SchemaBehind, StoreUnavailable, ...
         return _fail(str(error))  # ...: the message says it all
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_INTERRUPTED)

@@ -31,8 +31,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
-from loyalty.errors import StoreAnswerUnusable, StoreRejected, StoreUnavailable
 from sync import bounded_json
+from sync.errors import StoreAnswerUnusable, StoreRejected, StoreUnavailable
 from sync.paging import Listing, require_list
 from sync.store_clock import StoreClock
 from sync.transport import (

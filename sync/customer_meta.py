@@ -20,8 +20,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.models import Balance, Customer, MetaWrite
-from loyalty.errors import StoreError
 from sync.client import StoreClient
+from sync.errors import StoreError
 from sync.quarantine import valid_id
 from sync.redaction import redact
 

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from loyalty.errors import InvalidSourceData
 from rules.types import Order, OrderLine, Refund, RefundLine
+from sync.errors import InvalidSourceData
 
 _MONEY = re.compile(r"-?\d+(?:\.\d+)?")
 _GMT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?")

@@ -31,9 +31,9 @@ from ledger.entries import (
 from ledger.kinds import SourceKind
 from ledger.models import RefundDetail, TrackedOrder
 from ledger.rollups import LinePoints
-from loyalty.errors import InvalidSourceData
 from rules.purchase import purchase_points
 from rules.types import Award, Order, PurchaseRuleBook, Refund
+from sync.errors import InvalidSourceData
 from sync.order_data import parse_order, parse_refund, refund_totals_from_order
 from sync.owners import OwnerDirectory, bonus_entries
 from sync.quarantine import Quarantine, Rejected, parse_page, reject

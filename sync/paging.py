@@ -27,7 +27,7 @@ import threading
 from collections.abc import Generator, Iterable, Mapping
 from typing import Any, Protocol
 
-from loyalty.errors import StoreAnswerUnusable, StoreError
+from sync.errors import StoreAnswerUnusable, StoreError
 
 #: Requests a listing may make, per page the store announced, and on top of that.
 CEILING_PER_PAGE = 3

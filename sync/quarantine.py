@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledger.models import QuarantinedItem
-from loyalty.errors import InvalidSourceData
+from sync.errors import InvalidSourceData
 from sync.redaction import MASK, redact
 
 #: The most of an item kept: enough to see what was wrong, never a flood in the database.

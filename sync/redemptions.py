@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 
 from ledger import redemptions as ledger
 from ledger.models import Customer, Redemption
-from loyalty.errors import StoreError, StoreRejected
 from rules.redemption import Quote, RedemptionRules, Refusal, quote_redemption
 from sync.client import StoreClient
 from sync.coupons import (
@@ -42,6 +41,7 @@ from sync.coupons import (
     new_coupon_code,
     push_coupon,
 )
+from sync.errors import StoreError, StoreRejected
 from sync.redaction import redact
 
 log = logging.getLogger("sync.redemptions")

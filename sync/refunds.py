@@ -12,8 +12,8 @@ from collections.abc import Generator
 from datetime import datetime
 from typing import Any
 
-from loyalty.errors import StoreRejected
 from sync.client import StoreClient
+from sync.errors import StoreRejected
 from sync.paging import Listing
 from sync.window import wc_time
 

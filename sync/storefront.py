@@ -31,8 +31,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.models import Balance, Customer, QuarantinedItem, Redemption
-from loyalty.errors import StoreError
 from sync.client import StoreClient
+from sync.errors import StoreError
 from sync.redaction import redact, redact_value
 from sync.redemptions import Outcome, Redeemer, RedemptionRefused, Request
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from ledger.engine import create_engine_for
 from ledger.models import Base
-from ledger.session import create_engine_for
 
 config = context.config
 target_metadata = Base.metadata

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from ledger.admin import InvalidAdjustment, adjust
 from ledger.balances import verify_balances
+from ledger.errors import LedgerError
 from ledger.models import Balance, Customer, PointEntry, Store
-from loyalty.errors import LoyaltyError
 from tests.ledger.factories import NOW
 
 
@@ -80,5 +80,5 @@ def test_an_adjustment_for_an_unknown_store_is_refused(session: Session) -> None
 
 
 def test_invalid_adjustments_are_loyalty_errors_for_the_cli() -> None:
-    assert issubclass(InvalidAdjustment, LoyaltyError)
+    assert issubclass(InvalidAdjustment, LedgerError)
     assert issubclass(InvalidAdjustment, ValueError)

@@ -1,0 +1,70 @@
+"""Engines for the ledger database (SQLite or PostgreSQL), configured so that several processes
+may write the same database at once: on SQLite WAL, a busy timeout and the write lock taken at
+BEGIN. `session` (units of work) and `migrate` (Alembic) both build on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+#: Execution option marking a read-only unit of work (a deferred BEGIN on SQLite).
+READONLY_OPTION = "loyalty_readonly"
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine for a database URL: `sqlite:///path.db` or `postgresql://...` (driven by psycopg 3)."""
+    parsed = _with_driver(make_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL for messages and logs: password masked, `password` query parameters dropped."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    parsed = parsed.difference_update_query(["password"])
+    return parsed.render_as_string(hide_password=True)
+
+
+def _with_driver(url: URL) -> URL:
+    # A bare postgresql:// would pick psycopg2, which is not installed: psycopg 3 is the driver.
+    if url.drivername in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(
+        url, pool_pre_ping=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    )
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module (it would BEGIN lazily, only before
+    # DML, and break SAVEPOINTs); `_sqlite_on_begin` issues BEGIN itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
+    # process committed in between (the busy timeout cannot help). Writers therefore take the
+    # write lock at BEGIN and queue on the busy timeout; read-only scopes stay deferred.
+    if connection.get_execution_options().get(READONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
