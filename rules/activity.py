@@ -1,0 +1,103 @@
+"""Points for activity (product reviews, blog comments): pure decisions over one owner's items.
+
+An activity item earns when it qualifies (approved, long enough, and whatever its source asks),
+once per thing it is about (a product, a post): the earliest qualifying item by id earns, later
+ones on the same thing earn 0. A daily cap (per owner, UTC day) is exact under replays and
+reordering: the first qualifying items of a day earn, ordered by their date and then their id, and
+an item that stops qualifying frees its place for the next one. The decision is over the owner's
+whole set of known items, so deciding again on the same set gives the same answer.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from rules.types import Award
+
+ACTIVITY_RULE_VERSION = "activity-1"
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True)
+class ActivityRules:
+    """How one kind of activity earns. `max_per_day` 0 means no cap; `min_length` counts the
+    characters of the text with its tags stripped."""
+
+    enabled: bool = False
+    points: int = 0
+    max_per_day: int = 0
+    min_length: int = 0
+
+
+@dataclass(frozen=True)
+class ActivityItem:
+    """One review or comment as the rules see it. `created_at` is aware UTC."""
+
+    item_id: int
+    subject: int  # the product (reviews) or the post (comments) it is about
+    status: str  # "approved", "hold", "spam", "trash", "deleted"
+    created_at: datetime
+    text: str
+    eligible: bool = True  # the source's own condition: verified owner, a reply that counts, ...
+
+
+def text_length(text: str) -> int:
+    """Characters of `text` with HTML tags stripped, entities decoded and ends trimmed."""
+    return len(html.unescape(_TAG.sub("", text)).strip())
+
+
+def activity_points(
+    items: Iterable[ActivityItem], rules: ActivityRules, *, reason: str
+) -> dict[int, Award]:
+    """What each of one owner's items should carry now, by item id (key `{reason}:{id}`)."""
+    ordered = sorted(items, key=lambda i: i.item_id)
+    why = {i.item_id: _disqualified(i, rules) for i in ordered}
+    first_on_subject: dict[int, int] = {}
+    for item in ordered:
+        if why[item.item_id] is None:
+            if item.subject in first_on_subject:
+                why[item.item_id] = f"an earlier {reason} on the same item earns"
+            else:
+                first_on_subject[item.subject] = item.item_id
+    if rules.max_per_day > 0:
+        by_day: dict[date, list[ActivityItem]] = defaultdict(list)
+        for item in ordered:
+            if why[item.item_id] is None:
+                by_day[item.created_at.date()].append(item)
+        for day_items in by_day.values():
+            day_items.sort(key=lambda i: (i.created_at, i.item_id))
+            for late in day_items[rules.max_per_day :]:
+                why[late.item_id] = f"over the daily cap of {rules.max_per_day}"
+    return {
+        i.item_id: _award(
+            i.item_id, rules.points if why[i.item_id] is None else 0, reason, why[i.item_id]
+        )
+        for i in ordered
+    }
+
+
+def _disqualified(item: ActivityItem, rules: ActivityRules) -> str | None:
+    if not rules.enabled or rules.points <= 0:
+        return "the source earns nothing"
+    if item.status != "approved":
+        return f"status {item.status}"
+    if not item.eligible:
+        return "not eligible under the rules"
+    if text_length(item.text) < rules.min_length:
+        return f"shorter than {rules.min_length} characters"
+    return None
+
+
+def _award(item_id: int, points: int, reason: str, why: str | None) -> Award:
+    return Award(
+        points=points,
+        reason=reason,
+        key=f"{reason}:{item_id}",
+        rule_version=ACTIVITY_RULE_VERSION,
+        explanation=f"approved {reason}" if why is None else f"{reason} earns nothing: {why}",
+    )

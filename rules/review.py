@@ -1,0 +1,57 @@
+"""Points for product reviews (`[rules.review]`): an approved review earns once per product per
+customer; `verified_only` limits it to verified owners (rules.activity does the rest)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from rules.activity import ActivityItem, ActivityRules, activity_points
+from rules.types import Award
+
+REVIEW_REASON = "review"
+
+
+@dataclass(frozen=True)
+class ReviewRules:
+    enabled: bool = False
+    points: int = 10
+    verified_only: bool = False
+    min_length: int = 0
+    max_per_day: int = 0  # per customer, UTC day; 0 = no cap
+
+
+@dataclass(frozen=True)
+class Review:
+    review_id: int
+    product_id: int
+    status: str
+    created_at: datetime
+    text: str
+    verified: bool
+
+
+def review_points(reviews: Iterable[Review], rules: ReviewRules) -> dict[int, Award]:
+    """What each of one customer's reviews should carry now, by review id."""
+    activity = ActivityRules(
+        enabled=rules.enabled,
+        points=rules.points,
+        max_per_day=rules.max_per_day,
+        min_length=rules.min_length,
+    )
+    items = [
+        ActivityItem(
+            item_id=r.review_id,
+            subject=r.product_id,
+            status=r.status,
+            created_at=r.created_at,
+            text=r.text,
+            eligible=r.verified or not rules.verified_only,
+        )
+        for r in reviews
+    ]
+    return activity_points(items, activity, reason=REVIEW_REASON)
+
+
+__all__ = ["Review", "ReviewRules", "review_points"]
