@@ -16,9 +16,9 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from ledger import migrate
 from ledger.engine import READONLY_OPTION, create_engine_for, safe_url
 from ledger.errors import DatabaseUnusable, SchemaBehind
-from ledger import migrate
 
 __all__ = [
     "check_database_exists",
