@@ -41,7 +41,7 @@ test: $(STAMP) browser ## lint, format check, type check and the whole test suit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 4
 
 lint: $(STAMP) ## ruff check + ruff format --check
 	$(BIN)/ruff check .
