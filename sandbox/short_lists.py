@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sandbox.arguments import Param, validate
+from sandbox.errors import SandboxError
 from sandbox.listing import Page
 from sandbox.messages import Response
-from sandbox.rest import Call, RestApi, require
+from sandbox.rest import ITEM_ARGS, Call, RestApi, require
 
 Json = dict[str, Any]
 SortKeys = Mapping[str, Callable[[Json], Any]]
@@ -117,6 +118,22 @@ def serve_all(call: Call, items: Iterable[Json], present: Callable[[Json], Json]
     """An unpaged listing (payment gateways, zones, tax classes...): every object, no headers."""
     require(call, "list")
     return Response.json(200, [present(o) for o in items])
+
+
+def serve_one(
+    call: Call,
+    items: Iterable[Json],
+    wanted: object,
+    missing: SandboxError,
+    present: Callable[[Json], Json],
+) -> Response:
+    """One object of a short list by its id, as served; `missing` when no object has that id."""
+    validate(ITEM_ARGS, call.params)
+    require(call, "view")
+    for item in items:
+        if item["id"] == wanted:
+            return Response.json(200, present(item))
+    raise missing
 
 
 def listing_args(call: Call, params: Mapping[str, Param]) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from sandbox.arguments import validate
 from sandbox.errors import SandboxError
 from sandbox.messages import Response
 from sandbox.resource import Resource
-from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
-from sandbox.short_lists import links, serve_all
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route
+from sandbox.short_lists import links, serve_all, serve_one
 
 Json = dict[str, Any]
 _NO_GATEWAY = SandboxError(
@@ -100,12 +100,7 @@ def list_gateways(api: RestApi, call: Call) -> Response:
 
 
 def get_gateway(api: RestApi, call: Call) -> Response:
-    validate(ITEM_ARGS, call.params)
-    require(call, "view")
-    found = [g for g in gateways(api) if g["id"] == str(call.ids[0])]
-    if not found:
-        raise _NO_GATEWAY
-    return Response.json(200, _present(api, found[0]))
+    return serve_one(call, gateways(api), str(call.ids[0]), _NO_GATEWAY, lambda o: _present(api, o))
 
 
 RESOURCE = Resource(

@@ -22,6 +22,7 @@ from sandbox.short_lists import (
     listing_args,
     serve,
     serve_all,
+    serve_one,
     short_page,
     term_filters,
 )
@@ -87,12 +88,7 @@ def list_attributes(api: RestApi, call: Call) -> Response:
 
 
 def get_attribute(api: RestApi, call: Call) -> Response:
-    validate(ITEM_ARGS, call.params)
-    require(call, "view")
-    found = [a for a in attributes() if a["id"] == call.ids[0]]
-    if not found:
-        raise _NO_ATTRIBUTE
-    return Response.json(200, _present(api, found[0]))
+    return serve_one(call, attributes(), call.ids[0], _NO_ATTRIBUTE, lambda o: _present(api, o))
 
 
 def list_terms(api: RestApi, call: Call) -> Response:

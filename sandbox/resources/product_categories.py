@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.arguments import validate
 from sandbox.errors import SandboxError
 from sandbox.messages import Response
 from sandbox.resource import Resource
 from sandbox.resources.products import ProductsMixin
-from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
+from sandbox.rest import Call, RestApi, Route
 from sandbox.short_lists import (
     TERM_PARAMS,
     TERM_SORTS,
     links,
     listing_args,
     serve,
+    serve_one,
     short_page,
     term_filters,
 )
@@ -83,12 +83,7 @@ def list_categories(api: RestApi, call: Call) -> Response:
 
 
 def get_category(api: RestApi, call: Call) -> Response:
-    validate(ITEM_ARGS, call.params)
-    require(call, "view")
-    found = [c for c in categories(api) if c["id"] == call.ids[0]]
-    if not found:
-        raise _INVALID
-    return Response.json(200, _present(api, found[0]))
+    return serve_one(call, categories(api), call.ids[0], _INVALID, lambda o: _present(api, o))
 
 
 RESOURCE = Resource(

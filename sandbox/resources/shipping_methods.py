@@ -11,8 +11,8 @@ from sandbox.arguments import validate
 from sandbox.errors import SandboxError
 from sandbox.messages import Response
 from sandbox.resource import Resource
-from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, require
-from sandbox.short_lists import links, serve_all
+from sandbox.rest import ITEM_ARGS, Call, RestApi, Route
+from sandbox.short_lists import links, serve_all, serve_one
 
 Json = dict[str, Any]
 _NO_METHOD = SandboxError(
@@ -40,12 +40,7 @@ def list_methods(api: RestApi, call: Call) -> Response:
 
 
 def get_method(api: RestApi, call: Call) -> Response:
-    validate(ITEM_ARGS, call.params)
-    require(call, "view")
-    found = [m for m in METHODS if m["id"] == str(call.ids[0])]
-    if not found:
-        raise _NO_METHOD
-    return Response.json(200, _present(api, found[0]))
+    return serve_one(call, METHODS, str(call.ids[0]), _NO_METHOD, lambda o: _present(api, o))
 
 
 RESOURCE = Resource(
