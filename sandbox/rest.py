@@ -363,3 +363,27 @@ def _body_params(request: Request) -> Json:
             {"json_error_code": 4, "json_error_message": "Syntax error"},
         ) from None
     return payload if isinstance(payload, dict) else {}
+
+
+EDIT = "POST PUT PATCH"
+
+
+def collection_routes(
+    path: str,
+    served: Served,
+    *,
+    create: Callable[[RestApi], Callable[[Json], Json]],
+    update: Callable[[RestApi], Callable[[int, Json], Json]],
+    batch: Handler,
+    delete: Handler,
+) -> tuple[Route, ...]:
+    """A writable collection's routes: list, create, batch, get, update and delete by id."""
+    item = path + r"/(\d+)"
+    return (
+        Route("GET", path, lambda api, c: api.serve_list(c, served)),
+        Route("POST", path, lambda api, c: api.create(c, served, create(api))),
+        Route(EDIT, path + "/batch", batch),
+        Route("GET", item, lambda api, c: api.get(c, served)),
+        Route(EDIT, item, lambda api, c: api.update(c, served, update(api))),
+        Route("DELETE", item, delete),
+    )

@@ -34,7 +34,7 @@ from sandbox.formats import SITE_TZ, ZERO, Json, money, parse_gmt, wc_dates
 from sandbox.listing import CRUD, Collection, Predicate, crud_orderby, crud_sorts
 from sandbox.messages import Response
 from sandbox.resource import Resource
-from sandbox.rest import Call, RestApi, Route, Served, wc_links
+from sandbox.rest import Call, RestApi, Served, collection_routes, wc_links
 from sandbox.state import StoreBase, clone, hidden_post_meta, locked
 
 INVALID_ID = ("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.")
@@ -417,25 +417,16 @@ def _delete(api: RestApi, call: Call) -> Response:
     return api.delete(call, COUPON, delete)
 
 
-_EDIT = "POST PUT PATCH"
 RESOURCE = Resource(
     "coupons",
     INVALID_ID,
     listings=(COLLECTION,),
-    rest=(
-        Route("GET", "/wc/v3/coupons", lambda api, c: api.serve_list(c, COUPON)),
-        Route(
-            "POST",
-            "/wc/v3/coupons",
-            lambda api, c: api.create(c, COUPON, _store(api).create_coupon),
-        ),
-        Route(_EDIT, "/wc/v3/coupons/batch", _batch),
-        Route("GET", r"/wc/v3/coupons/(\d+)", lambda api, c: api.get(c, COUPON)),
-        Route(
-            _EDIT,
-            r"/wc/v3/coupons/(\d+)",
-            lambda api, c: api.update(c, COUPON, _store(api).update_coupon),
-        ),
-        Route("DELETE", r"/wc/v3/coupons/(\d+)", _delete),
+    rest=collection_routes(
+        "/wc/v3/coupons",
+        COUPON,
+        create=lambda api: _store(api).create_coupon,
+        update=lambda api: _store(api).update_coupon,
+        batch=_batch,
+        delete=_delete,
     ),
 )

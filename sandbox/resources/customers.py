@@ -28,7 +28,7 @@ from sandbox.listing import BY_ID, PAGING, Collection, Predicate, by
 from sandbox.messages import Response
 from sandbox.meta import is_hidden_customer_meta
 from sandbox.resource import Resource
-from sandbox.rest import Call, RestApi, Route, Served, wc_links
+from sandbox.rest import Call, RestApi, Served, collection_routes, wc_links
 from sandbox.state import StoreBase, clone, locked
 
 INVALID_ID = ("wc_user_invalid_id", "Invalid user ID.")
@@ -355,26 +355,17 @@ def _register(call: ControlCall) -> tuple[int, Any]:
     return 201, customer
 
 
-_EDIT = "POST PUT PATCH"
 RESOURCE = Resource(
     "customers",
     INVALID_ID,
     listings=(COLLECTION,),
-    rest=(
-        Route("GET", "/wc/v3/customers", lambda api, c: api.serve_list(c, CUSTOMER)),
-        Route(
-            "POST",
-            "/wc/v3/customers",
-            lambda api, c: api.create(c, CUSTOMER, _store(api).create_customer),
-        ),
-        Route(_EDIT, "/wc/v3/customers/batch", _batch),
-        Route("GET", r"/wc/v3/customers/(\d+)", lambda api, c: api.get(c, CUSTOMER)),
-        Route(
-            _EDIT,
-            r"/wc/v3/customers/(\d+)",
-            lambda api, c: api.update(c, CUSTOMER, _store(api).update_customer),
-        ),
-        Route("DELETE", r"/wc/v3/customers/(\d+)", _delete),
+    rest=collection_routes(
+        "/wc/v3/customers",
+        CUSTOMER,
+        create=lambda api: _store(api).create_customer,
+        update=lambda api: _store(api).update_customer,
+        batch=_batch,
+        delete=_delete,
     ),
     control=(
         ControlRoute(
