@@ -68,6 +68,10 @@ logger = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 BeforeRequest = Callable[[str, str, dict[str, Any]], None]
+#: Called with the method, path, query and the answer's status once the store has acted on an API
+#: request and before the answer goes out (tests hold an answer there: "the store did it, the
+#: client never heard").
+AfterRequest = Callable[[str, str, dict[str, Any], int], None]
 
 
 class SandboxServer:
@@ -99,6 +103,7 @@ class SandboxServer:
         self.latency_ms = latency_ms
         self.request_log = RequestLog()
         self.before_request: BeforeRequest | None = None
+        self.after_request: AfterRequest | None = None
         self.overrides = ServedOverrides()  # broken items served instead of real ones, for tests
         self._port = port
         self._keys = [ApiKey(consumer_key, consumer_secret)] + [
@@ -219,7 +224,11 @@ class SandboxServer:
         if request.path == "/sandbox" or request.path.startswith("/sandbox/"):
             return self.control.dispatch(request)
         if request.path == "/wp-json" or request.path.startswith("/wp-json/"):
-            return self._api(request)
+            response = self._api(request)
+            if self.after_request is not None:
+                query = public_query(request.query)
+                self.after_request(request.method, request.path, query, response.status)
+            return response
         page = b"<!doctype html><title>Page not found</title><h1>Not Found</h1>"
         return Response(404, page, {"Content-Type": "text/html; charset=UTF-8"})
 

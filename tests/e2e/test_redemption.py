@@ -1,5 +1,6 @@
 """Redemptions against the sandbox store: the seeds' figures, the coupon's fields, refusals,
-and exactly one coupon and one debit whatever step a crash interrupts."""
+and what an unreachable or refusing store leaves (a process killed at each step:
+test_redemption_kill.py)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,6 @@ TIERS = RedemptionRules(
 )
 RATE = RedemptionRules(points_per_unit=100, minimum_points=500, step=100)
 EMAIL = "alice@example.com"
-
-
-class Crash(BaseException):
-    """Stands for the process being killed: nothing catches it, open transactions roll back."""
 
 
 @pytest.fixture
@@ -328,72 +325,7 @@ def _body_of_pending(engine: Engine) -> dict[str, Any]:
         }
 
 
-# --- kill at each step ----------------------------------------------------------------------------
-
-CRASH_POINTS = ["after_commit", "post_not_sent", "post_sent_answer_lost", "before_recording"]
-
-
-@pytest.mark.parametrize("crash_at", CRASH_POINTS)
-def test_killed_at_any_step_a_rerun_leaves_exactly_one_coupon_and_one_debit(
-    crash_at: str,
-    tiered: Config,
-    ledger_engine: Engine,
-    store: SandboxStore,
-    alice: int,
-    sync: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    store_id = give(tiered, ledger_engine, alice, 1200)
-    real = make_client(tiered.require_store())
-
-    def get(endpoint: str, params: Any = None) -> Any:
-        if crash_at == "after_commit":
-            raise Crash
-        return real.get(endpoint, params)
-
-    def post(endpoint: str, data: Any) -> Any:
-        if crash_at == "post_not_sent":
-            raise Crash
-        page = real.post(endpoint, data)
-        if crash_at == "post_sent_answer_lost":
-            raise Crash
-        return page
-
-    def record(*args: Any, **kwargs: Any) -> None:
-        raise Crash
-
-    if crash_at == "before_recording":
-        monkeypatch.setattr(service.ledger, "mark_issued", record)
-    crashing = FlakyClient(real, get=get, post=post)
-    # The claim of the killed process has lapsed by the time of the rerun.
-    with pytest.raises(Crash):
-        redeemer(tiered, ledger_engine, store_id, client=crashing, claim_seconds=0).redeem(
-            Request(alice, EMAIL, tier="10-off")
-        )
-    monkeypatch.undo()
-    [pending] = _all_redemptions(ledger_engine)
-    assert pending.status == "pending"
-    assert redemption_entries(ledger_engine, pending.id) == [(-1000, f"redemption:{pending.id}#1")]
-
-    first = sync(tiered)
-    second = sync(tiered)
-
-    done = redemption(ledger_engine, pending.id)
-    assert done.status == "issued"
-    [coupon] = ours(store, pending.id)
-    assert (coupon["id"], coupon["code"]) == (done.coupon_id, done.code)
-    assert redemption_entries(ledger_engine, pending.id) == [(-1000, f"redemption:{pending.id}#1")]
-    assert first.redemptions["issued"] == 1
-    assert second.redemptions.get("issued", 0) == 0
-    consistent(ledger_engine)
-
-
-def _all_redemptions(engine: Engine) -> list[Redemption]:
-    with session_scope(engine) as session:
-        rows = list(session.execute(select(Redemption).order_by(Redemption.id)).scalars())
-        for row in rows:
-            session.expunge(row)
-        return rows
+# --- kill at each step: tests/e2e/test_redemption_kill.py (a real process, SIGKILLed) -----------
 
 
 def test_a_live_claim_keeps_the_sync_off_a_redemption_another_process_is_issuing(
