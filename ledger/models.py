@@ -359,14 +359,52 @@ class Redemption(Base):
     used_order_id: Mapped[int | None] = mapped_column()
     refunded_order_id: Mapped[int | None] = mapped_column()
     closed_at: Mapped[datetime | None]  # used, expired, deleted or refused
+    #: The coupon's own fields (JSON) when it is not the points' fixed_cart coupon: a stamp
+    #: card's free item (0 points) is a 100 % discount limited to the card's products.
+    coupon: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         UniqueConstraint("store_id", "request_key"),
         UniqueConstraint("store_id", "code"),
-        CheckConstraint("points > 0", name="positive_points"),
+        CheckConstraint("points >= 0", name="points_not_negative"),
         Index(None, "store_id", "status"),
         Index(None, "customer_id"),
     )
+
+
+class StampOrder(Base):
+    """The stamps one order carries on one card now, and the customer holding them."""
+
+    __tablename__ = "stamp_orders"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    card: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    stamps: Mapped[int]  # the target last decided (rows with none are removed)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("stamps > 0", name="positive_stamps"),
+        Index(None, "customer_id", "card"),
+    )
+
+
+class StampCard(Base):
+    """A customer's stamp card: the sum of its orders' stamps, and what its meta was last given."""
+
+    __tablename__ = "stamp_cards"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, autoincrement=False
+    )
+    card: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    stamps: Mapped[int]
+    written: Mapped[str | None] = mapped_column(Text)  # JSON last written to the meta, per card
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "store_id"),)
 
 
 def _aware_validator(owner: str) -> Any:

@@ -53,6 +53,9 @@ class NewRedemption:
     code: str
     email: str
     expires_at: datetime
+    #: The coupon's own fields when it is not the points' fixed_cart coupon (a stamp card's
+    #: reward); such a redemption may cost 0 points.
+    coupon: Mapping[str, Any] | None = None
 
 
 def source_ref(redemption_id: int) -> str:
@@ -117,6 +120,7 @@ def open_redemption(
         updated_at=now,
         claimed_until=claim_until,
         attempts=0,
+        coupon=json.dumps(dict(new.coupon), sort_keys=True) if new.coupon is not None else None,
     )
     session.add(row)
     session.flush()
@@ -125,7 +129,8 @@ def open_redemption(
 
 
 def settle_points(session: Session, row: Redemption, *, now: datetime, note: str) -> bool:
-    """Append the entry that brings `redemption:{id}` to its target; True if one was appended."""
+    """Append the entry that brings `redemption:{id}` to its target; True if one was appended
+    (never for a redemption of 0 points)."""
     ref = source_ref(row.id)
     held = ref_holdings(session, row.store_id, [ref]).get(ref)
     target = -row.points if row.status in SPENDING else 0

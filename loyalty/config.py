@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -31,6 +32,7 @@ from loyalty.secret import Secret
 from loyalty.toml_table import REQUIRED, Table, describe
 from rules.expiry import ExpiryMode, ExpiryRules
 from rules.redemption import RedemptionRules, RedemptionTier, prefix_problem
+from rules.stamps import RewardKind, StampCard
 from rules.types import ItemOverride, PurchaseRuleBook, PurchaseRules, Rounding
 
 DEFAULT_CONFIG_FILE = "loyalty.toml"
@@ -190,6 +192,14 @@ class RulesConfig:
     comment: ActivityRuleConfig = field(default_factory=ActivityRuleConfig)
 
 
+@dataclass(frozen=True)
+class RewardsConfig:
+    """Rewards that are not bought with points (`[rewards]`): stamp cards."""
+
+    stamp_cards: tuple[StampCard, ...] = ()
+    stamps_meta_key: str = "loyalty_stamps"
+
+
 LANGUAGES = ("en", "fr", "de", "ar", "id")
 
 
@@ -217,6 +227,7 @@ class Config:
     points: PointsConfig = field(default_factory=PointsConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     redemption: RedemptionRules = field(default_factory=RedemptionRules)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
     expiry: ExpiryRules = field(default_factory=ExpiryRules)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
 
@@ -251,6 +262,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
     root = Table(_read_toml(path) if path else {}, "", str(path or "(no config file)"), _TOP_KEYS)
     store = _store(root, env, path)
     rules = root.table("rules", ("purchase", "first_order", "review", "comment"))
+    points = _points(root)
     config = Config(
         source=path,
         store=store,
@@ -258,7 +270,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
         database=_database(root, env),
         sync=_sync(root),
         worker=_worker(root),
-        points=_points(root),
+        points=points,
         rules=RulesConfig(
             purchase=_purchase_book(rules),
             first_order_points=rules.table("first_order", ("points",)).integer(
@@ -268,6 +280,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
             comment=_activity(rules, "comment"),
         ),
         redemption=_redemption(root),
+        rewards=_rewards(root, points),
         expiry=_expiry(root),
         dashboard=_dashboard(root, env),
     )
@@ -529,6 +542,63 @@ def _tiers(t: Table) -> tuple[RedemptionTier, ...]:
             item.fail("amount", 'an amount with at most 2 decimals, such as "10.00"', str(amount))
         tiers.append(RedemptionTier(name, item.integer("points", REQUIRED, lo=1), amount))
     return tuple(tiers)
+
+
+_STAMP_CARD_KEYS = tuple(f.name for f in fields(StampCard))
+CARD_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def _rewards(root: Table, points: PointsConfig) -> RewardsConfig:
+    t = root.table("rewards", ("stamp_cards", "stamps_meta_key"))
+    d = RewardsConfig()
+    cards: list[StampCard] = []
+    for item in t.tables("stamp_cards", _STAMP_CARD_KEYS):
+        cards.append(_stamp_card(item, taken={card.name for card in cards}))
+    meta_key = _meta_key(t, "stamps_meta_key", d.stamps_meta_key)
+    if meta_key in (points.balance_meta_key, points.lifetime_meta_key):
+        t.fail("stamps_meta_key", "a key different from the points' meta keys", meta_key)
+    return RewardsConfig(stamp_cards=tuple(cards), stamps_meta_key=meta_key)
+
+
+def _stamp_card(t: Table, *, taken: set[str]) -> StampCard:
+    d = StampCard(name="-", product_ids=frozenset({1}))
+    name = t.string("name", REQUIRED, nonempty=True)
+    if not CARD_NAME.fullmatch(name):
+        t.fail("name", 'lowercase letters, digits, _ and -, at most 64, such as "coffee"', name)
+    if name in taken:
+        t.fail("name", "a name no other stamp card uses", name)
+    products, categories = _ids(t, "product_ids"), _ids(t, "category_ids")
+    if not products and not categories:
+        t.complain("", "a stamp card needs product_ids or category_ids (or both)")
+    reward = RewardKind(t.choice("reward", d.reward.value, [k.value for k in RewardKind]))
+    amount = None
+    if reward is RewardKind.AMOUNT:
+        amount = t.decimal("reward_amount", REQUIRED, positive=True, limit=MAX_AMOUNT)
+        if amount != amount.quantize(Decimal("0.01")):
+            t.fail("reward_amount", 'an amount with at most 2 decimals, such as "5.00"', amount)
+    elif "reward_amount" in t.data:
+        t.complain("reward_amount", 'only with reward = "amount" (a free item has no amount)')
+    return StampCard(
+        name=name,
+        product_ids=products,
+        category_ids=categories,
+        stamps_for_reward=t.integer("stamps_for_reward", d.stamps_for_reward, lo=1, hi=10_000),
+        reward=reward,
+        reward_amount=amount,
+        statuses=t.strings("statuses", d.statuses, ORDER_STATUSES),
+        coupon_days=t.integer("coupon_days", d.coupon_days, lo=1, hi=3650),
+    )
+
+
+def _ids(t: Table, key: str) -> frozenset[int]:
+    value = t.raw(key, [], "an array of ids")
+    expected = "an array of ids (whole numbers >= 1)"
+    if not isinstance(value, list):
+        t.fail(key, expected, value)
+    for i, item in enumerate(value):
+        if not isinstance(item, int) or isinstance(item, bool) or not 1 <= item < 2**63:
+            t.fail(f"{key}[{i}]", "an id (a whole number >= 1)", item)
+    return frozenset(value)
 
 
 def _meta_key(t: Table, key: str, default: str) -> str:

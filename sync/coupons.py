@@ -9,7 +9,8 @@ Codes come from `secrets` in `rules.redemption`'s alphabet, at least 64 bits.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -37,6 +38,8 @@ class CouponSpec:
     expires_at: datetime  # aware UTC
     individual_use: bool
     description: str
+    #: Fields that replace the points coupon's (discount_type, product limits, description...).
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,9 @@ class StoreCoupon:
 
 
 def coupon_body(spec: CouponSpec) -> dict[str, Any]:
-    """The POST body: a one-use fixed cart coupon for one email, expiring, naming the redemption."""
-    return {
+    """The POST body: a one-use fixed cart coupon for one email, expiring, naming the redemption
+    (unless `spec.fields` says otherwise: a stamp card's free item is a percent coupon)."""
+    body = {
         "code": spec.code,
         "discount_type": "fixed_cart",
         "amount": f"{spec.amount:.2f}",
@@ -64,6 +68,7 @@ def coupon_body(spec: CouponSpec) -> dict[str, Any]:
         "description": spec.description,
         "meta_data": [{"key": REDEMPTION_META_KEY, "value": str(spec.redemption_id)}],
     }
+    return {**body, **spec.fields}
 
 
 def fetch_coupon_by_code(client: StoreClient, code: str) -> StoreCoupon | None:

@@ -6,13 +6,18 @@ and retried next run, except for a customer that no longer exists in the store, 
 (it would fail forever) and handed to `on_gone` in the same transaction (the sync gives its points
 back to its email). Accounts known to be deleted are never written again. A batch that fails as a
 whole leaves its customers pending for next run.
+
+Other parts of the sync add their own meta to the same batch items (`MetaUpdate`, e.g. the stamp
+cards' `loyalty_stamps`): a customer whose balance did not change but whose cards did is written
+with that meta only, and each update records itself (`on_written`) in the transaction that records
+the answer, so it is sent again until the store has taken it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -36,11 +41,26 @@ OnGone = Callable[[Session, Sequence[int]], None]
 
 
 @dataclass(frozen=True)
+class MetaUpdate:
+    """More meta for one account, sent in the write-back's batch item for that account."""
+
+    customer_id: int  # the ledger's
+    wc_id: int
+    meta: tuple[dict[str, Any], ...]  # key-only entries: {"key", "value"}
+    on_written: Callable[[Session], None]  # records what the store now holds
+
+
+#: Gives the write-back the updates pending in the ledger (called in a read transaction).
+MoreMeta = Callable[[Session], Sequence[MetaUpdate]]
+
+
+@dataclass(frozen=True)
 class PendingWrite:
     customer_id: int  # the ledger's
     wc_id: int
-    balance: int
-    lifetime: int
+    balance: int | None  # None: the balance is written already, only `more` is pending
+    lifetime: int | None
+    more: tuple[MetaUpdate, ...] = ()
 
 
 @dataclass
@@ -88,10 +108,11 @@ def push_balances(
     now: Callable[[], datetime],
     dry_run: bool = False,
     on_gone: OnGone | None = None,
+    more_meta: Sequence[MoreMeta] = (),
 ) -> WriteBackResult:
     """Send every pending write; one request and one transaction per hundred customers."""
     with unit_of_work() as session:
-        pending = pending_writes(session, store_id)
+        pending = _with_more(session, pending_writes(session, store_id), more_meta)
     result = WriteBackResult(pending=len(pending))
     if dry_run:
         return result
@@ -114,15 +135,42 @@ def push_balances(
     return result
 
 
+def _with_more(
+    session: Session, pending: list[PendingWrite], more_meta: Sequence[MoreMeta]
+) -> list[PendingWrite]:
+    """The balance writes, each with the other meta pending for its customer, and the customers
+    with only other meta pending (never those given up on), in WooCommerce id order."""
+    more: dict[int, list[MetaUpdate]] = {}
+    for source in more_meta:
+        for update in source(session):
+            more.setdefault(update.customer_id, []).append(update)
+    if not more:
+        return pending
+    given_up = set(
+        session.execute(
+            select(MetaWrite.customer_id).where(
+                MetaWrite.customer_id.in_(sorted(more)), MetaWrite.gave_up.is_(True)
+            )
+        ).scalars()
+    )
+    merged = [replace(w, more=tuple(more.pop(w.customer_id, ()))) for w in pending]
+    merged += [
+        PendingWrite(customer_id, updates[0].wc_id, None, None, tuple(updates))
+        for customer_id, updates in more.items()
+        if customer_id not in given_up
+    ]
+    return sorted(merged, key=lambda w: w.wc_id)
+
+
 def _meta_update(write: PendingWrite, balance_key: str, lifetime_key: str) -> dict[str, Any]:
     # Key-only entries: WooCommerce updates the first row with that key and removes duplicates.
-    return {
-        "id": write.wc_id,
-        "meta_data": [
+    meta = [entry for update in write.more for entry in update.meta]
+    if write.balance is not None:
+        meta[:0] = [
             {"key": balance_key, "value": str(write.balance)},
             {"key": lifetime_key, "value": str(write.lifetime)},
-        ],
-    }
+        ]
+    return {"id": write.wc_id, "meta_data": meta}
 
 
 def _record_answer(
@@ -168,6 +216,10 @@ def _state(session: Session, customer_id: int) -> MetaWrite:
 
 
 def _record_success(session: Session, write: PendingWrite, now: datetime) -> None:
+    for update in write.more:
+        update.on_written(session)
+    if write.balance is None:
+        return  # the balance was written before: its record stands
     state = _state(session, write.customer_id)
     state.written_balance = write.balance
     state.written_lifetime = write.lifetime

@@ -90,6 +90,25 @@ class Request:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """A coupon given, not bought: it costs no points (a full stamp card's reward).
+
+    Issued exactly as a redemption is (pending row committed before the POST, lookup by code...),
+    once per `request_key`."""
+
+    customer_id: int  # the ledger's
+    email: str
+    request_key: str
+    request: Mapping[str, Any]
+    channel: str
+    label: str  # shown where a redemption shows its tier
+    amount: Decimal
+    coupon: Mapping[str, Any]  # the coupon's own fields (discount_type, product limits...)
+    coupon_days: int
+    description: str
+
+
+@dataclass(frozen=True)
 class Outcome:
     """Where a redemption stands after this process's attempt."""
 
@@ -164,6 +183,34 @@ class Redeemer:
 
         A replayed request whose redemption another process is still issuing is left to it."""
         redemption_id, ours = self._open(request)
+        return self.issue(redemption_id) if ours else self.outcome(redemption_id)
+
+    def grant(self, grant: Grant) -> Outcome:
+        """Record a coupon that costs no points (once per `grant.request_key`), then issue it."""
+        now = self.now()
+        with self.unit_of_work() as session:
+            ledger.lock_customer(session, grant.customer_id)
+            existing = ledger.find_by_request(session, self.store_id, grant.request_key)
+            if existing is not None:
+                redemption_id, ours = self._claim_replay(session, existing, now)
+            else:
+                new = ledger.NewRedemption(
+                    customer_id=grant.customer_id,
+                    request_key=grant.request_key,
+                    request=grant.request,
+                    channel=grant.channel,
+                    tier=grant.label,
+                    points=0,
+                    amount=grant.amount,
+                    code=new_coupon_code(self.settings.rules.code_prefix),
+                    email=grant.email.strip().lower(),
+                    expires_at=now + timedelta(days=grant.coupon_days),
+                    coupon={**grant.coupon, "description": grant.description},
+                )
+                row = ledger.open_redemption(
+                    session, self.store_id, new, now=now, claim_until=self._claim_until(now)
+                )
+                redemption_id, ours = row.id, True
         return self.issue(redemption_id) if ours else self.outcome(redemption_id)
 
     def open(self, request: Request) -> int:
@@ -274,6 +321,7 @@ class Redeemer:
             expires_at=row.expires_at,
             individual_use=self.settings.rules.individual_use,
             description=_description(row),
+            fields=json.loads(row.coupon) if row.coupon else {},
         )
         try:
             return push_coupon(self.client, spec)
@@ -292,14 +340,20 @@ class Redeemer:
         self, session: Session, existing: Redemption, request: Request, now: datetime
     ) -> tuple[int, bool]:
         if _same_request(existing, request.as_dict()):
-            if existing.status != ledger.PENDING:
-                return existing.id, True  # issuing it again only reports where it stands
-            until = self._claim_until(now)
-            return existing.id, ledger.claim(session, existing.id, now=now, until=until)
+            return self._claim_replay(session, existing, now)
         raise RedemptionRefused(
             f"request id {request.request_key.rsplit(':', 1)[-1]!r} was already used for"
             f" {existing.request}"
         )
+
+    def _claim_replay(
+        self, session: Session, existing: Redemption, now: datetime
+    ) -> tuple[int, bool]:
+        """A request made before: issue it only if still pending and no live process holds it."""
+        if existing.status != ledger.PENDING:
+            return existing.id, True  # issuing it again only reports where it stands
+        until = self._claim_until(now)
+        return existing.id, ledger.claim(session, existing.id, now=now, until=until)
 
     def _customer_id(self, session: Session, wc_customer_id: int) -> int | None:
         return session.execute(

@@ -24,7 +24,7 @@ from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 
-HEAD = "0005_reports"
+HEAD = "0006_stamp_cards"
 LEDGER_TABLES = {
     "stores",
     "customers",
@@ -41,6 +41,8 @@ LEDGER_TABLES = {
     "entry_lines",
     "product_rollups",
     "products",
+    "stamp_orders",
+    "stamp_cards",
 }
 
 
