@@ -66,14 +66,15 @@ def upgrade() -> None:
     op.create_index("ix_stamp_cards_store_id", "stamp_cards", ["store_id"])
     with op.batch_alter_table("redemptions") as batch:
         batch.add_column(sa.Column("coupon", sa.Text(), nullable=True))
+        # 0003 named it through the naming convention: ck_redemptions_ck_redemptions_positive_points.
         batch.drop_constraint("ck_redemptions_positive_points", type_="check")
         batch.create_check_constraint(op.f("ck_redemptions_points_not_negative"), "points >= 0")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("redemptions") as batch:
-        batch.drop_constraint("ck_redemptions_points_not_negative", type_="check")
-        batch.create_check_constraint(op.f("ck_redemptions_positive_points"), "points > 0")
+        batch.drop_constraint(op.f("ck_redemptions_points_not_negative"), type_="check")
+        batch.create_check_constraint("ck_redemptions_positive_points", "points > 0")  # as 0003
         batch.drop_column("coupon")
     op.drop_index("ix_stamp_cards_store_id", table_name="stamp_cards")
     op.drop_table("stamp_cards")
