@@ -17,20 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.entries import (
-    POINTS_LIMIT,
-    NewEntry,
-    RefHolding,
-    append_entries,
-    line_changes,
-    reconcile_key,
-    ref_holdings,
-    ref_lines,
-    remember_products,
-)
+from ledger.entries import POINTS_LIMIT, NewEntry, append_entries, remember_products
 from ledger.kinds import SourceKind
 from ledger.models import RefundDetail, TrackedOrder
-from ledger.rollups import LinePoints
+from ledger.reconcile import Target, reconcile
 from rules.purchase import purchase_points
 from rules.types import Award, Order, PurchaseRuleBook, Refund
 from sync.errors import InvalidSourceData
@@ -126,28 +116,23 @@ class OrderPoints:
         """Orders that vanished from the store: they carry nothing any more."""
         ids = sorted(set(order_ids))
         tracked = self._tracked(session, ids)
-        holdings = ref_holdings(session, self.store_id, [f"order:{i}" for i in ids])
-        shares = ref_lines(session, self.store_id, holdings)
-        entries: list[NewEntry] = []
-        for order_id in ids:
-            row = tracked.get(order_id)
-            ref = f"order:{order_id}"
-            held = holdings.get(ref)
-            if held and held.points and row is not None and row.customer_id is not None:
-                entries.append(
-                    _entry(
-                        row.customer_id,
-                        -held.points,
-                        ref,
-                        held,
-                        now,
-                        row.rule_version,
-                        "order deleted from the store",
-                        line_changes({}, shares[ref]),
-                    )
-                )
-            if row is not None:
-                row.deleted, row.points, row.status, row.last_seen_at = True, 0, "deleted", now
+        targets = [
+            Target(
+                owner=row.customer_id,
+                source_ref=f"order:{order_id}",
+                kind=SourceKind.PURCHASE,
+                points=0,
+                occurred_at=now,
+                note="order deleted from the store",
+                rule_version=row.rule_version,
+                lines={},
+            )
+            for order_id, row in sorted(tracked.items())
+            if row.customer_id is not None
+        ]
+        entries = reconcile(session, self.store_id, targets)
+        for row in tracked.values():
+            row.deleted, row.points, row.status, row.last_seen_at = True, 0, "deleted", now
         owners = {row.customer_id for row in tracked.values() if row.customer_id is not None}
         session.flush()
         entries += bonus_entries(session, self.store_id, owners, self.first_order_bonus, now=now)
@@ -202,18 +187,16 @@ class OrderPoints:
         tracked: dict[int, TrackedOrder],
         now: datetime,
     ) -> list[NewEntry]:
-        holdings = ref_holdings(session, self.store_id, [d.award.key for d in decisions])
-        shares = ref_lines(session, self.store_id, holdings)
-        entries: list[NewEntry] = []
+        targets = []
         owners: set[int] = set()
         for d in decisions:
             row = tracked.get(d.order.order_id)
-            held = _Held(holdings.get(d.award.key), shares.get(d.award.key, {}))
-            entries.extend(_reconcile(d, held, row, now))
+            targets.append(_target(d, row))
             owners.add(d.owner)
             if row is not None and row.customer_id is not None:
                 owners.add(row.customer_id)
             self._track(session, d, row, tracked, now)
+        entries = reconcile(session, self.store_id, targets)
         session.flush()
         entries += bonus_entries(session, self.store_id, owners, self.first_order_bonus, now=now)
         return append_entries(session, self.store_id, entries, now=now)
@@ -354,81 +337,21 @@ def store_refunds(
     return len(usable) - len(known)
 
 
-@dataclass(frozen=True)
-class _Held:
-    """What the ledger holds for an order: points and entries, and their per-product shares."""
-
-    holding: RefHolding | None
-    shares: dict[tuple[int, int], int]
-
-
-def _reconcile(
-    d: _Decision, current: _Held, row: TrackedOrder | None, now: datetime
-) -> list[NewEntry]:
-    """The entries that bring `order:{id}` to its target, on the right customer; each entry's
-    lines move the per-product shares from what is held to what the award splits.
-
-    If an admin moved the order to another customer, what the old holder has goes back and the new
-    holder gets the full target: two entries, consecutive positions.
-    """
-    holding = current.holding
-    held = holding.points if holding else 0
-    target = {(p.product_id, p.category_id): p.points for p in d.award.products}
+def _target(d: _Decision, row: TrackedOrder | None) -> Target:
+    """What `order:{id}` should carry, on whom, split by product. If an admin moved the order to
+    another customer, the previous holder (from the tracked row) gives back what they hold."""
     note = _note(d)
-    version = d.award.rule_version
-    previous_owner = row.customer_id if row is not None else None
-    if held and previous_owner is not None and previous_owner != d.owner:
-        moved_out = _entry(
-            previous_owner,
-            -held,
-            d.award.key,
-            holding,
-            d.order.modified_at,
-            version,
-            f"order moved to another customer; {note}",
-            line_changes({}, current.shares),
-        )
-        after = RefHolding(points=0, entries=(holding.entries if holding else 0) + 1)
-        if not d.award.points:
-            return [moved_out]
-        moved_in = _entry(
-            d.owner,
-            d.award.points,
-            d.award.key,
-            after,
-            d.order.modified_at,
-            version,
-            note,
-            line_changes(target, {}),
-        )
-        return [moved_out, moved_in]
-    delta = d.award.points - held
-    if not delta:
-        return []
-    lines = line_changes(target, current.shares)
-    return [_entry(d.owner, delta, d.award.key, holding, d.order.modified_at, version, note, lines)]
-
-
-def _entry(
-    customer_id: int,
-    points: int,
-    ref: str,
-    holding: RefHolding | None,
-    occurred_at: datetime,
-    rule_version: str | None,
-    note: str,
-    lines: tuple[LinePoints, ...],
-) -> NewEntry:
-    return NewEntry(
-        customer_id=customer_id,
-        points=points,
+    return Target(
+        owner=d.owner,
+        source_ref=d.award.key,
         kind=SourceKind.PURCHASE,
-        source_ref=ref,
-        idempotency_key=reconcile_key(ref, holding),
-        occurred_at=occurred_at,
-        rule_version=rule_version,
+        points=d.award.points,
+        occurred_at=d.order.modified_at,
         note=note,
-        lines=lines,
+        rule_version=d.award.rule_version,
+        lines={(p.product_id, p.category_id): p.points for p in d.award.products},
+        previous_owner=row.customer_id if row is not None else None,
+        moved_note=f"order moved to another customer; {note}",
     )
 
 

@@ -29,9 +29,10 @@ from ledger.customers import (
     guests_by_email,
     normalise_email,
 )
-from ledger.entries import NewEntry, reconcile_key, ref_holdings
+from ledger.entries import NewEntry
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, TrackedOrder
+from ledger.reconcile import Target, reconcile
 from rules.purchase import first_order_points
 from rules.types import Order
 
@@ -126,27 +127,21 @@ def bonus_entries(
             .distinct()
         ).scalars()
     )
-    refs = {owner: f"first_order:customer:{owner}" for owner in owner_ids}
-    held = ref_holdings(session, store_id, refs.values())
-    entries = []
+    targets = []
     for owner in sorted(owner_ids):
         award = first_order_points(bonus, owner in earning, f"customer:{owner}")
-        holding = held.get(award.key)
-        delta = award.points - (holding.points if holding else 0)
-        if delta:
-            entries.append(
-                NewEntry(
-                    customer_id=owner,
-                    points=delta,
-                    kind=SourceKind.FIRST_ORDER,
-                    source_ref=award.key,
-                    idempotency_key=reconcile_key(award.key, holding),
-                    occurred_at=now,
-                    rule_version=award.rule_version,
-                    note=award.explanation,
-                )
+        targets.append(
+            Target(
+                owner=owner,
+                source_ref=award.key,
+                kind=SourceKind.FIRST_ORDER,
+                points=award.points,
+                occurred_at=now,
+                note=award.explanation,
+                rule_version=award.rule_version,
             )
-    return entries
+        )
+    return reconcile(session, store_id, targets)
 
 
 def merge_guest(
@@ -219,20 +214,14 @@ def move_holdings(
     remaining = int(cached) + sum(e.points for e in entries if e.customer_id == source_id)
     if remaining == 0:
         return entries
-    holding = ref_holdings(session, store_id, [ref]).get(ref)
-    position = holding.entries if holding else 0
-    for offset, (customer, points) in enumerate(
-        ((source_id, -remaining), (target_id, remaining)), 1
-    ):
-        entries.append(
-            NewEntry(
-                customer_id=customer,
-                points=points,
-                kind=SourceKind.TRANSFER,
-                source_ref=ref,
-                idempotency_key=f"{ref}#{position + offset}",
-                occurred_at=now,
-                note=note,
-            )
-        )
-    return entries
+    move = Target(
+        owner=target_id,
+        source_ref=ref,
+        kind=SourceKind.TRANSFER,
+        points=remaining,
+        occurred_at=now,
+        note=note,
+        previous_owner=source_id,
+        held=remaining,
+    )
+    return entries + reconcile(session, store_id, [move])
