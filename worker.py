@@ -116,6 +116,7 @@ def _redact_celery_logs(logger: logging.Logger, **_: Any) -> None:
 @app.task(name="worker.sync_store_task")
 def sync_store_task(full: bool = False) -> dict[str, Any]:
     """Sync the configured store unless a sync of it is already running; returns the summary."""
+    from loyalty.sync_settings import sync_settings
     from sync.service import run_sync
 
     cfg = config()
@@ -124,7 +125,7 @@ def sync_store_task(full: bool = False) -> dict[str, Any]:
             log.info("a sync of this store is already running; skipped")
             return {"skipped": "already running"}
         try:
-            return run_sync(cfg, full=full).as_dict()
+            return run_sync(sync_settings(cfg), full=full).as_dict()
         except SyncAlreadyRunning as running:  # started by cron or the CLI
             log.info("%s; skipped", running)
             since = running.since.isoformat() if running.since else None

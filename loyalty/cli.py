@@ -445,6 +445,7 @@ def _db_current(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from loyalty.sync_settings import sync_settings
     from sync.service import make_progress, run_sync  # the sync pulls in HTTP clients: lazily
 
     config = _load(args)
@@ -453,7 +454,7 @@ def _sync(args: argparse.Namespace) -> int:
     try:
         with _database_errors(config):
             summary = run_sync(
-                config,
+                sync_settings(config),
                 full=args.full,
                 dry_run=args.dry_run,
                 progress=progress,

@@ -20,6 +20,7 @@ from ledger.redemptions import PENDING, STATUSES, list_redemptions
 from ledger.session import check_schema_current, create_engine_for, session_scope
 from loyalty.config import Config
 from loyalty.errors import ConfigError, StoreRejected
+from loyalty.sync_settings import make_client
 from sync.client import StoreClient
 from sync.customers import fetch_customer_email
 from sync.redemptions import (
@@ -30,7 +31,6 @@ from sync.redemptions import (
     Request,
     claim_seconds,
 )
-from sync.service import make_client
 
 EXIT_OK, EXIT_FAILED = 0, 1
 Out = Callable[[str], None]

@@ -11,6 +11,15 @@ MAX_CHANGES_SHOWN = 50
 
 
 @dataclass
+class SourceCounts:
+    """What one source did in a run: items it read, entries it appended, their net points."""
+
+    seen: int = 0
+    entries: int = 0
+    net_points: int = 0
+
+
+@dataclass
 class SyncSummary:
     dry_run: bool = False
     full: bool = False
@@ -33,6 +42,7 @@ class SyncSummary:
     requests: int = 0
     seconds: float = 0.0
     redemptions: dict[str, int] = field(default_factory=dict)  # coupons issued, refused, ...
+    sources: dict[str, SourceCounts] = field(default_factory=dict)  # per source, in run order
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sources_stopped: list[str] = field(default_factory=list)  # their listings made no progress
@@ -76,6 +86,7 @@ class SyncSummary:
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
             "redemptions": dict(self.redemptions),
+            "sources": {name: vars(counts).copy() for name, counts in self.sources.items()},
             "errors": list(self.errors),
             "warnings": list(self.warnings),
             "sources_stopped": list(self.sources_stopped),
@@ -115,6 +126,11 @@ class SyncSummary:
         else:
             lines.append(f"  customers written     {self.customers_written:>10,}")
         lines.append(f"  items quarantined     {self.quarantined:>10,}")
+        for name, source in self.sources.items():
+            lines.append(
+                f"  source {name:<15}{source.seen:>10,} seen, {source.entries:,} entries"
+                f" (net {source.net_points:+,} points)"
+            )
         if any(self.redemptions.values()):
             counts = ", ".join(f"{k} {v}" for k, v in self.redemptions.items() if v)
             lines.append(f"  redemptions           {counts}")

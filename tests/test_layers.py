@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,7 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-# sync/ raises its own errors now; sync/service.py still takes the whole Config (issue 9: narrow
-# settings come with the source seam), so sync/ joins this list then.
-@pytest.mark.parametrize("package", ["ledger", "rules", "reports"])
+@pytest.mark.parametrize("package", ["ledger", "rules", "reports", "sync"])
 def test_inner_packages_import_nothing_from_the_cli_package(package: str) -> None:
     offenders = {
         str(path.relative_to(ROOT)): sorted(
@@ -39,6 +38,38 @@ def test_ledger_migrate_does_not_import_the_session_module() -> None:
     # session imports migrate (to check the schema); the other way round would be a cycle
     assert not any(
         name.startswith("ledger.session") for name in imported_modules(ROOT / "ledger/migrate.py")
+    )
+
+
+# Words that name a source or what only one source knows about; the service is machinery only.
+SOURCE_WORDS = ("order", "refund", "customers", "review", "comment", "signup", "coupon")
+
+
+def test_the_sync_service_names_no_source() -> None:
+    """sync/service.py runs the registry's sources (sync/sources.py) without knowing any: adding
+    a source touches the registry, never the service (issue 9, acceptance 7)."""
+    text = (ROOT / "sync/service.py").read_text()
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
+    found = sorted(w for w in words if any(w.startswith(name) for name in SOURCE_WORDS))
+    assert found == []
+
+
+def test_sources_are_listed_in_the_registry_customers_first() -> None:
+    from sync.sources import SOURCES
+
+    names = [factory.__name__ for factory in SOURCES]
+    assert names[:2] == ["customers_source", "orders_source"]
+
+
+def test_the_sync_takes_narrow_settings_not_the_whole_config() -> None:
+    import inspect
+
+    from sync.service import run_sync
+    from sync.settings import SyncSettings
+
+    assert inspect.signature(run_sync).parameters["settings"].annotation in (
+        SyncSettings,
+        "SyncSettings",
     )
 
 

@@ -171,9 +171,11 @@ def create_app(config: Config, engine: Engine, *, resync: Resync | None = None) 
 
 def _default_resync(config: Config, engine: Engine) -> Resync:
     def run(customer: int | None) -> str:
+        from loyalty.sync_settings import sync_settings
         from sync.service import run_sync  # the sync pulls in HTTP clients: only when asked
 
-        return run_sync(config, full=customer is None, engine=engine, customer=customer).render()
+        settings = sync_settings(config)
+        return run_sync(settings, full=customer is None, engine=engine, customer=customer).render()
 
     return run
 

@@ -21,9 +21,9 @@ from ledger.customers import get_or_create_store
 from ledger.session import create_engine_for, session_scope
 from loyalty.config import StoreConfig
 from loyalty.secret import Secret
+from loyalty.sync_settings import make_client
 from rules.redemption import RedemptionRules, RedemptionTier
 from sync.redemptions import Redeemer, RedemptionRefused, RedemptionSettings, Request
-from sync.service import make_client
 
 RULES = RedemptionRules(tiers=(RedemptionTier("10-off", 1000, Decimal("10.00")),))
 

@@ -15,6 +15,7 @@ from ledger.balances import list_balances
 from ledger.customers import get_or_create_store
 from ledger.session import create_engine_for, session_scope
 from loyalty.config import Config, DatabaseConfig, Secret, StoreConfig
+from loyalty.sync_settings import sync_settings
 from sandbox.generator import generate_store
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
@@ -91,12 +92,12 @@ def sync(config: Config, engine_for: Callable[[], Engine]) -> Callable[..., Sync
         *,
         full: bool = False,
         dry_run: bool = False,
-        **sync_settings: Any,
+        **overrides: Any,
     ) -> SyncSummary:
         cfg = cfg or config
-        if sync_settings:
-            cfg = replace(cfg, sync=replace(cfg.sync, **sync_settings))
-        return run_sync(cfg, full=full, dry_run=dry_run, engine=engine_for())
+        if overrides:
+            cfg = replace(cfg, sync=replace(cfg.sync, **overrides))
+        return run_sync(sync_settings(cfg), full=full, dry_run=dry_run, engine=engine_for())
 
     return run
 

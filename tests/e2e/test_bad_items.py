@@ -25,8 +25,8 @@ from loyalty.config import Config
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.client import ClientSettings, StoreClient
+from sync.order_source import BEGINNING
 from sync.quarantine import MAX_PAYLOAD_CHARS
-from sync.service import BEGINNING
 from sync.summary import SyncSummary
 from sync.window import ONE_SECOND, wc_time
 from tests.e2e.conftest import (

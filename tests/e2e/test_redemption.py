@@ -21,6 +21,7 @@ from ledger.models import PointEntry, Redemption
 from ledger.session import session_scope
 from loyalty.config import Config
 from loyalty.errors import StoreRejected, StoreUnavailable
+from loyalty.sync_settings import make_client
 from rules.redemption import RedemptionRules, RedemptionTier
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
@@ -28,7 +29,6 @@ from sync import redemptions as service
 from sync.client import StoreClient
 from sync.coupons import REDEMPTION_META_KEY
 from sync.redemptions import Redeemer, RedemptionRefused, RedemptionSettings, Request
-from sync.service import make_client
 
 D = Decimal
 TIERS = RedemptionRules(

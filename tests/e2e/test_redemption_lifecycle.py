@@ -14,9 +14,9 @@ from sqlalchemy import Engine, select
 from ledger.models import Balance
 from ledger.session import session_scope
 from loyalty.config import Config
+from loyalty.sync_settings import make_client
 from sandbox.store import SandboxError, SandboxStore
 from sync.redemptions import Outcome, Redeemer, RedemptionSettings, Request
-from sync.service import make_client
 from tests.e2e.test_redemption import (  # noqa: F401 # fixtures
     EMAIL,
     TIERS,

@@ -11,6 +11,7 @@ from ledger.balances import verify_balances
 from ledger.rollups import verify_rollups
 from ledger.session import session_scope
 from loyalty.config import Config
+from loyalty.sync_settings import sync_settings
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.service import run_sync
@@ -41,7 +42,7 @@ def test_a_resync_of_one_customer_finds_a_change_the_incremental_sync_cannot_see
     assert sync().entries_appended == 0  # the incremental sync cannot see it
     sandbox.request_log.clear()
 
-    summary = run_sync(config, engine=engine, customer=member["id"])
+    summary = run_sync(sync_settings(config), engine=engine, customer=member["id"])
 
     assert summary.entries_appended == 1
     assert {r.customer_id: r.balance for r in balances_of(config, engine)}[member["id"]] == 0
@@ -50,7 +51,9 @@ def test_a_resync_of_one_customer_finds_a_change_the_incremental_sync_cannot_see
     listings = [e.query for e in sandbox.request_log.entries() if e.path == "/wp-json/wc/v3/orders"]
     assert listings
     assert all(str(q.get("customer")) == str(member["id"]) or "include" in q for q in listings)
-    assert run_sync(config, engine=engine, customer=member["id"]).entries_appended == 0
+    assert (
+        run_sync(sync_settings(config), engine=engine, customer=member["id"]).entries_appended == 0
+    )
     with session_scope(engine) as session:
         assert verify_balances(session) == []
         assert verify_rollups(session) == []

@@ -22,6 +22,7 @@ from ledger.session import session_scope
 from loyalty.config import Config, DatabaseConfig
 from loyalty.errors import StoreRejected
 from loyalty.log import redact
+from loyalty.sync_settings import sync_settings
 from sandbox.messages import Request, Response
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
@@ -91,11 +92,11 @@ def test_credentials_a_store_echoes_are_stored_redacted(
         store=replace(store_config(echoing), url=echoing.base_url, verify_tls=echoing.ca_bundle),
         database=DatabaseConfig(url=db_url),
     )
-    summary = run_sync(config, engine=engine_for())
+    summary = run_sync(sync_settings(config), engine=engine_for())
     assert summary.write_failures > 0
     echoing.refuse_refunds = True
     with pytest.raises(StoreRejected):
-        run_sync(replace(config), full=True, engine=engine_for())
+        run_sync(sync_settings(config), full=True, engine=engine_for())
 
     engine = engine_for()
     texts = stored_text(engine)

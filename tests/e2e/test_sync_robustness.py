@@ -18,6 +18,7 @@ from ledger.migrate import upgrade
 from ledger.models import QuarantinedItem, TrackedOrder
 from ledger.session import create_engine_for, session_scope
 from loyalty.config import Config
+from loyalty.sync_settings import sync_settings
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.service import run_sync
@@ -110,7 +111,7 @@ def test_with_faults_on_the_final_state_equals_a_fault_free_run(
     )
     upgrade(clean_db.database.url)
     clean_engine = create_engine_for(clean_db.database.url)
-    clean = run_sync(clean_db, engine=clean_engine)
+    clean = run_sync(sync_settings(clean_db), engine=clean_engine)
 
     sandbox.set_faults("5xx=0.1,429=0.05,drop=0.02,malformed=0.02,dup=0.05,retry_after=1", seed=99)
     faulty = sync(small_pages)

@@ -1,0 +1,49 @@
+"""The one place the configuration becomes the sync's narrow settings and the store's client.
+
+For the CLI, the worker and the dashboard: `run_sync(sync_settings(config), ...)`, and
+`make_client(store)` wherever the store is talked to outside a sync (redemptions).
+"""
+
+from __future__ import annotations
+
+from loyalty.config import Config, StoreConfig
+from sync.client import ClientSettings, StoreClient
+from sync.settings import SyncSettings
+
+
+def client_settings(store: StoreConfig) -> ClientSettings:
+    """How to reach the configured store (secrets revealed for the client only)."""
+    return ClientSettings(
+        url=store.url,
+        consumer_key=store.consumer_key.reveal(),
+        consumer_secret=store.consumer_secret.reveal(),
+        timeout=store.timeout,
+        max_requests_per_second=store.max_requests_per_second,
+        max_retry_seconds=store.max_retry_seconds,
+        verify_tls=store.verify_tls,
+        max_response_bytes=store.max_response_mb * 2**20,
+    )
+
+
+def make_client(store: StoreConfig) -> StoreClient:
+    """The client for the configured store (the sync's, the CLI's redemptions')."""
+    return StoreClient(client_settings(store))
+
+
+def sync_settings(config: Config) -> SyncSettings:
+    """What `run_sync` needs from `config`. Raises ConfigError when no store is configured."""
+    store = config.require_store()
+    return SyncSettings(
+        store_key=store.key,
+        client=client_settings(store),
+        database_url=config.database.url,
+        per_page=store.per_page,
+        concurrency=store.concurrency,
+        overlap_minutes=config.sync.overlap_minutes,
+        reconcile_every_hours=config.sync.reconcile_every_hours,
+        purchase=config.rules.purchase,
+        first_order_points=config.rules.first_order_points,
+        redemption=config.redemption,
+        balance_meta_key=config.points.balance_meta_key,
+        lifetime_meta_key=config.points.lifetime_meta_key,
+    )

@@ -1,0 +1,85 @@
+"""Accounts the store no longer has, and the balance write-back: steps shared by every source.
+
+For the sources (an order that came back as a guest order names a suspect) and for the write-back
+step (a customer it finds deleted): `retire_accounts` marks the accounts deleted and gives their
+points back to their email (`sync.owners.retire_account`). `write_back` is the step that ends every
+run: the changed balances written to the customers' meta (`sync.customer_meta.push_balances`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.entries import NewEntry, append_entries
+from ledger.models import Customer
+from sync.context import SyncContext
+from sync.customer_meta import WriteBackResult, push_balances
+from sync.customers import fetch_existing_customer_ids
+from sync.owners import retire_account
+
+
+def retire_suspects(ctx: SyncContext, suspects: Collection[int]) -> None:
+    """Ask the store for the accounts (WooCommerce ids) suspected deleted; retire those gone."""
+    if not suspects:
+        return
+    with ctx.tx.unit() as session:
+        rows = session.execute(
+            select(Customer.id, Customer.wc_id).where(
+                Customer.store_id == ctx.store_id,
+                Customer.wc_id.in_(sorted(suspects)),
+                Customer.deleted_at.is_(None),
+            )
+        ).all()
+    known = {wc_id: customer_id for customer_id, wc_id in rows if wc_id is not None}
+    if not known:
+        return
+    gone = set(known) - fetch_existing_customer_ids(ctx.client, known)
+    if gone:
+        with ctx.tx.unit() as session:
+            retire_accounts(ctx, session, [known[wc_id] for wc_id in sorted(gone)])
+
+
+def retire_accounts(ctx: SyncContext, session: Session, customer_ids: Sequence[int]) -> None:
+    """Accounts the store no longer has: marked deleted, their points back to their email."""
+    entries: list[NewEntry] = []
+    for customer_id in sorted(set(customer_ids)):
+        account = session.get(Customer, customer_id)
+        if account is None or account.is_guest or account.deleted_at is not None:
+            continue
+        moved = retire_account(
+            session,
+            ctx.store_id,
+            account,
+            bonus=ctx.settings.first_order_points,
+            now=ctx.now,
+        )
+        ctx.owners.forget(account)
+        ctx.summary.accounts_deleted += 1
+        entries += moved
+    ctx.record(append_entries(session, ctx.store_id, entries, now=ctx.now))
+
+
+def write_back(ctx: SyncContext) -> None:
+    """Changed balances to the store's customer meta; customers found deleted are retired."""
+    ctx.progress.start("write-back")
+    result: WriteBackResult = push_balances(
+        ctx.client,
+        ctx.tx.unit,
+        ctx.store_id,
+        balance_key=ctx.settings.balance_meta_key,
+        lifetime_key=ctx.settings.lifetime_meta_key,
+        now=lambda: ctx.now,
+        dry_run=ctx.dry_run,
+        on_gone=lambda session, ids: retire_accounts(ctx, session, ids),
+    )
+    summary = ctx.summary
+    summary.customers_written += result.written
+    summary.write_failures += result.failed
+    summary.write_gave_up += result.gave_up
+    summary.pending_writes = result.pending if ctx.dry_run else result.failed
+    summary.errors.extend(result.errors[:20])
+    ctx.progress.advance(result.written)
+    ctx.progress.finish()

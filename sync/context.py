@@ -1,0 +1,248 @@
+"""What one sync run gives its sources and steps: the store, the ledger, the window, the summary.
+
+For `sync.service` (which builds one per run) and every source and step (`sync.sources`): they
+read the store through `client`, write the ledger in `tx.unit()` units of work, keep their cursors
+with `cursor_position` / `cursor_state` / `save_cursor`, count what they appended with `record`,
+and run each listing through `guard`, so a listing that stalls stops that listing alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from ledger.customers import get_or_create_store
+from ledger.entries import NewEntry
+from ledger.models import SyncCursor
+from ledger.session import refresh_planner_statistics, session_scope
+from sync.client import StoreClient
+from sync.owners import OwnerDirectory
+from sync.paging import ListingStalled
+from sync.progress import Progress
+from sync.quarantine import Quarantine
+from sync.redemption_lifecycle import CouponUses
+from sync.settings import SyncSettings
+from sync.summary import SourceCounts, SyncSummary
+
+log = logging.getLogger("sync")
+
+#: The store's clock may differ this much from the local one before the run warns about it.
+SKEW_WARNING = timedelta(minutes=1)
+
+
+class Transactions:
+    """Units of work for one run. A dry run shares one transaction and rolls it all back."""
+
+    def __init__(self, engine: Engine, *, dry_run: bool) -> None:
+        self.engine = engine
+        self.dry_run = dry_run
+        self._dry_session: Session | None = None
+
+    def __enter__(self) -> Transactions:
+        if self.dry_run:
+            self._dry_session = Session(bind=self.engine, expire_on_commit=False)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._dry_session is not None:
+            self._dry_session.rollback()
+            self._dry_session.close()
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        if self._dry_session is None:
+            with session_scope(self.engine) as session:
+                yield session
+            return
+        yield self._dry_session
+        self._dry_session.flush()
+
+
+@dataclass
+class SyncContext:
+    """One run's shared state. `now` is this machine's clock at the start (entries' recorded
+    time, schedules); `window_end()` is the store's (where listings stop, cursors' positions)."""
+
+    settings: SyncSettings
+    tx: Transactions
+    client: StoreClient
+    progress: Progress
+    store_id: int
+    full: bool
+    dry_run: bool
+    now: datetime
+    summary: SyncSummary
+    owners: OwnerDirectory
+    quarantine: Quarantine
+    #: Redemption coupon codes in the items read, for the redemption steps after the sources.
+    coupon_uses: CouponUses = field(default_factory=CouponUses)
+    #: Items new to the ledger: a run that saw none needs no catch-up.
+    changes: int = 0
+    #: Listing -> why it stopped (it is skipped for the rest of the run).
+    stopped: dict[str, str] = field(default_factory=dict)
+    _until: datetime | None = None
+
+    @classmethod
+    def start(
+        cls,
+        settings: SyncSettings,
+        tx: Transactions,
+        client: StoreClient,
+        progress: Progress,
+        *,
+        full: bool,
+        dry_run: bool,
+    ) -> SyncContext:
+        """The context of a run starting now: the store's ledger id (created on its first run),
+        an empty summary, the run's owner directory and quarantine."""
+        with tx.unit() as session:
+            store_id = get_or_create_store(session, settings.store_key).id
+        return cls(
+            settings=settings,
+            tx=tx,
+            client=client,
+            progress=progress,
+            store_id=store_id,
+            full=full,
+            dry_run=dry_run,
+            now=datetime.now(UTC).replace(microsecond=0),
+            summary=SyncSummary(dry_run=dry_run, full=full),
+            owners=OwnerDirectory(store_id),
+            quarantine=Quarantine(store_id),
+        )
+
+    @property
+    def overlap(self) -> timedelta:
+        return timedelta(minutes=self.settings.overlap_minutes)
+
+    # -- the window --------------------------------------------------------------------------
+
+    def window_end(self) -> datetime:
+        """Where this run's listings stop, in the store's time: fixed on first use (after the
+        store first answered, so its `Date` is known) from the store's clock, or this machine's
+        minus the overlap when the store's is unknown. Anything modified later belongs to the
+        catch-up or to the next run."""
+        if self._until is None:
+            self._until = self._fix_window_end()
+        return self._until
+
+    def store_now(self) -> datetime:
+        """The store's time now (for catch-up windows), on the same clock as the window's end."""
+        store_now = self.client.store_clock.now()
+        if store_now is None:
+            return datetime.now(UTC).replace(microsecond=0) - self.overlap
+        return store_now
+
+    def _fix_window_end(self) -> datetime:
+        clock = self.client.store_clock
+        store_now, skew = clock.now(), clock.skew
+        if store_now is None or skew is None:
+            self.warn(
+                f"the store's clock is unknown ({clock.problem}): the window ends at this "
+                f"machine's clock minus the overlap ({self.overlap})"
+            )
+            return datetime.now(UTC).replace(microsecond=0) - self.overlap
+        self.summary.store_clock_skew_seconds = round(skew.total_seconds())
+        if abs(skew) > SKEW_WARNING:
+            side = "ahead of" if skew > timedelta(0) else "behind"
+            self.warn(
+                f"the store's clock is {_duration(abs(skew))} {side} this machine's; "
+                "the sync follows the store's clock"
+            )
+        return store_now
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.summary.warnings.append(message)
+
+    # -- listings and counts -----------------------------------------------------------------
+
+    def guard(self, name: str, step: Callable[[], int | None]) -> int:
+        """Run one listing; a stalled one is recorded and skipped for the rest of the run, while
+        the other listings go on. Returns how many items it found new (None counts as none)."""
+        if name in self.stopped:
+            return 0
+        try:
+            new = step() or 0
+        except ListingStalled as stalled:
+            self.progress.finish()
+            self.stopped[name] = str(stalled)
+            self.summary.sources_stopped.append(name)
+            self.summary.errors.append(str(stalled))
+            log.error("%s", stalled)
+            return 0
+        self.changes += new
+        return new
+
+    def counts(self, source: str) -> SourceCounts:
+        """The per-source counts of the summary (created at 0 on first use)."""
+        return self.summary.sources.setdefault(source, SourceCounts())
+
+    def record(self, entries: list[NewEntry], source: str | None = None) -> None:
+        """Count appended entries in the summary, and under `source` when they are a source's."""
+        self.summary.entries_appended += len(entries)
+        self.summary.net_points += sum(e.points for e in entries)
+        if source is not None:
+            counts = self.counts(source)
+            counts.entries += len(entries)
+            counts.net_points += sum(e.points for e in entries)
+        if self.dry_run:
+            self.summary.changes.extend(entries[: max(0, 200 - len(self.summary.changes))])
+
+    def refresh_statistics(self) -> None:
+        """Refresh PostgreSQL's planner statistics while the ledger grows (not in a dry run)."""
+        if not self.dry_run:  # ANALYZE inside the dry run's one transaction would hold it up
+            with self.tx.unit() as session:
+                refresh_planner_statistics(session)
+
+    # -- cursors -----------------------------------------------------------------------------
+
+    def cursor_position(self, name: str) -> datetime | None:
+        with self.tx.unit() as session:
+            row = session.get(SyncCursor, (self.store_id, name))
+            return row.position if row else None
+
+    def cursor_state(self, name: str) -> dict[str, Any]:
+        with self.tx.unit() as session:
+            row = session.get(SyncCursor, (self.store_id, name))
+            return dict(json.loads(row.state)) if row else {}
+
+    def save_cursor(
+        self,
+        session: Session,
+        name: str,
+        position: datetime | None,
+        state: dict[str, Any] | None,
+    ) -> None:
+        """Move a cursor in the caller's unit of work (with the entries it covers)."""
+        row = session.get(SyncCursor, (self.store_id, name))
+        if row is None:
+            row = SyncCursor(store_id=self.store_id, resource=name, state="{}")
+            session.add(row)
+        if position is not None:
+            row.position = position
+        if state is not None:
+            row.state = json.dumps(state, sort_keys=True)
+        row.updated_at = self.now
+
+    def due(self, name: str, every_hours: float) -> bool:
+        """Whether a check last done at cursor `name` is due again (always on a full run)."""
+        last = self.cursor_position(name)
+        return self.full or last is None or self.now - last >= timedelta(hours=every_hours)
+
+
+def _duration(delta: timedelta) -> str:
+    """`15 min`, `2 h 5 min`, `40 s`: a clock difference for a warning (minutes when over one)."""
+    seconds = round(delta.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return " ".join([f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes or not hours))

@@ -1,0 +1,242 @@
+"""The orders source: purchase points (and first-order bonuses) from the store's orders.
+
+Its listings, each with its own cursor and each guarded on its own (a stalled one stops alone):
+refund details created in the window (`refunds`, a hundred a request, so that deciding an order
+never needs a request of its own), then orders modified in the window, live (`orders`) and
+trashed (`orders_trash`), each page decided (`sync.order_points`) and committed with its cursor in
+one transaction. Its check (`orders_checked`, at most once per `reconcile_every_hours`, always on
+a full run) asks for every known order no listing showed, to find orders deleted outright; then
+the accounts whose orders came back as guest orders are asked for, and those gone are retired.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from sqlalchemy import select
+
+from ledger.models import Customer, TrackedOrder
+from sync.accounts import retire_suspects
+from sync.context import SyncContext
+from sync.order_points import OrderPoints, Outcome, store_refunds
+from sync.orders import LIVE, TRASH, fetch_customer_orders, fetch_known_orders, fetch_orders_window
+from sync.products import ProductCategories
+from sync.quarantine import valid_id
+from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
+from sync.window import WindowPage
+
+NAME = "orders"
+BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)  # before any WooCommerce store existed
+#: While the ledger grows during a big sync, PostgreSQL's statistics are refreshed this often.
+ANALYZE_AFTER_PAGES = frozenset(4**n for n in range(1, 8))  # 4, 16, 64, ... 16,384
+ONE_SECOND = timedelta(seconds=1)
+#: The order listings of one pass, each with its cursor's name.
+ORDER_LISTINGS = ((LIVE, "orders"), (TRASH, "orders_trash"))
+REFUNDS = "refunds"
+CHECKED = "orders_checked"
+
+
+@dataclass
+class _SlicePrefix:
+    """Where the cursor may safely go: the end of the longest run of fully committed slices."""
+
+    through: dict[int, datetime | None] = field(default_factory=dict)
+    done: dict[int, bool] = field(default_factory=dict)
+
+    def record(self, page: WindowPage) -> None:
+        self.through[page.slice_index] = page.delivered_through
+        # The first page stands alone: the slice after it continues from where it stopped.
+        self.done[page.slice_index] = page.last_of_slice or page.slice_index == 0
+
+    def safe_position(self) -> datetime | None:
+        safe: datetime | None = None
+        index = 0
+        while index in self.through:
+            safe = self.through[index] or safe
+            if not self.done[index]:
+                break
+            index += 1
+        return safe
+
+
+class OrdersSource:
+    """Orders and their refunds. One instance per run: it remembers the orders it has seen."""
+
+    name = NAME
+
+    def __init__(self, ctx: SyncContext) -> None:
+        settings = ctx.settings
+        needs_categories = any(v.category_overrides for v in settings.purchase.versions)
+        self.points = OrderPoints(
+            ctx.store_id,
+            settings.purchase,
+            first_order_bonus=settings.first_order_points,
+            owners=ctx.owners,
+            fetch_refunds=lambda wanted: fetch_refunds_by_ids(ctx.client, wanted),
+            categories=ProductCategories(ctx.client) if needs_categories else None,
+            quarantine=ctx.quarantine,
+        )
+        self.seen: set[int] = set()
+
+    # -- the hooks ---------------------------------------------------------------------------
+
+    def run(self, ctx: SyncContext) -> int:
+        return self._list_window(ctx, lo=None, hi=ctx.window_end())
+
+    def catch_up(self, ctx: SyncContext, lo: datetime, hi: datetime) -> int:
+        return self._list_window(ctx, lo=lo, hi=hi)
+
+    def check(self, ctx: SyncContext) -> int:
+        """Orders deleted outright (when due), then the accounts their guest orders suspect."""
+        ctx.guard("known orders", lambda: self._check_known_orders(ctx))
+        suspects = set(self.points.suspects)
+        self.points.suspects.clear()
+        retire_suspects(ctx, suspects)
+        return 0
+
+    def resync_customer(self, ctx: SyncContext, wc_id: int) -> None:
+        """The account's orders (live and trashed) re-read and re-decided, the orders the ledger
+        gives it checked by id (deleted ones found). Cursors stay."""
+        with ctx.tx.unit() as session:
+            rows = session.execute(
+                select(TrackedOrder.order_id, TrackedOrder.status)
+                .join(Customer, Customer.id == TrackedOrder.customer_id)
+                .where(
+                    TrackedOrder.store_id == ctx.store_id,
+                    TrackedOrder.deleted.is_(False),
+                    Customer.wc_id == wc_id,
+                )
+            ).all()
+            known = {int(oid): str(status) for oid, status in rows}
+        for status in (LIVE, TRASH):
+            per_page = ctx.settings.per_page
+            for items in fetch_customer_orders(ctx.client, wc_id, status=status, per_page=per_page):
+                with ctx.tx.unit() as session:
+                    self._apply(ctx, self.points.process(session, items, now=ctx.now))
+                self.seen.update(int(o["id"]) for o in items if "id" in o)
+        unseen = {oid: s for oid, s in known.items() if oid not in self.seen}
+        for found, gone in fetch_known_orders(ctx.client, unseen):
+            with ctx.tx.unit() as session:
+                self._apply(ctx, self.points.process(session, found, now=ctx.now))
+                self._apply(ctx, self.points.mark_deleted(session, gone, now=ctx.now))
+
+    # -- listings ----------------------------------------------------------------------------
+
+    def _list_window(self, ctx: SyncContext, *, lo: datetime | None, hi: datetime) -> int:
+        """Refunds and orders from `lo` (None: from each cursor) to `hi`; how many were new."""
+        new = ctx.guard(REFUNDS, partial(self._list_refunds, ctx, lo=lo, hi=hi))
+        for status, cursor in ORDER_LISTINGS:
+            new += ctx.guard(cursor, partial(self._list_orders, ctx, status, cursor, lo, hi))
+        return new
+
+    def _list_refunds(self, ctx: SyncContext, *, lo: datetime | None, hi: datetime) -> int:
+        """Refund details created from `lo` (None: the cursor) to `hi`; returns how many were new.
+
+        All of them on a full sync.
+        """
+        if lo is None:
+            cursor = ctx.cursor_position(REFUNDS)
+            after = None if ctx.full or cursor is None else cursor - ctx.overlap
+        else:
+            after = lo - ONE_SECOND  # `after` is exclusive: the second of `lo` is listed too
+        ctx.progress.start("refunds")
+        new = 0
+        with closing(
+            fetch_refunds_created(ctx.client, after=after, before=hi + ONE_SECOND)
+        ) as pages:
+            for page in pages:
+                with ctx.tx.unit() as session:
+                    new += store_refunds(session, ctx.store_id, page, now=ctx.now)
+                ctx.summary.refunds_fetched += len(page)
+                ctx.progress.advance(len(page))
+        with ctx.tx.unit() as session:
+            ctx.save_cursor(session, REFUNDS, hi, None)
+        ctx.progress.finish()
+        return new
+
+    def _list_orders(
+        self, ctx: SyncContext, status: str, cursor: str, lo: datetime | None, hi: datetime
+    ) -> int:
+        """Orders with `status` modified from `lo` (None: the cursor) to `hi`, page by page, cursor
+        with the entries. Returns how many orders were new to the ledger (in that state)."""
+        catching_up = lo is not None
+        if lo is None:
+            position = ctx.cursor_position(cursor)
+            lo = BEGINNING if ctx.full or position is None else position - ctx.overlap
+        prefix = _SlicePrefix()
+        stage = "orders" if status == LIVE else "trashed orders"
+        ctx.progress.start(f"{stage} (catch-up)" if catching_up else stage)
+        pages = fetch_orders_window(
+            ctx.client,
+            status=status,
+            lo=lo,
+            hi=hi,
+            per_page=ctx.settings.per_page,
+            concurrency=ctx.settings.concurrency,
+            on_total=ctx.progress.total,
+        )
+        new = 0
+        with closing(pages):
+            for pages_done, page in enumerate(pages, start=1):
+                with ctx.tx.unit() as session:
+                    outcome = self.points.process(session, page.items, now=ctx.now)
+                    self._apply(ctx, outcome)
+                    prefix.record(page)
+                    safe = prefix.safe_position()
+                    if safe is not None:
+                        ctx.save_cursor(session, cursor, min(safe, hi), None)
+                new += outcome.changed
+                self.seen.update(i for i in map(valid_id, page.items) if i is not None)
+                ctx.coupon_uses.see(page.items)
+                ctx.progress.advance(len(page.items))
+                if pages_done in ANALYZE_AFTER_PAGES:
+                    ctx.refresh_statistics()
+        if catching_up:
+            ctx.summary.orders_caught_up += new
+        ctx.progress.finish()
+        return new
+
+    def _check_known_orders(self, ctx: SyncContext) -> int:
+        """Find orders deleted outright: asked for by id, they are in neither listing.
+
+        After a full listing only the orders it did not see are asked for; otherwise every known
+        order, at most once per `reconcile_every_hours`. Returns 0: a check, not a listing.
+        """
+        if not ctx.due(CHECKED, ctx.settings.reconcile_every_hours):
+            return 0
+        with ctx.tx.unit() as session:
+            rows = session.execute(
+                select(TrackedOrder.order_id, TrackedOrder.status).where(
+                    TrackedOrder.store_id == ctx.store_id, TrackedOrder.deleted.is_(False)
+                )
+            ).all()
+        candidates = {oid: status for oid, status in rows if oid not in self.seen}
+        ctx.progress.start("known orders", len(candidates))
+        with closing(fetch_known_orders(ctx.client, candidates)) as batches:
+            for found, gone in batches:
+                with ctx.tx.unit() as session:
+                    self._apply(ctx, self.points.process(session, found, now=ctx.now))
+                    self._apply(ctx, self.points.mark_deleted(session, gone, now=ctx.now))
+                ctx.coupon_uses.see(found)
+                ctx.progress.advance(len(found) + len(gone))
+        with ctx.tx.unit() as session:
+            ctx.save_cursor(session, CHECKED, ctx.now, None)
+        ctx.progress.finish()
+        return 0
+
+    def _apply(self, ctx: SyncContext, outcome: Outcome) -> None:
+        summary = ctx.summary
+        summary.orders_seen += outcome.orders_seen
+        summary.quarantined += outcome.quarantined
+        summary.orders_deleted += outcome.deleted
+        summary.refunds_fetched += outcome.refunds_fetched
+        ctx.counts(NAME).seen += outcome.orders_seen
+        ctx.record(outcome.entries, NAME)
+
+
+def orders_source(ctx: SyncContext) -> OrdersSource:
+    """The registry's factory: always on."""
+    return OrdersSource(ctx)

@@ -1,0 +1,78 @@
+"""The redemption steps of a sync run (none in a dry run): registered in `sync.sources`.
+
+- `finish_redemptions`, before the sources: coupons of redemptions that a crash or an unreachable
+  store left pending (`sync.redemptions.Redeemer.finish_pending`).
+- `track_coupons`, after the sources' listings: issued coupons used, expired, deleted or refunded
+  after use (`sync.redemption_lifecycle`), from the coupon codes the sources saw.
+- `answer_storefront`, after the catch-up: redemption requests in customer meta, then the
+  auto-issue tier (`sync.storefront`); its scan rotates with the `redeem_requests` cursor.
+"""
+
+from __future__ import annotations
+
+from sync.context import SyncContext
+from sync.redemption_lifecycle import track_redemptions
+from sync.redemptions import Redeemer, RedemptionSettings, claim_seconds
+from sync.storefront import Storefront
+
+REQUESTS_CURSOR = "redeem_requests"
+
+
+def redeemer(ctx: SyncContext) -> Redeemer:
+    """The run's redeemer: claims last longer than one attempt's whole retry budget."""
+    client = ctx.settings.client
+    claim = claim_seconds(client.timeout, client.max_retry_seconds)
+    settings = RedemptionSettings(ctx.settings.redemption, claim_seconds=claim)
+    return Redeemer(ctx.client, ctx.tx.unit, ctx.store_id, settings, now=lambda: ctx.now)
+
+
+def finish_redemptions(ctx: SyncContext) -> None:
+    """Coupons of redemptions a crash or an unreachable store left pending: before anything."""
+    if ctx.dry_run:
+        return
+    counts = redeemer(ctx).finish_pending()
+    for name, value in vars(counts).items():
+        ctx.summary.redemptions[name] = ctx.summary.redemptions.get(name, 0) + value
+
+
+def track_coupons(ctx: SyncContext) -> None:
+    """Issued coupons used, expired, deleted or refunded after use (sync.redemption_lifecycle)."""
+    if ctx.dry_run:
+        return
+    counts = track_redemptions(
+        ctx.client,
+        ctx.tx.unit,
+        ctx.store_id,
+        ctx.coupon_uses,
+        return_points=ctx.settings.redemption.return_points_on_expiry,
+        now=ctx.now,
+    )
+    for name, value in vars(counts).items():
+        ctx.summary.redemptions[name] = value
+
+
+def answer_storefront(ctx: SyncContext) -> None:
+    """Redemption requests, then the auto-issue tier; a stalled listing stops this step alone."""
+    ctx.guard("storefront", lambda: _answer_storefront(ctx))
+
+
+def _answer_storefront(ctx: SyncContext) -> None:
+    rules = ctx.settings.redemption
+    if ctx.dry_run or not rules.enabled:
+        return
+    storefront = Storefront(
+        ctx.client, ctx.tx.unit, ctx.store_id, redeemer(ctx), now=lambda: ctx.now
+    )
+    state = ctx.cursor_state(REQUESTS_CURSOR)
+    ctx.progress.start("redemption requests")
+    rotation_end = storefront.answer_requests(int(state.get("after", 0)), rules.request_scan)
+    if rules.auto_issue_tier is not None:
+        storefront.auto_issue(rules.auto_issue_tier)
+    with ctx.tx.unit() as session:
+        ctx.save_cursor(session, REQUESTS_CURSOR, None, {"after": rotation_end})
+    counts = storefront.counts
+    for name in ("requests", "issued", "refused", "pending"):
+        ctx.summary.redemptions[f"storefront_{name}"] = getattr(counts, name)
+    ctx.summary.redemptions["auto_issued"] = counts.auto_issued
+    ctx.summary.errors.extend(counts.errors[:20])
+    ctx.progress.finish()

@@ -1,0 +1,36 @@
+"""What the sync needs from the configuration, and nothing more.
+
+Built from the typed `Config` in one place (`loyalty.sync_settings.sync_settings`) and passed to
+`sync.service.run_sync`, so that `sync/` never reads the whole configuration (nor imports
+`loyalty/`). A source that needs a setting gets a field here; its default is written once, in the
+config, so the fields here have none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rules.redemption import RedemptionRules
+from rules.types import PurchaseRuleBook
+from sync.client import ClientSettings
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """One store's sync: how to reach it, how to list it, and the rules the sources decide by."""
+
+    #: The store's key in the ledger (`stores.key`) and in the sync lock.
+    store_key: str
+    client: ClientSettings
+    database_url: str
+    per_page: int
+    concurrency: int
+    #: Listings start this long before their cursor (`[sync] overlap_minutes`).
+    overlap_minutes: int
+    #: How often a source's slower check by id runs (`[sync] reconcile_every_hours`; 0: every run).
+    reconcile_every_hours: float
+    purchase: PurchaseRuleBook
+    first_order_points: int
+    redemption: RedemptionRules
+    balance_meta_key: str
+    lifetime_meta_key: str

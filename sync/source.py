@@ -1,0 +1,54 @@
+"""The seam the sync grows by: a source of points, and a step that is not one.
+
+A source is one unit: it fetches its items from the store (`sync/`), parses them at the edge
+(quarantining what does not parse), decides what each should carry with a pure rule (`rules/`),
+and brings the ledger there with the one reconcile (`ledger.reconcile`), moving its own cursor(s)
+in the same unit of work. Its counts go into the run's summary under its name
+(`ctx.counts(name)`, `ctx.record(entries, name)`).
+
+`sync.service` calls the hooks below for every enabled source, in the order of `sync.sources`,
+and knows nothing else about them. Each hook runs its listings through `ctx.guard(listing, ...)`,
+so that a listing the store stalls stops that listing alone for the rest of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from sync.context import SyncContext
+
+
+class Source(Protocol):
+    """One source of points. Hooks that do not apply to a source return 0 or do nothing."""
+
+    #: Its name in the summary and the registry ("orders", "reviews", ...).
+    name: str
+
+    def run(self, ctx: SyncContext) -> int:
+        """The regular listing: from its cursor (minus the overlap; from the beginning on a full
+        run) to `ctx.window_end()`. Returns how many items were new to the ledger."""
+        ...
+
+    def check(self, ctx: SyncContext) -> int:
+        """The slower reconciliation by id, when due (`ctx.due(cursor, every_hours)`): finds
+        what no listing shows (items deleted outright). Runs after every source's `run`."""
+        ...
+
+    def catch_up(self, ctx: SyncContext, lo: datetime, hi: datetime) -> int:
+        """One converging pass over what changed from `lo` to `hi` (the store's time) while the
+        run went on; returns how many items were new, 0 when it cannot tell or has nothing to do.
+        The run repeats the passes while any source brings something new."""
+        ...
+
+    def resync_customer(self, ctx: SyncContext, wc_id: int) -> None:
+        """Re-read and re-decide everything of one WooCommerce account; no cursor moves."""
+        ...
+
+
+#: A source as the registry lists it: built for one run (None when the settings turn it off).
+SourceFactory = Callable[[SyncContext], Source | None]
+
+#: A step that is not a source (redemptions, the balance write-back): runs once at its place.
+Step = Callable[[SyncContext], None]

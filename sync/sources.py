@@ -1,0 +1,40 @@
+"""The registry: which sources a sync runs, in which order, and the steps around them.
+
+The order is fixed and matters:
+
+1. `customers` first, so that every later source finds its owners: a guest's points land on the
+   account registered with the same email.
+2. `orders` (with their refunds): purchase points and first-order bonuses.
+3. Sources added later (reviews, comments, ...) come after, in the order listed here.
+
+Adding a source is a module with a class following `sync.source.Source` and a factory
+`(ctx) -> Source | None` (None when its settings turn it off), plus one line in `SOURCES`.
+`sync.service` runs, per run: the `BEFORE` steps; every source's `run`, then every source's
+`check`; the `AFTER_SOURCES` steps; the catch-up passes (every source's `catch_up`, repeated while
+one brings something new); the `AFTER_CATCH_UP` steps, last of which is the balance write-back.
+A one-account resync calls every source's `resync_customer`, then the `AFTER_RESYNC` steps.
+"""
+
+from __future__ import annotations
+
+from sync.accounts import write_back
+from sync.context import SyncContext
+from sync.customer_source import customers_source
+from sync.order_source import orders_source
+from sync.redemption_steps import answer_storefront, finish_redemptions, track_coupons
+from sync.source import Source, SourceFactory, Step
+
+SOURCES: tuple[SourceFactory, ...] = (
+    customers_source,
+    orders_source,
+)
+
+BEFORE: tuple[Step, ...] = (finish_redemptions,)
+AFTER_SOURCES: tuple[Step, ...] = (track_coupons,)
+AFTER_CATCH_UP: tuple[Step, ...] = (answer_storefront, write_back)
+AFTER_RESYNC: tuple[Step, ...] = (write_back,)
+
+
+def enabled_sources(ctx: SyncContext) -> list[Source]:
+    """The sources this run's settings turn on, built for the run, in the registry's order."""
+    return [source for factory in SOURCES if (source := factory(ctx)) is not None]
