@@ -1,6 +1,7 @@
 """What became of issued coupons: used, expired unused, deleted in the store, or refunded after use.
 
-For `sync.service`, after the orders. Two sources of truth, both cheap:
+For the sync's redemption steps (`sync.redemption_steps`), after the sources' listings. Two sources
+of truth, both cheap:
 - the orders the sync reads anyway: a redemption's code in the `coupon_lines` of a completed (or
   processing, on-hold) order marks it used with that order's id; in a refunded order, the
   refund is recorded on the redemption (WooCommerce does not give the coupon back);

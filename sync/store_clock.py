@@ -7,7 +7,7 @@ running the sync, and shared hosts drift by minutes. So a sync window ends at th
 day away from the local clock is not usable; the sync then falls back to the local clock (and says
 why, with `problem`).
 
-For: `sync.client` (which feeds it every response's `Date`) and `sync.service`.
+For: `sync.client` (which feeds it every response's `Date`) and `sync.context` (the window's end).
 """
 
 from __future__ import annotations
