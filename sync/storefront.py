@@ -2,7 +2,8 @@
 
 For the sync's redemption steps (`sync.redemption_steps`), after the sources and before the
 write-back. The storefront asks by writing `loyalty_redeem_request` into the customer's meta
-(JSON `{"id": "r-42", "tier": "10-off"}` or `{"id": "r-43", "points": 1500}`). The sync answers in the same customer's meta:
+(JSON `{"id": "r-42", "tier": "10-off"}` or `{"id": "r-43", "points": 1500}`). The sync
+answers in the same customer's meta:
 
 - issued: the request is cleared (set to ""), `loyalty_redeem_error` too, and
   `{code, amount, expires, redemption_id}` is appended to the JSON list in `loyalty_coupons`;
