@@ -18,11 +18,11 @@ from ledger.models import PointEntry, Redemption
 from ledger.session import session_scope
 from ledger.stamps import StampTarget, set_stamps
 from loyalty.config import Config
+from loyalty.sync_settings import make_client
 from rules.stamps import RewardKind, StampCard
 from sandbox.store import SandboxStore
 from sync.customer_meta import push_balances
 from sync.redemptions import Redeemer, RedemptionSettings
-from sync.service import make_client
 from sync.stamps import StampMeta, StampRewards, StampSettings
 from tests.e2e.test_redemption import EMAIL, alice, ours, store  # noqa: F401 # fixtures
 
