@@ -280,6 +280,37 @@ class TrackedOrder(Base):
     __table_args__ = (Index(None, "customer_id"),)
 
 
+class TrackedActivity(Base):
+    """What the sync last knew about one review or blog comment (`source` "review" or "comment").
+
+    Activity rules decide over an owner's whole set of items (once per product or post, a daily
+    cap ordered by date then id), so every item an owner has is kept here, earning or not; `points`
+    is the target last decided (the ledger's `{source}:{item_id}` entries hold it). The text itself
+    is not kept, only its length with tags stripped (what `min_length` reads).
+    """
+
+    __tablename__ = "tracked_activity"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    item_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    subject: Mapped[int]  # the product (reviews) or the post (comments)
+    status: Mapped[str] = mapped_column(String(16))  # approved, hold, spam, trash, deleted
+    created_at: Mapped[datetime]
+    text_length: Mapped[int] = mapped_column(Integer)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)  # reviews: a verified owner
+    parent: Mapped[int] = mapped_column(default=0)  # comments: the comment replied to, or 0
+    points: Mapped[int] = mapped_column(default=0)
+    last_seen_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index(None, "store_id", "source", "customer_id"),
+        Index(None, "store_id", "source", "created_at"),
+        Index(None, "customer_id"),
+    )
+
+
 class RefundDetail(Base):
     """A refund as fetched from the store, cached so each refund is fetched once."""
 

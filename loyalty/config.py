@@ -30,8 +30,10 @@ from loyalty.errors import ConfigError
 from loyalty.log import register_secret
 from loyalty.secret import Secret
 from loyalty.toml_table import REQUIRED, Table, describe
+from rules.comment import CommentRules
 from rules.expiry import ExpiryMode, ExpiryRules
 from rules.redemption import RedemptionRules, RedemptionTier, prefix_problem
+from rules.review import ReviewRules
 from rules.stamps import RewardKind, StampCard
 from rules.types import ItemOverride, PurchaseRuleBook, PurchaseRules, Rounding
 
@@ -77,6 +79,8 @@ MAX_REQUESTS_PER_SECOND = 10_000.0
 MAX_RETRY_SECONDS = 86_400.0
 MAX_RATE = Decimal(10**6)  # points per unit, multipliers, what a point is worth
 MAX_AMOUNT = Decimal(10**12)  # store currency
+MAX_TEXT_LENGTH = 1_000_000  # characters a review or comment must have (min_length)
+MAX_PER_DAY = 1_000_000  # a daily cap on reviews or comments
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,12 @@ class SyncConfig:
     """How the incremental sync windows its queries (`[sync]`)."""
 
     overlap_minutes: int = 10
-    reconcile_every_hours: float = 24.0  # re-check known order ids for hard deletes; 0 = every run
+    # Re-list everything known (orders, reviews, comments) by id this often, catching deletions
+    # and old status changes; 0 = every run.
+    reconcile_every_hours: float = 24.0
+    # Reviews and comments created this many days back are listed again every run, for their
+    # status (they carry no modified date).
+    rescan_days: int = 7
 
 
 @dataclass(frozen=True, repr=False)
@@ -175,21 +184,13 @@ class PointsConfig:
 
 
 @dataclass(frozen=True)
-class ActivityRuleConfig:
-    """Points for a review or a blog comment (used by a later release)."""
-
-    enabled: bool = False
-    points: int = 0
-
-
-@dataclass(frozen=True)
 class RulesConfig:
     """Every point rule (`[rules.*]`)."""
 
     purchase: PurchaseRuleBook = field(default_factory=PurchaseRuleBook)
     first_order_points: int = 0
-    review: ActivityRuleConfig = field(default_factory=ActivityRuleConfig)
-    comment: ActivityRuleConfig = field(default_factory=ActivityRuleConfig)
+    review: ReviewRules = field(default_factory=ReviewRules)
+    comment: CommentRules = field(default_factory=CommentRules)
 
 
 @dataclass(frozen=True)
@@ -276,8 +277,8 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
             first_order_points=rules.table("first_order", ("points",)).integer(
                 "points", 0, lo=0, limit=POINTS_LIMIT
             ),
-            review=_activity(rules, "review"),
-            comment=_activity(rules, "comment"),
+            review=_review(rules),
+            comment=_comment(rules),
         ),
         redemption=_redemption(root),
         rewards=_rewards(root, points),
@@ -418,12 +419,14 @@ def _database(root: Table, env: Mapping[str, str]) -> DatabaseConfig:
 
 
 def _sync(root: Table) -> SyncConfig:
-    t = root.table("sync", ("overlap_minutes", "reconcile_every_hours"))
+    t = root.table("sync", tuple(f.name for f in fields(SyncConfig)))
+    d = SyncConfig()
     return SyncConfig(
-        overlap_minutes=t.integer("overlap_minutes", 10, lo=0, limit=7 * 24 * 60),
+        overlap_minutes=t.integer("overlap_minutes", d.overlap_minutes, lo=0, limit=7 * 24 * 60),
         reconcile_every_hours=t.number(
-            "reconcile_every_hours", 24.0, positive=False, limit=365 * 24
+            "reconcile_every_hours", d.reconcile_every_hours, positive=False, limit=365 * 24
         ),
+        rescan_days=t.integer("rescan_days", d.rescan_days, lo=0, limit=3650),
     )
 
 
@@ -624,11 +627,27 @@ def _meta_key(t: Table, key: str, default: str) -> str:
     return value
 
 
-def _activity(rules: Table, name: str) -> ActivityRuleConfig:
-    t = rules.table(name, ("enabled", "points"))
-    return ActivityRuleConfig(
-        enabled=t.boolean("enabled", False),
-        points=t.integer("points", 0, lo=0, limit=POINTS_LIMIT),
+def _review(rules: Table) -> ReviewRules:
+    t = rules.table("review", tuple(f.name for f in fields(ReviewRules)))
+    d = ReviewRules()
+    return ReviewRules(
+        enabled=t.boolean("enabled", d.enabled),
+        points=t.integer("points", d.points, lo=0, limit=POINTS_LIMIT),
+        verified_only=t.boolean("verified_only", d.verified_only),
+        min_length=t.integer("min_length", d.min_length, lo=0, limit=MAX_TEXT_LENGTH),
+        max_per_day=t.integer("max_per_day", d.max_per_day, lo=0, limit=MAX_PER_DAY),
+    )
+
+
+def _comment(rules: Table) -> CommentRules:
+    t = rules.table("comment", tuple(f.name for f in fields(CommentRules)))
+    d = CommentRules()
+    return CommentRules(
+        enabled=t.boolean("enabled", d.enabled),
+        points=t.integer("points", d.points, lo=0, limit=POINTS_LIMIT),
+        max_per_day=t.integer("max_per_day", d.max_per_day, lo=0, limit=MAX_PER_DAY),
+        min_length=t.integer("min_length", d.min_length, lo=0, limit=MAX_TEXT_LENGTH),
+        replies=t.boolean("replies", d.replies),
     )
 
 

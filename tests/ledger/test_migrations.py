@@ -24,7 +24,7 @@ from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 
-HEAD = "0006_stamp_cards"
+HEAD = "0007_activity"
 LEDGER_TABLES = {
     "stores",
     "customers",
@@ -43,6 +43,7 @@ LEDGER_TABLES = {
     "products",
     "stamp_orders",
     "stamp_cards",
+    "tracked_activity",
 }
 
 
