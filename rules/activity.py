@@ -44,6 +44,13 @@ class ActivityItem:
     created_at: datetime
     text: str
     eligible: bool = True  # the source's own condition: verified owner, a reply that counts, ...
+    #: The text's length with tags stripped, when the text itself is not kept (the sync keeps
+    #: only this); None: measured from `text`.
+    length: int | None = None
+
+    @property
+    def characters(self) -> int:
+        return text_length(self.text) if self.length is None else self.length
 
 
 def text_length(text: str) -> int:
@@ -88,7 +95,7 @@ def _disqualified(item: ActivityItem, rules: ActivityRules) -> str | None:
         return f"status {item.status}"
     if not item.eligible:
         return "not eligible under the rules"
-    if text_length(item.text) < rules.min_length:
+    if item.characters < rules.min_length:
         return f"shorter than {rules.min_length} characters"
     return None
 

@@ -32,6 +32,7 @@ class Comment:
     text: str
     type: str = "comment"
     parent: int = 0  # the comment it replies to; 0 for a top-level comment
+    length: int | None = None  # the text's length without tags, when the text is not kept
 
 
 def comment_points(comments: Iterable[Comment], rules: CommentRules) -> dict[int, Award]:
@@ -51,6 +52,7 @@ def comment_points(comments: Iterable[Comment], rules: CommentRules) -> dict[int
             created_at=c.created_at,
             text=c.text,
             eligible=rules.replies or c.parent == 0,
+            length=c.length,
         )
         for c in comments
         if c.type == "comment"

@@ -30,6 +30,7 @@ class Review:
     created_at: datetime
     text: str
     verified: bool
+    length: int | None = None  # the text's length without tags, when the text is not kept
 
 
 def review_points(reviews: Iterable[Review], rules: ReviewRules) -> dict[int, Award]:
@@ -48,6 +49,7 @@ def review_points(reviews: Iterable[Review], rules: ReviewRules) -> dict[int, Aw
             created_at=r.created_at,
             text=r.text,
             eligible=r.verified or not rules.verified_only,
+            length=r.length,
         )
         for r in reviews
     ]

@@ -11,7 +11,10 @@ client, and our sync, meet the same successes and the same 401 bodies as on a re
   window, then nonce reuse (nonces are remembered per key and timestamp, as WooCommerce does).
 - any route: HTTP Basic with the WordPress user and its Application Password (spaces optional).
   The sandbox is a WordPress `local` environment, where Application Passwords work without HTTPS.
-  A Basic username that is not that user is ignored: WooCommerce keys never authenticate `wp/v2`.
+  A wrong password is 401 `incorrect_password`. On `wp/v2` a Basic username that is no user is
+  401 `invalid_username` (`invalid_email` when it looks like an email), as
+  `wp_authenticate_application_password` answers: WooCommerce keys never authenticate `wp/v2`.
+  On `wc/...` routes such a username is left to WooCommerce's own check (anonymous).
 
 An unknown consumer key over Basic leaves the request anonymous; the controller then answers
 401 `woocommerce_rest_cannot_view`. Secrets never reach a repr, a log line or an error message.
@@ -42,6 +45,7 @@ _OAUTH_REQUIRED = (
 )
 _HASHES = {"HMAC-SHA1": hashlib.sha1, "HMAC-SHA256": hashlib.sha256}
 _NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # what WordPress's is_email accepts, roughly
 _OAUTH_HEADER_PARAM = re.compile(r'(oauth_[a-z_-]*)=(:?"([^"]*)"|([^,]*))')
 
 
@@ -219,7 +223,20 @@ class Authenticator:
         if user is None or username is None or password is None:
             return ANONYMOUS
         if username.lower() not in (user.username.lower(), user.email.lower()):
-            return ANONYMOUS
+            if request.wc_route:
+                return ANONYMOUS
+            if EMAIL_LIKE.match(username):
+                raise SandboxError(
+                    "invalid_email",
+                    "<strong>Error</strong>: Unknown email address. Check again or try your"
+                    " username.",
+                    401,
+                )
+            raise SandboxError(
+                "invalid_username",
+                "<strong>Error</strong>: Unknown username. Check again or try your email address.",
+                401,
+            )
         given = re.sub(r"[^a-zA-Z0-9]", "", password).encode()
         expected = re.sub(r"[^a-zA-Z0-9]", "", user.app_password).encode()
         if not hmac.compare_digest(given, expected):

@@ -33,11 +33,11 @@ from sandbox.listing import (
 )
 from sandbox.messages import Response
 from sandbox.resource import Resource
-from sandbox.resources.reviews import COMMENT_STATUSES
 from sandbox.rest import ITEM_ARGS, Call, RestApi, Route, Served, link
-from sandbox.state import StoreBase, locked
+from sandbox.state import StoreBase, clone, locked
 
 INVALID_ID = ("rest_comment_invalid_id", "Invalid comment ID.")
+COMMENT_STATUSES = ("approved", "hold", "spam", "trash")
 
 
 def comment(
@@ -156,7 +156,27 @@ class CommentsMixin(StoreBase):
             raise not_one_of("status", COMMENT_STATUSES)
         comment["status"] = status
         self._changed(comment)
+        review = self._data["reviews"].get(comment_id) if comment["type"] == "review" else None
+        if review is not None:  # one WordPress row: the review's status is this status
+            review["status"] = status
+            self._changed(review)
         return self._out(comment)
+
+    @locked
+    def delete_comment(self, comment_id: int, *, force: bool) -> Json:
+        """DELETE a comment: to the trash, or gone with `force` (a review comment takes its review
+        with it). Answers the comment before a forced delete, the trashed one otherwise."""
+        comment = self._find("comments", comment_id)
+        if force:
+            snapshot = clone(comment)
+            del self._data["comments"][comment_id]
+            review = self._data["reviews"].pop(comment_id, None)
+            if review is not None:
+                self._reviews_of_product[review["product_id"]].remove(comment_id)
+            return snapshot
+        if comment["status"] == "trash":
+            raise SandboxError("rest_already_trashed", "The comment has already been trashed.", 410)
+        return self.set_comment_status(comment_id, "trash")
 
 
 # ---- listing and routes ----
@@ -303,6 +323,26 @@ def _get_comment(api: RestApi, call: Call) -> Response:
     return Response.json(200, api.shape(COMMENT, comment, args["context"]))
 
 
+def _delete_comment(api: RestApi, call: Call) -> Response:
+    """DELETE comments/{id}: the trashed comment, or {deleted, previous} with force; only a
+    moderator may (WordPress checks edit_comment)."""
+    args = validate({"force": Param("boolean", False), "password": Param("string")}, call.params)
+    comment = api.store.get("comments", call.ids[0])
+    if not call.identity.can_moderate:
+        raise SandboxError(
+            "rest_cannot_delete", "Sorry, you are not allowed to delete this comment.", 401
+        )
+    store = api.store_as(CommentsMixin)
+    if args["force"]:
+        previous = store.delete_comment(comment["id"], force=True)
+        return Response.json(
+            200, {"deleted": True, "previous": api.shape(COMMENT, previous, "edit")}
+        )
+    return Response.json(
+        200, api.shape(COMMENT, store.delete_comment(comment["id"], force=False), "edit")
+    )
+
+
 def _add_comment(call: ControlCall) -> tuple[int, Any]:
     body = call.body
     comment = call.store_as(CommentsMixin).add_comment(
@@ -333,6 +373,7 @@ RESOURCE = Resource(
     rest=(
         Route("GET", "/wp/v2/comments", _list_comments),
         Route("GET", r"/wp/v2/comments/(\d+)", _get_comment),
+        Route("DELETE", r"/wp/v2/comments/(\d+)", _delete_comment),
     ),
     control=(
         ControlRoute("GET", "/posts", _posts, "/posts  blog post ids comments can go on"),

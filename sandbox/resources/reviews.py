@@ -4,28 +4,34 @@ For the store, the server and the generator:
 - shape: `review` builds a review exactly as real-product-review.json has it;
 - state: `ReviewsMixin` (part of `SandboxStore`): shoppers review products, admins moderate;
   the product's average_rating and rating_count follow the approved, rated reviews;
-- routes: `/wc/v3/products/reviews[/{id}]` (list and get) and the control routes
-  `POST /sandbox/reviews` and `POST /sandbox/reviews/{id}/status`.
-Listing default: `status=approved`.
+- routes: `/wc/v3/products/reviews[/{id}]` (list, get, delete: trash, or gone with `force=true`)
+  and the control routes `POST /sandbox/reviews` and `POST /sandbox/reviews/{id}/status`.
+Listing default: `status=approved`; `status=all` is approved and held ones only (WP_Comment_Query's
+`all`): spam and trash are listed only when asked for by name.
+
+A review is a WordPress comment of type "review": each one is also in the comments table, so
+`/wp/v2/comments?type=review` lists it (and the default `type=comment` leaves it out), and its
+status is the same row's wherever it is changed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sandbox.arguments import Param
+from sandbox.arguments import Param, validate
 from sandbox.control import ControlCall, ControlRoute, take
 from sandbox.errors import EMAIL, SandboxError, invalid_param, not_one_of
 from sandbox.formats import Json, avatar_urls, fmt, wc_dates, wpautop
 from sandbox.listing import BY_ID, PAGING, Collection, Predicate, by, wp_comment_status
+from sandbox.messages import Response
 from sandbox.resource import Resource
-from sandbox.rest import Route, Served, link
-from sandbox.state import StoreBase, locked
+from sandbox.resources.comments import COMMENT_STATUSES, comment
+from sandbox.rest import DELETE_ARGS, Call, RestApi, Route, Served, link, require
+from sandbox.state import StoreBase, clone, locked
 
 INVALID_ID = ("woocommerce_rest_review_invalid_id", "Invalid review ID.")
-COMMENT_STATUSES = ("approved", "hold", "spam", "trash")
 
 
 def review(
@@ -99,6 +105,7 @@ class ReviewsMixin(StoreBase):
             verified=verified,
         )
         self._data["reviews"][obj["id"]] = obj
+        self._data["comments"][obj["id"]] = self._review_comment(obj, text)
         self._reviews_of_product.setdefault(product_id, []).append(obj["id"])
         self._rate(product_id)
         return self._out(obj)
@@ -111,8 +118,51 @@ class ReviewsMixin(StoreBase):
             raise not_one_of("status", COMMENT_STATUSES)
         review["status"] = status
         self._changed(review)
+        mirror = self._data["comments"].get(review_id)
+        if mirror is not None:
+            mirror["status"] = status
+            self._changed(mirror)
         self._rate(review["product_id"])
         return self._out(review)
+
+    @locked
+    def delete_review(self, review_id: int, *, force: bool) -> Json:
+        """DELETE a review: to the trash, or gone with `force`. Answers the review before a forced
+        delete (WooCommerce prepares it first), the trashed review otherwise."""
+        review = self._find("reviews", review_id)
+        if force:
+            snapshot = clone(review)
+            del self._data["reviews"][review_id]
+            self._data["comments"].pop(review_id, None)
+            self._reviews_of_product[review["product_id"]].remove(review_id)
+            self._rate(review["product_id"])
+            return snapshot
+        if review["status"] == "trash":
+            raise SandboxError(
+                "woocommerce_rest_already_trashed", "The object has already been trashed.", 410
+            )
+        return self.set_review_status(review_id, "trash")
+
+    def _review_comment(self, review: Json, text: str) -> Json:
+        """The review as `/wp/v2/comments` serves it (type "review", on the product's post)."""
+        email = review["reviewer_email"]
+        return {
+            **comment(
+                id=review["id"],
+                post=review["product_id"],
+                parent=0,
+                author=self.customer_id_by_email(email) or 0,
+                name=review["reviewer"],
+                email=email,
+                created=datetime.fromisoformat(review["date_created_gmt"]).replace(tzinfo=UTC),
+                text=text,
+                status=review["status"],
+                site_url=self.site_url,
+                ip="203.0.113.1",
+                user_agent="Mozilla/5.0 (X11; Linux x86_64) SandboxBrowser/1.0",
+            ),
+            "type": "review",
+        }
 
     def _rate(self, product_id: int) -> None:
         """The product's average_rating/rating_count over its approved, rated reviews."""
@@ -186,6 +236,20 @@ def _review_links(obj: Json, api_url: str, extra: Json) -> Json:
 REVIEW = Served("reviews", _review_links, COLLECTION, prepare=_with_reviewer)
 
 
+def _delete_review(api: RestApi, call: Call) -> Response:
+    """DELETE products/reviews/{id}: the trashed review, or {deleted, previous} with force."""
+    args = validate(DELETE_ARGS, call.params)
+    require(call, "delete", exists=api.exists("reviews", call.ids[0]))
+    store = api.store_as(ReviewsMixin)
+    if args["force"]:
+        previous = store.delete_review(call.ids[0], force=True)
+        body = {"deleted": True, "previous": api.shape(REVIEW, previous, "edit")}
+        return Response.json(200, body)
+    return Response.json(
+        200, api.shape(REVIEW, store.delete_review(call.ids[0], force=False), "edit")
+    )
+
+
 def _add_review(call: ControlCall) -> tuple[int, Any]:
     body = call.body
     review = call.store_as(ReviewsMixin).add_review(
@@ -212,6 +276,7 @@ RESOURCE = Resource(
     rest=(
         Route("GET", "/wc/v3/products/reviews", lambda api, c: api.serve_list(c, REVIEW)),
         Route("GET", r"/wc/v3/products/reviews/(\d+)", lambda api, c: api.get(c, REVIEW)),
+        Route("DELETE", r"/wc/v3/products/reviews/(\d+)", _delete_review),
     ),
     control=(
         ControlRoute(

@@ -13,7 +13,6 @@ from rules.comment import CommentRules
 from rules.review import ReviewRules
 
 
-
 def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
     config = load_config(None, env={})
     assert config.rules.review == ReviewRules(
@@ -47,7 +46,10 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         ("[rules.review]\npoints = -1", "rules.review.points: expected an integer >= 0, got -1"),
         ("[rules.review]\nverified_only = 1", "rules.review.verified_only: expected true or false"),
         ("[rules.review]\nmin_length = -2", "rules.review.min_length: expected an integer >= 0"),
-        ("[rules.comment]\nmax_per_day = -1", "rules.comment.max_per_day: expected an integer >= 0"),
+        (
+            "[rules.comment]\nmax_per_day = -1",
+            "rules.comment.max_per_day: expected an integer >= 0",
+        ),
         ('[rules.comment]\nreplies = "no"', "rules.comment.replies: expected true or false"),
         ("[sync]\nrescan_days = -1", "sync.rescan_days: expected an integer >= 0, got -1"),
     ],

@@ -196,7 +196,7 @@ def test_bad_value_is_refused_naming_file_key_path_and_expectation(
         (in_store('consumer_secert = "x"'), 'store.consumer_secert: unknown key; did you mean "consumer_secret"?'),
         ("[stor]\nurl = 1", 'stor: unknown key; did you mean "store"?'),
         (PURCHASE + "points_per_unt = 1", 'rules.purchase.points_per_unt: unknown key; did you mean "points_per_unit"'),
-        ("[rules.review]\nbonus = 5", "rules.review.bonus: unknown key; expected one of: enabled, points, verified_only, min_length, max_per_day"),
+        ("[rules.review]\nbonus = 5", "rules.review.bonus: unknown key; expected one of: enabled, points,"),
         (PRODUCT + "id = 1\nmultiplyer = 2", 'rules.purchase.products[0].multiplyer: unknown key; did you mean "mul'),
         (
             previous(("v1", "2020-01-01")) + "[[rules.purchase.previous.previous]]\nversion = 'b'",

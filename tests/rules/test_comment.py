@@ -113,3 +113,36 @@ def test_max_per_day_first_of_the_day_by_date_then_id(
         2: expected[3],
         4: expected[4],
     }
+
+
+@pytest.mark.parametrize(("status", "earned"), [("deleted", 0), ("approved", 5)])
+def test_a_deleted_comment_earns_nothing(status: str, earned: int) -> None:
+    assert points([comment(1, status=status)]) == {1: earned}
+
+
+@pytest.mark.parametrize(
+    ("comments", "expected"),
+    [
+        # one that stops qualifying (spam, too short, a reply not counted) frees its place
+        ([comment(1, status="spam"), comment(2), comment(3)], {1: 0, 2: 5, 3: 5}),
+        ([comment(1, text="x"), comment(2), comment(3)], {1: 0, 2: 5, 3: 5}),
+        ([comment(1, parent=9), comment(2), comment(3)], {1: 0, 2: 5, 3: 5}),
+        # a second comment on the same post takes no place under the cap
+        ([comment(1, post=4), comment(2, post=4), comment(3)], {1: 5, 2: 0, 3: 5}),
+    ],
+)
+def test_max_per_day_is_exact_under_reordering(
+    comments: list[Comment], expected: dict[int, int]
+) -> None:
+    rules = CommentRules(enabled=True, max_per_day=2, min_length=2, replies=False)
+    assert points(comments, rules) == expected
+    assert points(list(reversed(comments)), rules) == expected
+
+
+def test_min_length_reads_a_kept_length_when_the_text_is_not_kept() -> None:
+    rules = CommentRules(enabled=True, min_length=5)
+    kept = [
+        Comment(1, 1, "approved", DAY, "", length=4),
+        Comment(2, 2, "approved", DAY, "", length=5),
+    ]
+    assert points(kept, rules) == {1: 0, 2: 5}

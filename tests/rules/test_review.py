@@ -157,3 +157,12 @@ def test_awards_are_keyed_by_review_and_explained() -> None:
     assert awards[1].explanation == "approved review"
     assert awards[2].points == 0
     assert "status spam" in awards[2].explanation
+
+
+@pytest.mark.parametrize(("length", "earned"), [(4, 0), (5, 10), (None, 0)])
+def test_min_length_reads_a_kept_length_when_the_text_is_not_kept(
+    length: int | None, earned: int
+) -> None:
+    rules = ReviewRules(enabled=True, min_length=5)
+    kept = Review(1, 7, "approved", DAY, text="", verified=True, length=length)
+    assert points([kept], rules) == {1: earned}
