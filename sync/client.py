@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+from requests.auth import AuthBase, HTTPBasicAuth
 
 from sync import bounded_json
 from sync.errors import StoreAnswerUnusable, StoreRejected, StoreUnavailable
@@ -114,6 +115,11 @@ class ClientSettings:
     verify_tls: bool | str = True  # a path = CA bundle (the sandbox's TLS cert in tests)
     version: str = "wc/v3"
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # a larger body is refused unread
+    #: True for WordPress's own routes (`wp/v2`): HTTP Basic with a user and its Application
+    #: Password on any scheme, never WooCommerce's OAuth over http (which WordPress ignores).
+    basic_auth: bool = False
+    #: What a 401 tells the admin to check.
+    auth_hint: str = AUTH_HINT
 
 
 @dataclass(frozen=True)
@@ -189,8 +195,13 @@ class StoreClient:
         _guard_urllib3_log()
         self._settings = settings
         # Keys never go in the query over https: they would end up in server and proxy logs.
+        auth: AuthBase = (
+            HTTPBasicAuth(settings.consumer_key, settings.consumer_secret)
+            if settings.basic_auth
+            else WooCommerceAuth(settings.consumer_key, settings.consumer_secret, settings.version)
+        )
         self._transport = Transport(
-            WooCommerceAuth(settings.consumer_key, settings.consumer_secret, settings.version),
+            auth,
             timeout=settings.timeout,
             max_bytes=settings.max_response_bytes,
             verify_tls=settings.verify_tls,
@@ -464,7 +475,7 @@ class StoreClient:
         detail = f"{code}: {message}" if code else message
         text = f"{method} {path} rejected with HTTP {status}: {self._scrub(detail)}"
         if status == 401:
-            text = f"{text} ({AUTH_HINT})"
+            text = f"{text} ({self._settings.auth_hint})"
         return StoreRejected(text, status=status, code=code)
 
     # -- small helpers ---------------------------------------------------------------------------

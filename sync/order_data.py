@@ -10,26 +10,33 @@ and what came, so the sync can quarantine that one object and carry on.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from rules.types import Order, OrderLine, Refund, RefundLine
-from sync.errors import InvalidSourceData
+from sync.fields import describe, gmt, integer, invalid, join, member, obj_at, text
+
+# The strict readers (`sync.fields`), under the names this module has always used.
+_join, _get, _object, _int, _text, _gmt, _invalid, _describe = (
+    join,
+    member,
+    obj_at,
+    integer,
+    text,
+    gmt,
+    invalid,
+    describe,
+)
 
 _MONEY = re.compile(r"-?\d+(?:\.\d+)?")
-_GMT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?")
 _DIGITS = re.compile(r"\d+")
 _REFUNDED_ITEM_KEY = "_refunded_item_id"
 _ZERO = Decimal(0)
 #: Money amounts beyond this (either sign) are refused: no real order comes near it, and the points
 #: an amount earns must stay far inside what the ledger holds. Documented in the README.
 MAX_MONEY = Decimal(10**12)
-#: Ids, quantities and other integers fit a 64-bit column.
-MAX_INT = 2**63 - 1
 
 
 def parse_order(raw: Mapping[str, Any]) -> Order:
@@ -182,23 +189,6 @@ def _refunded_sum(lines: list[Any], name: str, key: str) -> Decimal:
 # -- strict readers -----------------------------------------------------------------------------
 
 
-def _join(parent: str, key: str) -> str:
-    return f"{parent}.{key}" if parent else key
-
-
-def _get(obj: Mapping[str, Any], key: str, parent: str) -> Any:
-    if key not in obj:
-        path = _join(parent, key)
-        raise InvalidSourceData(f"{path}: required field is missing", field=path)
-    return obj[key]
-
-
-def _object(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _invalid(path or "(root)", "an object", value)
-    return value
-
-
 def _list(obj: Mapping[str, Any], key: str, parent: str) -> list[Any]:
     value = _get(obj, key, parent)
     if not isinstance(value, list):
@@ -208,27 +198,6 @@ def _list(obj: Mapping[str, Any], key: str, parent: str) -> list[Any]:
 
 def _optional_list(obj: Mapping[str, Any], key: str) -> list[Any]:
     return _list(obj, key, "") if key in obj else []
-
-
-def _int(value: Any, path: str, *, minimum: int | None = None, maximum: int = MAX_INT) -> int:
-    expected = "an integer"
-    expected += f" >= {minimum}" if minimum is not None else ""
-    too_big = isinstance(value, int) and value > maximum
-    expected += f" <= {maximum}" if maximum != MAX_INT or too_big else ""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or (minimum is not None and value < minimum)
-        or too_big
-    ):
-        raise _invalid(path, expected, value)
-    return value
-
-
-def _text(value: Any, path: str, *, allow_empty: bool = True) -> str:
-    if not isinstance(value, str) or (not allow_empty and not value.strip()):
-        raise _invalid(path, "a string" if allow_empty else "a non-empty string", value)
-    return value
 
 
 def _money_field(obj: Mapping[str, Any], key: str, parent: str, *, sign: str = "any") -> Decimal:
@@ -248,35 +217,3 @@ def _money_field(obj: Mapping[str, Any], key: str, parent: str, *, sign: str = "
     if sign == "positive" and amount < 0:
         raise _invalid(path, 'a positive or zero money string like "12.50"', value)
     return amount
-
-
-def _gmt(value: Any, path: str) -> datetime:
-    """A `*_gmt` time: naive ISO 8601 in UTC (`2024-03-01T10:20:30`), returned aware."""
-    if not isinstance(value, str) or not _GMT.fullmatch(value):
-        raise _invalid(path, 'a UTC date-time like "2024-03-01T10:20:30"', value)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _invalid(path, "a valid calendar date-time", value) from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _invalid(path: str, expected: str, got: Any) -> InvalidSourceData:
-    return InvalidSourceData(f"{path}: expected {expected}, got {_describe(got)}", field=path)
-
-
-def _describe(value: Any) -> str:
-    """A short, JSON-flavoured rendering of what came: `"abc"`, `12.5 (a number)`, `null`."""
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, int | float):
-        return f"{value!r} (a number)"
-    if isinstance(value, str):
-        return json.dumps(value[:60], ensure_ascii=False)
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    return type(value).__name__

@@ -47,13 +47,18 @@ class OwnerDirectory:
         self._deleted: set[int] = set()  # WooCommerce ids of accounts deleted in the store
 
     def owner_of(self, session: Session, order: Order) -> int | None:
-        if order.customer_id:
-            account_id = self.account(session, order.customer_id)
-            if order.customer_id not in self._deleted:
+        return self.owner_for(session, order.customer_id, order.billing_email)
+
+    def owner_for(self, session: Session, wc_id: int, email: str) -> int | None:
+        """Who holds what an account (`wc_id` > 0) or a guest (`wc_id` 0, by email) earns: the
+        account; for a guest, the account with that email, else the guest held by it."""
+        if wc_id:
+            account_id = self.account(session, wc_id)
+            if wc_id not in self._deleted:
                 return account_id
-            # An order still naming a deleted account belongs with its billing email, as WordPress
-            # turns such orders into guest orders.
-        email = normalise_email(order.billing_email)
+            # An item still naming a deleted account belongs with its email, as WordPress turns
+            # such orders into guest orders.
+        email = normalise_email(email)
         if not email:
             return None
         cached = self._by_email.get(email)

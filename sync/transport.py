@@ -100,7 +100,7 @@ class Transport:
     `max_bytes` of body. Thread-safe: each thread keeps its own keep-alive session."""
 
     def __init__(
-        self, auth: WooCommerceAuth, *, timeout: float, max_bytes: int, verify_tls: bool | str
+        self, auth: AuthBase, *, timeout: float, max_bytes: int, verify_tls: bool | str
     ) -> None:
         self._auth = auth
         self._timeout = timeout

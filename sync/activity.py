@@ -1,0 +1,370 @@
+"""Reviews and blog comments: the machinery both activity sources share.
+
+For `sync.reviews` and `sync.comments`, each an `ActivitySource` with its own `ActivitySpec`
+(endpoint, statuses, parser, pure decision). Neither resource has a modified date, and a status
+change (approved -> spam) moves no date, so changes are found this way:
+
+- **The window, every run.** The live statuses (`status=all`: approved and held) created after
+  `since` are listed, lowest id first, `since` being the earlier of the newest creation date seen
+  minus `[sync] overlap_minutes` (new items) and the store's now minus `[sync] rescan_days`
+  (status changes of recent items). What was known in the window with a live status and is not
+  listed any more is asked for by id (`include=`, 100 a request) as spam, then as trash, then live
+  again (a page shifted while the listing ran); what is nowhere was deleted.
+- **The whole set, every `[sync] reconcile_every_hours`** (and on `--full`): the same with no
+  `since`, which finds old status changes and deletions the window cannot see.
+
+Every item an owner has is kept in `tracked_activity` (its status, subject, date, text length and
+flags), because the rules decide over the owner's whole set (once per product or post, a daily cap
+ordered by date then id): whenever an owner's items change, all of the owner's items are decided
+again, and those whose target changed are reconciled (`ledger.reconcile`, refs `{reason}:{id}`),
+in the unit of work that records the change. An item whose owner changed (an account registered
+with a guest's email, a comment's author edited) takes its points along.
+
+Items that do not parse (no email, an unparseable date) are quarantined and the page goes on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ledger.entries import NewEntry, append_entries
+from ledger.kinds import SourceKind
+from ledger.models import TrackedActivity
+from ledger.reconcile import Target, reconcile
+from rules.types import Award
+from sync.activity_data import Activity
+from sync.client import BY_IDS_BATCH, StoreClient
+from sync.paging import Listing
+from sync.quarantine import parse_page, valid_id
+
+PER_PAGE = 100
+#: Statuses the `all` listing shows (WP_Comment_Query's `all`): a known item with one of these
+#: that the listing no longer shows changed status or was deleted.
+LIVE_STATUSES = frozenset({"approved", "hold"})
+DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class ActivitySpec:
+    """What makes one activity source: where its items are and how they are parsed and decided."""
+
+    name: str  # the source's name: summary, cursors, quarantine ("reviews")
+    reason: str  # tracked_activity.source and the refs' prefix ("review" -> "review:17")
+    kind: SourceKind
+    endpoint: str  # "products/reviews", "comments"
+    #: Decides one owner's whole set of items (pure, `rules/`): the award of each, by item id.
+    decide: Callable[[Sequence[TrackedActivity]], dict[int, Award]]
+    parse: Callable[[Any], Activity]
+    params: Mapping[str, Any] = field(default_factory=dict)  # e.g. type=comment, context=edit
+    live: str = "all"
+    others: tuple[str, ...] = ("spam", "trash")
+    keep: Callable[[Activity], bool] = lambda _: True  # e.g. comments of type "comment" only
+
+
+class Owners(Protocol):
+    def owner_for(self, session: Session, wc_id: int, email: str) -> int | None: ...
+
+
+class Context(Protocol):
+    """What an activity source uses of the run (`sync.context.SyncContext`)."""
+
+    store_id: int
+    now: datetime
+    full: bool
+    owners: Any
+    quarantine: Any
+    summary: Any
+    progress: Any
+    tx: Any
+
+    def guard(self, name: str, step: Callable[[], int | None]) -> int: ...
+    def counts(self, source: str) -> Any: ...
+    def record(self, entries: list[NewEntry], source: str | None = None) -> None: ...
+    def cursor_position(self, name: str) -> datetime | None: ...
+    def save_cursor(
+        self, session: Session, name: str, position: datetime | None, state: Any
+    ) -> None: ...
+    def due(self, name: str, every_hours: float) -> bool: ...
+    def window_end(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How far back each run looks, and how often the whole set is reconciled."""
+
+    overlap: timedelta
+    rescan: timedelta
+    reconcile_every_hours: float
+
+
+class ActivitySource:
+    """One activity source (reviews or comments), following `sync.source.Source`."""
+
+    def __init__(self, spec: ActivitySpec, client: StoreClient, schedule: Schedule) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.client = client
+        self.schedule = schedule
+
+    # -- the Source hooks ------------------------------------------------------------------------
+
+    def run(self, ctx: Context) -> int:
+        return ctx.guard(self.name, lambda: self._sync(ctx))
+
+    def check(self, ctx: Context) -> int:
+        return 0  # the reconciliation by id is part of `run` when due
+
+    def catch_up(self, ctx: Context, lo: datetime, hi: datetime) -> int:
+        return 0  # items created during the run are in the next run's window (its overlap)
+
+    def resync_customer(self, ctx: Context, wc_id: int) -> None:
+        """The account's items decided again (no request: they are all tracked)."""
+        with ctx.tx.unit() as session:
+            owner = ctx.owners.account(session, wc_id)
+            self._append(ctx, session, self.redecide(ctx, session, {owner}))
+
+    def owner_moved(self, ctx: Context, session: Session, old: int, new: int) -> list[NewEntry]:
+        """What the old owner (a guest who registered, an account deleted) had is the new owner's:
+        its items move, and the new owner's whole set is decided again. The points themselves
+        moved with the balance (a transfer pair), so nothing is taken from the old owner here."""
+        session.flush()
+        session.execute(
+            update(TrackedActivity)
+            .where(
+                TrackedActivity.store_id == ctx.store_id,
+                TrackedActivity.source == self.spec.reason,
+                TrackedActivity.customer_id == old,
+            )
+            .values(customer_id=new)
+            .execution_options(synchronize_session=False)
+        )
+        for obj in list(session.identity_map.values()):  # rows loaded before the UPDATE
+            if isinstance(obj, TrackedActivity):
+                session.expire(obj)
+        return self.redecide(ctx, session, {new})
+
+    # -- one run ---------------------------------------------------------------------------------
+
+    def _sync(self, ctx: Context) -> int:
+        checked = f"{self.name}_checked"
+        whole = ctx.full or ctx.due(checked, self.schedule.reconcile_every_hours)
+        newest = ctx.cursor_position(self.name)
+        since = None
+        if not whole and newest is not None:
+            since = newest - self.schedule.overlap
+            if self.schedule.rescan:
+                since = min(since, ctx.window_end() - self.schedule.rescan)
+        ctx.progress.start(self.name)
+        seen: set[int] = set()
+        changed, newest = self._list(ctx, since, seen, newest)
+        changed += self._settle(ctx, since, seen)
+        with ctx.tx.unit() as session:
+            ctx.save_cursor(session, self.name, newest, None)
+            if whole:
+                ctx.save_cursor(session, checked, ctx.now, None)
+        ctx.progress.finish()
+        return changed
+
+    def _list(
+        self, ctx: Context, since: datetime | None, seen: set[int], newest: datetime | None
+    ) -> tuple[int, datetime | None]:
+        params: dict[str, Any] = {
+            **self.spec.params,
+            "status": self.spec.live,
+            "orderby": "id",
+            "order": "asc",
+            "per_page": PER_PAGE,
+        }
+        if since is not None:
+            # `after` is exclusive and compares site time; a zoned value is converted to it.
+            params["after"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        changed = 0
+        listing = Listing(self.client, self.spec.endpoint, per_page=PER_PAGE)
+        with closing(listing.numbered(params)) as pages:
+            for page in pages:
+                items, page_changed = self._page(ctx, page)
+                changed += page_changed
+                seen.update(i for i in map(valid_id, page) if i is not None)
+                for item in items:
+                    newest = item.created_at if newest is None else max(newest, item.created_at)
+        return changed, newest
+
+    def _page(self, ctx: Context, page: list[Any]) -> tuple[list[Activity], int]:
+        """One page parsed, quarantined, tracked and decided in one unit of work."""
+        counts = ctx.counts(self.name)
+        with ctx.tx.unit() as session:
+            parsed, rejected = parse_page(self.name, page, self.spec.parse)
+            ctx.summary.quarantined += ctx.quarantine.add(session, rejected, now=ctx.now)
+            items = [item for item, _ in parsed if self.spec.keep(item)]
+            ctx.quarantine.release(
+                session, self.name, [str(item.item_id) for item, _ in parsed], now=ctx.now
+            )
+            changed, entries = self._track(ctx, session, items)
+            self._append(ctx, session, entries)
+        counts.seen += len(page)
+        ctx.progress.advance(len(page))
+        return items, changed
+
+    def _settle(self, ctx: Context, since: datetime | None, seen: set[int]) -> int:
+        """Known live items of the window the listing did not show: asked for by id as spam, as
+        trash, as live again; those found nowhere were deleted."""
+        with ctx.tx.unit() as session:
+            query = select(TrackedActivity.item_id).where(
+                TrackedActivity.store_id == ctx.store_id,
+                TrackedActivity.source == self.spec.reason,
+                TrackedActivity.status.in_(sorted(LIVE_STATUSES)),
+            )
+            if since is not None:
+                query = query.where(TrackedActivity.created_at > since)
+            missing = set(session.execute(query).scalars()) - seen
+        changed = 0
+        for status in (*self.spec.others, self.spec.live):
+            if not missing:
+                return changed
+            listing = Listing(self.client, self.spec.endpoint, per_page=BY_IDS_BATCH)
+            params = {**self.spec.params, "status": status, "orderby": "id"}
+            with closing(listing.by_ids(missing, params)) as pages:
+                for page in pages:
+                    changed += self._page(ctx, page)[1]
+                    missing -= {i for i in map(valid_id, page) if i is not None}
+        if missing:
+            changed += self._deleted(ctx, missing)
+        return changed
+
+    def _deleted(self, ctx: Context, ids: Collection[int]) -> int:
+        with ctx.tx.unit() as session:
+            rows = self._rows(ctx, session, ids)
+            owners = {row.customer_id for row in rows.values()}
+            for row in rows.values():
+                row.status = DELETED
+                row.last_seen_at = ctx.now
+            session.flush()
+            self._append(ctx, session, self.redecide(ctx, session, owners))
+        return len(ids)
+
+    # -- tracking and deciding -------------------------------------------------------------------
+
+    def _track(
+        self, ctx: Context, session: Session, items: Sequence[Activity]
+    ) -> tuple[int, list[NewEntry]]:
+        """Record what the items say now; decide again for every owner whose set changed."""
+        rows = self._rows(ctx, session, [item.item_id for item in items])
+        affected: set[int] = set()
+        moved: dict[int, int] = {}
+        changed = 0
+        for item in items:
+            owner = ctx.owners.owner_for(session, item.account, item.email)
+            if owner is None:  # parsing guarantees an account or an email: not reached
+                continue
+            row = rows.get(item.item_id)
+            facts = _facts(item)
+            if row is None:
+                row = TrackedActivity(
+                    store_id=ctx.store_id,
+                    source=self.spec.reason,
+                    item_id=item.item_id,
+                    customer_id=owner,
+                    points=0,
+                )
+                session.add(row)
+                rows[item.item_id] = row
+            elif row.customer_id == owner and all(getattr(row, k) == v for k, v in facts.items()):
+                row.last_seen_at = ctx.now
+                continue
+            elif row.customer_id != owner:
+                moved[item.item_id] = row.customer_id
+                affected.add(row.customer_id)
+                row.customer_id = owner
+            for key, value in facts.items():
+                setattr(row, key, value)
+            row.last_seen_at = ctx.now
+            affected.add(owner)
+            changed += 1
+        session.flush()
+        return changed, self.redecide(ctx, session, affected, moved)
+
+    def redecide(
+        self,
+        ctx: Context,
+        session: Session,
+        owners: Iterable[int],
+        moved: Mapping[int, int] | None = None,
+    ) -> list[NewEntry]:
+        """Each owner's whole set decided again; the entries for the items whose target changed
+        (or whose owner changed: `moved` maps item id -> previous owner)."""
+        wanted = sorted(set(owners))
+        if not wanted:
+            return []
+        moved = moved or {}
+        by_owner: dict[int, list[TrackedActivity]] = defaultdict(list)
+        for start in range(0, len(wanted), 500):
+            for row in session.execute(
+                select(TrackedActivity).where(
+                    TrackedActivity.store_id == ctx.store_id,
+                    TrackedActivity.source == self.spec.reason,
+                    TrackedActivity.customer_id.in_(wanted[start : start + 500]),
+                )
+            ).scalars():
+                by_owner[row.customer_id].append(row)
+        targets: list[Target] = []
+        for owner in sorted(by_owner):
+            awards = self.spec.decide(by_owner[owner])
+            for row in sorted(by_owner[owner], key=lambda r: r.item_id):
+                award = awards.get(row.item_id)
+                points = award.points if award is not None else 0
+                previous = moved.get(row.item_id)
+                if points == row.points and previous is None:
+                    continue
+                row.points = points
+                targets.append(
+                    Target(
+                        owner=owner,
+                        source_ref=f"{self.spec.reason}:{row.item_id}",
+                        kind=self.spec.kind,
+                        points=points,
+                        occurred_at=ctx.now,
+                        note=award.explanation if award is not None else row.status,
+                        rule_version=award.rule_version if award is not None else None,
+                        previous_owner=previous,
+                    )
+                )
+        session.flush()
+        return reconcile(session, ctx.store_id, targets)
+
+    def _rows(
+        self, ctx: Context, session: Session, ids: Iterable[int]
+    ) -> dict[int, TrackedActivity]:
+        wanted = sorted(set(ids))
+        rows: dict[int, TrackedActivity] = {}
+        for start in range(0, len(wanted), 500):
+            for row in session.execute(
+                select(TrackedActivity).where(
+                    TrackedActivity.store_id == ctx.store_id,
+                    TrackedActivity.source == self.spec.reason,
+                    TrackedActivity.item_id.in_(wanted[start : start + 500]),
+                )
+            ).scalars():
+                rows[row.item_id] = row
+        return rows
+
+    def _append(self, ctx: Context, session: Session, entries: list[NewEntry]) -> None:
+        ctx.record(append_entries(session, ctx.store_id, entries, now=ctx.now), self.name)
+
+
+def _facts(item: Activity) -> dict[str, Any]:
+    return {
+        "subject": item.subject,
+        "status": item.status,
+        "created_at": item.created_at,
+        "text_length": item.text_length,
+        "verified": item.verified,
+        "parent": item.parent,
+    }

@@ -1,0 +1,115 @@
+"""Strict parsing of product reviews and blog comments into `Activity`, the shape the sync tracks.
+
+For `sync.reviews` and `sync.comments`: each item of their listings is parsed here or rejected with
+its reason (`InvalidSourceData` naming the field), to be quarantined. Times come from the `_gmt`
+fields as aware UTC; the text is kept only as its length with tags stripped (what `min_length`
+reads). An item without an owner (no account and no email) cannot earn: it is rejected too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rules.activity import text_length
+from sync.errors import InvalidSourceData
+from sync.fields import gmt, integer, member, obj_at, text
+
+#: The longest status string kept (`tracked_activity.status`); WordPress's are shorter.
+MAX_STATUS = 16
+MAX_EMAIL = 320  # what an email address may be, and what the ledger keeps
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One review or comment as the sync keeps it. `account` is the WordPress user id (0 for a
+    guest); `email` is lowercased and stripped (may be empty when `account` is set)."""
+
+    item_id: int
+    subject: int  # the product or the post
+    status: str
+    created_at: datetime
+    text_length: int
+    account: int
+    email: str
+    verified: bool = False
+    parent: int = 0
+    type: str = "comment"
+
+
+def parse_review(raw: Any) -> Activity:
+    """One item of `GET products/reviews`. The owner comes from `reviewer_email` alone."""
+    obj = obj_at(raw, "")
+    email = _email(obj, "reviewer_email")
+    if not email:
+        raise InvalidSourceData(
+            "reviewer_email: a review needs the reviewer's email to find its owner, got none",
+            field="reviewer_email",
+        )
+    verified = member(obj, "verified", "")
+    if not isinstance(verified, bool):
+        raise InvalidSourceData(
+            f"verified: expected true or false, got {verified!r}", field="verified"
+        )
+    return Activity(
+        item_id=integer(member(obj, "id", ""), "id", minimum=1),
+        subject=integer(member(obj, "product_id", ""), "product_id", minimum=0),
+        status=_status(obj),
+        created_at=gmt(member(obj, "date_created_gmt", ""), "date_created_gmt"),
+        text_length=text_length(text(member(obj, "review", ""), "review")),
+        account=0,
+        email=email,
+        verified=verified,
+    )
+
+
+def parse_comment(raw: Any) -> Activity:
+    """One item of `GET wp/v2/comments?context=edit`. The owner is the account when `author` > 0,
+    else `author_email` (which only the edit context shows)."""
+    obj = obj_at(raw, "")
+    author = integer(member(obj, "author", ""), "author", minimum=0)
+    email = _email(obj, "author_email")
+    if not author and not email:
+        raise InvalidSourceData(
+            "author_email: a guest's comment needs its email to find its owner, got none"
+            " (is the listing asked for with context=edit?)",
+            field="author_email",
+        )
+    content = obj_at(member(obj, "content", ""), "content")
+    # `raw` (edit context) is what was typed; `rendered` has WordPress's paragraphs around it.
+    body = content.get("raw", content.get("rendered"))
+    return Activity(
+        item_id=integer(member(obj, "id", ""), "id", minimum=1),
+        subject=integer(member(obj, "post", ""), "post", minimum=0),
+        status=_status(obj),
+        created_at=gmt(member(obj, "date_gmt", ""), "date_gmt"),
+        text_length=text_length(text(body, "content.raw")),
+        account=author,
+        email=email,
+        parent=integer(member(obj, "parent", ""), "parent", minimum=0),
+        type=text(member(obj, "type", ""), "type", allow_empty=False)[:MAX_STATUS],
+    )
+
+
+def _email(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        return ""
+    email = text(value, key).strip().lower()
+    if len(email) > MAX_EMAIL:
+        raise InvalidSourceData(
+            f"{key}: expected an email of at most {MAX_EMAIL} characters", field=key
+        )
+    return email
+
+
+def _status(obj: Mapping[str, Any]) -> str:
+    status = text(member(obj, "status", ""), "status", allow_empty=False)
+    if len(status) > MAX_STATUS:
+        raise InvalidSourceData(
+            f"status: expected a comment status such as approved, got {status[:40]!r}",
+            field="status",
+        )
+    return status

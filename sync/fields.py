@@ -1,0 +1,91 @@
+"""Strict readers of store JSON: a field, an object, an integer, a string, a UTC time.
+
+For the parsers of every source (`sync.order_data` for orders, refunds and customers,
+`sync.activity_data` for reviews and comments): each reads one value or raises `InvalidSourceData`
+naming the JSON path (`line_items[1].total`), what was expected and what came, so the sync can
+quarantine that one item and carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sync.errors import InvalidSourceData
+
+_GMT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?")
+#: Ids, quantities and other integers fit a 64-bit column.
+MAX_INT = 2**63 - 1
+
+
+def join(parent: str, key: str) -> str:
+    return f"{parent}.{key}" if parent else key
+
+
+def member(obj: Mapping[str, Any], key: str, parent: str) -> Any:
+    if key not in obj:
+        path = join(parent, key)
+        raise InvalidSourceData(f"{path}: required field is missing", field=path)
+    return obj[key]
+
+
+def obj_at(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise invalid(path or "(root)", "an object", value)
+    return value
+
+
+def integer(value: Any, path: str, *, minimum: int | None = None, maximum: int = MAX_INT) -> int:
+    expected = "an integer"
+    expected += f" >= {minimum}" if minimum is not None else ""
+    too_big = isinstance(value, int) and value > maximum
+    expected += f" <= {maximum}" if maximum != MAX_INT or too_big else ""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (minimum is not None and value < minimum)
+        or too_big
+    ):
+        raise invalid(path, expected, value)
+    return value
+
+
+def text(value: Any, path: str, *, allow_empty: bool = True) -> str:
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        raise invalid(path, "a string" if allow_empty else "a non-empty string", value)
+    return value
+
+
+def gmt(value: Any, path: str) -> datetime:
+    """A `*_gmt` time: naive ISO 8601 in UTC (`2024-03-01T10:20:30`), returned aware."""
+    if not isinstance(value, str) or not _GMT.fullmatch(value):
+        raise invalid(path, 'a UTC date-time like "2024-03-01T10:20:30"', value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise invalid(path, "a valid calendar date-time", value) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def invalid(path: str, expected: str, got: Any) -> InvalidSourceData:
+    return InvalidSourceData(f"{path}: expected {expected}, got {describe(got)}", field=path)
+
+
+def describe(value: Any) -> str:
+    """A short, JSON-flavoured rendering of what came: `"abc"`, `12.5 (a number)`, `null`."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return f"{value!r} (a number)"
+    if isinstance(value, str):
+        return json.dumps(value[:60], ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return type(value).__name__
