@@ -5,9 +5,11 @@ For tests of a sync facing broken data: a plugin or a corrupt row makes a store 
 real item (so it is still filtered and sorted where it really sits in a listing); only its served
 JSON changes, in listings and by id, until the override is removed.
 
-    PUT    /sandbox/served/{orders|customers}/{id}   {"item": <any JSON>} replaces it whole;
-                                                     {"patch": {...}} merges (RFC 7396: null removes)
-    DELETE /sandbox/served/{orders|customers}/{id}   serve the real item again
+    PUT    /sandbox/served/{resource}/{id}   {"item": <any JSON>} replaces it whole;
+                                             {"patch": {...}} merges (RFC 7396: null removes)
+    DELETE /sandbox/served/{resource}/{id}   serve the real item again
+
+for the resources in `RESOURCES` (orders, customers, reviews, comments).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import copy
 import threading
 from typing import Any
 
-RESOURCES = ("orders", "customers")
+RESOURCES = ("orders", "customers", "reviews", "comments")
 _WHOLE = "item"
 _PATCH = "patch"
 

@@ -1,9 +1,10 @@
-"""Strict parsing of product reviews and blog comments into `Activity`, the shape the sync tracks.
+"""Activity items (product reviews, blog comments) as the sync tracks them, and the review parser.
 
-For `sync.reviews` and `sync.comments`: each item of their listings is parsed here or rejected with
-its reason (`InvalidSourceData` naming the field), to be quarantined. Times come from the `_gmt`
-fields as aware UTC; the text is kept only as its length with tags stripped (what `min_length`
-reads). An item without an owner (no account and no email) cannot earn: it is rejected too.
+For `sync.reviews` and `sync.comments` (which parses its own items): each item of a listing is
+parsed or rejected with its reason (`InvalidSourceData` naming the field), to be quarantined.
+Times come from the `_gmt` fields as aware UTC; the text is kept only as its length with tags
+stripped (what `min_length` reads). An item without an owner (no account and no email) cannot
+earn: it is rejected too.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Activity:
 def parse_review(raw: Any) -> Activity:
     """One item of `GET products/reviews`. The owner comes from `reviewer_email` alone."""
     obj = obj_at(raw, "")
-    email = _email(obj, "reviewer_email")
+    email = email_of(obj, "reviewer_email")
     if not email:
         raise InvalidSourceData(
             "reviewer_email: a review needs the reviewer's email to find its owner, got none",
@@ -56,7 +57,7 @@ def parse_review(raw: Any) -> Activity:
     return Activity(
         item_id=integer(member(obj, "id", ""), "id", minimum=1),
         subject=integer(member(obj, "product_id", ""), "product_id", minimum=0),
-        status=_status(obj),
+        status=status_of(obj),
         created_at=gmt(member(obj, "date_created_gmt", ""), "date_created_gmt"),
         text_length=text_length(text(member(obj, "review", ""), "review")),
         account=0,
@@ -65,35 +66,7 @@ def parse_review(raw: Any) -> Activity:
     )
 
 
-def parse_comment(raw: Any) -> Activity:
-    """One item of `GET wp/v2/comments?context=edit`. The owner is the account when `author` > 0,
-    else `author_email` (which only the edit context shows)."""
-    obj = obj_at(raw, "")
-    author = integer(member(obj, "author", ""), "author", minimum=0)
-    email = _email(obj, "author_email")
-    if not author and not email:
-        raise InvalidSourceData(
-            "author_email: a guest's comment needs its email to find its owner, got none"
-            " (is the listing asked for with context=edit?)",
-            field="author_email",
-        )
-    content = obj_at(member(obj, "content", ""), "content")
-    # `raw` (edit context) is what was typed; `rendered` has WordPress's paragraphs around it.
-    body = content.get("raw", content.get("rendered"))
-    return Activity(
-        item_id=integer(member(obj, "id", ""), "id", minimum=1),
-        subject=integer(member(obj, "post", ""), "post", minimum=0),
-        status=_status(obj),
-        created_at=gmt(member(obj, "date_gmt", ""), "date_gmt"),
-        text_length=text_length(text(body, "content.raw")),
-        account=author,
-        email=email,
-        parent=integer(member(obj, "parent", ""), "parent", minimum=0),
-        type=text(member(obj, "type", ""), "type", allow_empty=False)[:MAX_STATUS],
-    )
-
-
-def _email(obj: Mapping[str, Any], key: str) -> str:
+def email_of(obj: Mapping[str, Any], key: str) -> str:
     value = obj.get(key)
     if value is None:
         return ""
@@ -105,7 +78,7 @@ def _email(obj: Mapping[str, Any], key: str) -> str:
     return email
 
 
-def _status(obj: Mapping[str, Any]) -> str:
+def status_of(obj: Mapping[str, Any]) -> str:
     status = text(member(obj, "status", ""), "status", allow_empty=False)
     if len(status) > MAX_STATUS:
         raise InvalidSourceData(

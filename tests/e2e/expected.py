@@ -87,3 +87,54 @@ def meta_balances(store: SandboxStore, key: str = "loyalty_points") -> dict[Hold
         if values and int(values[0]):
             out[("account", customer["id"])] = int(values[0])
     return out
+
+
+def expected_activity(
+    store: SandboxStore, *, review_points: int = 0, comment_points: int = 0, comment_cap: int = 0
+) -> dict[Holder, int]:
+    """What reviews and blog comments earn each holder, from the rules' definition: approved only;
+    once per product (reviews) or post (comments) per holder, the earliest by id; comments of type
+    `comment` only (replies count), at most `comment_cap` a UTC day per holder, the first by date
+    then id (0: no cap). Reviews belong to their email's holder; comments to their author's
+    account, else to their email's holder. No length or verified rule."""
+    accounts_by_email: dict[str, int] = {}
+    for customer in store.all("customers"):
+        accounts_by_email.setdefault(customer["email"].strip().lower(), customer["id"])
+
+    def by_email(email: str) -> Holder:
+        email = email.strip().lower()
+        return (
+            ("account", accounts_by_email[email])
+            if email in accounts_by_email
+            else ("guest", email)
+        )
+
+    balances: dict[Holder, int] = defaultdict(int)
+    firsts: set[tuple[Holder, int]] = set()
+    for review in sorted(store.all("reviews"), key=lambda r: r["id"]):
+        holder = by_email(review["reviewer_email"])
+        if review["status"] == "approved" and (holder, review["product_id"]) not in firsts:
+            firsts.add((holder, review["product_id"]))
+            balances[holder] += review_points
+    earning: dict[tuple[Holder, str], list[tuple[str, int]]] = defaultdict(list)
+    firsts.clear()
+    blog = [c for c in store.all("comments") if c["type"] == "comment"]
+    for comment in sorted(blog, key=lambda c: c["id"]):
+        author = comment["author"]
+        owner: Holder = ("account", author) if author else by_email(comment["author_email"])
+        if comment["status"] == "approved" and (owner, comment["post"]) not in firsts:
+            firsts.add((owner, comment["post"]))
+            earning[(owner, comment["date_gmt"][:10])].append((comment["date_gmt"], comment["id"]))
+    for (owner, _day), items in earning.items():
+        kept = sorted(items)[:comment_cap] if comment_cap else items
+        balances[owner] += comment_points * len(kept)
+    return {holder: points for holder, points in balances.items() if points}
+
+
+def merged(*parts: dict[Holder, int]) -> dict[Holder, int]:
+    """Holders' expected balances from several sources, summed, zeros dropped."""
+    total: dict[Holder, int] = defaultdict(int)
+    for part in parts:
+        for holder, points in part.items():
+            total[holder] += points
+    return {holder: points for holder, points in total.items() if points}

@@ -1,0 +1,169 @@
+"""Product reviews earn [rules.review] points, end to end against the sandbox store: each status
+change lands as exactly one entry, the customer's meta follows, a second sync appends nothing;
+guests' reviews follow their account; caps hold when reviews arrive out of order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from loyalty.config import Config
+from rules.review import ReviewRules
+from sandbox.server import SandboxServer
+from sandbox.store import SandboxStore
+from sync.summary import SyncSummary
+from tests.e2e.activity import balance, entries_of, meta, quarantined, with_rules
+
+Sync = Callable[..., SyncSummary]
+ON = ReviewRules(enabled=True, points=10)
+
+
+@pytest.fixture
+def reviews_on(config: Config) -> Config:
+    return with_rules(config, review=ON)
+
+
+def test_approve_spam_approve_trash_approve_delete_gives_an_exact_ledger_and_meta(
+    sync: Sync, store: SandboxStore, reviews_on: Config, engine_for: Callable[[], Engine]
+) -> None:
+    alice = store.register_customer(email="alice.reviews@example.org")
+    product = store.all("products")[0]["id"]
+    review = store.add_review(
+        product_id=product, email="Alice.Reviews@example.org", name="Alice", rating=5,
+        text="Sturdy and warm.", status="hold",
+    )  # fmt: skip
+    ref = f"review:{review['id']}"
+    engine = engine_for()
+    expected: list[int] = []
+    steps = [
+        ("hold", []),
+        ("approved", [10]),
+        ("spam", [-10]),
+        ("approved", [10]),
+        ("trash", [-10]),
+        ("approved", [10]),
+        ("deleted", [-10]),
+    ]
+    for status, appended in steps:
+        if status == "deleted":
+            store.delete_review(review["id"], force=True)
+        elif status != store.get("reviews", review["id"])["status"]:
+            store.set_review_status(review["id"], status)
+        first = sync(reviews_on)
+        expected += appended
+        assert entries_of(engine, ref) == expected, status
+        assert first.sources["reviews"].entries == len(appended)
+        assert first.sources["reviews"].net_points == sum(appended)
+        held = sum(expected)
+        assert balance(reviews_on, engine, wc_id=alice["id"]) == held
+        assert meta(store, alice["id"]) in ((str(held),) if held or appended else (None, "0"))
+        second = sync(reviews_on)
+        assert second.entries_appended == 0, status
+        assert entries_of(engine, ref) == expected
+
+
+def test_once_per_product_the_earliest_approved_review_earns(
+    sync: Sync, store: SandboxStore, reviews_on: Config, engine_for: Callable[[], Engine]
+) -> None:
+    product = store.all("products")[0]["id"]
+    first, second = (
+        store.add_review(product_id=product, email="twice@example.org", name="T", rating=4,
+                         text="ok", status="approved")
+        for _ in range(2)
+    )  # fmt: skip
+    sync(reviews_on)
+    engine = engine_for()
+    assert entries_of(engine, f"review:{first['id']}") == [10]
+    assert entries_of(engine, f"review:{second['id']}") == []
+    store.set_review_status(first["id"], "trash")  # the place goes to the next one
+    sync(reviews_on)
+    assert entries_of(engine, f"review:{first['id']}") == [10, -10]
+    assert entries_of(engine, f"review:{second['id']}") == [10]
+    assert balance(reviews_on, engine, email="twice@example.org") == 10
+
+
+def test_a_guest_review_is_held_by_email_and_follows_the_account_that_registers(
+    sync: Sync, store: SandboxStore, reviews_on: Config, engine_for: Callable[[], Engine]
+) -> None:
+    product = store.all("products")[0]["id"]
+    review = store.add_review(
+        product_id=product, email="Guest.Reviewer@example.org", name="G", rating=5, text="Nice",
+        status="approved",
+    )  # fmt: skip
+    sync(reviews_on)
+    engine = engine_for()
+    assert balance(reviews_on, engine, email="guest.reviewer@example.org") == 10
+    account = store.register_customer(email="guest.reviewer@example.org")
+    assert sync(reviews_on).transfers == 1
+    assert balance(reviews_on, engine, email="guest.reviewer@example.org") == 0
+    assert balance(reviews_on, engine, wc_id=account["id"]) == 10
+    assert meta(store, account["id"]) == "10"
+    store.set_review_status(review["id"], "spam")  # the account, not the guest, gives it back
+    sync(reviews_on)
+    assert balance(reviews_on, engine, wc_id=account["id"]) == 0
+    assert balance(reviews_on, engine, email="guest.reviewer@example.org") == 0
+    assert meta(store, account["id"]) == "0"
+    assert sync(reviews_on).entries_appended == 0
+
+
+def test_the_daily_cap_holds_when_reviews_arrive_out_of_order_across_syncs(
+    sync: Sync, store: SandboxStore, config: Config, engine_for: Callable[[], Engine]
+) -> None:
+    capped = with_rules(config, review=ReviewRules(enabled=True, points=10, max_per_day=1))
+    products = [p["id"] for p in store.all("products")[:3]]
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+
+    def review_at(hour: int, product: int, status: str) -> int:
+        with store.clock_at(day + timedelta(hours=hour)):
+            made = store.add_review(product_id=product, email="cap@example.org", name="C",
+                                    rating=5, text="fine", status=status)  # fmt: skip
+        return int(made["id"])
+
+    late = review_at(15, products[0], "approved")
+    early = review_at(9, products[1], "spam")  # created first in the day, approved later
+    sync(capped)
+    engine = engine_for()
+    assert entries_of(engine, f"review:{late}") == [10]
+    store.set_review_status(early, "approved")  # arrives in a later sync: it takes the place
+    sync(capped)
+    assert entries_of(engine, f"review:{early}") == [10]
+    assert entries_of(engine, f"review:{late}") == [10, -10]
+    middle = review_at(12, products[2], "approved")  # later than `early`: over the cap
+    sync(capped)
+    assert entries_of(engine, f"review:{middle}") == []
+    store.set_review_status(early, "hold")  # frees the place for the next by date: `middle`
+    sync(capped)
+    assert entries_of(engine, f"review:{middle}") == [10]
+    assert entries_of(engine, f"review:{late}") == [10, -10]
+    assert balance(capped, engine, email="cap@example.org") == 10
+    # a full resync gives the same ledger
+    assert sync(capped, full=True).entries_appended == 0
+
+
+def test_a_review_without_an_email_is_quarantined_and_the_others_earn(
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    reviews_on: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    product = store.all("products")[0]["id"]
+    broken = store.add_review(product_id=product, email="x@example.org", name="X", rating=5,
+                              text="?", status="approved")  # fmt: skip
+    fine = store.add_review(product_id=product, email="y@example.org", name="Y", rating=5,
+                            text="!", status="approved")  # fmt: skip
+    sandbox.overrides.patch("reviews", broken["id"], {"reviewer_email": ""})
+    dateless = store.add_review(product_id=product, email="z@example.org", name="Z", rating=5,
+                                text="?", status="approved")  # fmt: skip
+    sandbox.overrides.patch("reviews", dateless["id"], {"date_created_gmt": "yesterday"})
+    summary = sync(reviews_on)
+    engine = engine_for()
+    assert summary.quarantined == 2
+    reasons = quarantined(engine, "reviews")
+    assert "reviewer_email" in reasons[str(broken["id"])]
+    assert "date_created_gmt" in reasons[str(dateless["id"])]
+    assert entries_of(engine, f"review:{fine['id']}") == [10]
+    assert entries_of(engine, f"review:{broken['id']}") == []
