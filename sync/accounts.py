@@ -55,6 +55,7 @@ def retire_accounts(ctx: SyncContext, session: Session, customer_ids: Sequence[i
             account,
             bonus=ctx.settings.first_order_points,
             now=ctx.now,
+            moved=ctx.owner_moved,
         )
         ctx.owners.forget(account)
         ctx.summary.accounts_deleted += 1

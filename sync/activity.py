@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -42,8 +42,11 @@ from ledger.reconcile import Target, reconcile
 from rules.types import Award
 from sync.activity_data import Activity
 from sync.client import BY_IDS_BATCH, StoreClient
+from sync.context import SyncContext
+from sync.errors import StoreRejected
 from sync.paging import Listing
 from sync.quarantine import parse_page, valid_id
+from sync.settings import SyncSettings
 
 PER_PAGE = 100
 #: Statuses the `all` listing shows (WP_Comment_Query's `all`): a known item with one of these
@@ -69,33 +72,6 @@ class ActivitySpec:
     keep: Callable[[Activity], bool] = lambda _: True  # e.g. comments of type "comment" only
 
 
-class Owners(Protocol):
-    def owner_for(self, session: Session, wc_id: int, email: str) -> int | None: ...
-
-
-class Context(Protocol):
-    """What an activity source uses of the run (`sync.context.SyncContext`)."""
-
-    store_id: int
-    now: datetime
-    full: bool
-    owners: Any
-    quarantine: Any
-    summary: Any
-    progress: Any
-    tx: Any
-
-    def guard(self, name: str, step: Callable[[], int | None]) -> int: ...
-    def counts(self, source: str) -> Any: ...
-    def record(self, entries: list[NewEntry], source: str | None = None) -> None: ...
-    def cursor_position(self, name: str) -> datetime | None: ...
-    def save_cursor(
-        self, session: Session, name: str, position: datetime | None, state: Any
-    ) -> None: ...
-    def due(self, name: str, every_hours: float) -> bool: ...
-    def window_end(self) -> datetime: ...
-
-
 @dataclass(frozen=True)
 class Schedule:
     """How far back each run looks, and how often the whole set is reconciled."""
@@ -103,6 +79,15 @@ class Schedule:
     overlap: timedelta
     rescan: timedelta
     reconcile_every_hours: float
+
+
+def schedule(settings: SyncSettings) -> Schedule:
+    """The `[sync]` settings an activity source lists by."""
+    return Schedule(
+        overlap=timedelta(minutes=settings.overlap_minutes),
+        rescan=timedelta(days=settings.rescan_days),
+        reconcile_every_hours=settings.reconcile_every_hours,
+    )
 
 
 class ActivitySource:
@@ -114,27 +99,43 @@ class ActivitySource:
         self.client = client
         self.schedule = schedule
 
+    @classmethod
+    def register(
+        cls, ctx: SyncContext, spec: ActivitySpec, client: StoreClient, when: Schedule
+    ) -> ActivitySource:
+        """The source for this run, its owner-move hook registered with the run."""
+        source = cls(spec, client, when)
+        ctx.owner_hooks.append(lambda session, old, new: source.owner_moved(ctx, session, old, new))
+        return source
+
     # -- the Source hooks ------------------------------------------------------------------------
 
-    def run(self, ctx: Context) -> int:
-        return ctx.guard(self.name, lambda: self._sync(ctx))
+    def run(self, ctx: SyncContext) -> int:
+        try:
+            return ctx.guard(self.name, lambda: self._sync(ctx))
+        except StoreRejected as refused:
+            if refused.status not in (401, 403):
+                raise
+            ctx.refused(self.name, refused)  # wrong credentials: said once, the others go on
+            return 0
 
-    def check(self, ctx: Context) -> int:
+    def check(self, ctx: SyncContext) -> int:
         return 0  # the reconciliation by id is part of `run` when due
 
-    def catch_up(self, ctx: Context, lo: datetime, hi: datetime) -> int:
+    def catch_up(self, ctx: SyncContext, lo: datetime, hi: datetime) -> int:
         return 0  # items created during the run are in the next run's window (its overlap)
 
-    def resync_customer(self, ctx: Context, wc_id: int) -> None:
+    def resync_customer(self, ctx: SyncContext, wc_id: int) -> None:
         """The account's items decided again (no request: they are all tracked)."""
         with ctx.tx.unit() as session:
             owner = ctx.owners.account(session, wc_id)
             self._append(ctx, session, self.redecide(ctx, session, {owner}))
 
-    def owner_moved(self, ctx: Context, session: Session, old: int, new: int) -> list[NewEntry]:
+    def owner_moved(self, ctx: SyncContext, session: Session, old: int, new: int) -> list[NewEntry]:
         """What the old owner (a guest who registered, an account deleted) had is the new owner's:
-        its items move, and the new owner's whole set is decided again. The points themselves
-        moved with the balance (a transfer pair), so nothing is taken from the old owner here."""
+        its items move, and the new owner's whole set is decided again (entries appended and
+        counted here, under this source). The points themselves move with the balance (a transfer
+        pair), so nothing is taken from the old owner here."""
         session.flush()
         session.execute(
             update(TrackedActivity)
@@ -149,11 +150,12 @@ class ActivitySource:
         for obj in list(session.identity_map.values()):  # rows loaded before the UPDATE
             if isinstance(obj, TrackedActivity):
                 session.expire(obj)
-        return self.redecide(ctx, session, {new})
+        self._append(ctx, session, self.redecide(ctx, session, {new}))
+        return []
 
     # -- one run ---------------------------------------------------------------------------------
 
-    def _sync(self, ctx: Context) -> int:
+    def _sync(self, ctx: SyncContext) -> int:
         checked = f"{self.name}_checked"
         whole = ctx.full or ctx.due(checked, self.schedule.reconcile_every_hours)
         newest = ctx.cursor_position(self.name)
@@ -174,7 +176,7 @@ class ActivitySource:
         return changed
 
     def _list(
-        self, ctx: Context, since: datetime | None, seen: set[int], newest: datetime | None
+        self, ctx: SyncContext, since: datetime | None, seen: set[int], newest: datetime | None
     ) -> tuple[int, datetime | None]:
         params: dict[str, Any] = {
             **self.spec.params,
@@ -197,7 +199,7 @@ class ActivitySource:
                     newest = item.created_at if newest is None else max(newest, item.created_at)
         return changed, newest
 
-    def _page(self, ctx: Context, page: list[Any]) -> tuple[list[Activity], int]:
+    def _page(self, ctx: SyncContext, page: list[Any]) -> tuple[list[Activity], int]:
         """One page parsed, quarantined, tracked and decided in one unit of work."""
         counts = ctx.counts(self.name)
         with ctx.tx.unit() as session:
@@ -213,7 +215,7 @@ class ActivitySource:
         ctx.progress.advance(len(page))
         return items, changed
 
-    def _settle(self, ctx: Context, since: datetime | None, seen: set[int]) -> int:
+    def _settle(self, ctx: SyncContext, since: datetime | None, seen: set[int]) -> int:
         """Known live items of the window the listing did not show: asked for by id as spam, as
         trash, as live again; those found nowhere were deleted."""
         with ctx.tx.unit() as session:
@@ -239,7 +241,7 @@ class ActivitySource:
             changed += self._deleted(ctx, missing)
         return changed
 
-    def _deleted(self, ctx: Context, ids: Collection[int]) -> int:
+    def _deleted(self, ctx: SyncContext, ids: Collection[int]) -> int:
         with ctx.tx.unit() as session:
             rows = self._rows(ctx, session, ids)
             owners = {row.customer_id for row in rows.values()}
@@ -253,7 +255,7 @@ class ActivitySource:
     # -- tracking and deciding -------------------------------------------------------------------
 
     def _track(
-        self, ctx: Context, session: Session, items: Sequence[Activity]
+        self, ctx: SyncContext, session: Session, items: Sequence[Activity]
     ) -> tuple[int, list[NewEntry]]:
         """Record what the items say now; decide again for every owner whose set changed."""
         rows = self._rows(ctx, session, [item.item_id for item in items])
@@ -293,7 +295,7 @@ class ActivitySource:
 
     def redecide(
         self,
-        ctx: Context,
+        ctx: SyncContext,
         session: Session,
         owners: Iterable[int],
         moved: Mapping[int, int] | None = None,
@@ -340,7 +342,7 @@ class ActivitySource:
         return reconcile(session, ctx.store_id, targets)
 
     def _rows(
-        self, ctx: Context, session: Session, ids: Iterable[int]
+        self, ctx: SyncContext, session: Session, ids: Iterable[int]
     ) -> dict[int, TrackedActivity]:
         wanted = sorted(set(ids))
         rows: dict[int, TrackedActivity] = {}
@@ -355,7 +357,7 @@ class ActivitySource:
                 rows[row.item_id] = row
         return rows
 
-    def _append(self, ctx: Context, session: Session, entries: list[NewEntry]) -> None:
+    def _append(self, ctx: SyncContext, session: Session, entries: list[NewEntry]) -> None:
         ctx.record(append_entries(session, ctx.store_id, entries, now=ctx.now), self.name)
 
 

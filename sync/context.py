@@ -24,7 +24,7 @@ from ledger.entries import NewEntry
 from ledger.models import SyncCursor
 from ledger.session import refresh_planner_statistics, session_scope
 from sync.client import StoreClient
-from sync.owners import OwnerDirectory
+from sync.owners import OwnerDirectory, OwnerMoved
 from sync.paging import ListingStalled
 from sync.progress import Progress
 from sync.quarantine import Quarantine
@@ -88,6 +88,9 @@ class SyncContext:
     changes: int = 0
     #: Listing -> why it stopped (it is skipped for the rest of the run).
     stopped: dict[str, str] = field(default_factory=dict)
+    #: What sources do when an owner's holdings move to another (`sync.owners.OwnerMoved`): a
+    #: source that tracks items per owner registers one when it is built.
+    owner_hooks: list[OwnerMoved] = field(default_factory=list)
     _until: datetime | None = None
 
     @classmethod
@@ -181,6 +184,20 @@ class SyncContext:
             return 0
         self.changes += new
         return new
+
+    def owner_moved(self, session: Session, old: int, new: int) -> list[NewEntry]:
+        """Every source's part of moving one owner's holdings to another (`owner_hooks`)."""
+        return [entry for hook in self.owner_hooks for entry in hook(session, old, new)]
+
+    def refused(self, name: str, error: Exception) -> None:
+        """A source the store refused (its credentials): said once, skipped for the rest of the
+        run, the run ends failed; the other sources go on."""
+        self.progress.finish()
+        message = f"{name} skipped: {error}"
+        self.stopped[name] = message
+        self.summary.sources_stopped.append(name)
+        self.summary.errors.append(message)
+        log.error("%s", message)
 
     def counts(self, source: str) -> SourceCounts:
         """The per-source counts of the summary (created at 0 on first use)."""

@@ -89,6 +89,7 @@ class CustomersSource:
                 account_id,
                 bonus=ctx.settings.first_order_points,
                 now=ctx.now,
+                moved=ctx.owner_moved,
             )
             ctx.summary.transfers += any(e.kind == "transfer" for e in moved)
             entries += moved

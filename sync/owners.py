@@ -15,7 +15,7 @@ again, the guest -> account move above brings it all back.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -35,6 +35,11 @@ from ledger.models import Balance, Customer, TrackedOrder
 from ledger.reconcile import Target, reconcile
 from rules.purchase import first_order_points
 from rules.types import Order
+
+#: What a source does when one owner's holdings move to another (a guest registered, an account was
+#: deleted): `(session, old owner, new owner)`, in the move's unit of work; returns the entries to
+#: append with the move (or appends its own).
+OwnerMoved = Callable[[Session, int, int], list[NewEntry]]
 
 
 class OwnerDirectory:
@@ -150,7 +155,14 @@ def bonus_entries(
 
 
 def merge_guest(
-    session: Session, store_id: int, guest: Customer, account_id: int, *, bonus: int, now: datetime
+    session: Session,
+    store_id: int,
+    guest: Customer,
+    account_id: int,
+    *,
+    bonus: int,
+    now: datetime,
+    moved: OwnerMoved | None = None,
 ) -> list[NewEntry]:
     """Reassign the guest's orders to the account and move what is left on the guest."""
     return move_holdings(
@@ -162,11 +174,18 @@ def merge_guest(
         now=now,
         ref=f"transfer:guest:{guest.id}",
         note=f"guest {guest.email} registered as an account",
+        moved=moved,
     )
 
 
 def retire_account(
-    session: Session, store_id: int, account: Customer, *, bonus: int, now: datetime
+    session: Session,
+    store_id: int,
+    account: Customer,
+    *,
+    bonus: int,
+    now: datetime,
+    moved: OwnerMoved | None = None,
 ) -> list[NewEntry]:
     """The account was deleted in the store: mark it, and give its orders and points to its email.
 
@@ -191,6 +210,7 @@ def retire_account(
         now=now,
         ref=f"transfer:deleted:{account.id}",
         note=f"account {account.wc_id} deleted in the store; its points went back to {email}",
+        moved=moved,
     )
 
 
@@ -204,15 +224,19 @@ def move_holdings(
     now: datetime,
     ref: str,
     note: str,
+    moved: OwnerMoved | None = None,
 ) -> list[NewEntry]:
-    """Reassign the source's orders to the target, re-decide both first-order bonuses, and move
-    what is left on the source as a pair of transfer entries (source -B, target +B) under `ref`."""
+    """Reassign the source's orders to the target, re-decide both first-order bonuses, let the
+    other sources move what they track (`moved`), and move what is left on the source as a pair of
+    transfer entries (source -B, target +B) under `ref`."""
     session.execute(
         update(TrackedOrder)
         .where(TrackedOrder.store_id == store_id, TrackedOrder.customer_id == source_id)
         .values(customer_id=target_id)
     )
     entries = bonus_entries(session, store_id, {source_id, target_id}, bonus, now=now)
+    if moved is not None:
+        entries += moved(session, source_id, target_id)
     cached = session.execute(
         select(func.coalesce(func.sum(Balance.balance), 0)).where(Balance.customer_id == source_id)
     ).scalar_one()

@@ -14,10 +14,19 @@ from ledger.kinds import SourceKind
 from ledger.models import TrackedActivity
 from rules.review import REVIEW_REASON, Review, ReviewRules, review_points
 from rules.types import Award
-from sync.activity import ActivitySpec
+from sync.activity import ActivitySource, ActivitySpec, schedule
 from sync.activity_data import parse_review
+from sync.context import SyncContext
 
 NAME = "reviews"
+
+
+def reviews_source(ctx: SyncContext) -> ActivitySource | None:
+    """The registry's factory: on when `[rules.review] enabled`."""
+    rules = ctx.settings.review
+    if not rules.enabled:
+        return None
+    return ActivitySource.register(ctx, review_spec(rules), ctx.client, schedule(ctx.settings))
 
 
 def review_spec(rules: ReviewRules) -> ActivitySpec:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rules.redemption import RedemptionRules
+from rules.review import ReviewRules
 from rules.types import PurchaseRuleBook
 from sync.client import ClientSettings
 
@@ -29,8 +30,11 @@ class SyncSettings:
     overlap_minutes: int
     #: How often a source's slower check by id runs (`[sync] reconcile_every_hours`; 0: every run).
     reconcile_every_hours: float
+    #: Reviews and comments created this many days back are listed again each run (their status).
+    rescan_days: int
     purchase: PurchaseRuleBook
     first_order_points: int
+    review: ReviewRules
     redemption: RedemptionRules
     balance_meta_key: str
     lifetime_meta_key: str

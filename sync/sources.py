@@ -22,11 +22,13 @@ from sync.context import SyncContext
 from sync.customer_source import customers_source
 from sync.order_source import orders_source
 from sync.redemption_steps import answer_storefront, finish_redemptions, track_coupons
+from sync.reviews import reviews_source
 from sync.source import Source, SourceFactory, Step
 
 SOURCES: tuple[SourceFactory, ...] = (
     customers_source,
     orders_source,
+    reviews_source,
 )
 
 BEFORE: tuple[Step, ...] = (finish_redemptions,)
