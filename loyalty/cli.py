@@ -43,6 +43,7 @@ from loyalty.report_cli import add_report_arguments, period_of, render_report
 from loyalty.web.page import PageInput, gather, render
 from reports.customers import BadCursor
 from reports.period import UnknownCustomer
+from sync.comments import NO_CREDENTIALS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -814,7 +815,8 @@ def render_summary(config: Config) -> str:
     lines += [
         f"worker:     {worker.broker_url_for_display}, sync every {worker.sync_every_minutes} min",
         f"sync:       overlap {sync.overlap_minutes} min,"
-        f" reconcile every {sync.reconcile_every_hours:g} h",
+        f" reconcile every {sync.reconcile_every_hours:g} h,"
+        f" reviews and comments rescanned {sync.rescan_days} days back",
         f"points:     meta keys {points.balance_meta_key} (balance),"
         f" {points.lifetime_meta_key} (lifetime); 1 point = {points.point_value}",
     ]
@@ -841,7 +843,27 @@ def _rules_summary(config: Config) -> list[str]:
     lines.append(
         "            " + ", ".join(f"{k} {'on' if v else 'off'}" for k, v in flags.items())
     )
+    review, comment = rules.review, rules.comment
+    if review.enabled:
+        lines.append(
+            f"            reviews: {review.points} points, once per product,"
+            f" {'verified owners only' if review.verified_only else 'verified or not'},"
+            f" at least {review.min_length} characters, {_cap(review.max_per_day)}"
+        )
+    if comment.enabled:
+        lines.append(
+            f"            comments: {comment.points} points, once per post,"
+            f" replies {'count' if comment.replies else 'do not count'},"
+            f" at least {comment.min_length} characters, {_cap(comment.max_per_day)}"
+        )
+        wordpress = config.wordpress
+        if not (wordpress.username and wordpress.app_password):
+            lines.append(f"            {NO_CREDENTIALS}")
     return lines
+
+
+def _cap(per_day: int) -> str:
+    return f"at most {per_day} a day" if per_day else "no daily cap"
 
 
 def _masked(is_set: bool) -> str:

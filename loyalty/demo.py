@@ -2,8 +2,9 @@
 
 A sandbox store with generated data is started over HTTPS, a config is written for it, the ledger is
 created, the first (full) sync runs, the points status is shown; then shoppers and admins act in the
-store (a new order, a partial refund, a cancellation) and an incremental sync brings everything up
-to date again. It ends with the four reports, an HTML export and how to open the dashboard.
+store (a new order, a partial refund, a cancellation, a product review and a blog comment approved)
+and an incremental sync brings everything up to date again. It ends with the four reports, an
+HTML export and how to open the dashboard.
 Every step is the real command an owner would run, printed before it runs.
 
 Everything is kept under `.demo/` (database, config); the store lives only while the demo runs.
@@ -53,6 +54,12 @@ def write_config(server: SandboxServer, path: Path, database: Path) -> None:
         f'consumer_secret = "{credentials["consumer_secret"]}"\n'
         f'verify_tls = "{Path(credentials["ca_bundle"]).resolve()}"\n'
         "max_requests_per_second = 50  # a local store; real hosts want the default 5\n"
+        "\n# Blog comments are read with a WordPress Application Password (Users -> Profile).\n"
+        "[wordpress]\n"
+        f'username = "{credentials["wp_username"]}"\n'
+        f'app_password = "{credentials["wp_app_password"]}"\n'
+        "\n[rules.review]\nenabled = true\npoints = 10\n"
+        "\n[rules.comment]\nenabled = true\npoints = 5\n"
         "\n[database]\n"
         f'url = "sqlite:///{database.resolve()}"\n'
     )
@@ -92,6 +99,39 @@ def store_activity(store: SandboxStore) -> list[str]:
     events.append(
         f"guest {guest_email} registered an account (customer {account['id']}): "
         "the points earned as a guest should follow"
+    )
+    reviewer, commenter = customers[1], customers[2]
+    reviewed = {
+        r["product_id"] for r in store.all("reviews") if r["reviewer_email"] == reviewer["email"]
+    }
+    product = next(p for p in products if p["id"] not in reviewed)
+    review = store.add_review(
+        product_id=product["id"],
+        email=reviewer["email"],
+        name=reviewer["first_name"] or "Reviewer",
+        rating=5,
+        text="Exactly as described, and it arrived early.",
+    )
+    store.set_review_status(review["id"], "approved")
+    events.append(
+        f"customer {reviewer['id']} reviewed '{product['name']}' (review {review['id']}); the shop"
+        " approved it: [rules.review] gives 10 points"
+    )
+    commented = {
+        c["post"] for c in store.all("comments") if c["author_email"] == commenter["email"]
+    }
+    post = next(p for p in store.post_ids() if p not in commented)
+    comment = store.add_comment(
+        post_id=post,
+        email=commenter["email"],
+        name=commenter["first_name"] or "Reader",
+        text="Great tips, thank you!",
+        author=commenter["id"],
+    )
+    store.set_comment_status(comment["id"], "approved")
+    events.append(
+        f"customer {commenter['id']} commented on blog post {post} (comment {comment['id']}); the"
+        " shop approved it: [rules.comment] gives 5 points"
     )
     return events
 
@@ -162,6 +202,9 @@ def main() -> int:
         run(["sync"], config_path)
         print(f"\n{meta_matches(store, config_path)}")
         run(["verify"], config_path)
+
+        print("\nThe review and the comment, in the ledger:")
+        run(["report", "history", "--limit", "4"], config_path)
 
         heading("5. The four reports, a file to share, and the dashboard")
         run(["report", "status", "--by", "month"], config_path)

@@ -6,7 +6,9 @@ For the CLI, the worker and the dashboard: `run_sync(sync_settings(config), ...)
 
 from __future__ import annotations
 
-from loyalty.config import Config, StoreConfig
+from dataclasses import replace
+
+from loyalty.config import Config, StoreConfig, WordPressConfig
 from sync.client import ClientSettings, StoreClient
 from sync.settings import SyncSettings
 
@@ -22,6 +24,27 @@ def client_settings(store: StoreConfig) -> ClientSettings:
         max_retry_seconds=store.max_retry_seconds,
         verify_tls=store.verify_tls,
         max_response_bytes=store.max_response_mb * 2**20,
+    )
+
+
+def wordpress_settings(wordpress: WordPressConfig, store: StoreConfig) -> ClientSettings | None:
+    """How to reach WordPress's `wp/v2` (blog comments): HTTP Basic with the user and its
+    Application Password, the store's limits; None unless both are set."""
+    password = wordpress.app_password.reveal()
+    if not wordpress.username or not password:
+        return None
+    store_side = client_settings(store)
+    return replace(
+        store_side,
+        url=wordpress.url or store.url,
+        consumer_key=wordpress.username,
+        consumer_secret=password,
+        version="wp/v2",
+        basic_auth=True,
+        auth_hint=(
+            "check [wordpress] username and app_password: a WordPress user who can moderate"
+            " comments, and one of its Application Passwords"
+        ),
     )
 
 
@@ -45,6 +68,8 @@ def sync_settings(config: Config) -> SyncSettings:
         purchase=config.rules.purchase,
         first_order_points=config.rules.first_order_points,
         review=config.rules.review,
+        comment=config.rules.comment,
+        wordpress=wordpress_settings(config.wordpress, store),
         redemption=config.redemption,
         balance_meta_key=config.points.balance_meta_key,
         lifetime_meta_key=config.points.lifetime_meta_key,

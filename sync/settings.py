@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rules.comment import CommentRules
 from rules.redemption import RedemptionRules
 from rules.review import ReviewRules
 from rules.types import PurchaseRuleBook
@@ -35,6 +36,10 @@ class SyncSettings:
     purchase: PurchaseRuleBook
     first_order_points: int
     review: ReviewRules
+    comment: CommentRules
+    #: How to reach WordPress's own API (`wp/v2`, Basic with `[wordpress]` username and
+    #: Application Password); None when they are not both set.
+    wordpress: ClientSettings | None
     redemption: RedemptionRules
     balance_meta_key: str
     lifetime_meta_key: str

@@ -18,6 +18,7 @@ A one-account resync calls every source's `resync_customer`, then the `AFTER_RES
 from __future__ import annotations
 
 from sync.accounts import write_back
+from sync.comments import comments_source
 from sync.context import SyncContext
 from sync.customer_source import customers_source
 from sync.order_source import orders_source
@@ -29,6 +30,7 @@ SOURCES: tuple[SourceFactory, ...] = (
     customers_source,
     orders_source,
     reviews_source,
+    comments_source,
 )
 
 BEFORE: tuple[Step, ...] = (finish_redemptions,)

@@ -100,6 +100,25 @@ class TestCheck:
         assert "2024-06: from 2024-06-01, 1 per unit" in out
         assert "meta keys loyalty_points (balance), loyalty_points_lifetime (lifetime)" in out
 
+    def test_comments_on_without_wordpress_credentials_is_one_clear_line(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        text = STORE + "[rules.comment]\nenabled = true\n[rules.review]\nenabled = true\n"
+        assert main(["--config", str(write_config(tmp_path, text)), "check"]) == 0
+        out = capsys.readouterr().out
+        said = [line.strip() for line in out.splitlines() if "[wordpress]" in line]
+        assert said == [
+            "comments: off: [rules.comment] is enabled but [wordpress] username and app_password"
+            " are not both set (blog comments are read with a WordPress Application Password)"
+        ]
+        assert "reviews: 10 points, once per product, verified or not" in out
+        with_credentials = text + '[wordpress]\nusername = "editor"\napp_password = "abcd efgh"\n'
+        assert main(["--config", str(write_config(tmp_path, with_credentials)), "check"]) == 0
+        out = capsys.readouterr().out
+        assert "comments: 5 points, once per post, replies count" in out
+        assert "comments: off" not in out
+        assert "abcd efgh" not in out
+
     def test_summary_masks_secrets_and_the_database_password(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
