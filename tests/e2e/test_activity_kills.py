@@ -1,0 +1,119 @@
+"""A sync of every source (orders, reviews, comments) killed at seeded random points, then run again:
+the ledger and the customers' meta are exactly what the store's data gives, computed independently
+(`tests/e2e/expected.py`), and nothing was awarded twice."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from loyalty.config import Config
+from sandbox.server import SandboxServer
+from sandbox.store import SandboxStore
+from tests.e2e.conftest import balances_of, small_store, write_config_file
+from tests.e2e.expected import (
+    expected_activity,
+    expected_balances,
+    ledger_balances,
+    merged,
+    meta_balances,
+)
+
+REVIEW_POINTS, COMMENT_POINTS, COMMENT_CAP = 10, 5, 3
+WP_USER, WP_PASSWORD = "editor", "abcd efgh ijkl mnop qrst uvwx"  # the e2e sandbox's
+ACTIVITY_PATHS = ("/wp-json/wc/v3/products/reviews", "/wp-json/wp/v2/comments")
+
+
+@pytest.fixture
+def store() -> SandboxStore:
+    return small_store(seed=31, customers=40, orders=300, reviews=90, comments=70)
+
+
+def every_source(path: Path, sandbox: SandboxServer, db_url: str) -> Path:
+    write_config_file(path, sandbox, db_url, per_page=25)
+    path.write_text(
+        path.read_text()
+        + f'[wordpress]\nusername = "{WP_USER}"\napp_password = "{WP_PASSWORD}"\n'
+        + f"[rules.review]\nenabled = true\npoints = {REVIEW_POINTS}\n"
+        + f"[rules.comment]\nenabled = true\npoints = {COMMENT_POINTS}\n"
+        + f"max_per_day = {COMMENT_CAP}\n"
+    )
+    return path
+
+
+def sync_process(config_file: Path, *flags: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "loyalty.cli", "--config", str(config_file), "sync", *flags]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_every_source_killed_at_random_points_then_rerun_is_exact(
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    db_url: str,
+    engine_for: Callable[[], Engine],
+    tmp_path: Path,
+) -> None:
+    config_file = every_source(tmp_path / "loyalty.toml", sandbox, db_url)
+    probe = every_source(tmp_path / "probe.toml", sandbox, f"sqlite:///{tmp_path / 'probe.db'}")
+    subprocess.run(
+        [sys.executable, "-m", "loyalty.cli", "--config", str(probe), "db", "upgrade"],
+        check=True,
+        capture_output=True,
+    )
+    sandbox.request_log.clear()
+    assert sync_process(probe, "--full").wait(timeout=180) == 0
+    paths = [entry.path for entry in sandbox.request_log.entries()]
+    assert all(any(p.startswith(prefix) for p in paths) for prefix in ACTIVITY_PATHS)
+
+    rng = random.Random(2026)
+    # Random points over a whole run, and some on the activity sources' own requests (there are
+    # few of them among the order pages): their listing, their probes, the write-back after them.
+    targets = [rng.randint(1, len(paths)) for _ in range(10)]
+    targets += [i + 1 for i, p in enumerate(paths) if p.startswith(ACTIVITY_PATHS)][:4]
+    killed = 0
+    for target in targets:
+        process = sync_process(config_file, "--full")
+        seen = 0
+
+        def kill_at(
+            method: str, path: str, query: dict[str, object], *, _p=process, _t=target
+        ) -> None:
+            nonlocal seen
+            seen += 1
+            if seen == _t:
+                os.kill(_p.pid, signal.SIGKILL)
+
+        sandbox.before_request = kill_at
+        code = process.wait(timeout=180)
+        sandbox.before_request = None
+        killed += code == -signal.SIGKILL
+    assert killed >= len(targets) - 2, "most runs must really have been killed mid-way"
+
+    final = sync_process(config_file)
+    _out, err = final.communicate(timeout=180)
+    assert final.returncode == 0, err.decode()
+    expected = merged(
+        expected_balances(store),
+        expected_activity(
+            store,
+            review_points=REVIEW_POINTS,
+            comment_points=COMMENT_POINTS,
+            comment_cap=COMMENT_CAP,
+        ),
+    )
+    engine = engine_for()
+    assert ledger_balances(balances_of(config, engine)) == expected
+    accounts = {holder: points for holder, points in expected.items() if holder[0] == "account"}
+    assert meta_balances(store) == accounts
+    again = sync_process(config_file)
+    assert again.wait(timeout=180) == 0
+    assert ledger_balances(balances_of(config, engine)) == expected
