@@ -167,3 +167,21 @@ def test_a_review_without_an_email_is_quarantined_and_the_others_earn(
     assert "date_created_gmt" in reasons[str(dateless["id"])]
     assert entries_of(engine, f"review:{fine['id']}") == [10]
     assert entries_of(engine, f"review:{broken['id']}") == []
+
+
+def test_a_dry_run_counts_review_points_and_writes_nothing(
+    sync: Sync, store: SandboxStore, reviews_on: Config, engine_for: Callable[[], Engine]
+) -> None:
+    product = store.all("products")[0]["id"]
+    review = store.add_review(product_id=product, email="dry@example.org", name="D", rating=5,
+                              text="Fine", status="approved")  # fmt: skip
+    dry = sync(reviews_on, dry_run=True)
+    assert dry.as_dict()["sources"]["reviews"] == {"seen": 1, "entries": 1, "net_points": 10}
+    assert any(
+        change["source_ref"] == f"review:{review['id']}" for change in dry.as_dict()["changes"]
+    )
+    engine = engine_for()
+    assert entries_of(engine, f"review:{review['id']}") == []
+    real = sync(reviews_on)
+    assert real.as_dict()["sources"]["reviews"] == {"seen": 1, "entries": 1, "net_points": 10}
+    assert entries_of(engine, f"review:{review['id']}") == [10]
