@@ -25,6 +25,7 @@ Items that do not parse (no email, an unparseable date) are quarantined and the 
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import closing
@@ -47,6 +48,8 @@ from sync.errors import StoreRejected
 from sync.paging import Listing
 from sync.quarantine import parse_page, valid_id
 from sync.settings import SyncSettings
+
+log = logging.getLogger("sync")
 
 PER_PAGE = 100
 #: Statuses the `all` listing shows (WP_Comment_Query's `all`): a known item with one of these
@@ -111,8 +114,11 @@ class ActivitySource:
     # -- the Source hooks ------------------------------------------------------------------------
 
     def run(self, ctx: SyncContext) -> int:
+        """The window (or the whole set, when due). Returns 0: this source has no catch-up pass,
+        so what it changed must not start one for the others (`ctx.changes`)."""
         try:
-            return ctx.guard(self.name, lambda: self._sync(ctx))
+            ctx.guard(self.name, lambda: self._sync(ctx))
+            return 0
         except StoreRejected as refused:
             if refused.status not in (401, 403):
                 raise
@@ -155,7 +161,7 @@ class ActivitySource:
 
     # -- one run ---------------------------------------------------------------------------------
 
-    def _sync(self, ctx: SyncContext) -> int:
+    def _sync(self, ctx: SyncContext) -> None:
         checked = f"{self.name}_checked"
         whole = ctx.full or ctx.due(checked, self.schedule.reconcile_every_hours)
         newest = ctx.cursor_position(self.name)
@@ -173,7 +179,7 @@ class ActivitySource:
             if whole:
                 ctx.save_cursor(session, checked, ctx.now, None)
         ctx.progress.finish()
-        return changed
+        log.debug("%s: %d item(s) changed", self.name, changed)
 
     def _list(
         self, ctx: SyncContext, since: datetime | None, seen: set[int], newest: datetime | None
