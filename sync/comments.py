@@ -49,8 +49,11 @@ def comments_source(ctx: SyncContext) -> ActivitySource | None:
     for secret in (password, password.replace(" ", "")):
         register_secret(secret)
     register_secret(base64.b64encode(f"{user}:{password}".encode()).decode())
-    spec = comment_spec(ctx.settings.comment)
-    return ActivitySource.register(ctx, spec, StoreClient(wordpress), schedule(ctx.settings))
+    client = StoreClient(wordpress)
+    ctx.clients.append(client)
+    return ActivitySource.register(
+        ctx, comment_spec(ctx.settings.comment), client, schedule(ctx.settings)
+    )
 
 
 def comment_spec(rules: CommentRules) -> ActivitySpec:

@@ -91,6 +91,9 @@ class SyncContext:
     #: What sources do when an owner's holdings move to another (`sync.owners.OwnerMoved`): a
     #: source that tracks items per owner registers one when it is built.
     owner_hooks: list[OwnerMoved] = field(default_factory=list)
+    #: Clients a source talks through besides `client` (WordPress's `wp/v2`), counted in the
+    #: run's requests.
+    clients: list[StoreClient] = field(default_factory=list)
     _until: datetime | None = None
 
     @classmethod

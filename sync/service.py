@@ -202,7 +202,7 @@ class SyncJob:
             return run.id
 
     def _finish_run(self, run_id: int, status: str, error: BaseException | None) -> None:
-        self.summary.requests = self.client.requests_made
+        self.summary.requests = sum(c.requests_made for c in (self.client, *self.ctx.clients))
         self.summary.seconds = time.monotonic() - self.started
         try:
             with self.ctx.tx.unit() as session:

@@ -77,13 +77,21 @@ def test_approve_spam_approve_trash_approve_delete_gives_an_exact_ledger_and_met
 
 
 def test_review_comments_are_never_counted_as_blog_comments(
-    sync: Sync, store: SandboxStore, comments_on: Config, engine_for: Callable[[], Engine]
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    comments_on: Config,
+    engine_for: Callable[[], Engine],
 ) -> None:
     both = with_rules(comments_on, review=ReviewRules(enabled=True, points=10))
     product = store.all("products")[0]["id"]
     review = store.add_review(product_id=product, email="r@example.org", name="R", rating=5,
                               text="Good", status="approved")  # fmt: skip
+    sandbox.request_log.clear()
     summary = sync(both)
+    # the run's requests count WordPress's too
+    assert summary.requests == sandbox.request_log.count()
+    assert sandbox.request_log.count(path_prefix="/wp-json/wp/v2/comments") >= 1
     engine = engine_for()
     assert entries_of(engine, f"review:{review['id']}") == [10]
     assert entries_of(engine, f"comment:{review['id']}") == []
