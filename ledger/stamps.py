@@ -202,25 +202,25 @@ def _apply_moves(
     session.flush()
 
 
-def verify_stamps(session: Session, store_id: int) -> list[str]:
-    """Cards whose sum differs from their orders' stamps (empty when consistent)."""
-    sums = (
-        select(
-            StampOrder.customer_id,
-            StampOrder.card,
-            func.sum(StampOrder.stamps).label("total"),
-        )
-        .where(StampOrder.store_id == store_id)
-        .group_by(StampOrder.customer_id, StampOrder.card)
-        .subquery()
-    )
+def verify_stamps(session: Session, store_id: int | None = None) -> list[str]:
+    """Cards whose sum differs from their orders' stamps, of one store or all (empty: consistent).
+
+    Every order's stamps belong to a card row (one is created with the first stamp), so comparing
+    each card with its orders covers both."""
+    sums = select(
+        StampOrder.customer_id, StampOrder.card, func.sum(StampOrder.stamps).label("total")
+    ).group_by(StampOrder.customer_id, StampOrder.card)
+    cards = select(StampCard.customer_id, StampCard.card, StampCard.stamps)
+    if store_id is not None:
+        sums = sums.where(StampOrder.store_id == store_id)
+        cards = cards.where(StampCard.store_id == store_id)
+    totals = sums.subquery()
+    listed = cards.subquery()
     rows = session.execute(
-        select(StampCard.customer_id, StampCard.card, StampCard.stamps, sums.c.total)
-        .outerjoin(
-            sums,
-            and_(sums.c.customer_id == StampCard.customer_id, sums.c.card == StampCard.card),
+        select(listed.c.customer_id, listed.c.card, listed.c.stamps, totals.c.total).outerjoin(
+            totals,
+            and_(totals.c.customer_id == listed.c.customer_id, totals.c.card == listed.c.card),
         )
-        .where(StampCard.store_id == store_id)
     )
     return [
         f"customer {cid} card {card}: {stamps} stamps cached, {int(total or 0)} in its orders"

@@ -36,6 +36,7 @@ from ledger.session import (
     database_errors,
     session_scope,
 )
+from ledger.stamps import verify_stamps
 from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
 from loyalty.errors import ConfigError, LoyaltyError, SyncError
 from loyalty.log import configure_logging, redact
@@ -476,8 +477,12 @@ def _verify(args: argparse.Namespace) -> int:
     with _open_ledger(config, require_store=False, readonly=True) as (session, store_id):
         differences = verify_balances(session, store_id)
         rollups = verify_rollups(session, store_id)
+        stamps = verify_stamps(session, store_id)
         customers = _count(session, Customer, store_id)
         entries = _count(session, PointEntry, store_id)
+    if stamps:
+        _print("\n".join(stamps))
+        return _fail(f"{len(stamps)} stamp card(s) differ from the stamps of their orders")
     if not differences and not rollups:
         counted = f"{_plural(customers, 'customer')}, {_plural(entries, 'entry', 'entries')}"
         _print(f"verified {counted}: balances equal their entries, and so do the report rollups")
