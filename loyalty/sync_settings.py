@@ -11,6 +11,7 @@ from dataclasses import replace
 from loyalty.config import Config, StoreConfig, WordPressConfig
 from sync.client import ClientSettings, StoreClient
 from sync.settings import SyncSettings
+from sync.stamps import StampSettings
 
 
 def client_settings(store: StoreConfig) -> ClientSettings:
@@ -73,4 +74,5 @@ def sync_settings(config: Config) -> SyncSettings:
         redemption=config.redemption,
         balance_meta_key=config.points.balance_meta_key,
         lifetime_meta_key=config.points.lifetime_meta_key,
+        stamps=StampSettings(config.rewards.stamp_cards, config.rewards.stamps_meta_key),
     )

@@ -3,7 +3,8 @@
 For the sources (an order that came back as a guest order names a suspect) and for the write-back
 step (a customer it finds deleted): `retire_accounts` marks the accounts deleted and gives their
 points back to their email (`sync.owners.retire_account`). `write_back` is the step that ends every
-run: the changed balances written to the customers' meta (`sync.customer_meta.push_balances`).
+run: the changed balances written to the customers' meta (`sync.customer_meta.push_balances`),
+with the stamp cards of the customers whose cards changed (`sync.stamps.StampMeta`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sync.context import SyncContext
 from sync.customer_meta import WriteBackResult, push_balances
 from sync.customers import fetch_existing_customer_ids
 from sync.owners import retire_account
+from sync.stamps import StampMeta
 
 
 def retire_suspects(ctx: SyncContext, suspects: Collection[int]) -> None:
@@ -64,8 +66,11 @@ def retire_accounts(ctx: SyncContext, session: Session, customer_ids: Sequence[i
 
 
 def write_back(ctx: SyncContext) -> None:
-    """Changed balances to the store's customer meta; customers found deleted are retired."""
+    """Changed balances (and stamp cards) to the store's customer meta; customers found deleted
+    are retired."""
     ctx.progress.start("write-back")
+    stamps = ctx.settings.stamps
+    more = [StampMeta(ctx.store_id, stamps, now=lambda: ctx.now).pending] if stamps.cards else []
     result: WriteBackResult = push_balances(
         ctx.client,
         ctx.tx.unit,
@@ -75,6 +80,7 @@ def write_back(ctx: SyncContext) -> None:
         now=lambda: ctx.now,
         dry_run=ctx.dry_run,
         on_gone=lambda session, ids: retire_accounts(ctx, session, ids),
+        more_meta=more,
     )
     summary = ctx.summary
     summary.customers_written += result.written

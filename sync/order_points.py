@@ -3,16 +3,17 @@
 For each order: parse it strictly (a broken one goes to quarantine, the rest go on), find who holds
 its points, read its refunds' details (cached in the ledger; unknown ones fetched a hundred at a
 time), decide what it should carry under the rule set in force when it was created, and append the
-difference from what the ledger holds for `order:{id}` as one entry.
+difference from what the ledger holds for `order:{id}` as one entry. Its `followers` (stamp cards)
+are then told of the decided orders, and of deleted ones, in the same unit of work.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,6 +61,29 @@ class _Decision:
     owner: int
     award: Award
     refund_ids: tuple[int, ...]
+    refunds: tuple[Refund, ...]
+
+
+@dataclass(frozen=True)
+class DecidedOrder:
+    """An order as the sync decided it: its holder in the ledger and its refunds' details."""
+
+    order: Order
+    customer_id: int
+    refunds: tuple[Refund, ...]
+
+
+class OrderFollower(Protocol):
+    """Something else orders carry (stamp cards), kept in step with them: told of every order
+    decided and every order deleted, in the same transaction, from the same pages (no request)."""
+
+    def decided(self, session: Session, orders: Sequence[DecidedOrder], *, now: datetime) -> int:
+        """Record what these orders carry now; returns how many changed."""
+        ...
+
+    def deleted(self, session: Session, order_ids: Sequence[int], *, now: datetime) -> int:
+        """These orders left the store: they carry nothing any more."""
+        ...
 
 
 class OrderPoints:
@@ -75,8 +99,10 @@ class OrderPoints:
         fetch_refunds: RefundFetcher,
         categories: CategoryLookup | None,
         quarantine: Quarantine | None = None,
+        followers: Sequence[OrderFollower] = (),
     ) -> None:
         self.store_id = store_id
+        self.followers = tuple(followers)
         self.quarantine = quarantine or Quarantine(store_id)
         #: WooCommerce ids of accounts whose orders came back as guest orders: maybe deleted.
         self.suspects: set[int] = set()
@@ -107,6 +133,9 @@ class OrderPoints:
             self._remember_products(session, [d.order for d in decisions])
             outcome.changed += sum(_is_change(d, tracked.get(d.order.order_id)) for d in decisions)
             outcome.entries.extend(self._record(session, decisions, tracked, now))
+            decided = [DecidedOrder(d.order, d.owner, d.refunds) for d in decisions]
+            for follower in self.followers:
+                follower.decided(session, decided, now=now)
         outcome.quarantined += self.quarantine.add(session, rejected, now=now)
         usable = {str(order.order_id) for order, _ in parsed} - {r.ref for r in rejected}
         self.quarantine.release(session, "orders", usable, now=now)
@@ -137,6 +166,8 @@ class OrderPoints:
         session.flush()
         entries += bonus_entries(session, self.store_id, owners, self.first_order_bonus, now=now)
         inserted = append_entries(session, self.store_id, entries, now=now)
+        for follower in self.followers:
+            follower.deleted(session, ids, now=now)
         return Outcome(entries=inserted, deleted=len(ids))
 
     # -- steps ---------------------------------------------------------------------------------
@@ -169,7 +200,8 @@ class OrderPoints:
                 return None  # a guest order without an email never held anything
             owner = previous.customer_id
         rules = self.rules.for_order_created(order.created_at)
-        award = purchase_points(order, rules, refunds=[refunds[rid] for rid in refund_ids])
+        applied = tuple(refunds[rid] for rid in refund_ids)
+        award = purchase_points(order, rules, refunds=applied)
         if abs(award.points) > POINTS_LIMIT:
             error = InvalidSourceData(
                 f"order {order.order_id}: {award.points:,} points is beyond the bound of"
@@ -178,7 +210,7 @@ class OrderPoints:
             )
             rejected.append(reject("orders", raw, error, after=None))
             return None
-        return _Decision(order, owner, award, refund_ids)
+        return _Decision(order, owner, award, refund_ids, applied)
 
     def _record(
         self,

@@ -26,6 +26,7 @@ from sync.orders import LIVE, TRASH, fetch_customer_orders, fetch_known_orders, 
 from sync.products import ProductCategories
 from sync.quarantine import valid_id
 from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
+from sync.stamps import StampCounter
 from sync.window import WindowPage
 
 NAME = "orders"
@@ -69,7 +70,10 @@ class OrdersSource:
 
     def __init__(self, ctx: SyncContext) -> None:
         settings = ctx.settings
-        needs_categories = any(v.category_overrides for v in settings.purchase.versions)
+        cards = settings.stamps.cards
+        needs_categories = any(v.category_overrides for v in settings.purchase.versions) or any(
+            card.category_ids for card in cards
+        )
         self.points = OrderPoints(
             ctx.store_id,
             settings.purchase,
@@ -78,6 +82,7 @@ class OrdersSource:
             fetch_refunds=lambda wanted: fetch_refunds_by_ids(ctx.client, wanted),
             categories=ProductCategories(ctx.client) if needs_categories else None,
             quarantine=ctx.quarantine,
+            followers=[StampCounter(ctx.store_id, cards)] if cards else [],
         )
         self.seen: set[int] = set()
 

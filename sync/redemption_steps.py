@@ -6,6 +6,8 @@
   after use (`sync.redemption_lifecycle`), from the coupon codes the sources saw.
 - `answer_storefront`, after the catch-up: redemption requests in customer meta, then the
   auto-issue tier (`sync.storefront`); its scan rotates with the `redeem_requests` cursor.
+- `issue_stamp_rewards`, after the catch-up (and after a one-account resync): one coupon per full
+  stamp card not rewarded yet (`sync.stamps.StampRewards`), appended to `loyalty_coupons`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from sync.context import SyncContext
 from sync.redemption_lifecycle import track_redemptions
 from sync.redemptions import Redeemer, RedemptionSettings, claim_seconds
+from sync.stamps import StampRewards, reward_details
 from sync.storefront import Storefront
 
 REQUESTS_CURSOR = "redeem_requests"
@@ -76,3 +79,22 @@ def _answer_storefront(ctx: SyncContext) -> None:
     ctx.summary.redemptions["auto_issued"] = counts.auto_issued
     ctx.summary.errors.extend(counts.errors[:20])
     ctx.progress.finish()
+
+
+def issue_stamp_rewards(ctx: SyncContext) -> None:
+    """The coupons of full stamp cards, through the redeemer; listed in `loyalty_coupons`."""
+    stamps = ctx.settings.stamps
+    if ctx.dry_run or not stamps.cards:
+        return
+    issuer = redeemer(ctx)
+    counts = StampRewards(issuer, ctx.tx.unit, ctx.store_id, stamps).issue_due()
+    storefront = Storefront(ctx.client, ctx.tx.unit, ctx.store_id, issuer, now=lambda: ctx.now)
+    for wc_id, card, outcome in counts.outcomes:
+        if outcome.status == "issued":
+            details = reward_details(card)
+            storefront.push_coupon_meta(
+                wc_id, outcome, clear_request=False, known=None, details=details
+            )
+    for name in ("issued", "pending", "refused"):
+        ctx.summary.redemptions[f"stamp_rewards_{name}"] = getattr(counts, name)
+    ctx.summary.errors.extend(storefront.counts.errors[:20])

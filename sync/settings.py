@@ -15,6 +15,7 @@ from rules.redemption import RedemptionRules
 from rules.review import ReviewRules
 from rules.types import PurchaseRuleBook
 from sync.client import ClientSettings
+from sync.stamps import StampSettings
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,5 @@ class SyncSettings:
     redemption: RedemptionRules
     balance_meta_key: str
     lifetime_meta_key: str
+    #: Stamp cards (`[rewards]`): counted from the orders, rewarded, written to meta.
+    stamps: StampSettings

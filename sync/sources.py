@@ -22,7 +22,12 @@ from sync.comments import comments_source
 from sync.context import SyncContext
 from sync.customer_source import customers_source
 from sync.order_source import orders_source
-from sync.redemption_steps import answer_storefront, finish_redemptions, track_coupons
+from sync.redemption_steps import (
+    answer_storefront,
+    finish_redemptions,
+    issue_stamp_rewards,
+    track_coupons,
+)
 from sync.reviews import reviews_source
 from sync.source import Source, SourceFactory, Step
 
@@ -35,8 +40,8 @@ SOURCES: tuple[SourceFactory, ...] = (
 
 BEFORE: tuple[Step, ...] = (finish_redemptions,)
 AFTER_SOURCES: tuple[Step, ...] = (track_coupons,)
-AFTER_CATCH_UP: tuple[Step, ...] = (answer_storefront, write_back)
-AFTER_RESYNC: tuple[Step, ...] = (write_back,)
+AFTER_CATCH_UP: tuple[Step, ...] = (answer_storefront, issue_stamp_rewards, write_back)
+AFTER_RESYNC: tuple[Step, ...] = (issue_stamp_rewards, write_back)
 
 
 def enabled_sources(ctx: SyncContext) -> list[Source]:

@@ -1,11 +1,11 @@
 """Stamp cards in the sync: the stamps of the orders it reads, the rewards of full cards, the meta.
 
 For `sync.service`:
-- `StampCounter.record` decides (`rules.stamps`) the stamps each order of a page carries on each
+- `StampCounter.decided` decides (`rules.stamps`) the stamps each order of a page carries on each
   card, for the order's holder, and reconciles them (`ledger.stamps.set_stamps`) in the page's
   transaction: no request of its own, the pages and refund details are the orders' own. Only
   accounts collect stamps: a guest order carries none (a guest could never be told of a reward).
-  `forget` takes the stamps of orders deleted from the store back.
+  `deleted` takes the stamps of orders deleted from the store back.
 - `StampRewards.issue_due` issues one coupon per full card not yet rewarded, through the same
   `Redeemer` as points (the pending redemption commits before the POST, the code is looked up
   before any POST, a killed run is finished by the next), keyed `stamps:{card}:{customer}:{n}` so
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 from ledger import stamps as ledger
 from ledger.models import Customer
 from rules.stamps import FREE_ITEM_PERCENT, CardState, RewardKind, StampCard, cards_stamps
-from rules.types import Order, Refund
 from sync.customer_meta import MetaUpdate
+from sync.order_points import DecidedOrder
 from sync.redemptions import Grant, Outcome, Redeemer
 
 log = logging.getLogger("sync.stamps")
@@ -54,23 +54,15 @@ class StampSettings:
         return next((c for c in self.cards if c.name == name), None)
 
 
-@dataclass(frozen=True)
-class StampedOrder:
-    """An order as decided by the order sync: its holder in the ledger and its refunds."""
-
-    order: Order
-    customer_id: int | None
-    refunds: Sequence[Refund]
-
-
 class StampCounter:
-    """Reconciles the stamps of pages of orders with the ledger, in the caller's transaction."""
+    """Reconciles the stamps of pages of orders with the ledger, in the caller's transaction: an
+    `OrderFollower` of the orders source."""
 
     def __init__(self, store_id: int, cards: Sequence[StampCard]) -> None:
         self.store_id = store_id
         self.cards = tuple(cards)
 
-    def record(self, session: Session, orders: Iterable[StampedOrder], *, now: datetime) -> int:
+    def decided(self, session: Session, orders: Sequence[DecidedOrder], *, now: datetime) -> int:
         """The stamps each order carries on each card, for its holder; returns how many changed."""
         decided = list(orders)
         if not self.cards or not decided:
@@ -88,7 +80,7 @@ class StampCounter:
         ]
         return ledger.set_stamps(session, self.store_id, targets, now=now)
 
-    def forget(self, session: Session, order_ids: Iterable[int], *, now: datetime) -> int:
+    def deleted(self, session: Session, order_ids: Sequence[int], *, now: datetime) -> int:
         """Orders deleted from the store: their stamps go back."""
         names = [card.name for card in self.cards]
         ids = sorted(set(order_ids))
@@ -102,7 +94,8 @@ class RewardCounts:
     issued: int = 0
     pending: int = 0
     refused: int = 0
-    outcomes: list[tuple[int, Outcome]] = field(default_factory=list)  # (wc_id, outcome)
+    #: (WooCommerce id, card, outcome) of every reward asked for this run.
+    outcomes: list[tuple[int, StampCard, Outcome]] = field(default_factory=list)
 
 
 class StampRewards:
@@ -133,11 +126,17 @@ class StampRewards:
             state = CardState(row.stamps, card.stamps_for_reward, row.rewards)
             for n in range(row.rewards + 1, row.rewards + state.rewards_due + 1):
                 outcome = self.redeemer.grant(reward_grant(card, row, n))
-                counts.outcomes.append((row.wc_id, outcome))
+                counts.outcomes.append((row.wc_id, card, outcome))
                 counts.issued += outcome.status == "issued"
                 counts.pending += outcome.status == "pending"
                 counts.refused += outcome.status == "refused"
         return counts
+
+
+def reward_details(card: StampCard) -> dict[str, Any]:
+    """What the storefront's `loyalty_coupons` entry says of a reward beyond code and amount."""
+    kind = "percent" if card.reward is RewardKind.FREE_ITEM else "fixed_cart"
+    return {"stamp_card": card.name, "reward": card.reward.value, "discount_type": kind}
 
 
 def reward_grant(card: StampCard, row: ledger.CardRow, n: int) -> Grant:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -231,7 +231,7 @@ class Storefront:
                 continue  # spent meanwhile
             self.counts.auto_issued += outcome.status == "issued"
             if outcome.status == "issued":
-                self._push_coupon_meta(wc_id, outcome, clear_request=False, known=None)
+                self.push_coupon_meta(wc_id, outcome, clear_request=False, known=None)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -267,13 +267,21 @@ class Storefront:
             )
             return
         self.counts.issued += 1
-        self._push_coupon_meta(
+        self.push_coupon_meta(
             int(customer["id"]), outcome, clear_request=True, known=coupons_list(customer)
         )
 
-    def _push_coupon_meta(
-        self, wc_id: int, outcome: Outcome, *, clear_request: bool, known: list[Any] | None
+    def push_coupon_meta(
+        self,
+        wc_id: int,
+        outcome: Outcome,
+        *,
+        clear_request: bool,
+        known: list[Any] | None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
+        """Append the issued coupon to the customer's `loyalty_coupons` (once), with `details`
+        (a stamp card's reward says which card and that it is a free item)."""
         coupons = known if known is not None else self._current_coupons(wc_id)
         listed = {c.get("redemption_id") for c in coupons if isinstance(c, dict)}
         if outcome.redemption_id not in listed:
@@ -283,6 +291,7 @@ class Storefront:
                     "amount": f"{outcome.amount:.2f}",
                     "expires": outcome.expires.isoformat(),
                     "redemption_id": outcome.redemption_id,
+                    **(details or {}),
                 }
             )
         meta = [{"key": COUPONS_KEY, "value": json.dumps(coupons)}]
