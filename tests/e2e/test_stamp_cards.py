@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from ledger.models import PointEntry, Redemption
+from ledger.models import StampCard as CardRow
 from ledger.session import session_scope
 from ledger.stamps import verify_stamps
 from loyalty.config import Config, RewardsConfig
@@ -196,3 +197,18 @@ def test_guest_orders_carry_no_stamps(
     with session_scope(engine) as session:
         assert session.execute(select(Redemption)).first() is None
     consistent(engine)
+
+
+def test_a_dry_run_counts_no_stamp_issues_nothing_and_writes_no_meta(
+    cards: Config, engine: Engine, store: SandboxStore, alice: int, coffee: int, sync: Sync
+) -> None:
+    buy(store, alice, (coffee, 10))
+
+    summary = sync(cards, dry_run=True)
+
+    assert summary.pending_writes == 1  # the stamps meta it would write
+    assert reward_coupons(store) == []
+    assert stamps_meta(store, alice) is None
+    with session_scope(engine) as session:
+        assert session.execute(select(CardRow)).first() is None
+        assert session.execute(select(Redemption)).first() is None
