@@ -20,7 +20,18 @@ def create_engine_for(url: str) -> Engine:
     parsed = _with_driver(make_url(url))
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_pre_ping=True)
+    engine = create_engine(parsed, pool_pre_ping=True)
+    event.listen(engine, "connect", _postgres_on_connect)
+    return engine
+
+
+def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The ledger's queries are short and index-driven; PostgreSQL's JIT kicks in on cost estimates
+    # (a correlated subquery per customer looks expensive) and spent 0.5 s compiling a report that
+    # runs in 0.2 s. Off for the ledger's connections only.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
+    dbapi_connection.commit()
 
 
 def safe_url(url: str | URL) -> str:

@@ -13,7 +13,6 @@ unit of work rolls back whole. Far above any real shop, far below what a 64-bit 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +22,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ledger._dialect import upsert_insert
-from ledger.errors import PointsOutOfRange
+from ledger.errors import ConcurrentAppend, PointsOutOfRange
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Base, EntryLine, PointEntry, Product
 from ledger.rollups import LinePoints, move_rollups
@@ -69,28 +68,44 @@ def reconcile_key(source_ref: str, held: RefHolding | None) -> str:
 def append_entries(
     session: Session, store_id: int, entries: Sequence[NewEntry], *, now: datetime
 ) -> list[NewEntry]:
-    """Insert each entry unless its key exists (INSERT ... ON CONFLICT DO NOTHING, on both
-    dialects, RETURNING the inserted keys); move the cached balances for exactly the inserted ones.
-    Returns the inserted, in ascending key order.
+    """Insert each entry unless its key exists; move the cached balances, and write each inserted
+    entry's `balance_after`, for exactly the inserted ones. Returns them, in ascending key order.
 
-    Entries with `lines` also record them; the daily rollups move with the inserted entries.
+    Entries with `lines` also record them; the rollups move with the inserted entries.
 
-    Lock order (no deadlocks between concurrent writers on PostgreSQL): entries in ascending key
-    order, then rollup rows in ascending key order, then balance rows in ascending customer id
-    order, at the end of the batch. The guarantee holds for one call per transaction.
+    Lock order (no deadlocks between concurrent writers on PostgreSQL):
+    1. the balance rows of the batch's customers, in ascending customer id order (created if
+       missing, then `SELECT ... FOR UPDATE`): writers touching a customer queue here, so the keys
+       already recorded are read, and the running balances computed, under the lock;
+    2. the entries, in (occurred_at, key) order (INSERT ... ON CONFLICT DO NOTHING);
+    3. the rollup rows, each table in ascending key order (`ledger.rollups.move_rollups`);
+    4. the balance rows again (already held), moved by the inserted points.
+    A caller that locks something else first (a redemption locks its customer row) must do so
+    before calling. The guarantee holds for one call per transaction.
     """
     _require_aware(now, "now")
     batch = _validated_batch(entries)
     if not batch:
         return []
     session.flush()  # pending ORM objects (a new customer) must exist before we reference them
+    held = _lock_balances(session, store_id, sorted({e.customer_id for e in batch}), now)
+    recorded = _recorded_keys(session, store_id, [e.idempotency_key for e in batch])
+    fresh = [entry for entry in batch if entry.idempotency_key not in recorded]
+    if not fresh:
+        return []
+    ordered = sorted(fresh, key=lambda e: (e.occurred_at, e.idempotency_key))
+    rows, moved = _rows_with_balances(store_id, ordered, held, now)
     inserted_keys: set[str] = set()
-    for chunk in _chunks(batch, CHUNK):
-        inserted_keys.update(_insert_chunk(session, store_id, chunk, now))
-    inserted = [entry for entry in batch if entry.idempotency_key in inserted_keys]
-    move_rollups(session, store_id, inserted)
-    _move_balances(session, store_id, inserted, now)
-    return inserted
+    for chunk in _chunks(rows, CHUNK):
+        inserted_keys.update(_insert_chunk(session, chunk))
+    if len(inserted_keys) != len(rows):
+        raise ConcurrentAppend(
+            f"{len(rows) - len(inserted_keys)} of {len(rows)} entries were recorded meanwhile by"
+            " another writer for another customer; nothing was written, run it again"
+        )
+    move_rollups(session, store_id, fresh)
+    _move_balances(session, moved, now)
+    return fresh
 
 
 def append_entry(session: Session, store_id: int, entry: NewEntry, *, now: datetime) -> bool:
@@ -218,21 +233,76 @@ def _require_aware(value: datetime, what: str) -> None:
         raise ValueError(f"{what} must be a timezone-aware datetime, got {value!r}")
 
 
-def _insert_chunk(
-    session: Session, store_id: int, chunk: list[NewEntry], now: datetime
-) -> list[str]:
+def _lock_balances(
+    session: Session, store_id: int, customers: list[int], now: datetime
+) -> dict[int, tuple[int, int]]:
+    """Create the missing balance rows, then lock all of them in ascending customer order; returns
+    each customer's (balance, lifetime) as locked. SQLite holds its write lock from BEGIN."""
+    table = Base.metadata.tables["balances"]
+    session.connection().execute(
+        upsert_insert(session, table).on_conflict_do_nothing(index_elements=["customer_id"]),
+        [_empty_balance(store_id, customer, now) for customer in customers],
+    )
+    held: dict[int, tuple[int, int]] = {}
+    for chunk in _chunks(customers, CHUNK):
+        rows = session.connection().execute(
+            select(table.c.customer_id, table.c.balance, table.c.lifetime)
+            .where(table.c.customer_id.in_(chunk))
+            .order_by(table.c.customer_id)
+            .with_for_update()
+        )
+        held.update({int(c): (int(b), int(lt)) for c, b, lt in rows})
+    return held
+
+
+def _recorded_keys(session: Session, store_id: int, keys: list[str]) -> set[str]:
+    recorded: set[str] = set()
+    for chunk in _chunks(keys, CHUNK):
+        recorded.update(
+            session.execute(
+                select(PointEntry.idempotency_key).where(
+                    PointEntry.store_id == store_id, PointEntry.idempotency_key.in_(chunk)
+                )
+            ).scalars()
+        )
+    return recorded
+
+
+def _rows_with_balances(
+    store_id: int, ordered: list[NewEntry], held: dict[int, tuple[int, int]], now: datetime
+) -> tuple[list[dict[str, Any]], dict[int, tuple[int, int]]]:
+    """The rows to insert, each with its customer's balance after it, and every customer's
+    (balance, lifetime) after the batch; refuses a batch that would carry one beyond the bound."""
+    running = dict(held)
+    rows = []
+    for entry in ordered:
+        balance, lifetime = running[entry.customer_id]
+        if entry.kind.counts_toward_balance:
+            balance += entry.points
+        if entry.kind.counts_toward_lifetime:
+            lifetime += entry.points
+        running[entry.customer_id] = (balance, lifetime)
+        rows.append(_row(store_id, entry, now, balance))
+    moved = {c: running[c] for c in sorted(running) if running[c] != held[c]}
+    for customer, (balance, lifetime) in moved.items():
+        if abs(balance) > POINTS_LIMIT or abs(lifetime) > POINTS_LIMIT:
+            raise _balance_out_of_range(customer)
+    return rows, moved
+
+
+def _insert_chunk(session: Session, rows: list[dict[str, Any]]) -> list[str]:
     # One statement executed for many rows: SQLAlchemy compiles it once (cached) and sends the
-    # rows as batched multi-row VALUES ("insertmanyvalues"); RETURNING yields only the inserted.
+    # rows as batched multi-row VALUES ("insertmanyvalues"), in order, so ids follow the rows and
+    # each `balance_after` follows the one before it; RETURNING yields only the inserted.
     statement = (
         upsert_insert(session, PointEntry.__table__)
         .on_conflict_do_nothing(index_elements=["store_id", "idempotency_key"])
         .returning(PointEntry.__table__.c.idempotency_key)
     )
-    rows = [_row(store_id, entry, now) for entry in chunk]
     return list(session.connection().execute(statement, rows).scalars())
 
 
-def _row(store_id: int, entry: NewEntry, now: datetime) -> dict[str, Any]:
+def _row(store_id: int, entry: NewEntry, now: datetime, balance_after: int) -> dict[str, Any]:
     return {
         "store_id": store_id,
         "customer_id": entry.customer_id,
@@ -244,71 +314,29 @@ def _row(store_id: int, entry: NewEntry, now: datetime) -> dict[str, Any]:
         "occurred_at": entry.occurred_at,
         "recorded_at": now,
         "note": entry.note,
+        "balance_after": balance_after,
     }
 
 
-def _move_balances(
-    session: Session, store_id: int, inserted: list[NewEntry], now: datetime
-) -> None:
-    """Create missing balance rows, then add each customer's deltas, in ascending customer order."""
-    deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for entry in inserted:
-        if not entry.kind.counts_toward_balance:
-            continue
-        delta = deltas[entry.customer_id]
-        delta[0] += entry.points
-        delta[1] += entry.points if entry.kind.counts_toward_lifetime else 0
-    if not deltas:
+def _move_balances(session: Session, moved: dict[int, tuple[int, int]], now: datetime) -> None:
+    """Write the locked balance rows' new values, in ascending customer order."""
+    if not moved:
         return
-    customers = sorted(deltas)
-    for customer in customers:  # beyond this no balance within the limits can stay within them
-        if max(map(abs, deltas[customer])) > 2 * POINTS_LIMIT:
-            raise _balance_out_of_range(customer)
     table = Base.metadata.tables["balances"]
-    session.connection().execute(
-        upsert_insert(session, table).on_conflict_do_nothing(index_elements=["customer_id"]),
-        [_empty_balance(store_id, customer, now) for customer in customers],
-    )
     session.connection().execute(
         update(table)
         .where(table.c.customer_id == bindparam("cid"))
         .values(
-            balance=table.c.balance + bindparam("delta"),
-            lifetime=table.c.lifetime + bindparam("lifetime_delta"),
+            balance=bindparam("balance"),
+            lifetime=bindparam("lifetime"),
             updated_at=bindparam("now", type_=UTCDateTime()),
         ),
         [
-            {"cid": c, "delta": deltas[c][0], "lifetime_delta": deltas[c][1], "now": now}
-            for c in customers
+            {"cid": c, "balance": balance, "lifetime": lifetime, "now": now}
+            for c, (balance, lifetime) in moved.items()
         ],
     )
-    _expire_cached_balances(session, set(customers))
-    _check_balance_bounds(session, table, customers)
-
-
-def _check_balance_bounds(session: Session, table: Any, customers: list[int]) -> None:
-    """Raise PointsOutOfRange if a balance or lifetime just moved lies beyond POINTS_LIMIT.
-
-    Checked after the UPDATE, in the same transaction, so a concurrent writer cannot slip between
-    the check and the write; the exception makes the caller roll the whole unit back.
-    """
-    for chunk in _chunks(customers, CHUNK):
-        beyond = (
-            session.connection()
-            .execute(
-                select(table.c.customer_id)
-                .where(table.c.customer_id.in_(chunk))
-                .where(
-                    (func.abs(table.c.balance) > POINTS_LIMIT)
-                    | (func.abs(table.c.lifetime) > POINTS_LIMIT)
-                )
-                .order_by(table.c.customer_id)
-                .limit(1)
-            )
-            .scalar()
-        )
-        if beyond is not None:
-            raise _balance_out_of_range(beyond)
+    _expire_cached_balances(session, set(moved))
 
 
 def _balance_out_of_range(customer_id: int) -> PointsOutOfRange:

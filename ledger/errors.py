@@ -17,6 +17,11 @@ class PointsOutOfRange(LedgerError, ValueError):
     """
 
 
+class ConcurrentAppend(LedgerError):
+    """Another writer recorded one of a batch's keys for another customer while the batch was
+    being written; the transaction rolls back and the caller may simply run again."""
+
+
 class InvalidAdjustment(LedgerError, ValueError):
     """An adjustment request is malformed; the message names the field."""
 

@@ -122,14 +122,17 @@ class PointEntry(Base):
     occurred_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
+    #: The customer's spendable balance right after this entry, in the order entries were recorded
+    #: (id order): written once, at insert, from the locked balance row (`append_entries`).
+    balance_after: Mapped[int]
 
     __table_args__ = (
         UniqueConstraint("store_id", "idempotency_key"),
         CheckConstraint("points <> 0", name="nonzero_points"),
         Index(None, "store_id", "source_ref"),
+        # Points History pages by id (keyset), for one customer or for a whole store.
         Index(None, "customer_id", "id"),
-        # Points History pages by (occurred_at, id), for a store or for one customer (keyset);
-        # the customer's index also covers the running balance (kind and points included).
+        Index(None, "store_id", "id"),
         Index(None, "store_id", "occurred_at", "id"),
         Index(None, "customer_id", "occurred_at", "id", "kind", "points"),
     )
@@ -192,6 +195,51 @@ class ProductRollup(Base):
     category_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     points: Mapped[int] = mapped_column(default=0)
     lines: Mapped[int] = mapped_column(default=0)
+
+
+class CustomerEarning(Base):
+    """A customer's earnings (the lifetime kinds) on one UTC day, and their running total through
+    that day; moved with the entries. Top Earning Customers over a range reads two rows per
+    customer (the totals at the range's ends), whatever the number of entries."""
+
+    __tablename__ = "customer_earnings"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, autoincrement=False
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    earned: Mapped[int] = mapped_column(default=0)  # that day's lifetime points
+    total: Mapped[int] = mapped_column(default=0)  # every earlier day's and this day's
+
+
+class ProductCustomerSum(Base):
+    """The entry lines of one product and customer, summed over all time; moved with the lines.
+
+    `purchases` counts the distinct orders (source references) with lines for the pair.
+    """
+
+    __tablename__ = "product_customers"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, autoincrement=False
+    )
+    points: Mapped[int] = mapped_column(default=0)
+    purchases: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index(None, "store_id", "product_id", "points", "customer_id"),)
+
+
+class Category(Base):
+    """A product category's name, as the store's product listing showed it, for reports."""
+
+    __tablename__ = "categories"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(255))
 
 
 class Product(Base):

@@ -28,7 +28,7 @@ from ledger.errors import LedgerError, SyncAlreadyRunning
 from ledger.migrate import current_revision, head_revision, upgrade
 from ledger.models import Customer, PointEntry, QuarantinedItem
 from ledger.quarantine import quarantined_items
-from ledger.rollups import RollupDifference, verify_rollups
+from ledger.rollup_checks import RollupDifference, verify_rollups
 from ledger.session import (
     check_database_exists,
     check_schema_current,

@@ -2,30 +2,27 @@
 
 Top: ranked by points earned in the range (the lifetime kinds: purchases and other earnings, net
 of their revocations, and points moved from the customer's own guest profile), not by balance.
-Over all time that is the cached lifetime, read through its index; over a range, one grouped query
-over the entries of the range.
+Over all time that is the cached lifetime, read through its index; over a range, see
+`reports.earners`.
 
-History: entries newest first, each with the balance its customer had right after it (spendable
-points, in the order shown). Pages are keyset pages: the cursor is the last row's (occurred_at,
-id), so page 1,000 costs what page 1 costs.
+History: entries newest first in the order the ledger recorded them (id order), each with the
+spendable balance its customer had right after it, stored with the entry (`balance_after`). Pages
+are keyset pages: the cursor is the last row's id, so page 1,000 costs what page 1 costs.
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import func, literal, select, tuple_
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
+from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, PointEntry, TrackedOrder
-from ledger.types import UTCDateTime
+from reports.earners import ranked_in_range
 from reports.period import Period
-
-_LIFETIME = sorted(kind.value for kind in LIFETIME_KINDS)
-_OUTSIDE = sorted(kind.value for kind in OUTSIDE_BALANCE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -54,22 +51,7 @@ def top_customers(
             )
         ]
     else:
-        earned = func.sum(PointEntry.points)
-        ranked = [
-            (cid, int(points))
-            for cid, points in session.execute(
-                select(PointEntry.customer_id, earned)
-                .where(
-                    PointEntry.store_id == store_id,
-                    PointEntry.kind.in_(_LIFETIME),
-                    *period.moments(PointEntry.occurred_at),
-                )
-                .group_by(PointEntry.customer_id)
-                .having(earned > 0)
-                .order_by(earned.desc(), PointEntry.customer_id)
-                .limit(limit)
-            )
-        ]
+        ranked = ranked_in_range(session, store_id, period, limit)
     ids = [cid for cid, _ in ranked]
     people = {
         c.id: (c, b)
@@ -151,34 +133,22 @@ def history(
 ) -> HistoryPage:
     """One page of entries, newest first, for one customer or for the whole store."""
     entry = PointEntry
-    query = select(entry, Customer.wc_id, Customer.email).join(
-        Customer, Customer.id == entry.customer_id
-    )
+    # Filter and order on the entries alone (the index on (customer_id, id) or (store_id, id)
+    # seeks to the cursor), then join the page's customers.
+    query = select(entry.id)
     if customer is not None:
         query = query.where(entry.customer_id == customer.id)
     else:
         query = query.where(entry.store_id == store_id)
     query = query.where(*period.moments(entry.occurred_at))
     if cursor is not None:
-        moment, last_id = decode_cursor(cursor)
-        # A row-value comparison, so both databases seek the index to the cursor (an OR of the
-        # two conditions makes SQLite scan from the newest entry: page 1,000 would cost 1,000).
-        after = tuple_(literal(moment, UTCDateTime()), literal(last_id))
-        query = query.where(tuple_(entry.occurred_at, entry.id) < after)
-    earlier = aliased(PointEntry)
-    running = (
-        select(func.coalesce(func.sum(earlier.points), 0))
-        .where(
-            earlier.customer_id == entry.customer_id,
-            earlier.kind.not_in(_OUTSIDE),
-            tuple_(earlier.occurred_at, earlier.id) <= tuple_(entry.occurred_at, entry.id),
-        )
-        .scalar_subquery()
-    )
+        query = query.where(entry.id < decode_cursor(cursor))
+    page_ids = query.order_by(entry.id.desc()).limit(limit + 1).subquery()
     rows = session.execute(
-        query.add_columns(running)
-        .order_by(entry.occurred_at.desc(), entry.id.desc())
-        .limit(limit + 1)
+        select(entry, Customer.wc_id, Customer.email, entry.balance_after)
+        .join(page_ids, page_ids.c.id == entry.id)
+        .join(Customer, Customer.id == entry.customer_id)
+        .order_by(entry.id.desc())
     ).all()
     page = [
         HistoryRow(
@@ -199,18 +169,20 @@ def history(
     return HistoryPage(page, encode_cursor(page[-1]) if more and page else None)
 
 
+_CURSOR_PREFIX = "entry:"
+
+
 def encode_cursor(row: HistoryRow) -> str:
-    raw = f"{row.occurred_at.astimezone(UTC).isoformat()}|{row.entry_id}"
+    """The cursor of the page after `row`: its entry id, opaque to the user."""
+    raw = f"{_CURSOR_PREFIX}{row.entry_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, entry_id = raw.split("|")
-        parsed = datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        return parsed, int(entry_id)
+        if not raw.startswith(_CURSOR_PREFIX) or not raw[len(_CURSOR_PREFIX) :].isdigit():
+            raise ValueError("not an entry id")
+        return int(raw[len(_CURSOR_PREFIX) :])
     except (ValueError, UnicodeDecodeError) as error:
         raise BadCursor(f"not a history cursor: {cursor!r}") from error

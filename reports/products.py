@@ -1,14 +1,16 @@
 """Per product: which customers earned points on which product (the appointment-style shop that
-rewards per service). Read from the entry lines: one grouped query, newest products' buyers."""
+rewards per service). Over all time it reads `product_customers` (the lines summed per product and
+customer, moved with them) through its (store, product, points) index: the first `limit` rows,
+whatever the size of the ledger. Over a range, one grouped query over the range's lines."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ledger.models import Customer, EntryLine, Product
+from ledger.models import Customer, EntryLine, Product, ProductCustomerSum
 from reports.period import Period
 
 
@@ -31,24 +33,10 @@ def product_customers(
     limit: int = 100,
 ) -> list[ProductCustomer]:
     """Points per product and customer in `period`, product by product, most points first."""
-    points = func.sum(EntryLine.points)
-    query = (
-        select(
-            EntryLine.product_id,
-            EntryLine.customer_id,
-            points.label("points"),
-            func.count(func.distinct(EntryLine.source_ref)).label("purchases"),
-        )
-        .where(EntryLine.store_id == store_id, EntryLine.product_id != 0)
-        .where(*period.days(EntryLine.day))
-        .group_by(EntryLine.product_id, EntryLine.customer_id)
-        .having(points > 0)
-    )
-    if product_id is not None:
-        query = query.where(EntryLine.product_id == product_id)
-    grouped = query.order_by(EntryLine.product_id, points.desc(), EntryLine.customer_id).limit(
-        limit
-    )
+    if period.start is None and period.end is None:
+        grouped = _all_time(store_id, product_id, limit)
+    else:
+        grouped = _in_range(store_id, period, product_id, limit)
     sub = grouped.subquery()
     rows = session.execute(
         select(sub, Product.name, Customer.wc_id, Customer.email)
@@ -69,3 +57,34 @@ def product_customers(
         )
         for r in rows
     ]
+
+
+def _all_time(store_id: int, product_id: int | None, limit: int) -> Select[int, int, int, int]:
+    pc = ProductCustomerSum
+    query = select(
+        pc.product_id, pc.customer_id, pc.points.label("points"), pc.purchases.label("purchases")
+    ).where(pc.store_id == store_id, pc.product_id != 0, pc.points > 0)
+    if product_id is not None:
+        query = query.where(pc.product_id == product_id)
+    return query.order_by(pc.product_id, pc.points.desc(), pc.customer_id).limit(limit)
+
+
+def _in_range(
+    store_id: int, period: Period, product_id: int | None, limit: int
+) -> Select[int, int, int, int]:
+    points = func.sum(EntryLine.points)
+    query = (
+        select(
+            EntryLine.product_id,
+            EntryLine.customer_id,
+            points.label("points"),
+            func.count(func.distinct(EntryLine.source_ref)).label("purchases"),
+        )
+        .where(EntryLine.store_id == store_id, EntryLine.product_id != 0)
+        .where(*period.days(EntryLine.day))
+        .group_by(EntryLine.product_id, EntryLine.customer_id)
+        .having(points > 0)
+    )
+    if product_id is not None:
+        query = query.where(EntryLine.product_id == product_id)
+    return query.order_by(EntryLine.product_id, points.desc(), EntryLine.customer_id).limit(limit)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from ledger.balances import verify_balances
 from ledger.models import MetaWrite, PointEntry, QuarantinedItem
-from ledger.rollups import verify_rollups
+from ledger.rollup_checks import verify_rollups
 from ledger.session import session_scope
 from loyalty.config import Config
 from loyalty.errors import StoreUnavailable

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from ledger.balances import verify_balances
-from ledger.rollups import verify_rollups
+from ledger.rollup_checks import verify_rollups
 from ledger.session import session_scope
 from loyalty.config import Config
 from loyalty.sync_settings import sync_settings

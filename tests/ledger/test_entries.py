@@ -291,6 +291,11 @@ def test_an_entry_cannot_be_deleted_through_the_orm(
         session.flush()
 
 
+#: Migration 0008 adds the derived column `balance_after` and fills it once, at upgrade, from the
+#: entries themselves; it changes no points, key, kind or time.
+FILLS_A_NEW_DERIVED_COLUMN = {"migrations/versions/0008_report_seeks.py"}
+
+
 def test_nothing_in_the_ledger_package_updates_or_deletes_entries() -> None:
     forbidden = re.compile(
         r"(update|delete)\(\s*PointEntry|(UPDATE|DELETE\s+FROM)\s+point_entries", re.IGNORECASE
@@ -302,7 +307,10 @@ def test_nothing_in_the_ledger_package_updates_or_deletes_entries() -> None:
         if forbidden.search(path.read_text(encoding="utf-8"))
     ]
 
-    assert offenders == []
+    assert set(offenders) <= FILLS_A_NEW_DERIVED_COLUMN
+    backfill = (package / "migrations/versions/0008_report_seeks.py").read_text(encoding="utf-8")
+    assert backfill.count("UPDATE point_entries SET balance_after =") == 1
+    assert "DELETE" not in backfill.upper().replace("ON DELETE", "")
 
 
 def test_a_key_longer_than_the_column_is_refused_on_both_databases(

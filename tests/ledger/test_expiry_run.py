@@ -16,7 +16,7 @@ from ledger.customers import account_customer, get_or_create_store
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, PointEntry, Store
-from ledger.rollups import verify_rollups
+from ledger.rollup_checks import verify_rollups
 from ledger.session import session_scope
 from loyalty.cli import main
 from rules.expiry import ExpiryMode, ExpiryRules

@@ -24,7 +24,7 @@ from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 
-HEAD = "0007_activity"
+HEAD = "0008_report_seeks"
 LEDGER_TABLES = {
     "stores",
     "customers",
@@ -44,6 +44,9 @@ LEDGER_TABLES = {
     "stamp_orders",
     "stamp_cards",
     "tracked_activity",
+    "customer_earnings",
+    "product_customers",
+    "categories",
 }
 
 

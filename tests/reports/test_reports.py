@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ledger.balances import list_balances, verify_balances
 from ledger.kinds import Source
-from ledger.rollups import verify_rollups
+from ledger.rollup_checks import verify_rollups
 from reports.customers import BadCursor, history, top_customers
 from reports.period import Period, find_customer
 from reports.products import product_customers

@@ -8,7 +8,7 @@ from alembic import command
 from sqlalchemy import text
 
 from ledger.migrate import alembic_config, upgrade
-from ledger.rollups import verify_rollups
+from ledger.rollup_checks import verify_rollups
 from ledger.session import create_engine_for, session_scope
 from reports.period import Period
 from reports.sources import points_sources

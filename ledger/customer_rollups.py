@@ -1,0 +1,131 @@
+"""The per-customer rollups, moved by `ledger.rollups.move_rollups` with the entries they sum.
+
+- `customer_earnings`: per customer and UTC day, the points of the lifetime kinds (earnings net of
+  their revocations, and transfers) and the running total through that day. The points a customer
+  earned between two days are the totals at the two ends: Top Earning Customers over any range
+  reads two rows per customer, however many entries the ledger holds.
+- `product_customers`: the entry lines per product and customer over all time, with the number of
+  orders (source references) behind them: the per-product report over all time reads one index.
+
+Both run under the balance-row locks `append_entries` takes first, so no other writer moves the
+same customer's rows meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import TypeVar
+
+from sqlalchemy import BigInteger, Date, bindparam, select, text
+from sqlalchemy.orm import Session
+
+from ledger._dialect import upsert_insert
+from ledger.models import Base, EntryLine
+from ledger.rollup_types import LinePoints, RolledEntry, utc_day
+
+_CHUNK = 500
+_T = TypeVar("_T")
+
+_TYPES = (
+    bindparam("customer_id", type_=BigInteger()),
+    bindparam("day", type_=Date()),
+    bindparam("store_id", type_=BigInteger()),
+    bindparam("delta", type_=BigInteger()),
+)
+# A row for a day not seen yet starts at the total of the days before it (WHERE true: SQLite
+# would otherwise read ON CONFLICT as a join's ON).
+_OPEN_DAY = text(
+    "INSERT INTO customer_earnings (customer_id, day, store_id, earned, total)"
+    " SELECT :customer_id, :day, :store_id, 0, COALESCE((SELECT total FROM customer_earnings"
+    "  WHERE customer_id = :customer_id AND day < :day ORDER BY day DESC LIMIT 1), 0)"
+    " WHERE true ON CONFLICT (customer_id, day) DO NOTHING"
+).bindparams(*_TYPES[:3])
+# Then each day's points move that day's earnings and every total from that day on. The moves
+# commute, so several days of one customer in one batch add up whatever their order.
+_MOVE_DAY = text(
+    "UPDATE customer_earnings SET"
+    " earned = earned + CASE WHEN day = :day THEN :delta ELSE 0 END, total = total + :delta"
+    " WHERE customer_id = :customer_id AND day >= :day"
+).bindparams(_TYPES[0], _TYPES[1], _TYPES[3])
+
+
+def move_customer_earnings(
+    session: Session, store_id: int, inserted: Sequence[RolledEntry]
+) -> None:
+    """Add the inserted entries of the lifetime kinds to their customers' days."""
+    deltas: dict[tuple[int, date], int] = defaultdict(int)
+    for entry in inserted:
+        if entry.kind.counts_toward_lifetime:
+            deltas[(entry.customer_id, utc_day(entry.occurred_at))] += entry.points
+    rows = [
+        {"customer_id": customer, "day": day, "store_id": store_id, "delta": delta}
+        for (customer, day), delta in sorted(deltas.items())
+        if delta
+    ]
+    if not rows:
+        return
+    connection = session.connection()
+    connection.execute(
+        _OPEN_DAY, [{k: r[k] for k in ("customer_id", "day", "store_id")} for r in rows]
+    )
+    connection.execute(
+        _MOVE_DAY, [{k: r[k] for k in ("customer_id", "day", "delta")} for r in rows]
+    )
+
+
+def bought_before(
+    session: Session, store_id: int, lines: Sequence[tuple[RolledEntry, LinePoints]]
+) -> set[tuple[str, int, int]]:
+    """The (source reference, product, customer) of these lines that earlier lines already have:
+    a refund of an order is not another purchase of its products. Read before the lines go in."""
+    refs = sorted({entry.source_ref for entry, _ in lines})
+    seen: set[tuple[str, int, int]] = set()
+    for chunk in _chunks(refs, _CHUNK):
+        rows = session.execute(
+            select(EntryLine.source_ref, EntryLine.product_id, EntryLine.customer_id)
+            .where(EntryLine.store_id == store_id, EntryLine.source_ref.in_(chunk))
+            .distinct()
+        )
+        seen.update((ref, int(product), int(customer)) for ref, product, customer in rows)
+    return seen
+
+
+def move_product_customers(
+    session: Session,
+    store_id: int,
+    lines: Sequence[tuple[RolledEntry, LinePoints]],
+    bought: set[tuple[str, int, int]],
+) -> None:
+    """Add the lines to their (product, customer) totals; a first line of an order for the pair
+    counts one purchase."""
+    sums: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    seen = set(bought)
+    for entry, line in lines:
+        row = sums[(line.product_id, entry.customer_id)]
+        row[0] += line.points
+        purchase = (entry.source_ref, line.product_id, entry.customer_id)
+        if purchase not in seen:
+            seen.add(purchase)
+            row[1] += 1
+    table = Base.metadata.tables["product_customers"]
+    statement = upsert_insert(session, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["store_id", "product_id", "customer_id"],
+        set_={
+            "points": table.c.points + statement.excluded.points,
+            "purchases": table.c.purchases + statement.excluded.purchases,
+        },
+    )
+    rows = [
+        {"store_id": store_id, "product_id": product, "customer_id": customer,
+         "points": points, "purchases": purchases}
+        for (product, customer), (points, purchases) in sorted(sums.items())
+    ]  # fmt: skip
+    session.connection().execute(statement, rows)
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[list[_T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])

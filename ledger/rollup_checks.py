@@ -1,0 +1,233 @@
+"""`loyalty verify`'s half for the reports: every rollup, and every entry's `balance_after`,
+recomputed from the entries and lines and compared in SQL.
+
+Each check is one or two aggregate queries that return only the rows that differ (`EXCEPT` both
+ways, or a window function), so nothing but the differences comes back to Python, on SQLite and
+PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, except_, func, literal, select
+from sqlalchemy.orm import Session
+
+from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
+from ledger.models import (
+    CustomerEarning,
+    EntryLine,
+    PointEntry,
+    PointRollup,
+    ProductCustomerSum,
+    ProductRollup,
+)
+from ledger.rollup_types import as_date, entry_day
+
+_LIFETIME = sorted(kind.value for kind in LIFETIME_KINDS)
+_OUTSIDE = sorted(kind.value for kind in OUTSIDE_BALANCE_KINDS)
+
+
+@dataclass(frozen=True)
+class RollupDifference:
+    """A rollup row (or a stored running balance) that disagrees with what the entries or lines
+    add up to. `rollup` is what is stored, `entries` what the entries give; None: no row."""
+
+    table: str
+    store_id: int
+    key: tuple[Any, ...]
+    rollup: tuple[int, ...] | None
+    entries: tuple[int, ...] | None
+
+
+def verify_rollups(session: Session, store_id: int | None = None) -> list[RollupDifference]:
+    """Every rollup recomputed from the entries and lines, every purchase entry's lines summed
+    against its points, every `balance_after` against the entries before it; [] when all agree."""
+    return [
+        *_point_rollup_differences(session, store_id),
+        *_product_rollup_differences(session, store_id),
+        *_line_differences(session, store_id),
+        *_product_customer_differences(session, store_id),
+        *_customer_earning_differences(session, store_id),
+        *_balance_after_differences(session, store_id),
+    ]
+
+
+def _where_store(query: Any, column: Any, store_id: int | None) -> Any:
+    return query if store_id is None else query.where(column == store_id)
+
+
+def _both_ways(
+    session: Session, table: str, expected: Any, stored: Any, width: int, days: tuple[int, ...] = ()
+) -> list[RollupDifference]:
+    """Rows of `expected` that `stored` lacks and the other way round: (store, *key, *values),
+    the key `width` columns wide (its `days` positions are days, as either driver returns them)."""
+    found: dict[tuple[Any, ...], list[tuple[int, ...] | None]] = {}
+    for side, (query, other) in enumerate(((expected, stored), (stored, expected))):
+        for row in session.execute(except_(query, other)):
+            key = tuple(
+                as_date(value) if position in days else value
+                for position, value in enumerate(row[: width + 1])
+            )
+            values = tuple(int(value) for value in row[width + 1 :])
+            found.setdefault(key, [None, None])[side] = values
+    return [
+        RollupDifference(table, key[0], key[1:], stored_values, expected_values)
+        for key, (expected_values, stored_values) in sorted(found.items(), key=repr)
+    ]
+
+
+def _point_rollup_differences(session: Session, store_id: int | None) -> list[RollupDifference]:
+    day = entry_day(session, PointEntry.occurred_at)
+    source = case(
+        *((PointEntry.kind == kind.value, kind.source.value) for kind in SourceKind),
+        else_=PointEntry.kind,
+    )
+    expected = _where_store(
+        select(
+            PointEntry.store_id,
+            day,
+            PointEntry.kind,
+            source,
+            func.sum(case((PointEntry.points > 0, PointEntry.points), else_=0)),
+            func.sum(case((PointEntry.points < 0, PointEntry.points), else_=0)),
+            func.count(),
+        ).group_by(PointEntry.store_id, day, PointEntry.kind),
+        PointEntry.store_id,
+        store_id,
+    )
+    r = PointRollup
+    stored = _where_store(
+        select(r.store_id, r.day, r.kind, r.source, r.credit, r.debit, r.entries).where(
+            (r.credit != 0) | (r.debit != 0) | (r.entries != 0)
+        ),
+        r.store_id,
+        store_id,
+    )
+    return _both_ways(session, "point_rollups", expected, stored, 3, days=(1,))
+
+
+def _product_rollup_differences(session: Session, store_id: int | None) -> list[RollupDifference]:
+    line = EntryLine
+    expected = _where_store(
+        select(
+            line.store_id,
+            line.day,
+            line.product_id,
+            line.category_id,
+            func.sum(line.points),
+            func.count(),
+        ).group_by(line.store_id, line.day, line.product_id, line.category_id),
+        line.store_id,
+        store_id,
+    )
+    r = ProductRollup
+    stored = _where_store(
+        select(r.store_id, r.day, r.product_id, r.category_id, r.points, r.lines).where(
+            (r.points != 0) | (r.lines != 0)
+        ),
+        r.store_id,
+        store_id,
+    )
+    return _both_ways(session, "product_rollups", expected, stored, 3, days=(1,))
+
+
+def _product_customer_differences(session: Session, store_id: int | None) -> list[RollupDifference]:
+    line = EntryLine
+    expected = _where_store(
+        select(
+            line.store_id,
+            line.product_id,
+            line.customer_id,
+            func.sum(line.points),
+            func.count(func.distinct(line.source_ref)),
+        ).group_by(line.store_id, line.product_id, line.customer_id),
+        line.store_id,
+        store_id,
+    )
+    r = ProductCustomerSum
+    stored = _where_store(
+        select(r.store_id, r.product_id, r.customer_id, r.points, r.purchases).where(
+            (r.points != 0) | (r.purchases != 0)
+        ),
+        r.store_id,
+        store_id,
+    )
+    return _both_ways(session, "product_customers", expected, stored, 2)
+
+
+def _customer_earning_differences(session: Session, store_id: int | None) -> list[RollupDifference]:
+    """Each day's earnings against the entries (days that net to 0 may have a row or not), then
+    each running total against the days before it, over the stored rows themselves."""
+    day = entry_day(session, PointEntry.occurred_at)
+    earned = func.sum(PointEntry.points)
+    expected = _where_store(
+        select(PointEntry.store_id, PointEntry.customer_id, day, earned)
+        .where(PointEntry.kind.in_(_LIFETIME))
+        .group_by(PointEntry.store_id, PointEntry.customer_id, day)
+        .having(earned != 0),
+        PointEntry.store_id,
+        store_id,
+    )
+    r = CustomerEarning
+    stored = _where_store(
+        select(r.store_id, r.customer_id, r.day, r.earned).where(r.earned != 0),
+        r.store_id,
+        store_id,
+    )
+    differences = _both_ways(session, "customer_earnings", expected, stored, 2, days=(2,))
+    running = func.sum(r.earned).over(partition_by=r.customer_id, order_by=r.day)
+    totals = _where_store(
+        select(r.store_id, r.customer_id, r.day, r.total, running.label("running")),
+        r.store_id,
+        store_id,
+    ).subquery()
+    rows = session.execute(select(totals).where(totals.c.total != totals.c.running))
+    differences += [
+        RollupDifference("customer_earnings.total", s, (c, as_date(d)), (int(t),), (int(run),))
+        for s, c, d, t, run in rows
+    ]
+    return differences
+
+
+def _balance_after_differences(session: Session, store_id: int | None) -> list[RollupDifference]:
+    """Entries whose stored `balance_after` is not the sum of their customer's spendable points
+    up to and including them, in id order."""
+    entry = PointEntry
+    spendable = case((entry.kind.in_(_OUTSIDE), literal(0)), else_=entry.points)
+    running = func.sum(spendable).over(partition_by=entry.customer_id, order_by=entry.id)
+    computed = _where_store(
+        select(
+            entry.store_id,
+            entry.idempotency_key,
+            entry.balance_after,
+            running.label("running"),
+        ),
+        entry.store_id,
+        store_id,
+    ).subquery()
+    rows = session.execute(select(computed).where(computed.c.balance_after != computed.c.running))
+    return [
+        RollupDifference("point_entries.balance_after", s, (key,), (int(stored),), (int(run),))
+        for s, key, stored, run in rows
+    ]
+
+
+def _line_differences(session: Session, store_id: int | None) -> list[RollupDifference]:
+    """Purchase entries whose lines do not add up to their points (or lines without an entry)."""
+    lines = _where_store(
+        select(
+            EntryLine.store_id, EntryLine.entry_key, func.sum(EntryLine.points).label("points")
+        ).group_by(EntryLine.store_id, EntryLine.entry_key),
+        EntryLine.store_id,
+        store_id,
+    )
+    entries = _where_store(
+        select(PointEntry.store_id, PointEntry.idempotency_key, PointEntry.points).where(
+            PointEntry.kind == SourceKind.PURCHASE.value
+        ),
+        PointEntry.store_id,
+        store_id,
+    )
+    return _both_ways(session, "entry_lines", entries, lines, 1)
