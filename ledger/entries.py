@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ledger._dialect import upsert_insert
 from ledger.errors import ConcurrentAppend, PointsOutOfRange
 from ledger.kinds import SourceKind
-from ledger.models import Balance, Base, EntryLine, PointEntry, Product
+from ledger.models import Balance, Base, Category, EntryLine, PointEntry, Product
 from ledger.rollups import LinePoints, move_rollups
 from ledger.types import UTCDateTime
 
@@ -171,16 +171,26 @@ def line_changes(
 
 def remember_products(session: Session, store_id: int, names: dict[int, str]) -> None:
     """Record (or rename) products as orders show them, for reports: one executemany upsert."""
+    _remember_names(session, Product, "product_id", store_id, names)
+
+
+def remember_categories(session: Session, store_id: int, names: dict[int, str]) -> None:
+    """Record (or rename) product categories as the store's products show them, for reports."""
+    _remember_names(session, Category, "category_id", store_id, names)
+
+
+def _remember_names(
+    session: Session, model: type[Base], key: str, store_id: int, names: dict[int, str]
+) -> None:
     if not names:
         return
-    table = Product.__table__
+    table = model.__table__
     statement = upsert_insert(session, table)
     statement = statement.on_conflict_do_update(
-        index_elements=["store_id", "product_id"], set_={"name": statement.excluded.name}
+        index_elements=["store_id", key], set_={"name": statement.excluded.name}
     )
     session.connection().execute(
-        statement,
-        [{"store_id": store_id, "product_id": pid, "name": names[pid]} for pid in sorted(names)],
+        statement, [{"store_id": store_id, key: pid, "name": names[pid]} for pid in sorted(names)]
     )
 
 

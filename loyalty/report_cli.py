@@ -153,7 +153,9 @@ def _sources(
     rows: list[tuple[Any, ...]] = [
         ("source", r.source.value, "", r.earned, r.revoked, r.net, r.share) for r in report.sources
     ]
-    rows += [("category", r.category_id, "", "", "", r.points, r.share) for r in report.categories]
+    rows += [
+        ("category", r.category_id, r.name, "", "", r.points, r.share) for r in report.categories
+    ]
     rows += [("product", r.product_id, r.name, "", "", r.points, "") for r in report.products]
     document = {
         "from": period.start,
@@ -165,7 +167,8 @@ def _sources(
             for r in report.sources
         ],
         "categories": [
-            {"category_id": r.category_id, "points": r.points, "share": r.share}
+            {"category_id": r.category_id, "name": r.name or None, "points": r.points,
+             "share": r.share}
             for r in report.categories
         ],
         "products": [

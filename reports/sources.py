@@ -3,19 +3,21 @@
 Sources are summed from the daily rollup; categories and products from the per-product rollup.
 Each source shows what it credited (`earned`), what was taken back (`revoked`), the net, and its
 share of all credited points. Category 0 is "not known" (the sync learns categories only when a
-rule needs them); product 0 is shipping, fees and purchases recorded before products were.
+rule needs them); a category carries its name when the sync read it, else "" (shown by id).
+Product 0 is shipping, fees and purchases recorded before products were.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.kinds import EARNING_SOURCES, OUTSIDE_BALANCE_KINDS, Source
-from ledger.models import PointRollup, Product, ProductRollup
+from ledger.models import Category, PointRollup, Product, ProductRollup
 from reports.period import Period
 
 #: Pending points are not earned until they mature (then they are appended as their source's kind).
@@ -43,6 +45,7 @@ class CategoryRow:
     category_id: int
     points: int
     share: Decimal
+    name: str = ""  # "" when the sync never read the category's name
 
 
 @dataclass(frozen=True)
@@ -96,21 +99,24 @@ def _purchases(
         by_category[int(category)] = by_category.get(int(category), 0) + int(total)
         by_product[int(product)] = by_product.get(int(product), 0) + int(total)
     positive = sum(max(p, 0) for p in by_category.values())
+    labels = _names(session, Category, Category.category_id, store_id, list(by_category))
     categories = [
-        CategoryRow(c, p, _share(max(p, 0), positive))
+        CategoryRow(c, p, _share(max(p, 0), positive), labels.get(c, ""))
         for c, p in sorted(by_category.items(), key=lambda item: (-item[1], item[0]))
         if p
     ]
     top = [
         (pid, p) for pid, p in sorted(by_product.items(), key=lambda item: (-item[1], item[0])) if p
     ][:limit]
-    found = session.execute(
-        select(Product.product_id, Product.name).where(
-            Product.store_id == store_id, Product.product_id.in_([pid for pid, _ in top])
-        )
-    )
-    names = {int(pid): name for pid, name in found}
+    names = _names(session, Product, Product.product_id, store_id, [pid for pid, _ in top])
     return categories, [ProductRow(pid, names.get(pid, ""), p) for pid, p in top]
+
+
+def _names(
+    session: Session, model: type[Product | Category], key: Any, store_id: int, ids: list[int]
+) -> dict[int, str]:
+    found = session.execute(select(key, model.name).where(model.store_id == store_id, key.in_(ids)))
+    return {int(i): name for i, name in found}
 
 
 def _share(part: int, total: int) -> Decimal:

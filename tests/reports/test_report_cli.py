@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, update
 
+from ledger.entries import remember_categories
 from ledger.models import PointRollup
 from ledger.session import session_scope
 from loyalty.cli import main
@@ -100,6 +101,23 @@ def test_sources_top_history_and_products_in_each_format(
         ("alice@example.com", 40),
         ("guest@example.com", 40),
     ]
+
+
+def test_sources_name_the_categories_the_sync_has_read_and_number_the_others(
+    config: str, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with session_scope(engine) as session:
+        remember_categories(session, 1, {3: "Hair care"})
+
+    document = json.loads(run(config, capsys, "sources", "--json"))
+    table = run(config, capsys, "sources", "--csv").splitlines()
+
+    assert [(c["category_id"], c["name"]) for c in document["categories"]] == [
+        (0, None),
+        (3, "Hair care"),
+    ]
+    assert "category,3,Hair care,,,80,0.5000" in table
+    assert "category,0,,,,80,0.5000" in table
 
 
 def test_bad_report_arguments_are_one_clear_line(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from ledger.balances import list_balances, verify_balances
+from ledger.entries import remember_categories
 from ledger.kinds import Source
 from ledger.rollup_checks import verify_rollups
 from reports.customers import BadCursor, history, top_customers
@@ -119,6 +120,17 @@ def test_sources_over_all_time_by_product(session: Session, story: Story) -> Non
         CategoryRow(3, 80, Decimal("0.5000")),
     ]
     assert report.products == [ProductRow(10, "Haircut", 80)]  # a tie: the lower id, limit 1
+
+
+def test_categories_carry_their_names_once_the_sync_has_read_them(
+    session: Session, story: Story
+) -> None:
+    before = points_sources(session, story.store_id, Period()).categories
+    remember_categories(session, story.store_id, {3: "Hair care", 4: "Unused"})
+    after = points_sources(session, story.store_id, Period()).categories
+
+    assert [(row.category_id, row.name) for row in before] == [(0, ""), (3, "")]
+    assert [(row.category_id, row.name) for row in after] == [(0, ""), (3, "Hair care")]
 
 
 def test_top_customers_rank_by_earned_not_by_balance(session: Session, story: Story) -> None:
