@@ -38,28 +38,14 @@ Fail = Callable[[str], int]
 
 
 def redeem_command(args: argparse.Namespace, config: Config, out: Out, fail: Fail) -> int:
-    store = config.require_store()
-    if not config.redemption.enabled:
-        raise ConfigError(
-            "nothing is redeemable: set [redemption] tiers or points_per_unit"
-            f" in {config.source or 'the config'} (see config.example.toml)"
-        )
     request = Request(wc_customer_id=args.customer, email="", tier=args.tier, points=args.points)
+    require_redemption(config)
     with _ledger(config) as (engine, store_id):
-        client = make_client(store)
-        redeemer = Redeemer(
-            client,
-            lambda: session_scope(engine),
-            store_id,
-            RedemptionSettings(
-                config.redemption, claim_seconds(store.timeout, store.max_retry_seconds)
-            ),
-            now=lambda: datetime.now(UTC).replace(microsecond=0),
-        )
+        client, redeemer = _redeemer(config, engine, store_id)
         try:
-            with session_scope(engine, readonly=True) as session:  # refuse before any request
-                quote = redeemer.quote(session, args.customer, request)
             if args.dry_run:
+                with session_scope(engine, readonly=True) as session:
+                    quote = redeemer.quote(session, args.customer, request)
                 balance = redeemer.balance(args.customer)
                 out(
                     f"dry run: customer {args.customer} would redeem {quote.points} points for a"
@@ -67,11 +53,50 @@ def redeem_command(args: argparse.Namespace, config: Config, out: Out, fail: Fai
                     " nothing was written"
                 )
                 return EXIT_OK
-            email = _email(client, args.customer)
-            outcome = redeemer.redeem(replace(request, email=email))
+            outcome = _redeem(engine, client, redeemer, request)
         except RedemptionRefused as refused:
             return fail(f"customer {args.customer} cannot redeem: {refused.reason}")
     return _report(args, outcome, out, fail)
+
+
+def redeem_once(config: Config, engine: Engine, store_id: int, request: Request) -> Outcome:
+    """One admin redemption, as `loyalty redeem` makes it: refused (RedemptionRefused, nothing
+    written, no request sent) when the customer cannot redeem, else recorded and issued. For the
+    dashboard's admin action."""
+    require_redemption(config)
+    client, redeemer = _redeemer(config, engine, store_id)
+    return _redeem(engine, client, redeemer, request)
+
+
+def require_redemption(config: Config) -> None:
+    """ConfigError unless the config makes something redeemable."""
+    if not config.redemption.enabled:
+        raise ConfigError(
+            "nothing is redeemable: set [redemption] tiers or points_per_unit"
+            f" in {config.source or 'the config'} (see config.example.toml)"
+        )
+
+
+def _redeemer(config: Config, engine: Engine, store_id: int) -> tuple[StoreClient, Redeemer]:
+    store = config.require_store()
+    client = make_client(store)
+    redeemer = Redeemer(
+        client,
+        lambda: session_scope(engine),
+        store_id,
+        RedemptionSettings(
+            config.redemption, claim_seconds(store.timeout, store.max_retry_seconds)
+        ),
+        now=lambda: datetime.now(UTC).replace(microsecond=0),
+    )
+    return client, redeemer
+
+
+def _redeem(engine: Engine, client: StoreClient, redeemer: Redeemer, request: Request) -> Outcome:
+    with session_scope(engine, readonly=True) as session:  # refuse before any request
+        redeemer.quote(session, request.wc_customer_id, request)
+    email = _email(client, request.wc_customer_id)
+    return redeemer.redeem(replace(request, email=email))
 
 
 def redemptions_command(args: argparse.Namespace, config: Config, out: Out) -> int:

@@ -4,8 +4,9 @@ leads to that customer's history, the recent sync runs, and admin actions behind
 A Starlette app served by uvicorn, on loopback by default. Every response carries security headers
 (a CSP with no inline script and no inline style, no framing, no sniffing, no referrer). Charts are
 server-rendered SVG, so the page runs no script at all. Admin actions (a resync, full or of one
-customer; a manual adjustment with a reason) need `[dashboard] admin_token`, compared in constant time; with no token
-configured they are off and every admin request is refused.
+customer; a manual adjustment with a reason; a redemption, as `loyalty redeem` makes it) need
+`[dashboard] admin_token`, compared in constant time; with no token configured they are off and
+every admin request is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from ledger.customers import get_or_create_store
 from ledger.models import Customer
 from ledger.session import session_scope
 from loyalty.config import Config
+from loyalty.errors import ConfigError
 from loyalty.web.i18n import negotiate, translations
 from loyalty.web.page import PageInput, gather, render
 from reports.customers import BadCursor
@@ -56,6 +59,19 @@ SECURITY_HEADERS = {
 Resync = Callable[[int | None], str]  # a WooCommerce account id, or None for everyone
 
 
+@dataclass(frozen=True)
+class Redeemed:
+    """How a redemption asked for from the dashboard went."""
+
+    status: str  # issued, pending (no coupon yet: the next sync), refused (by the store), declined
+    reason: str = ""  # why declined (nothing written) or refused
+
+
+#: A redemption for a WooCommerce account id, by tier name or by points (exactly one of the two).
+Redeem = Callable[[int, str | None, int | None], Redeemed]
+DECLINED = "declined"  # not redeemable (too few points, unknown tier, redemption off)
+
+
 class SecurityHeaders:
     """ASGI middleware: the security headers on every HTTP response, static files included."""
 
@@ -78,8 +94,15 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def create_app(config: Config, engine: Engine, *, resync: Resync | None = None) -> ASGIApp:
-    """The dashboard of the configured store; `resync` runs a full sync (default: `run_sync`)."""
+def create_app(
+    config: Config,
+    engine: Engine,
+    *,
+    resync: Resync | None = None,
+    redeem: Redeem | None = None,
+) -> ASGIApp:
+    """The dashboard of the configured store; `resync` runs a full sync (default: `run_sync`),
+    `redeem` a redemption (default: `loyalty.redeem.redeem_once`)."""
     store_key = config.require_store().key
     with session_scope(engine) as session:
         store_id = get_or_create_store(session, store_key).id
@@ -118,6 +141,7 @@ def create_app(config: Config, engine: Engine, *, resync: Resync | None = None) 
                 standalone=False,
                 store=store_key,
                 admin=bool(token),
+                redeem=config.redemption.enabled,
                 notice=" ".join([*notices, notice]).strip(),
             )
         return HTMLResponse(html, headers={"content-language": lang, "vary": "Accept-Language"})
@@ -160,9 +184,37 @@ def create_app(config: Config, engine: Engine, *, resync: Resync | None = None) 
         log.info("dashboard: resync of %s", f"customer {customer}" if customer else "everyone")
         return RedirectResponse(f"/?{urlencode({'lang': lang, 'done': 'resynced'})}#runs", 303)
 
+    async def admin_redeem(request: Request) -> Response:
+        lang = language(request)
+        _ = translations(lang).gettext
+        form = await _form(request)
+        refused = _refusal(form, token, _)
+        if refused is not None:
+            return refused
+        tier = form.get("tier", "").strip() or None
+        try:
+            customer = int(form.get("customer", ""))
+            points = int(form["points"]) if form.get("points", "").strip() else None
+        except ValueError:
+            return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
+        if (tier is None) == (points is None):
+            return PlainTextResponse(_("Give either a tier or a number of points."), 400)
+        runner = redeem or _default_redeem(config, engine, store_id)
+        done = await run_in_threadpool(runner, customer, tier, points)
+        if done.status == DECLINED:
+            return PlainTextResponse(done.reason, 400)
+        if done.status == "refused":
+            message = _("The store refused the coupon; the points were returned.")
+            return PlainTextResponse(f"{message} ({done.reason})", 502)
+        log.info("dashboard: redemption for customer %s: %s", customer, done.status)
+        notice = "redeemed" if done.status == "issued" else "redeem-pending"
+        query = urlencode({"lang": lang, "customer": customer, "done": notice})
+        return RedirectResponse(f"/?{query}#history", status_code=303)
+
     routes = [
         Route("/", home),
         Route("/admin/adjust", admin_adjust, methods=["POST"]),
+        Route("/admin/redeem", admin_redeem, methods=["POST"]),
         Route("/admin/resync", admin_resync, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -176,6 +228,23 @@ def _default_resync(config: Config, engine: Engine) -> Resync:
 
         settings = sync_settings(config)
         return run_sync(settings, full=customer is None, engine=engine, customer=customer).render()
+
+    return run
+
+
+def _default_redeem(config: Config, engine: Engine, store_id: int) -> Redeem:
+    def run(customer: int, tier: str | None, points: int | None) -> Redeemed:
+        # The redemption talks to the store: its modules load only when one is asked for.
+        from loyalty.redeem import redeem_once
+        from sync.redemptions import RedemptionRefused
+        from sync.redemptions import Request as RedemptionRequest
+
+        asked = RedemptionRequest(wc_customer_id=customer, email="", tier=tier, points=points)
+        try:
+            outcome = redeem_once(config, engine, store_id, asked)
+        except (RedemptionRefused, ConfigError) as declined:
+            return Redeemed(DECLINED, str(declined))
+        return Redeemed(outcome.status, outcome.reason or "")
 
     return run
 
@@ -234,7 +303,12 @@ def _done_notice(done: str, _: Callable[[str], str]) -> str:
     return {
         "adjusted": _("The adjustment was recorded."),
         "resynced": _("The resync has finished."),
+        "redeemed": _("The coupon was created; the redemption is in the customer's history."),
+        "redeem-pending": _(
+            "The redemption is recorded; its coupon could not be created yet: the next sync"
+            " creates it."
+        ),
     }.get(done, "")
 
 
-__all__ = ["SECURITY_HEADERS", "create_app"]
+__all__ = ["SECURITY_HEADERS", "Redeemed", "create_app"]

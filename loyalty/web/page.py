@@ -92,6 +92,7 @@ def render(
     standalone: bool,
     store: str,
     admin: bool = False,
+    redeem: bool = False,
     notice: str = "",
 ) -> str:
     """The page as HTML in `lang`; `standalone` inlines the CSS (the file export)."""
@@ -111,6 +112,7 @@ def render(
         css=CSS.read_text() if standalone else "",
         store=store,
         admin=admin,
+        redeem=redeem,
         notice=notice,
         charts=_charts(data, fmt, gettext),
         labels=_labels(gettext),
