@@ -1,19 +1,25 @@
-"""Migration 0005_reports fills the rollups and lines from a ledger that already has entries."""
+"""Migrations 0005_reports and 0006_report_seeks fill the rollups, lines, running balances and
+running totals from a ledger that already has entries."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from ledger.migrate import alembic_config, upgrade
+from ledger.models import CustomerEarning
 from ledger.rollup_checks import verify_rollups
 from ledger.session import create_engine_for, session_scope
-from reports.period import Period
+from reports.customers import history
+from reports.earners import Plan, ranked_in_range
+from reports.period import Period, find_customer
 from reports.sources import points_sources
 from reports.status import points_status
 
+JANUARY_5_TO_6 = Period(date(2024, 1, 5), date(2024, 1, 6))
 ENTRIES = [
     ("order:1#1", "purchase", 100, "2024-01-05 10:00:00"),
     ("order:1#2", "purchase", -40, "2024-01-06 23:59:59"),
@@ -36,6 +42,11 @@ def test_upgrading_a_ledger_with_entries_fills_rollups_that_verify(raw_db_url: s
                      " VALUES (1, 1, 7, false, :t)"),
                 {"t": "2024-01-01 00:00:00"},
             )  # fmt: skip
+            connection.execute(
+                text("INSERT INTO balances (customer_id, store_id, balance, lifetime, updated_at)"
+                     " VALUES (1, 1, 62, 65, :t)"),
+                {"t": "2024-02-01 00:00:00"},
+            )  # fmt: skip
             for key, kind, points, when in ENTRIES:
                 connection.execute(
                     text("INSERT INTO point_entries (store_id, customer_id, points, kind,"
@@ -51,8 +62,23 @@ def test_upgrading_a_ledger_with_entries_fills_rollups_that_verify(raw_db_url: s
             assert verify_rollups(session) == []
             status = points_status(session, 1, Period(), point_value=Decimal(1))
             sources = points_sources(session, 1, Period())
+            customer = find_customer(session, 1, 7)
+            rows = history(session, 1, Period(), customer=customer).rows
+            days = session.execute(
+                select(CustomerEarning.day, CustomerEarning.earned, CustomerEarning.total).order_by(
+                    CustomerEarning.day
+                )
+            ).all()
+            first_days = ranked_in_range(session, 1, JANUARY_5_TO_6, 5, plan=Plan.SEEK)
         assert (status.movements.earned, status.movements.revoked) == (105, 40)
         assert (status.movements.adjusted, status.closing) == (-3, 62)
         assert [(p.product_id, p.points) for p in sources.products] == [(0, 60)]
+        # In the order the entries were recorded: +100, -40, +5, -3.
+        assert [(r.points, r.balance) for r in rows] == [(-3, 62), (5, 65), (-40, 60), (100, 100)]
+        assert [tuple(day) for day in days] == [
+            (date(2024, 1, 5), 105, 105),
+            (date(2024, 1, 6), -40, 65),
+        ]
+        assert first_days == [(1, 65)]
     finally:
         engine.dispose()
