@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, except_, func, literal, select
+from sqlalchemy import case, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
@@ -25,6 +25,7 @@ from ledger.models import (
 )
 from ledger.rollup_types import as_date, entry_day
 
+VERIFY_WORK_MEM = "64MB"
 _LIFETIME = sorted(kind.value for kind in LIFETIME_KINDS)
 _OUTSIDE = sorted(kind.value for kind in OUTSIDE_BALANCE_KINDS)
 
@@ -44,6 +45,9 @@ class RollupDifference:
 def verify_rollups(session: Session, store_id: int | None = None) -> list[RollupDifference]:
     """Every rollup recomputed from the entries and lines, every purchase entry's lines summed
     against its points, every `balance_after` against the entries before it; [] when all agree."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Whole-ledger aggregates: sort and hash in memory (this transaction only), not on disk.
+        session.execute(text(f"SET LOCAL work_mem = '{VERIFY_WORK_MEM}'"))
     return [
         *_point_rollup_differences(session, store_id),
         *_product_rollup_differences(session, store_id),
@@ -61,21 +65,52 @@ def _where_store(query: Any, column: Any, store_id: int | None) -> Any:
 def _both_ways(
     session: Session, table: str, expected: Any, stored: Any, width: int, days: tuple[int, ...] = ()
 ) -> list[RollupDifference]:
-    """Rows of `expected` that `stored` lacks and the other way round: (store, *key, *values),
-    the key `width` columns wide (its `days` positions are days, as either driver returns them)."""
-    found: dict[tuple[Any, ...], list[tuple[int, ...] | None]] = {}
-    for side, (query, other) in enumerate(((expected, stored), (stored, expected))):
-        for row in session.execute(except_(query, other)):
-            key = tuple(
-                as_date(value) if position in days else value
-                for position, value in enumerate(row[: width + 1])
-            )
-            values = tuple(int(value) for value in row[width + 1 :])
-            found.setdefault(key, [None, None])[side] = values
-    return [
-        RollupDifference(table, key[0], key[1:], stored_values, expected_values)
-        for key, (expected_values, stored_values) in sorted(found.items(), key=repr)
+    """The keys whose values differ between `expected` and `stored` (or that one side lacks).
+
+    Both give rows (store, *key, *values), the key `width` columns wide after the store (its
+    `days` positions are days, as either driver returns them), at most one row per key. One pass
+    over each side: UNION ALL, then GROUP BY the key, keeping only the keys that disagree.
+    """
+    columns = len(expected.selected_columns)
+    keys = [f"k{i}" for i in range(width + 1)]
+    values = [f"v{i}" for i in range(columns - width - 1)]
+
+    def side(query: Any, name: str) -> Any:
+        labelled = [c.label(label) for c, label in zip(query.selected_columns, keys + values,
+                                                       strict=True)]  # fmt: skip
+        return query.with_only_columns(*labelled, literal(name).label("side"))
+
+    both = union_all(side(expected, "e"), side(stored, "s")).subquery()
+    picked = [
+        func.max(case((both.c.side == name, both.c[v]))).label(f"{name}_{v}")
+        for name in ("e", "s")
+        for v in values
     ]
+    count = {name: func.sum(case((both.c.side == name, 1), else_=0)) for name in ("e", "s")}
+    differs = or_(
+        count["e"] == 0,
+        count["s"] == 0,
+        *(func.max(case((both.c.side == "e", both.c[v]))) != func.max(
+            case((both.c.side == "s", both.c[v])))
+          for v in values),
+    )  # fmt: skip
+    rows = session.execute(
+        select(*(both.c[k] for k in keys), count["e"], count["s"], *picked)
+        .group_by(*(both.c[k] for k in keys))
+        .having(differs)
+    )
+    found = []
+    for row in rows:
+        key = tuple(
+            as_date(value) if position in days else value
+            for position, value in enumerate(row[1 : width + 1], 1)
+        )
+        has_expected, has_stored = row[width + 1], row[width + 2]
+        picked_values = row[width + 3 :]
+        want = tuple(int(v) for v in picked_values[: len(values)]) if has_expected else None
+        have = tuple(int(v) for v in picked_values[len(values) :]) if has_stored else None
+        found.append(RollupDifference(table, int(row[0]), key, have, want))
+    return sorted(found, key=repr)
 
 
 def _point_rollup_differences(session: Session, store_id: int | None) -> list[RollupDifference]:

@@ -92,6 +92,12 @@ LEDGER_TABLES_TO_ANALYZE = (
     "balances",
     "tracked_orders",
     "refund_details",
+    # the reports' rollups grow with the entries: their seeks need the planner to know it
+    "point_rollups",
+    "entry_lines",
+    "product_rollups",
+    "customer_earnings",
+    "product_customers",
 )
 
 
