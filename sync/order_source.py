@@ -15,9 +15,12 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from ledger.entries import remember_categories
 from ledger.models import Customer, TrackedOrder
 from sync.accounts import retire_suspects
 from sync.context import SyncContext
@@ -74,13 +77,15 @@ class OrdersSource:
         needs_categories = any(v.category_overrides for v in settings.purchase.versions) or any(
             card.category_ids for card in cards
         )
+        self.categories = ProductCategories(ctx.client) if needs_categories else None
+        self.named: dict[int, str] = {}  # category names already written this run
         self.points = OrderPoints(
             ctx.store_id,
             settings.purchase,
             first_order_bonus=settings.first_order_points,
             owners=ctx.owners,
             fetch_refunds=lambda wanted: fetch_refunds_by_ids(ctx.client, wanted),
-            categories=ProductCategories(ctx.client) if needs_categories else None,
+            categories=self.categories,
             quarantine=ctx.quarantine,
             followers=[StampCounter(ctx.store_id, cards)] if cards else [],
         )
@@ -120,12 +125,12 @@ class OrdersSource:
             per_page = ctx.settings.per_page
             for items in fetch_customer_orders(ctx.client, wc_id, status=status, per_page=per_page):
                 with ctx.tx.unit() as session:
-                    self._apply(ctx, self.points.process(session, items, now=ctx.now))
+                    self._apply(ctx, self._process(ctx, session, items))
                 self.seen.update(int(o["id"]) for o in items if "id" in o)
         unseen = {oid: s for oid, s in known.items() if oid not in self.seen}
         for found, gone in fetch_known_orders(ctx.client, unseen):
             with ctx.tx.unit() as session:
-                self._apply(ctx, self.points.process(session, found, now=ctx.now))
+                self._apply(ctx, self._process(ctx, session, found))
                 self._apply(ctx, self.points.mark_deleted(session, gone, now=ctx.now))
 
     # -- listings ----------------------------------------------------------------------------
@@ -187,7 +192,7 @@ class OrdersSource:
         with closing(pages):
             for pages_done, page in enumerate(pages, start=1):
                 with ctx.tx.unit() as session:
-                    outcome = self.points.process(session, page.items, now=ctx.now)
+                    outcome = self._process(ctx, session, page.items)
                     self._apply(ctx, outcome)
                     prefix.record(page)
                     safe = prefix.safe_position()
@@ -223,7 +228,7 @@ class OrdersSource:
         with closing(fetch_known_orders(ctx.client, candidates)) as batches:
             for found, gone in batches:
                 with ctx.tx.unit() as session:
-                    self._apply(ctx, self.points.process(session, found, now=ctx.now))
+                    self._apply(ctx, self._process(ctx, session, found))
                     self._apply(ctx, self.points.mark_deleted(session, gone, now=ctx.now))
                 ctx.coupon_uses.see(found)
                 ctx.progress.advance(len(found) + len(gone))
@@ -231,6 +236,16 @@ class OrdersSource:
             ctx.save_cursor(session, CHECKED, ctx.now, None)
         ctx.progress.finish()
         return 0
+
+    def _process(self, ctx: SyncContext, session: Session, items: list[dict[str, Any]]) -> Outcome:
+        """A page of orders decided and recorded, with the category names its products showed
+        (for the reports), in the page's transaction."""
+        outcome = self.points.process(session, items, now=ctx.now)
+        if self.categories is not None:
+            fresh = {c: n for c, n in self.categories.names.items() if self.named.get(c) != n}
+            remember_categories(session, ctx.store_id, fresh)
+            self.named.update(fresh)
+        return outcome
 
     def _apply(self, ctx: SyncContext, outcome: Outcome) -> None:
         summary = ctx.summary

@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from sqlalchemy import Engine, select
 
-from ledger.models import TrackedOrder
+from ledger.models import Category, TrackedOrder
 from ledger.session import session_scope
 from loyalty.config import Config
 from rules.types import ItemOverride, PurchaseRuleBook, PurchaseRules
@@ -114,6 +114,9 @@ def test_category_overrides_fetch_products_once_and_shape_the_points(
     assert points == int(Decimal(organic_line["total"]) * 2)  # the gift card earns nothing
     product_requests = sandbox.request_log.count(path_prefix="/wp-json/wc/v3/products")
     assert 1 <= product_requests <= 2  # a hundred products a request, each fetched once
+    with session_scope(engine_for()) as session:  # the products named their categories
+        names = dict(session.execute(select(Category.category_id, Category.name)).all())
+    assert (names[ORGANIC], names[GIFT_CARDS]) == ("Organic", "Gift cards")
 
 
 def test_a_verbose_sync_over_oauth_never_prints_the_consumer_key_or_secret(
