@@ -1,0 +1,51 @@
+"""Points for registering an account: a pure decision over one account's registration time.
+
+An account earns `points` once, when it registered at or after the moment its store's signups
+started to earn (`earns_from`: when the sync first ran with signup points on, or earlier where an
+owner ran `loyalty resync --signups --since DATE`). Accounts registered before earn nothing. The
+decision is a target like every other: deciding again on the same account gives the same answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rules.types import Award
+
+SIGNUP_REASON = "signup"
+SIGNUP_RULE_VERSION = "signup-1"
+
+
+@dataclass(frozen=True)
+class SignupRules:
+    """`[rules.signup]`: points per new account; 0 turns signups off."""
+
+    points: int = 0
+
+
+def signup_points(
+    rules: SignupRules, registered_at: datetime, *, earns_from: datetime, owner_ref: str
+) -> Award:
+    """What the signup of the account `owner_ref` ("customer:17") should carry.
+
+    Both times are aware UTC; an account registered in the very second signups started earns.
+    """
+    key = f"{SIGNUP_REASON}:{owner_ref}"
+    registered = registered_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if rules.points <= 0:
+        return _award(0, key, "signup points are off")
+    if registered_at < earns_from:
+        started = earns_from.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _award(0, key, f"registered {registered}, before signups earned ({started})")
+    return _award(rules.points, key, f"registered {registered}")
+
+
+def _award(points: int, key: str, explanation: str) -> Award:
+    return Award(
+        points=points,
+        reason=SIGNUP_REASON,
+        key=key,
+        rule_version=SIGNUP_RULE_VERSION,
+        explanation=explanation,
+    )
