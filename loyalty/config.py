@@ -191,6 +191,7 @@ class RulesConfig:
     first_order_points: int = 0
     review: ReviewRules = field(default_factory=ReviewRules)
     comment: CommentRules = field(default_factory=CommentRules)
+    signup_points: int = 0  # `[rules.signup] points`; 0 = signups off
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
     """
     root = Table(_read_toml(path) if path else {}, "", str(path or "(no config file)"), _TOP_KEYS)
     store = _store(root, env, path)
-    rules = root.table("rules", ("purchase", "first_order", "review", "comment"))
+    rules = root.table("rules", ("purchase", "first_order", "signup", "review", "comment"))
     points = _points(root)
     config = Config(
         source=path,
@@ -279,6 +280,9 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
             ),
             review=_review(rules),
             comment=_comment(rules),
+            signup_points=rules.table("signup", ("points",)).integer(
+                "points", 0, lo=0, limit=POINTS_LIMIT
+            ),
         ),
         redemption=_redemption(root),
         rewards=_rewards(root, points),

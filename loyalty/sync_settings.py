@@ -71,6 +71,7 @@ def sync_settings(config: Config) -> SyncSettings:
         review=config.rules.review,
         comment=config.rules.comment,
         wordpress=wordpress_settings(config.wordpress, store),
+        signup_points=config.rules.signup_points,
         redemption=config.redemption,
         balance_meta_key=config.points.balance_meta_key,
         lifetime_meta_key=config.points.lifetime_meta_key,

@@ -41,6 +41,8 @@ class SyncSettings:
     #: How to reach WordPress's own API (`wp/v2`, Basic with `[wordpress]` username and
     #: Application Password); None when they are not both set.
     wordpress: ClientSettings | None
+    #: `[rules.signup] points`: what a new account earns; 0 turns the signups source off.
+    signup_points: int
     redemption: RedemptionRules
     balance_meta_key: str
     lifetime_meta_key: str

@@ -170,6 +170,8 @@ BAD_VALUES = [
         "rules.purchase.previous[0].products[0]: expected exactly one of",
     ),
     ("[rules.first_order]\npoints = -1", "rules.first_order.points: expected an integer >= 0, got -1"),
+    ("[rules.signup]\npoints = -1", "rules.signup.points: expected an integer >= 0, got -1"),
+    ("[rules.signup]\nenabled = true", "rules.signup.enabled: unknown key; expected one of: points"),
     ("[rules.review]\nenabled = 1", "rules.review.enabled: expected true or false, got 1"),
     ('[rules.comment]\npoints = "5"', 'rules.comment.points: expected an integer >= 0, got "5"'),
     ('[redemption]\nindividual_use = "no"', 'redemption.individual_use: expected true or false, got "no"'),
@@ -471,6 +473,8 @@ sync_every_minutes = 5
 point_value = 0.05
 [rules.first_order]
 points = 100
+[rules.signup]
+points = 25
 [rules.review]
 enabled = true
 points = 20
@@ -484,6 +488,7 @@ tiers = [{name = "10-off", points = 1000, amount = "10.00"}]
     assert "brokerpw1" not in repr(config)
     assert config.points.point_value == Decimal("0.05")
     assert config.rules.first_order_points == 100
+    assert config.rules.signup_points == 25
     assert (config.rules.review.enabled, config.rules.review.points) == (True, 20)
     assert not config.rules.comment.enabled
     assert config.redemption.enabled

@@ -63,6 +63,10 @@ OUT_OF_BOUNDS = [
         "rules.first_order.points: expected an integer from 0 to 1,000,000,000,000",
     ),
     (
+        "[rules.signup]\npoints = 10000000000000",
+        "rules.signup.points: expected an integer from 0 to 1,000,000,000,000",
+    ),
+    (
         store_url('"https://shop.example.com:99999"'),
         "store.url: expected an https:// URL such as https://shop.example.com (Port out of range",
     ),
