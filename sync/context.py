@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ledger.customers import get_or_create_store
-from ledger.entries import NewEntry
+from ledger.entries import NewEntry, append_entries
 from ledger.models import SyncCursor
 from ledger.session import refresh_planner_statistics, session_scope
 from sync.client import StoreClient
@@ -66,6 +66,10 @@ class Transactions:
         self._dry_session.flush()
 
 
+#: A source's `on_accounts` (see `sync.source.AccountWatcher`).
+AccountHook = Callable[["SyncContext", Session, list[dict[str, Any]]], list[NewEntry]]
+
+
 @dataclass
 class SyncContext:
     """One run's shared state. `now` is this machine's clock at the start (entries' recorded
@@ -94,6 +98,8 @@ class SyncContext:
     #: Clients a source talks through besides `client` (WordPress's `wp/v2`), counted in the
     #: run's requests.
     clients: list[StoreClient] = field(default_factory=list)
+    #: Source name -> its `on_accounts`, for the customers listing to hand each page of accounts.
+    account_hooks: dict[str, AccountHook] = field(default_factory=dict)
     _until: datetime | None = None
 
     @classmethod
@@ -217,6 +223,16 @@ class SyncContext:
         if self.dry_run:
             self.summary.changes.extend(entries[: max(0, 200 - len(self.summary.changes))])
 
+    def append(self, session: Session, by_source: Mapping[str, list[NewEntry]]) -> None:
+        """Append several sources' entries in one call (one lock order per unit of work) and
+        count what was inserted under each source."""
+        entries = [entry for batch in by_source.values() for entry in batch]
+        inserted = {
+            e.idempotency_key for e in append_entries(session, self.store_id, entries, now=self.now)
+        }
+        for source, batch in by_source.items():
+            self.record([e for e in batch if e.idempotency_key in inserted], source)
+
     def refresh_statistics(self) -> None:
         """Refresh PostgreSQL's planner statistics while the ledger grows (not in a dry run)."""
         if not self.dry_run:  # ANALYZE inside the dry run's one transaction would hold it up
@@ -230,10 +246,13 @@ class SyncContext:
             row = session.get(SyncCursor, (self.store_id, name))
             return row.position if row else None
 
-    def cursor_state(self, name: str) -> dict[str, Any]:
-        with self.tx.unit() as session:
-            row = session.get(SyncCursor, (self.store_id, name))
-            return dict(json.loads(row.state)) if row else {}
+    def cursor_state(self, name: str, session: Session | None = None) -> dict[str, Any]:
+        """A cursor's state, read in `session` (a unit of its own when None); {} when new."""
+        if session is None:
+            with self.tx.unit() as own:
+                return self.cursor_state(name, own)
+        row = session.get(SyncCursor, (self.store_id, name))
+        return dict(json.loads(row.state)) if row else {}
 
     def save_cursor(
         self,

@@ -1,8 +1,9 @@
 """The customers source: new registrations, so that every later source finds its owners.
 
 Runs first (see `sync.sources`). The listing runs newest first down to the highest id known
-(`sync.customers.fetch_new_customers`); each page's accounts are recorded in the ledger, and a
-guest holding points under an account's email moves to the account (`sync.owners.merge_guest`).
+(`sync.customers.fetch_new_customers`); each page's accounts are recorded in the ledger, a guest
+holding points under an account's email moves to the account (`sync.owners.merge_guest`), and the
+sources that watch accounts (signups) decide on them in the same unit of work.
 Its cursor (`customers`: `{"max_id": ...}`) moves only once the listing is done: an interrupted
 listing starts over from the top, and registering an account twice changes nothing.
 """
@@ -13,12 +14,10 @@ from contextlib import closing
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from ledger.entries import NewEntry, append_entries
+from ledger.entries import NewEntry
 from sync.context import SyncContext
-from sync.customers import fetch_new_customers
-from sync.order_data import parse_customer
+from sync.customers import fetch_customers_by_registration, fetch_new_customers
+from sync.order_data import parse_customer, parse_registration
 from sync.owners import merge_guest
 from sync.quarantine import parse_page, valid_id
 
@@ -53,17 +52,11 @@ class CustomersSource:
         above = highest = self.highest
         ctx.progress.start(NAME)
         new = 0
-        counts = ctx.counts(NAME)
         with closing(fetch_new_customers(ctx.client, above_id=above)) as pages:
             for page in pages:
-                with ctx.tx.unit() as session:
-                    entries = self._register(ctx, session, page)
-                    ctx.record(append_entries(session, ctx.store_id, entries, now=ctx.now), NAME)
+                take_page(ctx, page)
                 highest = max([highest, *(i for i in map(valid_id, page) if i is not None)])
-                ctx.summary.customers_seen += len(page)
-                counts.seen += len(page)
                 new += len(page)
-                ctx.progress.advance(len(page))
         # Only now: the listing runs newest first, so an interrupted one must start over from the
         # top (registering a customer twice changes nothing).
         with ctx.tx.unit() as session:
@@ -73,9 +66,12 @@ class CustomersSource:
         ctx.progress.finish()
         return new
 
-    def _register(
-        self, ctx: SyncContext, session: Session, page: list[dict[str, Any]]
-    ) -> list[NewEntry]:
+
+def take_page(ctx: SyncContext, page: list[dict[str, Any]]) -> None:
+    """One page of accounts, in one unit of work: registered in the ledger (a guest holding
+    points under an account's email moves to it), then handed to every source that watches
+    accounts (`ctx.account_hooks`); all their entries appended together and counted."""
+    with ctx.tx.unit() as session:
         parsed, rejected = parse_page(NAME, page, parse_customer)
         ctx.summary.quarantined += ctx.quarantine.add(session, rejected, now=ctx.now)
         accounts = [account for account, _ in parsed]
@@ -93,7 +89,31 @@ class CustomersSource:
             )
             ctx.summary.transfers += any(e.kind == "transfer" for e in moved)
             entries += moved
-        return entries
+        listed = [raw for _, raw in parsed]
+        by_source = {NAME: entries}
+        for name, on_accounts in ctx.account_hooks.items():
+            by_source[name] = on_accounts(ctx, session, listed)
+        ctx.append(session, by_source)
+    ctx.summary.customers_seen += len(page)
+    ctx.counts(NAME).seen += len(page)
+    ctx.progress.advance(len(page))
+
+
+def list_registered_since(ctx: SyncContext, since: datetime) -> int:
+    """Every account registered at or after `since`, newest registration first, through
+    `take_page`; stops after the page that reaches an older account. Moves no cursor (the
+    newest-first listing by id stays where it was). Returns how many accounts it listed."""
+    ctx.progress.start(f"{NAME} registered since {since:%Y-%m-%d %H:%M:%S}")
+    listed = 0
+    with closing(fetch_customers_by_registration(ctx.client)) as pages:
+        for page in pages:
+            take_page(ctx, page)
+            listed += len(page)
+            registered, _ = parse_page(NAME, page, parse_registration)
+            if any(at < since for (_, at), _ in registered):
+                break
+    ctx.progress.finish()
+    return listed
 
 
 def customers_source(ctx: SyncContext) -> CustomersSource:

@@ -32,6 +32,15 @@ def fetch_new_customers(
             return
 
 
+def fetch_customers_by_registration(
+    client: StoreClient,
+) -> Generator[list[dict[str, Any]], None, None]:
+    """Pages of every customer, the most recently registered first (`orderby=registered_date`);
+    the caller stops once it reached the accounts it needs (a backfill since a date)."""
+    params = {"role": "all", "orderby": "registered_date", "order": "desc", "per_page": PER_PAGE}
+    yield from Listing(client, "customers", per_page=PER_PAGE).numbered(params)
+
+
 def fetch_customer_email(client: StoreClient, wc_id: int) -> str | None:
     """A customer's account email (`GET customers/{id}`), None if the answer has none."""
     item = client.get(f"customers/{wc_id}").items

@@ -32,6 +32,10 @@ class StoreAnswerUnusable(StoreError):
     deep, the wrong JSON type, or a redirect away from the store's own origin."""
 
 
+class SourceUnavailable(SyncError):
+    """A run asked for a source that is not enabled (or cannot do what was asked)."""
+
+
 class InvalidSourceData(SyncError):
     """One source item (order, refund, review) does not have the shape we need: it is quarantined."""
 

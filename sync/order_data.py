@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +80,14 @@ def parse_customer(raw: Any) -> tuple[int, str]:
     customer_id = _int(_get(obj, "id", ""), "id", minimum=1)
     email = _text(obj.get("email", ""), "email")
     return customer_id, email
+
+
+def parse_registration(raw: Any) -> tuple[int, datetime]:
+    """A customer of the customers listing as (WooCommerce id, when the account was registered,
+    from `date_created_gmt`)."""
+    obj = _object(raw, "")
+    customer_id = _int(_get(obj, "id", ""), "id", minimum=1)
+    return customer_id, _gmt(_get(obj, "date_created_gmt", ""), "date_created_gmt")
 
 
 def refund_totals_from_order(raw_order: Mapping[str, Any]) -> dict[int, Decimal]:

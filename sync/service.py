@@ -44,10 +44,11 @@ from ledger.session import (
 from ledger.sync_lock import hold_sync_lock
 from sync.client import StoreClient
 from sync.context import SyncContext, Transactions
+from sync.errors import SourceUnavailable
 from sync.progress import Progress, make_progress
 from sync.redaction import redact_value, register_secret
 from sync.settings import SyncSettings
-from sync.source import Source, Step
+from sync.source import AccountWatcher, Backfill, Backfills, Source, Step
 from sync.sources import AFTER_CATCH_UP, AFTER_RESYNC, AFTER_SOURCES, BEFORE, enabled_sources
 from sync.summary import SyncSummary
 
@@ -68,6 +69,7 @@ def run_sync(
     engine: Engine | None = None,
     client: StoreClient | None = None,
     customer: int | None = None,
+    backfill: Backfill | None = None,
 ) -> SyncSummary:
     """One sync of the store `settings` describe. Raises StoreError when the store cannot be read,
     SyncAlreadyRunning (having done nothing) while another sync of the same store runs, and
@@ -75,6 +77,9 @@ def run_sync(
 
     With `customer` (a WooCommerce account id) only that account is resynced: every source
     re-reads and re-decides what it has of it, its balance is written back; no cursor moves.
+    With `backfill`, only that source's items since its moment are decided again (`loyalty
+    resync`), then balances are written back. Raises SourceUnavailable when no enabled source of
+    that name can backfill.
     """
     engine = engine or create_engine_for(settings.database_url)
     with database_errors(engine.url):  # down, damaged, read-only: one DatabaseUnusable line
@@ -91,6 +96,8 @@ def run_sync(
                     full=full,
                     dry_run=dry_run,
                 )
+                if backfill is not None:
+                    return job.backfill(backfill)
                 return job.execute() if customer is None else job.resync_customer(customer)
 
 
@@ -117,6 +124,11 @@ class SyncJob:
         self.client = client
         self.ctx = SyncContext.start(settings, tx, client, progress, full=full, dry_run=dry_run)
         self.sources: list[Source] = enabled_sources(self.ctx)
+        self.ctx.account_hooks = {
+            source.name: source.on_accounts
+            for source in self.sources
+            if isinstance(source, AccountWatcher)
+        }
 
     @property
     def summary(self) -> SyncSummary:
@@ -153,6 +165,24 @@ class SyncJob:
             self._finish_run(run_id, "failed", error)
             raise
         self._finish_run(run_id, "succeeded", None)
+        return self.summary
+
+    def backfill(self, request: Backfill) -> SyncSummary:
+        """One source's items since a moment decided again, then balances written back."""
+        source = next((s for s in self.sources if s.name == request.source), None)
+        if not isinstance(source, Backfills):
+            raise SourceUnavailable(
+                f"no enabled source {request.source!r} can be resynced since a date"
+                " (is it turned on in the config?)"
+            )
+        run_id = self._start_run(kind=f"resync-{request.source}")
+        try:
+            source.backfill(self.ctx, request.since)
+            self._steps(AFTER_RESYNC)
+        except BaseException as error:
+            self._finish_run(run_id, "failed", error)
+            raise
+        self._finish_run(run_id, "failed" if self.ctx.stopped else "succeeded", None)
         return self.summary
 
     def catch_up(self) -> None:

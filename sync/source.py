@@ -14,9 +14,13 @@ so that a listing the store stalls stops that listing alone for the rest of the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from sqlalchemy.orm import Session
+
+from ledger.entries import NewEntry
 from sync.context import SyncContext
 
 
@@ -45,6 +49,40 @@ class Source(Protocol):
     def resync_customer(self, ctx: SyncContext, wc_id: int) -> None:
         """Re-read and re-decide everything of one WooCommerce account; no cursor moves."""
         ...
+
+
+@runtime_checkable
+class AccountWatcher(Protocol):
+    """A source that decides on accounts as the customers listing finds them (signups): it makes
+    no request of its own. The service hands every such source's `on_accounts` to the context."""
+
+    name: str
+
+    def on_accounts(
+        self, ctx: SyncContext, session: Session, accounts: list[dict[str, Any]]
+    ) -> list[NewEntry]:
+        """The entries a page of accounts (as listed) calls for, to append in the page's unit of
+        work with the customers source's own; quarantines what it cannot read."""
+        ...
+
+
+@runtime_checkable
+class Backfills(Protocol):
+    """A source that can award what it missed before it was turned on (`loyalty resync`)."""
+
+    name: str
+
+    def backfill(self, ctx: SyncContext, since: datetime) -> None:
+        """Decide again every item of the source since `since` (aware UTC); idempotent."""
+        ...
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """A resync of one source's items since a moment: `run_sync(..., backfill=...)`."""
+
+    source: str
+    since: datetime
 
 
 #: A source as the registry lists it: built for one run (None when the settings turn it off).
