@@ -5,14 +5,18 @@ The order is fixed and matters:
 1. `customers` first, so that every later source finds its owners: a guest's points land on the
    account registered with the same email.
 2. `orders` (with their refunds): purchase points and first-order bonuses.
-3. Sources added later (reviews, comments, ...) come after, in the order listed here.
+3. `reviews`, then `comments` (when turned on), then sources added later, in the order listed.
+4. `signups` (when `[rules.signup] points` > 0) has no listing of its own: the customers listing
+   hands it each page of accounts (`sync.source.AccountWatcher`), so it decides during step 1.
 
 Adding a source is a module with a class following `sync.source.Source` and a factory
 `(ctx) -> Source | None` (None when its settings turn it off), plus one line in `SOURCES`.
 `sync.service` runs, per run: the `BEFORE` steps; every source's `run`, then every source's
 `check`; the `AFTER_SOURCES` steps; the catch-up passes (every source's `catch_up`, repeated while
 one brings something new); the `AFTER_CATCH_UP` steps, last of which is the balance write-back.
-A one-account resync calls every source's `resync_customer`, then the `AFTER_RESYNC` steps.
+A one-account resync calls every source's `resync_customer`, then the `AFTER_RESYNC` steps; a
+backfill (`loyalty resync --signups --since DATE`) calls the named source's `backfill`, then the
+`AFTER_RESYNC` steps.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sync.redemption_steps import (
     track_coupons,
 )
 from sync.reviews import reviews_source
+from sync.signup_source import signups_source
 from sync.source import Source, SourceFactory, Step
 
 SOURCES: tuple[SourceFactory, ...] = (
@@ -36,6 +41,7 @@ SOURCES: tuple[SourceFactory, ...] = (
     orders_source,
     reviews_source,
     comments_source,
+    signups_source,
 )
 
 BEFORE: tuple[Step, ...] = (finish_redemptions,)
