@@ -119,6 +119,21 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         "  loyalty sync --customer 42          re-read one account's orders",
     ),
     (
+        "resync",
+        "award what a source missed before it was on (signups since a date)",
+        "Decide again the items of one source since a date, which a regular sync does not"
+        " revisit. --signups --since DATE gives [rules.signup] points to every account registered"
+        " on or after DATE (UTC), including accounts that existed before signup points were"
+        " turned on (a regular sync only rewards accounts registered after that), and from then"
+        " on counts such accounts as earning, so later syncs (--full too) keep their points. It"
+        " lists customers by registration date, newest first, and stops at the first one"
+        " registered before DATE; then balances are written back. Each account earns once:"
+        " running it again appends nothing.",
+        "loyalty resync --signups --since 2024-01-01\n"
+        "  loyalty resync --signups --since 2024-06-01T12:00:00 --dry-run\n"
+        "  loyalty resync --signups --since 2024-01-01 --json",
+    ),
+    (
         "verify",
         "prove every cached balance and report rollup equals the sum of its entries",
         "Recompute every customer's balance and lifetime points from the append-only entries and"
@@ -286,6 +301,39 @@ def _sync_arguments(sub: argparse.ArgumentParser) -> None:
     sub.set_defaults(handler=_sync)
 
 
+def _resync_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--signups",
+        action="store_true",
+        required=True,
+        help="the signups source: award [rules.signup] points to accounts registered since DATE",
+    )
+    sub.add_argument(
+        "--since",
+        required=True,
+        type=_moment,
+        metavar="DATE",
+        help="from this day (YYYY-MM-DD, from 00:00 UTC) or moment (YYYY-MM-DDTHH:MM:SS, UTC) on",
+    )
+    sub.add_argument("--dry-run", action="store_true", help="decide and report, write nothing")
+    sub.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sub.set_defaults(handler=_resync)
+
+
+def _moment(text: str) -> datetime:
+    """A day (its start) or a date-time, in UTC; not in the future."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date YYYY-MM-DD or a date-time YYYY-MM-DDTHH:MM:SS (UTC), got {text!r}"
+        ) from None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value > datetime.now(UTC):
+        raise argparse.ArgumentTypeError(f"{text} is in the future")
+    return value
+
+
 def _verify_arguments(sub: argparse.ArgumentParser) -> None:
     sub.set_defaults(handler=_verify)
 
@@ -370,6 +418,7 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "check": _check_arguments,
     "db": _db_arguments,
     "sync": _sync_arguments,
+    "resync": _resync_arguments,
     "verify": _verify_arguments,
     "balances": _balances_arguments,
     "quarantine": _quarantine_arguments,
@@ -447,21 +496,33 @@ def _db_current(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    return _run_sync(args, full=args.full, customer=args.customer)
+
+
+def _resync(args: argparse.Namespace) -> int:
+    from sync.source import Backfill
+
+    config = _load(args)
+    if config.rules.signup_points <= 0:
+        return _fail(
+            "signup points are off ([rules.signup] points = 0): set them first, then resync",
+            EXIT_USAGE,
+        )
+    return _run_sync(args, backfill=Backfill("signups", args.since))
+
+
+def _run_sync(args: argparse.Namespace, **options: Any) -> int:
+    """A sync run (`sync`, `resync`) with the common options: --dry-run, --json, the progress,
+    a sync already running (skipped, exit 0), the summary, and exit 1 when it is not ok."""
     from loyalty.sync_settings import sync_settings
     from sync.service import make_progress, run_sync  # the sync pulls in HTTP clients: lazily
 
     config = _load(args)
-    config.require_store()
+    settings = sync_settings(config)
     progress = make_progress(enabled=sys.stderr.isatty())
     try:
         with _database_errors(config):
-            summary = run_sync(
-                sync_settings(config),
-                full=args.full,
-                dry_run=args.dry_run,
-                progress=progress,
-                customer=args.customer,
-            )
+            summary = run_sync(settings, dry_run=args.dry_run, progress=progress, **options)
     except SyncAlreadyRunning as running:  # not a failure: that sync picks up the same changes
         since = running.since.isoformat() if running.since else None
         _print(json.dumps({"skipped": str(running), "since": since}) if args.json else str(running))
@@ -839,6 +900,8 @@ def _rules_summary(config: Config) -> list[str]:
             f" earns when {', '.join(sorted(version.earn_statuses))}"
         )
     lines.append(f"            first order bonus {rules.first_order_points} points")
+    signup = f"{rules.signup_points} points" if rules.signup_points else "off"
+    lines.append(f"            signup points {signup}")
     flags = {
         "review points": rules.review.enabled,
         "comment points": rules.comment.enabled,

@@ -361,3 +361,32 @@ def test_sandbox_arguments_reach_the_sandbox_untouched(capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert "usage:" in out
     assert "exit codes: 0 success, 1 failed" not in out  # the sandbox's own help, not loyalty's
+
+
+class TestResync:
+    def test_resync_signups_with_signup_points_off_says_so_and_exits_2(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = write_config(tmp_path, STORE)
+        assert main(["--config", str(path), "resync", "--signups", "--since", "2024-01-01"]) == 2
+        assert capsys.readouterr().err.strip() == (
+            "loyalty: error: signup points are off ([rules.signup] points = 0):"
+            " set them first, then resync"
+        )
+
+    @pytest.mark.parametrize(
+        ("since", "problem"),
+        [
+            ("last week", "expected a date YYYY-MM-DD or a date-time YYYY-MM-DDTHH:MM:SS (UTC)"),
+            ("2999-01-01", "2999-01-01 is in the future"),
+        ],
+    )
+    def test_resync_refuses_a_since_that_is_not_a_past_date(
+        self, since: str, problem: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["resync", "--signups", "--since", since]) == 2
+        assert problem in capsys.readouterr().err
+
+    def test_resync_needs_a_source_and_a_date(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["resync", "--since", "2024-01-01"]) == 2
+        assert "the following arguments are required: --signups" in capsys.readouterr().err
