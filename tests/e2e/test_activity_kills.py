@@ -1,4 +1,4 @@
-"""A sync of every source (orders, reviews, comments) killed at seeded random points, then run again:
+"""A sync of every source (orders, reviews, comments, signups) killed at seeded random points, then run again:
 the ledger and the customers' meta are exactly what the store's data gives, computed independently
 (`tests/e2e/expected.py`), and nothing was awarded twice. Between a first run and the killed ones,
 guests who reviewed and commented register, statuses change and new items arrive."""
@@ -28,7 +28,7 @@ from tests.e2e.expected import (
     meta_balances,
 )
 
-REVIEW_POINTS, COMMENT_POINTS, COMMENT_CAP = 10, 5, 3
+REVIEW_POINTS, COMMENT_POINTS, COMMENT_CAP, SIGNUP_POINTS = 10, 5, 3, 50
 WP_USER, WP_PASSWORD = "editor", "abcd efgh ijkl mnop qrst uvwx"  # the e2e sandbox's
 ACTIVITY_PATHS = ("/wp-json/wc/v3/products/reviews", "/wp-json/wp/v2/comments")
 
@@ -46,13 +46,15 @@ def every_source(path: Path, sandbox: SandboxServer, db_url: str) -> Path:
         + f"[rules.review]\nenabled = true\npoints = {REVIEW_POINTS}\n"
         + f"[rules.comment]\nenabled = true\npoints = {COMMENT_POINTS}\n"
         + f"max_per_day = {COMMENT_CAP}\n"
+        + f"[rules.signup]\npoints = {SIGNUP_POINTS}\n"
     )
     return path
 
 
-def life_in_the_shop(store: SandboxStore) -> None:
+def life_in_the_shop(store: SandboxStore) -> list[int]:
     """Between the first run and the killed ones: guests who reviewed or commented register (their
-    points and items move to the account), moderators change statuses, new items arrive."""
+    points and items move to the account, and they earn signup points), moderators change
+    statuses, new items arrive. Returns the accounts registered."""
     guests = sorted(
         {r["reviewer_email"].lower() for r in store.all("reviews") if r["status"] == "approved"}
         | {
@@ -63,8 +65,7 @@ def life_in_the_shop(store: SandboxStore) -> None:
     )
     guests = [email for email in guests if store.customer_id_by_email(email) is None]
     assert len(guests) >= 3
-    for email in guests[:3]:
-        store.register_customer(email=email)
+    registered = [int(store.register_customer(email=email)["id"]) for email in guests[:3]]
     reviews = sorted(store.all("reviews"), key=lambda r: r["id"])
     comments = [
         c for c in sorted(store.all("comments"), key=lambda c: c["id"]) if c["type"] == "comment"
@@ -80,6 +81,7 @@ def life_in_the_shop(store: SandboxStore) -> None:
                      status="approved")  # fmt: skip
     store.add_comment(post_id=post, email=member["email"], name="M", text="New", author=member["id"],
                       status="approved")  # fmt: skip
+    return registered
 
 
 def sync_process(config_file: Path, *flags: str) -> subprocess.Popen[bytes]:
@@ -97,7 +99,7 @@ def test_every_source_killed_at_random_points_then_rerun_is_exact(
 ) -> None:
     config_file = every_source(tmp_path / "loyalty.toml", sandbox, db_url)
     assert sync_process(config_file).wait(timeout=180) == 0  # a first, whole run
-    life_in_the_shop(store)
+    registered = life_in_the_shop(store)
     probe = every_source(tmp_path / "probe.toml", sandbox, f"sqlite:///{tmp_path / 'probe.db'}")
     subprocess.run(
         [sys.executable, "-m", "loyalty.cli", "--config", str(probe), "db", "upgrade"],
@@ -146,6 +148,8 @@ def test_every_source_killed_at_random_points_then_rerun_is_exact(
             comment_points=COMMENT_POINTS,
             comment_cap=COMMENT_CAP,
         ),
+        # signups earn for accounts registered after the first run (signups started with it)
+        {("account", wc_id): SIGNUP_POINTS for wc_id in registered},
     )
     engine = engine_for()
     assert ledger_balances(balances_of(config, engine)) == expected
