@@ -19,7 +19,7 @@ from ledger.models import Balance, Customer, PointEntry
 
 @dataclass(frozen=True)
 class BalanceDifference:
-    """A customer whose cached balance disagrees with the entries.
+    """A customer whose cached balance (or lifetime, or pending points) disagrees with the entries.
 
     `cached_balance`/`cached_lifetime` are None when entries exist but no balance row does.
     """
@@ -31,6 +31,8 @@ class BalanceDifference:
     entries_balance: int
     cached_lifetime: int | None
     entries_lifetime: int
+    cached_pending: int | None = None
+    entries_pending: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ def verify_balances(session: Session, store_id: int | None = None) -> list[Balan
             entries_balance=int(row.entries_balance),
             cached_lifetime=_int_or_none(row.cached_lifetime),
             entries_lifetime=int(row.entries_lifetime),
+            cached_pending=_int_or_none(row.cached_pending),
+            entries_pending=int(row.entries_pending),
         )
         for row in rows
     ]
@@ -93,6 +97,8 @@ def _mismatched_sums(store_id: int | None) -> Executable:
             sums.c.balance.label("entries_balance"),
             Balance.lifetime.label("cached_lifetime"),
             sums.c.lifetime.label("entries_lifetime"),
+            Balance.pending.label("cached_pending"),
+            sums.c.pending.label("entries_pending"),
         )
         .select_from(sums)
         .join(Customer, Customer.id == sums.c.customer_id)
@@ -102,6 +108,7 @@ def _mismatched_sums(store_id: int | None) -> Executable:
                 Balance.customer_id.is_(None),
                 Balance.balance != sums.c.balance,
                 Balance.lifetime != sums.c.lifetime,
+                Balance.pending != sums.c.pending,
             )
         )
     )
@@ -113,14 +120,14 @@ def _entry_sums(store_id: int | None) -> Any:
         (PointEntry.kind.in_(sorted(kind.value for kind in LIFETIME_KINDS)), PointEntry.points),
         else_=literal(0),
     )
-    balance_points = case(
-        (PointEntry.kind.in_(sorted(k.value for k in OUTSIDE_BALANCE_KINDS)), literal(0)),
-        else_=PointEntry.points,
-    )
+    outside = PointEntry.kind.in_(sorted(k.value for k in OUTSIDE_BALANCE_KINDS))
+    balance_points = case((outside, literal(0)), else_=PointEntry.points)
+    pending_points = case((outside, PointEntry.points), else_=literal(0))
     query = select(
         PointEntry.customer_id,
         func.sum(balance_points).label("balance"),
         func.sum(lifetime_points).label("lifetime"),
+        func.sum(pending_points).label("pending"),
     ).group_by(PointEntry.customer_id)
     if store_id is not None:
         query = query.where(PointEntry.store_id == store_id)
@@ -138,11 +145,13 @@ def _balances_without_entries(store_id: int | None) -> Executable:
             literal(0).label("entries_balance"),
             Balance.lifetime.label("cached_lifetime"),
             literal(0).label("entries_lifetime"),
+            Balance.pending.label("cached_pending"),
+            literal(0).label("entries_pending"),
         )
         .join(Customer, Customer.id == Balance.customer_id)
         .where(
             ~exists().where(PointEntry.customer_id == Balance.customer_id),
-            or_(Balance.balance != 0, Balance.lifetime != 0),
+            or_(Balance.balance != 0, Balance.lifetime != 0, Balance.pending != 0),
         )
     )
     if store_id is not None:

@@ -245,23 +245,23 @@ def _require_aware(value: datetime, what: str) -> None:
 
 def _lock_balances(
     session: Session, store_id: int, customers: list[int], now: datetime
-) -> dict[int, tuple[int, int]]:
+) -> dict[int, tuple[int, int, int]]:
     """Create the missing balance rows, then lock all of them in ascending customer order; returns
-    each customer's (balance, lifetime) as locked. SQLite holds its write lock from BEGIN."""
+    each customer's (balance, lifetime, pending) as locked. SQLite holds its write lock from BEGIN."""
     table = Base.metadata.tables["balances"]
     session.connection().execute(
         upsert_insert(session, table).on_conflict_do_nothing(index_elements=["customer_id"]),
         [_empty_balance(store_id, customer, now) for customer in customers],
     )
-    held: dict[int, tuple[int, int]] = {}
+    held: dict[int, tuple[int, int, int]] = {}
     for chunk in _chunks(customers, CHUNK):
         rows = session.connection().execute(
-            select(table.c.customer_id, table.c.balance, table.c.lifetime)
+            select(table.c.customer_id, table.c.balance, table.c.lifetime, table.c.pending)
             .where(table.c.customer_id.in_(chunk))
             .order_by(table.c.customer_id)
             .with_for_update()
         )
-        held.update({int(c): (int(b), int(lt)) for c, b, lt in rows})
+        held.update({int(c): (int(b), int(lt), int(p)) for c, b, lt, p in rows})
     return held
 
 
@@ -279,23 +279,26 @@ def _recorded_keys(session: Session, store_id: int, keys: list[str]) -> set[str]
 
 
 def _rows_with_balances(
-    store_id: int, ordered: list[NewEntry], held: dict[int, tuple[int, int]], now: datetime
-) -> tuple[list[dict[str, Any]], dict[int, tuple[int, int]]]:
+    store_id: int, ordered: list[NewEntry], held: dict[int, tuple[int, int, int]], now: datetime
+) -> tuple[list[dict[str, Any]], dict[int, tuple[int, int, int]]]:
     """The rows to insert, each with its customer's balance after it, and every customer's
-    (balance, lifetime) after the batch; refuses a batch that would carry one beyond the bound."""
+    (balance, lifetime, pending) after the batch; refuses a batch that would carry one beyond the
+    bound. Pending points move `pending`, outside the spendable balance."""
     running = dict(held)
     rows = []
     for entry in ordered:
-        balance, lifetime = running[entry.customer_id]
+        balance, lifetime, pending = running[entry.customer_id]
         if entry.kind.counts_toward_balance:
             balance += entry.points
+        else:
+            pending += entry.points
         if entry.kind.counts_toward_lifetime:
             lifetime += entry.points
-        running[entry.customer_id] = (balance, lifetime)
+        running[entry.customer_id] = (balance, lifetime, pending)
         rows.append(_row(store_id, entry, now, balance))
     moved = {c: running[c] for c in sorted(running) if running[c] != held[c]}
-    for customer, (balance, lifetime) in moved.items():
-        if abs(balance) > POINTS_LIMIT or abs(lifetime) > POINTS_LIMIT:
+    for customer, values in moved.items():
+        if max(map(abs, values)) > POINTS_LIMIT:
             raise _balance_out_of_range(customer)
     return rows, moved
 
@@ -328,7 +331,7 @@ def _row(store_id: int, entry: NewEntry, now: datetime, balance_after: int) -> d
     }
 
 
-def _move_balances(session: Session, moved: dict[int, tuple[int, int]], now: datetime) -> None:
+def _move_balances(session: Session, moved: dict[int, tuple[int, int, int]], now: datetime) -> None:
     """Write the locked balance rows' new values, in ascending customer order."""
     if not moved:
         return
@@ -339,11 +342,12 @@ def _move_balances(session: Session, moved: dict[int, tuple[int, int]], now: dat
         .values(
             balance=bindparam("balance"),
             lifetime=bindparam("lifetime"),
+            pending=bindparam("pending"),
             updated_at=bindparam("now", type_=UTCDateTime()),
         ),
         [
-            {"cid": c, "balance": balance, "lifetime": lifetime, "now": now}
-            for c, (balance, lifetime) in moved.items()
+            {"cid": c, "balance": balance, "lifetime": lifetime, "pending": pending, "now": now}
+            for c, (balance, lifetime, pending) in moved.items()
         ],
     )
     _expire_cached_balances(session, set(moved))
@@ -362,6 +366,7 @@ def _empty_balance(store_id: int, customer_id: int, now: datetime) -> dict[str, 
         "store_id": store_id,
         "balance": 0,
         "lifetime": 0,
+        "pending": 0,
         "updated_at": now,
     }
 

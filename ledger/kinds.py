@@ -4,7 +4,7 @@ and the reports' vocabulary: each kind's source and, by the sign of its points, 
 Read by the ledger (lifetime maintenance, the daily rollup, verification), by the sync (which kind to
 append for which source object) and by reports (Points Status and Points Sources).
 
-The vocabulary covers kinds that nothing appends yet (pending points, redemptions, expiry): the
+The vocabulary covers kinds that nothing appends yet (pending points): the
 reports show them as 0 and count them as soon as entries of those kinds land, with no change to the
 reports. A new kind is added here, with its source and bucket, and nowhere else.
 """
@@ -31,6 +31,12 @@ class SourceKind(StrEnum):
     #: cancelled; maturing appends the available points as `purchase`). Outside the spendable
     #: balance: cached balances, verification and the status equation leave pending entries out.
     PENDING = "pending"
+    #: Points debt (`[points] debt = "net_against_future"`): + brings a balance that went below
+    #: zero (points revoked after they were spent) back to 0 and records what is owed; - pays
+    #: the debt from points that arrived later. The sum of a customer's debt entries is owed.
+    DEBT = "debt"
+    #: A negative balance forgiven (`[points] debt = "clamp_zero_and_record"`): +, with a reason.
+    WRITE_OFF = "write_off"
 
     @property
     def counts_toward_lifetime(self) -> bool:
@@ -70,6 +76,7 @@ class Source(StrEnum):
     TRANSFER = "transfer"
     REDEMPTION = "redemption"
     EXPIRY = "expiry"
+    DEBT = "debt"
 
 
 #: The sources the Points Sources report lists, in this order (redemption and expiry are uses).
@@ -86,7 +93,9 @@ EARNING_SOURCES: tuple[Source, ...] = (
 
 class Bucket(StrEnum):
     """A line of the Points Status equation:
-    opening + earned - revoked - redeemed - expired + adjusted + transferred = closing.
+    opening + earned - revoked - redeemed - expired + adjusted + transferred + debt
+    + written_off = closing. `debt` is points owed set aside (+) or paid back (-) under
+    net_against_future; `written_off` is negative balances forgiven under clamp_zero_and_record.
     Pending points are shown beside it, outside the spendable balance."""
 
     EARNED = "earned"
@@ -95,6 +104,8 @@ class Bucket(StrEnum):
     EXPIRED = "expired"
     ADJUSTED = "adjusted"
     TRANSFERRED = "transferred"
+    DEBT = "debt"
+    WRITTEN_OFF = "written_off"
     PENDING = "pending"
 
 
@@ -130,6 +141,8 @@ FIXED_BUCKET: dict[SourceKind, Bucket] = {
     SourceKind.REDEMPTION: Bucket.REDEEMED,
     SourceKind.EXPIRY: Bucket.EXPIRED,
     SourceKind.PENDING: Bucket.PENDING,
+    SourceKind.DEBT: Bucket.DEBT,
+    SourceKind.WRITE_OFF: Bucket.WRITTEN_OFF,
 }
 
 SOURCE_OF_KIND: dict[SourceKind, Source] = {
@@ -144,6 +157,8 @@ SOURCE_OF_KIND: dict[SourceKind, Source] = {
     SourceKind.REDEMPTION: Source.REDEMPTION,
     SourceKind.EXPIRY: Source.EXPIRY,
     SourceKind.PENDING: Source.PURCHASE,
+    SourceKind.DEBT: Source.DEBT,
+    SourceKind.WRITE_OFF: Source.DEBT,
 }
 
 OUTSIDE_BALANCE_KINDS: frozenset[SourceKind] = frozenset({SourceKind.PENDING})

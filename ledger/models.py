@@ -263,11 +263,56 @@ class Balance(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     balance: Mapped[int] = mapped_column(default=0)
     lifetime: Mapped[int] = mapped_column(default=0)
+    #: Pending purchase points (`[points] pending_days`): not spendable yet, outside `balance`.
+    pending: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     updated_at: Mapped[datetime]
 
     __table_args__ = (
         Index(None, "store_id", "balance"),
         Index(None, "store_id", "lifetime"),  # Top Earning Customers over all time
+    )
+
+
+class NextExpiry(Base):
+    """A customer's next expiry (`sync.expiry`): `points` expire at 00:00 UTC of `day`.
+
+    Derived from the entries, refreshed for the customers whose entries changed and daily by the
+    expiry run; no row when nothing expires. `meta` is the value written to the customer's
+    `loyalty_points_expiring` meta, `{"points": N, "date": "YYYY-MM-DD"}`.
+    """
+
+    __tablename__ = "next_expiries"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, autoincrement=False
+    )
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    points: Mapped[int]
+    day: Mapped[date] = mapped_column(Date)
+    meta: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index(None, "store_id", "day"),)  # the expiring report, by date
+
+
+class TierEvent(Base):
+    """A customer's move from one tier to another (`[[tiers]]`; None: no tier), at `at`.
+
+    Events, not point entries: recorded by `sync.tiers`, one per customer and moment; the latest
+    one's `after` is the tier the customer holds (the `loyalty_tier` meta)."""
+
+    __tablename__ = "tier_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    at: Mapped[datetime]
+    before: Mapped[str | None] = mapped_column(String(64))
+    after: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "at"),
+        Index(None, "store_id", "at", "id"),
     )
 
 
@@ -320,6 +365,9 @@ class TrackedOrder(Base):
     modified_at: Mapped[datetime]
     points: Mapped[int]  # the target last decided, not a delta
     rule_version: Mapped[str | None] = mapped_column(String(64))
+    #: The tier the order earns at (`[[tiers]]`), fixed when first decided: "" for none, None
+    #: for not decided yet.
+    tier: Mapped[str | None] = mapped_column(String(64))
     refund_ids: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of ints
     fingerprint: Mapped[str] = mapped_column(String(128))
     last_seen_at: Mapped[datetime]
@@ -383,6 +431,12 @@ class MetaWrite(Base):
     )
     written_balance: Mapped[int | None]
     written_lifetime: Mapped[int | None]
+    #: The `loyalty_points_expiring` value last written ("" = cleared; None = never written).
+    written_expiring: Mapped[str | None] = mapped_column(String(64))
+    #: The `loyalty_points_pending` value last written (None = never written).
+    written_pending: Mapped[int | None]
+    #: The `loyalty_tier` value last written ("" = no tier; None = never written).
+    written_tier: Mapped[str | None] = mapped_column(String(64))
     written_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from ledger.debt import debt_state
 from ledger.entries import NewEntry, append_entry, reconcile_key, ref_holdings
 from ledger.kinds import SourceKind
-from ledger.models import Balance, Customer, Redemption
+from ledger.models import Customer, Redemption
 
 PENDING, ISSUED, USED = "pending", "issued", "used"
 REFUSED, EXPIRED, DELETED = "refused", "expired", "deleted"  # expired/deleted: points returned
@@ -73,11 +74,15 @@ def lock_customer(session: Session, customer_id: int) -> None:
 
 
 def spendable_points(session: Session, customer_id: int) -> int:
-    """The points a customer can redeem now: the cached balance (never below zero)."""
-    balance = session.execute(
-        select(Balance.balance).where(Balance.customer_id == customer_id)
-    ).scalar_one_or_none()
-    return max(0, int(balance or 0))
+    """The points a customer can redeem now: the cached balance, or 0 while they owe points
+    (a balance below zero, or recorded debt: `ledger.debt`)."""
+    state = debt_state(session, customer_id)
+    return 0 if state.owed else max(0, state.balance)
+
+
+def owed_points(session: Session, customer_id: int) -> int:
+    """The points a customer owes (see `ledger.debt`); redemptions are refused while above 0."""
+    return debt_state(session, customer_id).owed
 
 
 def find_by_request(session: Session, store_id: int, request_key: str) -> Redemption | None:

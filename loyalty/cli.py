@@ -14,7 +14,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -188,17 +188,21 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ),
     (
         "report",
-        "Points Status, Sources, Top Earning Customers, History, per product",
+        "Points Status, Sources, Top Earning Customers, History, per product, expiring points,"
+        " tier moves",
         "Print a report of the configured store over a range of UTC days (default: all time):"
         " status (the balance equation and the liability, by month, week or day), sources"
         " (points by source, purchases by category and product), top (customers ranked by"
         " points earned in the range), history (entries newest first with the running balance,"
-        " a page at a time) or products (which customers earned on which product). Tables on a"
-        " terminal; --json and --csv carry the same numbers.",
+        " a page at a time), products (which customers earned on which product) or expiring"
+        " (customers whose next expiry falls in the range; by default from today to today +"
+        " [expiry] warn_days) or tiers (customers' moves between [[tiers]], newest first)."
+        " Tables on a terminal; --json and --csv carry the same numbers.",
         "loyalty report status --from 2024-01-01 --to 2024-03-31 --by month\n"
         "  loyalty report top --limit 50 --csv > top.csv\n"
         "  loyalty report history --customer 42 --limit 20\n"
         "  loyalty report products --product 118 --json\n"
+        "  loyalty report expiring --json\n"
         "  loyalty report html --out report.html --lang fr",
     ),
     (
@@ -217,6 +221,17 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         " it again appends nothing. Prints per customer and in total what expired, and the"
         " customers whose next expiry is within [expiry] warn_days.",
         "loyalty expire --dry-run\n  loyalty expire --as-of 2025-06-30 --json",
+    ),
+    (
+        "resync",
+        "decide past orders again under the current rules (--recalculate)",
+        "Read the orders the ledger knows again from the store and decide them under the rule set"
+        " in force now (not the one in force when each was created), at the tier each earned at."
+        " Prints per customer and in total the points and the money liability that change; without"
+        " --dry-run appends the differences as adjustment entries marked with the rule set's"
+        " version. Safe to repeat; killed, run it again with the same options to finish.",
+        "loyalty resync --recalculate --dry-run\n"
+        "  loyalty resync --recalculate --since 2025-01-01 --customer 42 --json",
     ),
     (
         "sandbox",
@@ -414,6 +429,20 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
+def _resync_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--recalculate",
+        action="store_true",
+        required=True,
+        help="decide past orders again under the current rules",
+    )
+    sub.add_argument("--since", type=_day, metavar="DATE", help="orders created on or after DATE")
+    sub.add_argument("--customer", type=_customer_id, metavar="ID", help="one WooCommerce account")
+    sub.add_argument("--dry-run", action="store_true", help="decide and report, write nothing")
+    sub.add_argument("--json", action="store_true", help="print the result as JSON")
+    sub.set_defaults(handler=_resync)
+
+
 _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "check": _check_arguments,
     "db": _db_arguments,
@@ -428,6 +457,7 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "report": _report_arguments,
     "dashboard": _dashboard_arguments,
     "expire": _expire_arguments,
+    "resync": _resync_arguments,
 }
 
 
@@ -530,6 +560,46 @@ def _run_sync(args: argparse.Namespace, **options: Any) -> int:
     _print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.render())
     if not summary.ok:  # a source stopped, or the store does not show the ledger yet: cron must see
         return _fail(summary.failure())
+    return EXIT_OK
+
+
+def _resync(args: argparse.Namespace) -> int:
+    from loyalty.sync_settings import sync_settings
+    from sync.recalculate import run_recalculation
+    from sync.service import make_progress
+
+    config = _load(args)
+    config.require_store()
+    try:
+        with _database_errors(config):
+            run = run_recalculation(
+                sync_settings(config),
+                point_value=config.points.point_value,
+                since=args.since,
+                customer=args.customer,
+                dry_run=args.dry_run,
+                progress=make_progress(enabled=sys.stderr.isatty()),
+            )
+    except SyncAlreadyRunning as running:
+        return _fail(f"{running}; run the recalculation when it is done")
+    if args.json:
+        _print(json.dumps(run.as_dict(), indent=2))
+        return EXIT_OK
+    table = [("customer", "email", "points", "liability")]
+    for change in run.customers:
+        who = str(change.customer_id) if change.customer_id is not None else "(guest)"
+        table.append(
+            (who, change.email or "", f"{change.points:+d}", str(run.liability(change.points)))
+        )
+    if len(table) > 1:
+        _print(_render_table(table))
+    verb = "would change" if run.dry_run else "changed"
+    resumed = " (finishing an interrupted run)" if run.resumed else ""
+    _print(
+        f"recalculated {_plural(run.orders, 'order')} under rule set {run.version}{resumed}:"
+        f" {verb} {run.total:+d} points, {run.liability(run.total)} of liability, for"
+        f" {_plural(len(run.customers), 'customer')}"
+    )
     return EXIT_OK
 
 
@@ -640,13 +710,21 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _adjust(args: argparse.Namespace) -> int:
+    from ledger.debt import debt_state
+    from sync.debt import settle_debts
+
     config = _load(args)
     with _open_ledger(config, require_store=True) as (session, store_id):
         assert store_id is not None  # require_store=True
         now = datetime.now(UTC)
         entry = adjust(session, store_id, args.customer, args.points, args.reason, now=now)
         entry_id = entry.id
+        # a negative adjustment may leave the balance below zero: [points] debt says what then
+        state = debt_state(session, entry.customer_id)
+        settled = settle_debts(session, store_id, config.points.debt, now=now, states=[state])
     _print(f"adjusted customer {args.customer} by {args.points:+d} points (entry {entry_id})")
+    for settlement in settled:
+        _print(f"  {settlement.kind.value}: {settlement.points:+d} ({settlement.note})")
     return EXIT_OK
 
 
@@ -666,6 +744,11 @@ def _report(args: argparse.Namespace) -> int:
     config = _load(args)
     if args.report == "html":
         return _report_html(args, config)
+    if args.report == "expiring" and args.start is None and args.end is None:
+        # by default the customers to warn: next expiry from today to today + warn_days
+        today = datetime.now(UTC).date()
+        warn = config.expiry.warn_days
+        args.start, args.end = today, (today + timedelta(days=warn) if warn else None)
     with _open_ledger(config, require_store=True, readonly=True) as (session, store_id):
         assert store_id is not None  # require_store=True
         try:
@@ -826,6 +909,11 @@ def _describe_difference(d: BalanceDifference) -> str:
         f"customer {d.customer_id} ({who}): balance cached {_or_missing(d.cached_balance)},"
         f" entries {d.entries_balance}; lifetime cached {_or_missing(d.cached_lifetime)},"
         f" entries {d.entries_lifetime}"
+        + (
+            f"; pending cached {_or_missing(d.cached_pending)}, entries {d.entries_pending}"
+            if d.cached_pending != d.entries_pending
+            else ""
+        )
     )
 
 

@@ -31,10 +31,12 @@ from loyalty.log import register_secret
 from loyalty.secret import Secret
 from loyalty.toml_table import REQUIRED, Table, describe
 from rules.comment import CommentRules
+from rules.debt import DebtPolicy
 from rules.expiry import ExpiryMode, ExpiryRules
 from rules.redemption import RedemptionRules, RedemptionTier, prefix_problem
 from rules.review import ReviewRules
 from rules.stamps import RewardKind, StampCard
+from rules.tiers import Tier, TierRules
 from rules.types import ItemOverride, PurchaseRuleBook, PurchaseRules, Rounding
 
 DEFAULT_CONFIG_FILE = "loyalty.toml"
@@ -181,6 +183,16 @@ class PointsConfig:
     balance_meta_key: str = "loyalty_points"
     lifetime_meta_key: str = "loyalty_points_lifetime"
     point_value: Decimal = Decimal("0.01")  # store currency per point
+    #: The next expiry, `{"points": N, "date": "YYYY-MM-DD"}` ("" when nothing expires).
+    expiring_meta_key: str = "loyalty_points_expiring"
+    #: What a balance that goes below zero (points revoked after they were spent) becomes.
+    debt: DebtPolicy = DebtPolicy.NET_AGAINST_FUTURE
+    #: Days purchase points wait as pending before they can be spent (0 = off).
+    pending_days: int = 0
+    #: With pending_days, the pending points are written to this customer meta key.
+    pending_meta_key: str = "loyalty_points_pending"
+    #: With [[tiers]], the name of the customer's tier ("" for none) goes to this meta key.
+    tier_meta_key: str = "loyalty_tier"
 
 
 @dataclass(frozen=True)
@@ -230,6 +242,7 @@ class Config:
     rules: RulesConfig = field(default_factory=RulesConfig)
     redemption: RedemptionRules = field(default_factory=RedemptionRules)
     rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    tiers: TierRules = field(default_factory=TierRules)
     expiry: ExpiryRules = field(default_factory=ExpiryRules)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
 
@@ -286,6 +299,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] = os.environ) -> Co
         ),
         redemption=_redemption(root),
         rewards=_rewards(root, points),
+        tiers=_customer_tiers(root),
         expiry=_expiry(root),
         dashboard=_dashboard(root, env),
     )
@@ -483,14 +497,25 @@ def check_worker_limits(worker: WorkerConfig, *, where: str) -> None:
         )
 
 
+_POINTS_KEYS = tuple(f.name for f in fields(PointsConfig))
+_META_KEYS = tuple(name for name in _POINTS_KEYS if name.endswith("_meta_key"))
+
+
 def _points(root: Table) -> PointsConfig:
-    t = root.table("points", ("balance_meta_key", "lifetime_meta_key", "point_value"))
-    balance = _meta_key(t, "balance_meta_key", "loyalty_points")
-    lifetime = _meta_key(t, "lifetime_meta_key", "loyalty_points_lifetime")
-    if lifetime == balance:
-        t.fail("lifetime_meta_key", f"a key different from {t.where('balance_meta_key')}", lifetime)
-    value = t.decimal("point_value", Decimal("0.01"), positive=True, limit=MAX_RATE)
-    return PointsConfig(balance, lifetime, value)
+    t = root.table("points", _POINTS_KEYS)
+    d = PointsConfig()
+    keys = {name: _meta_key(t, name, getattr(d, name)) for name in _META_KEYS}
+    seen: dict[str, str] = {}
+    for name, value in keys.items():
+        if value.lower() in seen:
+            t.fail(name, f"a key different from {t.where(seen[value.lower()])}", value)
+        seen[value.lower()] = name
+    return PointsConfig(
+        point_value=t.decimal("point_value", d.point_value, positive=True, limit=MAX_RATE),
+        debt=DebtPolicy(t.choice("debt", d.debt.value, [p.value for p in DebtPolicy])),
+        pending_days=t.integer("pending_days", d.pending_days, lo=0, hi=3650),
+        **keys,
+    )
 
 
 def _expiry(root: Table) -> ExpiryRules:
@@ -551,6 +576,25 @@ def _tiers(t: Table) -> tuple[RedemptionTier, ...]:
     return tuple(tiers)
 
 
+def _customer_tiers(root: Table) -> TierRules:
+    tiers: list[Tier] = []
+    for item in root.tables("tiers", ("name", "min_points", "window_days", "multiplier")):
+        name = item.string("name", REQUIRED, nonempty=True)
+        if name != name.strip() or len(name) > 64:
+            item.fail("name", "a name without surrounding spaces, at most 64 characters", name)
+        if name in {tier.name for tier in tiers}:
+            item.fail("name", "a name no other tier in [[tiers]] uses", name)
+        minimum = item.integer("min_points", REQUIRED, lo=0, limit=POINTS_LIMIT)
+        if minimum in {tier.min_points for tier in tiers}:
+            item.fail("min_points", "a number no other tier in [[tiers]] uses", minimum)
+        window = (
+            item.integer("window_days", 0, lo=1, hi=36500) if "window_days" in item.data else None
+        )
+        multiplier = item.decimal("multiplier", Decimal(1), positive=True, limit=MAX_RATE)
+        tiers.append(Tier(name, minimum, multiplier, window))
+    return TierRules(tuple(sorted(tiers, key=lambda tier: tier.min_points)))
+
+
 _STAMP_CARD_KEYS = tuple(f.name for f in fields(StampCard))
 CARD_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -562,7 +606,7 @@ def _rewards(root: Table, points: PointsConfig) -> RewardsConfig:
     for item in t.tables("stamp_cards", _STAMP_CARD_KEYS):
         cards.append(_stamp_card(item, taken={card.name for card in cards}))
     meta_key = _meta_key(t, "stamps_meta_key", d.stamps_meta_key)
-    if meta_key in (points.balance_meta_key, points.lifetime_meta_key):
+    if meta_key.lower() in {getattr(points, name).lower() for name in _META_KEYS}:
         t.fail("stamps_meta_key", "a key different from the points' meta keys", meta_key)
     return RewardsConfig(stamp_cards=tuple(cards), stamps_meta_key=meta_key)
 

@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 
 from loyalty.web.i18n import LANGUAGES
 from reports.customers import history, top_customers
+from reports.expiring import expiring_customers
 from reports.period import Period, find_customer
 from reports.products import product_customers
 from reports.sources import points_sources
 from reports.status import Granularity, points_status
+from reports.tiers import tier_moves
 
-REPORTS = ("status", "sources", "top", "history", "products")
+REPORTS = ("status", "sources", "top", "history", "products", "expiring", "tiers")
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,8 @@ def _status(
         session, store_id, period, point_value=value, granularity=Granularity(args.by)
     )
     m = report.movements
-    buckets = ("earned", "revoked", "redeemed", "expired", "adjusted", "transferred", "pending")
+    buckets = ("earned", "revoked", "redeemed", "expired", "adjusted", "transferred", "debt",
+               "written_off", "pending")  # fmt: skip
     headers = ("period", "opening", *buckets, "closing", "liability")
     rows: list[tuple[Any, ...]] = []
     opening = report.opening
@@ -127,6 +130,8 @@ def _status(
         "closing": report.closing,
         "balanced": report.balanced,
         "pending_outstanding": report.pending_outstanding,
+        "debt_outstanding": report.debt_outstanding,
+        "below_zero": report.below_zero,
         "point_value": value,
         "liability": report.liability,
         "periods": [dict(zip(headers, r, strict=True)) for r in rows[:-1]],
@@ -134,13 +139,17 @@ def _status(
     equation = (
         f"{report.opening} + {m.earned} - {m.revoked} - {m.redeemed} - {m.expired}"
         f" {'+' if m.adjusted >= 0 else '-'} {abs(m.adjusted)}"
-        f" {'+' if m.transferred >= 0 else '-'} {abs(m.transferred)} = {report.closing}"
+        f" {'+' if m.transferred >= 0 else '-'} {abs(m.transferred)}"
+        f" {'+' if m.debt >= 0 else '-'} {abs(m.debt)} + {m.written_off} = {report.closing}"
     )
     notes = (
-        f"\nopening + earned - revoked - redeemed - expired ± adjusted ± transferred = closing\n"
-        f"{equation}  {'balanced' if report.balanced else 'NOT BALANCED'}",
+        "\nopening + earned - revoked - redeemed - expired ± adjusted ± transferred ± debt"
+        f" + written_off = closing\n{equation}"
+        f"  {'balanced' if report.balanced else 'NOT BALANCED'}",
         f"outstanding {report.closing} points × {value} = {report.liability} liability;"
         f" {report.pending_outstanding} points pending",
+        f"owed: {report.debt_outstanding} points of recorded debt;"
+        f" balances below zero now: {report.below_zero} points",
     )
     return Rendered(document, headers, rows, notes)
 
@@ -232,6 +241,42 @@ def _products(
     return Rendered(document, headers, rows)
 
 
+def _expiring(
+    session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
+) -> Rendered:
+    found = expiring_customers(session, store_id, period, limit=args.limit or 100)
+    headers = ("date", "customer_id", "email", "points", "balance")
+    rows = [(r.date, r.customer_id, r.email, r.points, r.balance) for r in found]
+    document = {"from": period.start, "to": period.end, "customers": [
+        dict(zip(headers, row, strict=True)) for row in rows
+    ]}  # fmt: skip
+    total = sum(r.points for r in found)
+    notes = (f"\n{total} points of {len(found)} customer(s) expire in this range",)
+    return Rendered(document, headers, rows, notes)
+
+
+def _tiers(
+    session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
+) -> Rendered:
+    customer = find_customer(session, store_id, args.customer) if args.customer else None
+    found = tier_moves(session, store_id, period, customer=customer, limit=args.limit or 100)
+    headers = ("date", "customer_id", "email", "from", "to")
+    rows = [
+        (r.at.strftime("%Y-%m-%d %H:%M"), r.customer_id, r.email, r.before or "", r.after or "")
+        for r in found
+    ]
+    document = {
+        "from": period.start,
+        "to": period.end,
+        "moves": [
+            {**dict(zip(headers, row, strict=True)), "date": r.at.isoformat(),
+             "from": r.before, "to": r.after}
+            for row, r in zip(rows, found, strict=True)
+        ],
+    }  # fmt: skip
+    return Rendered(document, headers, rows)
+
+
 _Builder = Callable[[Session, int, Period, argparse.Namespace, Decimal], Rendered]
 _BUILDERS: dict[str, _Builder] = {
     "status": _status,
@@ -239,6 +284,8 @@ _BUILDERS: dict[str, _Builder] = {
     "top": _top,
     "history": _history,
     "products": _products,
+    "expiring": _expiring,
+    "tiers": _tiers,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from loyalty.config import Config, StoreConfig, WordPressConfig
+from rules.pending import PendingRules
 from sync.client import ClientSettings, StoreClient
 from sync.settings import SyncSettings
 from sync.stamps import StampSettings
@@ -76,4 +77,11 @@ def sync_settings(config: Config) -> SyncSettings:
         balance_meta_key=config.points.balance_meta_key,
         lifetime_meta_key=config.points.lifetime_meta_key,
         stamps=StampSettings(config.rewards.stamp_cards, config.rewards.stamps_meta_key),
+        expiry=config.expiry,
+        expiring_meta_key=config.points.expiring_meta_key,
+        debt=config.points.debt,
+        pending=PendingRules(days=config.points.pending_days),
+        pending_meta_key=config.points.pending_meta_key,
+        tiers=config.tiers,
+        tier_meta_key=config.points.tier_meta_key,
     )

@@ -1,10 +1,16 @@
 """Points Status: how many points exist and what they cost, over a range, and that it balances.
 
-    opening + earned - revoked - redeemed - expired + adjusted + transferred = closing
+    opening + earned - revoked - redeemed - expired + adjusted + transferred
+            + debt + written_off = closing
 
 `opening` is the spendable total before the range, `closing` the total at its end, both summed
 from the daily rollup (never the entries). Pending points are shown beside the equation: they are
 not spendable yet. Kinds that nothing appends yet count as 0 and start counting when they land.
+
+Points debt (`[points] debt`): `debt` is what was set aside as owed (+) or paid back (-) under
+net_against_future, `written_off` what was forgiven under clamp_zero_and_record;
+`debt_outstanding` is the recorded debt at the end of the range, and `below_zero` the points by
+which balances are below zero now (allow_negative), read from the cached balances.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.kinds import Bucket, SourceKind
-from ledger.models import PointRollup
+from ledger.models import Balance, PointRollup
 from reports.period import Period
 
 BUCKETS: tuple[Bucket, ...] = tuple(Bucket)
@@ -48,6 +54,8 @@ class Movements:
     expired: int = 0
     adjusted: int = 0
     transferred: int = 0
+    debt: int = 0
+    written_off: int = 0
     pending: int = 0
 
     @property
@@ -60,6 +68,8 @@ class Movements:
             - self.expired
             + self.adjusted
             + self.transferred
+            + self.debt
+            + self.written_off
         )
 
 
@@ -82,6 +92,8 @@ class StatusReport:
     point_value: Decimal
     granularity: Granularity
     periods: list[PeriodRow] = field(default_factory=list)
+    debt_outstanding: int = 0  # points recorded as owed (net_against_future) at the end
+    below_zero: int = 0  # points by which customers' balances are below zero now
 
     @property
     def balanced(self) -> bool:
@@ -103,7 +115,7 @@ def points_status(
     granularity: Granularity = Granularity.MONTH,
 ) -> StatusReport:
     """Points Status of one store over `period`, by `granularity`, from the daily rollup."""
-    opening, _ = _totals_before(session, store_id, period.start)
+    opening, _, _ = _totals_before(session, store_id, period.start)
     by_day = _movements_by_day(session, store_id, period)
     periods: list[PeriodRow] = []
     grouped: dict[date, dict[Bucket, int]] = defaultdict(lambda: dict.fromkeys(BUCKETS, 0))
@@ -119,7 +131,7 @@ def points_status(
         periods.append(PeriodRow(start, movements, running))
         for bucket, points in grouped[start].items():
             total[bucket] += points
-    closing, pending_at_end = _totals_before(
+    closing, pending_at_end, debt_at_end = _totals_before(
         session, store_id, period.end + timedelta(days=1) if period.end else None, open_end=True
     )
     return StatusReport(
@@ -131,6 +143,8 @@ def points_status(
         point_value=point_value,
         granularity=granularity,
         periods=periods,
+        debt_outstanding=debt_at_end,
+        below_zero=_below_zero(session, store_id),
     )
 
 
@@ -171,20 +185,30 @@ def _movements_by_day(
 
 def _totals_before(
     session: Session, store_id: int, day: date | None, *, open_end: bool = False
-) -> tuple[int, int]:
-    """(spendable, pending) totals of every rollup day before `day`; None: nothing before (or,
-    with `open_end`, everything)."""
+) -> tuple[int, int, int]:
+    """(spendable, pending, recorded debt) totals of every rollup day before `day`; None: nothing
+    before (or, with `open_end`, everything)."""
     if day is None and not open_end:
-        return 0, 0
+        return 0, 0, 0
     query = select(PointRollup.kind, func.sum(PointRollup.credit + PointRollup.debit)).where(
         PointRollup.store_id == store_id
     )
     if day is not None:
         query = query.where(PointRollup.day < day)
-    spendable = pending = 0
+    spendable = pending = debt = 0
     for kind, points in session.execute(query.group_by(PointRollup.kind)):
         if SourceKind(kind).counts_toward_balance:
             spendable += int(points)
         else:
             pending += int(points)
-    return spendable, pending
+        if kind == SourceKind.DEBT:
+            debt += int(points)
+    return spendable, pending, debt
+
+
+def _below_zero(session: Session, store_id: int) -> int:
+    """How many points the balances below zero add up to, now (their index answers it)."""
+    total = session.execute(
+        select(func.sum(Balance.balance)).where(Balance.store_id == store_id, Balance.balance < 0)
+    ).scalar_one()
+    return -int(total or 0)

@@ -86,11 +86,24 @@ class Refusal:
 
 
 def quote_redemption(
-    rules: RedemptionRules, available: int, *, tier: str | None = None, points: int | None = None
+    rules: RedemptionRules,
+    available: int,
+    *,
+    tier: str | None = None,
+    points: int | None = None,
+    owed: int = 0,
 ) -> Quote | Refusal:
-    """Decide a request for a tier (by name) or for a number of points against `available`."""
+    """Decide a request for a tier (by name) or for a number of points against `available`.
+
+    A customer who owes points (`owed`: points revoked after they were spent, see `rules.debt`)
+    is refused whatever they ask for, until the debt is paid."""
     if (tier is None) == (points is None):
         return Refusal("ask for either a tier or a number of points")
+    if owed > 0:
+        return Refusal(
+            f"the customer owes {_points(owed)} (points revoked after they were spent):"
+            " no redemption until the debt is paid back from new points"
+        )
     if tier is not None:
         return _tier_quote(rules, available, tier)
     assert points is not None

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from ledger.entries import NewEntry, append_entries
 from ledger.models import Customer
 from sync.context import SyncContext
-from sync.customer_meta import WriteBackResult, push_balances
+from sync.customer_meta import MoreMeta, WriteBackResult, push_balances
 from sync.customers import fetch_existing_customer_ids
+from sync.expiry import refresh_next_expiries
 from sync.owners import retire_account
+from sync.point_meta import ExpiringMeta, PendingMeta, TierMeta
 from sync.stamps import StampMeta
 
 
@@ -66,11 +68,24 @@ def retire_accounts(ctx: SyncContext, session: Session, customer_ids: Sequence[i
 
 
 def write_back(ctx: SyncContext) -> None:
-    """Changed balances (and stamp cards) to the store's customer meta; customers found deleted
-    are retired."""
+    """Changed balances to the store's customer meta, with the stamp cards, the next expiry, the
+    pending points and the tier when they are on; customers found deleted are retired."""
+    settings = ctx.settings
+    more: list[MoreMeta] = []
+    if settings.expiry.enabled:  # the next expiry of the customers whose entries changed
+        with ctx.tx.unit() as session:
+            refresh_next_expiries(
+                session, ctx.store_id, settings.expiry, as_of=ctx.window_end().date(), now=ctx.now
+            )
+        more.append(ExpiringMeta(ctx.store_id, settings.expiring_meta_key).pending)
+    if settings.pending.enabled:
+        more.append(PendingMeta(ctx.store_id, settings.pending_meta_key).pending)
+    if settings.tiers.enabled:
+        more.append(TierMeta(ctx.store_id, settings.tier_meta_key).pending)
+    stamps = settings.stamps
+    if stamps.cards:
+        more.append(StampMeta(ctx.store_id, stamps, now=lambda: ctx.now).pending)
     ctx.progress.start("write-back")
-    stamps = ctx.settings.stamps
-    more = [StampMeta(ctx.store_id, stamps, now=lambda: ctx.now).pending] if stamps.cards else []
     result: WriteBackResult = push_balances(
         ctx.client,
         ctx.tx.unit,

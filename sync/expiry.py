@@ -1,30 +1,41 @@
-"""Running expiry over the ledger (`loyalty expire`, the worker's daily task).
+"""Running expiry over the ledger (`loyalty expire`, the worker's daily task, the sync once a day).
 
 Reads every entry of the store once, customer by customer in time order, lets `rules.expiry`
 decide, and appends one `expiry` entry per lot and expiry date (key `expiry:{lot}:{date}`), so
 running it again on the same day, or replaying an older day, appends nothing. With `dry_run` it
 only reports. The next expiry of each customer (for `loyalty_points_expiring`) and the customers
-within `warn_days` of it come back too.
+within `warn_days` of it come back too, and a real run stores every customer's next expiry
+(`ledger.expiring`).
+
+Between runs, `refresh_next_expiries` recomputes the next expiry of just the customers with
+entries newer than the last computation (an entry-id cursor, `sync_cursors` row `expiring`), so
+the write-back sends `loyalty_points_expiring` for exactly the customers whose value changed.
+`expire_if_due` is the sync's step: at most once per store day (cursor `expiry`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.entries import NewEntry, append_entries
-from ledger.kinds import LIFETIME_KINDS, SourceKind
-from ledger.models import Customer, PointEntry
+from ledger.expiring import customers_with_entries_between, last_entry_id, save_next_expiries
+from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
+from ledger.models import Customer, PointEntry, SyncCursor
 from rules.expiry import Expiry, ExpiryRules, Movement, expiries_due, is_warned, next_expiry
 from sync.progress import Progress
 
 BATCH = 2000  # expiry entries per append
 _EARNING = frozenset(kind.value for kind in LIFETIME_KINDS)
+_OUTSIDE_BALANCE = sorted(kind.value for kind in OUTSIDE_BALANCE_KINDS)  # pending: not spendable
+EXPIRING_CURSOR = "expiring"  # {"entry_id": N}: next expiries are current up to this entry
+EXPIRY_CURSOR = "expiry"  # {"day": "YYYY-MM-DD"}: the store day the sync last ran expiry
 
 
 class _Who(NamedTuple):
@@ -109,6 +120,8 @@ def run_expiry(
     run = ExpiryRun(as_of=as_of, dry_run=dry_run)
     if not rules.enabled:
         return run
+    through = last_entry_id(session, store_id)
+    upcoming_of: dict[int, tuple[int, date] | None] = {}
     progress = progress or Progress()
     progress.start("expire", _customers_with_entries(session, store_id))
     counted = 0
@@ -117,6 +130,7 @@ def run_expiry(
         run.customers_seen += 1
         due = expiries_due(movements, rules, as_of)
         upcoming = next_expiry(movements, rules, as_of)
+        upcoming_of[customer.id] = upcoming
         warned = is_warned(upcoming, rules, as_of)
         expired = sum(item.points for item in due)
         if due or warned:
@@ -139,23 +153,74 @@ def run_expiry(
             progress.advance(run.customers_seen - counted)
             counted = run.customers_seen
     run.appended += _flush(session, store_id, pending, now=now, dry_run=dry_run)
+    if not dry_run:
+        save_next_expiries(session, store_id, upcoming_of)
+        _save_state(session, store_id, EXPIRING_CURSOR, {"entry_id": through}, now)
     progress.advance(run.customers_seen - counted)
     progress.finish()
     return run
 
 
-def expiring_by_customer(
-    session: Session, store_id: int, rules: ExpiryRules, *, as_of: date
-) -> dict[int, tuple[int, date]]:
-    """The next expiry per ledger customer id, for the meta write-back; empty when off."""
+def refresh_next_expiries(
+    session: Session, store_id: int, rules: ExpiryRules, *, as_of: date, now: datetime
+) -> int:
+    """Recompute the next expiry of the customers with entries newer than the `expiring` cursor
+    (all of them the first time), store it, move the cursor. Returns how many were recomputed."""
     if not rules.enabled:
-        return {}
-    found: dict[int, tuple[int, date]] = {}
-    for customer, movements in _movements_by_customer(session, store_id):
-        upcoming = next_expiry(movements, rules, as_of)
-        if upcoming is not None:
-            found[customer.id] = upcoming
-    return found
+        return 0
+    after = int(_state(session, store_id, EXPIRING_CURSOR).get("entry_id", 0))
+    through = last_entry_id(session, store_id)
+    if through <= after:
+        return 0
+    changed = customers_with_entries_between(session, store_id, after, through)
+    found: dict[int, tuple[int, date] | None] = dict.fromkeys(changed)
+    for customer, movements in _movements_by_customer(session, store_id, changed):
+        found[customer.id] = next_expiry(movements, rules, as_of)
+    save_next_expiries(session, store_id, found)
+    _save_state(session, store_id, EXPIRING_CURSOR, {"entry_id": through}, now)
+    return len(changed)
+
+
+def expire_if_due(
+    session: Session,
+    store_id: int,
+    rules: ExpiryRules,
+    *,
+    store_day: date,
+    now: datetime,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ExpiryRun | None:
+    """The sync's expiry: run it as of `store_day` (the store's date) unless it already ran on
+    that day or later; None when it did not run. The cursor moves with the entries."""
+    if not rules.enabled:
+        return None
+    last = _state(session, store_id, EXPIRY_CURSOR).get("day")
+    if last is not None and date.fromisoformat(str(last)) >= store_day:
+        return None
+    run = run_expiry(
+        session, store_id, rules, as_of=store_day, now=now, dry_run=dry_run, progress=progress
+    )
+    if not dry_run:
+        _save_state(session, store_id, EXPIRY_CURSOR, {"day": store_day.isoformat()}, now)
+    return run
+
+
+def _state(session: Session, store_id: int, resource: str) -> dict[str, Any]:
+    row = session.get(SyncCursor, (store_id, resource))
+    return dict(json.loads(row.state)) if row is not None else {}
+
+
+def _save_state(
+    session: Session, store_id: int, resource: str, state: dict[str, Any], now: datetime
+) -> None:
+    row = session.get(SyncCursor, (store_id, resource))
+    if row is None:
+        row = SyncCursor(store_id=store_id, resource=resource, state="{}")
+        session.add(row)
+    row.state = json.dumps(state, sort_keys=True)
+    row.updated_at = now
+    session.flush()
 
 
 def _entry(customer_id: int, item: Expiry) -> NewEntry:
@@ -187,9 +252,20 @@ def _customers_with_entries(session: Session, store_id: int) -> int:
 
 
 def _movements_by_customer(
-    session: Session, store_id: int
+    session: Session, store_id: int, customer_ids: Sequence[int] | None = None
 ) -> Iterator[tuple[_Who, list[Movement]]]:
-    """Each customer with entries, with their entries in ledger time order, streamed."""
+    """Each customer with entries (or each of `customer_ids`), with their spendable entries in
+    ledger time order (pending points are not spendable yet: they are no lot)."""
+    if customer_ids is None:
+        yield from _movements_of(session, store_id, None)
+        return
+    for start in range(0, len(customer_ids), 500):
+        yield from _movements_of(session, store_id, customer_ids[start : start + 500])
+
+
+def _movements_of(
+    session: Session, store_id: int, customer_ids: Sequence[int] | None
+) -> Iterator[tuple[_Who, list[Movement]]]:
     query = (
         select(
             PointEntry.customer_id,
@@ -198,10 +274,12 @@ def _movements_by_customer(
             PointEntry.source_ref,
             PointEntry.occurred_at,
         )
-        .where(PointEntry.store_id == store_id)
+        .where(PointEntry.store_id == store_id, PointEntry.kind.not_in(_OUTSIDE_BALANCE))
         .order_by(PointEntry.customer_id, PointEntry.occurred_at, PointEntry.id)
         .execution_options(yield_per=5000)
     )
+    if customer_ids is not None:
+        query = query.where(PointEntry.customer_id.in_(customer_ids))
     current: int | None = None
     movements: list[Movement] = []
     # The rows are read to the end before any customer row is loaded (one open cursor at a time).

@@ -5,6 +5,12 @@ its points, read its refunds' details (cached in the ledger; unknown ones fetche
 time), decide what it should carry under the rule set in force when it was created, and append the
 difference from what the ledger holds for `order:{id}` as one entry. Its `followers` (stamp cards)
 are then told of the decided orders, and of deleted ones, in the same unit of work.
+
+With pending points (`[points] pending_days`), what the order carries is split by
+`rules.pending.split_purchase` into available points (`order:{id}`, kind `purchase`) and pending
+ones (`pending:order:{id}`, kind `pending`), each reconciled on its own, on the store's time: a
+refund inside the window lowers the pending points only, and the first decision after the window
+moves them to the available points, dated when the window ended.
 """
 
 from __future__ import annotations
@@ -18,12 +24,23 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.entries import POINTS_LIMIT, NewEntry, append_entries, remember_products
+from ledger.entries import (
+    POINTS_LIMIT,
+    NewEntry,
+    RefHolding,
+    append_entries,
+    ref_holdings,
+    remember_products,
+)
 from ledger.kinds import SourceKind
 from ledger.models import RefundDetail, TrackedOrder
+from ledger.pending import first_earned, pending_ref
 from ledger.reconcile import Target, reconcile
+from ledger.tiers import earnings as ledger_earnings
+from rules.pending import PendingRules, PurchaseSplit, split_purchase
 from rules.purchase import purchase_points
-from rules.types import Award, Order, PurchaseRuleBook, Refund
+from rules.tiers import Earning, Tier, TierRules, tier_at
+from rules.types import Award, Order, PurchaseRuleBook, PurchaseRules, Refund
 from sync.errors import InvalidSourceData
 from sync.order_data import parse_order, parse_refund, refund_totals_from_order
 from sync.owners import OwnerDirectory, bonus_entries
@@ -56,12 +73,25 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Recalculated:
+    """An order decided again under another rule set: `points` then, `decided` as last decided
+    under its own rule set (what `order:{id}` holds)."""
+
+    order_id: int
+    owner: int  # the ledger customer holding its points
+    created_at: datetime
+    points: int
+    decided: int
+
+
+@dataclass(frozen=True)
 class _Decision:
     order: Order
     owner: int
     award: Award
     refund_ids: tuple[int, ...]
     refunds: tuple[Refund, ...]
+    tier: str | None = None  # the tier it earned at ("" none); None: tiers are off
 
 
 @dataclass(frozen=True)
@@ -100,6 +130,9 @@ class OrderPoints:
         categories: CategoryLookup | None,
         quarantine: Quarantine | None = None,
         followers: Sequence[OrderFollower] = (),
+        pending: PendingRules | None = None,
+        store_now: Callable[[], datetime] | None = None,
+        tiers: TierRules | None = None,
     ) -> None:
         self.store_id = store_id
         self.followers = tuple(followers)
@@ -112,6 +145,10 @@ class OrderPoints:
         self.fetch_refunds = fetch_refunds
         self.categories = categories
         self.product_names: dict[int, str] = {}
+        self.pending = pending or PendingRules()
+        self.tiers = tiers or TierRules()
+        #: The store's time, which pending windows are decided on (default: the recorded `now`).
+        self.store_now = store_now
 
     # -- pages of orders ---------------------------------------------------------------------
 
@@ -141,6 +178,40 @@ class OrderPoints:
         self.quarantine.release(session, "orders", usable, now=now)
         return outcome
 
+    def recalculate(
+        self,
+        session: Session,
+        raw_orders: list[dict[str, Any]],
+        under: PurchaseRules,
+        *,
+        now: datetime,
+    ) -> list[Recalculated]:
+        """What each order would carry under the rule set `under` (at the tier it earned at),
+        beside what it carries; records nothing but the refund details it had to fetch."""
+        outcome = Outcome()
+        parsed, rejected = parse_page("orders", raw_orders, parse_order)
+        if not parsed:
+            return []
+        refunds = self._refund_details(session, [raw for _, raw in parsed], outcome, now)
+        orders = self._with_categories([order for order, _ in parsed])
+        tracked = self._tracked(session, [o.order_id for o in orders])
+        found = []
+        for order, (_, raw) in zip(orders, parsed, strict=True):
+            row = tracked.get(order.order_id)
+            decision = self._decide(session, order, raw, refunds, tracked, rejected, under)
+            if decision is None or row is None or row.customer_id is None:
+                continue
+            found.append(
+                Recalculated(
+                    order_id=order.order_id,
+                    owner=row.customer_id,
+                    created_at=order.created_at,
+                    points=decision.award.points,
+                    decided=row.points,
+                )
+            )
+        return found
+
     def mark_deleted(self, session: Session, order_ids: Iterable[int], *, now: datetime) -> Outcome:
         """Orders that vanished from the store: they carry nothing any more."""
         ids = sorted(set(order_ids))
@@ -148,16 +219,20 @@ class OrderPoints:
         targets = [
             Target(
                 owner=row.customer_id,
-                source_ref=f"order:{order_id}",
-                kind=SourceKind.PURCHASE,
+                source_ref=ref,
+                kind=kind,
                 points=0,
                 occurred_at=now,
                 note="order deleted from the store",
                 rule_version=row.rule_version,
-                lines={},
+                lines={} if kind is SourceKind.PURCHASE else None,
             )
             for order_id, row in sorted(tracked.items())
             if row.customer_id is not None
+            for ref, kind in (
+                (f"order:{order_id}", SourceKind.PURCHASE),
+                (pending_ref(f"order:{order_id}"), SourceKind.PENDING),
+            )
         ]
         entries = reconcile(session, self.store_id, targets)
         for row in tracked.values():
@@ -180,7 +255,9 @@ class OrderPoints:
         refunds: Mapping[int, Refund],
         tracked: Mapping[int, TrackedOrder],
         rejected: list[Rejected],
+        under: PurchaseRules | None = None,
     ) -> _Decision | None:
+        """The order's decision under the rule set in force when it was created (or `under`)."""
         refund_ids = tuple(sorted(refund_totals_from_order(raw)))
         missing = [rid for rid in refund_ids if rid not in refunds]
         if missing:
@@ -199,9 +276,14 @@ class OrderPoints:
             if previous is None or previous.customer_id is None:
                 return None  # a guest order without an email never held anything
             owner = previous.customer_id
-        rules = self.rules.for_order_created(order.created_at)
+        rules = under or self.rules.for_order_created(order.created_at)
+        tier = self._tier(session, order, owner, previous)
+        if tier is not None and tier.multiplier != 1:  # the tier multiplies the rate
+            rules = replace(rules, points_per_unit=rules.points_per_unit * tier.multiplier)
         applied = tuple(refunds[rid] for rid in refund_ids)
         award = purchase_points(order, rules, refunds=applied)
+        if tier is not None:
+            award = replace(award, explanation=f"{award.explanation} (tier {tier.name})")
         if abs(award.points) > POINTS_LIMIT:
             error = InvalidSourceData(
                 f"order {order.order_id}: {award.points:,} points is beyond the bound of"
@@ -210,7 +292,20 @@ class OrderPoints:
             )
             rejected.append(reject("orders", raw, error, after=None))
             return None
-        return _Decision(order, owner, award, refund_ids, applied)
+        tier_name = None if not self.tiers.enabled else (tier.name if tier else "")
+        return _Decision(order, owner, award, refund_ids, applied, tier_name)
+
+    def _tier(
+        self, session: Session, order: Order, owner: int, previous: TrackedOrder | None
+    ) -> Tier | None:
+        """The tier the order earns at: the one its owner held when it was created, decided from
+        the ledger the first time and kept on the tracked order (so replays agree)."""
+        if not self.tiers.enabled:
+            return None
+        if previous is not None and previous.tier is not None:
+            return self.tiers.by_name(previous.tier)
+        earned = ledger_earnings(session, [owner], before=order.created_at)[owner]
+        return tier_at([Earning(at, points) for at, points in earned], order.created_at, self.tiers)
 
     def _record(
         self,
@@ -221,9 +316,11 @@ class OrderPoints:
     ) -> list[NewEntry]:
         targets = []
         owners: set[int] = set()
+        splits = self._splits(session, decisions, now)
         for d in decisions:
             row = tracked.get(d.order.order_id)
-            targets.append(_target(d, row))
+            split = splits.get(d.award.key)
+            targets += [_target(d, row)] if split is None else _split_targets(d, row, split)
             owners.add(d.owner)
             if row is not None and row.customer_id is not None:
                 owners.add(row.customer_id)
@@ -232,6 +329,31 @@ class OrderPoints:
         session.flush()
         entries += bonus_entries(session, self.store_id, owners, self.first_order_bonus, now=now)
         return append_entries(session, self.store_id, entries, now=now)
+
+    def _splits(
+        self, session: Session, decisions: list[_Decision], now: datetime
+    ) -> dict[str, PurchaseSplit]:
+        """Each order's available and pending points, when pending points are on or held; empty
+        otherwise (the order carries its award, available)."""
+        refs = [d.award.key for d in decisions]
+        if not refs:
+            return {}
+        held_pending = ref_holdings(session, self.store_id, [pending_ref(r) for r in refs])
+        if not self.pending.enabled and not held_pending:
+            return {}
+        held = ref_holdings(session, self.store_id, refs)
+        earned = first_earned(session, self.store_id, refs)
+        store_now = self.store_now() if self.store_now is not None else now
+        return {
+            d.award.key: split_purchase(
+                d.award.points,
+                held_available=_points(held.get(d.award.key)),
+                first_earned=earned.get(d.award.key, d.order.modified_at),  # its entry's date
+                now=store_now,
+                rules=self.pending,
+            )
+            for d in decisions
+        }
 
     def _track(
         self,
@@ -253,6 +375,8 @@ class OrderPoints:
         row.modified_at = d.order.modified_at
         row.points = d.award.points
         row.rule_version = d.award.rule_version
+        if d.tier is not None:
+            row.tier = d.tier
         row.refund_ids = json.dumps(list(d.refund_ids))
         row.fingerprint = fingerprint
         row.last_seen_at = now
@@ -385,6 +509,38 @@ def _target(d: _Decision, row: TrackedOrder | None) -> Target:
         previous_owner=row.customer_id if row is not None else None,
         moved_note=f"order moved to another customer; {note}",
     )
+
+
+def _split_targets(d: _Decision, row: TrackedOrder | None, split: PurchaseSplit) -> list[Target]:
+    """The available part on `order:{id}` (split by product when it is the whole award) and the
+    pending part on `pending:order:{id}`."""
+    available = _target(d, row)
+    if split.matured_at is not None:  # points made available are dated when the window ended
+        available = replace(available, occurred_at=max(available.occurred_at, split.matured_at))
+    lines = available.lines if split.available == d.award.points else None
+    if split.available == 0:
+        lines = {}
+    pending_note = (
+        f"pending until {split.matures_at:%Y-%m-%d %H:%M} UTC; {available.note}"
+        if split.matures_at is not None
+        else f"no longer pending; {available.note}"
+    )
+    return [
+        replace(available, points=split.available, lines=lines),
+        replace(
+            available,
+            source_ref=pending_ref(d.award.key),
+            kind=SourceKind.PENDING,
+            points=split.pending,
+            lines=None,
+            note=pending_note,
+            moved_note=f"order moved to another customer; {pending_note}",
+        ),
+    ]
+
+
+def _points(holding: RefHolding | None) -> int:
+    return holding.points if holding else 0
 
 
 def _note(d: _Decision) -> str:

@@ -7,6 +7,9 @@ trashed (`orders_trash`), each page decided (`sync.order_points`) and committed 
 one transaction. Its check (`orders_checked`, at most once per `reconcile_every_hours`, always on
 a full run) asks for every known order no listing showed, to find orders deleted outright; then
 the accounts whose orders came back as guest orders are asked for, and those gone are retired.
+With pending points on, the check also asks for the orders whose pending points' window has ended
+(found in the ledger: `ledger.pending.matured_orders`) and decides them again, on the store's
+time, so that what they still carry becomes available.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ledger.entries import remember_categories
 from ledger.models import Customer, TrackedOrder
+from ledger.pending import matured_orders
 from sync.accounts import retire_suspects
 from sync.context import SyncContext
 from sync.order_points import OrderPoints, Outcome, store_refunds
@@ -88,6 +92,9 @@ class OrdersSource:
             categories=self.categories,
             quarantine=ctx.quarantine,
             followers=[StampCounter(ctx.store_id, cards)] if cards else [],
+            pending=settings.pending,
+            store_now=ctx.window_end,
+            tiers=settings.tiers,
         )
         self.seen: set[int] = set()
 
@@ -102,6 +109,7 @@ class OrdersSource:
     def check(self, ctx: SyncContext) -> int:
         """Orders deleted outright (when due), then the accounts their guest orders suspect."""
         ctx.guard("known orders", lambda: self._check_known_orders(ctx))
+        ctx.guard("pending orders", lambda: self._mature_pending(ctx))
         suspects = set(self.points.suspects)
         self.points.suspects.clear()
         retire_suspects(ctx, suspects)
@@ -246,6 +254,35 @@ class OrdersSource:
             remember_categories(session, ctx.store_id, fresh)
             self.named.update(fresh)
         return outcome
+
+    def _mature_pending(self, ctx: SyncContext) -> int:
+        """Orders holding pending points whose window has ended (on the store's clock), read by id
+        and decided again: what they still carry becomes available. Returns 0: a check."""
+        days = ctx.settings.pending.days
+        if not days:
+            return 0
+        with ctx.tx.unit() as session:
+            due = matured_orders(session, ctx.store_id, days=days, now=ctx.window_end())
+            rows = session.execute(
+                select(TrackedOrder.order_id, TrackedOrder.status).where(
+                    TrackedOrder.store_id == ctx.store_id, TrackedOrder.order_id.in_(due)
+                )
+            ).all()
+        # an order listed in this run was decided on the store's time already
+        candidates = {oid: status for oid, status in rows if oid not in self.seen}
+        if not candidates:
+            return 0
+        ctx.progress.start("pending orders", len(candidates))
+        with closing(fetch_known_orders(ctx.client, candidates)) as batches:
+            for found, gone in batches:
+                with ctx.tx.unit() as session:
+                    self._apply(ctx, self._process(ctx, session, found))
+                    self._apply(ctx, self.points.mark_deleted(session, gone, now=ctx.now))
+                self.seen.update(int(o["id"]) for o in found if "id" in o)
+                ctx.coupon_uses.see(found)
+                ctx.progress.advance(len(found) + len(gone))
+        ctx.progress.finish()
+        return 0
 
     def _apply(self, ctx: SyncContext, outcome: Outcome) -> None:
         summary = ctx.summary

@@ -164,8 +164,9 @@ class Redeemer:
         """The quote for a request against the customer's spendable points, or RedemptionRefused."""
         customer_id = self._customer_id(session, wc_customer_id)
         available = ledger.spendable_points(session, customer_id) if customer_id else 0
+        owed = ledger.owed_points(session, customer_id) if customer_id else 0
         decision = quote_redemption(
-            self.settings.rules, available, tier=request.tier, points=request.points
+            self.settings.rules, available, tier=request.tier, points=request.points, owed=owed
         )
         if isinstance(decision, Refusal):
             raise RedemptionRefused(decision.reason, decision.missing)

@@ -11,8 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rules.comment import CommentRules
+from rules.debt import DebtPolicy
+from rules.expiry import ExpiryRules
+from rules.pending import PendingRules
 from rules.redemption import RedemptionRules
 from rules.review import ReviewRules
+from rules.tiers import TierRules
 from rules.types import PurchaseRuleBook
 from sync.client import ClientSettings
 from sync.stamps import StampSettings
@@ -48,3 +52,14 @@ class SyncSettings:
     lifetime_meta_key: str
     #: Stamp cards (`[rewards]`): counted from the orders, rewarded, written to meta.
     stamps: StampSettings
+    #: Expiry (`[expiry]`), run at most once per store day; the next expiry goes to this meta key.
+    expiry: ExpiryRules
+    expiring_meta_key: str
+    #: What a balance below zero becomes (`[points] debt`).
+    debt: DebtPolicy
+    #: Pending purchase points (`[points] pending_days`), written to this meta key.
+    pending: PendingRules
+    pending_meta_key: str
+    #: Customer tiers (`[[tiers]]`): their multipliers on purchase points; the tier's meta key.
+    tiers: TierRules
+    tier_meta_key: str

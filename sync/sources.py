@@ -26,6 +26,7 @@ from sync.comments import comments_source
 from sync.context import SyncContext
 from sync.customer_source import customers_source
 from sync.order_source import orders_source
+from sync.point_life import expire_points, settle_points_debt
 from sync.redemption_steps import (
     answer_storefront,
     finish_redemptions,
@@ -35,6 +36,7 @@ from sync.redemption_steps import (
 from sync.reviews import reviews_source
 from sync.signup_source import signups_source
 from sync.source import Source, SourceFactory, Step
+from sync.tiers import move_tiers
 
 SOURCES: tuple[SourceFactory, ...] = (
     customers_source,
@@ -46,8 +48,16 @@ SOURCES: tuple[SourceFactory, ...] = (
 
 BEFORE: tuple[Step, ...] = (finish_redemptions,)
 AFTER_SOURCES: tuple[Step, ...] = (track_coupons,)
-AFTER_CATCH_UP: tuple[Step, ...] = (answer_storefront, issue_stamp_rewards, write_back)
-AFTER_RESYNC: tuple[Step, ...] = (issue_stamp_rewards, write_back)
+#: Expiry, debt and tiers settle the balances before redemptions are answered and balances written.
+AFTER_CATCH_UP: tuple[Step, ...] = (
+    expire_points,
+    settle_points_debt,
+    move_tiers,
+    answer_storefront,
+    issue_stamp_rewards,
+    write_back,
+)
+AFTER_RESYNC: tuple[Step, ...] = (settle_points_debt, move_tiers, issue_stamp_rewards, write_back)
 
 
 def enabled_sources(ctx: SyncContext) -> list[Source]:

@@ -21,6 +21,8 @@ PALETTE = {
     "expired": "#718096",
     "adjusted": "#805ad5",
     "transferred": "#d69e2e",
+    "debt": "#e53e3e",
+    "written_off": "#a0aec0",
     "pending": "#38b2ac",
 }
 BAR = "#3182ce"

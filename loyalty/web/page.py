@@ -27,7 +27,16 @@ from reports.status import Granularity, StatusReport, points_status
 
 HERE = Path(__file__).parent
 CSS = HERE / "static" / "dashboard.css"
-BUCKET_KEYS = ("earned", "revoked", "redeemed", "expired", "adjusted", "transferred")
+BUCKET_KEYS = (
+    "earned",
+    "revoked",
+    "redeemed",
+    "expired",
+    "adjusted",
+    "transferred",
+    "debt",
+    "written_off",
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,8 @@ def _labels(_: Callable[[str], str]) -> dict[str, str]:
         "expired": _("Expired"),
         "adjusted": _("Adjusted"),
         "transferred": _("Transferred"),
+        "debt": _("Debt"),
+        "written_off": _("Written off"),
         "pending": _("Pending"),
         "purchase": _("Purchases"),
         "review": _("Reviews"),

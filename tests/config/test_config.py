@@ -10,6 +10,7 @@ import pytest
 
 from loyalty.config import Config, find_config_path, load_config
 from loyalty.errors import ConfigError
+from rules.debt import DebtPolicy
 from rules.types import ItemOverride, Rounding
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,6 +95,28 @@ BAD_VALUES = [
         "points.lifetime_meta_key: expected a key different from points.balance_meta_key",
     ),
     ("[points]\npoint_value = 0", "points.point_value: expected a number > 0, got 0"),
+    (
+        '[points]\ndebt = "forgive"',
+        'points.debt: expected one of "allow_negative" | "net_against_future" | "clamp_zero_and_record"',
+    ),
+    (
+        '[points]\nexpiring_meta_key = "Loyalty_Points_Lifetime"',
+        "points.expiring_meta_key: expected a key different from points.lifetime_meta_key",
+    ),
+    ('[points]\nexpiring_meta_key = "wp_expiring"', "points.expiring_meta_key: 'wp_expiring' is refused"),
+    ("[points]\npending_days = -1", "points.pending_days: expected an integer from 0 to 3650, got -1"),
+    ("[[tiers]]\nmin_points = 5", "tiers[0].name: required: expected a non-empty string"),
+    ('[[tiers]]\nname = "gold"', "tiers[0].min_points: required: expected an integer >= 0"),
+    ('[[tiers]]\nname = "gold"\nmin_points = 5\nmultiplier = 0', "tiers[0].multiplier: expected a number > 0"),
+    ('[[tiers]]\nname = "gold"\nmin_points = 5\nwindow_days = 0', "tiers[0].window_days: expected an integer from 1"),
+    (
+        '[[tiers]]\nname = "gold"\nmin_points = 5\n[[tiers]]\nname = "gold"\nmin_points = 9',
+        "tiers[1].name: expected a name no other tier in [[tiers]] uses",
+    ),
+    (
+        '[points]\npending_meta_key = "loyalty_points"',
+        "points.pending_meta_key: expected a key different from points.balance_meta_key",
+    ),
     ('[points]\npoint_value = "abc"', 'points.point_value: expected a number > 0, got "abc"'),
     (PURCHASE + 'points_per_unit = "abc"', 'rules.purchase.points_per_unit: expected a number >= 0, got "abc"'),
     (PURCHASE + "points_per_unit = -1", "rules.purchase.points_per_unit: expected a number >= 0, got -1"),
@@ -487,6 +510,8 @@ tiers = [{name = "10-off", points = 1000, amount = "10.00"}]
     assert config.worker.broker_url == "redis://:brokerpw1@127.0.0.1:6379/2"
     assert "brokerpw1" not in repr(config)
     assert config.points.point_value == Decimal("0.05")
+    assert config.points.debt is DebtPolicy.NET_AGAINST_FUTURE  # the default
+    assert config.points.expiring_meta_key == "loyalty_points_expiring"
     assert config.rules.first_order_points == 100
     assert config.rules.signup_points == 25
     assert (config.rules.review.enabled, config.rules.review.points) == (True, 20)

@@ -50,8 +50,31 @@ def test_verify_finds_a_tampered_cached_balance(
             entries_balance=100,
             cached_lifetime=100,
             entries_lifetime=100,
+            cached_pending=0,
         )
     ]
+
+
+def test_pending_points_are_kept_beside_the_balance_and_verified(
+    session: Session, store: Store, alice: Customer
+) -> None:
+    append_entries(
+        session,
+        store.id,
+        [
+            entry(alice.id, 100, "order:1#1"),
+            entry(alice.id, 40, "pending:order:2#1", kind=SourceKind.PENDING),
+        ],
+        now=NOW,
+    )
+    row = session.get(Balance, alice.id, populate_existing=True)
+    assert row is not None
+    assert (row.balance, row.lifetime, row.pending) == (100, 100, 40)
+    assert verify_balances(session, store.id) == []
+
+    session.execute(update(Balance).where(Balance.customer_id == alice.id).values(pending=41))
+    [difference] = verify_balances(session, store.id)
+    assert (difference.cached_pending, difference.entries_pending) == (41, 40)
 
 
 def test_verify_finds_a_tampered_lifetime(session: Session, store: Store, alice: Customer) -> None:

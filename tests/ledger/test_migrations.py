@@ -24,7 +24,7 @@ from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 
-HEAD = "0008_report_seeks"
+HEAD = "0009_point_life"
 LEDGER_TABLES = {
     "stores",
     "customers",
@@ -47,6 +47,8 @@ LEDGER_TABLES = {
     "customer_earnings",
     "product_customers",
     "categories",
+    "next_expiries",
+    "tier_events",
 }
 
 

@@ -43,12 +43,14 @@ def test_status_table_json_and_csv_agree_and_show_the_equation(
     document = json.loads(run(config, capsys, "status", *RANGE, "--json"))
     rows = list(csv.DictReader(io.StringIO(run(config, capsys, "status", *RANGE, "--csv"))))
 
-    assert "150 + 55 - 30 - 60 - 5 - 20 + 0 = 90  balanced" in table
+    assert "150 + 55 - 30 - 60 - 5 - 20 + 0 + 0 + 0 = 90  balanced" in table
     assert "outstanding 90 points × 0.01 = 0.90 liability; 25 points pending" in table
     header, feb, march, total = table.splitlines()[:4]
     assert header.split() == ["period", "opening", "earned", "revoked", "redeemed", "expired",
-                              "adjusted", "transferred", "pending", "closing", "liability"]  # fmt: skip
-    assert total.split() == ["total", "150", "55", "30", "60", "5", "-20", "0", "25", "90", "0.90"]
+                              "adjusted", "transferred", "debt", "written_off", "pending", "closing",
+                              "liability"]  # fmt: skip
+    assert total.split() == ["total", "150", "55", "30", "60", "5", "-20", "0", "0", "0", "25", "90",
+                             "0.90"]  # fmt: skip
     assert len(header) == len(feb) == len(march) == len(total)  # aligned
     assert (feb.split()[0], march.split()[-2]) == ("2024-02-01", "90")
     assert {k: document[k] for k in ("opening", "earned", "revoked", "redeemed", "expired",
@@ -64,7 +66,8 @@ def test_status_table_json_and_csv_agree_and_show_the_equation(
     assert [p["closing"] for p in document["periods"]] == [175, 90]
     assert rows[-1] == {"period": "total", "opening": "150", "earned": "55", "revoked": "30",
                         "redeemed": "60", "expired": "5", "adjusted": "-20", "transferred": "0",
-                        "pending": "25", "closing": "90", "liability": "0.90"}  # fmt: skip
+                        "debt": "0", "written_off": "0", "pending": "25", "closing": "90",
+                        "liability": "0.90"}  # fmt: skip
     assert [r["closing"] for r in rows[:-1]] == ["175", "90"]
 
 

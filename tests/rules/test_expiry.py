@@ -105,6 +105,21 @@ D = date.fromisoformat
             D("2025-02-03"),
             [Expiry("order:2", 50, D("2025-02-03"))],
         ),
+        # points debt (net_against_future): the recorded debt (+) pays what the revoke left
+        # owing, it is no lot; its repayment (-) takes the next lot's points, as spending does
+        (
+            PER_LOT,
+            [
+                earn(100, "order:1", "2025-01-01T10:00"),
+                spend(100, "r:1", "2025-01-02T10:00"),
+                revoke(100, "order:1", "2025-01-03T10:00"),
+                Movement(100, "debt:1", at("2025-01-03T10:00")),
+                earn(150, "order:2", "2025-01-04T10:00"),
+                Movement(-100, "debt:1", at("2025-01-04T10:00")),
+            ],
+            D("2025-02-03"),
+            [Expiry("order:2", 50, D("2025-02-03"))],
+        ),
         # expiry entries already in the ledger are re-derived, not consumed twice
         (
             PER_LOT,

@@ -1,0 +1,106 @@
+"""Tiers against the sandbox store: the order that crosses a tier earns at the old tier, the next
+order at the new tier's multiplier; the `loyalty_tier` meta is exact; the move is recorded as an
+event; a full resync changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from ledger.balances import verify_balances
+from ledger.models import PointEntry, TierEvent
+from ledger.session import session_scope
+from loyalty.config import Config
+from rules.tiers import Tier, TierRules
+from sandbox.store import SandboxStore
+from sync.summary import SyncSummary
+
+Sync = Callable[..., SyncSummary]
+EMAIL = "alice@example.com"
+TIERS = TierRules((Tier("silver", 100, Decimal(2)), Tier("gold", 1000, Decimal(3))))
+
+
+@pytest.fixture
+def store() -> SandboxStore:
+    shop = SandboxStore()
+    shop.register_customer(email=EMAIL)
+    category = shop.add_category("Gifts")["id"]
+    shop.add_product(
+        name="Card", price=Decimal("1.00"), category_ids=[category], virtual=True, taxable=False
+    )
+    return shop
+
+
+def meta(store: SandboxStore, customer: int, key: str) -> Any:
+    values = [m["value"] for m in store.get("customers", customer)["meta_data"] if m["key"] == key]
+    return values[0] if values else None
+
+
+def buy(store: SandboxStore, customer: int, cards: int, when: datetime) -> int:
+    product = int(store.all("products")[0]["id"])
+    with store.clock_at(when):
+        order = store.place_order(customer_id=customer, items=[(product, cards)])
+        store.set_order_status(order["id"], "completed")
+    return int(order["id"])
+
+
+def purchases(engine: Engine) -> list[tuple[str, int]]:
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(PointEntry.source_ref, PointEntry.points)
+            .where(PointEntry.kind == "purchase")
+            .order_by(PointEntry.id)
+        )
+        return [(ref, points) for ref, points in rows]
+
+
+def test_crossing_a_tier_earns_the_multiplier_from_the_next_order_on(
+    store: SandboxStore, config: Config, sync: Sync, engine_for: Callable[[], Engine]
+) -> None:
+    config = replace(config, tiers=TIERS)
+    engine = engine_for()
+    alice = store.customer_id_by_email(EMAIL)
+    assert alice is not None
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+
+    first = buy(store, alice, 80, start)
+    sync(config)
+    assert (meta(store, alice, "loyalty_points"), meta(store, alice, "loyalty_tier")) == (
+        "80",
+        None,
+    )
+
+    crossing = buy(store, alice, 30, start + timedelta(minutes=1))  # earns at no tier: 30
+    sync(config)
+    assert (meta(store, alice, "loyalty_points"), meta(store, alice, "loyalty_tier")) == (
+        "110",
+        "silver",
+    )
+
+    next_order = buy(store, alice, 10, start + timedelta(minutes=2))  # at silver: 10 times 2
+    sync(config)
+    resync = sync(config, full=True)
+
+    assert purchases(engine) == [
+        (f"order:{first}", 80),
+        (f"order:{crossing}", 30),
+        (f"order:{next_order}", 20),
+    ]
+    assert (meta(store, alice, "loyalty_points"), meta(store, alice, "loyalty_tier")) == (
+        "130",
+        "silver",
+    )
+    assert (resync.entries_appended, resync.customers_written) == (0, 0)
+    with session_scope(engine) as session:
+        moves = session.execute(
+            select(TierEvent.before, TierEvent.after, TierEvent.at).order_by(TierEvent.id)
+        ).all()
+        assert verify_balances(session) == []
+    assert [(before, after) for before, after, _ in moves] == [(None, "silver")]
+    assert moves[0][2].replace(tzinfo=UTC) == start + timedelta(minutes=1)  # when it crossed

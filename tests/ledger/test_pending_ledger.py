@@ -1,0 +1,43 @@
+"""Pending points in the ledger (SQLite and PostgreSQL): when each order first earned, and which
+orders hold pending points whose window has ended."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from ledger.kinds import SourceKind
+from ledger.models import Customer, Store
+from ledger.pending import first_earned, matured_orders
+from tests.ledger.test_expiry_run import P, put
+
+W = SourceKind.PENDING
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_first_earned_and_the_orders_whose_window_ended(
+    session: Session, store: Store, alice: Customer
+) -> None:
+    put(
+        session,
+        store,
+        alice,
+        (100, W, "pending:order:1", "pending:order:1#1", "2025-03-01T10:00"),
+        (40, W, "pending:order:2", "pending:order:2#1", "2025-03-05T10:00"),
+        (60, P, "order:3", "order:3#1", "2025-02-01T10:00"),  # earned before pending existed
+        (30, W, "pending:order:3", "pending:order:3#1", "2025-03-10T10:00"),
+        (50, W, "pending:order:4", "pending:order:4#1", "2025-03-01T10:00"),
+        (-50, W, "pending:order:4", "pending:order:4#2", "2025-03-02T10:00"),  # cancelled
+    )
+
+    assert first_earned(session, store.id, ["order:1", "order:3", "order:9"]) == {
+        "order:1": at("2025-03-01T10:00"),
+        "order:3": at("2025-02-01T10:00"),
+    }
+    assert matured_orders(session, store.id, days=14, now=at("2025-03-15T09:59:59")) == [3]
+    assert matured_orders(session, store.id, days=14, now=at("2025-03-15T10:00")) == [1, 3]
+    assert matured_orders(session, store.id, days=14, now=at("2025-04-01T00:00")) == [1, 2, 3]
