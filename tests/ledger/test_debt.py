@@ -16,7 +16,7 @@ from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, PointEntry, Store
 from ledger.redemptions import owed_points, spendable_points
-from ledger.rollups import verify_rollups
+from ledger.rollup_checks import verify_rollups
 from reports.period import Period
 from reports.status import points_status
 from rules.debt import DebtPolicy
