@@ -120,7 +120,7 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ),
     (
         "resync",
-        "award what a source missed before it was on (signups since a date)",
+        "award what a source missed (signups since a date), or recalculate past orders",
         "Decide again the items of one source since a date, which a regular sync does not"
         " revisit. --signups --since DATE gives [rules.signup] points to every account registered"
         " on or after DATE (UTC), including accounts that existed before signup points were"
@@ -128,10 +128,18 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         " on counts such accounts as earning, so later syncs (--full too) keep their points. It"
         " lists customers by registration date, newest first, and stops at the first one"
         " registered before DATE; then balances are written back. Each account earns once:"
-        " running it again appends nothing.",
+        " running it again appends nothing. --recalculate reads the orders the ledger knows again"
+        " and decides them under the rule set in force now (not the one in force when each was"
+        " created), at the tier each earned at (of one account with --customer, created on or"
+        " after --since); it prints per customer and in total the points and the money liability"
+        " that change and, without --dry-run, appends the differences as adjustment entries"
+        " marked with the rule set's version. Safe to repeat; killed, run it again with the same"
+        " options to finish.",
         "loyalty resync --signups --since 2024-01-01\n"
         "  loyalty resync --signups --since 2024-06-01T12:00:00 --dry-run\n"
-        "  loyalty resync --signups --since 2024-01-01 --json",
+        "  loyalty resync --signups --since 2024-01-01 --json\n"
+        "  loyalty resync --recalculate --dry-run\n"
+        "  loyalty resync --recalculate --since 2025-01-01 --customer 42 --json",
     ),
     (
         "verify",
@@ -223,17 +231,6 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         "loyalty expire --dry-run\n  loyalty expire --as-of 2025-06-30 --json",
     ),
     (
-        "resync",
-        "decide past orders again under the current rules (--recalculate)",
-        "Read the orders the ledger knows again from the store and decide them under the rule set"
-        " in force now (not the one in force when each was created), at the tier each earned at."
-        " Prints per customer and in total the points and the money liability that change; without"
-        " --dry-run appends the differences as adjustment entries marked with the rule set's"
-        " version. Safe to repeat; killed, run it again with the same options to finish.",
-        "loyalty resync --recalculate --dry-run\n"
-        "  loyalty resync --recalculate --since 2025-01-01 --customer 42 --json",
-    ),
-    (
         "sandbox",
         "run the local WooCommerce-compatible test store (see: loyalty sandbox --help)",
         "",
@@ -317,18 +314,26 @@ def _sync_arguments(sub: argparse.ArgumentParser) -> None:
 
 
 def _resync_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument(
+    what = sub.add_mutually_exclusive_group(required=True)
+    what.add_argument(
         "--signups",
         action="store_true",
-        required=True,
         help="the signups source: award [rules.signup] points to accounts registered since DATE",
+    )
+    what.add_argument(
+        "--recalculate",
+        action="store_true",
+        help="decide past orders again under the rules in force now",
     )
     sub.add_argument(
         "--since",
-        required=True,
         type=_moment,
         metavar="DATE",
-        help="from this day (YYYY-MM-DD, from 00:00 UTC) or moment (YYYY-MM-DDTHH:MM:SS, UTC) on",
+        help="from this day (YYYY-MM-DD, from 00:00 UTC) or moment (YYYY-MM-DDTHH:MM:SS, UTC) on"
+        " (required with --signups; with --recalculate: orders created on or after that day)",
+    )
+    sub.add_argument(
+        "--customer", type=_customer_id, metavar="ID", help="--recalculate: one WooCommerce account"
     )
     sub.add_argument("--dry-run", action="store_true", help="decide and report, write nothing")
     sub.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -429,20 +434,6 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
-def _resync_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument(
-        "--recalculate",
-        action="store_true",
-        required=True,
-        help="decide past orders again under the current rules",
-    )
-    sub.add_argument("--since", type=_day, metavar="DATE", help="orders created on or after DATE")
-    sub.add_argument("--customer", type=_customer_id, metavar="ID", help="one WooCommerce account")
-    sub.add_argument("--dry-run", action="store_true", help="decide and report, write nothing")
-    sub.add_argument("--json", action="store_true", help="print the result as JSON")
-    sub.set_defaults(handler=_resync)
-
-
 _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "check": _check_arguments,
     "db": _db_arguments,
@@ -457,7 +448,6 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "report": _report_arguments,
     "dashboard": _dashboard_arguments,
     "expire": _expire_arguments,
-    "resync": _resync_arguments,
 }
 
 
@@ -532,6 +522,12 @@ def _sync(args: argparse.Namespace) -> int:
 def _resync(args: argparse.Namespace) -> int:
     from sync.source import Backfill
 
+    if args.recalculate:
+        return _recalculate(args)
+    if args.since is None:
+        return _fail("resync --signups needs --since DATE", EXIT_USAGE)
+    if args.customer is not None:
+        return _fail("--customer goes with --recalculate only", EXIT_USAGE)
     config = _load(args)
     if config.rules.signup_points <= 0:
         return _fail(
@@ -563,7 +559,7 @@ def _run_sync(args: argparse.Namespace, **options: Any) -> int:
     return EXIT_OK
 
 
-def _resync(args: argparse.Namespace) -> int:
+def _recalculate(args: argparse.Namespace) -> int:
     from loyalty.sync_settings import sync_settings
     from sync.recalculate import run_recalculation
     from sync.service import make_progress
@@ -575,7 +571,7 @@ def _resync(args: argparse.Namespace) -> int:
             run = run_recalculation(
                 sync_settings(config),
                 point_value=config.points.point_value,
-                since=args.since,
+                since=args.since.date() if args.since else None,
                 customer=args.customer,
                 dry_run=args.dry_run,
                 progress=make_progress(enabled=sys.stderr.isatty()),

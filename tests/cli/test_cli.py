@@ -389,4 +389,4 @@ class TestResync:
 
     def test_resync_needs_a_source_and_a_date(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["resync", "--since", "2024-01-01"]) == 2
-        assert "the following arguments are required: --signups" in capsys.readouterr().err
+        assert "one of the arguments --signups --recalculate is required" in capsys.readouterr().err
