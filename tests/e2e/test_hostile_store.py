@@ -189,7 +189,10 @@ def test_a_dripping_answer_meets_a_total_deadline_and_the_retry_budget_holds(
     assert_fails_with_one_line(
         run, CUSTOMERS, "store unavailable after", "last: no complete answer within 1s"
     )
-    assert run.seconds < 20  # 1 s per attempt, 1 s of retries, and the process's own start
+    # 1 s per attempt, 1 s of retries and the process's own start: a few seconds on a quiet machine.
+    # The drip never ends, so any bound well under RUN_LIMIT_SECONDS proves the deadline; 45 s
+    # leaves room for a machine under heavy load.
+    assert run.seconds < 45
 
 
 @pytest.mark.parametrize(
