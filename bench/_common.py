@@ -76,8 +76,17 @@ class SandboxProcess:
     the child (SIGTERM, then SIGKILL if it does not exit in time).
     """
 
-    def __init__(self, *, seed: int, orders: int, customers: int, credentials: Credentials) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        orders: int,
+        customers: int,
+        credentials: Credentials,
+        latency_ms: int = 0,
+    ) -> None:
         self._args = ["--seed", str(seed), "--orders", str(orders), "--customers", str(customers)]
+        self._args += ["--latency-ms", str(latency_ms)]
         self._credentials = credentials
         self._process: subprocess.Popen[str] | None = None
         self._stderr: IO[str] | None = None
@@ -231,6 +240,7 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--orders", type=int, required=True)
     parser.add_argument("--customers", type=int, required=True)
+    parser.add_argument("--latency-ms", type=int, default=0, help="added to every API answer")
     args = parser.parse_args(argv)
     key, secret = os.environ.get(ENV_KEY), os.environ.get(ENV_SECRET)
     if not key or not secret:
@@ -260,6 +270,7 @@ def serve_main(argv: list[str]) -> int:
         consumer_secret=secret,
         wp_username="bench",
         wp_app_password=secrets.token_urlsafe(18),
+        latency_ms=args.latency_ms,
     )
     with server:
         gc.freeze()  # the shop's objects live as long as the process: the collector skips them

@@ -67,7 +67,11 @@ PER_PAGE = 100
 # The default budget (5 requests/s) suits shared hosting; against a local store it would make the
 # benchmark measure the pacing instead of the sync.
 MAX_REQUESTS_PER_SECOND = 1000
-CONCURRENCY = 3
+CONCURRENCY = 4
+#: The targets of the sync issue: wall time with a slow store, CPU with a fast one, memory growth.
+LATENCY_TARGET = 0.35
+CPU_TARGET = 3.0
+MEMORY_TARGET = 1.2
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TIMEOUT_SECONDS = 120
 
@@ -82,6 +86,7 @@ class Download:
     seconds: float
     requests: int
     megabytes: float
+    cpu_seconds: float  # this process's CPU while downloading (the sandbox runs in its own)
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,8 @@ class SizeResult:
             "sync_cpu_seconds": round(run.cpu_seconds, 1),
             "orders_seen": run.summary["orders_seen"],
             "download_seconds": round(self.download.seconds, 2),
+            "download_cpu_seconds": round(self.download.cpu_seconds, 2),
+            "cpu_over_download": round(run.cpu_seconds / self.download.cpu_seconds, 2),
             "download_requests": self.download.requests,
             "download_megabytes": round(self.download.megabytes, 1),
             "time_over_download": round(run.wall_seconds / self.download.seconds, 2),
@@ -153,7 +160,7 @@ def download_all(base_url: str, credentials: Credentials) -> Download:
     """Every page of every listing, one after another on one connection; JSON decode only."""
     session = requests.Session()
     count, size = 0, 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         for endpoint, params in listings():
             page, last = 1, 1
@@ -167,7 +174,7 @@ def download_all(base_url: str, credentials: Credentials) -> Download:
                 page += 1
     finally:
         session.close()
-    return Download(time.perf_counter() - started, count, size / 1e6)
+    return Download(time.perf_counter() - started, count, size / 1e6, time.process_time() - cpu)
 
 
 def _signed_get(
@@ -205,7 +212,9 @@ def loyalty_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "loyalty.cli"]
 
 
-def write_config(path: Path, base_url: str, credentials: Credentials, db_url: str) -> Path:
+def write_config(
+    path: Path, base_url: str, credentials: Credentials, db_url: str, *, concurrency: int
+) -> Path:
     path.write_text(
         "[store]\n"
         f'url = "{base_url}"\n'
@@ -213,7 +222,7 @@ def write_config(path: Path, base_url: str, credentials: Credentials, db_url: st
         f'consumer_secret = "{credentials.consumer_secret}"\n'
         "allow_insecure_http = true\n"
         f"max_requests_per_second = {MAX_REQUESTS_PER_SECOND}\n"
-        f"concurrency = {CONCURRENCY}\n"
+        f"concurrency = {concurrency}\n"
         f"per_page = {PER_PAGE}\n"
         f"timeout = {TIMEOUT_SECONDS}\n"
         "[database]\n"
@@ -262,23 +271,41 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
 
 
 def bench_size(
-    orders: int, *, seed: int, databases: list[str], profile_to: Path | None, workdir: Path
+    orders: int,
+    *,
+    seed: int,
+    databases: list[str],
+    profile_to: Path | None,
+    workdir: Path,
+    latency_ms: int,
+    concurrency: int,
 ) -> SizeResult:
     """Generate one shop, download it plainly, then sync it into each database."""
     customers = orders // ORDERS_PER_CUSTOMER
     credentials = Credentials.generate()
     _say(f"generating {orders:,} orders and {customers:,} customers (seed {seed}) ...")
     with SandboxProcess(
-        seed=seed, orders=orders, customers=customers, credentials=credentials
+        seed=seed,
+        orders=orders,
+        customers=customers,
+        credentials=credentials,
+        latency_ms=latency_ms,
     ) as sandbox:
         _say(f"  generated in {sandbox.stats.generate_seconds:.1f}s; plain download ...")
         download = download_all(sandbox.base_url, credentials)
-        _say(f"  {download.requests:,} pages in {download.seconds:.1f}s")
+        _say(
+            f"  {download.requests:,} pages in {download.seconds:.1f}s"
+            f" ({download.cpu_seconds:.1f} CPU seconds)"
+        )
         result = SizeResult(orders, customers, sandbox.stats, download)
         for kind in databases:
             with database(kind, workdir) as db_url:
                 config = write_config(
-                    workdir / "loyalty.toml", sandbox.base_url, credentials, db_url
+                    workdir / "loyalty.toml",
+                    sandbox.base_url,
+                    credentials,
+                    db_url,
+                    concurrency=concurrency,
                 )
                 sandbox.clear_request_log()
                 _say(f"  sync --full on {kind} ...")
@@ -296,7 +323,11 @@ def bench_size(
         if profile_to is not None:
             with database("sqlite", workdir) as db_url:
                 config = write_config(
-                    workdir / "loyalty.toml", sandbox.base_url, credentials, db_url
+                    workdir / "loyalty.toml",
+                    sandbox.base_url,
+                    credentials,
+                    db_url,
+                    concurrency=concurrency,
                 )
                 _say("  sync --full on sqlite under cProfile (not measured) ...")
                 run_sync(config, profile_to=profile_to)
@@ -320,9 +351,11 @@ def render(results: list[SizeResult]) -> str:
         ("(a) requests / minimum", [f"{r.figures(run)['requests_over_minimum']:.3f}" for r, run in columns]),
         ("plain download: pages", [f"{r.download.requests:,}" for r, _ in columns]),
         ("plain download: seconds", [f"{r.download.seconds:.1f}" for r, _ in columns]),
+        ("plain download: CPU seconds", [f"{r.download.cpu_seconds:.1f}" for r, _ in columns]),
         ("sync wall seconds", [f"{run.wall_seconds:.1f}" for _, run in columns]),
         ("sync CPU seconds (its process)", [f"{run.cpu_seconds:.1f}" for _, run in columns]),
-        ("(b) sync / download", [f"{r.figures(run)['time_over_download']:.2f}" for r, run in columns]),
+        ("(b) sync / download, wall", [f"{r.figures(run)['time_over_download']:.2f}" for r, run in columns]),
+        ("(d) sync / download, CPU", [f"{r.figures(run)['cpu_over_download']:.2f}" for r, run in columns]),
         ("sync peak RSS (MB)", [f"{run.peak_rss_mb:.0f}" for _, run in columns]),
     ]  # fmt: skip
     kinds = sorted({kind for _, run in columns for kind in run.requests_by_kind})
@@ -348,30 +381,39 @@ def memory_ratios(results: list[SizeResult]) -> dict[str, float]:
     return ratios
 
 
-def headline(results: list[SizeResult]) -> list[str]:
-    large = results[-1]
+def headline(results: list[SizeResult], *, latency_ms: int) -> list[str]:
+    """Per size and database: requests over the minimum, then the issue's ratio of this mode
+    (wall time with a slow store, CPU time with a fast one), and the memory growth."""
     lines = []
-    for run in large.runs:
-        f = large.figures(run)
-        lines.append(
-            f"{run.database}: (a) {f['requests']:,} requests / minimum {f['minimum_requests']:,}"
-            f" = {f['requests_over_minimum']:.3f}; (b) sync {f['sync_seconds']:.1f}s / plain"
-            f" download {f['download_seconds']:.1f}s = {f['time_over_download']:.2f}"
-        )
-        listing = run.requests_by_kind["GET customers"]
-        lines.append(
-            f"    beyond the minimum: {f['requests'] - f['minimum_requests']:,} requests; the"
-            f" customers listing made {listing:,} (counted in the minimum as"
-            f" {math.ceil(large.stats.customers / PER_PAGE):,})"
-        )
-    small = results[0]
+    for result in results:
+        for run in result.runs:
+            f = result.figures(run)
+            where = f"{run.database}, {result.stats.orders:,} orders"
+            lines.append(
+                f"{where}: (a) {f['requests']:,} requests / minimum {f['minimum_requests']:,}"
+                f" = {f['requests_over_minimum']:.3f}"
+            )
+            if latency_ms:
+                lines.append(
+                    f"    latency {latency_ms} ms: sync wall {f['sync_seconds']:.1f}s / plain"
+                    f" download {f['download_seconds']:.1f}s = {f['time_over_download']:.2f}"
+                    f" (target <= {LATENCY_TARGET})"
+                )
+            else:
+                lines.append(
+                    f"    CPU: sync {f['sync_cpu_seconds']:.1f}s / plain download"
+                    f" {f['download_cpu_seconds']:.1f}s = {f['cpu_over_download']:.2f}"
+                    f" (target <= {CPU_TARGET}); wall {f['time_over_download']:.2f}"
+                )
+    small, large = results[0], results[-1]
     for (database, ratio), run_small, run_large in zip(
         memory_ratios(results).items(), small.runs, large.runs, strict=True
     ):
         lines.append(
             f"{database}: (c) peak memory {run_small.peak_rss_mb:.0f} MB at {small.stats.orders:,}"
             f" orders, {run_large.peak_rss_mb:.0f} MB at {large.stats.orders:,} = x{ratio:.2f}"
-            f" for x{large.stats.orders / small.stats.orders:.0f} the data"
+            f" for x{large.stats.orders / small.stats.orders:.0f} the data (target <="
+            f" {MEMORY_TARGET})"
         )
     return lines
 
@@ -404,6 +446,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help=f"a smaller run: --orders {QUICK_ORDERS:,}"
     )
     parser.add_argument("--seed", type=int, default=SEED, help=f"generator seed (default {SEED})")
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        help="the sandbox waits this long before every answer (a real host's pace); the ratio"
+        " to read is then wall time, otherwise CPU time",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=CONCURRENCY,
+        help=f"[store] concurrency of the sync (default {CONCURRENCY})",
+    )
     parser.add_argument(
         "--postgres", action="store_true", help="also sync into PostgreSQL (a fresh schema)"
     )
@@ -460,18 +515,21 @@ def run(args: argparse.Namespace) -> int:
                 databases=databases,
                 profile_to=profile_path if n == sizes[-1] else None,
                 workdir=workdir,
+                latency_ms=args.latency_ms,
+                concurrency=args.concurrency,
             )
             for n in sizes
         ]
         print(
             f"Full sync from the sandbox store (seed {args.seed}); client settings"
-            f" max_requests_per_second = {MAX_REQUESTS_PER_SECOND}, concurrency = {CONCURRENCY},"
-            f" per_page = {PER_PAGE}.\nThe default pace (5 requests/s) is for shared hosting:"
+            f" max_requests_per_second = {MAX_REQUESTS_PER_SECOND}, concurrency ="
+            f" {args.concurrency}, per_page = {PER_PAGE}; sandbox latency {args.latency_ms} ms.\n"
+            "The default pace (5 requests/s) is for shared hosting:"
             " here it would measure the pacing, not the sync.\n"
         )
         print(render(results))
         print()
-        print("\n".join(headline(results)))
+        print("\n".join(headline(results, latency_ms=args.latency_ms)))
         print(f"(whole benchmark: {time.perf_counter() - started:.0f}s)")
         if profile_path is not None:
             print_profile(profile_path)
@@ -479,7 +537,8 @@ def run(args: argparse.Namespace) -> int:
         "bench": "sync",
         "seed": args.seed,
         "max_requests_per_second": MAX_REQUESTS_PER_SECOND,
-        "concurrency": CONCURRENCY,
+        "concurrency": args.concurrency,
+        "latency_ms": args.latency_ms,
         "profiled": bool(args.profile),
         "runs": [r.figures(run) for r in results for run in r.runs],
         "peak_memory_ratio": memory_ratios(results),

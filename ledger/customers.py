@@ -173,6 +173,46 @@ def find_account_by_email(session: Session, store_id: int, email: str) -> Custom
     ).scalar_one_or_none()
 
 
+def guest_customers(session: Session, store_id: int, emails: Collection[str]) -> dict[str, int]:
+    """`guest_customer` for many emails (normalised, non-empty) in two statements: their ids."""
+    wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
+    if not wanted:
+        return {}
+    session.flush()
+    now = utcnow()
+    session.connection().execute(
+        upsert_insert(session, Customer.__table__).on_conflict_do_nothing(),
+        [
+            {"store_id": store_id, "wc_id": None, "email": e, "is_guest": True, "created_at": now}
+            for e in wanted
+        ],
+    )
+    rows = session.execute(
+        select(Customer.email, Customer.id).where(
+            Customer.store_id == store_id, Customer.is_guest.is_(True), Customer.email.in_(wanted)
+        )
+    )
+    return {str(email): int(customer_id) for email, customer_id in rows}
+
+
+def accounts_by_email(session: Session, store_id: int, emails: Collection[str]) -> dict[str, int]:
+    """`find_account_by_email` for many emails in one query: the live account holding each."""
+    wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Customer.email, Customer.id)
+        .where(
+            Customer.store_id == store_id,
+            Customer.is_guest.is_(False),
+            Customer.deleted_at.is_(None),
+            Customer.email.in_(wanted),
+        )
+        .order_by(Customer.id.desc())  # the oldest last: it wins below, as the single lookup's
+    )
+    return {str(email): int(customer_id) for email, customer_id in rows}
+
+
 def _insert_ignoring_conflict(session: Session, model: type[Any], values: dict[str, Any]) -> None:
     session.flush()
     row = {"created_at": utcnow(), **values}

@@ -26,6 +26,7 @@ def client_settings(store: StoreConfig) -> ClientSettings:
         max_retry_seconds=store.max_retry_seconds,
         verify_tls=store.verify_tls,
         max_response_bytes=store.max_response_mb * 2**20,
+        concurrency=store.concurrency,
     )
 
 

@@ -120,6 +120,9 @@ class ClientSettings:
     basic_auth: bool = False
     #: What a 401 tells the admin to check.
     auth_hint: str = AUTH_HINT
+    #: At most this many requests in flight at once, whichever threads send them; the sync's
+    #: listings and write-back keep this many going (`[store] concurrency`).
+    concurrency: int = 1
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ class StoreClient:
         self._rng_lock = threading.Lock()
         self._wall_clock = wall_clock
         self._pacer = _Pacer(settings.max_requests_per_second, sleep, monotonic)
+        self._in_flight = threading.BoundedSemaphore(max(1, settings.concurrency))
         self._count_lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._secrets = tuple(s for s in (settings.consumer_key, settings.consumer_secret) if s)
@@ -233,6 +237,11 @@ class StoreClient:
         """HTTP attempts per endpoint, keyed as the caller named it ("orders", "orders/727")."""
         with self._count_lock:
             return dict(self._counts)
+
+    @property
+    def concurrency(self) -> int:
+        """How many requests this client keeps in flight at most (`ClientSettings.concurrency`)."""
+        return max(1, self._settings.concurrency)
 
     @property
     def pace(self) -> float:
@@ -327,9 +336,10 @@ class StoreClient:
         url = f"{self._settings.url.rstrip('/')}/wp-json/{self._settings.version}/{endpoint}"
         params: dict[str, str] | None = query
         for _ in range(MAX_REDIRECTS + 1):
-            self._pacer.wait_for_slot()
-            self._count(endpoint)
-            answer = self._exchange(method, path, url, params, data)
+            with self._in_flight:
+                self._pacer.wait_for_slot()
+                self._count(endpoint)
+                answer = self._exchange(method, path, url, params, data)
             if isinstance(answer, _Failure):
                 return answer
             self.store_clock.observe(answer.headers.get("Date"))

@@ -19,13 +19,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.models import Balance, Customer, MetaWrite
-from sync.client import StoreClient
+from sync.ahead import in_order
+from sync.client import Page, StoreClient
 from sync.errors import StoreError
 from sync.quarantine import valid_id
 from sync.redaction import redact
@@ -110,17 +112,23 @@ def push_balances(
     on_gone: OnGone | None = None,
     more_meta: Sequence[MoreMeta] = (),
 ) -> WriteBackResult:
-    """Send every pending write; one request and one transaction per hundred customers."""
+    """Send every pending write; one request and one transaction per hundred customers, the
+    requests `client.concurrency` at a time."""
     with unit_of_work() as session:
         pending = _with_more(session, pending_writes(session, store_id), more_meta)
     result = WriteBackResult(pending=len(pending))
     if dry_run:
         return result
-    for batch in _batches(pending):
-        body = {"update": [_meta_update(w, balance_key, lifetime_key) for w in batch]}
-        try:
-            answer = client.post("customers/batch", body).items
-        except StoreError as error:
+    batches = list(_batches(pending))
+    bodies = [
+        {"update": [_meta_update(w, balance_key, lifetime_key) for w in batch]} for batch in batches
+    ]
+    # Batches go `client.concurrency` at a time; their answers are recorded in order, each in its
+    # own transaction on this thread, as when they went one by one.
+    answers = in_order((partial(_post, client, body) for body in bodies), client.concurrency)
+    for batch, answer in zip(batches, answers, strict=True):
+        if isinstance(answer, StoreError):
+            error = answer
             result.failed += len(batch)
             result.errors.append(redact(f"customers/batch: {error}"))
             with unit_of_work() as session:
@@ -129,10 +137,18 @@ def push_balances(
                     _record_failure(session, write, str(error), gone=False, now=now())
             continue
         with unit_of_work() as session:
-            gone = _record_answer(session, batch, answer, result, now())
+            gone = _record_answer(session, batch, answer.items, result, now())
             if gone and on_gone is not None:
                 on_gone(session, gone)
     return result
+
+
+def _post(client: StoreClient, body: dict[str, Any]) -> Page | StoreError:
+    """One batch request; its failure is an answer too (recorded, the other batches go on)."""
+    try:
+        return client.post("customers/batch", body)
+    except StoreError as error:
+        return error
 
 
 def _with_more(

@@ -25,7 +25,11 @@ def fetch_new_customers(
 ) -> Generator[list[dict[str, Any]], None, None]:
     """Pages of customers with id > `above_id`, newest first."""
     params = {"role": "all", "orderby": "id", "order": "desc", "per_page": PER_PAGE}
-    for page in Listing(client, "customers", per_page=PER_PAGE).numbered(params):
+    # From the top (a full sync, a first run) every page is read: they are asked for
+    # `client.concurrency` at a time. Otherwise the walk stops at the first known id, usually on
+    # its first page, and pages sent ahead would be requests wasted.
+    ahead = client.concurrency if above_id <= 0 else 1
+    for page in Listing(client, "customers", per_page=PER_PAGE).numbered(params, ahead=ahead):
         fresh = list(takewhile(lambda c: (valid_id(c) or above_id + 1) > above_id, page))
         yield fresh  # items without a usable id among the new ones come along: quarantined
         if len(fresh) < len(page):

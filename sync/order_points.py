@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ledger.bulk import upsert_rows
 from ledger.entries import (
     POINTS_LIMIT,
     NewEntry,
@@ -82,6 +83,23 @@ class Recalculated:
     created_at: datetime
     points: int
     decided: int
+
+
+@dataclass(frozen=True)
+class _Tracked:
+    """What the ledger's `tracked_orders` row of an order says (read and written in bulk)."""
+
+    customer_id: int | None
+    wc_customer_id: int | None
+    status: str
+    points: int
+    rule_version: str | None
+    fingerprint: str
+    deleted: bool
+    tier: str | None  # the tier it earned at ("" none); None: not decided under tiers
+
+
+_TRACKED_FIELDS = tuple(f.name for f in fields(_Tracked))
 
 
 @dataclass(frozen=True)
@@ -162,6 +180,7 @@ class OrderPoints:
             refunds = self._refund_details(session, [raw for _, raw in parsed], outcome, now)
             orders = self._with_categories([order for order, _ in parsed])
             tracked = self._tracked(session, [o.order_id for o in orders])
+            self.owners.prepare(session, orders)
             decisions = []
             for order, (_, raw) in zip(orders, parsed, strict=True):
                 decision = self._decide(session, order, raw, refunds, tracked, rejected)
@@ -235,10 +254,16 @@ class OrderPoints:
             )
         ]
         entries = reconcile(session, self.store_id, targets)
-        for row in tracked.values():
-            row.deleted, row.points, row.status, row.last_seen_at = True, 0, "deleted", now
+        if tracked:
+            session.connection().execute(
+                update(TrackedOrder)
+                .where(
+                    TrackedOrder.store_id == self.store_id,
+                    TrackedOrder.order_id.in_(sorted(tracked)),
+                )
+                .values(deleted=True, points=0, status="deleted", last_seen_at=now)
+            )
         owners = {row.customer_id for row in tracked.values() if row.customer_id is not None}
-        session.flush()
         entries += bonus_entries(session, self.store_id, owners, self.first_order_bonus, now=now)
         inserted = append_entries(session, self.store_id, entries, now=now)
         for follower in self.followers:
@@ -253,7 +278,7 @@ class OrderPoints:
         order: Order,
         raw: Mapping[str, Any],
         refunds: Mapping[int, Refund],
-        tracked: Mapping[int, TrackedOrder],
+        tracked: Mapping[int, _Tracked],
         rejected: list[Rejected],
         under: PurchaseRules | None = None,
     ) -> _Decision | None:
@@ -296,7 +321,7 @@ class OrderPoints:
         return _Decision(order, owner, award, refund_ids, applied, tier_name)
 
     def _tier(
-        self, session: Session, order: Order, owner: int, previous: TrackedOrder | None
+        self, session: Session, order: Order, owner: int, previous: _Tracked | None
     ) -> Tier | None:
         """The tier the order earns at: the one its owner held when it was created, decided from
         the ledger the first time and kept on the tracked order (so replays agree)."""
@@ -311,12 +336,13 @@ class OrderPoints:
         self,
         session: Session,
         decisions: list[_Decision],
-        tracked: dict[int, TrackedOrder],
+        tracked: dict[int, _Tracked],
         now: datetime,
     ) -> list[NewEntry]:
         targets = []
         owners: set[int] = set()
         splits = self._splits(session, decisions, now)
+        rows: dict[int, dict[str, Any]] = {}
         for d in decisions:
             row = tracked.get(d.order.order_id)
             split = splits.get(d.award.key)
@@ -324,9 +350,9 @@ class OrderPoints:
             owners.add(d.owner)
             if row is not None and row.customer_id is not None:
                 owners.add(row.customer_id)
-            self._track(session, d, row, tracked, now)
+            rows[d.order.order_id] = self._track(d, row, tracked, now)
         entries = reconcile(session, self.store_id, targets)
-        session.flush()
+        upsert_rows(session, TrackedOrder.__table__, list(rows.values()), ("store_id", "order_id"))
         entries += bonus_entries(session, self.store_id, owners, self.first_order_bonus, now=now)
         return append_entries(session, self.store_id, entries, now=now)
 
@@ -357,30 +383,39 @@ class OrderPoints:
 
     def _track(
         self,
-        session: Session,
         d: _Decision,
-        row: TrackedOrder | None,
-        tracked: dict[int, TrackedOrder],
+        row: _Tracked | None,
+        tracked: dict[int, _Tracked],
         now: datetime,
-    ) -> None:
-        fingerprint = _fingerprint(d)
-        if row is None:
-            row = TrackedOrder(store_id=self.store_id, order_id=d.order.order_id)
-            session.add(row)
-            tracked[d.order.order_id] = row
-        row.customer_id = d.owner
-        # Kept when the order turns into a guest order, so a lost check is asked for again.
-        row.wc_customer_id = d.order.customer_id or row.wc_customer_id
-        row.status = d.order.status
-        row.modified_at = d.order.modified_at
-        row.points = d.award.points
-        row.rule_version = d.award.rule_version
-        if d.tier is not None:
-            row.tier = d.tier
-        row.refund_ids = json.dumps(list(d.refund_ids))
-        row.fingerprint = fingerprint
-        row.last_seen_at = now
-        row.deleted = False
+    ) -> dict[str, Any]:
+        """The order's tracked row as it is now (a later decision in the page sees it too)."""
+        new = _Tracked(
+            customer_id=d.owner,
+            # Kept when the order turns into a guest order, so a lost check is asked for again.
+            wc_customer_id=d.order.customer_id or (row.wc_customer_id if row else None),
+            status=d.order.status,
+            points=d.award.points,
+            rule_version=d.award.rule_version,
+            fingerprint=_fingerprint(d),
+            deleted=False,
+            tier=d.tier if d.tier is not None else (row.tier if row else None),
+        )
+        tracked[d.order.order_id] = new
+        return {
+            "customer_id": new.customer_id,
+            "wc_customer_id": new.wc_customer_id,
+            "status": new.status,
+            "points": new.points,
+            "rule_version": new.rule_version,
+            "fingerprint": new.fingerprint,
+            "deleted": False,
+            "tier": new.tier,
+            "store_id": self.store_id,
+            "order_id": d.order.order_id,
+            "modified_at": d.order.modified_at,
+            "refund_ids": json.dumps(list(d.refund_ids)),
+            "last_seen_at": now,
+        }
 
     def _remember_products(self, session: Session, orders: list[Order]) -> None:
         """Product names for the reports, written when first seen in a run or renamed."""
@@ -395,15 +430,16 @@ class OrderPoints:
         remember_products(session, self.store_id, names)
         self.product_names.update(names)
 
-    def _tracked(self, session: Session, order_ids: list[int]) -> dict[int, TrackedOrder]:
+    def _tracked(self, session: Session, order_ids: list[int]) -> dict[int, _Tracked]:
         if not order_ids:
             return {}
+        columns = [getattr(TrackedOrder, name) for name in _TRACKED_FIELDS]
         rows = session.execute(
-            select(TrackedOrder).where(
+            select(TrackedOrder.order_id, *columns).where(
                 TrackedOrder.store_id == self.store_id, TrackedOrder.order_id.in_(order_ids)
             )
-        ).scalars()
-        return {row.order_id: row for row in rows}
+        )
+        return {row[0]: _Tracked(*row[1:]) for row in rows}
 
     def _refund_details(
         self, session: Session, raws: list[dict[str, Any]], outcome: Outcome, now: datetime
@@ -414,11 +450,11 @@ class OrderPoints:
         if not wanted:
             return {}
         cached = session.execute(
-            select(RefundDetail).where(
+            select(RefundDetail.refund_id, RefundDetail.payload).where(
                 RefundDetail.store_id == self.store_id, RefundDetail.refund_id.in_(sorted(wanted))
             )
-        ).scalars()
-        payloads = {row.refund_id: json.loads(row.payload) for row in cached}
+        )
+        payloads = {refund_id: json.loads(payload) for refund_id, payload in cached}
         unknown = {
             oid: ids - payloads.keys() for oid, ids in by_order.items() if ids - payloads.keys()
         }
@@ -468,32 +504,28 @@ def store_refunds(
             usable[refund_id] = (order_id, json.dumps(raw, sort_keys=True))
     if not usable:
         return 0
-    known = {
-        row.refund_id: row
-        for row in session.execute(
-            select(RefundDetail).where(
+    known = set(
+        session.execute(
+            select(RefundDetail.refund_id).where(
                 RefundDetail.store_id == store_id, RefundDetail.refund_id.in_(sorted(usable))
             )
         ).scalars()
-    }
-    for refund_id, (order_id, payload) in usable.items():
-        row = known.get(refund_id)
-        if row is None:
-            session.add(
-                RefundDetail(
-                    store_id=store_id,
-                    refund_id=refund_id,
-                    order_id=order_id,
-                    payload=payload,
-                    fetched_at=now,
-                )
-            )
-        else:
-            row.payload, row.fetched_at = payload, now
+    )
+    rows = [
+        {
+            "store_id": store_id,
+            "refund_id": refund_id,
+            "order_id": order_id,
+            "payload": payload,
+            "fetched_at": now,
+        }
+        for refund_id, (order_id, payload) in usable.items()
+    ]
+    upsert_rows(session, RefundDetail.__table__, rows, ("store_id", "refund_id"))
     return len(usable) - len(known)
 
 
-def _target(d: _Decision, row: TrackedOrder | None) -> Target:
+def _target(d: _Decision, row: _Tracked | None) -> Target:
     """What `order:{id}` should carry, on whom, split by product. If an admin moved the order to
     another customer, the previous holder (from the tracked row) gives back what they hold."""
     note = _note(d)
@@ -511,7 +543,7 @@ def _target(d: _Decision, row: TrackedOrder | None) -> Target:
     )
 
 
-def _split_targets(d: _Decision, row: TrackedOrder | None, split: PurchaseSplit) -> list[Target]:
+def _split_targets(d: _Decision, row: _Tracked | None, split: PurchaseSplit) -> list[Target]:
     """The available part on `order:{id}` (split by product when it is the whole award) and the
     pending part on `pending:order:{id}`."""
     available = _target(d, row)
@@ -549,7 +581,7 @@ def _note(d: _Decision) -> str:
     return f"{d.award.explanation} [status={d.order.status} modified={modified} refunds={refunds}]"
 
 
-def _is_change(d: _Decision, row: TrackedOrder | None) -> bool:
+def _is_change(d: _Decision, row: _Tracked | None) -> bool:
     """Whether the ledger sees this order in this state for the first time."""
     return row is None or row.deleted or row.fingerprint != _fingerprint(d)
 

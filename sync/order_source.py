@@ -14,11 +14,12 @@ time, so that what they still carry becomes available.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from ledger.entries import remember_categories
 from ledger.models import Customer, TrackedOrder
 from ledger.pending import matured_orders
 from sync.accounts import retire_suspects
+from sync.ahead import Prefetched
 from sync.context import SyncContext
 from sync.order_points import OrderPoints, Outcome, store_refunds
 from sync.orders import LIVE, TRASH, fetch_customer_orders, fetch_known_orders, fetch_orders_window
@@ -45,6 +47,9 @@ ONE_SECOND = timedelta(seconds=1)
 ORDER_LISTINGS = ((LIVE, "orders"), (TRASH, "orders_trash"))
 REFUNDS = "refunds"
 CHECKED = "orders_checked"
+#: Pages a listing's thread reads ahead of the ledger (besides those its requests have in flight).
+PREFETCH_PAGES = 2
+_P = TypeVar("_P")
 
 
 @dataclass
@@ -144,77 +149,114 @@ class OrdersSource:
     # -- listings ----------------------------------------------------------------------------
 
     def _list_window(self, ctx: SyncContext, *, lo: datetime | None, hi: datetime) -> int:
-        """Refunds and orders from `lo` (None: from each cursor) to `hi`; how many were new."""
-        new = ctx.guard(REFUNDS, partial(self._list_refunds, ctx, lo=lo, hi=hi))
-        for status, cursor in ORDER_LISTINGS:
-            new += ctx.guard(cursor, partial(self._list_orders, ctx, status, cursor, lo, hi))
+        """Refunds and orders from `lo` (None: from each cursor) to `hi`; how many were new.
+
+        The three listings are fetched at once, each by a thread of its own (within the client's
+        `concurrency`), while this thread takes their pages in the same order as ever: every
+        refund before any order is decided, live orders before trashed ones, each page with its
+        cursor in one unit of work. Only the waiting for the store overlaps the ledger's writes.
+        """
+        catching_up = lo is not None
+        opened: dict[str, _Opened] = {}
+        try:
+            if REFUNDS not in ctx.stopped:
+                opened[REFUNDS] = self._open_refunds(ctx, lo=lo, hi=hi)
+            for status, cursor in ORDER_LISTINGS:
+                if cursor not in ctx.stopped:
+                    opened[cursor] = self._open_orders(ctx, status, cursor, lo, hi, catching_up)
+            for listing in opened.values():
+                listing.pages.start()
+            new = 0
+            if REFUNDS in opened:
+                new += ctx.guard(REFUNDS, partial(self._list_refunds, ctx, opened[REFUNDS], hi))
+            for _, cursor in ORDER_LISTINGS:
+                if cursor in opened:
+                    listing = opened[cursor]
+                    list_orders = partial(self._list_orders, ctx, listing, cursor, hi)
+                    found = ctx.guard(cursor, list_orders)
+                    new += found
+                    if catching_up:
+                        ctx.summary.orders_caught_up += found
+        finally:
+            for listing in opened.values():
+                listing.pages.close()
+                ctx.progress.finish(listing.stage)
         return new
 
-    def _list_refunds(self, ctx: SyncContext, *, lo: datetime | None, hi: datetime) -> int:
-        """Refund details created from `lo` (None: the cursor) to `hi`; returns how many were new.
-
-        All of them on a full sync.
-        """
+    def _open_refunds(self, ctx: SyncContext, *, lo: datetime | None, hi: datetime) -> _Opened:
+        """Refund details created from `lo` (None: the cursor; all on a full sync) to `hi`."""
         if lo is None:
             cursor = ctx.cursor_position(REFUNDS)
             after = None if ctx.full or cursor is None else cursor - ctx.overlap
         else:
             after = lo - ONE_SECOND  # `after` is exclusive: the second of `lo` is listed too
-        ctx.progress.start("refunds")
+        stage = "refunds"
+        ctx.progress.start(stage)
+        pages = partial(fetch_refunds_created, ctx.client, after=after, before=hi + ONE_SECOND)
+        return _Opened(stage, Prefetched(_counted(pages, ctx, stage, len), depth=PREFETCH_PAGES))
+
+    def _list_refunds(self, ctx: SyncContext, listing: _Opened, hi: datetime) -> int:
+        """The refunds' pages into the ledger's cache; the cursor at `hi` once all are in.
+        Returns how many were new."""
         new = 0
-        with closing(
-            fetch_refunds_created(ctx.client, after=after, before=hi + ONE_SECOND)
-        ) as pages:
-            for page in pages:
-                with ctx.tx.unit() as session:
-                    new += store_refunds(session, ctx.store_id, page, now=ctx.now)
-                ctx.summary.refunds_fetched += len(page)
-                ctx.progress.advance(len(page))
+        for page in listing.pages:
+            with ctx.tx.unit() as session:
+                new += store_refunds(session, ctx.store_id, page, now=ctx.now)
+            ctx.summary.refunds_fetched += len(page)
+            ctx.progress.advance(len(page), listing.stage)
         with ctx.tx.unit() as session:
             ctx.save_cursor(session, REFUNDS, hi, None)
-        ctx.progress.finish()
         return new
 
-    def _list_orders(
-        self, ctx: SyncContext, status: str, cursor: str, lo: datetime | None, hi: datetime
-    ) -> int:
-        """Orders with `status` modified from `lo` (None: the cursor) to `hi`, page by page, cursor
-        with the entries. Returns how many orders were new to the ledger (in that state)."""
-        catching_up = lo is not None
+    def _open_orders(
+        self,
+        ctx: SyncContext,
+        status: str,
+        cursor: str,
+        lo: datetime | None,
+        hi: datetime,
+        catching_up: bool,
+    ) -> _Opened:
+        """Orders with `status` modified from `lo` (None: the cursor) to `hi`."""
         if lo is None:
             position = ctx.cursor_position(cursor)
             lo = BEGINNING if ctx.full or position is None else position - ctx.overlap
-        prefix = _SlicePrefix()
         stage = "orders" if status == LIVE else "trashed orders"
-        ctx.progress.start(f"{stage} (catch-up)" if catching_up else stage)
-        pages = fetch_orders_window(
+        stage = f"{stage} (catch-up)" if catching_up else stage
+        ctx.progress.start(stage)
+        pages = partial(
+            fetch_orders_window,
             ctx.client,
             status=status,
             lo=lo,
             hi=hi,
             per_page=ctx.settings.per_page,
             concurrency=ctx.settings.concurrency,
-            on_total=ctx.progress.total,
+            on_total=partial(ctx.progress.total, stage=stage),
         )
+        counted = _counted(pages, ctx, stage, lambda page: len(page.items))
+        return _Opened(stage, Prefetched(counted, depth=PREFETCH_PAGES))
+
+    def _list_orders(self, ctx: SyncContext, listing: _Opened, cursor: str, hi: datetime) -> int:
+        """The listing's pages decided, each committed with its cursor in one transaction (the
+        cursor only as far as every slice before it is committed). Returns how many orders were
+        new to the ledger (in that state)."""
+        prefix = _SlicePrefix()
         new = 0
-        with closing(pages):
-            for pages_done, page in enumerate(pages, start=1):
-                with ctx.tx.unit() as session:
-                    outcome = self._process(ctx, session, page.items)
-                    self._apply(ctx, outcome)
-                    prefix.record(page)
-                    safe = prefix.safe_position()
-                    if safe is not None:
-                        ctx.save_cursor(session, cursor, min(safe, hi), None)
-                new += outcome.changed
-                self.seen.update(i for i in map(valid_id, page.items) if i is not None)
-                ctx.coupon_uses.see(page.items)
-                ctx.progress.advance(len(page.items))
-                if pages_done in ANALYZE_AFTER_PAGES:
-                    ctx.refresh_statistics()
-        if catching_up:
-            ctx.summary.orders_caught_up += new
-        ctx.progress.finish()
+        for pages_done, page in enumerate(listing.pages, start=1):
+            with ctx.tx.unit() as session:
+                outcome = self._process(ctx, session, page.items)
+                self._apply(ctx, outcome)
+                prefix.record(page)
+                safe = prefix.safe_position()
+                if safe is not None:
+                    ctx.save_cursor(session, cursor, min(safe, hi), None)
+            new += outcome.changed
+            self.seen.update(i for i in map(valid_id, page.items) if i is not None)
+            ctx.coupon_uses.see(page.items)
+            ctx.progress.advance(len(page.items), listing.stage)
+            if pages_done in ANALYZE_AFTER_PAGES:
+                ctx.refresh_statistics()
         return new
 
     def _check_known_orders(self, ctx: SyncContext) -> int:
@@ -292,6 +334,28 @@ class OrdersSource:
         summary.refunds_fetched += outcome.refunds_fetched
         ctx.counts(NAME).seen += outcome.orders_seen
         ctx.record(outcome.entries, NAME)
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """A listing started ahead of its turn: its progress stage and its pages."""
+
+    stage: str
+    pages: Prefetched[Any]
+
+
+def _counted(
+    pages: Callable[[], Iterator[_P]], ctx: SyncContext, stage: str, size: Callable[[_P], int]
+) -> Callable[[], Iterator[_P]]:
+    """`pages`, each counted as read in `stage` of the progress (from the fetching thread)."""
+
+    def counting() -> Iterator[_P]:
+        with closing(pages()) as listing:  # type: ignore[type-var]
+            for page in listing:
+                ctx.progress.fetched(size(page), stage)
+                yield page
+
+    return counting
 
 
 def orders_source(ctx: SyncContext) -> OrdersSource:

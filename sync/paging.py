@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator, Iterable, Mapping
+from contextlib import closing
+from functools import partial
 from typing import Any, Protocol
 
+from sync.ahead import in_order
 from sync.errors import StoreAnswerUnusable, StoreError
 
 #: Requests a listing may make, per page the store announced, and on top of that.
@@ -114,28 +117,54 @@ class Listing:
         total = getattr(page, "total", None)
         return items, total if isinstance(total, int) else None
 
-    def numbered(self, params: Mapping[str, Any]) -> Generator[list[dict[str, Any]], None, None]:
+    def numbered(
+        self, params: Mapping[str, Any], *, ahead: int = 1
+    ) -> Generator[list[dict[str, Any]], None, None]:
         """Pages 1, 2, ... of `params` until a short page; a full page with nothing new stops it.
 
-        The caller may stop early (a newest-first walk that reached what it knows).
+        With `ahead` > 1 the pages the first one's X-WP-Total announces are asked for that many at
+        a time (`sync.ahead.in_order`), still delivered in order; only for a caller that reads
+        to the end, as the requests sent ahead are made whether or not it stops early. A caller
+        that may stop early (a newest-first walk that reached what it knows) keeps `ahead` 1.
         """
         delivered: set[int | str | None] = set()
-        number = 1
+        query = {**params, "page": 1}
+        items, total = self.page(query)
+        self._check_progress(query, items, delivered)
+        yield items
+        if len(items) < self.per_page:
+            return
+        announced = -(-total // self.per_page) if ahead > 1 and total is not None else 1
+        numbers = range(2, announced + 1)
+        queries = [{**params, "page": n} for n in numbers]
+        answers = in_order((partial(self.page, q) for q in queries), ahead)
+        with closing(answers):
+            for query, (items, _) in zip(queries, answers, strict=False):
+                self._check_progress(query, items, delivered)
+                yield items
+                if len(items) < self.per_page:
+                    return
+        number = max(2, announced + 1)
         while True:
             query = {**params, "page": number}
             items, _ = self.page(query)
-            ids = {item_id(item) for item in items}
-            if len(items) >= self.per_page and ids <= delivered:
-                raise self.stalled(
-                    query,
-                    f"page {number} brought only items already delivered by earlier pages "
-                    "(the store ignored the page number)",
-                )
-            delivered |= ids
+            self._check_progress(query, items, delivered)
             yield items
             if len(items) < self.per_page:
                 return
             number += 1
+
+    def _check_progress(
+        self, query: Mapping[str, Any], items: list[Any], delivered: set[int | str | None]
+    ) -> None:
+        ids = {item_id(item) for item in items}
+        if len(items) >= self.per_page and ids <= delivered:
+            raise self.stalled(
+                query,
+                f"page {query['page']} brought only items already delivered by earlier pages "
+                "(the store ignored the page number)",
+            )
+        delivered |= ids
 
     def by_ids(
         self, ids: Iterable[int], params: Mapping[str, Any] | None = None

@@ -26,7 +26,8 @@ def fetch_refunds_created(
     """Pages of refunds created in (after, before); `after=None` means since the beginning.
 
     A refund deleted meanwhile may shift one past a page boundary; the sync fetches any refund an
-    order names that it has not seen by id, so paging by number is safe here.
+    order names that it has not seen by id, so paging by number is safe here. The listing is
+    always read to its end, so its pages are asked for `client.concurrency` at a time.
     """
     params: dict[str, Any] = {
         "before": wc_time(before),
@@ -37,7 +38,8 @@ def fetch_refunds_created(
     }
     if after is not None:
         params["after"] = wc_time(after)
-    yield from Listing(client, "refunds", per_page=PER_PAGE).numbered(params)
+    listing = Listing(client, "refunds", per_page=PER_PAGE)
+    yield from listing.numbered(params, ahead=client.concurrency)
 
 
 def fetch_refunds_by_ids(

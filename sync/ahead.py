@@ -1,0 +1,148 @@
+"""Requests sent ahead, answers taken in order: how a sync keeps `concurrency` requests in flight.
+
+For `sync.paging` (numbered pages and batches of ids fetched ahead), `sync.customer_meta` (write-back
+batches posted concurrently) and `Prefetched` listings (a listing's pages fetched by a thread of its
+own while the caller writes the ledger). The caller sees the same sequence, in the same order, as
+if it had asked one request at a time: it still handles each answer in order, in its own thread, so
+every ledger write (and the lock order, and the cursor that moves with its entries) is unchanged.
+Only the waiting overlaps.
+
+Every thread here is a daemon: a failed sync never waits for a request to come back, and nothing is
+ever held beyond `width` answers (memory stays bounded whatever the store's size).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import Any, Generic, TypeVar
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+#: How long closing a prefetched listing waits for its thread (daemonic: the process never waits).
+JOIN_SECONDS = 2.0
+
+
+class _Call(Generic[_R]):
+    """One call running in a daemon thread; `result()` waits for it and re-raises its error."""
+
+    def __init__(self, call: Callable[[], _R]) -> None:
+        self._answer: queue.Queue[tuple[bool, _R | BaseException]] = queue.Queue(maxsize=1)
+        threading.Thread(target=self._run, args=(call,), name="ahead", daemon=True).start()
+
+    def _run(self, call: Callable[[], _R]) -> None:
+        try:
+            self._answer.put((True, call()))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, raised there
+            self._answer.put((False, error))
+
+    def result(self) -> _R:
+        ok, value = self._answer.get()
+        if ok:
+            return value  # type: ignore[return-value]
+        assert isinstance(value, BaseException)
+        raise value
+
+
+def in_order(calls: Iterable[Callable[[], _R]], width: int) -> Generator[_R, None, None]:
+    """Each call's result, in the order of `calls`, with up to `width` calls running at once.
+
+    The calls are drawn from `calls` lazily, `width` ahead of the one the caller waits for; a
+    caller that stops early (closes the generator) leaves at most `width - 1` calls running,
+    whose answers are dropped. `width` 1 is plain sequential calling.
+    """
+    width = max(1, width)
+    pending: deque[_Call[_R]] = deque()
+    source = iter(calls)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < width:
+            try:
+                pending.append(_Call(next(source)))
+            except StopIteration:
+                exhausted = True
+        if not pending:
+            return
+        yield pending.popleft().result()
+
+
+class Prefetched(Generic[_T]):
+    """A listing's pages fetched by a thread of its own, up to `depth` pages ahead of the caller.
+
+    `start()` begins fetching (a listing may start before the caller is ready for it, so that the
+    store works while the ledger writes); iterating yields the pages in order and re-raises, at its
+    place, an error the listing raised. `close()` (also on leaving a `with` block) stops the thread
+    and closes the listing's generator in that thread, so its own threads and pages are released.
+    """
+
+    def __init__(self, pages: Callable[[], Iterator[_T]], *, depth: int) -> None:
+        self._pages = pages
+        self._out: queue.Queue[tuple[str, _T | BaseException | None]] = queue.Queue(
+            maxsize=max(1, depth)
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Prefetched[_T]:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
+            self._thread.start()
+        return self
+
+    def __enter__(self) -> Prefetched[_T]:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[_T]:
+        self.start()
+        while True:
+            kind, value = self._out.get()
+            if kind == "page":
+                yield value  # type: ignore[misc]
+            elif kind == "error":
+                assert isinstance(value, BaseException)
+                raise value
+            else:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        _drain(self._out)
+        if self._thread is not None:
+            self._thread.join(timeout=JOIN_SECONDS)
+
+    def _run(self) -> None:
+        pages = self._pages()
+        try:
+            for page in pages:
+                if not self._put(("page", page)):
+                    return
+            self._put(("end", None))
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
+            self._put(("error", error))
+        finally:
+            close = getattr(pages, "close", None)
+            if callable(close):
+                close()
+
+    def _put(self, item: tuple[str, _T | BaseException | None]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+def _drain(out: queue.Queue[Any]) -> None:
+    while True:
+        try:
+            out.get_nowait()
+        except queue.Empty:
+            return
