@@ -19,7 +19,8 @@ class RequestRecord:
     """One served request. `query` has no credentials; `fault` names an injected fault.
 
     `duration_ms` is wall time from the request read to the answer ready; `cpu_ms` the CPU time
-    the server's thread spent on it (what it costs, however busy the machine is)."""
+    the server's thread spent on it (what it costs, however busy the machine is); `in_flight`
+    how many requests the server was answering when it arrived, itself included."""
 
     method: str
     path: str
@@ -28,6 +29,9 @@ class RequestRecord:
     duration_ms: float
     fault: str | None = None
     cpu_ms: float = 0.0
+    #: Requests being served when this one arrived, itself included: 2 or more means a client
+    #: had requests in flight at once (a fact of the log, not of timing).
+    in_flight: int = 1
 
 
 class RequestLog:
@@ -36,6 +40,18 @@ class RequestLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: deque[RequestRecord] = deque(maxlen=_LOG_LIMIT)
+        self._in_flight = 0
+
+    def arrived(self) -> int:
+        """A request arrived: how many are being answered now, itself included."""
+        with self._lock:
+            self._in_flight += 1
+            return self._in_flight
+
+    def answered(self) -> None:
+        """A request that `arrived` has been answered (or failed)."""
+        with self._lock:
+            self._in_flight -= 1
 
     def record(self, entry: RequestRecord) -> None:
         with self._lock:

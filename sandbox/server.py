@@ -341,6 +341,13 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.app.date_header()
 
     def _serve(self) -> None:
+        in_flight = self.server.app.request_log.arrived()
+        try:
+            self._answer(in_flight)
+        finally:
+            self.server.app.request_log.answered()
+
+    def _answer(self, in_flight: int) -> None:
         started, cpu_started = time.perf_counter(), time.thread_time()
         app = self.server.app
         split = urlsplit(self.path)
@@ -368,6 +375,7 @@ class _Handler(BaseHTTPRequestHandler):
                 duration_ms=round(duration, 3),
                 cpu_ms=round((time.thread_time() - cpu_started) * 1000, 3),
                 fault=response.fault,
+                in_flight=in_flight,
             )
         )
         self._write(response)

@@ -132,9 +132,9 @@ def push_balances(
             result.failed += len(batch)
             result.errors.append(redact(f"customers/batch: {error}"))
             with unit_of_work() as session:
-                _load_states(session, [w.customer_id for w in batch])
+                states = _load_states(session, [w.customer_id for w in batch])
                 for write in batch:
-                    _record_failure(session, write, str(error), gone=False, now=now())
+                    _record_failure(session, states, write, str(error), gone=False, now=now())
             continue
         with unit_of_work() as session:
             gone = _record_answer(session, batch, answer.items, result, now())
@@ -195,7 +195,7 @@ def _record_answer(
     """Record each item of a batch answer; returns the customers the store says do not exist."""
     items = answer.get("update", []) if isinstance(answer, dict) else []
     by_id = {valid_id(item): item for item in items if isinstance(item, dict)}
-    _load_states(session, [w.customer_id for w in batch])
+    states = _load_states(session, [w.customer_id for w in batch])
     gone_ids: list[int] = []
     for write in batch:
         item = by_id.get(write.wc_id)
@@ -203,13 +203,13 @@ def _record_answer(
             item.get("error") if item is not None else {"code": "missing", "message": "no answer"}
         )
         if not error:
-            _record_success(session, write, now)
+            _record_success(session, states, write, now)
             result.written += 1
             continue
         code = str(error.get("code", ""))
         gone = code in GONE_CODES
         message = redact(f"customer {write.wc_id}: {code}: {error.get('message', '')}")
-        gave_up = _record_failure(session, write, message, gone=gone, now=now)
+        gave_up = _record_failure(session, states, write, message, gone=gone, now=now)
         result.gave_up += int(gave_up)
         result.failed += int(not gave_up)
         result.errors.append(message)
@@ -218,25 +218,30 @@ def _record_answer(
     return gone_ids
 
 
-def _load_states(session: Session, customer_ids: list[int]) -> None:
-    """One query for a batch's states; `session.get` then finds them in the identity map."""
-    session.execute(select(MetaWrite).where(MetaWrite.customer_id.in_(customer_ids))).all()
+def _load_states(session: Session, customer_ids: list[int]) -> dict[int, MetaWrite]:
+    """One query for a batch's states, by customer (those without one yet are absent)."""
+    rows = session.execute(select(MetaWrite).where(MetaWrite.customer_id.in_(customer_ids)))
+    return {state.customer_id: state for state in rows.scalars()}
 
 
-def _state(session: Session, customer_id: int) -> MetaWrite:
-    state = session.get(MetaWrite, customer_id)
+def _state(session: Session, states: dict[int, MetaWrite], customer_id: int) -> MetaWrite:
+    # Looked up in the batch's loaded states: a `session.get` of a missing row would query (and
+    # autoflush) once per customer.
+    state = states.get(customer_id)
     if state is None:
-        state = MetaWrite(customer_id=customer_id, attempts=0, gave_up=False)
+        state = states[customer_id] = MetaWrite(customer_id=customer_id, attempts=0, gave_up=False)
         session.add(state)
     return state
 
 
-def _record_success(session: Session, write: PendingWrite, now: datetime) -> None:
+def _record_success(
+    session: Session, states: dict[int, MetaWrite], write: PendingWrite, now: datetime
+) -> None:
     for update in write.more:
         update.on_written(session)
     if write.balance is None:
         return  # the balance was written before: its record stands
-    state = _state(session, write.customer_id)
+    state = _state(session, states, write.customer_id)
     state.written_balance = write.balance
     state.written_lifetime = write.lifetime
     state.written_at = now
@@ -245,9 +250,15 @@ def _record_success(session: Session, write: PendingWrite, now: datetime) -> Non
 
 
 def _record_failure(
-    session: Session, write: PendingWrite, message: str, *, gone: bool, now: datetime
+    session: Session,
+    states: dict[int, MetaWrite],
+    write: PendingWrite,
+    message: str,
+    *,
+    gone: bool,
+    now: datetime,
 ) -> bool:
-    state = _state(session, write.customer_id)
+    state = _state(session, states, write.customer_id)
     state.attempts = (state.attempts or 0) + 1
     state.last_error = f"{now.isoformat()} {redact(message)}"  # the store's words: no secrets
     state.gave_up = gone or state.attempts >= MAX_ATTEMPTS

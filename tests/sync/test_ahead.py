@@ -1,0 +1,102 @@
+"""Requests sent ahead, answers taken in order (sync/ahead.py): concurrency without reordering."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from sync.ahead import Prefetched, in_order
+
+
+def test_in_order_runs_width_calls_at_once_and_answers_in_order() -> None:
+    # Each of the first three calls waits for the other two: they only pass if run together.
+    together = threading.Barrier(3, timeout=30)
+
+    def call(n: int) -> int:
+        if n < 3:
+            together.wait()
+        return n * n
+
+    assert list(in_order((lambda n=n: call(n) for n in range(7)), width=3)) == [
+        n * n for n in range(7)
+    ]
+
+
+def test_in_order_raises_a_calls_error_at_its_place() -> None:
+    def fail() -> int:
+        raise ValueError("third")
+
+    answers = in_order([lambda: 1, lambda: 2, fail, lambda: 4], width=2)
+    assert next(answers) == 1
+    assert next(answers) == 2
+    with pytest.raises(ValueError, match="third"):
+        next(answers)
+
+
+def test_in_order_draws_no_more_than_width_calls_ahead_of_the_caller() -> None:
+    drawn: list[int] = []
+
+    def calls() -> Iterator[object]:
+        for n in range(100):
+            drawn.append(n)
+            yield lambda n=n: n
+
+    answers = in_order(calls(), width=4)
+    assert next(answers) == 0
+    answers.close()
+    assert len(drawn) == 4
+
+
+def test_prefetched_pages_come_in_order_while_the_thread_reads_ahead_boundedly() -> None:
+    produced: list[int] = []
+
+    def pages() -> Iterator[int]:
+        for n in range(10):
+            produced.append(n)
+            yield n
+
+    with Prefetched(pages, depth=2) as listing:
+        got = iter(listing)
+        assert next(got) == 0
+        # The thread reads ahead, but never more than the queue's depth beyond the caller.
+        assert len(produced) <= 1 + 2 + 1
+        assert [*got] == list(range(1, 10))
+
+
+def test_prefetched_raises_the_listings_error_at_its_place_and_closes_its_generator() -> None:
+    closed = threading.Event()
+
+    def pages() -> Iterator[int]:
+        try:
+            yield 1
+            raise RuntimeError("stalled")
+        finally:
+            closed.set()
+
+    listing = Prefetched(pages, depth=1).start()
+    got = iter(listing)
+    assert next(got) == 1
+    with pytest.raises(RuntimeError, match="stalled"):
+        next(got)
+    listing.close()
+    assert closed.wait(timeout=10)
+
+
+def test_closing_a_prefetched_listing_early_stops_its_thread() -> None:
+    closed = threading.Event()
+
+    def pages() -> Iterator[int]:
+        try:
+            n = 0
+            while True:  # an endless listing: only closing stops it
+                yield n
+                n += 1
+        finally:
+            closed.set()
+
+    listing = Prefetched(pages, depth=1).start()
+    assert next(iter(listing)) == 0
+    listing.close()
+    assert closed.wait(timeout=10)
