@@ -114,7 +114,9 @@ class SandboxServer:
         self.injector = FaultInjector(faults, seed=fault_seed)
         self.set_clock_skew(clock_skew_seconds)
         # Per listing route, the last page served: what a `repeat_page` fault answers with.
-        self._last_pages: dict[str, Response] = {}
+        #: The last page served per listing: route and `status` (a sync lists live and trashed
+        #: orders at once, and a proxy caching by URL keeps them apart).
+        self._last_pages: dict[tuple[str, str], Response] = {}
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._tls_material: TlsMaterial | None = None
@@ -249,12 +251,13 @@ class SandboxServer:
         if decision.kind == "slow":
             time.sleep(self.injector.config.slow_ms / 1000)
         listing = request.method == "GET"
-        if decision.kind == "repeat_page" and listing and request.path in self._last_pages:
+        cached = (request.path, str(request.query.get("status", "")))
+        if decision.kind == "repeat_page" and listing and cached in self._last_pages:
             # A caching proxy: the last page of this route again, whatever the query asked.
-            return replace(self._last_pages[request.path], fault="repeat_page")
+            return replace(self._last_pages[cached], fault="repeat_page")
         response = self.rest.dispatch(request, decision)
         if listing and response.status == 200 and "X-WP-Total" in response.headers:
-            self._last_pages[request.path] = replace(response, headers=dict(response.headers))
+            self._last_pages[cached] = replace(response, headers=dict(response.headers))
         return _apply_fault(response, decision)
 
 
