@@ -225,9 +225,9 @@ def _load_states(session: Session, customer_ids: list[int]) -> dict[int, MetaWri
 
 
 def _state(session: Session, states: dict[int, MetaWrite], customer_id: int) -> MetaWrite:
-    # Looked up in the batch's loaded states: a `session.get` of a missing row would query (and
-    # autoflush) once per customer.
-    state = states.get(customer_id)
+    # The batch's loaded states first; a customer without one may have had it added meanwhile
+    # by another meta update's `on_written` (in this session): `session.get` finds that one.
+    state = states.get(customer_id) or session.get(MetaWrite, customer_id)
     if state is None:
         state = states[customer_id] = MetaWrite(customer_id=customer_id, attempts=0, gave_up=False)
         session.add(state)
