@@ -154,6 +154,15 @@ def _status(
     return Rendered(document, headers, rows, notes)
 
 
+#: The name shown for category 0: purchases whose categories the sync did not learn (no rule
+#: needed them). JSON keeps null, as for any category without a known name.
+_UNKNOWN_CATEGORY = "(not known)"
+
+
+def _category_name(category_id: int, name: str) -> str:
+    return name or (_UNKNOWN_CATEGORY if category_id == 0 else "")
+
+
 def _sources(
     session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
 ) -> Rendered:
@@ -163,7 +172,16 @@ def _sources(
         ("source", r.source.value, "", r.earned, r.revoked, r.net, r.share) for r in report.sources
     ]
     rows += [
-        ("category", r.category_id, r.name, "", "", r.points, r.share) for r in report.categories
+        (
+            "category",
+            r.category_id,
+            _category_name(r.category_id, r.name),
+            "",
+            "",
+            r.points,
+            r.share,
+        )
+        for r in report.categories
     ]
     rows += [("product", r.product_id, r.name, "", "", r.points, "") for r in report.products]
     document = {

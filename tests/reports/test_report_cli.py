@@ -120,7 +120,7 @@ def test_sources_name_the_categories_the_sync_has_read_and_number_the_others(
         (3, "Hair care"),
     ]
     assert "category,3,Hair care,,,80,0.5000" in table
-    assert "category,0,,,,80,0.5000" in table
+    assert "category,0,(not known),,,80,0.5000" in table
 
 
 def test_bad_report_arguments_are_one_clear_line(
