@@ -14,19 +14,19 @@ same customer's rows meanwhile.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date
-from typing import TypeVar
 
 from sqlalchemy import BigInteger, Date, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from ledger._dialect import upsert_insert
+from ledger.batches import IN_BATCH
+from ledger.batches import chunks as _chunks
 from ledger.models import Base, EntryLine
 from ledger.rollup_types import LinePoints, RolledEntry, utc_day
 
-_CHUNK = 500
-_T = TypeVar("_T")
+_CHUNK = IN_BATCH
 
 _TYPES = (
     bindparam("customer_id", type_=BigInteger()),
@@ -124,8 +124,3 @@ def move_product_customers(
         for (product, customer), (points, purchases) in sorted(sums.items())
     ]  # fmt: skip
     session.connection().execute(statement, rows)
-
-
-def _chunks(items: Sequence[_T], size: int) -> Iterator[list[_T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])

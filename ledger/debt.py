@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger.batches import chunks
 from ledger.kinds import SourceKind
 from ledger.models import Balance, PointEntry
 
@@ -69,8 +70,7 @@ def debtors(session: Session, store_id: int) -> list[DebtState]:
     ).all()
     found = {int(c): DebtState(int(c), int(b), recorded.get(int(c), 0)) for c, b in below}
     owing = sorted(c for c, points in recorded.items() if points > 0 and c not in found)
-    for start in range(0, len(owing), 500):
-        chunk = owing[start : start + 500]
+    for chunk in chunks(owing):
         for customer, balance in session.execute(
             select(Balance.customer_id, Balance.balance).where(
                 Balance.customer_id.in_(chunk), Balance.balance > 0

@@ -13,15 +13,17 @@ unit of work rolls back whole. Far above any real shop, far below what a 64-bit 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ledger._dialect import upsert_insert
+from ledger.batches import IN_BATCH
+from ledger.batches import chunks as _chunks
 from ledger.errors import ConcurrentAppend, PointsOutOfRange
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Base, Category, EntryLine, PointEntry, Product
@@ -29,8 +31,7 @@ from ledger.rollups import LinePoints, move_rollups
 from ledger.types import UTCDateTime
 
 POINTS_LIMIT = 10**12  # the most points one entry, balance or lifetime may hold, either sign
-CHUNK = 500  # rows per INSERT and refs per IN (...): well inside both databases' parameter limits
-_T = TypeVar("_T")
+CHUNK = IN_BATCH  # rows per INSERT and refs per IN (...)
 
 
 @dataclass(frozen=True)
@@ -376,8 +377,3 @@ def _expire_cached_balances(session: Session, customer_ids: set[int]) -> None:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Balance) and obj.customer_id in customer_ids:
             session.expire(obj)
-
-
-def _chunks(items: Sequence[_T], size: int) -> Iterator[list[_T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ledger.batches import chunks
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.models import TrackedActivity
@@ -313,15 +314,8 @@ class ActivitySource:
             return []
         moved = moved or {}
         by_owner: dict[int, list[TrackedActivity]] = defaultdict(list)
-        for start in range(0, len(wanted), 500):
-            for row in session.execute(
-                select(TrackedActivity).where(
-                    TrackedActivity.store_id == ctx.store_id,
-                    TrackedActivity.source == self.spec.reason,
-                    TrackedActivity.customer_id.in_(wanted[start : start + 500]),
-                )
-            ).scalars():
-                by_owner[row.customer_id].append(row)
+        for row in self._tracked(ctx, session, TrackedActivity.customer_id, wanted):
+            by_owner[row.customer_id].append(row)
         targets: list[Target] = []
         for owner in sorted(by_owner):
             awards = self.spec.decide(by_owner[owner])
@@ -351,17 +345,22 @@ class ActivitySource:
         self, ctx: SyncContext, session: Session, ids: Iterable[int]
     ) -> dict[int, TrackedActivity]:
         wanted = sorted(set(ids))
-        rows: dict[int, TrackedActivity] = {}
-        for start in range(0, len(wanted), 500):
-            for row in session.execute(
+        return {
+            row.item_id: row for row in self._tracked(ctx, session, TrackedActivity.item_id, wanted)
+        }
+
+    def _tracked(
+        self, ctx: SyncContext, session: Session, column: Any, values: list[int]
+    ) -> Iterator[TrackedActivity]:
+        """This source's tracked rows whose `column` is one of `values`, a batch at a time."""
+        for chunk in chunks(values):
+            yield from session.execute(
                 select(TrackedActivity).where(
                     TrackedActivity.store_id == ctx.store_id,
                     TrackedActivity.source == self.spec.reason,
-                    TrackedActivity.item_id.in_(wanted[start : start + 500]),
+                    column.in_(chunk),
                 )
-            ).scalars():
-                rows[row.item_id] = row
-        return rows
+            ).scalars()
 
     def _append(self, ctx: SyncContext, session: Session, entries: list[NewEntry]) -> None:
         ctx.record(append_entries(session, ctx.store_id, entries, now=ctx.now), self.name)

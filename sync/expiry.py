@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger.batches import chunks
 from ledger.entries import NewEntry, append_entries
 from ledger.expiring import customers_with_entries_between, last_entry_id, save_next_expiries
 from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
@@ -259,8 +260,8 @@ def _movements_by_customer(
     if customer_ids is None:
         yield from _movements_of(session, store_id, None)
         return
-    for start in range(0, len(customer_ids), 500):
-        yield from _movements_of(session, store_id, customer_ids[start : start + 500])
+    for chunk in chunks(customer_ids):
+        yield from _movements_of(session, store_id, chunk)
 
 
 def _movements_of(
@@ -307,8 +308,7 @@ def _movements_of(
 
 def _customers(session: Session, ids: list[int]) -> dict[int, _Who]:
     found: dict[int, _Who] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in chunks(ids):
         query = select(Customer.id, Customer.wc_id, Customer.email).where(Customer.id.in_(chunk))
         for row in session.execute(query):
             found[row[0]] = _Who(row[0], row[1], row[2])

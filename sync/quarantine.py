@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ledger.batches import chunks
 from ledger.models import QuarantinedItem
 from sync.errors import InvalidSourceData
 from sync.redaction import MASK, redact
@@ -121,13 +122,13 @@ class Quarantine:
     def release(self, session: Session, source: str, refs: Iterable[str], *, now: datetime) -> None:
         """Mark items resolved: they came back well-formed and were processed."""
         wanted = sorted(set(refs))
-        for start in range(0, len(wanted), 500):
+        for chunk in chunks(wanted):
             session.execute(
                 update(QuarantinedItem)
                 .where(
                     QuarantinedItem.store_id == self.store_id,
                     QuarantinedItem.resource == source,
-                    QuarantinedItem.item_ref.in_(wanted[start : start + 500]),
+                    QuarantinedItem.item_ref.in_(chunk),
                     QuarantinedItem.resolved_at.is_(None),
                 )
                 .values(resolved_at=now)

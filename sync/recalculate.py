@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from ledger.batches import chunks
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.models import Customer, PointEntry, TrackedOrder
@@ -279,11 +280,9 @@ def _appended_since(
 def _described(session: Session, points: dict[int, int]) -> list[CustomerChange]:
     changed = sorted(c for c, p in points.items() if p)
     found: dict[int, tuple[int | None, str | None]] = {}
-    for start in range(0, len(changed), 500):
+    for chunk in chunks(changed):
         for cid, wc_id, email in session.execute(
-            select(Customer.id, Customer.wc_id, Customer.email).where(
-                Customer.id.in_(changed[start : start + 500])
-            )
+            select(Customer.id, Customer.wc_id, Customer.email).where(Customer.id.in_(chunk))
         ):
             found[int(cid)] = (wc_id, email)
     return [CustomerChange(*found.get(c, (None, None)), points[c]) for c in changed]
