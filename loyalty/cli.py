@@ -120,7 +120,7 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ),
     (
         "resync",
-        "award what a source missed (signups since a date), or recalculate past orders",
+        "award what a source missed (signups since a date), or recalculate after a rule change",
         "Decide again the items of one source since a date, which a regular sync does not"
         " revisit. --signups --since DATE gives [rules.signup] points to every account registered"
         " on or after DATE (UTC), including accounts that existed before signup points were"
@@ -128,13 +128,15 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         " on counts such accounts as earning, so later syncs (--full too) keep their points. It"
         " lists customers by registration date, newest first, and stops at the first one"
         " registered before DATE; then balances are written back. Each account earns once:"
-        " running it again appends nothing. --recalculate reads the orders the ledger knows again"
-        " and decides them under the rule set in force now (not the one in force when each was"
-        " created), at the tier each earned at (of one account with --customer, created on or"
-        " after --since); it prints per customer and in total the points and the money liability"
-        " that change and, without --dry-run, appends the differences as adjustment entries"
-        " marked with the rule set's version. Safe to repeat; killed, run it again with the same"
-        " options to finish.",
+        " running it again appends nothing. --recalculate decides again, under the rules in force"
+        " now, what every enabled source already awarded: orders (not under the rule set in force"
+        " when each was created; at the tier each earned at) with their first-order bonuses,"
+        " reviews, blog comments and signups (of one account with --customer; created or"
+        " registered on or after --since). Orders are read again from the store by id; the rest"
+        " is decided from the ledger. It prints per customer and in total the points and the"
+        " money liability that change and, without --dry-run, appends the differences, marked"
+        " with the rule set's version. Safe to repeat; killed, run it again with the same options"
+        " to finish.",
         "loyalty resync --signups --since 2024-01-01\n"
         "  loyalty resync --signups --since 2024-06-01T12:00:00 --dry-run\n"
         "  loyalty resync --signups --since 2024-01-01 --json\n"
@@ -323,14 +325,14 @@ def _resync_arguments(sub: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--recalculate",
         action="store_true",
-        help="decide past orders again under the rules in force now",
+        help="decide past orders, bonuses, reviews, comments and signups again under today's rules",
     )
     sub.add_argument(
         "--since",
         type=_moment,
         metavar="DATE",
         help="from this day (YYYY-MM-DD, from 00:00 UTC) or moment (YYYY-MM-DDTHH:MM:SS, UTC) on"
-        " (required with --signups; with --recalculate: orders created on or after that day)",
+        " (required with --signups; with --recalculate: items created on or after that day)",
     )
     sub.add_argument(
         "--customer", type=_customer_id, metavar="ID", help="--recalculate: one WooCommerce account"
@@ -591,9 +593,10 @@ def _recalculate(args: argparse.Namespace) -> int:
         _print(_render_table(table))
     verb = "would change" if run.dry_run else "changed"
     resumed = " (finishing an interrupted run)" if run.resumed else ""
+    decided = ", ".join(f"{count:,} {source}" for source, count in run.decided.items())
     _print(
-        f"recalculated {_plural(run.orders, 'order')} under rule set {run.version}{resumed}:"
-        f" {verb} {run.total:+d} points, {run.liability(run.total)} of liability, for"
+        f"recalculated under rule set {run.version}{resumed} ({decided or 'nothing'} decided"
+        f" again): {verb} {run.total:+d} points, {run.liability(run.total)} of liability, for"
         f" {_plural(len(run.customers), 'customer')}"
     )
     return EXIT_OK

@@ -63,7 +63,11 @@ class PurchaseRuleBook:
     versions: tuple[PurchaseRules, ...] = (PurchaseRules(),)
 
     def for_order_created(self, created: datetime) -> PurchaseRules:
-        in_force = [r for r in self.versions if r.effective_from <= created.date()]
+        return self.in_force(created)
+
+    def in_force(self, at: datetime) -> PurchaseRules:
+        """The rule set in force at `at`: the latest whose `effective_from` has come."""
+        in_force = [r for r in self.versions if r.effective_from <= at.date()]
         if not in_force:  # an order older than every rule set earns under the oldest one
             return min(self.versions, key=lambda r: r.effective_from)
         return max(in_force, key=lambda r: r.effective_from)

@@ -49,6 +49,7 @@ from sync.errors import StoreRejected
 from sync.paging import Listing
 from sync.quarantine import parse_page, valid_id
 from sync.settings import SyncSettings
+from sync.source import RecalcBatch, RecalcScope, rules_text
 
 log = logging.getLogger("sync")
 
@@ -74,6 +75,8 @@ class ActivitySpec:
     live: str = "all"
     others: tuple[str, ...] = ("spam", "trash")
     keep: Callable[[Activity], bool] = lambda _: True  # e.g. comments of type "comment" only
+    #: The rules `decide` decides by (`[rules.review]`...), for a recalculation's digest.
+    rules: object = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,30 @@ class ActivitySource:
         with ctx.tx.unit() as session:
             owner = ctx.owners.account(session, wc_id)
             self._append(ctx, session, self.redecide(ctx, session, {owner}))
+
+    def recalculation_rules(self) -> str:
+        return rules_text(self.spec.rules)
+
+    def recalculation_ids(self, ctx: SyncContext, scope: RecalcScope, after: int) -> list[int]:
+        """The owners of tracked items (the rules decide over an owner's whole set)."""
+        query = select(TrackedActivity.customer_id).where(
+            TrackedActivity.store_id == ctx.store_id,
+            TrackedActivity.source == self.spec.reason,
+            TrackedActivity.customer_id > after,
+        )
+        if scope.owner is not None:
+            query = query.where(TrackedActivity.customer_id == scope.owner)
+        with ctx.tx.unit() as session:
+            return sorted(set(session.execute(query.distinct()).scalars()))
+
+    def recalculate(
+        self, ctx: SyncContext, session: Session, scope: RecalcScope, ids: list[int]
+    ) -> RecalcBatch:
+        """Each owner's whole set decided under the rules in force now, from `tracked_activity`
+        (no request); the targets of the items created in the scope, on their own references,
+        as the sync would decide them on the owner's next change."""
+        targets = self._targets(ctx, session, ids, {}, scope=scope)
+        return RecalcBatch(targets=targets, decided=len(targets))
 
     def owner_moved(self, ctx: SyncContext, session: Session, old: int, new: int) -> list[NewEntry]:
         """What the old owner (a guest who registered, an account deleted) had is the new owner's:
@@ -309,10 +336,21 @@ class ActivitySource:
     ) -> list[NewEntry]:
         """Each owner's whole set decided again; the entries for the items whose target changed
         (or whose owner changed: `moved` maps item id -> previous owner)."""
+        return reconcile(session, ctx.store_id, self._targets(ctx, session, owners, moved or {}))
+
+    def _targets(
+        self,
+        ctx: SyncContext,
+        session: Session,
+        owners: Iterable[int],
+        moved: Mapping[int, int],
+        scope: RecalcScope | None = None,
+    ) -> list[Target]:
+        """The targets of each owner's items decided again: those whose target changed, or with
+        a `scope` (a recalculation) every item created in it. Their tracked points follow."""
         wanted = sorted(set(owners))
         if not wanted:
             return []
-        moved = moved or {}
         by_owner: dict[int, list[TrackedActivity]] = defaultdict(list)
         for row in self._tracked(ctx, session, TrackedActivity.customer_id, wanted):
             by_owner[row.customer_id].append(row)
@@ -323,7 +361,9 @@ class ActivitySource:
                 award = awards.get(row.item_id)
                 points = award.points if award is not None else 0
                 previous = moved.get(row.item_id)
-                if points == row.points and previous is None:
+                if scope is not None and not scope.covers(row.created_at):
+                    continue
+                if scope is None and points == row.points and previous is None:
                     continue
                 row.points = points
                 targets.append(
@@ -339,7 +379,7 @@ class ActivitySource:
                     )
                 )
         session.flush()
-        return reconcile(session, ctx.store_id, targets)
+        return targets
 
     def _rows(
         self, ctx: SyncContext, session: Session, ids: Iterable[int]

@@ -67,6 +67,7 @@ def comment_spec(rules: CommentRules) -> ActivitySpec:
         parse=parse_comment,
         params={"type": "comment", "context": "edit"},
         keep=lambda item: item.type == "comment",
+        rules=rules,
     )
 
 

@@ -214,6 +214,7 @@ class OrderPoints:
         refunds = self._refund_details(session, [raw for _, raw in parsed], outcome, now)
         orders = self._with_categories([order for order, _ in parsed])
         tracked = self._tracked(session, [o.order_id for o in orders])
+        self.owners.prepare(session, orders)  # the page's owners in a few queries, not one each
         found = []
         for order, (_, raw) in zip(orders, parsed, strict=True):
             row = tracked.get(order.order_id)

@@ -31,10 +31,12 @@ from sync.accounts import retire_suspects
 from sync.ahead import Prefetched
 from sync.context import SyncContext
 from sync.order_points import OrderPoints, Outcome, store_refunds
+from sync.order_recalc import known_order_ids, recalculate_orders
 from sync.orders import LIVE, TRASH, fetch_customer_orders, fetch_known_orders, fetch_orders_window
 from sync.products import ProductCategories
 from sync.quarantine import valid_id
 from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
+from sync.source import RecalcBatch, RecalcScope, rules_text
 from sync.stamps import StampCounter
 from sync.window import WindowPage
 
@@ -145,6 +147,18 @@ class OrdersSource:
             with ctx.tx.unit() as session:
                 self._apply(ctx, self._process(ctx, session, found))
                 self._apply(ctx, self.points.mark_deleted(session, gone, now=ctx.now))
+
+    def recalculation_rules(self) -> str:
+        return rules_text(self.points.rules, self.points.first_order_bonus, self.points.tiers)
+
+    def recalculation_ids(self, ctx: SyncContext, scope: RecalcScope, after: int) -> list[int]:
+        return known_order_ids(ctx, scope, after)
+
+    def recalculate(
+        self, ctx: SyncContext, session: Session, scope: RecalcScope, ids: list[int]
+    ) -> RecalcBatch:
+        """Orders under the rule set in force now (`sync.order_recalc`)."""
+        return recalculate_orders(ctx, session, self.points, scope, ids)
 
     # -- listings ----------------------------------------------------------------------------
 

@@ -147,9 +147,25 @@ def bonus_entries(
 ) -> list[NewEntry]:
     """First-order bonus entries that bring each owner to what they should hold now.
 
-    An owner earns the bonus while any of their orders carries points.
+    An owner earns the bonus while any of their orders carries points. A bonus of 0 is off:
+    bonuses already held stay as they are.
     """
     if bonus <= 0 or not owner_ids:
+        return []
+    return reconcile(session, store_id, bonus_targets(session, store_id, owner_ids, bonus, now=now))
+
+
+def bonus_targets(
+    session: Session,
+    store_id: int,
+    owner_ids: Collection[int],
+    bonus: int,
+    *,
+    now: datetime,
+) -> list[Target]:
+    """What each owner's first-order bonus should hold now (`bonus` while any of their orders
+    carries points, else 0), as targets."""
+    if not owner_ids:
         return []
     earning = set(
         session.execute(
@@ -176,7 +192,7 @@ def bonus_entries(
                 rule_version=award.rule_version,
             )
         )
-    return reconcile(session, store_id, targets)
+    return targets
 
 
 def merge_guest(

@@ -38,6 +38,7 @@ def review_spec(rules: ReviewRules) -> ActivitySpec:
         endpoint="products/reviews",
         decide=_decide(rules),
         parse=parse_review,
+        rules=rules,
     )
 
 

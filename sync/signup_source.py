@@ -16,18 +16,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.entries import NewEntry
 from ledger.kinds import SourceKind
+from ledger.models import Customer, PointEntry
 from ledger.reconcile import Target, reconcile
-from rules.signup import SignupRules, signup_points
+from rules.signup import SIGNUP_REASON, SignupRules, signup_points
 from sync.context import SyncContext
 from sync.customer_source import list_registered_since
 from sync.order_data import parse_registration
 from sync.quarantine import parse_page
+from sync.source import RecalcBatch, RecalcScope, rules_text
 
 NAME = "signups"
+#: An account's signup reference is `signup:customer:{ledger id}` (`rules.signup`); `;` follows `:`.
+REF_PREFIX = f"{SIGNUP_REASON}:customer:"
+REF_END = f"{SIGNUP_REASON}:customer;"
 
 
 class SignupsSource:
@@ -97,6 +103,71 @@ class SignupsSource:
                 state["earns_from"] = since.isoformat()
                 ctx.save_cursor(session, NAME, None, state)
         list_registered_since(ctx, since)
+
+    # -- recalculation -----------------------------------------------------------------------
+
+    def recalculation_rules(self) -> str:
+        return rules_text(self.rules)
+
+    def recalculation_ids(self, ctx: SyncContext, scope: RecalcScope, after: int) -> list[int]:
+        """The live accounts holding a signup award (its entries are on the account)."""
+        query = (
+            select(PointEntry.customer_id)
+            .join(Customer, Customer.id == PointEntry.customer_id)
+            .where(
+                PointEntry.store_id == ctx.store_id,
+                PointEntry.source_ref >= REF_PREFIX,
+                PointEntry.source_ref < REF_END,
+                PointEntry.kind == SourceKind.SIGNUP,
+                PointEntry.customer_id > after,
+                Customer.deleted_at.is_(None),
+            )
+        )
+        if scope.owner is not None:
+            query = query.where(PointEntry.customer_id == scope.owner)
+        with ctx.tx.unit() as session:
+            return sorted(set(session.execute(query.distinct()).scalars()))
+
+    def recalculate(
+        self, ctx: SyncContext, session: Session, scope: RecalcScope, ids: list[int]
+    ) -> RecalcBatch:
+        """Each account's signup decided under the points in force now, from the ledger alone:
+        its registration time is its signup entries' date (the sync dates them so)."""
+        refs = {f"{REF_PREFIX}{owner}": owner for owner in ids}
+        registered = session.execute(
+            select(PointEntry.source_ref, func.min(PointEntry.occurred_at))
+            .where(
+                PointEntry.store_id == ctx.store_id,
+                PointEntry.source_ref.in_(sorted(refs)),
+                PointEntry.kind == SourceKind.SIGNUP,
+            )
+            .group_by(PointEntry.source_ref)
+        ).all()
+        state = ctx.cursor_state(NAME, session)
+        batch = RecalcBatch()
+        for ref, registered_at in sorted((str(r), at) for r, at in registered):
+            if not scope.covers(registered_at):
+                continue
+            earns_from = state.get("earns_from")
+            award = signup_points(
+                self.rules,
+                registered_at,
+                earns_from=datetime.fromisoformat(earns_from) if earns_from else registered_at,
+                owner_ref=f"customer:{refs[ref]}",
+            )
+            batch.targets.append(
+                Target(
+                    owner=refs[ref],
+                    source_ref=award.key,
+                    kind=SourceKind.SIGNUP,
+                    points=award.points,
+                    occurred_at=ctx.now,
+                    note=award.explanation,
+                    rule_version=award.rule_version,
+                )
+            )
+        batch.decided = len(batch.targets)
+        return batch
 
     # -- the cursor --------------------------------------------------------------------------
 

@@ -13,14 +13,16 @@ so that a listing the store stalls stops that listing alone for the rest of the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
 from ledger.entries import NewEntry
+from ledger.reconcile import Target
 from sync.context import SyncContext
 
 
@@ -75,6 +77,74 @@ class Backfills(Protocol):
     def backfill(self, ctx: SyncContext, since: datetime) -> None:
         """Decide again every item of the source since `since` (aware UTC); idempotent."""
         ...
+
+
+@dataclass(frozen=True)
+class RecalcScope:
+    """What `loyalty resync --recalculate` decides again: items created (accounts registered) on
+    or after `since`, of the ledger customer `owner` (its `--customer`), None: all."""
+
+    since: date | None = None
+    owner: int | None = None
+
+    def covers(self, created: datetime) -> bool:
+        return self.since is None or created.date() >= self.since
+
+
+@dataclass
+class RecalcBatch:
+    """A batch decided again: the targets under the rules in force now (plain targets, as the
+    sync would reconcile them; the recalculation marks them with its rule set), and how many
+    items (orders, reviews, accounts...) were decided."""
+
+    targets: list[Target] = field(default_factory=list)
+    decided: int = 0
+
+
+@runtime_checkable
+class Recalculates(Protocol):
+    """A source whose points `loyalty resync --recalculate` decides again under the rules in force
+    now (`sync.recalculate` runs it; it names no source). It decides from what the ledger and its
+    tracking tables know, asking the store only for what they do not keep."""
+
+    name: str
+
+    def recalculation_rules(self) -> str:
+        """The rules its decisions depend on, as text: a killed recalculation resumes only under
+        the same rules."""
+        ...
+
+    def recalculation_ids(self, ctx: SyncContext, scope: RecalcScope, after: int) -> list[int]:
+        """What it decides again, as ascending ids above `after` (orders, owners...): the unit of
+        the progress and of resuming."""
+        ...
+
+    def recalculate(
+        self, ctx: SyncContext, session: Session, scope: RecalcScope, ids: list[int]
+    ) -> RecalcBatch:
+        """One batch of those ids decided under the rules in force now, in the batch's unit of
+        work; it may keep its own tracking in step (the targets it returns will be reached)."""
+        ...
+
+
+def rules_text(*rules: object) -> str:
+    """Rule objects (frozen dataclasses, mappings, sets, decimals...) as canonical text, the same
+    in every process (sets sorted): what `Recalculates.recalculation_rules` returns."""
+    return json.dumps([_canonical(r) for r in rules], sort_keys=True)
+
+
+def _canonical(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted(str(_canonical(v)) for v in value)
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)  # Decimal, date, an enum's value
 
 
 @dataclass(frozen=True)

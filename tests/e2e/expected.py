@@ -17,7 +17,10 @@ from sandbox.store import SandboxStore
 Holder = tuple[str, Any]  # ("account", wc_id) or ("guest", email)
 
 
-def order_points(order: dict[str, Any], refunds: list[dict[str, Any]]) -> int:
+def order_points(
+    order: dict[str, Any], refunds: list[dict[str, Any]], rate: Decimal = Decimal(1)
+) -> int:
+    """`rate` points per 1.00 (floored once per order, after the rate)."""
     if order["status"] != "completed":
         return 0
     lines = {line["id"]: Decimal(line["total"]) for line in order["line_items"]}
@@ -37,7 +40,7 @@ def order_points(order: dict[str, Any], refunds: list[dict[str, Any]]) -> int:
     total = Decimal(order["total"])
     if unitemised and total > 0:
         base = base * max(Decimal(0), 1 - unitemised / total)
-    return int(base.to_integral_value(rounding=ROUND_FLOOR))
+    return int((base * rate).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def holder_of(order: dict[str, Any], accounts_by_email: dict[str, int]) -> Holder | None:
@@ -51,8 +54,12 @@ def holder_of(order: dict[str, Any], accounts_by_email: dict[str, int]) -> Holde
     return ("guest", email)
 
 
-def expected_balances(store: SandboxStore) -> dict[Holder, int]:
-    """Every holder with a non-zero expected balance."""
+def expected_balances(
+    store: SandboxStore, rate: Decimal = Decimal(1), first_order: int = 0
+) -> dict[Holder, int]:
+    """Every holder with a non-zero expected balance: purchase points at `rate` per 1.00, and
+    `first_order` bonus points to each holder with an order earning points at 1 per 1.00 (what
+    orders earn under their own rule set, in the tests that change the rate)."""
     accounts_by_email: dict[str, int] = {}
     for customer in store.all("customers"):
         accounts_by_email.setdefault(customer["email"].strip().lower(), customer["id"])
@@ -60,10 +67,15 @@ def expected_balances(store: SandboxStore) -> dict[Holder, int]:
     for refund in store.all("refunds"):
         refunds_by_order[store.refund_parent(refund["id"])].append(refund)
     balances: dict[Holder, int] = defaultdict(int)
+    earning: set[Holder] = set()
     for order in store.all("orders"):
         holder = holder_of(order, accounts_by_email)
         if holder is not None:
-            balances[holder] += order_points(order, refunds_by_order[order["id"]])
+            balances[holder] += order_points(order, refunds_by_order[order["id"]], rate)
+            if order_points(order, refunds_by_order[order["id"]]) > 0:
+                earning.add(holder)
+    for holder in earning:
+        balances[holder] += first_order
     return {holder: points for holder, points in balances.items() if points}
 
 

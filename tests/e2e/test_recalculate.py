@@ -1,6 +1,7 @@
-"""`loyalty resync --recalculate` against the sandbox store: a dry run changes nothing, the real
-run appends exactly the total the dry run printed, a run killed halfway and run again reaches the
-same total, and a sync afterwards keeps the difference."""
+"""`loyalty resync --recalculate` of a purchase rate against the sandbox store: a dry run changes
+nothing, the real run appends exactly the total the dry run printed, as `adjustment` entries beside
+the orders, and a sync afterwards keeps the difference. Every source, and a run killed halfway:
+`test_recalculate_sources.py`."""
 
 from __future__ import annotations
 
@@ -20,12 +21,9 @@ from ledger.models import PointEntry
 from ledger.session import session_scope
 from loyalty.cli import main
 from loyalty.config import Config
-from loyalty.sync_settings import sync_settings
 from rules.types import PurchaseRuleBook, PurchaseRules
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
-from sync import recalculate
-from sync.recalculate import run_recalculation
 from sync.summary import SyncSummary
 from tests.e2e.conftest import write_config_file
 
@@ -113,7 +111,12 @@ def test_a_dry_run_changes_nothing_and_the_real_run_appends_its_total(
     assert main(args) == 0
     again = json.loads(capsys.readouterr().out)
 
-    assert dry["total"] == {"orders": 3, "customers": 2, "points": 100, "liability": "1.00"}
+    assert dry["total"] == {
+        "decided": {"orders": 3},
+        "customers": 2,
+        "points": 100,
+        "liability": "1.00",
+    }
     assert real["total"] == dry["total"]
     assert [(c["customer_id"] is not None, c["email"], c["points"]) for c in real["customers"]] == [
         (True, EMAILS[0], 80),
@@ -132,53 +135,3 @@ def test_a_dry_run_changes_nothing_and_the_real_run_appends_its_total(
             )
         ).all()
     assert set(kinds) == {("adjustment", "v2")}
-
-
-@pytest.fixture
-def one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Batches of one order; once armed, the second fetch raises Crash (the process is killed)."""
-    state = {"armed": 0, "calls": 0}
-    real = recalculate.fetch_known_orders
-
-    def fetch(client: Any, wanted: Any) -> Any:
-        state["calls"] += 1
-        if state["armed"] and state["calls"] == 2:
-            state["armed"] = 0
-            raise Crash
-        return real(client, wanted)
-
-    monkeypatch.setattr(recalculate, "BATCH", 1)
-    monkeypatch.setattr(recalculate, "fetch_known_orders", fetch)
-    return state
-
-
-def test_killed_halfway_and_run_again_it_reaches_the_same_total(
-    config: Config,
-    changed: Config,
-    sync: Sync,
-    engine_for: Callable[[], Engine],
-    one_at_a_time: dict[str, int],
-) -> None:
-    engine = engine_for()
-    sync(replace(config, rules=replace(config.rules, purchase=PurchaseRuleBook(versions=(OLD,)))))
-    settings = sync_settings(changed)
-
-    def run(**options: Any) -> recalculate.Recalculation:
-        return run_recalculation(
-            settings, point_value=Decimal("0.01"), engine=engine_for(), **options
-        )
-
-    dry = run(dry_run=True)
-    one_at_a_time.update(armed=1, calls=0)  # the real run is killed on its second order
-    with pytest.raises(Crash):
-        run()
-    assert entries(engine) > 0
-    resumed = run()
-
-    assert (dry.total, resumed.total, resumed.resumed) == (100, 100, True)
-    assert resumed.as_dict()["customers"] == dry.as_dict()["customers"]
-    with session_scope(engine) as session:
-        recalculated = session.execute(
-            select(func.sum(PointEntry.points)).where(PointEntry.source_ref.like("recalc:%"))
-        ).scalar_one()
-    assert recalculated == 100
