@@ -6,7 +6,8 @@ history page 1,000 / page 1 <= 1.5.
 
 The ledger is seeded over two years of days: purchases (1-3 products each, 200 products in 20
 categories) and their refunds, reviews, first-order bonuses, adjustments, redemptions, expiry and
-pending points. It is built to 100k entries, measured, then grown to 1M and measured again. Each
+pending points, and tier moves (one after about one entry in 20, which Points History lists beside
+the entries). It is built to 100k entries, measured, then grown to 1M and measured again. Each
 timing is the median of 5 warm runs. To build 1M entries in minutes on a shared 2-core machine, the
 entries and lines are bulk-inserted and the rollups and balances then recomputed in SQL (what
 migration 0005 does), and `verify_rollups` checks the result; the append path's own cost is
@@ -16,6 +17,7 @@ measured separately, on the last 20,000 entries, written through `append_entries
     .venv/bin/python bench/bench_reports.py                    # SQLite and PostgreSQL, 100k and 1M
     .venv/bin/python bench/bench_reports.py --quick            # 30k and 100k
     .venv/bin/python bench/bench_reports.py --only sqlite
+    .venv/bin/python bench/bench_reports.py --only postgres --explain   # and history's plans
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, case, delete, func, insert, literal, select, text
+from sqlalchemy import Engine, String, case, delete, func, insert, literal, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -54,13 +56,14 @@ from ledger.models import (
     PointRollup,
     ProductCustomerSum,
     ProductRollup,
+    TierEvent,
 )
 from ledger.rollup_checks import verify_rollups
 from ledger.rollups import LinePoints, entry_day, utc_day
 from ledger.session import create_engine_for, refresh_planner_statistics, session_scope
 from ledger.types import UTCDateTime
-from reports.customers import HistoryRow, encode_cursor, history
 from reports.customers import top_customers as top
+from reports.history import HistoryRow, decode_cursor, encode_cursor, history, page_keys
 from reports.period import Period
 from reports.products import product_customers
 from reports.sources import points_sources
@@ -153,6 +156,8 @@ def grow(engine: Engine, store_id: int, customer_ids: list[int], have: int, want
             append_entries(session, store_id, made, now=NOW)
         have += APPEND_BATCH
     rate = APPENDED / (time.perf_counter() - started)
+    with session_scope(engine) as session:
+        _add_tier_moves(session, store_id)
     print(f"\r  {have:>9,} entries", file=sys.stderr)
     started = time.perf_counter()
     with session_scope(engine) as session:
@@ -162,6 +167,26 @@ def grow(engine: Engine, store_id: int, customer_ids: list[int], have: int, want
     with session_scope(engine) as session:
         refresh_planner_statistics(session)
     return rate
+
+
+def _add_tier_moves(session: Session, store_id: int) -> None:
+    """A tier move after about one entry in 20 not yet followed by one (a customer's first such
+    entry of a moment), placed after that entry as `ledger.tiers.record_moves` places them."""
+    done = session.execute(select(func.coalesce(func.max(TierEvent.entry_id), 0))).scalar_one()
+    picked = (
+        select(PointEntry.customer_id, PointEntry.occurred_at, func.min(PointEntry.id).label("id"))
+        .where(PointEntry.store_id == store_id, PointEntry.id > done, PointEntry.id % 20 == 0)
+        .group_by(PointEntry.customer_id, PointEntry.occurred_at)
+        .subquery()
+    )
+    session.execute(
+        insert(TierEvent).from_select(
+            ["store_id", "customer_id", "at", "before", "after", "recorded_at", "entry_id"],
+            select(literal(store_id), picked.c.customer_id, picked.c.occurred_at,
+                   literal(None, String()), literal("silver"), literal(NOW, UTCDateTime()),
+                   picked.c.id),
+        )
+    )  # fmt: skip
 
 
 def _bulk_insert(session: Session, store_id: int, made: list[NewEntry],
@@ -304,7 +329,21 @@ def measure(engine: Engine, store_id: int) -> dict[str, float]:
             "products (one product, 100 customers)": lambda: product_customers(
                 session, store_id, Period(), product_id=7, limit=100),
         }  # fmt: skip
+        if EXPLAIN and session.get_bind().dialect.name == "postgresql":
+            _explain(session, store_id, offset_cursor)
         return {name: median_ms(action) for name, action in reports.items()}
+
+
+EXPLAIN = False
+
+
+def _explain(session: Session, store_id: int, cursor: str) -> None:
+    """PostgreSQL's plan of history page 1,000's keys: each side an index scan from the cursor,
+    stopped by its limit; the union of the two short lists sorted."""
+    statement = page_keys(store_id, Period(), None, PAGE, decode_cursor(cursor))
+    sql = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = session.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}")).scalars()
+    print("\n  EXPLAIN history page 1,000:\n    " + "\n    ".join(plan), file=sys.stderr)
 
 
 def _cursor_at_page(session: Session, store_id: int, page: int) -> str:
@@ -354,7 +393,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="30k and 100k entries, pages of 5")
     parser.add_argument("--only", choices=("sqlite", "postgres"))
+    parser.add_argument("--explain", action="store_true", help="print history's plan (PostgreSQL)")
     args = parser.parse_args()
+    global EXPLAIN
+    EXPLAIN = args.explain
     sizes = (30_000, 100_000) if args.quick else (100_000, 1_000_000)
     if args.quick:  # page 1,000 must exist at 30k entries
         global PAGE

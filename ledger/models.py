@@ -309,10 +309,15 @@ class TierEvent(Base):
     before: Mapped[str | None] = mapped_column(String(64))
     after: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
+    #: Where the move sits in Points History: right after this entry, the customer's last one at
+    #: `at` (0: none). History pages entries by id and moves by (entry_id, id), merged.
+    entry_id: Mapped[int] = mapped_column(Id, default=0, server_default=text("0"))
 
     __table_args__ = (
         UniqueConstraint("customer_id", "at"),
         Index(None, "store_id", "at", "id"),
+        Index(None, "store_id", "entry_id", "id"),
+        Index(None, "customer_id", "entry_id", "id"),
     )
 
 
@@ -495,6 +500,9 @@ class Redemption(Base):
     #: The coupon's own fields (JSON) when it is not the points' fixed_cart coupon: a stamp
     #: card's free item (0 points) is a 100 % discount limited to the card's products.
     coupon: Mapped[str | None] = mapped_column(Text)
+    #: When the coupon reached the customer's `loyalty_coupons` meta (storefront, auto and stamp
+    #: card coupons; `sync.coupon_lists`); None until then.
+    listed_at: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("store_id", "request_key"),

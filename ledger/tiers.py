@@ -3,8 +3,8 @@
 `earnings` reads the lifetime-kind entries (what counts toward tiers: earned, and revoked when
 negative) of some customers, through the `(customer_id, occurred_at, id, kind, points)` index.
 `tier_events` holds each customer's moves (events, not point entries); the latest one's `after`
-is the tier held. Decisions are `rules.tiers`'; the sync (`sync.tiers`, `sync.order_points`)
-reads and records here.
+is the tier held, and each move's `entry_id` places it in Points History. Decisions are
+`rules.tiers`'; the sync (`sync.tiers`, `sync.order_points`) reads and records here.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def record_moves(
     *,
     now: datetime,
 ) -> None:
-    """Record (customer, at, before, after) moves."""
+    """Record (customer, at, before, after) moves, each placed in Points History right after the
+    customer's last entry at its moment (`TierEvent.entry_id`)."""
     for customer, at, before, after in moves:
         session.add(
             TierEvent(
@@ -86,6 +87,18 @@ def record_moves(
                 before=before,
                 after=after,
                 recorded_at=now,
+                entry_id=entry_at(session, customer, at),
             )
         )
     session.flush()
+
+
+def entry_at(session: Session, customer_id: int, at: datetime) -> int:
+    """The customer's last entry (highest id) that occurred at or before `at`; 0 when none.
+    Read through the `(customer_id, occurred_at, id, ...)` index."""
+    found = session.execute(
+        select(func.max(PointEntry.id)).where(
+            PointEntry.customer_id == customer_id, PointEntry.occurred_at <= at
+        )
+    ).scalar_one()
+    return int(found or 0)

@@ -14,7 +14,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,8 @@ from loyalty.errors import ConfigError, LoyaltyError, SyncError
 from loyalty.log import configure_logging, redact
 from loyalty.report_cli import add_report_arguments, period_of, render_report
 from loyalty.web.page import PageInput, gather, render
-from reports.customers import BadCursor
+from reports.expiring import warning_window
+from reports.history import BadCursor
 from reports.period import UnknownCustomer
 from sync.comments import NO_CREDENTIALS
 
@@ -745,9 +746,8 @@ def _report(args: argparse.Namespace) -> int:
         return _report_html(args, config)
     if args.report == "expiring" and args.start is None and args.end is None:
         # by default the customers to warn: next expiry from today to today + warn_days
-        today = datetime.now(UTC).date()
-        warn = config.expiry.warn_days
-        args.start, args.end = today, (today + timedelta(days=warn) if warn else None)
+        window = warning_window(datetime.now(UTC).date(), config.expiry.warn_days)
+        args.start, args.end = window.start, window.end
     with _open_ledger(config, require_store=True, readonly=True) as (session, store_id):
         assert store_id is not None  # require_store=True
         try:
@@ -765,7 +765,11 @@ def _report_html(args: argparse.Namespace, config: Config) -> int:
     with _open_ledger(config, require_store=True, readonly=True) as (session, store_id):
         assert store_id is not None  # require_store=True
         try:
-            page = PageInput(period=period_of(args), history_limit=args.limit or 50)
+            page = PageInput(
+                period=period_of(args),
+                history_limit=args.limit or 50,
+                warn_days=config.expiry.warn_days,
+            )
         except argparse.ArgumentTypeError as error:
             return _fail(str(error), EXIT_USAGE)
         data = gather(session, store_id, page, point_value=config.points.point_value)

@@ -20,13 +20,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from loyalty.web.i18n import LANGUAGES
-from reports.customers import history, top_customers
-from reports.expiring import expiring_customers
+from reports.customers import top_customers
+from reports.expiring import expiring_customers, expiring_total
+from reports.history import history
 from reports.period import Period, find_customer
 from reports.products import product_customers
 from reports.sources import points_sources
 from reports.status import Granularity, points_status
-from reports.tiers import tier_moves
+from reports.tiers import tier_distribution, tier_moves
 
 REPORTS = ("status", "sources", "top", "history", "products", "expiring", "tiers")
 
@@ -225,10 +226,10 @@ def _history(
     page = history(
         session, store_id, period, customer=customer, limit=args.limit or 50, cursor=args.cursor
     )
-    headers = ("entry_id", "date", "customer_id", "email", "source", "kind", "reference",
+    headers = ("type", "entry_id", "date", "customer_id", "email", "source", "kind", "reference",
                "points", "balance", "note")  # fmt: skip
     rows = [
-        (r.entry_id, r.occurred_at.strftime("%Y-%m-%d %H:%M"), r.customer_id, r.email,
+        (r.type, r.entry_id, r.occurred_at.strftime("%Y-%m-%d %H:%M"), r.customer_id, r.email,
          r.source, r.kind, r.reference, r.points, r.balance, r.note)
         for r in page.rows
     ]  # fmt: skip
@@ -236,11 +237,12 @@ def _history(
         "from": period.start,
         "to": period.end,
         "entries": [
-            {**dict(zip(headers, row, strict=True)), "date": r.occurred_at.isoformat()}
+            {**dict(zip(headers, row, strict=True)), "date": r.occurred_at.isoformat(),
+             "event_id": r.event_id, "tier_from": r.tier_from, "tier_to": r.tier_to}
             for row, r in zip(rows, page.rows, strict=True)
         ],
         "next_cursor": page.next_cursor,
-    }
+    }  # fmt: skip
     notes = (f"\nnext page: --cursor {page.next_cursor}",) if page.next_cursor else ()
     return Rendered(document, headers, rows, notes)
 
@@ -265,11 +267,11 @@ def _expiring(
     found = expiring_customers(session, store_id, period, limit=args.limit or 100)
     headers = ("date", "customer_id", "email", "points", "balance")
     rows = [(r.date, r.customer_id, r.email, r.points, r.balance) for r in found]
+    total = expiring_total(session, store_id, period)
     document = {"from": period.start, "to": period.end, "customers": [
         dict(zip(headers, row, strict=True)) for row in rows
-    ]}  # fmt: skip
-    total = sum(r.points for r in found)
-    notes = (f"\n{total} points of {len(found)} customer(s) expire in this range",)
+    ], "total": {"points": total.points, "customers": total.customers}}  # fmt: skip
+    notes = (f"\n{total.points} points of {total.customers} customer(s) expire in this range",)
     return Rendered(document, headers, rows, notes)
 
 
@@ -283,16 +285,22 @@ def _tiers(
         (r.at.strftime("%Y-%m-%d %H:%M"), r.customer_id, r.email, r.before or "", r.after or "")
         for r in found
     ]
+    held = tier_distribution(session, store_id, period)
     document = {
         "from": period.start,
         "to": period.end,
+        "held": [{"tier": t.tier, "customers": t.customers} for t in held],
         "moves": [
             {**dict(zip(headers, row, strict=True)), "date": r.at.isoformat(),
              "from": r.before, "to": r.after}
             for row, r in zip(rows, found, strict=True)
         ],
     }  # fmt: skip
-    return Rendered(document, headers, rows)
+    notes = (
+        "\nheld at the end of the range: "
+        + (", ".join(f"{t.tier or '(no tier)'} {t.customers}" for t in held) or "none"),
+    )
+    return Rendered(document, headers, rows, notes)
 
 
 _Builder = Callable[[Session, int, Period, argparse.Namespace, Decimal], Rendered]

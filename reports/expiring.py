@@ -8,9 +8,9 @@ days from today to today + `[expiry] warn_days`: the customers the storefront sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.models import Balance, Customer, NextExpiry
@@ -42,3 +42,25 @@ def expiring_customers(
         ExpiringCustomer(wc_id, email, int(points), day, int(balance or 0))
         for wc_id, email, points, day, balance in session.execute(query)
     ]
+
+
+@dataclass(frozen=True)
+class ExpiringTotal:
+    points: int
+    customers: int
+
+
+def expiring_total(session: Session, store_id: int, period: Period) -> ExpiringTotal:
+    """What expires in `period` in all (every customer, not only a listed page)."""
+    points, customers = session.execute(
+        select(func.coalesce(func.sum(NextExpiry.points), 0), func.count()).where(
+            NextExpiry.store_id == store_id, *period.days(NextExpiry.day)
+        )
+    ).one()
+    return ExpiringTotal(int(points), int(customers))
+
+
+def warning_window(today: date, warn_days: int) -> Period:
+    """The days `loyalty report expiring` and the dashboard show by default: today to today +
+    `[expiry] warn_days` (from today on when warn_days is 0)."""
+    return Period(today, today + timedelta(days=warn_days) if warn_days else None)

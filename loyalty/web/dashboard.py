@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from loyalty.config import Config
 from loyalty.errors import ConfigError
 from loyalty.web.i18n import negotiate, translations
 from loyalty.web.page import PageInput, gather, render
-from reports.customers import BadCursor
+from reports.history import BadCursor
 from reports.period import Period, UnknownCustomer, find_customer
 
 log = logging.getLogger("loyalty.dashboard")
@@ -100,9 +100,11 @@ def create_app(
     *,
     resync: Resync | None = None,
     redeem: Redeem | None = None,
+    today: Callable[[], date] | None = None,
 ) -> ASGIApp:
     """The dashboard of the configured store; `resync` runs a full sync (default: `run_sync`),
-    `redeem` a redemption (default: `loyalty.redeem.redeem_once`)."""
+    `redeem` a redemption (default: `loyalty.redeem.redeem_once`), `today` the first day of
+    "points expiring soon" (default: today, UTC)."""
     store_key = config.require_store().key
     with session_scope(engine) as session:
         store_id = get_or_create_store(session, store_key).id
@@ -125,13 +127,17 @@ def create_app(
         with session_scope(engine, readonly=True) as session:
             customer = _customer(session, store_id, request, notices, _)
             page = PageInput(
-                period=period, customer=customer, cursor=request.query_params.get("cursor")
+                period=period,
+                customer=customer,
+                cursor=request.query_params.get("cursor"),
+                today=today() if today else None,
+                warn_days=config.expiry.warn_days,
             )
             try:
                 data = gather(session, store_id, page, point_value=config.points.point_value)
             except BadCursor:
                 notices.append(_("That page link is not valid; showing the newest entries."))
-                page = PageInput(period=period, customer=customer)
+                page = replace(page, cursor=None)
                 data = gather(session, store_id, page, point_value=config.points.point_value)
             html = render(
                 data,

@@ -1,5 +1,6 @@
-"""The report page: the four sections (status, sources, top customers, history), their charts and
-tables, rendered with Jinja2 in one language. Used by `loyalty report html` (one self-contained
+"""The report page: the four sections (status, sources, top customers, history), the life of a
+point (points expiring soon, tiers held and moves), their charts and tables, rendered with Jinja2
+in one language. Used by `loyalty report html` (one self-contained
 file: CSS inline, charts inline SVG, no network) and by the dashboard (CSS served, no inline).
 """
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,20 @@ from sqlalchemy.orm import Session
 from ledger.models import Customer
 from loyalty.web.charts import Series, bars_chart, columns_chart
 from loyalty.web.i18n import Formats, translations
-from reports.customers import HistoryPage, TopCustomer, history, top_customers
+from reports.customers import TopCustomer, top_customers
+from reports.expiring import (
+    ExpiringCustomer,
+    ExpiringTotal,
+    expiring_customers,
+    expiring_total,
+    warning_window,
+)
+from reports.history import HistoryPage, history
 from reports.period import Period
 from reports.runs import RunRow, recent_runs
 from reports.sources import SourcesReport, points_sources
 from reports.status import Granularity, StatusReport, points_status
+from reports.tiers import TierCount, TierMoveRow, tier_distribution, tier_moves
 
 HERE = Path(__file__).parent
 CSS = HERE / "static" / "dashboard.css"
@@ -48,6 +58,13 @@ class PageInput:
     cursor: str | None = None
     top_limit: int = 10
     history_limit: int = 25
+    life_limit: int = 10  # rows of points expiring soon and of recent tier moves
+    today: date | None = None  # the first day of "expiring soon" (None: today, UTC)
+    warn_days: int = 0  # `[expiry] warn_days`: how far "expiring soon" looks
+
+    def expiring_window(self) -> Period:
+        """The days of "points expiring soon", as `loyalty report expiring` takes them."""
+        return warning_window(self.today or datetime.now(UTC).date(), self.warn_days)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,10 @@ class PageData:
     top: list[TopCustomer]
     history: HistoryPage
     runs: list[RunRow]
+    expiring: list[ExpiringCustomer]
+    expiring_total: ExpiringTotal
+    tiers: list[TierCount]
+    tier_moves: list[TierMoveRow]
 
 
 def gather(session: Session, store_id: int, page: PageInput, *, point_value: Decimal) -> PageData:
@@ -78,6 +99,12 @@ def gather(session: Session, store_id: int, page: PageInput, *, point_value: Dec
             cursor=page.cursor,
         ),
         runs=recent_runs(session, store_id, limit=10),
+        expiring=expiring_customers(
+            session, store_id, page.expiring_window(), limit=page.life_limit
+        ),
+        expiring_total=expiring_total(session, store_id, page.expiring_window()),
+        tiers=tier_distribution(session, store_id, page.period),
+        tier_moves=tier_moves(session, store_id, page.period, limit=page.life_limit),
     )
 
 
@@ -126,6 +153,7 @@ def render(
         charts=_charts(data, fmt, gettext),
         labels=_labels(gettext),
         period_label=_period_label(page.period, fmt, gettext),
+        expiring_label=_period_label(page.expiring_window(), fmt, gettext),
     )
 
 
@@ -150,6 +178,8 @@ def _labels(_: Callable[[str], str]) -> dict[str, str]:
         "redemption": _("Redemptions"),
         "expiry": _("Expiry"),
         "first_order": _("First order bonus"),
+        "tier_move": _("Tier move"),
+        "no_tier": _("No tier"),
     }
 
 

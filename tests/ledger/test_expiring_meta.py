@@ -161,6 +161,7 @@ def test_loyalty_report_expiring_lists_the_customers_to_warn(
             "balance": 40,
         }
     ]
+    assert document["total"] == {"points": 40, "customers": 1}
     assert "40 points of 1 customer(s) expire in this range" in table
 
 

@@ -24,7 +24,7 @@ from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 
-HEAD = "0009_point_life"
+HEAD = "0010_history_tiers_coupon_lists"
 LEDGER_TABLES = {
     "stores",
     "customers",

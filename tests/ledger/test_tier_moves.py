@@ -100,3 +100,13 @@ def test_loyalty_report_tiers_lists_the_moves(
             "to": "recent",
         }
     ]
+    assert document["held"] == [{"tier": "recent", "customers": 1}]
+    # Points History lists the move right above the entry that lifted alice, with no points
+    assert main([*args[:3], "history", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["entries"]
+    assert [
+        (e["type"], e["reference"].split(":")[0], e["points"], e["balance"]) for e in listed
+    ] == [
+        ("tier_move", "tier_event", 0, 300),
+        ("entry", "order", 300, 300),
+    ]

@@ -22,6 +22,17 @@ Balances: alice 100-30+10-20-5 = 55, bob 50+5+40-60+10 = 45 (pending is not spen
 Lifetime: alice 100-30+10 = 80, bob 50+5+40 = 95, guest 40-40 = 0.
 Orders carrying points: alice 1 (order 1; order 5 earns nothing), bob 2 (order 2, and the guest's
 order 3, which followed the guest to bob's account).
+
+Tier moves (events, not entries; "silver" from 90 lifetime points), each placed in history right
+after the customer's last entry at its moment:
+
+| moment           | who   | from   | to     | follows            | balance shown |
+|------------------|-------|--------|--------|--------------------|---------------|
+| 2024-01-05 10:00 | alice | -      | silver | order:1#1          | 100           |
+| 2024-02-03 10:00 | alice | silver | -      | order:1#2 (refund) | 70            |
+| 2024-03-02 10:00 | bob   | -      | silver | transfer:guest#2   | 95            |
+
+Next expiries: alice 30 points on 2024-04-10, bob 45 points on 2024-05-01.
 """
 
 from __future__ import annotations
@@ -33,9 +44,11 @@ from sqlalchemy.orm import Session
 
 from ledger.customers import account_customer, get_or_create_store, guest_customer
 from ledger.entries import NewEntry, append_entries, remember_products
+from ledger.expiring import save_next_expiries
 from ledger.kinds import SourceKind as K
 from ledger.models import TrackedOrder
 from ledger.rollups import LinePoints
+from ledger.tiers import record_moves
 
 FEB_TO_MID_MARCH = (date(2024, 2, 1), date(2024, 3, 15))
 NOW = datetime(2024, 4, 1, tzinfo=UTC)
@@ -96,5 +109,13 @@ def build(session: Session) -> Story:
                 modified_at=NOW, points=points, fingerprint="f", last_seen_at=NOW,
             )
         )  # fmt: skip
+    session.flush()
+    moves = [
+        (a, datetime(2024, 1, 5, 10, tzinfo=UTC), None, "silver"),
+        (a, datetime(2024, 2, 3, 10, tzinfo=UTC), "silver", None),
+        (b, datetime(2024, 3, 2, 10, tzinfo=UTC), None, "silver"),
+    ]
+    record_moves(session, store.id, moves, now=NOW)
+    save_next_expiries(session, store.id, {a: (30, date(2024, 4, 10)), b: (45, date(2024, 5, 1))})
     session.flush()
     return Story(store.id, a, b, g)

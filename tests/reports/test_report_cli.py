@@ -95,7 +95,30 @@ def test_sources_top_history_and_products_in_each_format(
         config, capsys, "history", "--customer", "7", "--limit", "2", "--cursor",
         page["next_cursor"], "--csv",
     )  # fmt: skip
-    assert [row["points"] for row in csv.DictReader(io.StringIO(following))] == ["10", "-30"]
+    second = list(csv.DictReader(io.StringIO(following)))
+    # alice's move down sits right after the refund that caused it: no points, balance unchanged
+    assert [(r["type"], r["points"], r["balance"], r["note"]) for r in second] == [
+        ("entry", "10", "80", "review +10"),
+        ("tier_move", "0", "70", "tier silver → (no tier)"),
+    ]
+    after_move = json.loads(
+        run(config, capsys, "history", "--customer", "7", "--limit", "4", "--json")
+    )
+    move = after_move["entries"][3]
+    assert move == {
+        "type": "tier_move", "entry_id": None, "event_id": move["event_id"],
+        "date": "2024-02-03T10:00:00+00:00", "customer_id": 7, "email": "alice@example.com",
+        "source": "tier", "kind": "tier_move", "reference": f"tier_event:{move['event_id']}",
+        "points": 0, "balance": 70, "note": "tier silver → (no tier)", "tier_from": "silver",
+        "tier_to": None,
+    }  # fmt: skip
+    last = json.loads(
+        run(config, capsys, "history", "--customer", "7", "--json", "--cursor",
+            after_move["next_cursor"])
+    )  # fmt: skip
+    assert [(e["type"], e["points"], e["balance"]) for e in last["entries"]] == [
+        ("entry", -30, 70), ("tier_move", 0, 100), ("entry", 100, 100),
+    ]  # fmt: skip
     table = run(config, capsys, "history", "--customer", "alice@example.com", "--limit", "2")
     assert f"next page: --cursor {page['next_cursor']}" in table
 

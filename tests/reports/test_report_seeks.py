@@ -24,8 +24,9 @@ from ledger.models import CustomerEarning
 from ledger.rollup_checks import verify_rollups
 from ledger.rollups import LinePoints
 from ledger.session import session_scope
-from reports.customers import history, top_customers
+from reports.customers import top_customers
 from reports.earners import Plan, ranked_in_range
+from reports.history import history
 from reports.period import Period, find_customer
 from reports.products import product_customers
 from tests.reports.ledger_story import FEB_TO_MID_MARCH, NOW, Story, build
@@ -131,14 +132,18 @@ def test_history_balances_chain_through_every_page(session: Session, story: Stor
         if (cursor := page.next_cursor) is None:
             break
 
-    assert [r.entry_id for r in rows] == sorted((r.entry_id for r in rows), reverse=True)
-    assert len(rows) == 13
+    # Entries in recorded order, each tier move right above the entry it follows; 13 + 3 rows.
+    assert [(r.position, r.is_event) for r in rows] == sorted(
+        ((r.position, r.is_event) for r in rows), reverse=True
+    )
+    assert [r.reference.split(":")[0] for r in rows if r.is_event] == ["tier_event"] * 3
+    assert len(rows) == 16
     by_customer: dict[str | None, list[tuple[str, int, int]]] = {}
     for r in rows:
         by_customer.setdefault(r.email, []).append((r.kind, r.points, r.balance))
     for chain in by_customer.values():  # newest first: each balance minus its points is the next
         for (kind, points, balance), (_, _, older) in itertools.pairwise(chain):
-            assert balance - (0 if kind == "pending" else points) == older
+            assert balance - (0 if kind in ("pending", "tier_move") else points) == older
         kind, points, balance = chain[-1]
         assert balance == (0 if kind == "pending" else points)
 

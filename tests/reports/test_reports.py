@@ -12,7 +12,8 @@ from ledger.balances import list_balances, verify_balances
 from ledger.entries import remember_categories
 from ledger.kinds import Source
 from ledger.rollup_checks import verify_rollups
-from reports.customers import BadCursor, history, top_customers
+from reports.customers import top_customers
+from reports.history import BadCursor, history
 from reports.period import Period, find_customer
 from reports.products import product_customers
 from reports.sources import CategoryRow, ProductRow, points_sources
@@ -159,9 +160,12 @@ def test_history_pages_by_keyset_with_the_running_balance(session: Session, stor
         if cursor is None:
             break
 
+    # Tier moves sit right above the entry they follow, with no points and its balance; a page
+    # may end on one and the next page goes on from it.
     assert pages == [
         [("2024-03-12", "expiry", -5, 55), ("2024-03-01", "adjustment", -20, 60)],
-        [("2024-02-11", "review", 10, 80), ("2024-02-03", "purchase", -30, 70)],
+        [("2024-02-11", "review", 10, 80), ("2024-02-03", "tier_move", 0, 70)],
+        [("2024-02-03", "purchase", -30, 70), ("2024-01-05", "tier_move", 0, 100)],
         [("2024-01-05", "purchase", 100, 100)],
     ]
 

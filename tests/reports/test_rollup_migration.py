@@ -13,8 +13,8 @@ from ledger.migrate import alembic_config, upgrade
 from ledger.models import CustomerEarning
 from ledger.rollup_checks import verify_rollups
 from ledger.session import create_engine_for, session_scope
-from reports.customers import history
 from reports.earners import Plan, ranked_in_range
+from reports.history import history
 from reports.period import Period, find_customer
 from reports.sources import points_sources
 from reports.status import points_status

@@ -11,6 +11,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ def free_port() -> int:
 def served(admin_config: Config, engine: Engine, story: Story) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(admin_config, engine), host="127.0.0.1", port=port,
+        uvicorn.Config(create_app(admin_config, engine, today=lambda: date(2024, 4, 1)),
+                       host="127.0.0.1", port=port,
                        log_level="warning", lifespan="off")
     )  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)
@@ -103,8 +105,20 @@ def test_the_dashboard_in_a_real_browser(served: str, browser: WebDriver, tmp_pa
     assert purchase.text == "190"
     top = browser.find_elements(By.CSS_SELECTOR, "#top tbody tr")
     assert [row.get_attribute("data-customer") for row in top] == ["8", "7"]
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")) == 13
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")) == 13 + 3
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#history tbody tr.event")) == 3
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
+
+    # The life of a point: what expires from "today" (2024-04-01) on, tiers held and moved.
+    assert browser.find_element(By.ID, "life").is_displayed()
+    assert [figure(browser, n) for n in ("expiring_points", "expiring_customers")] == ["75", "2"]
+    expiring = browser.find_elements(By.CSS_SELECTOR, "#expiring tbody tr")
+    assert [row.get_attribute("data-customer") for row in expiring] == ["7", "8"]
+    held = browser.find_elements(By.CSS_SELECTOR, "#tiers tbody tr[data-tier]")
+    assert [(r.get_attribute("data-tier"), r.text.split()[-1]) for r in held] == [
+        ("silver", "1"), ("", "1")
+    ]  # fmt: skip
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#tier-moves tbody tr")) == 3
 
     # A date filter changes them.
     browser.find_element(By.ID, "to").send_keys("01/31/2024")
@@ -119,7 +133,11 @@ def test_the_dashboard_in_a_real_browser(served: str, browser: WebDriver, tmp_pa
     arrived(browser, lambda d: d.find_elements(By.ID, "history-customer"))
     assert browser.find_element(By.ID, "history-customer").text == "alice@example.com"
     balances = browser.find_elements(By.CSS_SELECTOR, "#history tbody td:nth-child(6)")
-    assert [cell.text for cell in balances] == ["55", "60", "80", "70", "100"]
+    assert [cell.text for cell in balances] == ["55", "60", "80", "70", "70", "100", "100"]
+    moves = browser.find_elements(By.CSS_SELECTOR, "#history tbody tr.event")
+    assert [m.find_element(By.CSS_SELECTOR, "td.note").text for m in moves] == [
+        "silver → No tier", "No tier → silver"
+    ]  # fmt: skip
 
     # An admin action with a wrong token is refused.
     form = browser.find_element(By.ID, "adjust-form")

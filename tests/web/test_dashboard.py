@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from ledger.session import session_scope
 from loyalty.cli import main
 from loyalty.config import Config
 from loyalty.web.dashboard import create_app
+from rules.expiry import ExpiryRules
 from tests.reports.ledger_story import Story
 from tests.web.conftest import TOKEN
 
@@ -43,6 +46,50 @@ def test_the_page_shows_the_four_sections_with_the_ledgers_figures(
     assert '<tr data-customer="8">' in html
     assert "<script" not in html
     assert 'id="admin-off"' in html  # no token configured
+
+
+def rows(html: str, table: str) -> list[tuple[str, ...]]:
+    """The cells' text of each body row of the element with id `table`, tags stripped."""
+    body = html.split(f'id="{table}"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [
+        tuple(
+            re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)
+        )
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]
+
+
+def test_the_life_of_a_point_shows_expiring_points_tiers_and_debt(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    warned = replace(config, expiry=ExpiryRules(enabled=True, warn_days=14))
+    client = TestClient(create_app(warned, engine, today=lambda: date(2024, 4, 1)))
+
+    html = client.get("/").text
+    january = client.get("/", params={"to": "2024-01-31"}).text
+    everyone = TestClient(create_app(config, engine, today=lambda: date(2024, 4, 1))).get("/").text
+
+    # as `loyalty report expiring`: from today to today + warn_days (alice), else from today on
+    assert (figure(html, "expiring_points"), figure(html, "expiring_customers")) == ("30", "1")
+    assert rows(html, "expiring") == [("Apr 10, 2024", "alice@example.com", "30", "55")]
+    assert (figure(everyone, "expiring_points"), figure(everyone, "expiring_customers")) == (
+        "75", "2"
+    )  # fmt: skip
+    # tiers held at the end of the range, and the range's moves, newest first
+    assert rows(html, "tiers")[:2] == [("silver", "1"), ("No tier", "1")]
+    assert rows(html, "tier-moves") == [
+        ("3/2/24, 10:00\u202fAM", "bob@example.com", "No tier", "silver"),
+        ("2/3/24, 10:00\u202fAM", "alice@example.com", "silver", "No tier"),
+        ("1/5/24, 10:00\u202fAM", "alice@example.com", "No tier", "silver"),
+    ]
+    assert rows(january, "tiers")[:1] == [("silver", "1")]
+    assert len(rows(january, "tier-moves")) == 1
+    # debt: recorded and below zero, beside the equation
+    assert (figure(html, "debt_outstanding"), figure(html, "below_zero")) == ("0", "0")
+    # history lists the moves as events: no points, the balance of the entry they follow
+    events = re.findall(r'<tr class="event" data-event="\d+">(.*?)</tr>', html)
+    assert len(events) == 3
+    assert 'data-value="0">—</td><td class="num" data-value="95">95</td>' in events[0]
 
 
 def test_a_date_filter_changes_the_figures(config: Config, engine: Engine, story: Story) -> None:
@@ -162,8 +209,10 @@ def test_report_html_is_one_self_contained_file(
     html = out.read_text()
     assert str(out) in capsys.readouterr().out
     assert f'<html lang="{lang}" dir="{"rtl" if lang == "ar" else "ltr"}">' in html
-    for section in ("status", "sources", "top", "history"):
+    for section in ("status", "sources", "top", "history", "life"):
         assert f'<section id="{section}"' in html
+    assert html.count('<tr class="event"') == 3  # the tier moves, in history
+    assert figure(html, "expiring_customers") == "0"  # the story's expiries are long past
     assert html.count("<svg") == 3  # points over time, sources, top customers
     assert "<style>" in html
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from anywhere
