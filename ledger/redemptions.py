@@ -14,7 +14,7 @@ redemption exactly-once live here:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +27,7 @@ from ledger.debt import debt_state
 from ledger.entries import NewEntry, append_entry, reconcile_key, ref_holdings
 from ledger.kinds import SourceKind
 from ledger.models import Customer, Redemption
+from ledger.stamps import CHANNEL as STAMPS_CHANNEL
 
 PENDING, ISSUED, USED = "pending", "issued", "used"
 REFUSED, EXPIRED, DELETED = "refused", "expired", "deleted"  # expired/deleted: points returned
@@ -34,6 +35,9 @@ KEPT = "-kept"  # expired-kept, deleted-kept: return_points_on_expiry was false
 STATUSES = (PENDING, ISSUED, USED, REFUSED, EXPIRED, DELETED, EXPIRED + KEPT, DELETED + KEPT)
 #: Statuses whose points stay spent (the others have had them returned, or never took them).
 SPENDING = frozenset({PENDING, ISSUED, USED, EXPIRED + KEPT, DELETED + KEPT})
+STOREFRONT, AUTO = "storefront", "auto"  # channels, beside "admin" and the stamp cards'
+#: The channels whose coupons the customer's `loyalty_coupons` meta lists (an admin's are not).
+LISTED_CHANNELS = (STOREFRONT, AUTO, STAMPS_CHANNEL)
 
 
 class DuplicateRequest(ValueError):
@@ -245,6 +249,36 @@ def pending_redemptions(session: Session, store_id: int) -> list[Redemption]:
             .order_by(Redemption.id)
         ).scalars()
     )
+
+
+def unlisted(session: Session, store_id: int) -> list[tuple[Redemption, int]]:
+    """Coupons created in the store (whatever became of them since) for the listed channels that
+    have not reached their live account's `loyalty_coupons` meta yet, with its WooCommerce id;
+    oldest first."""
+    rows = session.execute(
+        select(Redemption, Customer.wc_id)
+        .join(Customer, Customer.id == Redemption.customer_id)
+        .where(
+            Redemption.store_id == store_id,
+            Redemption.listed_at.is_(None),
+            Redemption.coupon_id.is_not(None),
+            Redemption.channel.in_(LISTED_CHANNELS),
+            Customer.wc_id.is_not(None),
+            Customer.deleted_at.is_(None),
+        )
+        .order_by(Redemption.id)
+    )
+    return [(redemption, int(wc_id)) for redemption, wc_id in rows if wc_id is not None]
+
+
+def mark_listed(session: Session, redemption_ids: Collection[int], *, now: datetime) -> None:
+    """The coupons are in their customer's `loyalty_coupons` meta now."""
+    if redemption_ids:
+        session.execute(
+            update(Redemption)
+            .where(Redemption.id.in_(sorted(redemption_ids)), Redemption.listed_at.is_(None))
+            .values(listed_at=now)
+        )
 
 
 def list_redemptions(

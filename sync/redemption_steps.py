@@ -7,15 +7,19 @@
 - `answer_storefront`, after the catch-up: redemption requests in customer meta, then the
   auto-issue tier (`sync.storefront`); its scan rotates with the `redeem_requests` cursor.
 - `issue_stamp_rewards`, after the catch-up (and after a one-account resync): one coupon per full
-  stamp card not rewarded yet (`sync.stamps.StampRewards`), appended to `loyalty_coupons`.
+  stamp card not rewarded yet (`sync.stamps.StampRewards`).
+- `list_coupons`, after those: every coupon of a storefront request, the auto-issue tier or a stamp
+  card that is not in its customer's `loyalty_coupons` yet, whichever run finished it
+  (`sync.coupon_lists`).
 """
 
 from __future__ import annotations
 
 from sync.context import SyncContext
+from sync.coupon_lists import list_coupons as list_missing_coupons
 from sync.redemption_lifecycle import track_redemptions
 from sync.redemptions import Redeemer, RedemptionSettings, claim_seconds
-from sync.stamps import StampRewards, reward_details
+from sync.stamps import StampRewards
 from sync.storefront import Storefront
 
 REQUESTS_CURSOR = "redeem_requests"
@@ -82,19 +86,20 @@ def _answer_storefront(ctx: SyncContext) -> None:
 
 
 def issue_stamp_rewards(ctx: SyncContext) -> None:
-    """The coupons of full stamp cards, through the redeemer; listed in `loyalty_coupons`."""
+    """The coupons of full stamp cards, through the redeemer (listed by `list_coupons`)."""
     stamps = ctx.settings.stamps
     if ctx.dry_run or not stamps.cards:
         return
-    issuer = redeemer(ctx)
-    counts = StampRewards(issuer, ctx.tx.unit, ctx.store_id, stamps).issue_due()
-    storefront = Storefront(ctx.client, ctx.tx.unit, ctx.store_id, issuer, now=lambda: ctx.now)
-    for wc_id, card, outcome in counts.outcomes:
-        if outcome.status == "issued":
-            details = reward_details(card)
-            storefront.push_coupon_meta(
-                wc_id, outcome, clear_request=False, known=None, details=details
-            )
+    counts = StampRewards(redeemer(ctx), ctx.tx.unit, ctx.store_id, stamps).issue_due()
     for name in ("issued", "pending", "refused"):
         ctx.summary.redemptions[f"stamp_rewards_{name}"] = getattr(counts, name)
-    ctx.summary.errors.extend(storefront.counts.errors[:20])
+
+
+def list_coupons(ctx: SyncContext) -> None:
+    """Coupons not in their customer's `loyalty_coupons` yet, whichever run finished them."""
+    if ctx.dry_run:
+        return
+    counts = list_missing_coupons(ctx.client, ctx.tx.unit, ctx.store_id, now=ctx.now)
+    if counts.listed:
+        ctx.summary.redemptions["coupons_listed"] = counts.listed
+    ctx.summary.errors.extend(counts.errors[:20])

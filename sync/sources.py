@@ -31,6 +31,7 @@ from sync.redemption_steps import (
     answer_storefront,
     finish_redemptions,
     issue_stamp_rewards,
+    list_coupons,
     track_coupons,
 )
 from sync.reviews import reviews_source
@@ -55,9 +56,16 @@ AFTER_CATCH_UP: tuple[Step, ...] = (
     move_tiers,
     answer_storefront,
     issue_stamp_rewards,
+    list_coupons,
     write_back,
 )
-AFTER_RESYNC: tuple[Step, ...] = (settle_points_debt, move_tiers, issue_stamp_rewards, write_back)
+AFTER_RESYNC: tuple[Step, ...] = (
+    settle_points_debt,
+    move_tiers,
+    issue_stamp_rewards,
+    list_coupons,
+    write_back,
+)
 
 
 def enabled_sources(ctx: SyncContext) -> list[Source]:

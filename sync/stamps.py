@@ -10,7 +10,7 @@ For `sync.service`:
   `Redeemer` as points (the pending redemption commits before the POST, the code is looked up
   before any POST, a killed run is finished by the next), keyed `stamps:{card}:{customer}:{n}` so
   that the n-th card of a customer is rewarded once, ever. The coupon is added to the customer's
-  `loyalty_coupons` list as storefront coupons are.
+  `loyalty_coupons` list as storefront coupons are (`sync.coupon_lists`).
 - `StampMeta` gives the write-back (`sync.customer_meta.push_balances`) the `loyalty_stamps` JSON of
   every customer whose cards changed since it was last written.
 """
@@ -131,12 +131,6 @@ class StampRewards:
                 counts.pending += outcome.status == "pending"
                 counts.refused += outcome.status == "refused"
         return counts
-
-
-def reward_details(card: StampCard) -> dict[str, Any]:
-    """What the storefront's `loyalty_coupons` entry says of a reward beyond code and amount."""
-    kind = "percent" if card.reward is RewardKind.FREE_ITEM else "fixed_cart"
-    return {"stamp_card": card.name, "reward": card.reward.value, "discount_type": kind}
 
 
 def reward_grant(card: StampCard, row: ledger.CardRow, n: int) -> Grant:

@@ -6,7 +6,9 @@ write-back. The storefront asks by writing `loyalty_redeem_request` into the cus
 answers in the same customer's meta:
 
 - issued: the request is cleared (set to ""), `loyalty_redeem_error` too, and
-  `{code, amount, expires, redemption_id}` is appended to the JSON list in `loyalty_coupons`;
+  `{code, amount, expires, redemption_id}` is appended to the JSON list in `loyalty_coupons`, in
+  the same write, and recorded as listed (`sync.coupon_lists`; the auto-issue tier's coupons are
+  listed by the sync's `list_coupons` step);
 - invalid (malformed JSON, unknown tier, too few points, an id used before for something else):
   `loyalty_redeem_error` = `{"id", "message"}`, the request is cleared, and the answer is recorded
   in the quarantine table (resource `redeem_request`).
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from ledger.models import Balance, Customer, QuarantinedItem, Redemption
 from sync.client import StoreClient
+from sync.coupon_lists import COUPONS_KEY, appended, coupons_list, entry_of, mark_listed, meta_value
 from sync.errors import StoreError
 from sync.redaction import redact, redact_value
 from sync.redemptions import Outcome, Redeemer, RedemptionRefused, Request
@@ -41,7 +44,6 @@ log = logging.getLogger("sync.storefront")
 
 REQUEST_KEY = "loyalty_redeem_request"
 ERROR_KEY = "loyalty_redeem_error"
-COUPONS_KEY = "loyalty_coupons"
 MAX_ID_LENGTH = 64
 QUARANTINE_RESOURCE = "redeem_request"
 
@@ -103,23 +105,6 @@ def parse_request(value: Any) -> ParsedRequest | None:
     if points is not None and (isinstance(points, bool) or not isinstance(points, int)):
         raise InvalidRequest("points must be a whole number", request_id)
     return ParsedRequest(request_id, tier.strip() if isinstance(tier, str) else None, points)
-
-
-def meta_value(customer: dict[str, Any], key: str) -> Any:
-    for row in customer.get("meta_data") or []:
-        if isinstance(row, dict) and row.get("key") == key:
-            return row.get("value")
-    return None
-
-
-def coupons_list(customer: dict[str, Any]) -> list[Any]:
-    value = meta_value(customer, COUPONS_KEY)
-    if isinstance(value, str) and value.strip():
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    return list(value) if isinstance(value, list) else []
 
 
 class Storefront:
@@ -229,9 +214,7 @@ class Storefront:
                 outcome = self.redeemer.redeem(request)
             except RedemptionRefused:
                 continue  # spent meanwhile
-            self.counts.auto_issued += outcome.status == "issued"
-            if outcome.status == "issued":
-                self.push_coupon_meta(wc_id, outcome, clear_request=False, known=None)
+            self.counts.auto_issued += outcome.status == "issued"  # listed by `list_coupons`
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -267,44 +250,16 @@ class Storefront:
             )
             return
         self.counts.issued += 1
-        self.push_coupon_meta(
-            int(customer["id"]), outcome, clear_request=True, known=coupons_list(customer)
-        )
-
-    def push_coupon_meta(
-        self,
-        wc_id: int,
-        outcome: Outcome,
-        *,
-        clear_request: bool,
-        known: list[Any] | None,
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Append the issued coupon to the customer's `loyalty_coupons` (once), with `details`
-        (a stamp card's reward says which card and that it is a free item)."""
-        coupons = known if known is not None else self._current_coupons(wc_id)
-        listed = {c.get("redemption_id") for c in coupons if isinstance(c, dict)}
-        if outcome.redemption_id not in listed:
-            coupons.append(
-                {
-                    "code": outcome.code,
-                    "amount": f"{outcome.amount:.2f}",
-                    "expires": outcome.expires.isoformat(),
-                    "redemption_id": outcome.redemption_id,
-                    **(details or {}),
-                }
-            )
-        meta = [{"key": COUPONS_KEY, "value": json.dumps(coupons)}]
-        if clear_request:
-            meta += [{"key": REQUEST_KEY, "value": ""}, {"key": ERROR_KEY, "value": ""}]
-        self._put_meta(wc_id, meta)
-
-    def _current_coupons(self, wc_id: int) -> list[Any]:
-        try:
-            customer = self.client.get(f"customers/{wc_id}").items
-        except StoreError:
-            return []
-        return coupons_list(customer) if isinstance(customer, dict) else []
+        wc_id = int(customer["id"])
+        entry = entry_of(self.unit_of_work, outcome.redemption_id)
+        coupons = appended(coupons_list(customer), [entry])
+        meta = [
+            {"key": COUPONS_KEY, "value": json.dumps(coupons)},
+            {"key": REQUEST_KEY, "value": ""},
+            {"key": ERROR_KEY, "value": ""},
+        ]
+        if self._put_meta(wc_id, meta):
+            mark_listed(self.unit_of_work, [outcome.redemption_id], now=self.now())
 
     def _refuse(
         self, customer: dict[str, Any], request_id: str | None, message: str, raw: Any
@@ -321,12 +276,14 @@ class Storefront:
             ],
         )
 
-    def _put_meta(self, wc_id: int, meta: list[dict[str, Any]]) -> None:
+    def _put_meta(self, wc_id: int, meta: list[dict[str, Any]]) -> bool:
         try:
             self.client.put(f"customers/{wc_id}", {"meta_data": meta})
         except StoreError as error:  # the request stays in meta and is answered next run
             self.counts.errors.append(redact(f"customer {wc_id}: {error}"))
             log.warning("could not answer the redemption request of customer %d: %s", wc_id, error)
+            return False
+        return True
 
     def _record(self, wc_id: int, request_id: str | None, message: str, raw: Any) -> None:
         now = self.now()
