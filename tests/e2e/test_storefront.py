@@ -67,6 +67,7 @@ def test_a_request_gives_a_coupon_restricted_to_the_customer_and_is_cleared(
     assert meta(store, alice, "loyalty_redeem_request") == ""
     assert meta(store, alice, "loyalty_points") == "500"
     assert summary.redemptions["storefront_issued"] == 1
+    assert "coupons_listed" not in summary.redemptions  # the answer listed it, and recorded so
 
     again = sync(shop_config)
     assert len(our_coupons(store)) == 1

@@ -24,6 +24,7 @@ from ledger.models import CustomerEarning
 from ledger.rollup_checks import verify_rollups
 from ledger.rollups import LinePoints
 from ledger.session import session_scope
+from ledger.tiers import record_moves
 from reports.customers import top_customers
 from reports.earners import Plan, ranked_in_range
 from reports.history import history
@@ -123,11 +124,19 @@ def test_an_entry_dated_before_the_others_moves_every_later_total(
     ]
 
 
-def test_history_balances_chain_through_every_page(session: Session, story: Story) -> None:
+@pytest.mark.parametrize("limit", [1, 3])
+def test_history_balances_chain_through_every_page(
+    session: Session, story: Story, limit: int
+) -> None:
+    # a second move after the same entry as bob's first (his next entry is on 2024-03-10)
+    record_moves(
+        session, story.store_id, [(story.bob, datetime(2024, 3, 3, tzinfo=UTC), "silver", "gold")],
+        now=NOW,
+    )  # fmt: skip
     rows = []
     cursor = None
     while True:
-        page = history(session, story.store_id, Period(), limit=3, cursor=cursor)
+        page = history(session, story.store_id, Period(), limit=limit, cursor=cursor)
         rows += page.rows
         if (cursor := page.next_cursor) is None:
             break
@@ -136,8 +145,14 @@ def test_history_balances_chain_through_every_page(session: Session, story: Stor
     assert [(r.position, r.is_event) for r in rows] == sorted(
         ((r.position, r.is_event) for r in rows), reverse=True
     )
-    assert [r.reference.split(":")[0] for r in rows if r.is_event] == ["tier_event"] * 3
-    assert len(rows) == 16
+    assert [r.reference.split(":")[0] for r in rows if r.is_event] == ["tier_event"] * 4
+    # bob's two moves sit right above the transfer they follow, the later one first
+    at = next(i for i, r in enumerate(rows) if r.email == "bob@example.com" and r.is_event)
+    assert [(r.tier_from, r.tier_to, r.balance) for r in rows[at : at + 2]] == [
+        ("silver", "gold", 95), (None, "silver", 95)
+    ]  # fmt: skip
+    assert (rows[at + 2].reference, rows[at + 2].entry_id) == ("transfer:guest", rows[at].position)
+    assert len(rows) == 17
     by_customer: dict[str | None, list[tuple[str, int, int]]] = {}
     for r in rows:
         by_customer.setdefault(r.email, []).append((r.kind, r.points, r.balance))
