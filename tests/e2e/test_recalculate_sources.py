@@ -144,7 +144,7 @@ def difference(new: dict[Holder, int], old: dict[Holder, int]) -> dict[Holder, i
 
 @pytest.mark.parametrize("changed", list(CHANGES), ids=list(CHANGES))
 def test_a_rule_change_of_each_source_moves_exactly_the_independent_difference(
-    changed: str, shop: Shop, sync: Sync, engine_for: Callable[[], Engine]
+    changed: str, shop: Shop, sandbox: SandboxServer, sync: Sync, engine_for: Callable[[], Engine]
 ) -> None:
     rules = CHANGES[changed]
     old = OLD.expected(shop.store, shop.registered)
@@ -153,8 +153,15 @@ def test_a_rule_change_of_each_source_moves_exactly_the_independent_difference(
     assert ledger_balances(balances_of(config, engine_for())) == old
     assert sync(config).entries_appended == 0  # a sync alone applies no rule change to the past
 
+    sandbox.request_log.clear()
     run = run_recalculation(sync_settings(config), point_value=Decimal("0.01"), engine=engine_for())
 
+    # The ledger keeps no order amounts: the orders are read again by id, a hundred a request
+    # (the trashed ones from the trash). Everything else is decided from the ledger.
+    asked = [
+        (e.path.rsplit("/", 1)[-1], e.query.get("status")) for e in sandbox.request_log.entries()
+    ]
+    assert sorted(asked) == [("orders", "any"), ("orders", "any"), ("orders", "trash")]
     expected = difference(new, old)
     assert expected, "the change must move points"
     assert holders(run.customers) == expected
@@ -279,3 +286,25 @@ def test_orders_owners_are_looked_up_a_batch_at_a_time(
     assert run.decided["orders"] == 150
     owners = [s for s in statements if "FROM customers" in s]
     assert len(owners) <= 2 * 5  # a few per batch of a hundred orders, not one per owner
+
+
+def test_since_and_customer_limit_what_is_recalculated(
+    shop: Shop, engine_for: Callable[[], Engine]
+) -> None:
+    settings = sync_settings(shop.config(ALL))
+
+    def run(**scope: Any) -> dict[Holder, int]:
+        found = run_recalculation(
+            settings, point_value=Decimal(1), engine=engine_for(), dry_run=True, **scope
+        )
+        return holders(found.customers)
+
+    today = datetime.now(UTC).date()  # only the two accounts registered today are that recent
+    assert run(since=today) == {("account", wc_id): 30 for wc_id in shop.registered}
+    assert run(customer=shop.registered[0]) == {("account", shop.registered[0]): 30}
+    everyone = difference(
+        ALL.expected(shop.store, shop.registered), OLD.expected(shop.store, shop.registered)
+    )
+    accounts = sorted(h for h in everyone if h[0] == "account" and h[1] not in shop.registered)
+    assert run(customer=accounts[0][1]) == {accounts[0]: everyone[accounts[0]]}
+    assert run(customer=999_999) == {}  # an account the ledger does not know

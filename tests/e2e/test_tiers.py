@@ -17,8 +17,10 @@ from ledger.balances import verify_balances
 from ledger.models import PointEntry, TierEvent
 from ledger.session import session_scope
 from loyalty.config import Config
+from loyalty.sync_settings import sync_settings
 from rules.tiers import Tier, TierRules
 from sandbox.store import SandboxStore
+from sync.recalculate import run_recalculation
 from sync.summary import SyncSummary
 
 Sync = Callable[..., SyncSummary]
@@ -104,3 +106,30 @@ def test_crossing_a_tier_earns_the_multiplier_from_the_next_order_on(
         assert verify_balances(session) == []
     assert [(before, after) for before, after, _ in moves] == [(None, "silver")]
     assert moves[0][2].replace(tzinfo=UTC) == start + timedelta(minutes=1)  # when it crossed
+
+
+def test_a_tier_multiplier_changed_is_recalculated_at_the_tier_each_order_earned_at(
+    store: SandboxStore, config: Config, sync: Sync, engine_for: Callable[[], Engine]
+) -> None:
+    config = replace(config, tiers=TIERS)
+    alice = store.customer_id_by_email(EMAIL)
+    assert alice is not None
+    # Days ago: later syncs list neither order again (they would decide it at the new multiplier).
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    buy(store, alice, 120, start)  # earns at no tier, and lifts alice to silver
+    sync(config)
+    at_silver = buy(store, alice, 10, start + timedelta(minutes=1))  # 10 times 2
+    sync(config, full=True)
+    faster = replace(config, tiers=TierRules((Tier("silver", 100, Decimal(3)), TIERS.tiers[1])))
+    assert sync(faster).entries_appended == 0  # the order is not decided again by a sync
+
+    run = run_recalculation(sync_settings(faster), point_value=Decimal(1), engine=engine_for())
+
+    assert (run.decided, run.total) == ({"orders": 2}, 10)  # 10 times 3, instead of 10 times 2
+    with session_scope(engine_for()) as session:
+        recalculated = session.execute(
+            select(PointEntry.source_ref, PointEntry.points).where(
+                PointEntry.source_ref.like("recalc:%")
+            )
+        ).all()
+    assert [tuple(row) for row in recalculated] == [(f"recalc:order:{at_silver}", 10)]
