@@ -30,6 +30,7 @@ from loyalty.errors import ConfigError
 from loyalty.log import register_secret
 from loyalty.secret import Secret
 from loyalty.toml_table import REQUIRED, Table, describe
+from rules.activity import ActivityRules
 from rules.comment import CommentRules
 from rules.debt import DebtPolicy
 from rules.expiry import ExpiryMode, ExpiryRules
@@ -678,25 +679,24 @@ def _meta_key(t: Table, key: str, default: str) -> str:
 def _review(rules: Table) -> ReviewRules:
     t = rules.table("review", tuple(f.name for f in fields(ReviewRules)))
     d = ReviewRules()
-    return ReviewRules(
-        enabled=t.boolean("enabled", d.enabled),
-        points=t.integer("points", d.points, lo=0, limit=POINTS_LIMIT),
-        verified_only=t.boolean("verified_only", d.verified_only),
-        min_length=t.integer("min_length", d.min_length, lo=0, limit=MAX_TEXT_LENGTH),
-        max_per_day=t.integer("max_per_day", d.max_per_day, lo=0, limit=MAX_PER_DAY),
-    )
+    return ReviewRules(**_activity(t, d), verified_only=t.boolean("verified_only", d.verified_only))
 
 
 def _comment(rules: Table) -> CommentRules:
     t = rules.table("comment", tuple(f.name for f in fields(CommentRules)))
     d = CommentRules()
-    return CommentRules(
-        enabled=t.boolean("enabled", d.enabled),
-        points=t.integer("points", d.points, lo=0, limit=POINTS_LIMIT),
-        max_per_day=t.integer("max_per_day", d.max_per_day, lo=0, limit=MAX_PER_DAY),
-        min_length=t.integer("min_length", d.min_length, lo=0, limit=MAX_TEXT_LENGTH),
-        replies=t.boolean("replies", d.replies),
-    )
+    return CommentRules(**_activity(t, d), replies=t.boolean("replies", d.replies))
+
+
+def _activity(t: Table, d: ActivityRules) -> dict[str, Any]:
+    """The keys every activity source's table shares (`[rules.review]`, `[rules.comment]`), with
+    that source's defaults `d`."""
+    return {
+        "enabled": t.boolean("enabled", d.enabled),
+        "points": t.integer("points", d.points, lo=0, limit=POINTS_LIMIT),
+        "max_per_day": t.integer("max_per_day", d.max_per_day, lo=0, limit=MAX_PER_DAY),
+        "min_length": t.integer("min_length", d.min_length, lo=0, limit=MAX_TEXT_LENGTH),
+    }
 
 
 def _purchase_book(rules: Table) -> PurchaseRuleBook:

@@ -15,11 +15,11 @@ COMMENT_REASON = "comment"
 
 
 @dataclass(frozen=True)
-class CommentRules:
-    enabled: bool = False
+class CommentRules(ActivityRules):
+    """`[rules.comment]`: the activity rules (at most 3 a day by default) and `replies`."""
+
     points: int = 5
     max_per_day: int = 3  # per customer, UTC day; 0 = no cap
-    min_length: int = 0
     replies: bool = True
 
 
@@ -38,12 +38,6 @@ class Comment:
 def comment_points(comments: Iterable[Comment], rules: CommentRules) -> dict[int, Award]:
     """What each of one customer's comments should carry now, by comment id (type `comment` only:
     other types are left out of the answer, they are not this source's)."""
-    activity = ActivityRules(
-        enabled=rules.enabled,
-        points=rules.points,
-        max_per_day=rules.max_per_day,
-        min_length=rules.min_length,
-    )
     items = [
         ActivityItem(
             item_id=c.comment_id,
@@ -57,4 +51,4 @@ def comment_points(comments: Iterable[Comment], rules: CommentRules) -> dict[int
         for c in comments
         if c.type == "comment"
     ]
-    return activity_points(items, activity, reason=COMMENT_REASON)
+    return activity_points(items, rules, reason=COMMENT_REASON)

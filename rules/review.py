@@ -14,12 +14,11 @@ REVIEW_REASON = "review"
 
 
 @dataclass(frozen=True)
-class ReviewRules:
-    enabled: bool = False
+class ReviewRules(ActivityRules):
+    """`[rules.review]`: the activity rules (no daily cap by default) and `verified_only`."""
+
     points: int = 10
     verified_only: bool = False
-    min_length: int = 0
-    max_per_day: int = 0  # per customer, UTC day; 0 = no cap
 
 
 @dataclass(frozen=True)
@@ -35,12 +34,6 @@ class Review:
 
 def review_points(reviews: Iterable[Review], rules: ReviewRules) -> dict[int, Award]:
     """What each of one customer's reviews should carry now, by review id."""
-    activity = ActivityRules(
-        enabled=rules.enabled,
-        points=rules.points,
-        max_per_day=rules.max_per_day,
-        min_length=rules.min_length,
-    )
     items = [
         ActivityItem(
             item_id=r.review_id,
@@ -53,7 +46,7 @@ def review_points(reviews: Iterable[Review], rules: ReviewRules) -> dict[int, Aw
         )
         for r in reviews
     ]
-    return activity_points(items, activity, reason=REVIEW_REASON)
+    return activity_points(items, rules, reason=REVIEW_REASON)
 
 
 __all__ = ["Review", "ReviewRules", "review_points"]

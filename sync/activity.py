@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -77,6 +77,31 @@ class ActivitySpec:
     keep: Callable[[Activity], bool] = lambda _: True  # e.g. comments of type "comment" only
     #: The rules `decide` decides by (`[rules.review]`...), for a recalculation's digest.
     rules: object = None
+
+
+Item = TypeVar("Item")
+Rules = TypeVar("Rules")
+
+
+def deciding(
+    rule: Callable[[list[Item], Rules], dict[int, Award]],
+    rules: Rules,
+    item: Callable[[TrackedActivity], Item],
+) -> Callable[[Sequence[TrackedActivity]], dict[int, Award]]:
+    """A spec's `decide`: one owner's tracked rows, each as the source's rule sees an item
+    (`item`), decided by its pure `rule` under `rules`."""
+    return lambda rows: rule([item(row) for row in rows], rules)
+
+
+def kept(row: TrackedActivity) -> dict[str, Any]:
+    """What every tracked item keeps for its rule: status, date and the text's length (the text
+    itself is not kept, so `text` is empty and `length` counts)."""
+    return {
+        "status": row.status,
+        "created_at": row.created_at,
+        "text": "",
+        "length": row.text_length,
+    }
 
 
 @dataclass(frozen=True)

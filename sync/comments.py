@@ -12,15 +12,13 @@ found: `sync.activity`.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from ledger.kinds import SourceKind
 from ledger.models import TrackedActivity
 from rules.activity import text_length
 from rules.comment import COMMENT_REASON, Comment, CommentRules, comment_points
-from rules.types import Award
-from sync.activity import ActivitySource, ActivitySpec, schedule
+from sync.activity import ActivitySource, ActivitySpec, deciding, kept, schedule
 from sync.activity_data import MAX_STATUS, Activity, email_of, status_of
 from sync.client import StoreClient
 from sync.context import SyncContext
@@ -63,7 +61,7 @@ def comment_spec(rules: CommentRules) -> ActivitySpec:
         reason=COMMENT_REASON,
         kind=SourceKind.COMMENT,
         endpoint="comments",
-        decide=_decide(rules),
+        decide=deciding(comment_points, rules, _as_comment),
         parse=parse_comment,
         params={"type": "comment", "context": "edit"},
         keep=lambda item: item.type == "comment",
@@ -71,25 +69,9 @@ def comment_spec(rules: CommentRules) -> ActivitySpec:
     )
 
 
-def _decide(rules: CommentRules) -> Callable[[Sequence[TrackedActivity]], dict[int, Award]]:
-    def decide(rows: Sequence[TrackedActivity]) -> dict[int, Award]:
-        return comment_points(
-            [
-                Comment(
-                    comment_id=row.item_id,
-                    post_id=row.subject,
-                    status=row.status,
-                    created_at=row.created_at,
-                    text="",
-                    parent=row.parent,
-                    length=row.text_length,
-                )
-                for row in rows
-            ],
-            rules,
-        )
-
-    return decide
+def _as_comment(row: TrackedActivity) -> Comment:
+    """A tracked comment as `rules.comment` sees it (the sync keeps the text's length)."""
+    return Comment(comment_id=row.item_id, post_id=row.subject, parent=row.parent, **kept(row))
 
 
 def parse_comment(raw: Any) -> Activity:

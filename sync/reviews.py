@@ -8,13 +8,10 @@ come back if it is approved again. How changes are found: `sync.activity`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 from ledger.kinds import SourceKind
 from ledger.models import TrackedActivity
 from rules.review import REVIEW_REASON, Review, ReviewRules, review_points
-from rules.types import Award
-from sync.activity import ActivitySource, ActivitySpec, schedule
+from sync.activity import ActivitySource, ActivitySpec, deciding, kept, schedule
 from sync.activity_data import parse_review
 from sync.context import SyncContext
 
@@ -36,28 +33,12 @@ def review_spec(rules: ReviewRules) -> ActivitySpec:
         reason=REVIEW_REASON,
         kind=SourceKind.REVIEW,
         endpoint="products/reviews",
-        decide=_decide(rules),
+        decide=deciding(review_points, rules, _as_review),
         parse=parse_review,
         rules=rules,
     )
 
 
-def _decide(rules: ReviewRules) -> Callable[[Sequence[TrackedActivity]], dict[int, Award]]:
-    def decide(rows: Sequence[TrackedActivity]) -> dict[int, Award]:
-        return review_points(
-            [
-                Review(
-                    review_id=row.item_id,
-                    product_id=row.subject,
-                    status=row.status,
-                    created_at=row.created_at,
-                    text="",
-                    verified=row.verified,
-                    length=row.text_length,
-                )
-                for row in rows
-            ],
-            rules,
-        )
-
-    return decide
+def _as_review(row: TrackedActivity) -> Review:
+    """A tracked review as `rules.review` sees it (the sync keeps the text's length, not the text)."""
+    return Review(review_id=row.item_id, product_id=row.subject, verified=row.verified, **kept(row))

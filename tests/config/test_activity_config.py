@@ -35,8 +35,12 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         ),
         env={},
     )
-    assert config.rules.review == ReviewRules(True, 12, True, 20, 2)
-    assert config.rules.comment == CommentRules(True, 3, 0, 5, False)
+    assert config.rules.review == ReviewRules(
+        enabled=True, points=12, verified_only=True, min_length=20, max_per_day=2
+    )
+    assert config.rules.comment == CommentRules(
+        enabled=True, points=3, max_per_day=0, min_length=5, replies=False
+    )
     assert config.sync.rescan_days == 30
 
 
