@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ log = logging.getLogger("sync")
 
 #: The store's clock may differ this much from the local one before the run warns about it.
 SKEW_WARNING = timedelta(minutes=1)
+#: How often a listing started ahead looks again whether the store has answered yet.
+ANSWER_POLL_SECONDS = 0.05
 
 
 class Transactions:
@@ -101,6 +104,7 @@ class SyncContext:
     #: Source name -> its `on_accounts`, for the customers listing to hand each page of accounts.
     account_hooks: dict[str, AccountHook] = field(default_factory=dict)
     _until: datetime | None = None
+    _until_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def start(
@@ -142,9 +146,21 @@ class SyncContext:
         store first answered, so its `Date` is known) from the store's clock, or this machine's
         minus the overlap when the store's is unknown. Anything modified later belongs to the
         catch-up or to the next run."""
-        if self._until is None:
-            self._until = self._fix_window_end()
-        return self._until
+        with self._until_lock:  # listings started ahead read it from their threads
+            if self._until is None:
+                self._until = self._fix_window_end()
+            return self._until
+
+    def window_end_once_answered(self, cancelled: threading.Event) -> datetime | None:
+        """`window_end()` as soon as the store has answered (or the window was fixed otherwise),
+        for a listing started ahead of its turn, from its thread; None if `cancelled` first."""
+        while not self.client.store_clock.wait_answered(ANSWER_POLL_SECONDS):
+            if cancelled.is_set():
+                return None
+            with self._until_lock:
+                if self._until is not None:
+                    break
+        return None if cancelled.is_set() else self.window_end()
 
     def store_now(self) -> datetime:
         """The store's time now (for catch-up windows), on the same clock as the window's end."""

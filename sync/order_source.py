@@ -14,6 +14,7 @@ time, so that what they still carry becomes available.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -56,24 +57,32 @@ _P = TypeVar("_P")
 
 @dataclass
 class _SlicePrefix:
-    """Where the cursor may safely go: the end of the longest run of fully committed slices."""
+    """Where the cursor may safely go: the end of the longest run of fully committed slices from
+    the window's start (slices are contiguous: each starts the second after the one before it
+    ends; a slice split while it ran ends earlier, and the later half is a slice of its own)."""
 
-    through: dict[int, datetime | None] = field(default_factory=dict)
-    done: dict[int, bool] = field(default_factory=dict)
+    start: datetime | None = None
+    #: slice start -> (its end, delivered through, done), as its latest committed page says
+    slices: dict[datetime, tuple[datetime, datetime | None, bool]] = field(default_factory=dict)
 
     def record(self, page: WindowPage) -> None:
-        self.through[page.slice_index] = page.delivered_through
-        # The first page stands alone: the slice after it continues from where it stopped.
-        self.done[page.slice_index] = page.last_of_slice or page.slice_index == 0
+        if self.start is None:  # the window's first page comes first
+            self.start = page.slice_start
+        self.slices[page.slice_start] = (
+            page.slice_end,
+            page.delivered_through,
+            page.last_of_slice,
+        )
 
     def safe_position(self) -> datetime | None:
         safe: datetime | None = None
-        index = 0
-        while index in self.through:
-            safe = self.through[index] or safe
-            if not self.done[index]:
+        at = self.start
+        while at is not None and at in self.slices:
+            end, through, done = self.slices[at]
+            safe = through or safe
+            if not done or end < at:  # an empty first page (all at `lo`): what follows is next
                 break
-            index += 1
+            at = end + ONE_SECOND
         return safe
 
 
@@ -104,11 +113,29 @@ class OrdersSource:
             tiers=settings.tiers,
         )
         self.seen: set[int] = set()
+        self._ahead: dict[str, _Opened] | None = None  # the listings `start_ahead` started
+        self._cancelled = threading.Event()
 
     # -- the hooks ---------------------------------------------------------------------------
 
+    def start_ahead(self, ctx: SyncContext) -> None:
+        """Start fetching the regular listings now, while the sources before this one write the
+        ledger; their pages wait (a few at most) for `run`. The window's end is fixed by the
+        store's first answer, which the fetching threads wait for."""
+        if self._ahead is None:
+            self._ahead = self._open_window(ctx, lo=None, hi=None)
+
+    def close_ahead(self) -> None:
+        """Stop the listings started ahead that `run` did not take (a failed run)."""
+        opened, self._ahead = self._ahead, None
+        self._cancelled.set()
+        for listing in (opened or {}).values():
+            listing.pages.close()
+
     def run(self, ctx: SyncContext) -> int:
-        return self._list_window(ctx, lo=None, hi=ctx.window_end())
+        opened, self._ahead = self._ahead, None
+        hi = ctx.window_end()
+        return self._take_window(ctx, opened or self._open_window(ctx, lo=None, hi=hi), hi)
 
     def catch_up(self, ctx: SyncContext, lo: datetime, hi: datetime) -> int:
         return self._list_window(ctx, lo=lo, hi=hi)
@@ -163,23 +190,43 @@ class OrdersSource:
     # -- listings ----------------------------------------------------------------------------
 
     def _list_window(self, ctx: SyncContext, *, lo: datetime | None, hi: datetime) -> int:
-        """Refunds and orders from `lo` (None: from each cursor) to `hi`; how many were new.
+        """Refunds and orders from `lo` (None: from each cursor) to `hi`; how many were new."""
+        return self._take_window(ctx, self._open_window(ctx, lo=lo, hi=hi), hi, lo is not None)
 
-        The three listings are fetched at once, each by a thread of its own (within the client's
-        `concurrency`), while this thread takes their pages in the same order as ever: every
-        refund before any order is decided, live orders before trashed ones, each page with its
-        cursor in one unit of work. Only the waiting for the store overlaps the ledger's writes.
-        """
+    def _open_window(
+        self, ctx: SyncContext, *, lo: datetime | None, hi: datetime | None
+    ) -> dict[str, _Opened]:
+        """The window's three listings, started: each fetched by a thread of its own (within the
+        client's `concurrency`). `hi` None: the window's end, once the store has answered."""
         catching_up = lo is not None
+        window: Callable[[], datetime | None] = (
+            (lambda: hi)
+            if hi is not None
+            else partial(ctx.window_end_once_answered, self._cancelled)
+        )
         opened: dict[str, _Opened] = {}
         try:
             if REFUNDS not in ctx.stopped:
-                opened[REFUNDS] = self._open_refunds(ctx, lo=lo, hi=hi)
+                opened[REFUNDS] = self._open_refunds(ctx, lo=lo, hi=window)
             for status, cursor in ORDER_LISTINGS:
                 if cursor not in ctx.stopped:
-                    opened[cursor] = self._open_orders(ctx, status, cursor, lo, hi, catching_up)
+                    opened[cursor] = self._open_orders(ctx, status, lo, window, catching_up)
             for listing in opened.values():
                 listing.pages.start()
+        except BaseException:
+            for listing in opened.values():
+                listing.pages.close()
+                ctx.progress.finish(listing.stage)
+            raise
+        return opened
+
+    def _take_window(
+        self, ctx: SyncContext, opened: dict[str, _Opened], hi: datetime, catching_up: bool = False
+    ) -> int:
+        """The window's pages taken in the same order as ever: every refund before any order is
+        decided, live orders before trashed ones, each page with its cursor in one unit of work.
+        Only the waiting for the store overlaps the ledger's writes. Returns how many were new."""
+        try:
             new = 0
             if REFUNDS in opened:
                 new += ctx.guard(REFUNDS, partial(self._list_refunds, ctx, opened[REFUNDS], hi))
@@ -197,8 +244,10 @@ class OrdersSource:
                 ctx.progress.finish(listing.stage)
         return new
 
-    def _open_refunds(self, ctx: SyncContext, *, lo: datetime | None, hi: datetime) -> _Opened:
-        """Refund details created from `lo` (None: the cursor; all on a full sync) to `hi`."""
+    def _open_refunds(
+        self, ctx: SyncContext, *, lo: datetime | None, hi: Callable[[], datetime | None]
+    ) -> _Opened:
+        """Refund details created from `lo` (None: the cursor; all on a full sync) to `hi()`."""
         if lo is None:
             cursor = ctx.cursor_position(REFUNDS)
             after = None if ctx.full or cursor is None else cursor - ctx.overlap
@@ -206,7 +255,12 @@ class OrdersSource:
             after = lo - ONE_SECOND  # `after` is exclusive: the second of `lo` is listed too
         stage = "refunds"
         ctx.progress.start(stage)
-        pages = partial(fetch_refunds_created, ctx.client, after=after, before=hi + ONE_SECOND)
+
+        def pages() -> Iterator[list[dict[str, Any]]]:
+            end = hi()
+            if end is not None:
+                yield from fetch_refunds_created(ctx.client, after=after, before=end + ONE_SECOND)
+
         return _Opened(stage, Prefetched(_counted(pages, ctx, stage, len), depth=PREFETCH_PAGES))
 
     def _list_refunds(self, ctx: SyncContext, listing: _Opened, hi: datetime) -> int:
@@ -226,28 +280,33 @@ class OrdersSource:
         self,
         ctx: SyncContext,
         status: str,
-        cursor: str,
         lo: datetime | None,
-        hi: datetime,
+        hi: Callable[[], datetime | None],
         catching_up: bool,
     ) -> _Opened:
-        """Orders with `status` modified from `lo` (None: the cursor) to `hi`."""
+        """Orders with `status` modified from `lo` (None: the cursor) to `hi()`."""
+        cursor = dict(ORDER_LISTINGS)[status]
         if lo is None:
             position = ctx.cursor_position(cursor)
             lo = BEGINNING if ctx.full or position is None else position - ctx.overlap
         stage = "orders" if status == LIVE else "trashed orders"
         stage = f"{stage} (catch-up)" if catching_up else stage
         ctx.progress.start(stage)
-        pages = partial(
-            fetch_orders_window,
-            ctx.client,
-            status=status,
-            lo=lo,
-            hi=hi,
-            per_page=ctx.settings.per_page,
-            concurrency=ctx.settings.concurrency,
-            on_total=partial(ctx.progress.total, stage=stage),
-        )
+        start = lo
+
+        def pages() -> Iterator[WindowPage]:
+            end = hi()
+            if end is not None:
+                yield from fetch_orders_window(
+                    ctx.client,
+                    status=status,
+                    lo=start,
+                    hi=end,
+                    per_page=ctx.settings.per_page,
+                    concurrency=ctx.settings.concurrency,
+                    on_total=partial(ctx.progress.total, stage=stage),
+                )
+
         counted = _counted(pages, ctx, stage, lambda page: len(page.items))
         return _Opened(stage, Prefetched(counted, depth=PREFETCH_PAGES))
 

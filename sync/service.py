@@ -48,7 +48,7 @@ from sync.errors import SourceUnavailable
 from sync.progress import Progress, make_progress
 from sync.redaction import redact_value, register_secret
 from sync.settings import SyncSettings
-from sync.source import AccountWatcher, Backfill, Backfills, Source, Step
+from sync.source import AccountWatcher, Backfill, Backfills, Source, StartsAhead, Step
 from sync.sources import AFTER_CATCH_UP, AFTER_RESYNC, AFTER_SOURCES, BEFORE, enabled_sources
 from sync.summary import SyncSummary
 
@@ -140,8 +140,7 @@ class SyncJob:
         run_id = self._start_run()
         try:
             self._steps(BEFORE)
-            for source in self.sources:
-                source.run(ctx)
+            self._run_sources()
             for source in self.sources:
                 source.check(ctx)
             self._steps(AFTER_SOURCES)
@@ -152,6 +151,19 @@ class SyncJob:
             raise
         self._finish_run(run_id, "failed" if ctx.stopped else "succeeded", None)
         return self.summary
+
+    def _run_sources(self) -> None:
+        """Every source's `run`, one after another; the listings of those that can start ahead are all
+        fetching from the start (a later source's pages arrive while the first one writes)."""
+        ahead: list[StartsAhead] = [s for s in self.sources if isinstance(s, StartsAhead)]
+        try:
+            for early in ahead:
+                early.start_ahead(self.ctx)
+            for source in self.sources:
+                source.run(self.ctx)
+        finally:
+            for early in ahead:
+                early.close_ahead()
 
     def resync_customer(self, wc_id: int) -> SyncSummary:
         """One account, through every source's `resync_customer`, then its balance written back.

@@ -69,6 +69,24 @@ class AccountWatcher(Protocol):
 
 
 @runtime_checkable
+class StartsAhead(Protocol):
+    """A source whose regular listings can start fetching before its turn (while the sources
+    before it write the ledger), within the client's `concurrency`: the service starts them all
+    before the first `run`, and closes what a failed run left. Its `run` takes the pages in the
+    same order as ever; only the waiting for the store overlaps."""
+
+    name: str
+
+    def start_ahead(self, ctx: SyncContext) -> None:
+        """Start fetching what `run` will take (a few pages ahead at most)."""
+        ...
+
+    def close_ahead(self) -> None:
+        """Stop what was started and not taken. Idempotent."""
+        ...
+
+
+@runtime_checkable
 class Backfills(Protocol):
     """A source that can award what it missed before it was turned on (`loyalty resync`)."""
 

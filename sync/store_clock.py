@@ -36,6 +36,7 @@ class StoreClock:
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._observed = False
+        self._answered = threading.Event()
         self._anchor: tuple[datetime, float] | None = None
         self._skew: timedelta | None = None
         self._problem: str | None = None
@@ -46,6 +47,7 @@ class StoreClock:
             if self._observed:
                 return
             self._observed = True
+            self._answered.set()
             local = self._wall_clock()
             when, self._problem = _parse(date_header)
             if when is None:
@@ -57,6 +59,10 @@ class StoreClock:
                 return
             self._anchor = (when, self._monotonic())
             self._skew = skew
+
+    def wait_answered(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the store's first answer; whether it has come."""
+        return self._answered.wait(timeout)
 
     def now(self) -> datetime | None:
         """The store's current time in whole seconds, or None while no usable Date was seen."""

@@ -9,6 +9,12 @@ after the last second seen, excluding the ids already seen at exactly that secon
 The window is fixed at both ends (`lo`..`hi`, whole seconds, inclusive): an item modified during the
 sync gets a date after `hi` and simply belongs to the next run. Once the first page shows there is
 more than one page, the rest of the window is cut into time slices paged concurrently, each by keyset.
+A shop's orders are not spread evenly over time, so slices end at different times: a fetcher left
+without a slice splits the running slice with the most left (estimated from what it has delivered
+per second so far) at the middle of what is left, and takes the later half; the slice it split ends
+at the cut, and an answer already on its way with items beyond the cut ends it there (those items
+are the new slice's). Every page says which slice it is of (its first second) and where that slice
+ends now, so the consumer can tell which seconds are fully delivered (`WindowPage`).
 
 A full page that brings nothing after the keyset position (a store that ignores `exclude`, or answers
 with a page it already sent) would be asked for again forever: the walk pages that second by id
@@ -38,13 +44,25 @@ MAX_ID = 2**63 - 1
 
 #: How long closing the pages waits for fetching threads (daemonic: the process never waits).
 JOIN_SECONDS = 2.0
+#: A running slice is split for an idle fetcher only when it seems to have this many pages left
+#: (each split costs about one request: two partial last pages instead of one).
+SPLIT_MIN_PAGES = 3
+#: An idle fetcher looks again this often (besides whenever a page arrives), to see `stop`.
+WAIT_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
 class WindowPage:
-    """One page of items, in (modified, id) order within its slice."""
+    """One page of items, in (modified, id) order within its slice.
 
-    slice_index: int
+    Slices are contiguous: the first page is a slice of its own from the window's `lo`, and each
+    slice starts the second after the one before it ends. A slice's end may move earlier while
+    it runs (it was split); its pages are delivered in order, the last with `last_of_slice`.
+    """
+
+    slice_start: datetime
+    #: Where the slice ends as this page leaves it (the final page: where it ended).
+    slice_end: datetime
     items: list[dict[str, Any]]
     #: Everything in this slice modified at or before this second has now been delivered.
     delivered_through: datetime | None
@@ -60,6 +78,66 @@ class _SliceState:
     #: Items without a usable id or date already delivered at `position`: the next request
     #: skips them with `offset` (nothing else can move past a page made only of them).
     skip: int = 0
+    delivered: int = 0  # items delivered so far (to estimate what is left)
+    first: datetime | None = None  # the first dated item's second
+    finished: bool = False
+
+
+class _Board:
+    """The slices of a window not yet finished, handed to the fetchers; splits the busiest slice
+    for a fetcher left without one. Its lock also orders a slice's answers against its splits."""
+
+    def __init__(self, slices: list[_SliceState], per_page: int) -> None:
+        self.lock = threading.Condition()
+        self._todo = list(slices)
+        self._running: list[_SliceState] = []
+        self._per_page = per_page
+
+    def take(self, stop: threading.Event) -> _SliceState | None:
+        """The next slice to page: a waiting one, else the later half of the running slice with
+        the most left (when that is worth a request of its own; a fetcher waits for the running
+        slices' next pages to tell), else None once every slice is finished or `stop` is set."""
+        with self.lock:
+            while not stop.is_set():
+                self._running = [state for state in self._running if not state.finished]
+                state = self._todo.pop(0) if self._todo else self._split()
+                if state is not None:
+                    self._running.append(state)
+                    return state
+                if not self._running:
+                    return None
+                self.lock.wait(timeout=WAIT_SECONDS)  # woken by the next page of any slice
+            return None
+
+    def delivered(self) -> None:
+        """A slice delivered a page (under `lock`): idle fetchers look again."""
+        self.lock.notify_all()
+
+    def _split(self) -> _SliceState | None:
+        best: tuple[float, _SliceState] | None = None
+        for state in self._running:
+            left = _estimated_left(state)
+            if left >= SPLIT_MIN_PAGES * self._per_page and (best is None or left > best[0]):
+                best = (left, state)
+        if best is None:
+            return None
+        victim = best[1]
+        cut = (victim.position + (victim.hi - victim.position) / 2).replace(microsecond=0)
+        if cut <= victim.position or cut > victim.hi:
+            return None
+        later = _SliceState(lo=cut, hi=victim.hi, position=cut)
+        victim.hi = cut - ONE_SECOND
+        return later
+
+
+def _estimated_left(state: _SliceState) -> float:
+    """Items a running slice still has to deliver, at the rate per second of what it delivered
+    so far (from its first item on: a slice may start with an empty stretch); 0 until it has
+    delivered something, or with less than two seconds left."""
+    if state.finished or state.first is None or state.hi - state.position < ONE_SECOND * 2:
+        return 0.0
+    walked = max(1.0, (state.position - state.first).total_seconds())
+    return state.delivered / walked * (state.hi - state.position).total_seconds()
 
 
 def wc_time(moment: datetime) -> str:
@@ -116,11 +194,12 @@ class ModifiedWindow:
         if self._on_total is not None and total is not None:
             self._on_total(total)
         if done:
-            yield WindowPage(0, items, self._hi, last_of_slice=True)
+            yield WindowPage(self._lo, self._hi, items, self._hi, last_of_slice=True)
             return
         remaining = max(0, (total or 0) - len(items))
         slices = self._split(first, remaining)
-        yield WindowPage(0, items, first.position - ONE_SECOND, last_of_slice=False)
+        through = first.position - ONE_SECOND
+        yield WindowPage(self._lo, through, items, through, last_of_slice=True)
         yield from self._page_concurrently(slices)
 
     # -- slicing -------------------------------------------------------------------------------
@@ -128,10 +207,11 @@ class ModifiedWindow:
     def _split(self, first: _SliceState, remaining: int) -> list[_SliceState]:
         """Cut what is left of the window into time slices; the first keeps its keyset position."""
         pages_left = -(-remaining // self._per_page)
-        count = max(1, min(self._concurrency * 2, pages_left))
+        count = max(1, min(self._concurrency, pages_left))
         span = self._hi - first.position
         step = span / count
         if count == 1 or step < ONE_SECOND * 2:
+            first.lo = first.position  # the first page was a slice of its own
             return [first]
         bounds = [first.position + step * i for i in range(1, count)]
         bounds = [b.replace(microsecond=0) for b in bounds]
@@ -147,20 +227,18 @@ class ModifiedWindow:
     def _page_concurrently(self, slices: list[_SliceState]) -> Iterator[WindowPage]:
         # A bounded queue keeps memory flat: fetchers wait while the consumer writes to the ledger.
         out: queue.Queue[WindowPage | BaseException | None] = queue.Queue(maxsize=self._concurrency)
-        todo: queue.SimpleQueue[tuple[int, _SliceState]] = queue.SimpleQueue()
-        for index, state in enumerate(slices):
-            todo.put((index, state))
+        board = _Board(slices, self._per_page)
         stop = threading.Event()
         workers = [
             threading.Thread(
-                target=self._work, args=(todo, out, stop), name=f"pages-{n}", daemon=True
+                target=self._work, args=(board, out, stop), name=f"pages-{n}", daemon=True
             )
             for n in range(min(self._concurrency, len(slices)))
         ]
         for worker in workers:
             worker.start()
         try:
-            yield from self._drain(out, len(slices))
+            yield from self._drain(out, len(workers))
         finally:
             stop.set()
             _empty(out)
@@ -170,21 +248,27 @@ class ModifiedWindow:
 
     def _work(
         self,
-        todo: queue.SimpleQueue[tuple[int, _SliceState]],
+        board: _Board,
         out: queue.Queue[WindowPage | BaseException | None],
         stop: threading.Event,
     ) -> None:
-        while not stop.is_set():
-            try:
-                index, state = todo.get_nowait()
-            except queue.Empty:
-                return
-            self._run_slice(index, state, out, stop)
+        """Page slices until none is left to take or split; then say so (None) to the consumer."""
+        try:
+            while not stop.is_set():
+                state = board.take(stop)
+                if state is None:
+                    break
+                self._run_slice(board, state, out, stop)
+            _put(out, None, stop)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer thread, re-raised there
+            _put(out, error, stop)
+            stop.set()  # the window has failed: no other slice asks the store for more
 
     @staticmethod
     def _drain(
         out: queue.Queue[WindowPage | BaseException | None], producers: int
     ) -> Iterator[WindowPage]:
+        """The pages, until every producer has said it is done; re-raises a producer's error."""
         finished = 0
         while finished < producers:
             got = out.get()
@@ -197,22 +281,19 @@ class ModifiedWindow:
 
     def _run_slice(
         self,
-        index: int,
+        board: _Board,
         state: _SliceState,
         out: queue.Queue[WindowPage | BaseException | None],
         stop: threading.Event,
     ) -> None:
-        try:
-            while not stop.is_set():
-                items, _, done = self._next(state)
-                through = state.hi if done else state.position - ONE_SECOND
-                _put(out, WindowPage(index + 1, items, through, done), stop)
-                if done:
-                    break
-            _put(out, None, stop)
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer thread, re-raised there
-            _put(out, error, stop)
-            stop.set()  # the window has failed: no other slice asks the store for more
+        while not stop.is_set():
+            items, _, done = self._next(state)
+            with board.lock:  # against a split of this slice meanwhile
+                page = _slice_page(state, items, done)
+                board.delivered()
+            _put(out, page, stop)
+            if page.last_of_slice:
+                return
 
     # -- keyset ---------------------------------------------------------------------------------
 
@@ -317,6 +398,26 @@ class ModifiedWindow:
         # its front (after those skipped before) and are skipped from now on.
         state.tie_ids |= {i for _, i in dated} | undated
         state.skip += sum(1 for _, i in keys if i is None)
+
+
+def _slice_page(state: _SliceState, items: list[dict[str, Any]], done: bool) -> WindowPage:
+    """The page a slice's answer makes, under the board's lock. If the slice was split while the
+    request was on its way, items beyond its new end belong to the later half: they are left out,
+    and the slice is done (the answer is in date order, so everything up to its end came first).
+    Items without a usable date stay (delivered twice at worst: quarantining is idempotent)."""
+    kept = [item for item in items if not _beyond(item, state.hi)]
+    done = done or len(kept) < len(items) or state.position > state.hi
+    state.delivered += len(kept)
+    if state.first is None:
+        state.first = min((m for m, _ in map(keyset_key, kept) if m is not None), default=None)
+    state.finished = done
+    through = state.hi if done else state.position - ONE_SECOND
+    return WindowPage(state.lo, state.hi, kept, through, last_of_slice=done)
+
+
+def _beyond(item: Any, end: datetime) -> bool:
+    modified, _ = keyset_key(item)
+    return modified is not None and modified > end
 
 
 def _put(

@@ -193,3 +193,27 @@ def test_killed_while_listings_run_concurrently_no_cursor_is_ahead_of_its_entrie
             and datetime.fromisoformat(order["date_modified_gmt"]).replace(tzinfo=UTC) <= position
         } & tracked_in_the_end
         assert covered <= tracked, f"{len(covered - tracked)} order(s) behind the cursor missing"
+
+
+def test_orders_are_fetched_while_the_customers_listing_runs(
+    sandbox: SandboxServer, store: SandboxStore, config: Config, sync: Sync, engine_for
+) -> None:
+    """The orders source starts its listings ahead of its turn (once the store has answered):
+    a customers page is held until an orders request arrives beside it. The ledger still takes
+    the customers first, so the result is exact."""
+
+    def customers(method: str, path: str) -> bool:
+        return method == "GET" and path.endswith("/customers")
+
+    def orders(method: str, path: str) -> bool:
+        return method == "GET" and path.endswith("/orders")
+
+    meeting = Meeting(customers, orders, skip=1)  # the first answer fixes the window's end
+    sandbox.request_log.clear()
+    sandbox.before_request = meeting
+    summary = sync(config, full=True)
+    sandbox.before_request = None
+    assert meeting.met.is_set()
+    assert_exact(store, config, engine_for())
+    assert summary.quarantined == 0
+    assert sync(config).entries_appended == 0

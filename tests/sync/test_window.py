@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from sync.window import ModifiedWindow, wc_time
+from sync.order_source import _SlicePrefix
+from sync.window import ModifiedWindow, WindowPage, _Board, _slice_page, _SliceState, wc_time
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -145,3 +147,116 @@ def test_hundreds_of_items_modified_in_the_same_second_are_all_seen() -> None:
     seen = collect(store, concurrency=2)
     assert len(seen) == len(set(seen))
     assert set(seen) == set(store.modified)
+
+
+class SlowStore(ChangingStore):
+    """Takes a moment to answer (outside its lock), so that fetchers finish at different times."""
+
+    def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> FakePage:
+        page = super().get(endpoint, params)
+        time.sleep(0.001)
+        return page
+
+
+def _uneven_store(items: int, seed: int) -> ChangingStore:
+    """Most items in the last tenth of the window, as in a shop that grew: equal time slices
+    are far from equal work (idle fetchers split the busy ones, whenever that happens)."""
+    store = SlowStore(0, seed, churn=0)
+    for i in range(1, items + 1):
+        late = store.rng.random() < 0.8
+        days = 270 + store.rng.randrange(30) if late else store.rng.randrange(270)
+        store.modified[i] = START + timedelta(days=days, seconds=store.rng.randrange(86400))
+    return store
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_slices_split_for_idle_fetchers_deliver_every_item_once_in_contiguous_slices(
+    seed: int,
+) -> None:
+    store = _uneven_store(3_000, seed)
+    window = ModifiedWindow(
+        store,
+        "orders",
+        {"status": "any"},
+        lo=START,
+        hi=START + timedelta(days=399),
+        per_page=100,
+        concurrency=4,
+    )
+    pages = list(window.pages())
+    ids = [int(item["id"]) for page in pages for item in page.items]
+    assert sorted(ids) == sorted(store.modified), "an item was missed or delivered twice"
+    # Each slice's items lie within it (the first page's last second is its own too, though it
+    # says it delivered only the seconds before); the final slices tile the window with no gap.
+    ends: dict[datetime, datetime] = {}
+    for n, page in enumerate(pages):
+        for item in page.items if n else ():
+            modified = datetime.fromisoformat(item["date_modified_gmt"]).replace(tzinfo=UTC)
+            assert page.slice_start <= modified <= page.slice_end
+        if page.last_of_slice:
+            ends[page.slice_start] = page.slice_end
+    at = START
+    while at in ends:
+        at = ends[at] + timedelta(seconds=1)
+    assert at == START + timedelta(days=399, seconds=1)
+    # Each slice costs at most one partial page beyond its share.
+    assert store.requests <= -(-3_000 // 100) + len(ends)
+
+
+def test_an_idle_fetcher_takes_the_later_half_of_the_slice_with_most_left() -> None:
+    hour = timedelta(hours=1)
+    slow = _SliceState(START, START + 10 * hour, START + hour, delivered=100, first=START)
+    busy = _SliceState(START, START + 10 * hour, START + hour, delivered=1_000, first=START)
+    board = _Board([slow, busy], per_page=100)
+    stop = threading.Event()
+    assert board.take(stop) is slow
+    assert board.take(stop) is busy
+    later = board.take(stop)
+    assert later is not None
+    assert later.lo == later.position == START + hour + 4.5 * hour
+    assert later.hi == START + 10 * hour
+    assert busy.hi == later.lo - timedelta(seconds=1)
+    assert slow.hi == START + 10 * hour  # untouched
+
+
+def test_a_slice_with_little_left_is_not_split() -> None:
+    hour = timedelta(hours=1)
+    state = _SliceState(START, START + 2 * hour, START + hour, delivered=100, first=START)
+    board = _Board([state], per_page=100)
+    stop = threading.Event()
+    assert board.take(stop) is state
+    state.finished = True  # its last page came
+    assert board.take(stop) is None  # 100 more were expected: not worth a request of its own
+
+
+def test_an_answer_in_flight_when_its_slice_was_split_keeps_only_what_is_left_of_it() -> None:
+    state = _SliceState(lo=START, hi=START + timedelta(seconds=99), position=START)
+    items = [
+        {"id": i, "date_modified_gmt": wc_time(START + timedelta(seconds=i))} for i in range(150)
+    ]
+    state.position = START + timedelta(seconds=149)  # as the keyset walk left it
+    page = _slice_page(state, items, done=False)
+    assert [item["id"] for item in page.items] == list(range(100))
+    assert page.last_of_slice
+    assert page.delivered_through == page.slice_end == START + timedelta(seconds=99)
+
+
+def test_the_cursor_prefix_stops_at_a_slice_not_yet_committed_and_never_loops() -> None:
+    second = timedelta(seconds=1)
+
+    def page(start: datetime, end: datetime, through: datetime, done: bool) -> WindowPage:
+        return WindowPage(start, end, [], through, done)
+
+    prefix = _SlicePrefix()
+    # The first page was all at `lo` (a bulk edit): it covers nothing whole; the next slice
+    # starts at `lo` again.
+    prefix.record(page(START, START - second, START - second, True))
+    assert prefix.safe_position() == START - second
+    prefix.record(page(START, START + 99 * second, START + 40 * second, False))
+    assert prefix.safe_position() == START + 40 * second
+    # That slice was split at +50: it ends at +49; the later half [+50, +99] has not delivered.
+    prefix.record(page(START, START + 49 * second, START + 49 * second, True))
+    prefix.record(page(START + 100 * second, START + 200 * second, START + 200 * second, True))
+    assert prefix.safe_position() == START + 49 * second
+    prefix.record(page(START + 50 * second, START + 99 * second, START + 99 * second, True))
+    assert prefix.safe_position() == START + 200 * second
