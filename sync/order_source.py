@@ -31,6 +31,7 @@ from ledger.pending import matured_orders
 from sync.accounts import retire_suspects
 from sync.ahead import Prefetched
 from sync.context import SyncContext
+from sync.id_set import IdSet
 from sync.order_points import OrderPoints, Outcome, store_refunds
 from sync.order_recalc import known_order_ids, recalculate_orders
 from sync.orders import LIVE, TRASH, fetch_customer_orders, fetch_known_orders, fetch_orders_window
@@ -50,6 +51,8 @@ ONE_SECOND = timedelta(seconds=1)
 ORDER_LISTINGS = ((LIVE, "orders"), (TRASH, "orders_trash"))
 REFUNDS = "refunds"
 CHECKED = "orders_checked"
+#: Known orders read at a time by the check of deleted orders.
+KNOWN_ORDERS_CHUNK = 5_000
 #: Pages a listing's thread reads ahead of the ledger (besides those its requests have in flight).
 PREFETCH_PAGES = 2
 _P = TypeVar("_P")
@@ -112,7 +115,7 @@ class OrdersSource:
             store_now=ctx.window_end,
             tiers=settings.tiers,
         )
-        self.seen: set[int] = set()
+        self.seen = IdSet()  # every order id listed in this run, as bits (sync.id_set)
         self._ahead: dict[str, _Opened] | None = None  # the listings `start_ahead` started
         self._cancelled = threading.Event()
 
@@ -341,12 +344,13 @@ class OrdersSource:
         if not ctx.due(CHECKED, ctx.settings.reconcile_every_hours):
             return 0
         with ctx.tx.unit() as session:
+            # Read in chunks, never all at once: after a full listing nearly every one was seen.
             rows = session.execute(
-                select(TrackedOrder.order_id, TrackedOrder.status).where(
-                    TrackedOrder.store_id == ctx.store_id, TrackedOrder.deleted.is_(False)
-                )
-            ).all()
-        candidates = {oid: status for oid, status in rows if oid not in self.seen}
+                select(TrackedOrder.order_id, TrackedOrder.status)
+                .where(TrackedOrder.store_id == ctx.store_id, TrackedOrder.deleted.is_(False))
+                .execution_options(yield_per=KNOWN_ORDERS_CHUNK)
+            )
+            candidates = {oid: status for oid, status in rows if oid not in self.seen}
         ctx.progress.start("known orders", len(candidates))
         with closing(fetch_known_orders(ctx.client, candidates)) as batches:
             for found, gone in batches:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -44,13 +45,38 @@ from rules.types import Order
 OwnerMoved = Callable[[Session, int, int], list[NewEntry]]
 
 
-class OwnerDirectory:
-    """Resolves order owners to ledger customer ids, with a per-run cache (one sync = one writer)."""
+#: Owners a directory remembers (each of its two caches): what a few pages of orders name, so
+#: that memory stays flat however big the shop (an owner forgotten is read again when needed).
+OWNER_CACHE_SIZE = 10_000
 
-    def __init__(self, store_id: int) -> None:
+_K = TypeVar("_K")
+
+
+class BoundedCache(dict[_K, int]):
+    """A dict that forgets its oldest entries beyond `size` (a cache: the ledger has the truth)."""
+
+    def __init__(self, size: int = OWNER_CACHE_SIZE) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: _K, value: int) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.size:
+            del self[next(iter(self))]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+
+class OwnerDirectory:
+    """Resolves order owners to ledger customer ids, with a per-run cache (one sync = one writer)
+    of bounded size."""
+
+    def __init__(self, store_id: int, cache_size: int = OWNER_CACHE_SIZE) -> None:
         self.store_id = store_id
-        self._accounts: dict[int, int] = {}
-        self._by_email: dict[str, int] = {}
+        self._accounts: BoundedCache[int] = BoundedCache(cache_size)
+        self._by_email: BoundedCache[str] = BoundedCache(cache_size)
         self._deleted: set[int] = set()  # WooCommerce ids of accounts deleted in the store
 
     def owner_of(self, session: Session, order: Order) -> int | None:
@@ -112,7 +138,8 @@ class OwnerDirectory:
         """The account was deleted in the store: its id and email resolve to it no more."""
         if account.wc_id is not None:
             self._deleted.add(account.wc_id)
-        self._by_email = {e: owner for e, owner in self._by_email.items() if owner != account.id}
+        for email in [e for e, owner in self._by_email.items() if owner == account.id]:
+            del self._by_email[email]
 
     def register_accounts(
         self, session: Session, customers: list[tuple[int, str]]
