@@ -20,6 +20,20 @@ PENDING_PREFIX = "pending:"
 CHUNK = 500
 
 
+def holds_pending(session: Session, store_id: int) -> bool:
+    """Whether any reference of the store has ever held pending points (an index range read)."""
+    found = session.execute(
+        select(PointEntry.id)
+        .where(
+            PointEntry.store_id == store_id,
+            PointEntry.source_ref >= PENDING_PREFIX,
+            PointEntry.source_ref < PENDING_PREFIX[:-1] + chr(ord(PENDING_PREFIX[-1]) + 1),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def pending_ref(order_ref: str) -> str:
     """`pending:order:{id}` for `order:{id}`."""
     return f"{PENDING_PREFIX}{order_ref}"

@@ -195,13 +195,20 @@ def _record_answer(
     """Record each item of a batch answer; returns the customers the store says do not exist."""
     items = answer.get("update", []) if isinstance(answer, dict) else []
     by_id = {valid_id(item): item for item in items if isinstance(item, dict)}
+    missing = {"code": "missing", "message": "no answer"}
+    errors = [
+        (write, item.get("error") if (item := by_id.get(write.wc_id)) is not None else missing)
+        for write in batch
+    ]
+    # The other meta updates record what they wrote first (they may add a customer's state),
+    # so that one query then finds every state of the batch.
+    for write, error in errors:
+        if not error:
+            for update in write.more:
+                update.on_written(session)
     states = _load_states(session, [w.customer_id for w in batch])
     gone_ids: list[int] = []
-    for write in batch:
-        item = by_id.get(write.wc_id)
-        error = (
-            item.get("error") if item is not None else {"code": "missing", "message": "no answer"}
-        )
+    for write, error in errors:
         if not error:
             _record_success(session, states, write, now)
             result.written += 1
@@ -225,9 +232,8 @@ def _load_states(session: Session, customer_ids: list[int]) -> dict[int, MetaWri
 
 
 def _state(session: Session, states: dict[int, MetaWrite], customer_id: int) -> MetaWrite:
-    # The batch's loaded states first; a customer without one may have had it added meanwhile
-    # by another meta update's `on_written` (in this session): `session.get` finds that one.
-    state = states.get(customer_id) or session.get(MetaWrite, customer_id)
+    # Loaded after the other meta updates' `on_written`: a customer absent here has no state.
+    state = states.get(customer_id)
     if state is None:
         state = states[customer_id] = MetaWrite(customer_id=customer_id, attempts=0, gave_up=False)
         session.add(state)
@@ -237,8 +243,6 @@ def _state(session: Session, states: dict[int, MetaWrite], customer_id: int) -> 
 def _record_success(
     session: Session, states: dict[int, MetaWrite], write: PendingWrite, now: datetime
 ) -> None:
-    for update in write.more:
-        update.on_written(session)
     if write.balance is None:
         return  # the balance was written before: its record stands
     state = _state(session, states, write.customer_id)

@@ -39,6 +39,8 @@ def obj_at(value: Any, path: str) -> Mapping[str, Any]:
 
 
 def integer(value: Any, path: str, *, minimum: int | None = None, maximum: int = MAX_INT) -> int:
+    if type(value) is int and (minimum is None or value >= minimum) and value <= maximum:
+        return value  # the common case, before any message is built
     expected = "an integer"
     expected += f" >= {minimum}" if minimum is not None else ""
     too_big = isinstance(value, int) and value > maximum

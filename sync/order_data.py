@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from rules.types import Order, OrderLine, Refund, RefundLine
+from sync.errors import InvalidSourceData
 from sync.fields import describe, gmt, integer, invalid, join, member, obj_at, text
 
 # The strict readers (`sync.fields`), under the names this module has always used.
@@ -129,13 +130,19 @@ def parse_refund(raw: Mapping[str, Any]) -> Refund:
 
 
 def _order_line(raw: Any, index: int) -> OrderLine:
-    path = f"line_items[{index}]"
+    try:
+        return _order_line_at(raw, "line_items[]")  # no path built for a line that parses
+    except InvalidSourceData:
+        return _order_line_at(raw, f"line_items[{index}]")  # raises again, naming the line
+
+
+def _order_line_at(raw: Any, path: str) -> OrderLine:
     line = _object(raw, path)
     return OrderLine(
-        line_id=_int(_get(line, "id", path), f"{path}.id", minimum=1),
-        product_id=_int(_get(line, "product_id", path), f"{path}.product_id", minimum=0),
-        variation_id=_int(_get(line, "variation_id", path), f"{path}.variation_id", minimum=0),
-        quantity=_int(_get(line, "quantity", path), f"{path}.quantity", minimum=0),
+        line_id=_int(_get(line, "id", path), _join(path, "id"), minimum=1),
+        product_id=_int(_get(line, "product_id", path), _join(path, "product_id"), minimum=0),
+        variation_id=_int(_get(line, "variation_id", path), _join(path, "variation_id"), minimum=0),
+        quantity=_int(_get(line, "quantity", path), _join(path, "quantity"), minimum=0),
         subtotal=_money_field(line, "subtotal", path),
         total=_money_field(line, "total", path),
         total_tax=_money_field(line, "total_tax", path),
@@ -214,8 +221,14 @@ def _money_field(obj: Mapping[str, Any], key: str, parent: str, *, sign: str = "
 
     `sign` "negative" accepts <= 0 (refunded lines), "positive" accepts >= 0 (refund amounts).
     """
-    path = _join(parent, key)
     value = _get(obj, key, parent)
+    if type(value) is str and _MONEY.fullmatch(value):
+        amount = Decimal(value)
+        if -MAX_MONEY <= amount <= MAX_MONEY and (
+            sign == "any" or (amount <= 0 if sign == "negative" else amount >= 0)
+        ):
+            return amount  # the common case, before any message is built
+    path = _join(parent, key)
     if not isinstance(value, str) or not _MONEY.fullmatch(value):
         raise _invalid(path, 'a money string like "12.50"', value)
     amount = Decimal(value)

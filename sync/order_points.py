@@ -35,7 +35,7 @@ from ledger.entries import (
 )
 from ledger.kinds import SourceKind
 from ledger.models import RefundDetail, TrackedOrder
-from ledger.pending import first_earned, pending_ref
+from ledger.pending import first_earned, holds_pending, pending_ref
 from ledger.reconcile import Target, reconcile
 from ledger.tiers import earnings as ledger_earnings
 from rules.pending import PendingRules, PurchaseSplit, split_purchase
@@ -43,7 +43,7 @@ from rules.purchase import purchase_points
 from rules.tiers import Earning, Tier, TierRules, tier_at
 from rules.types import Award, Order, PurchaseRuleBook, PurchaseRules, Refund
 from sync.errors import InvalidSourceData
-from sync.order_data import parse_order, parse_refund, refund_totals_from_order
+from sync.order_data import parse_order, parse_refund
 from sync.owners import OwnerDirectory, bonus_entries
 from sync.quarantine import Quarantine, Rejected, parse_page, reject
 from sync.refunds import refund_order_id
@@ -167,6 +167,8 @@ class OrderPoints:
         self.tiers = tiers or TierRules()
         #: The store's time, which pending windows are decided on (default: the recorded `now`).
         self.store_now = store_now
+        #: With pending points off: whether the ledger holds none at all (read once a run).
+        self._no_pending_held: bool | None = None
 
     # -- pages of orders ---------------------------------------------------------------------
 
@@ -177,8 +179,9 @@ class OrderPoints:
         outcome = Outcome(orders_seen=len(raw_orders))
         parsed, rejected = parse_page("orders", raw_orders, parse_order)
         if parsed:
-            refunds = self._refund_details(session, [raw for _, raw in parsed], outcome, now)
-            orders = self._with_categories([order for order, _ in parsed])
+            orders = [order for order, _ in parsed]
+            refunds = self._refund_details(session, orders, outcome, now)
+            orders = self._with_categories(orders)
             tracked = self._tracked(session, [o.order_id for o in orders])
             self.owners.prepare(session, orders)
             decisions = []
@@ -211,8 +214,9 @@ class OrderPoints:
         parsed, rejected = parse_page("orders", raw_orders, parse_order)
         if not parsed:
             return []
-        refunds = self._refund_details(session, [raw for _, raw in parsed], outcome, now)
-        orders = self._with_categories([order for order, _ in parsed])
+        orders = [order for order, _ in parsed]
+        refunds = self._refund_details(session, orders, outcome, now)
+        orders = self._with_categories(orders)
         tracked = self._tracked(session, [o.order_id for o in orders])
         self.owners.prepare(session, orders)  # the page's owners in a few queries, not one each
         found = []
@@ -284,7 +288,7 @@ class OrderPoints:
         under: PurchaseRules | None = None,
     ) -> _Decision | None:
         """The order's decision under the rule set in force when it was created (or `under`)."""
-        refund_ids = tuple(sorted(refund_totals_from_order(raw)))
+        refund_ids = tuple(sorted(refund.refund_id for refund in order.refunds))
         missing = [rid for rid in refund_ids if rid not in refunds]
         if missing:
             error = InvalidSourceData(
@@ -365,6 +369,11 @@ class OrderPoints:
         refs = [d.award.key for d in decisions]
         if not refs:
             return {}
+        if not self.pending.enabled:
+            if self._no_pending_held is None:  # pending points were never on: nothing to move
+                self._no_pending_held = not holds_pending(session, self.store_id)
+            if self._no_pending_held:
+                return {}
         held_pending = ref_holdings(session, self.store_id, [pending_ref(r) for r in refs])
         if not self.pending.enabled and not held_pending:
             return {}
@@ -443,10 +452,10 @@ class OrderPoints:
         return {row[0]: _Tracked(*row[1:]) for row in rows}
 
     def _refund_details(
-        self, session: Session, raws: list[dict[str, Any]], outcome: Outcome, now: datetime
+        self, session: Session, orders: list[Order], outcome: Outcome, now: datetime
     ) -> dict[int, Refund]:
         """Parsed refunds for every refund the orders name: from the cache, else from the store."""
-        by_order = {int(raw["id"]): set(refund_totals_from_order(raw)) for raw in raws}
+        by_order = {o.order_id: {refund.refund_id for refund in o.refunds} for o in orders}
         wanted = {rid for ids in by_order.values() for rid in ids}
         if not wanted:
             return {}

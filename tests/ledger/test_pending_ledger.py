@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ledger.kinds import SourceKind
 from ledger.models import Customer, Store
-from ledger.pending import first_earned, matured_orders
+from ledger.pending import first_earned, holds_pending, matured_orders
 from tests.ledger.test_expiry_run import P, put
 
 W = SourceKind.PENDING
@@ -41,3 +41,27 @@ def test_first_earned_and_the_orders_whose_window_ended(
     assert matured_orders(session, store.id, days=14, now=at("2025-03-15T09:59:59")) == [3]
     assert matured_orders(session, store.id, days=14, now=at("2025-03-15T10:00")) == [1, 3]
     assert matured_orders(session, store.id, days=14, now=at("2025-04-01T00:00")) == [1, 2, 3]
+
+
+def test_whether_the_store_ever_held_pending_points(
+    session: Session, store: Store, alice: Customer
+) -> None:
+    """The sync skips reading pending holdings page by page when pending points are off and the
+    ledger never held any; once one pending entry exists (even cancelled), it reads them."""
+    put(
+        session,
+        store,
+        alice,
+        (60, P, "order:3", "order:3#1", "2025-02-01T10:00"),
+        (5, P, "pending;order:4", "pending;order:4#1", "2025-02-01T10:00"),  # just past the range
+        (5, P, "pendinf:order:4", "pendinf:order:4#1", "2025-02-01T10:00"),  # just before it
+    )
+    assert not holds_pending(session, store.id)
+    put(
+        session,
+        store,
+        alice,
+        (50, W, "pending:order:4", "pending:order:4#1", "2025-03-01T10:00"),
+        (-50, W, "pending:order:4", "pending:order:4#2", "2025-03-02T10:00"),
+    )
+    assert holds_pending(session, store.id)
