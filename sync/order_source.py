@@ -171,7 +171,7 @@ class OrdersSource:
             for items in fetch_customer_orders(ctx.client, wc_id, status=status, per_page=per_page):
                 with ctx.tx.unit() as session:
                     self._apply(ctx, self._process(ctx, session, items))
-                self.seen.update(int(o["id"]) for o in items if "id" in o)
+                self.seen.update(i for i in map(valid_id, items) if i is not None)
         unseen = {oid: s for oid, s in known.items() if oid not in self.seen}
         for found, gone in fetch_known_orders(ctx.client, unseen):
             with ctx.tx.unit() as session:
@@ -397,7 +397,7 @@ class OrdersSource:
                 with ctx.tx.unit() as session:
                     self._apply(ctx, self._process(ctx, session, found))
                     self._apply(ctx, self.points.mark_deleted(session, gone, now=ctx.now))
-                self.seen.update(int(o["id"]) for o in found if "id" in o)
+                self.seen.update(i for i in map(valid_id, found) if i is not None)
                 ctx.coupon_uses.see(found)
                 ctx.progress.advance(len(found) + len(gone))
         ctx.progress.finish()
