@@ -10,8 +10,8 @@ pending points, and tier moves (one after about one entry in 20, which Points Hi
 the entries). It is built to 100k entries, measured, then grown to 1M and measured again. Each
 timing is the median of 5 warm runs. To build 1M entries in minutes on a shared 2-core machine, the
 entries and lines are bulk-inserted and the rollups and balances then recomputed in SQL (what
-migration 0005 does), and `verify_rollups` checks the result; the append path's own cost is
-measured separately, on the last 20,000 entries, written through `append_entries` in batches of
+migrations 0005, 0008 and 0011 do), and `verify_rollups` checks the result; the append path's own
+cost is measured separately, on the last 20,000 entries, written through `append_entries` in batches of
 500 (rollups, lines and balances moving with them, as in a sync).
 
     .venv/bin/python bench/bench_reports.py                    # SQLite and PostgreSQL, 100k and 1M
@@ -55,9 +55,10 @@ from ledger.models import (
     PointEntry,
     PointRollup,
     ProductCustomerSum,
-    ProductRollup,
+    ProductSpan,
     TierEvent,
 )
+from ledger.product_spans import LEAF, ROOT, leaf_in_sql
 from ledger.rollup_checks import verify_rollups
 from ledger.rollups import LinePoints, entry_day, utc_day
 from ledger.session import create_engine_for, refresh_planner_statistics, session_scope
@@ -216,9 +217,9 @@ def _bulk_insert(session: Session, store_id: int, made: list[NewEntry],
 
 
 def _recompute_rollups(session: Session, store_id: int) -> None:
-    """The rollups and balances from the entries and lines, in SQL (as migrations 0005 and 0008
-    do)."""
-    for model in (PointRollup, ProductRollup, Balance, CustomerEarning, ProductCustomerSum):
+    """The rollups and balances from the entries and lines, in SQL (as migrations 0005, 0008 and
+    0011 do)."""
+    for model in (PointRollup, ProductSpan, Balance, CustomerEarning, ProductCustomerSum):
         session.execute(delete(model).where(model.store_id == store_id))
     day = entry_day(session, PointEntry.occurred_at)
     source = case(*((PointEntry.kind == k.value, k.source.value) for k in K), else_=PointEntry.kind)
@@ -234,15 +235,29 @@ def _recompute_rollups(session: Session, store_id: int) -> None:
         )
     )  # fmt: skip
     session.execute(
-        insert(ProductRollup).from_select(
-            ["store_id", "day", "product_id", "category_id", "points", "lines"],
-            select(EntryLine.store_id, EntryLine.day, EntryLine.product_id, EntryLine.category_id,
-                   func.sum(EntryLine.points), func.count())
+        insert(ProductSpan).from_select(
+            ["store_id", "span", "product_id", "category_id", "points"],
+            select(EntryLine.store_id, leaf_in_sql(session, EntryLine.day), EntryLine.product_id,
+                   EntryLine.category_id, func.sum(EntryLine.points))
             .where(EntryLine.store_id == store_id)
             .group_by(EntryLine.store_id, EntryLine.day, EntryLine.product_id,
                       EntryLine.category_id),
         )
     )  # fmt: skip
+    first = LEAF
+    while first > ROOT:  # each level of spans from the one below, as migration 0011 does
+        child = ProductSpan
+        parent = child.span // 2  # one expression: PostgreSQL matches the GROUP BY to it
+        session.execute(
+            insert(ProductSpan).from_select(
+                ["store_id", "span", "product_id", "category_id", "points"],
+                select(child.store_id, parent, child.product_id, child.category_id,
+                       func.sum(child.points))
+                .where(child.store_id == store_id, child.span >= first, child.span < 2 * first)
+                .group_by(child.store_id, parent, child.product_id, child.category_id),
+            )
+        )  # fmt: skip
+        first //= 2
     lifetime_kinds = [k.value for k in K if k.counts_toward_lifetime]
     daily = (
         select(PointEntry.customer_id, day.label("day"), PointEntry.store_id,

@@ -184,17 +184,18 @@ class EntryLine(Base):
     )
 
 
-class ProductRollup(Base):
-    """Entry lines of one UTC day, store, product and category, summed; moved with the lines."""
+class ProductSpan(Base):
+    """Entry lines summed per store, product, category and span of days (`ledger.product_spans`:
+    leaf `2**22 + day.toordinal()` is one UTC day, span n the sum of spans 2n and 2n + 1); moved
+    with the lines. The primary key keeps each span's products side by side."""
 
-    __tablename__ = "product_rollups"
+    __tablename__ = "product_spans"
 
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    span: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     product_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     category_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     points: Mapped[int] = mapped_column(default=0)
-    lines: Mapped[int] = mapped_column(default=0)
 
 
 class CustomerEarning(Base):

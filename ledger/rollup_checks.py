@@ -8,7 +8,7 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import case, func, literal, or_, select, text, union_all
@@ -21,8 +21,9 @@ from ledger.models import (
     PointEntry,
     PointRollup,
     ProductCustomerSum,
-    ProductRollup,
+    ProductSpan,
 )
+from ledger.product_spans import ROOT, days_of, leaf_in_sql
 from ledger.rollup_types import as_date, entry_day
 
 VERIFY_WORK_MEM = "64MB"
@@ -50,7 +51,7 @@ def verify_rollups(session: Session, store_id: int | None = None) -> list[Rollup
         session.execute(text(f"SET LOCAL work_mem = '{VERIFY_WORK_MEM}'"))
     return [
         *_point_rollup_differences(session, store_id),
-        *_product_rollup_differences(session, store_id),
+        *_product_span_differences(session, store_id),
         *_line_differences(session, store_id),
         *_product_customer_differences(session, store_id),
         *_customer_earning_differences(session, store_id),
@@ -143,29 +144,42 @@ def _point_rollup_differences(session: Session, store_id: int | None) -> list[Ro
     return _both_ways(session, "point_rollups", expected, stored, 3, days=(1,))
 
 
-def _product_rollup_differences(session: Session, store_id: int | None) -> list[RollupDifference]:
-    line = EntryLine
-    expected = _where_store(
-        select(
-            line.store_id,
-            line.day,
-            line.product_id,
-            line.category_id,
-            func.sum(line.points),
-            func.count(),
-        ).group_by(line.store_id, line.day, line.product_id, line.category_id),
+def _product_span_differences(session: Session, store_id: int | None) -> list[RollupDifference]:
+    """Each leaf against its day's lines, each other span against its two children (so the root
+    holds all the lines, and any range read through the spans holds the range's lines)."""
+    line, span = EntryLine, ProductSpan
+    day_points = func.sum(line.points)
+    leaves = _where_store(
+        select(line.store_id, leaf_in_sql(session, line.day).label("span"), line.product_id,
+               line.category_id, day_points.label("points"))
+        .group_by(line.store_id, line.day, line.product_id, line.category_id)
+        .having(day_points != 0),
         line.store_id,
         store_id,
-    )
-    r = ProductRollup
+    )  # fmt: skip
+    parent = span.span // 2
+    child_points = func.sum(span.points)
+    parents = _where_store(
+        select(span.store_id, parent.label("span"), span.product_id, span.category_id,
+               child_points.label("points"))
+        .where(span.span > ROOT)
+        .group_by(span.store_id, parent, span.product_id, span.category_id)
+        .having(child_points != 0),
+        span.store_id,
+        store_id,
+    )  # fmt: skip
+    both = union_all(leaves, parents).subquery()
     stored = _where_store(
-        select(r.store_id, r.day, r.product_id, r.category_id, r.points, r.lines).where(
-            (r.points != 0) | (r.lines != 0)
+        select(span.store_id, span.span, span.product_id, span.category_id, span.points).where(
+            span.points != 0
         ),
-        r.store_id,
+        span.store_id,
         store_id,
     )
-    return _both_ways(session, "product_rollups", expected, stored, 3, days=(1,))
+    return [
+        replace(difference, key=(days_of(difference.key[0]), *difference.key[1:]))
+        for difference in _both_ways(session, "product_spans", select(both), stored, 3)
+    ]
 
 
 def _product_customer_differences(session: Session, store_id: int | None) -> list[RollupDifference]:

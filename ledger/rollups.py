@@ -1,9 +1,10 @@
 """The rollups the reports read, moved in the same transaction as the entries they sum.
 
 `point_rollups` holds per UTC day, store, kind and source the credit (positive points), debit
-(negative points) and entry count; `product_rollups` per day, store, product and category the points
-of the entry lines; `product_customers` and `customer_earnings` (`ledger.customer_rollups`) the
-lines per product and customer, and each customer's earnings per day with their running total.
+(negative points) and entry count; `product_spans` (`ledger.product_spans`) per store, product,
+category and span of days the points of the entry lines; `product_customers` and
+`customer_earnings` (`ledger.customer_rollups`) the lines per product and customer, and each
+customer's earnings per day with their running total.
 `move_rollups` is called by `append_entries` for exactly the inserted entries, in the caller's
 transaction; `ledger.rollup_checks.verify_rollups` (run by `loyalty verify`) proves them all equal
 what the entries and lines add up to.
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from ledger._dialect import upsert_insert
 from ledger.customer_rollups import bought_before, move_customer_earnings, move_product_customers
 from ledger.models import Base
+from ledger.product_spans import move_product_spans
 from ledger.rollup_types import LinePoints, RolledEntry, entry_day, utc_day
 
 __all__ = ["LinePoints", "entry_day", "move_rollups", "utc_day"]
@@ -35,7 +37,7 @@ def move_rollups(session: Session, store_id: int, inserted: Sequence[RolledEntry
     if lines:
         bought = bought_before(session, store_id, lines)
         _insert_lines(session, store_id, lines)
-        _move_product_rollups(session, store_id, lines)
+        move_product_spans(session, store_id, lines)
         move_product_customers(session, store_id, lines, bought)
     move_customer_earnings(session, store_id, inserted)
 
@@ -85,28 +87,3 @@ def _insert_lines(
             for entry, line in lines
         ],
     )
-
-
-def _move_product_rollups(
-    session: Session, store_id: int, lines: list[tuple[RolledEntry, LinePoints]]
-) -> None:
-    sums: dict[tuple[date, int, int], list[int]] = defaultdict(lambda: [0, 0])
-    for entry, line in lines:
-        row = sums[(utc_day(entry.occurred_at), line.product_id, line.category_id)]
-        row[0] += line.points
-        row[1] += 1
-    table = Base.metadata.tables["product_rollups"]
-    statement = upsert_insert(session, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["store_id", "day", "product_id", "category_id"],
-        set_={
-            "points": table.c.points + statement.excluded.points,
-            "lines": table.c.lines + statement.excluded.lines,
-        },
-    )
-    rows = [
-        {"store_id": store_id, "day": day, "product_id": product, "category_id": category,
-         "points": points, "lines": count}
-        for (day, product, category), (points, count) in sorted(sums.items())
-    ]  # fmt: skip
-    session.connection().execute(statement, rows)

@@ -95,7 +95,7 @@ LEDGER_TABLES_TO_ANALYZE = (
     # the reports' rollups grow with the entries: their seeks need the planner to know it
     "point_rollups",
     "entry_lines",
-    "product_rollups",
+    "product_spans",
     "customer_earnings",
     "product_customers",
 )

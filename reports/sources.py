@@ -1,6 +1,8 @@
 """Points Sources: where points come from, and for purchases, which categories and products.
 
-Sources are summed from the daily rollup; categories and products from the per-product rollup.
+Sources are summed from the daily rollup; categories and products from the product spans
+(`ledger.product_spans`): the few spans that make up the range, a few rows per product whatever
+the range and the ledger.
 Each source shows what it credited (`earned`), what was taken back (`revoked`), the net, and its
 share of all credited points. Category 0 is "not known" (the sync learns categories only when a
 rule needs them); a category carries its name when the sync read it, else "" (shown by id).
@@ -17,7 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.kinds import EARNING_SOURCES, OUTSIDE_BALANCE_KINDS, Source
-from ledger.models import Category, PointRollup, Product, ProductRollup
+from ledger.models import Category, PointRollup, Product, ProductSpan
+from ledger.product_spans import spans_between
 from reports.period import Period
 
 #: Pending points are not earned until they mature (then they are appended as their source's kind).
@@ -85,29 +88,37 @@ def points_sources(
 def _purchases(
     session: Session, store_id: int, period: Period, limit: int
 ) -> tuple[list[CategoryRow], list[ProductRow]]:
-    """Purchases by category and by product, from one grouped scan of the product rollup (one
-    row per product and category comes back, whatever the range)."""
-    points = func.sum(ProductRollup.points)
-    rows = session.execute(
-        select(ProductRollup.product_id, ProductRollup.category_id, points)
-        .where(ProductRollup.store_id == store_id, *period.days(ProductRollup.day))
-        .group_by(ProductRollup.product_id, ProductRollup.category_id)
-    ).all()
-    by_category: dict[int, int] = {}
-    by_product: dict[int, int] = {}
-    for product, category, total in rows:
-        by_category[int(category)] = by_category.get(int(category), 0) + int(total)
-        by_product[int(product)] = by_product.get(int(product), 0) + int(total)
-    positive = sum(max(p, 0) for p in by_category.values())
-    labels = _names(session, Category, Category.category_id, store_id, list(by_category))
-    categories = [
-        CategoryRow(c, p, _share(max(p, 0), positive), labels.get(c, ""))
-        for c, p in sorted(by_category.items(), key=lambda item: (-item[1], item[0]))
-        if p
+    """Purchases by category (all of them) and by product (the top `limit`), each one grouped
+    query over the range's spans."""
+    span = ProductSpan
+    in_range = (span.store_id == store_id, span.span.in_(spans_between(period.start, period.end)))
+    points = func.sum(span.points)
+    by_category = [
+        (int(category), int(total))
+        for category, total in session.execute(
+            select(span.category_id, points)
+            .where(*in_range)
+            .group_by(span.category_id)
+            .having(points != 0)
+            .order_by(points.desc(), span.category_id)
+        )
     ]
     top = [
-        (pid, p) for pid, p in sorted(by_product.items(), key=lambda item: (-item[1], item[0])) if p
-    ][:limit]
+        (int(product), int(total))
+        for product, total in session.execute(
+            select(span.product_id, points)
+            .where(*in_range)
+            .group_by(span.product_id)
+            .having(points != 0)
+            .order_by(points.desc(), span.product_id)
+            .limit(limit)
+        )
+    ]
+    positive = sum(max(p, 0) for _, p in by_category)
+    labels = _names(session, Category, Category.category_id, store_id, [c for c, _ in by_category])
+    categories = [
+        CategoryRow(c, p, _share(max(p, 0), positive), labels.get(c, "")) for c, p in by_category
+    ]
     names = _names(session, Product, Product.product_id, store_id, [pid for pid, _ in top])
     return categories, [ProductRow(pid, names.get(pid, ""), p) for pid, p in top]
 

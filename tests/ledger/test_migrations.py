@@ -24,7 +24,7 @@ from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 
-HEAD = "0010_history_tiers_coupon_lists"
+HEAD = "0011_product_spans"
 LEDGER_TABLES = {
     "stores",
     "customers",
@@ -39,7 +39,7 @@ LEDGER_TABLES = {
     "redemptions",
     "point_rollups",
     "entry_lines",
-    "product_rollups",
+    "product_spans",
     "products",
     "stamp_orders",
     "stamp_cards",

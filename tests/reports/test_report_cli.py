@@ -6,13 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, update
 
 from ledger.entries import remember_categories
-from ledger.models import PointRollup
+from ledger.models import PointRollup, ProductSpan
+from ledger.product_spans import leaf
 from ledger.session import session_scope
 from loyalty.cli import main
 from tests.cli.test_cli import ledger_config
@@ -173,3 +175,23 @@ def test_verify_finds_a_rollup_that_differs_from_the_entries(
     assert "point_rollups of store 1 (2024-02-11, review, review): stored (11, 0, 1)," in out
     assert "entries give (10, 0, 1)" in out
     assert "1 report rollup row(s) differ from the entries they sum" in err
+
+
+def test_verify_names_the_days_of_a_product_span_that_differs_from_the_lines(
+    config: str, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(ProductSpan)
+            .where(ProductSpan.span == leaf(date(2024, 1, 5)), ProductSpan.product_id == 10)
+            .values(points=59)
+        )
+
+    assert main(["--config", config, "verify"]) == 1
+    out, err = capsys.readouterr()
+    assert sorted(out.splitlines()) == [  # the day against its lines, its pair against the day
+        "product_spans of store 1 (2024-01-05, 10, 3): stored (59,), entries give (60,)",
+        "product_spans of store 1 (2024-01-05..2024-01-06, 10, 3): stored (60,),"
+        " entries give (59,)",
+    ]
+    assert "2 report rollup row(s) differ from the entries they sum" in err

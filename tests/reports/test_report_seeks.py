@@ -1,7 +1,7 @@
 """What the reports seek through instead of scanning the entries — each entry's `balance_after`,
-`customer_earnings` (running totals per customer and day), `product_customers` — gives the figures
-the entries give, stays right when entries arrive out of date order or from concurrent writers, and
-`loyalty verify` catches any of it tampered with. On SQLite and PostgreSQL."""
+`customer_earnings` (running totals per customer and day), `product_customers`, `product_spans` —
+gives the figures the entries give, stays right when entries arrive out of date order or from
+concurrent writers, and `loyalty verify` catches any of it tampered with. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ledger.entries import NewEntry, append_entries
 from ledger.errors import ConcurrentAppend
 from ledger.kinds import SourceKind as K
 from ledger.models import CustomerEarning
+from ledger.product_spans import leaf
 from ledger.rollup_checks import verify_rollups
 from ledger.rollups import LinePoints
 from ledger.session import session_scope
@@ -197,9 +198,21 @@ TAMPERING = {
         "UPDATE product_customers SET purchases = 2 WHERE product_id = 10",
         "product_customers",
     ),
-    "a product rollup": (
-        "UPDATE product_rollups SET points = points - 1 WHERE product_id = 10",
-        "product_rollups",
+    "a product's day": (
+        f"UPDATE product_spans SET points = points - 1 WHERE span = {leaf(date(2024, 1, 20))}",
+        "product_spans",
+    ),
+    "a product's span of days": (
+        f"UPDATE product_spans SET points = points + 1 WHERE span = {leaf(date(2024, 1, 5)) // 64}",
+        "product_spans",
+    ),
+    "a product's all time": (
+        "UPDATE product_spans SET points = 0 WHERE span = 1 AND product_id = 20",
+        "product_spans",
+    ),
+    "a missing span": (
+        f"DELETE FROM product_spans WHERE span = {leaf(date(2024, 2, 10)) // 2}",
+        "product_spans",
     ),
     "an entry's balance after it": (
         "UPDATE point_entries SET balance_after = balance_after + 1"

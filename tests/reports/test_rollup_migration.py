@@ -1,5 +1,5 @@
-"""Migrations 0005_reports and 0006_report_seeks fill the rollups, lines, running balances and
-running totals from a ledger that already has entries."""
+"""Migrations 0005_reports, 0008_report_seeks and 0011_product_spans fill the rollups, lines,
+running balances, running totals and product spans from a ledger that already has entries."""
 
 from __future__ import annotations
 
@@ -80,5 +80,77 @@ def test_upgrading_a_ledger_with_entries_fills_rollups_that_verify(raw_db_url: s
             (date(2024, 1, 6), -40, 65),
         ]
         assert first_days == [(1, 65)]
+    finally:
+        engine.dispose()
+
+
+LINES = [  # (key, day, product, category, points): two orders, a refund, product 0 for shipping
+    ("order:1#1", "2024-01-05", 10, 3, 60),
+    ("order:1#1", "2024-01-05", 0, 0, 5),
+    ("order:2#1", "2024-01-20", 10, 3, 50),
+    ("order:2#1", "2024-01-20", 20, 0, 40),
+    ("order:1#2", "2024-02-03", 10, 3, -30),
+]
+
+
+def test_upgrading_to_product_spans_fills_them_from_the_lines_and_back(raw_db_url: str) -> None:
+    engine = create_engine_for(raw_db_url)
+    config = alembic_config(raw_db_url)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0010_history_tiers_coupon_lists")
+            connection.execute(text("INSERT INTO stores (id, key, created_at) VALUES (1, 's', :t)"),
+                               {"t": "2024-01-01 00:00:00"})  # fmt: skip
+            connection.execute(
+                text("INSERT INTO customers (id, store_id, wc_id, is_guest, created_at)"
+                     " VALUES (1, 1, 7, false, :t)"),
+                {"t": "2024-01-01 00:00:00"},
+            )  # fmt: skip
+            balance = 0
+            for key in dict.fromkeys(key for key, *_ in LINES):
+                points = sum(p for k, *_, p in LINES if k == key)
+                day = next(d for k, d, *_ in LINES if k == key)
+                balance += points
+                connection.execute(
+                    text("INSERT INTO point_entries (store_id, customer_id, points, kind,"
+                         " source_ref, idempotency_key, occurred_at, recorded_at, balance_after)"
+                         " VALUES (1, 1, :p, 'purchase', :r, :key, :t, :t, :b)"),
+                    {"p": points, "r": key.split("#")[0], "key": key, "b": balance,
+                     "t": f"{day} 10:00:00" + ("+00:00" if "postgresql" in raw_db_url else "")},
+                )  # fmt: skip
+            for key, day, product, category, points in LINES:
+                connection.execute(
+                    text("INSERT INTO entry_lines (store_id, entry_key, source_ref, customer_id,"
+                         " day, product_id, category_id, points)"
+                         " VALUES (1, :key, :r, 1, :d, :p, :c, :points)"),
+                    {"key": key, "r": key.split("#")[0], "d": date.fromisoformat(day),
+                     "p": product, "c": category, "points": points},
+                )  # fmt: skip
+
+        upgrade(raw_db_url)
+
+        with session_scope(engine) as session:  # (only the lines were written, not the rollups)
+            assert [d for d in verify_rollups(session) if d.table == "product_spans"] == []
+            january = points_sources(session, 1, Period(date(2024, 1, 1), date(2024, 1, 31)))
+            always = points_sources(session, 1, Period())
+        assert [(p.product_id, p.points) for p in january.products] == [(10, 110), (20, 40), (0, 5)]
+        assert [(p.product_id, p.points) for p in always.products] == [(10, 80), (20, 40), (0, 5)]
+        assert [(c.category_id, c.points) for c in always.categories] == [(3, 80), (0, 45)]
+
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0010_history_tiers_coupon_lists")
+            rows = connection.execute(
+                text("SELECT day, product_id, category_id, points, lines FROM product_rollups"
+                     " ORDER BY day, product_id")
+            ).all()  # fmt: skip
+        assert [(str(day)[:10], *rest) for day, *rest in rows] == [
+            ("2024-01-05", 0, 0, 5, 1),
+            ("2024-01-05", 10, 3, 60, 1),
+            ("2024-01-20", 10, 3, 50, 1),
+            ("2024-01-20", 20, 0, 40, 1),
+            ("2024-02-03", 10, 3, -30, 1),
+        ]
     finally:
         engine.dispose()
