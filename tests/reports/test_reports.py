@@ -13,11 +13,13 @@ from ledger.entries import remember_categories
 from ledger.kinds import Source
 from ledger.rollup_checks import verify_rollups
 from reports.customers import top_customers
+from reports.expiring import ExpiringTotal, expiring_customers, expiring_total, warning_window
 from reports.history import BadCursor, history
 from reports.period import Period, find_customer
 from reports.products import product_customers
 from reports.sources import CategoryRow, ProductRow, points_sources
 from reports.status import Granularity, Movements, points_status
+from reports.tiers import tier_distribution, tier_moves
 from tests.reports.ledger_story import FEB_TO_MID_MARCH, Story, build
 
 VALUE = Decimal("0.01")
@@ -206,3 +208,32 @@ def test_per_product_lists_the_customers_who_earned_on_each(session: Session, st
         (20, "Shampoo", "guest@example.com", 40, 1),
     ]
     assert haircut == []  # in the range alice's haircut only lost points (a refund)
+
+
+def test_the_life_of_a_point_expiring_points_and_tiers_held_worked_out_by_hand(
+    session: Session, story: Story
+) -> None:
+    from_april = Period(date(2024, 4, 1), None)
+    fortnight = warning_window(date(2024, 4, 1), 14)
+
+    assert expiring_total(session, story.store_id, from_april) == ExpiringTotal(75, 2)
+    assert expiring_total(session, story.store_id, fortnight) == ExpiringTotal(30, 1)
+    assert [(e.email, e.points, e.date, e.balance) for e in
+            expiring_customers(session, story.store_id, from_april)] == [
+        ("alice@example.com", 30, date(2024, 4, 10), 55),
+        ("bob@example.com", 45, date(2024, 5, 1), 45),
+    ]  # fmt: skip
+
+    def held(end: date | None) -> list[tuple[str | None, int]]:
+        rows = tier_distribution(session, story.store_id, Period(None, end))
+        return [(t.tier, t.customers) for t in rows]
+
+    assert held(None) == [("silver", 1), (None, 1)]  # bob silver; alice moved down
+    assert held(date(2024, 1, 31)) == [("silver", 1)]  # alice, before her refund
+    assert held(date(2024, 2, 10)) == [(None, 1)]
+    assert held(date(2024, 1, 4)) == []
+    moves = tier_moves(session, story.store_id, RANGE)
+    assert [(m.email, m.before, m.after) for m in moves] == [
+        ("bob@example.com", None, "silver"),
+        ("alice@example.com", "silver", None),
+    ]
