@@ -64,7 +64,7 @@ from ledger.rollups import LinePoints, entry_day, utc_day
 from ledger.session import create_engine_for, refresh_planner_statistics, session_scope
 from ledger.types import UTCDateTime
 from reports.customers import top_customers as top
-from reports.history import HistoryRow, decode_cursor, encode_cursor, history, page_keys
+from reports.history import HistoryRow, decode_cursor, encode_cursor, history, page_statement
 from reports.period import Period
 from reports.products import product_customers
 from reports.sources import points_sources
@@ -355,10 +355,14 @@ EXPLAIN = False
 def _explain(session: Session, store_id: int, cursor: str, customer: Customer | None) -> None:
     """PostgreSQL's plans of history page 1,000's keys and of one customer's first page: each
     side an index scan from the cursor, stopped by its limit; the two short lists merged."""
+    position, tie, row_id = decode_cursor(cursor)
+    assert customer is not None
     for title, statement in (
-        ("page 1,000", page_keys(store_id, Period(), None, PAGE, decode_cursor(cursor))),
-        ("one customer", page_keys(store_id, Period(), customer, PAGE, None)),
-    ):
+        ("page 1,000", page_statement(False, tie, False, False).params(
+            owner=store_id, n=PAGE + 1, position=position, row_id=row_id)),
+        ("one customer", page_statement(True, None, False, False).params(
+            owner=customer.id, n=PAGE + 1)),
+    ):  # fmt: skip
         sql = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         plan = session.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}")).scalars()
         print(f"\n  EXPLAIN history {title}:\n    " + "\n    ".join(plan), file=sys.stderr)

@@ -12,18 +12,21 @@ Both are one ordered stream, keyed (position, tie, id) and read newest first:
 - a move is (its entry_id, 1, its own id): above the entry it follows.
 Each side is read by its own index, `(store_id | customer_id, id)` for entries and
 `(store_id | customer_id, entry_id, id)` for moves, from the cursor, `limit + 1` rows at most;
-the two short lists are merged in SQL (UNION ALL of the two, ordered, limited). The cursor is the
-last row's key, so page 1,000 costs what page 1 costs.
+the two short lists are merged in SQL (UNION ALL of the two, ordered, limited) and the page's
+details joined by primary key, in one statement. The cursor is the last row's key, so page 1,000
+costs what page 1 costs.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, literal, select, tuple_, union_all
+from sqlalchemy import Integer, Select, bindparam, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session, aliased
 
 from ledger.kinds import SourceKind
@@ -32,6 +35,10 @@ from reports.period import Period
 
 ENTRY = "entry"
 TIER_MOVE = "tier_move"
+# The details' aliases, made once: building them per call costs far more than the query itself.
+_ENTRY, _FOLLOWS = aliased(PointEntry, name="entry"), aliased(PointEntry, name="follows")
+_MOVE = aliased(TierEvent, name="move")
+_OWNER, _MOVER = aliased(Customer, name="owner"), aliased(Customer, name="mover")
 
 
 @dataclass(frozen=True)
@@ -81,110 +88,140 @@ def history(
 ) -> HistoryPage:
     """One page of entries and tier moves, newest first, for one customer or for the store."""
     after = decode_cursor(cursor) if cursor is not None else None
-    rows = session.execute(page_keys(store_id, period, customer, limit, after))
-    keys = [(int(p), int(t), int(r)) for p, t, r in rows]
-    entries = _entries(session, [row_id for _, tie, row_id in keys[:limit] if tie == 0])
-    moves = _moves(session, [row_id for _, tie, row_id in keys[:limit] if tie == 1])
-    page = [entries[row_id] if tie == 0 else moves[row_id] for _, tie, row_id in keys[:limit]]
-    more = len(keys) > limit
+    statement = page_statement(
+        customer is not None,
+        after[1] if after is not None else None,
+        period.start is not None,
+        period.end is not None,
+    )
+    values: dict[str, Any] = {
+        "owner": customer.id if customer is not None else store_id,
+        "n": limit + 1,
+        "start_at": period.start_moment,
+        "end_at": period.end_moment,
+        "position": after[0] if after is not None else None,
+        "row_id": after[2] if after is not None else None,
+    }
+    rows = session.execute(statement, values).all()
+    page = [_entry_row(row) if row[1] == 0 else _move_row(row) for row in rows[:limit]]
+    more = len(rows) > limit
     return HistoryPage(page, encode_cursor(page[-1]) if more and page else None)
 
 
-def page_keys(
-    store_id: int, period: Period, customer: Customer | None, limit: int, after: Key | None
+@cache
+def page_statement(
+    by_customer: bool, after: int | None, from_start: bool, to_end: bool
 ) -> Select[Any]:
-    """The keys of the page's rows (and one more), newest first: each side seeks its index to
-    the cursor and stops after `limit + 1` rows; the union of the two is ordered and cut.
+    """The page's statement for one shape of request (one customer or the store; after no row,
+    an entry (0) or a move (1); a range closed at either end), built once, run with its values
+    bound (`owner`, `n` = limit + 1, `start_at`, `end_at`, `position`, `row_id`): building it
+    costs more than running it.
+
+    The keys of the page's rows (and one more), newest first: each side seeks its index to the
+    cursor and stops after `n` rows; the union of the two is ordered and cut, and each key finds
+    its entry or its move (and the entry the move follows) and the customer by primary key.
     (`bench/bench_reports.py --explain` prints PostgreSQL's plan of it.)"""
     entry, move = PointEntry, TierEvent
-    entries = select(
-        entry.id.label("position"), literal(0, Integer).label("tie"), entry.id.label("row_id")
-    ).where(
-        entry.customer_id == customer.id if customer is not None else entry.store_id == store_id,
-        *period.moments(entry.occurred_at),
+    n, position = bindparam("n", type_=Integer), bindparam("position", type_=Integer)
+    row_id = bindparam("row_id", type_=Integer)
+    entries = _within(
+        select(
+            entry.id.label("position"), literal(0, Integer).label("tie"), entry.id.label("row_id")
+        ).where((entry.customer_id if by_customer else entry.store_id) == bindparam("owner")),
+        entry.occurred_at,
+        from_start,
+        to_end,
     )
-    moves = select(
-        move.entry_id.label("position"), literal(1, Integer).label("tie"), move.id.label("row_id")
-    ).where(
-        move.customer_id == customer.id if customer is not None else move.store_id == store_id,
-        *period.moments(move.at),
+    moves = _within(
+        select(
+            move.entry_id.label("position"),
+            literal(1, Integer).label("tie"),
+            move.id.label("row_id"),
+        ).where((move.customer_id if by_customer else move.store_id) == bindparam("owner")),
+        move.at,
+        from_start,
+        to_end,
     )
-    if after is not None:
-        position, tie, row_id = after
-        if tie == 0:  # after an entry: older entries, and the moves of older entries
-            entries = entries.where(entry.id < position)
-            moves = moves.where(move.entry_id < position)
-        else:  # after a move: its entry and older ones, and the moves below it
-            entries = entries.where(entry.id <= position)
-            moves = moves.where(
-                move.entry_id <= position, tuple_(move.entry_id, move.id) < (position, row_id)
-            )
-    entries_side = entries.order_by(entry.id.desc()).limit(limit + 1).subquery()
-    moves_side = moves.order_by(move.entry_id.desc(), move.id.desc()).limit(limit + 1).subquery()
+    if after == 0:  # after an entry: older entries, and the moves of older entries
+        entries = entries.where(entry.id < position)
+        moves = moves.where(move.entry_id < position)
+    elif after == 1:  # after a move: its entry and older ones, and the moves below it
+        entries = entries.where(entry.id <= position)
+        moves = moves.where(
+            move.entry_id <= position, tuple_(move.entry_id, move.id) < tuple_(position, row_id)
+        )
+    entries_side = entries.order_by(entry.id.desc()).limit(n).subquery()
+    moves_side = moves.order_by(move.entry_id.desc(), move.id.desc()).limit(n).subquery()
     merged = union_all(select(entries_side), select(moves_side)).subquery()
-    return (
+    keys = (
         select(merged.c.position, merged.c.tie, merged.c.row_id)
         .order_by(merged.c.position.desc(), merged.c.tie.desc(), merged.c.row_id.desc())
-        .limit(limit + 1)
+        .limit(n)
+        .subquery()
+    )
+    entry, move, follows, owner, mover = _ENTRY, _MOVE, _FOLLOWS, _OWNER, _MOVER
+    keyed = [keys.c.position, keys.c.tie, keys.c.row_id]
+    of_entry = [entry.occurred_at, entry.kind, entry.source_ref, entry.points, entry.note]
+    of_entry += [entry.balance_after, owner.wc_id, owner.email]
+    of_move = [move.at, move.before, move.after, follows.balance_after, mover.wc_id, mover.email]
+    return (
+        select(*keyed, *of_entry, *of_move)
+        .select_from(keys)
+        .outerjoin(entry, (keys.c.tie == 0) & (entry.id == keys.c.row_id))
+        .outerjoin(owner, owner.id == entry.customer_id)
+        .outerjoin(move, (keys.c.tie == 1) & (move.id == keys.c.row_id))
+        .outerjoin(follows, follows.id == move.entry_id)
+        .outerjoin(mover, mover.id == move.customer_id)
+        .order_by(keys.c.position.desc(), keys.c.tie.desc(), keys.c.row_id.desc())
     )
 
 
-def _entries(session: Session, ids: list[int]) -> dict[int, HistoryRow]:
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(PointEntry, Customer.wc_id, Customer.email)
-        .join(Customer, Customer.id == PointEntry.customer_id)
-        .where(PointEntry.id.in_(ids))
-    )
-    return {
-        e.id: HistoryRow(
-            entry_id=e.id,
-            occurred_at=e.occurred_at,
-            customer_id=wc_id,
-            email=email,
-            kind=e.kind,
-            source=SourceKind(e.kind).source.value,
-            reference=e.source_ref,
-            points=e.points,
-            note=e.note or "",
-            balance=int(e.balance_after),
-            position=e.id,
-        )
-        for e, wc_id, email in rows
-    }
+def _within(query: Any, moment: Any, from_start: bool, to_end: bool) -> Any:
+    """`query` limited to the range's moments (bound as `start_at`, `end_at`)."""
+    if from_start:
+        query = query.where(moment >= bindparam("start_at", type_=moment.type))
+    if to_end:
+        query = query.where(moment < bindparam("end_at", type_=moment.type))
+    return query
 
 
-def _moves(session: Session, ids: list[int]) -> dict[int, HistoryRow]:
-    if not ids:
-        return {}
-    follows = aliased(PointEntry)
-    rows = session.execute(
-        select(TierEvent, Customer.wc_id, Customer.email, follows.balance_after)
-        .join(Customer, Customer.id == TierEvent.customer_id)
-        .outerjoin(follows, follows.id == TierEvent.entry_id)
-        .where(TierEvent.id.in_(ids))
+def _entry_row(row: Sequence[Any]) -> HistoryRow:
+    position, _, _, at, kind, ref, points, note, balance, wc_id, email = tuple(row)[:11]
+    return HistoryRow(
+        entry_id=position,
+        occurred_at=at,
+        customer_id=wc_id,
+        email=email,
+        kind=kind,
+        source=SourceKind(kind).source.value,
+        reference=ref,
+        points=points,
+        note=note or "",
+        balance=int(balance),
+        position=position,
     )
-    return {
-        m.id: HistoryRow(
-            entry_id=None,
-            occurred_at=m.at,
-            customer_id=wc_id,
-            email=email,
-            kind=TIER_MOVE,
-            source="tier",
-            reference=f"tier_event:{m.id}",
-            points=0,
-            note=move_note(m.before, m.after),
-            balance=int(balance or 0),
-            type=TIER_MOVE,
-            event_id=m.id,
-            tier_from=m.before,
-            tier_to=m.after,
-            position=m.entry_id,
-        )
-        for m, wc_id, email, balance in rows
-    }
+
+
+def _move_row(row: Sequence[Any]) -> HistoryRow:
+    position, _, event_id = tuple(row)[:3]
+    at, before, after, balance, wc_id, email = tuple(row)[11:]
+    return HistoryRow(
+        entry_id=None,
+        occurred_at=at,
+        customer_id=wc_id,
+        email=email,
+        kind=TIER_MOVE,
+        source="tier",
+        reference=f"tier_event:{event_id}",
+        points=0,
+        note=move_note(before, after),
+        balance=int(balance or 0),
+        type=TIER_MOVE,
+        event_id=event_id,
+        tier_from=before,
+        tier_to=after,
+        position=position,
+    )
 
 
 def move_note(before: str | None, after: str | None) -> str:

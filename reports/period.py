@@ -32,13 +32,25 @@ class Period:
             conditions.append(column <= self.end)
         return conditions
 
+    @property
+    def start_moment(self) -> datetime | None:
+        """The start day's midnight (UTC), the first moment of the range."""
+        return datetime.combine(self.start, time(), UTC) if self.start is not None else None
+
+    @property
+    def end_moment(self) -> datetime | None:
+        """The midnight after the end day (UTC), the first moment after the range."""
+        if self.end is None:
+            return None
+        return datetime.combine(self.end + timedelta(days=1), time(), UTC)
+
     def moments(self, column: Any) -> list[Any]:
         """Conditions on a timestamp column: from the start day's midnight to the end day's."""
         conditions = []
-        if self.start is not None:
-            conditions.append(column >= datetime.combine(self.start, time(), UTC))
-        if self.end is not None:
-            conditions.append(column < datetime.combine(self.end + timedelta(days=1), time(), UTC))
+        if self.start_moment is not None:
+            conditions.append(column >= self.start_moment)
+        if self.end_moment is not None:
+            conditions.append(column < self.end_moment)
         return conditions
 
 
