@@ -12,9 +12,9 @@ Both are one ordered stream, keyed (position, tie, id) and read newest first:
 - a move is (its entry_id, 1, its own id): above the entry it follows.
 Each side is read by its own index, `(store_id | customer_id, id)` for entries and
 `(store_id | customer_id, entry_id, id)` for moves, from the cursor, `limit + 1` rows at most;
-the two short lists are merged in SQL (UNION ALL of the two, ordered, limited) and the page's
-details joined by primary key, in one statement. The cursor is the last row's key, so page 1,000
-costs what page 1 costs.
+the two short lists are merged in SQL (UNION ALL of the two, ordered, limited), and the page's
+details read by primary key. The statements are built once and run with bound values. The cursor
+is the last row's key, so page 1,000 costs what page 1 costs.
 """
 
 from __future__ import annotations
@@ -35,10 +35,6 @@ from reports.period import Period
 
 ENTRY = "entry"
 TIER_MOVE = "tier_move"
-# The details' aliases, made once: building them per call costs far more than the query itself.
-_ENTRY, _FOLLOWS = aliased(PointEntry, name="entry"), aliased(PointEntry, name="follows")
-_MOVE = aliased(TierEvent, name="move")
-_OWNER, _MOVER = aliased(Customer, name="owner"), aliased(Customer, name="mover")
 
 
 @dataclass(frozen=True)
@@ -102,10 +98,20 @@ def history(
         "position": after[0] if after is not None else None,
         "row_id": after[2] if after is not None else None,
     }
-    rows = session.execute(statement, values).all()
-    page = [_entry_row(row) if row[1] == 0 else _move_row(row) for row in rows[:limit]]
-    more = len(rows) > limit
+    keys = session.execute(statement, values).all()
+    entries, moves = (
+        [k[2] for k in keys[:limit] if k[1] == 0],
+        [k[2] for k in keys[:limit] if k[1] == 1],
+    )
+    found = {(0, row[0]): _entry_row(row) for row in _details(session, _ENTRY_DETAILS, entries)}
+    found |= {(1, row[0]): _move_row(row) for row in _details(session, _MOVE_DETAILS, moves)}
+    page = [found[(tie, row_id)] for _, tie, row_id in keys[:limit]]
+    more = len(keys) > limit
     return HistoryPage(page, encode_cursor(page[-1]) if more and page else None)
+
+
+def _details(session: Session, statement: Select[Any], ids: list[int]) -> list[Any]:
+    return list(session.execute(statement, {"ids": ids})) if ids else []
 
 
 @cache
@@ -118,8 +124,9 @@ def page_statement(
     costs more than running it.
 
     The keys of the page's rows (and one more), newest first: each side seeks its index to the
-    cursor and stops after `n` rows; the union of the two is ordered and cut, and each key finds
-    its entry or its move (and the entry the move follows) and the customer by primary key.
+    cursor and stops after `n` rows; the union of the two is ordered and cut. The page's details
+    are then read by primary key (`_ENTRY_DETAILS`, `_MOVE_DETAILS`): joined into this statement,
+    PostgreSQL hashed the whole of `tier_events` for them.
     (`bench/bench_reports.py --explain` prints PostgreSQL's plan of it.)"""
     entry, move = PointEntry, TierEvent
     n, position = bindparam("n", type_=Integer), bindparam("position", type_=Integer)
@@ -153,27 +160,30 @@ def page_statement(
     entries_side = entries.order_by(entry.id.desc()).limit(n).subquery()
     moves_side = moves.order_by(move.entry_id.desc(), move.id.desc()).limit(n).subquery()
     merged = union_all(select(entries_side), select(moves_side)).subquery()
-    keys = (
+    return (
         select(merged.c.position, merged.c.tie, merged.c.row_id)
         .order_by(merged.c.position.desc(), merged.c.tie.desc(), merged.c.row_id.desc())
         .limit(n)
-        .subquery()
     )
-    entry, move, follows, owner, mover = _ENTRY, _MOVE, _FOLLOWS, _OWNER, _MOVER
-    keyed = [keys.c.position, keys.c.tie, keys.c.row_id]
-    of_entry = [entry.occurred_at, entry.kind, entry.source_ref, entry.points, entry.note]
-    of_entry += [entry.balance_after, owner.wc_id, owner.email]
-    of_move = [move.at, move.before, move.after, follows.balance_after, mover.wc_id, mover.email]
-    return (
-        select(*keyed, *of_entry, *of_move)
-        .select_from(keys)
-        .outerjoin(entry, (keys.c.tie == 0) & (entry.id == keys.c.row_id))
-        .outerjoin(owner, owner.id == entry.customer_id)
-        .outerjoin(move, (keys.c.tie == 1) & (move.id == keys.c.row_id))
-        .outerjoin(follows, follows.id == move.entry_id)
-        .outerjoin(mover, mover.id == move.customer_id)
-        .order_by(keys.c.position.desc(), keys.c.tie.desc(), keys.c.row_id.desc())
-    )
+
+
+# Each page's details, by primary key: built once, run with the page's ids.
+_IDS: Any = bindparam("ids", expanding=True)
+_ENTRY_DETAILS = (
+    select(PointEntry.id, PointEntry.occurred_at, PointEntry.kind, PointEntry.source_ref)
+    .add_columns(PointEntry.points, PointEntry.note, PointEntry.balance_after)
+    .add_columns(Customer.wc_id, Customer.email)
+    .join(Customer, Customer.id == PointEntry.customer_id)
+    .where(PointEntry.id.in_(_IDS))
+)
+_FOLLOWS = aliased(PointEntry, name="follows")
+_MOVE_DETAILS = (
+    select(TierEvent.id, TierEvent.entry_id, TierEvent.at, TierEvent.before, TierEvent.after)
+    .add_columns(_FOLLOWS.balance_after, Customer.wc_id, Customer.email)
+    .join(Customer, Customer.id == TierEvent.customer_id)
+    .outerjoin(_FOLLOWS, _FOLLOWS.id == TierEvent.entry_id)
+    .where(TierEvent.id.in_(_IDS))
+)
 
 
 def _within(query: Any, moment: Any, from_start: bool, to_end: bool) -> Any:
@@ -186,9 +196,9 @@ def _within(query: Any, moment: Any, from_start: bool, to_end: bool) -> Any:
 
 
 def _entry_row(row: Sequence[Any]) -> HistoryRow:
-    position, _, _, at, kind, ref, points, note, balance, wc_id, email = tuple(row)[:11]
+    entry_id, at, kind, ref, points, note, balance, wc_id, email = tuple(row)
     return HistoryRow(
-        entry_id=position,
+        entry_id=entry_id,
         occurred_at=at,
         customer_id=wc_id,
         email=email,
@@ -198,13 +208,12 @@ def _entry_row(row: Sequence[Any]) -> HistoryRow:
         points=points,
         note=note or "",
         balance=int(balance),
-        position=position,
+        position=entry_id,
     )
 
 
 def _move_row(row: Sequence[Any]) -> HistoryRow:
-    position, _, event_id = tuple(row)[:3]
-    at, before, after, balance, wc_id, email = tuple(row)[11:]
+    event_id, position, at, before, after, balance, wc_id, email = tuple(row)
     return HistoryRow(
         entry_id=None,
         occurred_at=at,
