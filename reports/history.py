@@ -26,7 +26,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, literal, select, tuple_, union_all
+from sqlalchemy import Integer, Select, bindparam, case, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session, aliased
 
 from ledger.kinds import SourceKind
@@ -157,7 +157,13 @@ def page_statement(
         moves = moves.where(
             move.entry_id <= position, tuple_(move.entry_id, move.id) < tuple_(position, row_id)
         )
-    entries_side = entries.order_by(entry.id.desc()).limit(n).subquery()
+    entries_side = entries.order_by(entry.id.desc()).limit(n).cte("page_entries")
+    # A full page of entries ends at its oldest entry: no move after an older one can rank above
+    # it, so the moves are sought from there on only; their cost follows the page, whatever plan
+    # the database picks (PostgreSQL scans a small tier_events whole rather than by its index).
+    full = func.count() == n
+    oldest = select(case((full, func.min(entries_side.c.position)), else_=0)).scalar_subquery()
+    moves = moves.where(move.entry_id >= oldest)
     moves_side = moves.order_by(move.entry_id.desc(), move.id.desc()).limit(n).subquery()
     merged = union_all(select(entries_side), select(moves_side)).subquery()
     return (
