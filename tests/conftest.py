@@ -1,8 +1,9 @@
 """Database fixtures shared by the whole suite.
 
-- `db_url`: a fresh database migrated to head by the real migrations, once per test, on SQLite
-  (a file in tmp_path) and on PostgreSQL (a schema of its own, reached through the URL's
-  `search_path`, so subprocesses given the URL land in it too). Test ids: `sqlite`, `postgres`.
+- `db_url`: a fresh database at head for each test, on SQLite (a file in tmp_path) and on
+  PostgreSQL (a schema of its own, reached through the URL's `search_path`, so subprocesses given
+  the URL land in it too): a copy of the one database each test process migrated with the real
+  migrations (`MigratedTemplate`). Test ids: `sqlite`, `postgres`.
 - `raw_db_url`: the same, empty (for migration tests).
 - `engine`: an engine on `db_url`, disposed afterwards.
 - `session`: a session inside a transaction that is rolled back at the end (`session.commit()`
@@ -15,9 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import sqlite3
+import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -135,11 +139,111 @@ def raw_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(params=DIALECTS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of a fresh database migrated to head by the real migrations."""
+def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_template: MigratedTemplate
+) -> Iterator[str]:
+    """The URL of a fresh database migrated to head by the real migrations (a copy of the one
+    database this test process migrated, see `MigratedTemplate`)."""
     with _fresh_database(request.param, tmp_path, request) as url:
-        upgrade(url)
+        migrated_template.copy_to(url)
         yield url
+
+
+class MigratedTemplate:
+    """The real migrations, run once per test process and dialect; each test's database is a copy.
+
+    Migrating from empty to head costs about a second on PostgreSQL, and hundreds of tests ask for
+    a fresh database. The copy is exact: SQLite's through its backup API, PostgreSQL's by replaying
+    what `pg_dump` prints of the migrated schema (tables, sequences, indexes, constraints and rows:
+    `alembic_version`), with the schema renamed. Without `pg_dump` on the PATH each PostgreSQL
+    test migrates its own schema, as before. `tests/ledger/test_migrations.py` still migrates
+    from empty, and checks that a copy is at head and matches the models.
+    """
+
+    def __init__(self, folder: Path, admin: Callable[[], Engine]) -> None:
+        self._folder = folder
+        self._admin = admin
+        self._sqlite: Path | None = None
+        self._postgres: str | None = None  # the dump, `_TEMPLATE_SCHEMA` for its schema's name
+
+    def copy_to(self, url: str) -> None:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            self._copy_sqlite(Path(str(parsed.database)))
+        elif shutil.which("pg_dump") is None:
+            upgrade(url)
+        else:
+            self._copy_postgres(url)
+
+    def _copy_sqlite(self, target: Path) -> None:
+        if self._sqlite is None:
+            self._sqlite = self._folder / "template.db"
+            upgrade(f"sqlite:///{self._sqlite}")
+        source, copy = sqlite3.connect(self._sqlite), sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+
+    def _copy_postgres(self, url: str) -> None:
+        if self._postgres is None:
+            self._postgres = _postgres_dump(self._admin())
+        schema = _schema_of(url)
+        connection = self._admin().raw_connection()
+        try:
+            with closing(connection.cursor()) as cursor:
+                cursor.execute(self._postgres.replace(_TEMPLATE_SCHEMA, schema))
+            connection.commit()
+        finally:
+            connection.close()
+
+
+_TEMPLATE_SCHEMA = f"template_{uuid.uuid4().hex[:16]}"
+# Left out of the dump: comments, psql's meta-commands (`\\restrict`), the session settings it
+# starts with (search_path '' among them: every name is schema-qualified) and the schema itself.
+_DUMP_PREAMBLE = ("--", "\\", "SET ", "SELECT pg_catalog.set_config(", "CREATE SCHEMA ")
+
+
+def _postgres_dump(admin: Engine) -> str:
+    """The SQL that rebuilds a schema migrated to head, its name written as `_TEMPLATE_SCHEMA`."""
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{_TEMPLATE_SCHEMA}"'))
+    url = make_url(POSTGRES_URL)
+    try:
+        upgrade(url.update_query_dict({"options": f"-csearch_path={_TEMPLATE_SCHEMA}"})
+                .render_as_string(hide_password=False))  # fmt: skip
+        libpq = url.set(drivername="postgresql", password=None).render_as_string()
+        dumped = subprocess.run(
+            ["pg_dump", "--no-owner", "--no-privileges", "--inserts",
+             f"--schema={_TEMPLATE_SCHEMA}", f"--dbname={libpq}"],
+            env={**os.environ, "PGPASSWORD": url.password or ""} if url.password else None,
+            capture_output=True, text=True, check=True, timeout=60,
+        ).stdout  # fmt: skip
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{_TEMPLATE_SCHEMA}" CASCADE'))
+    return "\n".join(line for line in dumped.splitlines() if not line.startswith(_DUMP_PREAMBLE))
+
+
+def _schema_of(url: str) -> str:
+    options = str(make_url(url).query["options"])
+    return options.removeprefix("-csearch_path=")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplate]:
+    """This test process's `MigratedTemplate` (one per xdist worker)."""
+    engines: list[Engine] = []
+
+    def admin() -> Engine:
+        if not engines:
+            engines.append(create_engine_for(POSTGRES_URL))
+        return engines[0]
+
+    yield MigratedTemplate(tmp_path_factory.mktemp("template"), admin)
+    for engine in engines:
+        engine.dispose()
 
 
 @pytest.fixture

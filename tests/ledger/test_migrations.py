@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from alembic import command
@@ -127,6 +129,55 @@ def test_migrations_ship_inside_the_ledger_package() -> None:
 
 def test_a_schema_at_head_is_current(engine: Engine) -> None:
     check_schema_current(engine)
+
+
+@pytest.mark.parametrize(
+    ("db_url", "raw_db_url"),
+    [
+        pytest.param("sqlite", "sqlite", id="sqlite"),
+        pytest.param("postgres", "postgres", id="postgres", marks=pytest.mark.postgres),
+    ],
+    indirect=True,
+)
+def test_each_tests_copy_of_the_migrated_database_is_the_migrated_schema(
+    db_url: str, raw_db_url: str
+) -> None:
+    upgrade(raw_db_url)  # what `db_url` copies (tests/conftest.py MigratedTemplate), done again
+    copied, migrated = create_engine_for(db_url), create_engine_for(raw_db_url)
+    try:
+        assert current_revision(copied) == HEAD
+        assert _schema(copied) == _schema(migrated)
+        with copied.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        copied.dispose()
+        migrated.dispose()
+
+
+def _schema(engine: Engine) -> dict[str, str]:
+    """Every table's columns (with defaults), keys, indexes (partial ones with their condition) and
+    constraints, as text."""
+    inspector = inspect(engine)
+
+    def named(items: list[Any]) -> list[Any]:
+        return sorted(items, key=lambda item: str(item.get("name")))
+
+    return {
+        table: json.dumps(
+            [
+                inspector.get_columns(table),
+                inspector.get_pk_constraint(table),
+                named(inspector.get_foreign_keys(table)),
+                named(inspector.get_indexes(table)),
+                named(inspector.get_unique_constraints(table)),
+                named(inspector.get_check_constraints(table)),
+            ],
+            default=str,
+            sort_keys=True,
+        )
+        for table in inspector.get_table_names()
+    }
 
 
 def test_an_empty_database_is_reported_with_the_command_to_run(raw_engine: Engine) -> None:
