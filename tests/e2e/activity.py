@@ -11,7 +11,6 @@ from sqlalchemy import Engine, select
 from ledger.models import PointEntry, QuarantinedItem
 from ledger.session import session_scope
 from loyalty.config import Config
-from sandbox.store import SandboxStore
 from tests.e2e.conftest import balances_of
 
 
@@ -35,11 +34,6 @@ def balance(config: Config, engine: Engine, *, wc_id: int | None = None, email: 
         ):
             return int(row.balance)
     return 0
-
-
-def meta(store: SandboxStore, wc_id: int, key: str = "loyalty_points") -> Any:
-    rows = [m["value"] for m in store.get("customers", wc_id)["meta_data"] if m["key"] == key]
-    return rows[0] if rows else None
 
 
 def quarantined(engine: Engine, resource: str) -> dict[str, str]:

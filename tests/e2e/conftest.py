@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,30 @@ ANCHOR = datetime(2026, 6, 1, tzinfo=UTC)  # generated history ends here, well b
 def small_store(seed: int = 11, **sizes: int) -> SandboxStore:
     sizes = {"customers": 30, "orders": 220, "reviews": 0, "comments": 0, **sizes}
     return generate_store(seed=seed, anchor=ANCHOR, **sizes)
+
+
+def gift_shop(*emails: str) -> SandboxStore:
+    """A store of these registered customers and one product: a 1.00 gift card (virtual, no tax),
+    so an order of N cards earns N points at the default rate."""
+    shop = SandboxStore()
+    for email in emails:
+        shop.register_customer(email=email)
+    category = shop.add_category("Gifts")["id"]
+    shop.add_product(
+        name="Card", price=Decimal("1.00"), category_ids=[category], virtual=True, taxable=False
+    )
+    return shop
+
+
+def meta_values(store: SandboxStore, wc_id: int, key: str) -> list[Any]:
+    """Every value of the customer's meta `key`, as the store holds them."""
+    return [m["value"] for m in store.get("customers", wc_id)["meta_data"] if m["key"] == key]
+
+
+def meta(store: SandboxStore, wc_id: int, key: str = "loyalty_points") -> Any:
+    """The customer's meta `key` (the first value), None when unset."""
+    values = meta_values(store, wc_id, key)
+    return values[0] if values else None
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from rules.review import ReviewRules
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.summary import SyncSummary
-from tests.e2e.activity import balance, entries_of, meta, with_rules
+from tests.e2e.activity import balance, entries_of, with_rules
+from tests.e2e.conftest import meta
 
 Sync = Callable[..., SyncSummary]
 ON = CommentRules(enabled=True, points=5, max_per_day=3)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from rules.expiry import ExpiryMode, ExpiryRules
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.summary import SyncSummary
+from tests.e2e.conftest import gift_shop, meta_values
 
 Sync = Callable[..., SyncSummary]
 KEY = "loyalty_points_expiring"
@@ -47,14 +47,7 @@ def day(offset: int) -> str:
 
 @pytest.fixture
 def store() -> SandboxStore:
-    shop = SandboxStore()
-    for email in ("alice@example.com", "bob@example.com"):
-        shop.register_customer(email=email)
-    category = shop.add_category("Gifts")["id"]
-    shop.add_product(
-        name="Card", price=Decimal("1.00"), category_ids=[category], virtual=True, taxable=False
-    )
-    return shop
+    return gift_shop("alice@example.com", "bob@example.com")
 
 
 def ids(store: SandboxStore) -> tuple[int, int, int]:
@@ -78,7 +71,7 @@ def at_store_time(sandbox: SandboxServer, moment: datetime) -> None:
 
 
 def meta(store: SandboxStore, customer: int, key: str) -> Any:
-    values = [m["value"] for m in store.get("customers", customer)["meta_data"] if m["key"] == key]
+    values = meta_values(store, customer, key)
     assert len(values) <= 1
     return values[0] if values else None
 

@@ -24,6 +24,7 @@ from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.redemptions import Redeemer, RedemptionRefused, RedemptionSettings, Request
 from sync.summary import SyncSummary
+from tests.e2e.conftest import gift_shop, meta
 
 Sync = Callable[..., SyncSummary]
 EMAIL = "alice@example.com"
@@ -32,18 +33,7 @@ DAYS = 14
 
 @pytest.fixture
 def store() -> SandboxStore:
-    shop = SandboxStore()
-    shop.register_customer(email=EMAIL)
-    category = shop.add_category("Gifts")["id"]
-    shop.add_product(
-        name="Card", price=Decimal("1.00"), category_ids=[category], virtual=True, taxable=False
-    )
-    return shop
-
-
-def meta(store: SandboxStore, customer: int, key: str) -> Any:
-    values = [m["value"] for m in store.get("customers", customer)["meta_data"] if m["key"] == key]
-    return values[0] if values else None
+    return gift_shop(EMAIL)
 
 
 def figures(store: SandboxStore, customer: int) -> tuple[Any, Any]:

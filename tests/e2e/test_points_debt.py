@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -26,6 +25,7 @@ from rules.redemption import RedemptionRules, RedemptionTier
 from sandbox.store import SandboxStore
 from sync.redemptions import Redeemer, RedemptionRefused, RedemptionSettings, Request
 from sync.summary import SyncSummary
+from tests.e2e.conftest import gift_shop, meta
 
 Sync = Callable[..., SyncSummary]
 EMAIL = "alice@example.com"
@@ -34,18 +34,7 @@ TIERS = RedemptionRules(tiers=(RedemptionTier("5-off", 50, Decimal("5.00")),))
 
 @pytest.fixture
 def store() -> SandboxStore:
-    shop = SandboxStore()
-    shop.register_customer(email=EMAIL)
-    category = shop.add_category("Gifts")["id"]
-    shop.add_product(
-        name="Card", price=Decimal("1.00"), category_ids=[category], virtual=True, taxable=False
-    )
-    return shop
-
-
-def meta(store: SandboxStore, customer: int, key: str) -> Any:
-    values = [m["value"] for m in store.get("customers", customer)["meta_data"] if m["key"] == key]
-    return values[0] if values else None
+    return gift_shop(EMAIL)
 
 
 def redeemer(config: Config, engine: Engine) -> Redeemer:

@@ -15,7 +15,8 @@ from rules.review import ReviewRules
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.summary import SyncSummary
-from tests.e2e.activity import balance, entries_of, meta, quarantined, with_rules
+from tests.e2e.activity import balance, entries_of, quarantined, with_rules
+from tests.e2e.conftest import meta
 
 Sync = Callable[..., SyncSummary]
 ON = ReviewRules(enabled=True, points=10)

@@ -15,6 +15,7 @@ from ledger.session import session_scope
 from loyalty.config import Config
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
+from tests.e2e.conftest import meta
 from tests.e2e.test_redemption import EMAIL, TIERS, alice, give, ours, store  # noqa: F401
 
 Sync = Callable[..., Any]
@@ -23,11 +24,6 @@ Sync = Callable[..., Any]
 @pytest.fixture
 def shop_config(config: Config) -> Config:
     return replace(config, redemption=TIERS)
-
-
-def meta(shop: SandboxStore, wc_id: int, key: str) -> Any:
-    rows = [m["value"] for m in shop.get("customers", wc_id)["meta_data"] if m["key"] == key]
-    return rows[0] if rows else None
 
 
 def ask(shop: SandboxStore, wc_id: int, value: Any) -> None:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -22,6 +21,7 @@ from rules.tiers import Tier, TierRules
 from sandbox.store import SandboxStore
 from sync.recalculate import run_recalculation
 from sync.summary import SyncSummary
+from tests.e2e.conftest import gift_shop, meta
 
 Sync = Callable[..., SyncSummary]
 EMAIL = "alice@example.com"
@@ -30,18 +30,7 @@ TIERS = TierRules((Tier("silver", 100, Decimal(2)), Tier("gold", 1000, Decimal(3
 
 @pytest.fixture
 def store() -> SandboxStore:
-    shop = SandboxStore()
-    shop.register_customer(email=EMAIL)
-    category = shop.add_category("Gifts")["id"]
-    shop.add_product(
-        name="Card", price=Decimal("1.00"), category_ids=[category], virtual=True, taxable=False
-    )
-    return shop
-
-
-def meta(store: SandboxStore, customer: int, key: str) -> Any:
-    values = [m["value"] for m in store.get("customers", customer)["meta_data"] if m["key"] == key]
-    return values[0] if values else None
+    return gift_shop(EMAIL)
 
 
 def buy(store: SandboxStore, customer: int, cards: int, when: datetime) -> int:
