@@ -37,7 +37,7 @@ from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, TrackedOrder
 from ledger.reconcile import Target, reconcile
 from rules.purchase import first_order_points
-from rules.types import Order
+from rules.types import Award, Order
 
 #: What a source does when one owner's holdings move to another (a guest registered, an account was
 #: deleted): `(session, old owner, new owner)`, in the move's unit of work; returns the entries to
@@ -208,18 +208,21 @@ def bonus_targets(
     targets = []
     for owner in sorted(owner_ids):
         award = first_order_points(bonus, owner in earning, f"customer:{owner}")
-        targets.append(
-            Target(
-                owner=owner,
-                source_ref=award.key,
-                kind=SourceKind.FIRST_ORDER,
-                points=award.points,
-                occurred_at=now,
-                note=award.explanation,
-                rule_version=award.rule_version,
-            )
-        )
+        targets.append(award_target(owner, award, SourceKind.FIRST_ORDER, now))
     return targets
+
+
+def award_target(owner: int, award: Award, kind: SourceKind, occurred_at: datetime) -> Target:
+    """What `reconcile` needs of a rule's award held by `owner`, not split by product."""
+    return Target(
+        owner=owner,
+        source_ref=award.key,
+        kind=kind,
+        points=award.points,
+        occurred_at=occurred_at,
+        note=award.explanation,
+        rule_version=award.rule_version,
+    )
 
 
 def merge_guest(

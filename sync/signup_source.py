@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 from ledger.entries import NewEntry
 from ledger.kinds import SourceKind
 from ledger.models import Customer, PointEntry
-from ledger.reconcile import Target, reconcile
+from ledger.reconcile import reconcile
 from rules.signup import SIGNUP_REASON, SignupRules, signup_points
 from sync.context import SyncContext
 from sync.customer_source import list_registered_since
 from sync.order_data import parse_registration
+from sync.owners import award_target
 from sync.quarantine import parse_page
 from sync.source import RecalcBatch, RecalcScope, rules_text
 
@@ -77,17 +78,7 @@ class SignupsSource:
             award = signup_points(
                 self.rules, registered_at, earns_from=earns_from, owner_ref=f"customer:{owner}"
             )
-            targets.append(
-                Target(
-                    owner=owner,
-                    source_ref=award.key,
-                    kind=SourceKind.SIGNUP,
-                    points=award.points,
-                    occurred_at=registered_at,
-                    note=award.explanation,
-                    rule_version=award.rule_version,
-                )
-            )
+            targets.append(award_target(owner, award, SourceKind.SIGNUP, registered_at))
         return reconcile(session, ctx.store_id, targets)
 
     def backfill(self, ctx: SyncContext, since: datetime) -> None:
@@ -155,17 +146,7 @@ class SignupsSource:
                 earns_from=datetime.fromisoformat(earns_from) if earns_from else registered_at,
                 owner_ref=f"customer:{refs[ref]}",
             )
-            batch.targets.append(
-                Target(
-                    owner=refs[ref],
-                    source_ref=award.key,
-                    kind=SourceKind.SIGNUP,
-                    points=award.points,
-                    occurred_at=ctx.now,
-                    note=award.explanation,
-                    rule_version=award.rule_version,
-                )
-            )
+            batch.targets.append(award_target(refs[ref], award, SourceKind.SIGNUP, ctx.now))
         batch.decided = len(batch.targets)
         return batch
 

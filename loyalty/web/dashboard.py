@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,6 +39,10 @@ from loyalty.web.i18n import negotiate, translations
 from loyalty.web.page import PageInput, gather, render
 from reports.history import BadCursor
 from reports.period import Period, UnknownCustomer, find_customer
+
+Gettext = Callable[[str], str]
+#: An admin action once admitted: the page's language, its gettext and the posted form.
+AdminAction = Callable[[str, Gettext, dict[str, str]], Awaitable[Response]]
 
 log = logging.getLogger("loyalty.dashboard")
 STATIC = Path(__file__).parent / "static"
@@ -152,13 +156,20 @@ def create_app(
             )
         return HTMLResponse(html, headers={"content-language": lang, "vary": "Accept-Language"})
 
-    async def admin_adjust(request: Request) -> Response:
-        lang = language(request)
-        _ = translations(lang).gettext
-        form = await _form(request)
-        refused = _refusal(form, token, _)
-        if refused is not None:
-            return refused
+    def admin(action: AdminAction) -> Callable[[Request], Awaitable[Response]]:
+        """An admin endpoint: the page's language, the posted form, and the token checked (in
+        constant time; no token configured, actions off) before `action` runs."""
+
+        async def endpoint(request: Request) -> Response:
+            lang = language(request)
+            _ = translations(lang).gettext
+            form = await _form(request)
+            refused = _refusal(form, token, _)
+            return refused if refused is not None else await action(lang, _, form)
+
+        return endpoint
+
+    async def admin_adjust(lang: str, _: Gettext, form: dict[str, str]) -> Response:
         try:
             customer = int(form.get("customer", ""))
             points = int(form.get("points", ""))
@@ -174,13 +185,7 @@ def create_app(
         query = urlencode({"lang": lang, "customer": customer, "done": "adjusted"})
         return RedirectResponse(f"/?{query}#history", status_code=303)
 
-    async def admin_resync(request: Request) -> Response:
-        lang = language(request)
-        _ = translations(lang).gettext
-        form = await _form(request)
-        refused = _refusal(form, token, _)
-        if refused is not None:
-            return refused
+    async def admin_resync(lang: str, _: Gettext, form: dict[str, str]) -> Response:
         wanted = form.get("customer", "").strip()
         if wanted and not wanted.isdigit():
             return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
@@ -190,13 +195,7 @@ def create_app(
         log.info("dashboard: resync of %s", f"customer {customer}" if customer else "everyone")
         return RedirectResponse(f"/?{urlencode({'lang': lang, 'done': 'resynced'})}#runs", 303)
 
-    async def admin_redeem(request: Request) -> Response:
-        lang = language(request)
-        _ = translations(lang).gettext
-        form = await _form(request)
-        refused = _refusal(form, token, _)
-        if refused is not None:
-            return refused
+    async def admin_redeem(lang: str, _: Gettext, form: dict[str, str]) -> Response:
         tier = form.get("tier", "").strip() or None
         try:
             customer = int(form.get("customer", ""))
@@ -219,9 +218,9 @@ def create_app(
 
     routes = [
         Route("/", home),
-        Route("/admin/adjust", admin_adjust, methods=["POST"]),
-        Route("/admin/redeem", admin_redeem, methods=["POST"]),
-        Route("/admin/resync", admin_resync, methods=["POST"]),
+        Route("/admin/adjust", admin(admin_adjust), methods=["POST"]),
+        Route("/admin/redeem", admin(admin_redeem), methods=["POST"]),
+        Route("/admin/resync", admin(admin_resync), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return SecurityHeaders(Starlette(routes=routes))
