@@ -8,7 +8,9 @@ import json
 import random
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,17 +35,36 @@ def store() -> SandboxStore:
 def shop_during_the_first_order_pages(
     store: SandboxStore, pages: int, seed: int
 ) -> Callable[[str, str, dict[str, object]], None]:
-    """While the first `pages` order pages are served, shoppers and admins change the shop."""
+    """While the first `pages` order pages are served, shoppers and admins change the shop.
+
+    The store stamps changes in whole seconds, and the sync's window ends at the second of the
+    store's first answer: a change stamped in that second belongs to the window (a page already
+    served misses it, the next run's overlap finds it), so "caught up before it ends" holds for
+    changes stamped after it. A fast run can start and end within one second, so the store's
+    clock is let tick (bounded waits on the clock, not on the sync): the changes are made two
+    seconds after the first request, and the first order page after them is answered two seconds
+    after the last change, so the catch-up's end lies past every stamp."""
     rng = random.Random(seed)
     product = store.all("products")[0]["id"]
     customers = [c["id"] for c in store.all("customers")]
     served = 0
+    first_request: datetime | None = None
+    last_change: datetime | None = None
 
     def hook(method: str, path: str, query: dict[str, object]) -> None:
-        nonlocal served
-        if method != "GET" or not path.endswith("/orders") or served >= pages:
+        nonlocal served, first_request, last_change
+        if first_request is None:
+            first_request = store.now()
+        if method != "GET" or not path.endswith("/orders"):
             return
+        if served >= pages:
+            if last_change is not None:
+                _wait_for_second(store, last_change + timedelta(seconds=2))
+                last_change = None
+            return
+        _wait_for_second(store, first_request + timedelta(seconds=2))
         served += 1
+        last_change = store.now()
         orders = [o["id"] for o in store.all("orders")]
         old = rng.choice(orders[: len(orders) // 3])  # its page passed long ago, or comes later
         action = rng.choice(["complete", "cancel", "place", "refund", "register"])
@@ -64,6 +85,13 @@ def shop_during_the_first_order_pages(
             store.set_order_status(placed["id"], "completed")
 
     return hook
+
+
+def _wait_for_second(store: SandboxStore, moment: datetime) -> None:
+    """Until the store's clock reads `moment`'s whole second or later (at most about 2 s)."""
+    target = moment.replace(microsecond=0)
+    while (now := store.now()) < target:
+        time.sleep((target - now).total_seconds())
 
 
 def test_orders_modified_while_the_sync_pages_are_caught_up_before_it_ends(
