@@ -15,7 +15,7 @@ time, so that what they still carry becomes available.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -351,7 +351,15 @@ class OrdersSource:
                 .execution_options(yield_per=KNOWN_ORDERS_CHUNK)
             )
             candidates = {oid: status for oid, status in rows if oid not in self.seen}
-        ctx.progress.start("known orders", len(candidates))
+        self._decide_known(ctx, "known orders", candidates)
+        with ctx.tx.unit() as session:
+            ctx.save_cursor(session, CHECKED, ctx.now, None)
+        return 0
+
+    def _decide_known(self, ctx: SyncContext, stage: str, candidates: Mapping[int, str]) -> None:
+        """Known orders read again by id (`fetch_known_orders`), each batch decided in its own
+        transaction and the ones the store no longer has marked deleted, with progress."""
+        ctx.progress.start(stage, len(candidates))
         with closing(fetch_known_orders(ctx.client, candidates)) as batches:
             for found, gone in batches:
                 with ctx.tx.unit() as session:
@@ -359,10 +367,7 @@ class OrdersSource:
                     self._apply(ctx, self.points.mark_deleted(session, gone, now=ctx.now))
                 ctx.coupon_uses.see(found)
                 ctx.progress.advance(len(found) + len(gone))
-        with ctx.tx.unit() as session:
-            ctx.save_cursor(session, CHECKED, ctx.now, None)
         ctx.progress.finish()
-        return 0
 
     def _process(self, ctx: SyncContext, session: Session, items: list[dict[str, Any]]) -> Outcome:
         """A page of orders decided and recorded, with the category names its products showed
@@ -391,16 +396,9 @@ class OrdersSource:
         candidates = {oid: status for oid, status in rows if oid not in self.seen}
         if not candidates:
             return 0
-        ctx.progress.start("pending orders", len(candidates))
-        with closing(fetch_known_orders(ctx.client, candidates)) as batches:
-            for found, gone in batches:
-                with ctx.tx.unit() as session:
-                    self._apply(ctx, self._process(ctx, session, found))
-                    self._apply(ctx, self.points.mark_deleted(session, gone, now=ctx.now))
-                self.seen.update(i for i in map(valid_id, found) if i is not None)
-                ctx.coupon_uses.see(found)
-                ctx.progress.advance(len(found) + len(gone))
-        ctx.progress.finish()
+        self._decide_known(ctx, "pending orders", candidates)
+        # every candidate was read (found) or marked deleted (gone): none needs reading again
+        self.seen.update(candidates)
         return 0
 
     def _apply(self, ctx: SyncContext, outcome: Outcome) -> None:
