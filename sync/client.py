@@ -434,8 +434,8 @@ class StoreClient:
             items = bounded_json.decode(response.content, max_memory=self._max_decoded)
         except bounded_json.JsonTooComplex as problem:
             raise StoreAnswerUnusable(f"{method} {path}: {problem}") from None
-        except ValueError:  # a truncated or malformed page is a transport fault, not data
-            return _Failure(f"HTTP {status} with an undecodable JSON body")
+        except bounded_json.NotJson as problem:  # a truncated or malformed page: a transport fault
+            return _Failure(f"HTTP {status} with an undecodable JSON body ({problem})")
         if _is_error_body(items):  # a maintenance or security plugin answering 200
             code, message = _error_fields(items)
             raise StoreRejected(
@@ -498,7 +498,7 @@ class StoreClient:
         """The WooCommerce error `code` and `message` of a `{code, message, data}` body, if any."""
         try:
             body = bounded_json.decode(response.content, max_memory=self._max_decoded)
-        except (ValueError, bounded_json.JsonTooComplex):
+        except (bounded_json.NotJson, bounded_json.JsonTooComplex):
             body = None
         if isinstance(body, dict) and isinstance(body.get("code"), str):
             return _error_fields(body)

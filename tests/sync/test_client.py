@@ -300,6 +300,23 @@ def test_undecodable_json_on_2xx_is_retried_as_a_transport_fault(
     assert client.get("orders").items == [{"id": 1}, {"id": 2}]
 
 
+def test_a_body_that_stays_undecodable_gives_up_naming_what_failed_not_the_body(
+    mock: responses.RequestsMock,
+) -> None:
+    for _ in range(3):
+        mock.get(ORDERS, body='[{"id": 1, "note": "ck_secret"', content_type="application/json")
+    client, _ = make_client(rng=HighestJitter(), max_retry_seconds=1)
+
+    with pytest.raises(StoreUnavailable) as caught:
+        client.get("orders")
+
+    assert str(caught.value).endswith(
+        "; last: HTTP 200 with an undecodable JSON body (the answer is not JSON:"
+        " Expecting ',' delimiter at line 1 column 31)"
+    )
+    assert "ck_secret" not in str(caught.value)
+
+
 def test_backoff_doubles_up_to_the_cap(mock: responses.RequestsMock) -> None:
     for _ in range(9):
         mock.get(ORDERS, status=502)
