@@ -25,17 +25,60 @@ def join(parent: str, key: str) -> str:
     return f"{parent}.{key}" if parent else key
 
 
+_MISSING: Any = object()
+
+
 def member(obj: Mapping[str, Any], key: str, parent: str) -> Any:
-    if key not in obj:
+    value = obj.get(key, _MISSING)
+    if value is _MISSING:
         path = join(parent, key)
         raise InvalidSourceData(f"{path}: required field is missing", field=path)
-    return obj[key]
+    return value
 
 
 def obj_at(value: Any, path: str) -> Mapping[str, Any]:
+    if type(value) is dict:  # what JSON decodes to: no ABC check
+        return value
     if not isinstance(value, Mapping):
         raise invalid(path or "(root)", "an object", value)
     return value
+
+
+# The readers of one field of an object: `integer(member(obj, key, parent), join(parent, key))`
+# and so on, with the field's path built only for an error (the hot path builds no string).
+
+
+def integer_at(
+    obj: Mapping[str, Any],
+    key: str,
+    parent: str,
+    *,
+    minimum: int | None = None,
+    maximum: int = MAX_INT,
+) -> int:
+    value = obj.get(key, _MISSING)
+    if type(value) is int and (minimum is None or value >= minimum) and value <= maximum:
+        return value
+    return integer(member(obj, key, parent), join(parent, key), minimum=minimum, maximum=maximum)
+
+
+def text_at(obj: Mapping[str, Any], key: str, parent: str, *, allow_empty: bool = True) -> str:
+    value = obj.get(key, _MISSING)
+    if type(value) is str and (allow_empty or value.strip()):
+        return value
+    return text(member(obj, key, parent), join(parent, key), allow_empty=allow_empty)
+
+
+def gmt_at(obj: Mapping[str, Any], key: str, parent: str) -> datetime:
+    value = obj.get(key, _MISSING)
+    if type(value) is str and _GMT.fullmatch(value):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:  # not a calendar date: `gmt` says so
+            pass
+        else:
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return gmt(member(obj, key, parent), join(parent, key))
 
 
 def integer(value: Any, path: str, *, minimum: int | None = None, maximum: int = MAX_INT) -> int:

@@ -18,7 +18,19 @@ from typing import Any
 
 from rules.types import Order, OrderLine, Refund, RefundLine
 from sync.errors import InvalidSourceData
-from sync.fields import describe, gmt, integer, invalid, join, member, obj_at, text
+from sync.fields import (
+    describe,
+    gmt,
+    gmt_at,
+    integer,
+    integer_at,
+    invalid,
+    join,
+    member,
+    obj_at,
+    text,
+    text_at,
+)
 
 # The strict readers (`sync.fields`), under the names this module has always used.
 _join, _get, _object, _int, _text, _gmt, _invalid, _describe = (
@@ -39,6 +51,12 @@ _ZERO = Decimal(0)
 #: Money amounts beyond this (either sign) are refused: no real order comes near it, and the points
 #: an amount earns must stay far inside what the ledger holds. Documented in the README.
 MAX_MONEY = Decimal(10**12)
+#: Money strings already read (the format and the bound checked) and their amounts: a shop's pages
+#: repeat the same few thousand amounts ("0.00", prices, taxes). Decimals are immutable, so sharing
+#: one is safe; the table is emptied when full, so it stays small.
+_AMOUNTS: dict[str, Decimal] = {}
+_AMOUNTS_MAX = 8192
+_MISSING: Any = object()
 
 
 def parse_order(raw: Mapping[str, Any]) -> Order:
@@ -52,13 +70,13 @@ def parse_order(raw: Mapping[str, Any]) -> Order:
     fees = _list(obj, "fee_lines", "")
     billing = _object(_get(obj, "billing", ""), "billing")
     return Order(
-        order_id=_int(_get(obj, "id", ""), "id", minimum=1),
-        status=_text(_get(obj, "status", ""), "status", allow_empty=False),
-        customer_id=_int(_get(obj, "customer_id", ""), "customer_id", minimum=0),
-        billing_email=_text(_get(billing, "email", "billing"), "billing.email").strip().lower(),
-        created_at=_gmt(_get(obj, "date_created_gmt", ""), "date_created_gmt"),
-        modified_at=_gmt(_get(obj, "date_modified_gmt", ""), "date_modified_gmt"),
-        currency=_text(_get(obj, "currency", ""), "currency", allow_empty=False),
+        order_id=integer_at(obj, "id", "", minimum=1),
+        status=text_at(obj, "status", "", allow_empty=False),
+        customer_id=integer_at(obj, "customer_id", "", minimum=0),
+        billing_email=text_at(billing, "email", "billing").strip().lower(),
+        created_at=gmt_at(obj, "date_created_gmt", ""),
+        modified_at=gmt_at(obj, "date_modified_gmt", ""),
+        currency=text_at(obj, "currency", "", allow_empty=False),
         total=_money_field(obj, "total", ""),
         total_tax=_money_field(obj, "total_tax", ""),
         shipping_total=_money_field(obj, "shipping_total", ""),
@@ -66,7 +84,7 @@ def parse_order(raw: Mapping[str, Any]) -> Order:
         fee_total=_fee_sum(fees, "total"),
         fee_tax=_fee_sum(fees, "total_tax"),
         discount_total=_money_field(obj, "discount_total", ""),
-        lines=tuple(_order_line(line, i) for i, line in enumerate(_list(obj, "line_items", ""))),
+        lines=tuple([_order_line(line, i) for i, line in enumerate(_list(obj, "line_items", ""))]),
         coupon_codes=_coupon_codes(obj),
         refunds=tuple(
             Refund(refund_id=refund_id, amount=amount)
@@ -101,7 +119,7 @@ def refund_totals_from_order(raw_order: Mapping[str, Any]) -> dict[int, Decimal]
     for i, item in enumerate(_list(obj, "refunds", "")):
         path = f"refunds[{i}]"
         entry = _object(item, path)
-        refund_id = _int(_get(entry, "id", path), f"{path}.id", minimum=1)
+        refund_id = integer_at(entry, "id", path, minimum=1)
         totals[refund_id] = -_money_field(entry, "total", path, sign="negative")
     return totals
 
@@ -116,7 +134,7 @@ def parse_refund(raw: Mapping[str, Any]) -> Refund:
     shipping = _optional_list(obj, "shipping_lines")
     fees = _optional_list(obj, "fee_lines")
     return Refund(
-        refund_id=_int(_get(obj, "id", ""), "id", minimum=1),
+        refund_id=integer_at(obj, "id", "", minimum=1),
         amount=_money_field(obj, "amount", "", sign="positive"),
         lines=tuple(_refund_line(line, i) for i, line in enumerate(_list(obj, "line_items", ""))),
         shipping_total=_refunded_sum(shipping, "shipping_lines", "total"),
@@ -139,10 +157,10 @@ def _order_line(raw: Any, index: int) -> OrderLine:
 def _order_line_at(raw: Any, path: str) -> OrderLine:
     line = _object(raw, path)
     return OrderLine(
-        line_id=_int(_get(line, "id", path), _join(path, "id"), minimum=1),
-        product_id=_int(_get(line, "product_id", path), _join(path, "product_id"), minimum=0),
-        variation_id=_int(_get(line, "variation_id", path), _join(path, "variation_id"), minimum=0),
-        quantity=_int(_get(line, "quantity", path), _join(path, "quantity"), minimum=0),
+        line_id=integer_at(line, "id", path, minimum=1),
+        product_id=integer_at(line, "product_id", path, minimum=0),
+        variation_id=integer_at(line, "variation_id", path, minimum=0),
+        quantity=integer_at(line, "quantity", path, minimum=0),
         subtotal=_money_field(line, "subtotal", path),
         total=_money_field(line, "total", path),
         total_tax=_money_field(line, "total_tax", path),
@@ -153,7 +171,7 @@ def _order_line_at(raw: Any, path: str) -> OrderLine:
 def _refund_line(raw: Any, index: int) -> RefundLine:
     path = f"line_items[{index}]"
     line = _object(raw, path)
-    quantity = _int(_get(line, "quantity", path), f"{path}.quantity", maximum=0)
+    quantity = integer_at(line, "quantity", path, maximum=0)
     return RefundLine(
         refunded_item_id=_refunded_item_id(line, path),
         quantity=-quantity,
@@ -206,6 +224,9 @@ def _refunded_sum(lines: list[Any], name: str, key: str) -> Decimal:
 
 
 def _list(obj: Mapping[str, Any], key: str, parent: str) -> list[Any]:
+    value = obj.get(key, _MISSING)
+    if type(value) is list:
+        return value
     value = _get(obj, key, parent)
     if not isinstance(value, list):
         raise _invalid(_join(parent, key), "a list", value)
@@ -221,13 +242,22 @@ def _money_field(obj: Mapping[str, Any], key: str, parent: str, *, sign: str = "
 
     `sign` "negative" accepts <= 0 (refunded lines), "positive" accepts >= 0 (refund amounts).
     """
-    value = _get(obj, key, parent)
-    if type(value) is str and _MONEY.fullmatch(value):
-        amount = Decimal(value)
-        if -MAX_MONEY <= amount <= MAX_MONEY and (
+    value = obj.get(key, _MISSING)
+    if type(value) is str:
+        amount = _AMOUNTS.get(value)
+        if amount is None and _MONEY.fullmatch(value):
+            amount = Decimal(value)
+            if -MAX_MONEY <= amount <= MAX_MONEY:
+                if len(_AMOUNTS) >= _AMOUNTS_MAX:
+                    _AMOUNTS.clear()
+                _AMOUNTS[value] = amount
+            else:
+                amount = None
+        if amount is not None and (
             sign == "any" or (amount <= 0 if sign == "negative" else amount >= 0)
         ):
             return amount  # the common case, before any message is built
+    value = _get(obj, key, parent)
     path = _join(parent, key)
     if not isinstance(value, str) or not _MONEY.fullmatch(value):
         raise _invalid(path, 'a money string like "12.50"', value)

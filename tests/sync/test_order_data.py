@@ -6,13 +6,21 @@ import copy
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
 from loyalty.errors import InvalidSourceData
 from rules.types import OrderLine, Refund, RefundLine
-from sync.order_data import parse_order, parse_refund, refund_totals_from_order
+from sync.order_data import (
+    _AMOUNTS,
+    _AMOUNTS_MAX,
+    _money_field,
+    parse_order,
+    parse_refund,
+    refund_totals_from_order,
+)
 from tests.samples import WOOCOMMERCE_SAMPLES
 
 SAMPLES = WOOCOMMERCE_SAMPLES
@@ -352,3 +360,33 @@ def test_refunded_item_id_may_be_a_json_integer() -> None:
     raw = changed(sample("real-order-refund.json"), ("line_items", 0, "meta_data", 0, "value"), 2)
 
     assert parse_refund(raw).lines[0].refunded_item_id == 2
+
+
+def test_an_amount_read_before_is_still_refused_where_its_sign_is_wrong() -> None:
+    order = changed(sample("order.json"), ("total",), "10.00")
+    refund = changed(sample("real-order-refund.json"), ("line_items", 0, "total"), "10.00")
+
+    assert parse_order(order).total == D("10.00")  # "10.00" is now among the amounts read
+    with pytest.raises(InvalidSourceData) as caught:
+        parse_refund(refund)
+
+    assert caught.value.field == "line_items[0].total"
+    assert "negative or zero money string" in str(caught.value)
+
+
+def test_the_table_of_amounts_read_stays_bounded() -> None:
+    for cents in range(_AMOUNTS_MAX + 10):
+        amount = _money_field({"total": f"{cents // 100}.{cents % 100:02d}"}, "total", "")
+        assert amount == D(cents) / 100
+
+    assert 0 < len(_AMOUNTS) <= _AMOUNTS_MAX
+
+
+def test_an_order_read_through_another_mapping_type_is_the_same_order() -> None:
+    raw = sample("real-order.json")
+    proxied = MappingProxyType(
+        {**raw, "billing": MappingProxyType(raw["billing"])}
+        | {"line_items": [MappingProxyType(line) for line in raw["line_items"]]}
+    )
+
+    assert parse_order(proxied) == parse_order(raw)
