@@ -45,6 +45,9 @@ FIRST_ORDER_RULE_VERSION = "default"
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
+_CENT = Decimal("0.01")
+_PLAIN = ItemOverride()
+_EXCLUDED = ItemOverride(excluded=True)
 _ROUNDING_MODES = {
     Rounding.FLOOR: ROUND_FLOOR,
     Rounding.HALF_UP: ROUND_HALF_UP,
@@ -66,6 +69,9 @@ class _Earning:
         return _Earning(self.rated * factor, self.fixed * factor)
 
 
+_NOTHING = _Earning()
+
+
 def purchase_points(
     order: Order, rules: PurchaseRules, refunds: Sequence[Refund] | None = None
 ) -> Award:
@@ -74,7 +80,9 @@ def purchase_points(
     refusal = _gate(order, rules)
     if refusal:
         return _award(order, rules, 0, f"{order.status}; {refusal}")
-    gross = _gross_base(order, rules)
+    # Each line's override and earning once, for the base, the total and the split.
+    overrides = [_override(line, rules) for line in order.lines]
+    gross = _gross_base(order, rules, overrides)
     if gross < rules.minimum_order_amount:
         return _award(
             order,
@@ -82,7 +90,12 @@ def purchase_points(
             0,
             f"{order.status}; base {_fmt(gross)} below minimum {_fmt(rules.minimum_order_amount)}",
         )
-    earning = _net_earning(order, rules, applied)
+    extras = _extras(order, rules, applied)
+    earnings = [
+        _line_earning(line, override, rules, applied)
+        for line, override in zip(order.lines, overrides, strict=True)
+    ]
+    earning = _net_earning(order, extras, earnings, applied)
     raw = earning.rated * rules.points_per_unit + earning.fixed
     points = int(raw.quantize(_ONE, rounding=_ROUNDING_MODES[rules.rounding]))
     explanation = f"{order.status}; base {_fmt(earning.rated)} × {rules.points_per_unit}"
@@ -92,7 +105,7 @@ def purchase_points(
     if rules.max_points_per_order is not None and points > rules.max_points_per_order:
         points = rules.max_points_per_order
         explanation += f", capped at {points}"
-    products = split_by_product(points, _product_weights(order, rules, applied))
+    products = split_by_product(points, _product_weights(order, rules, extras, earnings))
     return _award(order, rules, points, explanation, products)
 
 
@@ -101,10 +114,13 @@ def split_by_product(
 ) -> tuple[ProductPoints, ...]:
     """`points` shared over (product, category) keys in proportion to their weights, as integers
     that add up to `points` exactly (largest remainder; ties go to the lower key)."""
-    positive = {key: weight for key, weight in weights.items() if weight > 0}
-    total = sum(positive.values(), _ZERO)
     if points == 0:
         return ()
+    positive = {key: weight for key, weight in weights.items() if weight > 0}
+    if len(positive) == 1:  # one product earned it all (what the general case gives too)
+        ((product, category),) = positive
+        return (ProductPoints(product, category, points),)
+    total = sum(positive.values(), _ZERO)
     if total <= 0:
         return (ProductPoints(0, 0, points),)
     exact = {key: Decimal(points) * weight / total for key, weight in positive.items()}
@@ -122,17 +138,16 @@ def split_by_product(
 
 
 def _product_weights(
-    order: Order, rules: PurchaseRules, refunds: tuple[Refund, ...]
+    order: Order, rules: PurchaseRules, extras: Decimal, earnings: Sequence[_Earning]
 ) -> dict[tuple[int, int], Decimal]:
     """Each product's earning (at the rate, plus fixed points) before rounding; product 0 holds
-    shipping and fees. The unitemised-refund factor scales all alike, so it is left out."""
+    shipping and fees (`extras`). The unitemised-refund factor scales all alike, so it is left out.
+    `earnings` are the lines' (`_line_earning`), in order."""
     weights: dict[tuple[int, int], Decimal] = {}
-    extras = _extras(order, rules, refunds)
     if extras:
         weights[(0, 0)] = extras * rules.points_per_unit
-    for line in order.lines:
-        earning = _line_earning(line, rules, refunds)
-        key = (line.product_id, min(line.category_ids, default=0))
+    for line, earning in zip(order.lines, earnings, strict=True):
+        key = (line.product_id, min(line.category_ids) if line.category_ids else 0)
         weight = earning.rated * rules.points_per_unit + earning.fixed
         weights[key] = weights.get(key, _ZERO) + weight
     return weights
@@ -169,27 +184,34 @@ def _gate(order: Order, rules: PurchaseRules) -> str | None:
     return None
 
 
-def _gross_base(order: Order, rules: PurchaseRules) -> Decimal:
-    """The earning amount before refunds and multipliers, for the minimum order amount."""
-    lines = sum(
-        (_line_amount(line, rules) for line in order.lines if not _override(line, rules).excluded),
-        _ZERO,
-    )
+def _gross_base(order: Order, rules: PurchaseRules, overrides: Sequence[ItemOverride]) -> Decimal:
+    """The earning amount before refunds and multipliers, for the minimum order amount.
+    `overrides` are the lines' (`_override`), in order."""
+    lines = _ZERO
+    for line, override in zip(order.lines, overrides, strict=True):
+        if not override.excluded:
+            lines += _line_amount(line, rules)
     return max(_ZERO, lines + _extras(order, rules, ()))
 
 
-def _net_earning(order: Order, rules: PurchaseRules, refunds: tuple[Refund, ...]) -> _Earning:
-    total = _Earning(rated=_extras(order, rules, refunds))
-    for line in order.lines:
-        total += _line_earning(line, rules, refunds)
-    total = _Earning(max(_ZERO, total.rated), max(_ZERO, total.fixed))
+def _net_earning(
+    order: Order, extras: Decimal, earnings: Sequence[_Earning], refunds: tuple[Refund, ...]
+) -> _Earning:
+    """Shipping and fees (`extras`) and the lines' earnings, at least 0, after unitemised refunds."""
+    rated, fixed = extras, _ZERO
+    for earning in earnings:
+        rated += earning.rated
+        fixed += earning.fixed
+    total = _Earning(max(_ZERO, rated), max(_ZERO, fixed))
     return total.scaled(_unitemised_factor(order, refunds))
 
 
-def _line_earning(line: OrderLine, rules: PurchaseRules, refunds: tuple[Refund, ...]) -> _Earning:
-    override = _override(line, rules)
+def _line_earning(
+    line: OrderLine, override: ItemOverride, rules: PurchaseRules, refunds: tuple[Refund, ...]
+) -> _Earning:
+    """What one line earns under its override (`_override`), net of its itemised refunds."""
     if override.excluded:
-        return _Earning()
+        return _NOTHING
     amount = _line_amount(line, rules)
     refunded_amount, refunded_quantity = _line_refunds(line, rules, refunds)
     net = max(_ZERO, amount - refunded_amount)
@@ -214,6 +236,8 @@ def _line_refunds(
 ) -> tuple[Decimal, int]:
     """The amount (with tax when tax earns) and quantity refunded from one order line."""
     amount, quantity = _ZERO, 0
+    if not refunds:
+        return amount, quantity
     for refund in refunds:
         for refunded in refund.lines:
             if refunded.refunded_item_id == line.line_id:
@@ -254,16 +278,19 @@ def _unitemised_factor(order: Order, refunds: tuple[Refund, ...]) -> Decimal:
 
 def _override(line: OrderLine, rules: PurchaseRules) -> ItemOverride:
     """The override a line earns under: product (variation first) beats category; none = plain."""
-    for product_id in (line.variation_id, line.product_id):
-        if product_id and product_id in rules.product_overrides:
-            return rules.product_overrides[product_id]
-    matches = [
-        rules.category_overrides[c] for c in line.category_ids if c in rules.category_overrides
-    ]
+    products = rules.product_overrides
+    if products:
+        for product_id in (line.variation_id, line.product_id):
+            if product_id and product_id in products:
+                return products[product_id]
+    categories = rules.category_overrides
+    if not categories or not line.category_ids:
+        return _PLAIN
+    matches = [categories[c] for c in line.category_ids if c in categories]
     if not matches:
-        return ItemOverride()
+        return _PLAIN
     if any(m.excluded for m in matches):
-        return ItemOverride(excluded=True)
+        return _EXCLUDED
     multipliers = [m.multiplier for m in matches if m.multiplier is not None]
     if multipliers:
         return ItemOverride(multiplier=max(multipliers))
@@ -290,8 +317,7 @@ def _award(
 
 def _fmt(amount: Decimal) -> str:
     """Money-like display: at least two decimals, more only when they carry something."""
-    normalized = amount.normalize()
-    exponent = normalized.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        return f"{normalized:f}"
-    return f"{amount.quantize(Decimal('0.01')):f}"
+    cents = amount.quantize(_CENT)
+    if cents == amount:
+        return f"{cents:f}"
+    return f"{amount.normalize():f}"

@@ -584,3 +584,31 @@ def test_first_order_bonus_is_keyed_to_the_customer(
         "first_order",
         "first_order:customer:7",
     )
+
+
+@pytest.mark.parametrize(
+    ("total", "multiplier", "base"),
+    [
+        ("10.01", "1.25", "12.5125"),  # digits past the cents are shown
+        ("10.00", "1.25", "12.50"),  # at least two decimals
+        ("10", "2", "20.00"),
+        ("0.10", "1.5", "0.15"),
+        ("3.333", "1", "3.333"),
+        ("0.00", "1", "0.00"),
+    ],
+)
+def test_the_explanation_shows_the_base_with_two_decimals_or_all_that_carry_something(
+    total: str, multiplier: str, base: str
+) -> None:
+    doubled = rules(product_overrides=overrides(_100=ItemOverride(multiplier=D(multiplier))))
+
+    award = purchase_points(order(line(1, total)), doubled)
+
+    assert award.explanation.startswith(f"completed; base {base} × 1 = ")
+
+
+@pytest.mark.parametrize(("minimum", "shown"), [("50", "50.00"), ("49.999", "49.999")])
+def test_a_base_below_the_minimum_is_explained_in_the_same_form(minimum: str, shown: str) -> None:
+    award = purchase_points(order(line(1, "12.3")), rules(minimum_order_amount=D(minimum)))
+
+    assert award.explanation == f"completed; base 12.30 below minimum {shown}"
