@@ -110,6 +110,35 @@ class Prefetched(Generic[_T]):
             else:
                 return
 
+    def groups(self, size: Callable[[_T], int], bound: int) -> Iterator[list[_T]]:
+        """The pages in order, in groups: the next page (waited for) and every page after it that
+        is fetched already (never waited for), while the group's `size` stays under `bound`. A
+        slow listing gives groups of one page; a fast one fills them. An error the listing raised
+        comes after the group of the pages before it, as when iterating."""
+        self.start()
+        held: tuple[str, _T | BaseException | None] | None = None
+        while True:
+            kind, value = held or self._out.get()
+            held = None
+            if kind == "error":
+                assert isinstance(value, BaseException)
+                raise value
+            if kind != "page":
+                return
+            group = [value]  # type: ignore[list-item]
+            total = size(value)  # type: ignore[arg-type]
+            while total < bound:
+                try:
+                    item = self._out.get_nowait()
+                except queue.Empty:
+                    break
+                if item[0] != "page":
+                    held = item
+                    break
+                group.append(item[1])  # type: ignore[arg-type]
+                total += size(item[1])  # type: ignore[arg-type]
+            yield group  # type: ignore[misc]
+
     def close(self) -> None:
         self._stop.set()
         _drain(self._out)

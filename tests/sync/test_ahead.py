@@ -100,3 +100,47 @@ def test_closing_a_prefetched_listing_early_stops_its_thread() -> None:
     assert next(iter(listing)) == 0
     listing.close()
     assert closed.wait(timeout=10)
+
+
+def _fetched_all(listing: Prefetched[object]) -> None:
+    """Wait until the listing's thread has handed over every page (and its end) to the queue."""
+    assert listing._thread is not None
+    listing._thread.join(timeout=30)
+    assert not listing._thread.is_alive()
+
+
+def test_prefetched_groups_never_wait_for_a_page_that_is_not_fetched_yet() -> None:
+    go = threading.Event()
+
+    def pages() -> Iterator[int]:
+        yield 1
+        go.wait(timeout=30)  # the store is slow: the next pages come only once the test says
+        yield from (2, 3)
+
+    with Prefetched(pages, depth=8) as listing:
+        groups = listing.groups(lambda page: 1, bound=10)
+        assert next(groups) == [1]  # returned while page 2 is still on its way: no wait
+        go.set()
+        _fetched_all(listing)
+        assert next(groups) == [2, 3]  # both ready: one group
+        assert [*groups] == []
+
+
+def test_prefetched_groups_take_ready_pages_up_to_the_bound() -> None:
+    with Prefetched(lambda: iter([40, 40, 40, 10, 50, 5]), depth=8) as listing:
+        _fetched_all(listing)
+        # a group closes as soon as it reaches the bound (by size), and never empties the rest
+        assert [*listing.groups(lambda page: page, bound=100)] == [[40, 40, 40], [10, 50, 5]]
+
+
+def test_prefetched_groups_raise_the_listings_error_after_the_pages_before_it() -> None:
+    def pages() -> Iterator[int]:
+        yield from (1, 2)
+        raise ValueError("third page")
+
+    with Prefetched(pages, depth=8) as listing:
+        _fetched_all(listing)
+        groups = listing.groups(lambda page: 1, bound=10)
+        assert next(groups) == [1, 2]
+        with pytest.raises(ValueError, match="third page"):
+            next(groups)
