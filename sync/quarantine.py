@@ -110,18 +110,25 @@ class Quarantine:
 
     def __init__(self, store_id: int) -> None:
         self.store_id = store_id
+        #: Source -> the refs of its items that may be open: read once a run (on the first
+        #: release), then grown by every item added. Never shrunk (a released item's transaction
+        #: may yet roll back): a ref in it costs an UPDATE that may find nothing; one not in it is
+        #: not open, so releasing a page of items nobody quarantined costs no statement.
+        self._open: dict[str, set[str]] = {}
 
     def add(self, session: Session, items: Iterable[Rejected], *, now: datetime) -> int:
         """Record (or re-record) each item, keyed by source and ref; returns how many."""
         count = 0
         for item in items:
             self._add_one(session, item, now)
+            if item.source in self._open:
+                self._open[item.source].add(item.ref)
             count += 1
         return count
 
     def release(self, session: Session, source: str, refs: Iterable[str], *, now: datetime) -> None:
         """Mark items resolved: they came back well-formed and were processed."""
-        wanted = sorted(set(refs))
+        wanted = sorted(self._possibly_open(session, source).intersection(refs))
         for chunk in chunks(wanted):
             session.execute(
                 update(QuarantinedItem)
@@ -134,6 +141,20 @@ class Quarantine:
                 .values(resolved_at=now)
                 .execution_options(synchronize_session=False)
             )
+
+    def _possibly_open(self, session: Session, source: str) -> set[str]:
+        refs = self._open.get(source)
+        if refs is None:
+            refs = self._open[source] = set(
+                session.execute(
+                    select(QuarantinedItem.item_ref).where(
+                        QuarantinedItem.store_id == self.store_id,
+                        QuarantinedItem.resource == source,
+                        QuarantinedItem.resolved_at.is_(None),
+                    )
+                ).scalars()
+            )
+        return refs
 
     def payload(self, raw: Any) -> tuple[str, int]:
         """The item as stored (secrets masked, cut to the bound) and its size before the cut."""
