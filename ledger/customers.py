@@ -116,6 +116,50 @@ def account_customers(
     return customers
 
 
+def account_ids(
+    session: Session, store_id: int, wc_ids: Collection[int]
+) -> dict[int, tuple[int, bool]]:
+    """Many accounts' ledger ids, created if new (emails left as they are), with whether each
+    was deleted in the store: `account_customers` without an email to set, read as plain rows
+    (no customer loaded) and written only for the accounts the ledger does not know yet."""
+    wanted = sorted(set(wc_ids))
+    for wc_id in wanted:
+        if isinstance(wc_id, bool) or not isinstance(wc_id, int) or wc_id <= 0:
+            raise ValueError(f"wc_id must be a positive WooCommerce customer id, got {wc_id!r}")
+    found = _account_rows(session, store_id, wanted)
+    missing = [wc_id for wc_id in wanted if wc_id not in found]
+    if missing:
+        now = utcnow()
+        session.connection().execute(
+            upsert_insert(session, Customer.__table__).on_conflict_do_nothing(),
+            [
+                {
+                    "store_id": store_id,
+                    "wc_id": i,
+                    "email": None,
+                    "is_guest": False,
+                    "created_at": now,
+                }
+                for i in missing
+            ],
+        )
+        found.update(_account_rows(session, store_id, missing))
+    return found
+
+
+def _account_rows(
+    session: Session, store_id: int, wc_ids: list[int]
+) -> dict[int, tuple[int, bool]]:
+    if not wc_ids:
+        return {}
+    rows = session.execute(  # the session's pending changes are flushed first (autoflush)
+        select(Customer.wc_id, Customer.id, Customer.deleted_at).where(
+            Customer.store_id == store_id, Customer.wc_id.in_(wc_ids)
+        )
+    )
+    return {wc_id: (cid, deleted is not None) for wc_id, cid, deleted in rows if wc_id is not None}
+
+
 def guests_by_email(
     session: Session, store_id: int, emails: Collection[str]
 ) -> dict[str, Customer]:
@@ -174,22 +218,36 @@ def find_account_by_email(session: Session, store_id: int, email: str) -> Custom
 
 
 def guest_customers(session: Session, store_id: int, emails: Collection[str]) -> dict[str, int]:
-    """`guest_customer` for many emails (normalised, non-empty) in two statements: their ids."""
+    """`guest_customer` for many emails (normalised, non-empty): their ids. One query when the
+    ledger knows every one; those it does not are inserted, then read."""
     wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
     if not wanted:
         return {}
-    session.flush()
-    now = utcnow()
-    session.connection().execute(
-        upsert_insert(session, Customer.__table__).on_conflict_do_nothing(),
-        [
-            {"store_id": store_id, "wc_id": None, "email": e, "is_guest": True, "created_at": now}
-            for e in wanted
-        ],
-    )
-    rows = session.execute(
+    found = _guest_rows(session, store_id, wanted)
+    missing = [e for e in wanted if e not in found]
+    if missing:
+        now = utcnow()
+        session.connection().execute(
+            upsert_insert(session, Customer.__table__).on_conflict_do_nothing(),
+            [
+                {
+                    "store_id": store_id,
+                    "wc_id": None,
+                    "email": e,
+                    "is_guest": True,
+                    "created_at": now,
+                }
+                for e in missing
+            ],
+        )
+        found.update(_guest_rows(session, store_id, missing))
+    return found
+
+
+def _guest_rows(session: Session, store_id: int, emails: list[str]) -> dict[str, int]:
+    rows = session.execute(  # the session's pending changes are flushed first (autoflush)
         select(Customer.email, Customer.id).where(
-            Customer.store_id == store_id, Customer.is_guest.is_(True), Customer.email.in_(wanted)
+            Customer.store_id == store_id, Customer.is_guest.is_(True), Customer.email.in_(emails)
         )
     )
     return {str(email): int(customer_id) for email, customer_id in rows}

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ledger.customers import (
     account_customer,
     account_customers,
+    account_ids,
     accounts_by_email,
     find_account_by_email,
     guest_customer,
@@ -108,10 +109,11 @@ class OwnerDirectory:
         several per order."""
         unknown = {o.customer_id for o in orders if o.customer_id} - self._accounts.keys()
         if unknown:
-            accounts = account_customers(session, self.store_id, [(i, None) for i in unknown])
-            for wc_id, customer in accounts.items():
-                self._accounts[wc_id] = customer.id
-                if customer.deleted_at is not None:
+            for wc_id, (customer_id, deleted) in account_ids(
+                session, self.store_id, unknown
+            ).items():
+                self._accounts[wc_id] = customer_id
+                if deleted:
                     self._deleted.add(wc_id)
         emails = {
             normalise_email(o.billing_email)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger.customers import (
     account_customer,
+    account_ids,
     find_account_by_email,
     get_or_create_store,
     guest_customer,
+    guest_customers,
     normalise_store_key,
 )
-from ledger.models import Customer, Store
+from ledger.models import Customer, Store, utcnow
 from ledger.session import session_scope
 
 
@@ -132,3 +134,50 @@ def test_get_or_create_in_separate_units_of_work_finds_the_committed_rows(
             return store.id, account.id, guest.id
 
     assert ids() == ids()
+
+
+def _inserts(session: Session) -> list[str]:
+    """The INSERT statements the session's connection runs (collected until the test ends)."""
+    seen: list[str] = []
+
+    def on_execute(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            seen.append(statement)
+
+    event.listen(session.connection().engine, "before_cursor_execute", on_execute)
+    return seen
+
+
+def test_account_ids_creates_the_unknown_accounts_and_only_reads_the_known_ones(
+    session: Session, store: Store
+) -> None:
+    known = account_customer(session, store.id, 7, "seven@example.com")
+    gone = account_customer(session, store.id, 8, None)
+    gone.deleted_at = utcnow()
+    session.flush()
+    inserts = _inserts(session)
+    assert account_ids(session, store.id, [7, 8]) == {7: (known.id, False), 8: (gone.id, True)}
+    assert inserts == []  # all known: one query, nothing written
+    found = account_ids(session, store.id, [7, 9])
+    assert len(inserts) == 1  # the unknown one only
+    created = session.execute(select(Customer).where(Customer.wc_id == 9)).scalar_one()
+    assert found == {7: (known.id, False), 9: (created.id, False)}
+    assert created.email is None
+    assert not created.is_guest
+    assert known.email == "seven@example.com"  # emails are left as they are
+    with pytest.raises(ValueError, match="wc_id"):
+        account_ids(session, store.id, [0])
+
+
+def test_guest_customers_reads_known_guests_and_inserts_only_new_emails(
+    session: Session, store: Store
+) -> None:
+    first = guest_customers(session, store.id, ["A@example.com ", "b@example.com"])
+    inserts = _inserts(session)
+    again = guest_customers(session, store.id, ["a@example.com", "b@example.com"])
+    assert again == first
+    assert inserts == []
+    more = guest_customers(session, store.id, ["a@example.com", "c@example.com"])
+    assert len(inserts) == 1
+    assert more["a@example.com"] == first["a@example.com"]
+    assert more["c@example.com"] == guest_customer(session, store.id, "c@example.com").id
