@@ -45,8 +45,13 @@ from rules.types import Award, Order, PurchaseRuleBook, PurchaseRules, Refund
 from sync.errors import InvalidSourceData
 from sync.order_data import parse_order, parse_refund
 from sync.owners import OwnerDirectory, bonus_entries
-from sync.quarantine import Quarantine, Rejected, parse_page, reject
+from sync.quarantine import Quarantine, Rejected, parse_page, reject, valid_id
 from sync.refunds import refund_order_id
+
+#: Parsed refunds this run listed, kept until an order uses them so that its decision reads and
+#: parses no payload from the ledger's cache (which stays the truth across runs): at most this
+#: many (about half a kilobyte each); beyond, refunds are read from the cache as before.
+RUN_REFUNDS = 10_000
 
 RefundFetcher = Callable[[dict[int, set[int]]], list[dict[str, Any]]]
 CategoryLookup = Callable[[set[int]], Mapping[int, frozenset[int]]]
@@ -169,15 +174,45 @@ class OrderPoints:
         self.store_now = store_now
         #: With pending points off: whether the ledger holds none at all (read once a run).
         self._no_pending_held: bool | None = None
+        #: Refund id -> the refund as this run listed it (`RUN_REFUNDS`), until an order uses it.
+        self._run_refunds: dict[int, Refund] = {}
 
     # -- pages of orders ---------------------------------------------------------------------
 
     def process(
         self, session: Session, raw_orders: list[dict[str, Any]], *, now: datetime
     ) -> Outcome:
-        """Decide and record a page of orders; broken ones go to quarantine, the rest go on."""
+        """Decide and record a page (or several pages) of orders; broken ones go to quarantine,
+        the rest go on.
+
+        An order listed twice (a page shift, a split time slice) is decided once, on its latest
+        copy, which is what deciding the copies one after another leaves in the ledger: the
+        earlier copy's decision would only be corrected by the later one. When the copies disagree
+        on who holds the order (its account or billing email changed in between), the later copy
+        is decided after the earlier one instead, as a page of its own would be.
+        """
         outcome = Outcome(orders_seen=len(raw_orders))
+        for batch in _owner_batches(raw_orders):
+            self._process_batch(session, batch, outcome, now)
+        return outcome
+
+    def decides_pages_together(self, session: Session) -> bool:
+        """Whether several pages may be decided as one (their orders together): not when an
+        order's decision reads what the ledger holds from the orders before it (tiers: the
+        owner's earnings before the order; pending points: when its reference first earned), which
+        deciding the pages one after another would have written already."""
+        if self.tiers.enabled or self.pending.enabled:
+            return False
+        if self._no_pending_held is None:
+            self._no_pending_held = not holds_pending(session, self.store_id)
+        return self._no_pending_held
+
+    def _process_batch(
+        self, session: Session, raw_orders: list[dict[str, Any]], outcome: Outcome, now: datetime
+    ) -> None:
         parsed, rejected = parse_page("orders", raw_orders, parse_order)
+        parsed, usable = _latest_copies(raw_orders, parsed, rejected)
+        decided_from = len(rejected)
         if parsed:
             orders = [order for order, _ in parsed]
             refunds = self._refund_details(session, orders, outcome, now)
@@ -196,9 +231,8 @@ class OrderPoints:
             for follower in self.followers:
                 follower.decided(session, decided, now=now)
         outcome.quarantined += self.quarantine.add(session, rejected, now=now)
-        usable = {str(order.order_id) for order, _ in parsed} - {r.ref for r in rejected}
+        usable -= {r.ref for r in rejected[decided_from:]}
         self.quarantine.release(session, "orders", usable, now=now)
-        return outcome
 
     def recalculate(
         self,
@@ -451,23 +485,53 @@ class OrderPoints:
         )
         return {row[0]: _Tracked(*row[1:]) for row in rows}
 
+    def store_refunds(
+        self, session: Session, raws: Iterable[Mapping[str, Any]], *, now: datetime
+    ) -> int:
+        """`store_refunds` (the ledger's cache), each refund also kept parsed for this run's
+        orders (`RUN_REFUNDS`); returns how many are new to the cache."""
+        raws = list(raws)
+        new = store_refunds(session, self.store_id, raws, now=now)
+        for raw in raws:
+            try:
+                refund_id = int(raw["id"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            try:
+                refund = parse_refund(raw)
+            except InvalidSourceData:
+                refund = None  # the cache holds it as received: an order naming it quarantines
+            if (
+                refund is None
+                or refund.refund_id != refund_id
+                or refund_order_id(dict(raw)) is None
+            ):
+                self._run_refunds.pop(refund_id, None)
+            elif refund_id in self._run_refunds or len(self._run_refunds) < RUN_REFUNDS:
+                self._run_refunds[refund_id] = refund
+        return new
+
     def _refund_details(
         self, session: Session, orders: list[Order], outcome: Outcome, now: datetime
     ) -> dict[int, Refund]:
-        """Parsed refunds for every refund the orders name: from the cache, else from the store."""
+        """Parsed refunds for every refund the orders name: as this run listed them, else from the
+        cache, else from the store."""
         by_order = {o.order_id: {refund.refund_id for refund in o.refunds} for o in orders}
         wanted = {rid for ids in by_order.values() for rid in ids}
         if not wanted:
             return {}
+        found = {rid: self._run_refunds.pop(rid) for rid in wanted if rid in self._run_refunds}
+        if len(found) == len(wanted):
+            return found
         cached = session.execute(
             select(RefundDetail.refund_id, RefundDetail.payload).where(
-                RefundDetail.store_id == self.store_id, RefundDetail.refund_id.in_(sorted(wanted))
+                RefundDetail.store_id == self.store_id,
+                RefundDetail.refund_id.in_(sorted(wanted - found.keys())),
             )
         )
         payloads = {refund_id: json.loads(payload) for refund_id, payload in cached}
-        unknown = {
-            oid: ids - payloads.keys() for oid, ids in by_order.items() if ids - payloads.keys()
-        }
+        known = payloads.keys() | found.keys()
+        unknown = {oid: ids - known for oid, ids in by_order.items() if ids - known}
         if unknown:
             fetched = self.fetch_refunds(unknown)
             outcome.refunds_fetched += len(fetched)
@@ -476,7 +540,8 @@ class OrderPoints:
                 payloads[int(raw["id"])] = raw
         good, rejected = parse_page("refunds", list(payloads.values()), parse_refund)
         outcome.quarantined += self.quarantine.add(session, rejected, now=now)
-        return {refund.refund_id: refund for refund, _ in good}
+        found.update((refund.refund_id, refund) for refund, _ in good)
+        return found
 
     def _with_categories(self, orders: list[Order]) -> list[Order]:
         if self.categories is None:
@@ -533,6 +598,58 @@ def store_refunds(
     ]
     upsert_rows(session, RefundDetail.__table__, rows, ("store_id", "refund_id"))
     return len(usable) - len(known)
+
+
+def _owner_key(raw: Any) -> tuple[Any, Any]:
+    """What names an order's holder in a raw order: its account and its billing email."""
+    if not isinstance(raw, Mapping):
+        return (None, None)
+    billing = raw.get("billing")
+    return (raw.get("customer_id"), billing.get("email") if isinstance(billing, Mapping) else None)
+
+
+def _owner_batches(raw_orders: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The orders in consecutive batches in which no order is listed twice with different
+    holders (nearly always one batch: the orders as they are)."""
+    batches: list[list[dict[str, Any]]] = []
+    start = 0
+    keys: dict[int, tuple[Any, Any]] = {}
+    for at, raw in enumerate(raw_orders):
+        order_id = valid_id(raw)
+        if order_id is None:
+            continue
+        key = _owner_key(raw)
+        if keys.setdefault(order_id, key) != key:
+            batches.append(raw_orders[start:at])
+            start, keys = at, {order_id: key}
+    batches.append(raw_orders[start:])
+    return batches
+
+
+def _latest_copies(
+    raw_orders: list[dict[str, Any]],
+    parsed: list[tuple[Order, Any]],
+    rejected: list[Rejected],
+) -> tuple[list[tuple[Order, Any]], set[str]]:
+    """Each order once, its latest copy that parsed, at that copy's place; and the refs of the
+    orders whose latest copy parsed (released from quarantine, as deciding the copies one after
+    another would leave them)."""
+    latest: dict[int, tuple[Order, Any]] = {}
+    for order, raw in parsed:
+        latest.pop(order.order_id, None)
+        latest[order.order_id] = (order, raw)
+    if not rejected and len(latest) == len(parsed):  # the usual page: each order once, all good
+        return parsed, {str(order_id) for order_id in latest}
+    place = {id(raw): at for at, raw in enumerate(raw_orders)}
+    broken_at: dict[str, int] = {}
+    for item in rejected:
+        broken_at[item.ref] = max(broken_at.get(item.ref, -1), place.get(id(item.raw), -1))
+    usable = {
+        str(order_id)
+        for order_id, (_, raw) in latest.items()
+        if broken_at.get(str(order_id), -1) < place[id(raw)]
+    }
+    return list(latest.values()), usable
 
 
 def _target(d: _Decision, row: _Tracked | None) -> Target:

@@ -32,7 +32,7 @@ from sync.accounts import retire_suspects
 from sync.ahead import Prefetched
 from sync.context import SyncContext
 from sync.id_set import IdSet
-from sync.order_points import OrderPoints, Outcome, store_refunds
+from sync.order_points import OrderPoints, Outcome
 from sync.order_recalc import known_order_ids, recalculate_orders
 from sync.orders import LIVE, TRASH, fetch_customer_orders, fetch_known_orders, fetch_orders_window
 from sync.products import ProductCategories
@@ -55,6 +55,12 @@ CHECKED = "orders_checked"
 KNOWN_ORDERS_CHUNK = 5_000
 #: Pages a listing's thread reads ahead of the ledger (besides those its requests have in flight).
 PREFETCH_PAGES = 2
+#: The most orders (or refunds) decided and committed as one unit of work: the page that is ready
+#: and every page after it fetched already (never waited for), with the cursor after the last.
+#: Fewer, larger transactions; a slow store gives groups of one page. The listings read this many
+#: ahead (`_depth`), so it bounds memory too: each page read ahead holds ~2.5 MB at its peak
+#: (measured: 1,000 instead of 500 saved no CPU measurably and cost 13 MB more at 10,000 orders).
+GROUP_ITEMS = 500
 _P = TypeVar("_P")
 
 
@@ -264,17 +270,19 @@ class OrdersSource:
             if end is not None:
                 yield from fetch_refunds_created(ctx.client, after=after, before=end + ONE_SECOND)
 
-        return _Opened(stage, Prefetched(_counted(pages, ctx, stage, len), depth=PREFETCH_PAGES))
+        depth = _depth(ctx.settings.per_page)
+        return _Opened(stage, Prefetched(_counted(pages, ctx, stage, len), depth=depth))
 
     def _list_refunds(self, ctx: SyncContext, listing: _Opened, hi: datetime) -> int:
-        """The refunds' pages into the ledger's cache; the cursor at `hi` once all are in.
-        Returns how many were new."""
+        """The refunds' pages into the ledger's cache, the pages ready together in one unit of
+        work (`GROUP_ITEMS`); the cursor at `hi` once all are in. Returns how many were new."""
         new = 0
-        for page in listing.pages:
+        for group in listing.pages.groups(len, GROUP_ITEMS):
+            refunds = [refund for page in group for refund in page]
             with ctx.tx.unit() as session:
-                new += store_refunds(session, ctx.store_id, page, now=ctx.now)
-            ctx.summary.refunds_fetched += len(page)
-            ctx.progress.advance(len(page), listing.stage)
+                new += self.points.store_refunds(session, refunds, now=ctx.now)
+            ctx.summary.refunds_fetched += len(refunds)
+            ctx.progress.advance(len(refunds), listing.stage)
         with ctx.tx.unit() as session:
             ctx.save_cursor(session, REFUNDS, hi, None)
         return new
@@ -311,27 +319,33 @@ class OrdersSource:
                 )
 
         counted = _counted(pages, ctx, stage, lambda page: len(page.items))
-        return _Opened(stage, Prefetched(counted, depth=PREFETCH_PAGES))
+        return _Opened(stage, Prefetched(counted, depth=_depth(ctx.settings.per_page)))
 
     def _list_orders(self, ctx: SyncContext, listing: _Opened, cursor: str, hi: datetime) -> int:
-        """The listing's pages decided, each committed with its cursor in one transaction (the
+        """The listing's pages decided in groups (the page ready and those fetched already, up to
+        `GROUP_ITEMS` orders), each group committed with its cursor in one transaction (the
         cursor only as far as every slice before it is committed). Returns how many orders were
         new to the ledger (in that state)."""
         prefix = _SlicePrefix()
-        new = 0
-        for pages_done, page in enumerate(listing.pages, start=1):
+        new = pages_done = 0
+        with ctx.tx.unit() as session:
+            bound = GROUP_ITEMS if self.points.decides_pages_together(session) else 1
+        for group in listing.pages.groups(lambda page: len(page.items), bound):
+            items = [item for page in group for item in page.items]
             with ctx.tx.unit() as session:
-                outcome = self._process(ctx, session, page.items)
+                outcome = self._process(ctx, session, items)
                 self._apply(ctx, outcome)
-                prefix.record(page)
+                for page in group:
+                    prefix.record(page)
                 safe = prefix.safe_position()
                 if safe is not None:
                     ctx.save_cursor(session, cursor, min(safe, hi), None)
             new += outcome.changed
-            self.seen.update(i for i in map(valid_id, page.items) if i is not None)
-            ctx.coupon_uses.see(page.items)
-            ctx.progress.advance(len(page.items), listing.stage)
-            if pages_done in ANALYZE_AFTER_PAGES:
+            self.seen.update(i for i in map(valid_id, items) if i is not None)
+            ctx.coupon_uses.see(items)
+            ctx.progress.advance(len(items), listing.stage)
+            before, pages_done = pages_done, pages_done + len(group)
+            if any(before < n <= pages_done for n in ANALYZE_AFTER_PAGES):
                 ctx.refresh_statistics()
         return new
 
@@ -417,6 +431,11 @@ class _Opened:
 
     stage: str
     pages: Prefetched[Any]
+
+
+def _depth(per_page: int) -> int:
+    """How many pages a listing reads ahead: enough to fill a group (`GROUP_ITEMS`)."""
+    return max(PREFETCH_PAGES, -(-GROUP_ITEMS // max(1, per_page)))
 
 
 def _counted(
