@@ -6,14 +6,19 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 
 def upsert_insert(session: Session, table: Table | Any) -> Any:
     """A dialect-specific `insert(table)` offering `on_conflict_do_nothing` and `returning`."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
+    return dialect_insert(session.get_bind().dialect, table)
+
+
+def dialect_insert(dialect: Dialect, table: Table | Any) -> Any:
+    """`upsert_insert` for a dialect rather than a session (statements built once per dialect)."""
+    if dialect.name == "postgresql":
         return postgresql.insert(table)
-    if name == "sqlite":
+    if dialect.name == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"the ledger supports SQLite and PostgreSQL, not {name}")
+    raise NotImplementedError(f"the ledger supports SQLite and PostgreSQL, not {dialect.name}")

@@ -18,11 +18,14 @@ from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import BigInteger, Date, bindparam, select, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 
-from ledger._dialect import upsert_insert
+from ledger._dialect import dialect_insert
 from ledger.batches import IN_BATCH
 from ledger.batches import chunks as _chunks
+from ledger.bulk import BulkStatement
 from ledger.models import Base, EntryLine
 from ledger.rollup_types import LinePoints, RolledEntry, utc_day
 
@@ -36,7 +39,7 @@ _TYPES = (
 )
 # A row for a day not seen yet starts at the total of the days before it (WHERE true: SQLite
 # would otherwise read ON CONFLICT as a join's ON).
-_OPEN_DAY = text(
+_OPEN_DAY_SQL = text(
     "INSERT INTO customer_earnings (customer_id, day, store_id, earned, total)"
     " SELECT :customer_id, :day, :store_id, 0, COALESCE((SELECT total FROM customer_earnings"
     "  WHERE customer_id = :customer_id AND day < :day ORDER BY day DESC LIMIT 1), 0)"
@@ -44,11 +47,13 @@ _OPEN_DAY = text(
 ).bindparams(*_TYPES[:3])
 # Then each day's points move that day's earnings and every total from that day on. The moves
 # commute, so several days of one customer in one batch add up whatever their order.
-_MOVE_DAY = text(
+_MOVE_DAY_SQL = text(
     "UPDATE customer_earnings SET"
     " earned = earned + CASE WHEN day = :day THEN :delta ELSE 0 END, total = total + :delta"
     " WHERE customer_id = :customer_id AND day >= :day"
 ).bindparams(_TYPES[0], _TYPES[1], _TYPES[3])
+_OPEN_DAY = BulkStatement(lambda _: _OPEN_DAY_SQL, ("customer_id", "day", "store_id"))
+_MOVE_DAY = BulkStatement(lambda _: _MOVE_DAY_SQL, ("customer_id", "day", "delta"))
 
 
 def move_customer_earnings(
@@ -59,20 +64,12 @@ def move_customer_earnings(
     for entry in inserted:
         if entry.kind.counts_toward_lifetime:
             deltas[(entry.customer_id, utc_day(entry.occurred_at))] += entry.points
-    rows = [
-        {"customer_id": customer, "day": day, "store_id": store_id, "delta": delta}
-        for (customer, day), delta in sorted(deltas.items())
-        if delta
-    ]
-    if not rows:
+    moves = [(customer, day, delta) for (customer, day), delta in sorted(deltas.items()) if delta]
+    if not moves:
         return
     connection = session.connection()
-    connection.execute(
-        _OPEN_DAY, [{k: r[k] for k in ("customer_id", "day", "store_id")} for r in rows]
-    )
-    connection.execute(
-        _MOVE_DAY, [{k: r[k] for k in ("customer_id", "day", "delta")} for r in rows]
-    )
+    _OPEN_DAY.run(connection, [(customer, day, store_id) for customer, day, _ in moves])
+    _MOVE_DAY.run(connection, moves)
 
 
 def bought_before(
@@ -109,18 +106,25 @@ def move_product_customers(
         if purchase not in seen:
             seen.add(purchase)
             row[1] += 1
+    rows = [
+        (store_id, product, customer, points, purchases)
+        for (product, customer), (points, purchases) in sorted(sums.items())
+    ]
+    _MOVE_PRODUCT_CUSTOMERS.run(session.connection(), rows)
+
+
+def _product_customers_upsert(dialect: Dialect) -> ClauseElement:
     table = Base.metadata.tables["product_customers"]
-    statement = upsert_insert(session, table)
-    statement = statement.on_conflict_do_update(
+    statement = dialect_insert(dialect, table)
+    return statement.on_conflict_do_update(
         index_elements=["store_id", "product_id", "customer_id"],
         set_={
             "points": table.c.points + statement.excluded.points,
             "purchases": table.c.purchases + statement.excluded.purchases,
         },
     )
-    rows = [
-        {"store_id": store_id, "product_id": product, "customer_id": customer,
-         "points": points, "purchases": purchases}
-        for (product, customer), (points, purchases) in sorted(sums.items())
-    ]  # fmt: skip
-    session.connection().execute(statement, rows)
+
+
+_MOVE_PRODUCT_CUSTOMERS = BulkStatement(
+    _product_customers_upsert, ("store_id", "product_id", "customer_id", "points", "purchases")
+)

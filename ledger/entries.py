@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from ledger._dialect import upsert_insert
+from ledger._dialect import dialect_insert, upsert_insert
 from ledger.batches import IN_BATCH
 from ledger.batches import chunks as _chunks
+from ledger.bulk import BulkStatement
 from ledger.errors import ConcurrentAppend, PointsOutOfRange
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Base, Category, EntryLine, PointEntry, Product
@@ -96,12 +97,12 @@ def append_entries(
         return []
     ordered = sorted(fresh, key=lambda e: (e.occurred_at, e.idempotency_key))
     rows, moved = _rows_with_balances(store_id, ordered, held, now)
-    inserted_keys: set[str] = set()
-    for chunk in _chunks(rows, CHUNK):
-        inserted_keys.update(_insert_chunk(session, chunk))
-    if len(inserted_keys) != len(rows):
+    # In order, so ids follow the rows and each `balance_after` follows the one before it; a key
+    # another writer recorded since `_recorded_keys` is skipped (DO NOTHING) and counted missing.
+    inserted = _INSERT_ENTRIES.run(session.connection(), rows)
+    if inserted != len(rows):
         raise ConcurrentAppend(
-            f"{len(rows) - len(inserted_keys)} of {len(rows)} entries were recorded meanwhile by"
+            f"{len(rows) - inserted} of {len(rows)} entries were recorded meanwhile by"
             " another writer for another customer; nothing was written, run it again"
         )
     move_rollups(session, store_id, fresh)
@@ -250,9 +251,8 @@ def _lock_balances(
     """Create the missing balance rows, then lock all of them in ascending customer order; returns
     each customer's (balance, lifetime, pending) as locked. SQLite holds its write lock from BEGIN."""
     table = Base.metadata.tables["balances"]
-    session.connection().execute(
-        upsert_insert(session, table).on_conflict_do_nothing(index_elements=["customer_id"]),
-        [_empty_balance(store_id, customer, now) for customer in customers],
+    _CREATE_BALANCES.run(
+        session.connection(), [(customer, store_id, now) for customer in customers]
     )
     held: dict[int, tuple[int, int, int]] = {}
     for chunk in _chunks(customers, CHUNK):
@@ -281,7 +281,7 @@ def _recorded_keys(session: Session, store_id: int, keys: list[str]) -> set[str]
 
 def _rows_with_balances(
     store_id: int, ordered: list[NewEntry], held: dict[int, tuple[int, int, int]], now: datetime
-) -> tuple[list[dict[str, Any]], dict[int, tuple[int, int, int]]]:
+) -> tuple[list[tuple[Any, ...]], dict[int, tuple[int, int, int]]]:
     """The rows to insert, each with its customer's balance after it, and every customer's
     (balance, lifetime, pending) after the batch; refuses a batch that would carry one beyond the
     bound. Pending points move `pending`, outside the spendable balance."""
@@ -304,52 +304,38 @@ def _rows_with_balances(
     return rows, moved
 
 
-def _insert_chunk(session: Session, rows: list[dict[str, Any]]) -> list[str]:
-    # One statement executed for many rows: SQLAlchemy compiles it once (cached) and sends the
-    # rows as batched multi-row VALUES ("insertmanyvalues"), in order, so ids follow the rows and
-    # each `balance_after` follows the one before it; RETURNING yields only the inserted.
-    statement = (
-        upsert_insert(session, PointEntry.__table__)
-        .on_conflict_do_nothing(index_elements=["store_id", "idempotency_key"])
-        .returning(PointEntry.__table__.c.idempotency_key)
+_INSERT_ENTRIES = BulkStatement(
+    lambda dialect: dialect_insert(dialect, PointEntry.__table__).on_conflict_do_nothing(
+        index_elements=["store_id", "idempotency_key"]
+    ),
+    ("store_id", "customer_id", "points", "kind", "source_ref", "idempotency_key",
+     "rule_version", "occurred_at", "recorded_at", "note", "balance_after"),
+)  # fmt: skip
+
+
+def _row(store_id: int, entry: NewEntry, now: datetime, balance_after: int) -> tuple[Any, ...]:
+    return (
+        store_id,
+        entry.customer_id,
+        entry.points,
+        entry.kind.value,
+        entry.source_ref,
+        entry.idempotency_key,
+        entry.rule_version,
+        entry.occurred_at,
+        now,
+        entry.note,
+        balance_after,
     )
-    return list(session.connection().execute(statement, rows).scalars())
-
-
-def _row(store_id: int, entry: NewEntry, now: datetime, balance_after: int) -> dict[str, Any]:
-    return {
-        "store_id": store_id,
-        "customer_id": entry.customer_id,
-        "points": entry.points,
-        "kind": entry.kind.value,
-        "source_ref": entry.source_ref,
-        "idempotency_key": entry.idempotency_key,
-        "rule_version": entry.rule_version,
-        "occurred_at": entry.occurred_at,
-        "recorded_at": now,
-        "note": entry.note,
-        "balance_after": balance_after,
-    }
 
 
 def _move_balances(session: Session, moved: dict[int, tuple[int, int, int]], now: datetime) -> None:
     """Write the locked balance rows' new values, in ascending customer order."""
     if not moved:
         return
-    table = Base.metadata.tables["balances"]
-    session.connection().execute(
-        update(table)
-        .where(table.c.customer_id == bindparam("cid"))
-        .values(
-            balance=bindparam("balance"),
-            lifetime=bindparam("lifetime"),
-            pending=bindparam("pending"),
-            updated_at=bindparam("now", type_=UTCDateTime()),
-        ),
-        [
-            {"cid": c, "balance": balance, "lifetime": lifetime, "pending": pending, "now": now}
-            for c, (balance, lifetime, pending) in moved.items()
-        ],
+    _MOVE_BALANCES.run(
+        session.connection(),
+        [(balance, lifetime, pending, now, c) for c, (balance, lifetime, pending) in moved.items()],
     )
     _expire_cached_balances(session, set(moved))
 
@@ -361,15 +347,27 @@ def _balance_out_of_range(customer_id: int) -> PointsOutOfRange:
     )
 
 
-def _empty_balance(store_id: int, customer_id: int, now: datetime) -> dict[str, Any]:
-    return {
-        "customer_id": customer_id,
-        "store_id": store_id,
-        "balance": 0,
-        "lifetime": 0,
-        "pending": 0,
-        "updated_at": now,
-    }
+_BALANCES = Base.metadata.tables["balances"]
+# A missing balance row starts at zero (the columns' defaults); an existing one is left alone.
+_CREATE_BALANCES = BulkStatement(
+    lambda dialect: dialect_insert(dialect, _BALANCES).on_conflict_do_nothing(
+        index_elements=["customer_id"]
+    ),
+    ("customer_id", "store_id", "updated_at"),
+)
+_MOVE_BALANCES = BulkStatement(
+    lambda dialect: (
+        update(_BALANCES)
+        .where(_BALANCES.c.customer_id == bindparam("cid"))
+        .values(
+            balance=bindparam("new_balance"),
+            lifetime=bindparam("new_lifetime"),
+            pending=bindparam("new_pending"),
+            updated_at=bindparam("now", type_=UTCDateTime()),
+        )
+    ),
+    ("new_balance", "new_lifetime", "new_pending", "now", "cid"),
+)
 
 
 def _expire_cached_balances(session: Session, customer_ids: set[int]) -> None:

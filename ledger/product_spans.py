@@ -24,10 +24,13 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, cast, func, literal_column
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import ColumnElement
 
-from ledger._dialect import upsert_insert
+from ledger._dialect import dialect_insert
+from ledger.bulk import BulkStatement
 from ledger.models import Base
 from ledger.rollup_types import LinePoints, RolledEntry, utc_day
 
@@ -101,15 +104,22 @@ def move_product_spans(
     for entry, line in lines:
         for span in covering(utc_day(entry.occurred_at)):
             sums[(span, line.product_id, line.category_id)] += line.points
+    rows = [
+        (store_id, span, product, category, points)
+        for (span, product, category), points in sorted(sums.items())
+    ]
+    _MOVE_SPANS.run(session.connection(), rows)
+
+
+def _spans_upsert(dialect: Dialect) -> ClauseElement:
     table = Base.metadata.tables["product_spans"]
-    statement = upsert_insert(session, table)
-    statement = statement.on_conflict_do_update(
+    statement = dialect_insert(dialect, table)
+    return statement.on_conflict_do_update(
         index_elements=["store_id", "span", "product_id", "category_id"],
         set_={"points": table.c.points + statement.excluded.points},
     )
-    rows = [
-        {"store_id": store_id, "span": span, "product_id": product, "category_id": category,
-         "points": points}
-        for (span, product, category), points in sorted(sums.items())
-    ]  # fmt: skip
-    session.connection().execute(statement, rows)
+
+
+_MOVE_SPANS = BulkStatement(
+    _spans_upsert, ("store_id", "span", "product_id", "category_id", "points")
+)

@@ -16,9 +16,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 
-from ledger._dialect import upsert_insert
+from ledger._dialect import dialect_insert
+from ledger.bulk import BulkStatement
 from ledger.customer_rollups import bought_before, move_customer_earnings, move_product_customers
 from ledger.models import Base
 from ledger.product_spans import move_product_spans
@@ -48,9 +51,20 @@ def _move_point_rollups(session: Session, store_id: int, inserted: Sequence[Roll
         row = sums[(utc_day(entry.occurred_at), entry.kind.value, entry.kind.source.value)]
         row[0 if entry.points > 0 else 1] += entry.points
         row[2] += 1
+    # Sorted keys: concurrent writers lock rollup rows in one order, so they never deadlock.
+    _MOVE_POINT_ROLLUPS.run(
+        session.connection(),
+        [
+            (store_id, day, kind, source, c, d, n)
+            for (day, kind, source), (c, d, n) in sorted(sums.items())
+        ],
+    )
+
+
+def _point_rollups_upsert(dialect: Dialect) -> ClauseElement:
     table = Base.metadata.tables["point_rollups"]
-    statement = upsert_insert(session, table)
-    statement = statement.on_conflict_do_update(
+    statement = dialect_insert(dialect, table)
+    return statement.on_conflict_do_update(
         index_elements=["store_id", "day", "kind", "source"],
         set_={
             "credit": table.c.credit + statement.excluded.credit,
@@ -58,32 +72,34 @@ def _move_point_rollups(session: Session, store_id: int, inserted: Sequence[Roll
             "entries": table.c.entries + statement.excluded.entries,
         },
     )
-    # Sorted keys: concurrent writers lock rollup rows in one order, so they never deadlock.
-    rows = [
-        {"store_id": store_id, "day": day, "kind": kind, "source": source,
-         "credit": c, "debit": d, "entries": n}
-        for (day, kind, source), (c, d, n) in sorted(sums.items())
-    ]  # fmt: skip
-    session.connection().execute(statement, rows)
+
+
+_MOVE_POINT_ROLLUPS = BulkStatement(
+    _point_rollups_upsert, ("store_id", "day", "kind", "source", "credit", "debit", "entries")
+)
+_INSERT_LINES = BulkStatement(
+    lambda dialect: Base.metadata.tables["entry_lines"].insert(),
+    ("store_id", "entry_key", "source_ref", "customer_id", "day", "product_id", "category_id",
+     "points"),
+)  # fmt: skip
 
 
 def _insert_lines(
     session: Session, store_id: int, lines: list[tuple[RolledEntry, LinePoints]]
 ) -> None:
-    table = Base.metadata.tables["entry_lines"]
-    session.connection().execute(
-        table.insert(),
+    _INSERT_LINES.run(
+        session.connection(),
         [
-            {
-                "store_id": store_id,
-                "entry_key": entry.idempotency_key,
-                "source_ref": entry.source_ref,
-                "customer_id": entry.customer_id,
-                "day": utc_day(entry.occurred_at),
-                "product_id": line.product_id,
-                "category_id": line.category_id,
-                "points": line.points,
-            }
+            (
+                store_id,
+                entry.idempotency_key,
+                entry.source_ref,
+                entry.customer_id,
+                utc_day(entry.occurred_at),
+                line.product_id,
+                line.category_id,
+                line.points,
+            )
             for entry, line in lines
         ],
     )
