@@ -100,10 +100,19 @@ def move_product_spans(
 ) -> None:
     """Add the lines to their leaves and to every span above them: one executemany upsert, the
     rows in ascending key order (the lock order `append_entries` documents)."""
-    sums: dict[tuple[int, int, int], int] = defaultdict(int)
+    # The leaves first, then each level summed from the one below it: a batch's lines share most
+    # of their ancestors, so this adds far fewer sums than 23 a line.
+    level: dict[tuple[int, int, int], int] = defaultdict(int)
     for entry, line in lines:
-        for span in covering(utc_day(entry.occurred_at)):
-            sums[(span, line.product_id, line.category_id)] += line.points
+        level[(leaf(utc_day(entry.occurred_at)), line.product_id, line.category_id)] += line.points
+    sums: dict[tuple[int, int, int], int] = {}
+    while level:
+        sums.update(level)
+        above: dict[tuple[int, int, int], int] = defaultdict(int)
+        for (span, product, category), points in level.items():
+            if span > ROOT:
+                above[(span >> 1, product, category)] += points
+        level = above
     rows = [
         (store_id, span, product, category, points)
         for (span, product, category), points in sorted(sums.items())

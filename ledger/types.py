@@ -31,12 +31,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise TypeError(
                 f"UTCDateTime expects a datetime, got {type(value).__name__}: {value!r}"
             )
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(
-                f"UTCDateTime refuses the naive datetime {value.isoformat()}: "
-                "pass a timezone-aware value (e.g. datetime.now(UTC))"
-            )
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:  # already UTC (most values): nothing to convert
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise ValueError(
+                    f"UTCDateTime refuses the naive datetime {value.isoformat()}: "
+                    "pass a timezone-aware value (e.g. datetime.now(UTC))"
+                )
+            value = value.astimezone(UTC)
         return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
