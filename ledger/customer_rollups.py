@@ -37,23 +37,26 @@ _TYPES = (
     bindparam("store_id", type_=BigInteger()),
     bindparam("delta", type_=BigInteger()),
 )
-# A row for a day not seen yet starts at the total of the days before it (WHERE true: SQLite
-# would otherwise read ON CONFLICT as a join's ON).
-_OPEN_DAY_SQL = text(
-    "INSERT INTO customer_earnings (customer_id, day, store_id, earned, total)"
-    " SELECT :customer_id, :day, :store_id, 0, COALESCE((SELECT total FROM customer_earnings"
-    "  WHERE customer_id = :customer_id AND day < :day ORDER BY day DESC LIMIT 1), 0)"
-    " WHERE true ON CONFLICT (customer_id, day) DO NOTHING"
-).bindparams(*_TYPES[:3])
-# Then each day's points move that day's earnings and every total from that day on. The moves
-# commute, so several days of one customer in one batch add up whatever their order.
-_MOVE_DAY_SQL = text(
-    "UPDATE customer_earnings SET"
-    " earned = earned + CASE WHEN day = :day THEN :delta ELSE 0 END, total = total + :delta"
-    " WHERE customer_id = :customer_id AND day >= :day"
+# Each (customer, day) of a batch moves in two passes, the days of each customer in ascending
+# order. First every later day's total moves by the day's points (a day after all of the
+# customer's days, the sync's usual case, finds no row to move). Then the day's row takes its
+# points: a new day starts at the total of the latest day before it (which by then holds the
+# batch's earlier days too) plus its points; an existing day adds them to both columns.
+_SHIFT_LATER_SQL = text(
+    "UPDATE customer_earnings SET total = total + :delta"
+    " WHERE customer_id = :customer_id AND day > :day"
 ).bindparams(_TYPES[0], _TYPES[1], _TYPES[3])
-_OPEN_DAY = BulkStatement(lambda _: _OPEN_DAY_SQL, ("customer_id", "day", "store_id"))
-_MOVE_DAY = BulkStatement(lambda _: _MOVE_DAY_SQL, ("customer_id", "day", "delta"))
+# (WHERE true: SQLite would otherwise read ON CONFLICT as a join's ON.)
+_ADD_DAY_SQL = text(
+    "INSERT INTO customer_earnings (customer_id, day, store_id, earned, total)"
+    " SELECT :customer_id, :day, :store_id, :delta, COALESCE((SELECT total FROM customer_earnings"
+    "  WHERE customer_id = :customer_id AND day < :day ORDER BY day DESC LIMIT 1), 0) + :delta"
+    " WHERE true ON CONFLICT (customer_id, day) DO UPDATE SET"
+    " earned = customer_earnings.earned + excluded.earned,"
+    " total = customer_earnings.total + excluded.earned"
+).bindparams(*_TYPES)
+_SHIFT_LATER = BulkStatement(lambda _: _SHIFT_LATER_SQL, ("customer_id", "day", "delta"))
+_ADD_DAY = BulkStatement(lambda _: _ADD_DAY_SQL, ("customer_id", "day", "store_id", "delta"))
 
 
 def move_customer_earnings(
@@ -68,8 +71,8 @@ def move_customer_earnings(
     if not moves:
         return
     connection = session.connection()
-    _OPEN_DAY.run(connection, [(customer, day, store_id) for customer, day, _ in moves])
-    _MOVE_DAY.run(connection, moves)
+    _SHIFT_LATER.run(connection, moves)
+    _ADD_DAY.run(connection, [(customer, day, store_id, delta) for customer, day, delta in moves])
 
 
 def bought_before(

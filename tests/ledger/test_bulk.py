@@ -3,6 +3,7 @@ executemany of the same statement writes, on each database, and the hot path kee
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from ledger.bulk import BulkStatement, _processor, upsert_rows, upsert_statement
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.models import Base, Customer, PointEntry, Store, TrackedOrder
+from ledger.rollup_checks import verify_rollups
 from ledger.rollups import LinePoints
 from ledger.types import UTCDateTime
 
@@ -111,7 +113,7 @@ def test_each_hot_statement_writes_what_sqlalchemy_writes(
             [(s, 11, a, 5, 1), (s, 12, b, -4, 0)],
             "product_customers",
         ),
-        (customer_rollups._OPEN_DAY, [(a, day, s), (b, day, s)], "customer_earnings"),
+        (customer_rollups._ADD_DAY, [(a, day, s, 5), (b, day, s, -2)], "customer_earnings"),
     ]
     for statement, rows, table in cases:
         lean, plain, count = _both_ways(session, statement, rows, table)
@@ -127,7 +129,7 @@ def test_updates_and_the_tracked_orders_upsert_write_what_sqlalchemy_writes(
     session.flush()
     connection = session.connection()
     entries._CREATE_BALANCES.run(connection, [(a, s, NOW), (b, s, NOW)])
-    customer_rollups._OPEN_DAY.run(connection, [(a, day, s), (a, day + timedelta(1), s)])
+    customer_rollups._ADD_DAY.run(connection, [(a, day, s, 2), (a, day + timedelta(2), s, 3)])
     tracked = (
         "store_id", "order_id", "customer_id", "wc_customer_id", "status", "modified_at",
         "points", "rule_version", "tier", "refund_ids", "fingerprint", "last_seen_at", "deleted",
@@ -137,8 +139,13 @@ def test_updates_and_the_tracked_orders_upsert_write_what_sqlalchemy_writes(
     cases: list[tuple[BulkStatement, list[tuple[Any, ...]], str]] = [
         (entries._MOVE_BALANCES, [(5, 7, 0, NOW, a), (-3, 0, 2, NOW, b)], "balances"),
         (
-            customer_rollups._MOVE_DAY,
-            [(a, day, 4), (a, day + timedelta(1), -1)],
+            customer_rollups._SHIFT_LATER,
+            [(a, day - timedelta(1), 4), (a, day, -1)],
+            "customer_earnings",
+        ),
+        (
+            customer_rollups._ADD_DAY,
+            [(a, day - timedelta(1), s, 4), (a, day + timedelta(1), s, 7), (a, day, s, 1)],
             "customer_earnings",
         ),
         (
@@ -164,7 +171,7 @@ def test_updates_and_the_tracked_orders_upsert_write_what_sqlalchemy_writes(
             "tracked_orders",
         ),
     ]
-    touched = {"balances": 2, "customer_earnings": 3, "tracked_orders": 2}  # day >= : 2 + 1
+    touched = {"balances": 2, "customer_earnings": 3, "tracked_orders": 2}
     for statement, rows, table in cases:
         lean, plain, count = _both_ways(session, statement, rows, table)
         assert lean == plain, table
@@ -322,3 +329,32 @@ def test_append_entries_locks_balances_then_entries_then_rollups_in_key_order_th
     )
     assert len(spans) == len(covered) + 23
     assert session.execute(text("SELECT count(*) FROM product_spans")).scalar_one() == len(spans)
+
+
+def test_customer_earnings_hold_their_running_totals_whatever_the_order_of_the_days(
+    session: Session, store: Store, alice: Customer, bob: Customer
+) -> None:
+    """Batches mixing days before, between, on and after the customers' recorded days, several
+    per customer, earnings and revocations: `verify_rollups` proves every day and total."""
+    rng = random.Random(12)
+    start = datetime(2024, 1, 1, 9, tzinfo=UTC)
+    kinds = (SourceKind.PURCHASE, SourceKind.PURCHASE, SourceKind.ADJUSTMENT)
+    serial = 0
+    for _ in range(12):
+        batch = []
+        for _ in range(rng.randint(1, 8)):
+            serial += 1
+            points = rng.choice((-1, 1)) * rng.randint(1, 40)
+            batch.append(
+                NewEntry(
+                    rng.choice((alice.id, bob.id)),
+                    points,
+                    rng.choice(kinds),
+                    f"order:{serial}",
+                    f"order:{serial}#1",
+                    start + timedelta(days=rng.randint(0, 20), hours=rng.randint(0, 30)),
+                )
+            )
+        append_entries(session, store.id, batch, now=NOW)
+        assert [d for d in verify_rollups(session, store.id) if "earnings" in d.table] == []
+    assert session.execute(text("SELECT count(*) FROM customer_earnings")).scalar_one() > 20
