@@ -11,16 +11,13 @@ strings and check:
   against the worst shapes in tests/sync/test_bounded_json.py;
 - the nesting depth (at most MAX_DEPTH).
 
-The value is decoded by `orjson` (about 3 times faster than `json` on a page of orders) when its
-working memory fits the bound too: it parses into a document of its own first, about
-ORJSON_WORKSPACE_PER_BYTE bytes per byte of JSON, before building the Python objects. Otherwise,
-and whenever orjson refuses an answer, the standard `json` module decodes it, so the value is
-always the one `json.loads` gives: orjson refuses what `json` accepts (a UTF-8 byte order mark,
-NaN, a lone surrogate, 1e400), and it turns an integer beyond 64 bits into a float, so an answer
-with a run of 19 digits goes to `json` too. What neither decodes raises `NotJson`, naming why.
+What `json` cannot decode raises `NotJson`, naming why and where (never the text).
 
-A real WooCommerce page of orders estimates at about 18 times its size and takes about 5 (16
-with orjson's workspace); the checks cost about half of what orjson takes to decode it.
+A real WooCommerce page of orders estimates at about 18 times its size and takes about 5; the
+checks cost about a sixth of what decoding it costs. (`orjson` was measured as the decoder: about
+2 ms less CPU a page of 100 orders in a full sync, but its working document, 12 bytes per byte of
+JSON, stayed in the fetch threads' malloc arenas: peak memory +10 MB at 10,000 orders and +20 MB
+at 100,000, against the issue's bound on how memory grows. Not used.)
 """
 
 from __future__ import annotations
@@ -28,8 +25,6 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-
-import orjson
 
 #: Deeper than any WooCommerce object (an order's meta values nest a few levels at most).
 MAX_DEPTH = 100
@@ -39,18 +34,12 @@ _PER_BYTE = 6  # the decoded text (up to 4 bytes a character), the strings cut f
 _PER_OBJECT = 240  # a dict with a few entries
 _PER_ARRAY = 72  # an empty list and its slot in the parent
 _PER_VALUE = 110  # a value after `,` or `:`: a small object, a key string, a table slot
-#: orjson's own document while it decodes (16 bytes a value, at most one value per 2 bytes of
-#: JSON, and a copy of the text), on top of the Python objects; measured: 12 to 13.
-ORJSON_WORKSPACE_PER_BYTE = 14
 
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{},:')
 _SAME_BRACKETS = bytes.maketrans(b"{}", b"[]")
 #: `\\` or `\"`: an escaped backslash or quote, never the end of a string. Matched left to right,
 #: so `\\"` is an escaped backslash and then a quote.
 _ESCAPED_QUOTE_OR_BACKSLASH = re.compile(rb'\\[\\"]')
-_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
-#: An integer orjson would turn into a float has at least this many digits (beyond 64 bits).
-_LONG_DIGITS = b"0" * 19
 
 
 class JsonTooComplex(Exception):
@@ -107,8 +96,8 @@ def nesting_depth(skeleton: bytes, limit: int | None = None) -> int:
 
 
 def decode(content: bytes, *, max_memory: int) -> Any:
-    """The value of `content` (as `json.loads` gives it); JsonTooComplex if it is too deep or would
-    need over `max_memory`, NotJson (a ValueError) if it is not JSON at all."""
+    """The value of `content`; JsonTooComplex if it is too deep or would need over `max_memory`,
+    NotJson (a ValueError) if it is not JSON at all."""
     skeleton = structure(content)
     needed = estimated_memory(content, skeleton)
     if needed > max_memory:
@@ -119,13 +108,6 @@ def decode(content: bytes, *, max_memory: int) -> Any:
     if nesting_depth(skeleton, limit=MAX_DEPTH) > MAX_DEPTH:
         raise JsonTooComplex(f"the answer nests arrays or objects more than {MAX_DEPTH} deep")
     del skeleton
-    if needed + ORJSON_WORKSPACE_PER_BYTE * len(content) <= max_memory and not _long_digits(
-        content
-    ):
-        try:
-            return orjson.loads(content)
-        except orjson.JSONDecodeError:
-            pass  # json decides: it accepts a little more (see above), or says what is wrong
     try:
         return json.loads(content)
     except RecursionError:  # not reached after the depth check; kept as a last guard
@@ -138,8 +120,3 @@ def decode(content: bytes, *, max_memory: int) -> Any:
         raise NotJson(
             f"the answer is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
-
-
-def _long_digits(content: bytes) -> bool:
-    """Whether `content` has 19 digits in a row anywhere (in a string too: then json decodes)."""
-    return _LONG_DIGITS in content.translate(_DIGITS_AS_ZERO)
