@@ -151,17 +151,18 @@ def keyset_key(item: Any) -> tuple[datetime | None, int | None]:
     A broken item is still delivered (the sync quarantines it); the walk moves past it using its
     neighbours' positions, its id, or a skip (`offset`) recorded against the position.
     """
-    if not isinstance(item, Mapping):
+    if type(item) is not dict and not isinstance(item, Mapping):  # a dict: no ABC check
         return None, None
-    item_id = item.get("id")
-    if isinstance(item_id, bool) or not isinstance(item_id, int) or not 1 <= item_id <= MAX_ID:
+    item_id: Any = item.get("id")
+    usable = type(item_id) is int or (isinstance(item_id, int) and not isinstance(item_id, bool))
+    if not usable or not 1 <= item_id <= MAX_ID:  # `type` first: the JSON case, no isinstance
         item_id = None
     raw = item.get("date_modified_gmt")
     try:
-        modified = datetime.fromisoformat(str(raw)).replace(tzinfo=UTC, microsecond=0)
+        parsed = datetime.fromisoformat(raw if type(raw) is str else str(raw))
     except ValueError:
         return None, item_id
-    return modified, item_id
+    return parsed.replace(tzinfo=UTC, microsecond=0), item_id
 
 
 class ModifiedWindow:

@@ -6,11 +6,12 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
-from sync.window import ModifiedWindow, wc_time
+from sync.window import ModifiedWindow, keyset_key, wc_time
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 BULK_SECOND = START + timedelta(days=5)
@@ -101,3 +102,29 @@ def test_a_page_made_only_of_nulls_is_skipped_with_an_offset_and_nothing_after_i
     # reaches their second (where they sat among the neighbours was not known before).
     assert 200 <= delivered.count(None) <= 400
     assert store.requests <= 9
+
+
+SECOND = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+DAY = datetime(2025, 1, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("item", "key"),
+    [
+        ({"id": 7, "date_modified_gmt": "2025-01-02T03:04:05"}, (SECOND, 7)),
+        ({"id": 7, "date_modified_gmt": "2025-01-02T03:04:05.678"}, (SECOND, 7)),
+        ({"id": 7, "date_modified_gmt": "2025-01-02T03:04:05+02:00"}, (SECOND, 7)),
+        ({"id": True, "date_modified_gmt": "2025-01-02T03:04:05"}, (SECOND, None)),
+        ({"id": 7.0, "date_modified_gmt": None}, (None, None)),
+        ({"id": 0, "date_modified_gmt": "garbage"}, (None, None)),
+        ({"id": 2**63, "date_modified_gmt": 20250102}, (DAY, None)),
+        ({"id": 2**63 - 1}, (None, 2**63 - 1)),
+        (MappingProxyType({"id": 3, "date_modified_gmt": "2025-01-02"}), (DAY, 3)),
+        ([1, 2], (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_an_items_place_in_the_walk_is_its_modified_second_and_id_each_none_if_unusable(
+    item: Any, key: tuple[datetime | None, int | None]
+) -> None:
+    assert keyset_key(item) == key
