@@ -43,6 +43,7 @@ from ledger.session import (
 )
 from ledger.sync_lock import hold_sync_lock
 from sync.client import StoreClient
+from sync.collector import relaxed_collector
 from sync.context import SyncContext, Transactions
 from sync.errors import SourceUnavailable
 from sync.progress import Progress, make_progress
@@ -82,7 +83,9 @@ def run_sync(
     that name can backfill.
     """
     engine = engine or create_engine_for(settings.database_url)
-    with database_errors(engine.url):  # down, damaged, read-only: one DatabaseUnusable line
+    # The collector is relaxed while the run lasts: its pages in flight are a big live heap.
+    # The database down, damaged, read-only: one DatabaseUnusable line.
+    with relaxed_collector(), database_errors(engine.url):
         check_database_exists(engine)
         check_schema_current(engine)
         with hold_sync_lock(engine, settings.store_key):
