@@ -122,7 +122,9 @@ class OrdersSource:
             tiers=settings.tiers,
         )
         self.seen = IdSet()  # every order id listed in this run, as bits (sync.id_set)
-        self._ahead: dict[str, _Opened] | None = None  # the listings `start_ahead` started
+        #: The listings `start_ahead` or `start_catch_up` started (the latter for `_ahead_span`).
+        self._ahead: dict[str, _Opened] | None = None
+        self._ahead_span: tuple[datetime, datetime] | None = None
         self._cancelled = threading.Event()
 
     # -- the hooks ---------------------------------------------------------------------------
@@ -146,7 +148,17 @@ class OrdersSource:
         hi = ctx.window_end()
         return self._take_window(ctx, opened or self._open_window(ctx, lo=None, hi=hi), hi)
 
+    def start_catch_up(self, ctx: SyncContext, lo: datetime, hi: datetime) -> None:
+        """Start fetching the catch-up pass's listings while the customers catch up."""
+        if self._ahead is None:
+            self._ahead, self._ahead_span = self._open_window(ctx, lo=lo, hi=hi), (lo, hi)
+
     def catch_up(self, ctx: SyncContext, lo: datetime, hi: datetime) -> int:
+        opened, self._ahead = self._ahead, None
+        if opened is not None and self._ahead_span == (lo, hi):
+            return self._take_window(ctx, opened, hi, catching_up=True)
+        for listing in (opened or {}).values():  # started for another pass: not this one's
+            listing.pages.close()
         return self._list_window(ctx, lo=lo, hi=hi)
 
     def check(self, ctx: SyncContext) -> int:

@@ -49,7 +49,15 @@ from sync.errors import SourceUnavailable
 from sync.progress import Progress, make_progress
 from sync.redaction import redact_value, register_secret
 from sync.settings import SyncSettings
-from sync.source import AccountWatcher, Backfill, Backfills, Source, StartsAhead, Step
+from sync.source import (
+    AccountWatcher,
+    Backfill,
+    Backfills,
+    CatchesUpAhead,
+    Source,
+    StartsAhead,
+    Step,
+)
 from sync.sources import AFTER_CATCH_UP, AFTER_RESYNC, AFTER_SOURCES, BEFORE, enabled_sources
 from sync.summary import SyncSummary
 
@@ -208,12 +216,25 @@ class SyncJob:
         while ctx.changes and passes < MAX_CATCH_UP_PASSES:
             passes += 1
             hi = max(lo, ctx.store_now())
-            new = sum(source.catch_up(ctx, lo, hi) for source in self.sources)
+            new = self._catch_up_pass(lo, hi)
             self.summary.catch_up_passes = passes
             log.debug("catch-up pass %d (%s..%s): %d new", passes, lo, hi, new)
             if not new:
                 return
             lo = hi
+
+    def _catch_up_pass(self, lo: datetime, hi: datetime) -> int:
+        """Every source's `catch_up` from `lo` to `hi`, in the registry's sequence; the listings of
+        those that can start ahead are all fetching from the start (one round trip for the pass,
+        not one per source). Returns how many items were new."""
+        ahead: list[CatchesUpAhead] = [s for s in self.sources if isinstance(s, CatchesUpAhead)]
+        try:
+            for early in ahead:
+                early.start_catch_up(self.ctx, lo, hi)
+            return sum(source.catch_up(self.ctx, lo, hi) for source in self.sources)
+        finally:
+            for early in ahead:
+                early.close_ahead()
 
     def _steps(self, steps: tuple[Step, ...]) -> None:
         for step in steps:

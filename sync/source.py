@@ -87,6 +87,24 @@ class StartsAhead(Protocol):
 
 
 @runtime_checkable
+class CatchesUpAhead(Protocol):
+    """A source whose catch-up listings can start fetching before its turn in a catch-up pass
+    (while the sources before it catch up), within the client's `concurrency`: the service starts
+    them at the start of every pass, and closes what a failed pass left. Its `catch_up` takes those
+    pages in the same order as ever; only the waiting for the store overlaps."""
+
+    name: str
+
+    def start_catch_up(self, ctx: SyncContext, lo: datetime, hi: datetime) -> None:
+        """Start fetching what `catch_up(ctx, lo, hi)` will take (a few pages ahead at most)."""
+        ...
+
+    def close_ahead(self) -> None:
+        """Stop what was started and not taken. Idempotent."""
+        ...
+
+
+@runtime_checkable
 class Backfills(Protocol):
     """A source that can award what it missed before it was turned on (`loyalty resync`)."""
 

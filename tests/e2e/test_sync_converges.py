@@ -8,6 +8,7 @@ import json
 import random
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -137,3 +138,54 @@ def test_a_sync_that_saw_changes_spends_one_more_request_per_source(
     quiet = sync()
     assert quiet.catch_up_passes == 0
     assert sandbox.request_log.count() == SOURCES
+
+
+class CatchUpWatch:
+    """Holds the customers' catch-up request (the run's second GET customers) until a catch-up
+    request of the orders source arrives (a GET after the regular listings' first `regular`), at
+    most `patience` seconds: `overlapped` says whether one came while it was held."""
+
+    def __init__(self, regular: int, patience: float = 10.0) -> None:
+        self.regular = regular
+        self.patience = patience
+        self.customers = 0
+        self.others = 0
+        self.orders_catching_up = threading.Event()
+        self.overlapped: bool | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, method: str, path: str, query: dict[str, object]) -> None:
+        if method != "GET":
+            return
+        with self._lock:
+            if path.endswith("/customers"):
+                self.customers += 1
+                held = self.customers == 2
+            else:
+                self.others += 1
+                held = False
+                if self.others > self.regular:
+                    self.orders_catching_up.set()
+        if held:
+            self.overlapped = self.orders_catching_up.wait(timeout=self.patience)
+
+
+def test_a_catch_up_pass_asks_the_store_once_for_every_source(
+    store: SandboxStore, sandbox: SandboxServer, sync: Sync
+) -> None:
+    """The orders' catch-up listings are in flight while the customers catch up: the pass costs
+    one round trip, not one per source (and no more requests)."""
+    sync()
+    customer = store.all("customers")[0]["id"]
+    product = store.all("products")[0]["id"]
+    store.place_order(customer_id=customer, items=[(product, 2)], status="completed")
+    sandbox.request_log.clear()
+    watch = CatchUpWatch(regular=SOURCES - 1)  # refunds, live and trashed orders
+    sandbox.before_request = watch
+    try:
+        changed = sync()
+    finally:
+        sandbox.before_request = None
+    assert changed.catch_up_passes == 1
+    assert watch.overlapped is True
+    assert sandbox.request_log.count(method="GET") == SOURCES + SOURCES
