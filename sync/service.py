@@ -30,6 +30,8 @@ import base64
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, update
@@ -90,7 +92,18 @@ def run_sync(
     resync`), then balances are written back. Raises SourceUnavailable when no enabled source of
     that name can backfill.
     """
-    engine = engine or create_engine_for(settings.database_url)
+    if engine is None:  # the run's own: its connections are closed when it ends
+        with closing_engine(create_engine_for(settings.database_url)) as own:
+            return run_sync(
+                settings,
+                full=full,
+                dry_run=dry_run,
+                progress=progress,
+                engine=own,
+                client=client,
+                customer=customer,
+                backfill=backfill,
+            )
     # The collector is relaxed while the run lasts: its pages in flight are a big live heap.
     # The database down, damaged, read-only: one DatabaseUnusable line.
     with relaxed_collector(), database_errors(engine.url):
@@ -110,6 +123,17 @@ def run_sync(
                 if backfill is not None:
                     return job.backfill(backfill)
                 return job.execute() if customer is None else job.resync_customer(customer)
+
+
+@contextmanager
+def closing_engine(engine: Engine) -> Iterator[Engine]:
+    """`engine`, disposed of at the end: its pooled connections closed then (a worker runs one
+    sync after another; a command exits without collecting them), not whenever the collector
+    finds them."""
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _register_credentials(key: str, secret: str) -> None:
