@@ -8,6 +8,7 @@ log redactor, so a secret that slipped into an error message still comes out as 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -16,7 +17,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -1038,5 +1039,19 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
     return code
 
 
+def run() -> NoReturn:
+    """The `loyalty` program (its console script, `python -m loyalty.cli`): `main`, then exit.
+
+    On the way out the interpreter's last collections would walk every object the process ever
+    made (SQLAlchemy's, the ledger's models, a sync's caches): about 0.3 s of CPU after a sync,
+    for memory the operating system takes back anyway. Everything alive is frozen first
+    (`gc.freeze`), so they skip it; files, logs and the standard streams are still flushed and
+    closed as usual (by `atexit` and the interpreter), and a sync disposes of its own engine.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

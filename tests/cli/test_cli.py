@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,30 @@ class TestHelp:
         assert result.returncode == 0
         assert "usage: loyalty" in result.stdout
         assert "adjust" in result.stdout
+
+    def test_the_program_exits_with_main_s_code_frozen_its_output_flushed(
+        self, tmp_path: Path
+    ) -> None:
+        """`run` (the console script and `python -m loyalty.cli`): main's exit code, and the
+        interpreter's last collections skip what was alive (`gc.freeze`) after it."""
+        path = write_config(tmp_path, STORE.replace("consumer_secret", "consumer_secert"))
+        probe = (
+            "import atexit, gc, sys\n"
+            "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+            "import loyalty.cli\n"
+            f"sys.argv = ['loyalty', 'check', '--config', {str(path)!r}]\n"
+            "loyalty.cli.run()\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert result.returncode == 2
+        assert "store.consumer_secert: unknown key" in result.stderr
+        assert result.stdout == "frozen at exit: True\n"
+
+    def test_the_console_script_is_run(self) -> None:
+        (script,) = entry_points(group="console_scripts", name="loyalty")
+        assert script.value == "loyalty.cli:run"
 
 
 class TestCheck:
