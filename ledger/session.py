@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from ledger import migrate
+from ledger import revisions
 from ledger.engine import READONLY_OPTION, create_engine_for, safe_url
 from ledger.errors import DatabaseUnusable, SchemaBehind
 
@@ -55,13 +55,13 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
 
 def check_schema_current(engine: Engine) -> None:
     """Raise `SchemaBehind` unless the database is migrated to exactly this code's head revision."""
-    current, head = migrate.current_revision(engine), migrate.head_revision()
+    current, head = revisions.current_revision(engine), revisions.head_revision()
     if current == head:
         return
     where = f"the database at {safe_url(engine.url)}"
     if current is None:
         state = "is empty (no ledger schema)"
-    elif current in migrate.known_revisions():
+    elif current in revisions.known_revisions():
         state = f"is at revision {current}"
     else:
         raise SchemaBehind(

@@ -26,7 +26,6 @@ from ledger.admin import adjust
 from ledger.balances import BalanceDifference, list_balances, verify_balances
 from ledger.customers import get_or_create_store
 from ledger.errors import LedgerError, SyncAlreadyRunning
-from ledger.migrate import current_revision, head_revision, upgrade
 from ledger.models import Customer, PointEntry, QuarantinedItem
 from ledger.quarantine import quarantined_items
 from ledger.rollup_checks import RollupDifference, verify_rollups
@@ -42,7 +41,6 @@ from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
 from loyalty.errors import ConfigError, LoyaltyError, SyncError
 from loyalty.log import configure_logging, redact
 from loyalty.report_cli import add_report_arguments, period_of, render_report
-from loyalty.web.page import PageInput, gather, render
 from reports.expiring import warning_window
 from reports.history import BadCursor
 from reports.period import UnknownCustomer
@@ -498,6 +496,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
+    from ledger.migrate import upgrade  # Alembic: only for the `db` commands
+
     config = _load(args)
     with _database_errors(config):
         revision = upgrade(config.database.url)
@@ -506,6 +506,8 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _db_current(args: argparse.Namespace) -> int:
+    from ledger.migrate import current_revision, head_revision
+
     config = _load(args)
     engine = create_engine_for(config.database.url)
     try:
@@ -760,6 +762,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _report_html(args: argparse.Namespace, config: Config) -> int:
+    from loyalty.web.page import PageInput, gather, render  # Jinja and Babel: only for this
+
     if not args.out:
         return _fail("report html needs --out FILE", EXIT_USAGE)
     lang = args.lang or config.dashboard.default_language

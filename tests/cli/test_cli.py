@@ -108,6 +108,19 @@ class TestHelp:
         assert "store.consumer_secert: unknown key" in result.stderr
         assert result.stdout == "frozen at exit: True\n"
 
+    def test_a_sync_imports_neither_alembic_nor_the_web_pages(self) -> None:
+        """`loyalty sync` starts by importing the CLI and the sync: the migrations' machinery and
+        the HTML pages' templates are for other commands, imported when they run."""
+        probe = (
+            "import sys\n"
+            "import loyalty.cli, sync.service\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako', 'jinja2'}))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert done.stdout == "[]\n"
+
     def test_the_console_script_is_run(self) -> None:
         (script,) = entry_points(group="console_scripts", name="loyalty")
         assert script.value == "loyalty.cli:run"

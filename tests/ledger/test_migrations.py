@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
 import ledger
-from ledger import migrate
+from ledger import migrate, revisions
 from ledger.migrate import (
     MIGRATIONS_DIR,
     alembic_config,
@@ -209,8 +212,8 @@ def test_an_older_schema_is_reported_with_both_revisions_then_upgraded(
 def test_a_schema_from_a_newer_version_is_not_sent_to_upgrade(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(migrate, "head_revision", lambda: "0000")
-    monkeypatch.setattr(migrate, "known_revisions", lambda: frozenset({"0000"}))
+    monkeypatch.setattr(revisions, "head_revision", lambda: "0000")
+    monkeypatch.setattr(revisions, "known_revisions", lambda: frozenset({"0000"}))
 
     with pytest.raises(
         SchemaBehind, match=rf"at revision {HEAD}, which this version does not know"
@@ -232,3 +235,54 @@ def test_the_schema_error_never_shows_the_database_password(raw_db_url: str) -> 
 
     assert "s3cret-pw" not in str(raised.value)
     assert ":***@" in str(raised.value)
+
+
+def test_the_revisions_read_without_alembic_are_alembic_s(
+    raw_db_url: str, raw_engine: Engine
+) -> None:
+    """`ledger.revisions` (the schema check of every command) reads the shipped scripts as text
+    and the database's revision with one query: the same answers as Alembic's, at every step."""
+    assert revisions.read_chain(revisions.VERSIONS_DIR) is not None  # no fallback to Alembic
+    assert revisions.head_revision() == migrate.head_revision() == HEAD
+    assert revisions.known_revisions() == migrate.known_revisions()
+    assert revisions.current_revision(raw_engine) is None is migrate.current_revision(raw_engine)
+    for step in ("0001", "0005_reports", HEAD):
+        with raw_engine.begin() as connection:
+            config = alembic_config(raw_db_url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, step)
+        assert revisions.current_revision(raw_engine) == step == current_revision(raw_engine)
+
+
+def test_scripts_that_are_not_one_plain_chain_are_left_to_alembic(tmp_path: Path) -> None:
+    def script(name: str, revision: str, down: str) -> None:
+        (tmp_path / name).write_text(
+            f'revision: str = "{revision}"\ndown_revision: str | None = {down}\n',
+            encoding="utf-8",
+        )
+
+    script("0001_a.py", "0001", "None")
+    script("0002_b.py", "0002", '"0001"')
+    assert revisions.read_chain(tmp_path) == ("0001", "0002")
+    script("0003_c.py", "0003", '"0001"')  # a second branch from 0001: two heads
+    revisions.read_chain.cache_clear()
+    assert revisions.read_chain(tmp_path) is None
+    (tmp_path / "0003_c.py").write_text(
+        'revision = "0003"\ndown_revision = ("0001", "0002")\n', encoding="utf-8"
+    )  # a merge
+    revisions.read_chain.cache_clear()
+    assert revisions.read_chain(tmp_path) is None
+    revisions.read_chain.cache_clear()
+
+
+def test_the_schema_check_does_not_import_alembic(engine: Engine) -> None:
+    """A sync and every ledger command check the schema first: Alembic's import is not theirs."""
+    url = engine.url.render_as_string(hide_password=False)
+    probe = (
+        "import sys\n"
+        "from ledger.session import check_schema_current, create_engine_for\n"
+        f"check_schema_current(create_engine_for({url!r}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"
