@@ -23,9 +23,12 @@ The last spends the least on the collector but holds garbage in cycles (sessions
 the run's peak memory grows, which the memory target (100,000 orders ÷ 10,000 at most x1.2) does
 not allow. At 10,000 orders the four are within the noise (109 to 114 MB).
 
-Afterwards the thresholds are put back and the frozen objects are thawed (`gc.unfreeze`), so a
-long-lived process (the worker, the dashboard) collects the garbage of one run before the next one
-would freeze it for good. A process that had frozen objects of its own before the run keeps them
+Afterwards the thresholds are put back, the frozen objects are thawed (`gc.unfreeze`) and one
+full collection frees what the run, and the garbage frozen with it, left in cycles: a long-lived
+process (the worker, the dashboard, a test session) would otherwise carry it from run to run (the
+oldest generation is collected only once it has grown by a quarter). Eight syncs of 2,000 orders
+in one process: 194,000 objects tracked at the end without that collection, 111,000 with it, as
+many as with the collector never relaxed. A process that had frozen objects of its own before the run keeps them
 frozen (thawing is all or nothing): then this run's are left frozen too. Runs that overlap in one
 process (the dashboard's threads) share one relaxation: the first in relaxes, the last out restores.
 """
@@ -67,3 +70,4 @@ def relaxed_collector() -> Iterator[None]:
                 if _thaw:
                     gc.unfreeze()
                 _saved = None
+                gc.collect()

@@ -80,8 +80,9 @@ def test_objects_frozen_before_the_run_stay_frozen() -> None:
     assert gc.get_threshold() == DEFAULTS
 
 
-def test_garbage_left_before_a_run_is_skipped_during_it_and_collected_after() -> None:
-    """A long-lived worker: what the previous run left in cycles is not frozen for good."""
+def test_garbage_left_before_a_run_is_skipped_during_it_and_collected_when_it_ends() -> None:
+    """A long-lived worker: what the previous run left in cycles is not frozen for good, nor
+    carried into the next run: the run's end collects it."""
     collected = threading.Event()
     gc.disable()  # no automatic collection between the lines below
     try:
@@ -92,7 +93,20 @@ def test_garbage_left_before_a_run_is_skipped_during_it_and_collected_after() ->
         with relaxed_collector():
             gc.collect()
             assert not collected.is_set()
-        gc.collect()
+        assert collected.is_set()
+    finally:
+        gc.enable()
+
+
+def test_garbage_a_run_left_in_cycles_is_collected_when_it_ends() -> None:
+    collected = threading.Event()
+    gc.disable()
+    try:
+        with relaxed_collector():
+            node = Node()
+            node.other = node
+            weakref.finalize(node, collected.set)
+            del node
         assert collected.is_set()
     finally:
         gc.enable()
