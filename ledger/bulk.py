@@ -174,6 +174,72 @@ def _fast_date(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return process
 
 
+# -- lookups by many keys -----------------------------------------------------------------------
+
+_POSTCOMPILE = re.compile(r"\(__\[POSTCOMPILE_keys\]\)")
+
+
+@dataclass(frozen=True)
+class _CompiledSelect:
+    head: str
+    tail: str
+    #: Each parameter's name ("keys": where the keys go) and bind processor, in order.
+    parameters: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    placeholder: str
+    by_count: dict[int, str]
+
+
+class KeyedSelect:
+    """A SELECT of the rows matching many keys (`... IN :keys`, an expanding bind parameter named
+    `keys`), for the hot path's lookups: `build(dialect)` gives it, compiled once per dialect;
+    each call only writes the keys' placeholders. The rows are the driver's (no result
+    processing: the callers read numbers and strings)."""
+
+    def __init__(self, build: Callable[[Dialect], ClauseElement]) -> None:
+        self.build = build
+        self._compiled: dict[tuple[str, str, str], _CompiledSelect] = {}
+
+    def rows(self, connection: Connection, keys: Sequence[Any], **values: Any) -> Sequence[Any]:
+        """The rows for `keys` (at least one), the other parameters named in `values`."""
+        dialect = connection.dialect
+        key = (dialect.name, dialect.driver, str(dialect.paramstyle))
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(dialect)
+        count = len(keys)
+        sql = compiled.by_count.get(count)
+        if sql is None:
+            marks = ", ".join([compiled.placeholder] * count)
+            sql = compiled.by_count[count] = f"{compiled.head}({marks}){compiled.tail}"
+        parameters: list[Any] = []
+        for name, processor in compiled.parameters:
+            if name == "keys":
+                parameters += keys if processor is None else map(processor, keys)
+            else:
+                value = values[name]
+                parameters.append(value if processor is None else processor(value))
+        return connection.exec_driver_sql(sql, tuple(parameters)).fetchall()
+
+    def sql(self, dialect: Dialect, count: int) -> str:
+        """The SQL the driver runs for `count` keys (for tests and for reading)."""
+        compiled = self._compile(dialect)
+        return f"{compiled.head}({', '.join([compiled.placeholder] * count)}){compiled.tail}"
+
+    def _compile(self, dialect: Dialect) -> _CompiledSelect:
+        compiled = self.build(dialect).compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        head, tail = _POSTCOMPILE.split(compiled.string)  # exactly one list of keys
+        if compiled.positiontup is not None:
+            names = list(compiled.positiontup)
+            placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+        else:  # pyformat (psycopg): positional %s, the names in their order
+            names = [*_PYFORMAT.findall(head), "keys", *_PYFORMAT.findall(tail)]
+            head, tail = _PYFORMAT.sub("%s", head), _PYFORMAT.sub("%s", tail)
+            placeholder = "%s"
+        parameters = tuple((name, _processor(compiled.binds[name].type, dialect)) for name in names)
+        return _CompiledSelect(head, tail, parameters, placeholder, {})
+
+
 # -- tables by name: upserts of whole rows ------------------------------------------------------
 
 _UPSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}

@@ -25,7 +25,7 @@ from sqlalchemy.sql import ClauseElement
 from ledger._dialect import dialect_insert
 from ledger.batches import IN_BATCH
 from ledger.batches import chunks as _chunks
-from ledger.bulk import BulkStatement
+from ledger.bulk import BulkStatement, KeyedSelect
 from ledger.models import Base, EntryLine
 from ledger.rollup_types import LinePoints, RolledEntry, utc_day
 
@@ -82,14 +82,23 @@ def bought_before(
     a refund of an order is not another purchase of its products. Read before the lines go in."""
     refs = sorted({entry.source_ref for entry, _ in lines})
     seen: set[tuple[str, int, int]] = set()
+    connection = session.connection()
     for chunk in _chunks(refs, _CHUNK):
-        rows = session.execute(
-            select(EntryLine.source_ref, EntryLine.product_id, EntryLine.customer_id)
-            .where(EntryLine.store_id == store_id, EntryLine.source_ref.in_(chunk))
-            .distinct()
-        )
+        rows = _BOUGHT.rows(connection, chunk, store_id=store_id)
         seen.update((ref, int(product), int(customer)) for ref, product, customer in rows)
     return seen
+
+
+_BOUGHT = KeyedSelect(
+    lambda _: (
+        select(EntryLine.source_ref, EntryLine.product_id, EntryLine.customer_id)
+        .where(
+            EntryLine.store_id == bindparam("store_id"),
+            EntryLine.source_ref.in_(bindparam("keys", expanding=True)),
+        )
+        .distinct()
+    )
+)
 
 
 def move_product_customers(

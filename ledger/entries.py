@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ledger._dialect import dialect_insert, upsert_insert
 from ledger.batches import IN_BATCH
 from ledger.batches import chunks as _chunks
-from ledger.bulk import BulkStatement
+from ledger.bulk import BulkStatement, KeyedSelect
 from ledger.errors import ConcurrentAppend, PointsOutOfRange
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Base, Category, EntryLine, PointEntry, Product
@@ -33,6 +33,7 @@ from ledger.types import UTCDateTime
 
 POINTS_LIMIT = 10**12  # the most points one entry, balance or lifetime may hold, either sign
 CHUNK = IN_BATCH  # rows per INSERT and refs per IN (...)
+_BALANCES = Base.metadata.tables["balances"]
 
 
 @dataclass(frozen=True)
@@ -118,15 +119,24 @@ def append_entry(session: Session, store_id: int, entry: NewEntry, *, now: datet
 def ref_holdings(session: Session, store_id: int, refs: Collection[str]) -> dict[str, RefHolding]:
     """Net points and entry count per source reference, for each of `refs` that has entries."""
     holdings: dict[str, RefHolding] = {}
+    session.flush()  # what the session holds unflushed counts too, as it did for a session query
+    connection = session.connection()
     for chunk in _chunks(sorted(set(refs)), CHUNK):
-        rows = session.execute(
-            select(PointEntry.source_ref, func.sum(PointEntry.points), func.count())
-            .where(PointEntry.store_id == store_id, PointEntry.source_ref.in_(chunk))
-            .group_by(PointEntry.source_ref)
-        )
-        for ref, points, count in rows:
+        for ref, points, count in _REF_HOLDINGS.rows(connection, chunk, store_id=store_id):
             holdings[ref] = RefHolding(points=int(points), entries=int(count))
     return holdings
+
+
+_REF_HOLDINGS = KeyedSelect(
+    lambda _: (
+        select(PointEntry.source_ref, func.sum(PointEntry.points), func.count())
+        .where(
+            PointEntry.store_id == bindparam("store_id"),
+            PointEntry.source_ref.in_(bindparam("keys", expanding=True)),
+        )
+        .group_by(PointEntry.source_ref)
+    )
+)
 
 
 def ref_lines(
@@ -138,18 +148,10 @@ def ref_lines(
     always add up to what the reference holds.
     """
     shares: dict[str, dict[tuple[int, int], int]] = {ref: {} for ref in holdings}
+    session.flush()
+    connection = session.connection()
     for chunk in _chunks(sorted(holdings), CHUNK):
-        rows = session.execute(
-            select(
-                EntryLine.source_ref,
-                EntryLine.product_id,
-                EntryLine.category_id,
-                func.sum(EntryLine.points),
-            )
-            .where(EntryLine.store_id == store_id, EntryLine.source_ref.in_(chunk))
-            .group_by(EntryLine.source_ref, EntryLine.product_id, EntryLine.category_id)
-        )
-        for ref, product, category, points in rows:
+        for ref, product, category, points in _REF_LINES.rows(connection, chunk, store_id=store_id):
             if points:
                 shares[ref][(int(product), int(category))] = int(points)
     for ref, held in holdings.items():
@@ -157,6 +159,23 @@ def ref_lines(
         if uncovered:
             shares[ref][(0, 0)] = shares[ref].get((0, 0), 0) + uncovered
     return shares
+
+
+_REF_LINES = KeyedSelect(
+    lambda _: (
+        select(
+            EntryLine.source_ref,
+            EntryLine.product_id,
+            EntryLine.category_id,
+            func.sum(EntryLine.points),
+        )
+        .where(
+            EntryLine.store_id == bindparam("store_id"),
+            EntryLine.source_ref.in_(bindparam("keys", expanding=True)),
+        )
+        .group_by(EntryLine.source_ref, EntryLine.product_id, EntryLine.category_id)
+    )
+)
 
 
 def line_changes(
@@ -250,33 +269,42 @@ def _lock_balances(
 ) -> dict[int, tuple[int, int, int]]:
     """Create the missing balance rows, then lock all of them in ascending customer order; returns
     each customer's (balance, lifetime, pending) as locked. SQLite holds its write lock from BEGIN."""
-    table = Base.metadata.tables["balances"]
     _CREATE_BALANCES.run(
         session.connection(), [(customer, store_id, now) for customer in customers]
     )
     held: dict[int, tuple[int, int, int]] = {}
     for chunk in _chunks(customers, CHUNK):
-        rows = session.connection().execute(
-            select(table.c.customer_id, table.c.balance, table.c.lifetime, table.c.pending)
-            .where(table.c.customer_id.in_(chunk))
-            .order_by(table.c.customer_id)
-            .with_for_update()
-        )
+        rows = _LOCK_BALANCES.rows(session.connection(), chunk)
         held.update({int(c): (int(b), int(lt), int(p)) for c, b, lt, p in rows})
     return held
 
 
+_LOCK_BALANCES = KeyedSelect(
+    lambda _: (
+        select(
+            _BALANCES.c.customer_id, _BALANCES.c.balance, _BALANCES.c.lifetime, _BALANCES.c.pending
+        )
+        .where(_BALANCES.c.customer_id.in_(bindparam("keys", expanding=True)))
+        .order_by(_BALANCES.c.customer_id)
+        .with_for_update()
+    )
+)
+
+
 def _recorded_keys(session: Session, store_id: int, keys: list[str]) -> set[str]:
     recorded: set[str] = set()
+    connection = session.connection()
     for chunk in _chunks(keys, CHUNK):
-        recorded.update(
-            session.execute(
-                select(PointEntry.idempotency_key).where(
-                    PointEntry.store_id == store_id, PointEntry.idempotency_key.in_(chunk)
-                )
-            ).scalars()
-        )
+        recorded.update(k for (k,) in _RECORDED_KEYS.rows(connection, chunk, store_id=store_id))
     return recorded
+
+
+_RECORDED_KEYS = KeyedSelect(
+    lambda _: select(PointEntry.idempotency_key).where(
+        PointEntry.store_id == bindparam("store_id"),
+        PointEntry.idempotency_key.in_(bindparam("keys", expanding=True)),
+    )
+)
 
 
 def _rows_with_balances(
@@ -347,7 +375,6 @@ def _balance_out_of_range(customer_id: int) -> PointsOutOfRange:
     )
 
 
-_BALANCES = Base.metadata.tables["balances"]
 # A missing balance row starts at zero (the columns' defaults); an existing one is left alone.
 _CREATE_BALANCES = BulkStatement(
     lambda dialect: dialect_insert(dialect, _BALANCES).on_conflict_do_nothing(

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ledger import customer_rollups, entries, product_spans, rollups
-from ledger.bulk import BulkStatement, _processor, upsert_rows, upsert_statement
-from ledger.entries import NewEntry, append_entries
+from ledger.bulk import BulkStatement, KeyedSelect, _processor, upsert_rows, upsert_statement
+from ledger.entries import NewEntry, RefHolding, append_entries, ref_holdings
 from ledger.kinds import SourceKind
 from ledger.models import Base, Customer, PointEntry, Store, TrackedOrder
 from ledger.rollup_checks import verify_rollups
@@ -358,3 +358,46 @@ def test_customer_earnings_hold_their_running_totals_whatever_the_order_of_the_d
         append_entries(session, store.id, batch, now=NOW)
         assert [d for d in verify_rollups(session, store.id) if "earnings" in d.table] == []
     assert session.execute(text("SELECT count(*) FROM customer_earnings")).scalar_one() > 20
+
+
+def test_each_keyed_lookup_reads_what_sqlalchemy_reads(
+    session: Session, store: Store, alice: Customer, bob: Customer
+) -> None:
+    s = store.id
+    line = (LinePoints(11, 2, 5), LinePoints(12, 0, 3))
+    batch = [
+        NewEntry(alice.id, 8, SourceKind.PURCHASE, "order:1", "order:1#1", NOW, lines=line),
+        NewEntry(bob.id, 4, SourceKind.PURCHASE, "order:2", "order:2#1", NOW),
+        NewEntry(bob.id, -4, SourceKind.PURCHASE, "order:2", "order:2#2", NOW),
+    ]
+    append_entries(session, s, batch, now=NOW)
+    refs = ["order:1", "order:2", "order:3"]
+    cases: list[tuple[KeyedSelect, list[Any], dict[str, Any]]] = [
+        (entries._REF_HOLDINGS, refs, {"store_id": s}),
+        (entries._REF_LINES, refs, {"store_id": s}),
+        (entries._RECORDED_KEYS, ["order:1#1", "order:2#2", "order:2#3"], {"store_id": s}),
+        (entries._LOCK_BALANCES, sorted([alice.id, bob.id, bob.id + 100]), {}),
+        (customer_rollups._BOUGHT, refs, {"store_id": s}),
+    ]
+    connection = session.connection()
+    for lookup, keys, values in cases:
+        lean = [tuple(row) for row in lookup.rows(connection, keys, **values)]
+        built = lookup.build(connection.dialect)
+        plain = [tuple(row) for row in connection.execute(built, {"keys": keys, **values})]
+        assert lean == plain
+        assert lean
+    ordered = entries._LOCK_BALANCES.rows(connection, sorted([bob.id, alice.id]))
+    assert [row[0] for row in ordered] == sorted([alice.id, bob.id])
+
+
+def test_ref_holdings_sees_what_the_session_has_not_flushed_yet(
+    session: Session, store: Store, alice: Customer
+) -> None:
+    session.add(
+        PointEntry(
+            store_id=store.id, customer_id=alice.id, points=5, kind="purchase",
+            source_ref="order:9", idempotency_key="order:9#1", occurred_at=NOW,
+            recorded_at=NOW, balance_after=5,
+        )
+    )  # fmt: skip
+    assert ref_holdings(session, store.id, ["order:9"]) == {"order:9": RefHolding(5, 1)}
