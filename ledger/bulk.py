@@ -186,7 +186,6 @@ class _CompiledSelect:
     #: Each parameter's name ("keys": where the keys go) and bind processor, in order.
     parameters: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     placeholder: str
-    by_count: dict[int, str]
 
 
 class KeyedSelect:
@@ -206,11 +205,8 @@ class KeyedSelect:
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = self._compile(dialect)
-        count = len(keys)
-        sql = compiled.by_count.get(count)
-        if sql is None:
-            marks = ", ".join([compiled.placeholder] * count)
-            sql = compiled.by_count[count] = f"{compiled.head}({marks}){compiled.tail}"
+        marks = ", ".join([compiled.placeholder] * len(keys))
+        sql = f"{compiled.head}({marks}){compiled.tail}"
         parameters: list[Any] = []
         for name, processor in compiled.parameters:
             if name == "keys":
@@ -237,7 +233,7 @@ class KeyedSelect:
             head, tail = _PYFORMAT.sub("%s", head), _PYFORMAT.sub("%s", tail)
             placeholder = "%s"
         parameters = tuple((name, _processor(compiled.binds[name].type, dialect)) for name in names)
-        return _CompiledSelect(head, tail, parameters, placeholder, {})
+        return _CompiledSelect(head, tail, parameters, placeholder)
 
 
 # -- tables by name: upserts of whole rows ------------------------------------------------------
