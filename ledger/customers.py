@@ -7,8 +7,8 @@ by billing email. Every get-or-create here is safe when two processes race to cr
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 
 from ledger._dialect import upsert_insert
 from ledger.models import Customer, Store, utcnow
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -126,24 +129,32 @@ def account_ids(
     for wc_id in wanted:
         if isinstance(wc_id, bool) or not isinstance(wc_id, int) or wc_id <= 0:
             raise ValueError(f"wc_id must be a positive WooCommerce customer id, got {wc_id!r}")
-    found = _account_rows(session, store_id, wanted)
-    missing = [wc_id for wc_id in wanted if wc_id not in found]
+    return _read_or_create(
+        session,
+        wanted,
+        lambda keys: _account_rows(session, store_id, keys),
+        lambda wc_id: {"store_id": store_id, "wc_id": wc_id, "email": None, "is_guest": False},
+    )
+
+
+def _read_or_create(
+    session: Session,
+    wanted: list[_K],
+    read: Callable[[list[_K]], dict[_K, _V]],
+    row: Callable[[_K], dict[str, Any]],
+) -> dict[_K, _V]:
+    """What `read` finds for the `wanted` keys; the keys it does not find are inserted as
+    customers (`row`, stamped now; a concurrent insert of the same one is ignored), then read.
+    One query when every key is known already."""
+    found = read(wanted)
+    missing = [key for key in wanted if key not in found]
     if missing:
         now = utcnow()
         session.connection().execute(
             upsert_insert(session, Customer.__table__).on_conflict_do_nothing(),
-            [
-                {
-                    "store_id": store_id,
-                    "wc_id": i,
-                    "email": None,
-                    "is_guest": False,
-                    "created_at": now,
-                }
-                for i in missing
-            ],
+            [{**row(key), "created_at": now} for key in missing],
         )
-        found.update(_account_rows(session, store_id, missing))
+        found.update(read(missing))
     return found
 
 
@@ -223,25 +234,12 @@ def guest_customers(session: Session, store_id: int, emails: Collection[str]) ->
     wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
     if not wanted:
         return {}
-    found = _guest_rows(session, store_id, wanted)
-    missing = [e for e in wanted if e not in found]
-    if missing:
-        now = utcnow()
-        session.connection().execute(
-            upsert_insert(session, Customer.__table__).on_conflict_do_nothing(),
-            [
-                {
-                    "store_id": store_id,
-                    "wc_id": None,
-                    "email": e,
-                    "is_guest": True,
-                    "created_at": now,
-                }
-                for e in missing
-            ],
-        )
-        found.update(_guest_rows(session, store_id, missing))
-    return found
+    return _read_or_create(
+        session,
+        wanted,
+        lambda keys: _guest_rows(session, store_id, keys),
+        lambda email: {"store_id": store_id, "wc_id": None, "email": email, "is_guest": True},
+    )
 
 
 def _guest_rows(session: Session, store_id: int, emails: list[str]) -> dict[str, int]:
