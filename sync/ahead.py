@@ -24,6 +24,8 @@ _R = TypeVar("_R")
 
 #: How long closing a prefetched listing waits for its thread (daemonic: the process never waits).
 JOIN_SECONDS = 2.0
+#: How often a waiting fetching thread looks whether it was stopped.
+WAIT_SECONDS = 0.1
 
 
 class _Call(Generic[_R]):
@@ -76,15 +78,30 @@ class Prefetched(Generic[_T]):
     store works while the ledger writes); iterating yields the pages in order and re-raises, at its
     place, an error the listing raised. `close()` (also on leaving a `with` block) stops the thread
     and closes the listing's generator in that thread, so its own threads and pages are released.
+
+    With `after` (the listing the caller takes before this one), the first page is fetched at
+    once and the rest once that listing has fetched its last page (or stopped): a listing waiting
+    for its turn holds one page, not `depth` pages and its own fetching threads' (a window's time
+    slices start after its first page), so the pages held stay the same few whatever the store's
+    size; a listing of one page (a catch-up pass) is not held back at all.
     """
 
-    def __init__(self, pages: Callable[[], Iterator[_T]], *, depth: int) -> None:
+    def __init__(
+        self,
+        pages: Callable[[], Iterator[_T]],
+        *,
+        depth: int,
+        after: Prefetched[Any] | None = None,
+    ) -> None:
         self._pages = pages
         self._out: queue.Queue[tuple[str, _T | BaseException | None]] = queue.Queue(
             maxsize=max(1, depth)
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._after = after
+        #: Set once this listing has fetched its last page, failed, or was stopped.
+        self.fetched = threading.Event()
 
     def start(self) -> Prefetched[_T]:
         if self._thread is None:
@@ -146,10 +163,16 @@ class Prefetched(Generic[_T]):
             self._thread.join(timeout=JOIN_SECONDS)
 
     def _run(self) -> None:
+        try:
+            self._fetch()
+        finally:
+            self.fetched.set()
+
+    def _fetch(self) -> None:
         pages = self._pages()
         try:
             for page in pages:
-                if not self._put(("page", page)):
+                if not self._put(("page", page)) or not self._turn():
                     return
             self._put(("end", None))
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
@@ -159,10 +182,19 @@ class Prefetched(Generic[_T]):
             if callable(close):
                 close()
 
+    def _turn(self) -> bool:
+        """Wait (once) until the listing before this one has fetched its pages; False: stopped."""
+        if self._after is not None:
+            while not self._after.fetched.wait(WAIT_SECONDS):
+                if self._stop.is_set():
+                    return False
+            self._after = None
+        return True
+
     def _put(self, item: tuple[str, _T | BaseException | None]) -> bool:
         while not self._stop.is_set():
             try:
-                self._out.put(item, timeout=0.1)
+                self._out.put(item, timeout=WAIT_SECONDS)
                 return True
             except queue.Full:
                 continue

@@ -229,9 +229,11 @@ class OrdersSource:
         try:
             if REFUNDS not in ctx.stopped:
                 opened[REFUNDS] = self._open_refunds(ctx, lo=lo, hi=window)
+            before: Prefetched[Any] | None = None  # trashed orders are fetched after live ones
             for status, cursor in ORDER_LISTINGS:
                 if cursor not in ctx.stopped:
-                    opened[cursor] = self._open_orders(ctx, status, lo, window, catching_up)
+                    listing = self._open_orders(ctx, status, lo, window, catching_up, before)
+                    opened[cursor], before = listing, listing.pages
             for listing in opened.values():
                 listing.pages.start()
         except BaseException:
@@ -306,8 +308,10 @@ class OrdersSource:
         lo: datetime | None,
         hi: Callable[[], datetime | None],
         catching_up: bool,
+        after: Prefetched[Any] | None,
     ) -> _Opened:
-        """Orders with `status` modified from `lo` (None: the cursor) to `hi()`."""
+        """Orders with `status` modified from `lo` (None: the cursor) to `hi()`, fetched once
+        `after` (the listing taken before) has fetched its pages."""
         cursor = dict(ORDER_LISTINGS)[status]
         if lo is None:
             position = ctx.cursor_position(cursor)
@@ -331,7 +335,8 @@ class OrdersSource:
                 )
 
         counted = _counted(pages, ctx, stage, lambda page: len(page.items))
-        return _Opened(stage, Prefetched(counted, depth=_depth(ctx.settings.per_page)))
+        depth = _depth(ctx.settings.per_page)
+        return _Opened(stage, Prefetched(counted, depth=depth, after=after))
 
     def _list_orders(self, ctx: SyncContext, listing: _Opened, cursor: str, hi: datetime) -> int:
         """The listing's pages decided in groups (the page ready and those fetched already, up to

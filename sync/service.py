@@ -44,6 +44,7 @@ from ledger.session import (
     database_errors,
 )
 from ledger.sync_lock import hold_sync_lock
+from sync.allocator import give_back_freed_memory
 from sync.client import StoreClient
 from sync.collector import relaxed_collector
 from sync.context import SyncContext, Transactions
@@ -104,7 +105,9 @@ def run_sync(
                 customer=customer,
                 backfill=backfill,
             )
-    # The collector is relaxed while the run lasts: its pages in flight are a big live heap.
+    # The collector is relaxed while the run lasts: its pages in flight are a big live heap; the
+    # allocator hands their freed buffers back (sync.allocator).
+    give_back_freed_memory()
     # The database down, damaged, read-only: one DatabaseUnusable line.
     with relaxed_collector(), database_errors(engine.url):
         check_database_exists(engine)

@@ -144,3 +144,59 @@ def test_prefetched_groups_raise_the_listings_error_after_the_pages_before_it() 
         assert next(groups) == [1, 2]
         with pytest.raises(ValueError, match="third page"):
             next(groups)
+
+
+def test_a_listing_after_another_fetches_its_first_page_then_waits_for_the_others_last() -> None:
+    release = threading.Event()
+    asked: list[int] = []
+
+    def first() -> Iterator[int]:
+        yield 1
+        release.wait(timeout=30)  # its last page is still on its way
+        yield 2
+
+    def second() -> Iterator[int]:
+        for n in (10, 11, 12):
+            asked.append(n)
+            yield n
+
+    with Prefetched(first, depth=8) as one, Prefetched(second, depth=8, after=one) as two:
+        assert next(iter(one)) == 1
+        got = iter(two)
+        assert next(got) == 10  # its first page comes at once
+        # ... the rest waits: it holds no more pages than that one
+        assert not two.fetched.wait(timeout=0.3)
+        assert asked == [10]
+        release.set()
+        _fetched_all(one)
+        _fetched_all(two)
+        assert asked == [10, 11, 12]
+        assert [*got] == [11, 12]
+
+
+def test_a_listing_after_a_failed_one_still_fetches_and_a_waiting_one_closes_at_once() -> None:
+    def failing() -> Iterator[int]:
+        raise RuntimeError("refused")
+        yield 0  # pragma: no cover - a generator that fails on its first page
+
+    with (
+        Prefetched(failing, depth=1) as one,
+        Prefetched(lambda: iter([5]), depth=1, after=one) as two,
+    ):
+        with pytest.raises(RuntimeError, match="refused"):
+            next(iter(one))
+        assert [*two] == [5]
+
+    never = threading.Event()
+
+    def endless() -> Iterator[int]:
+        yield 1
+        never.wait(timeout=30)
+        yield 2  # pragma: no cover
+
+    one = Prefetched(endless, depth=1).start()
+    two = Prefetched(lambda: iter([5]), depth=1, after=one).start()
+    two.close()  # stopped while waiting for the first: its thread ends without asking anything
+    assert two.fetched.is_set()
+    never.set()
+    one.close()

@@ -553,6 +553,7 @@ def test_urllib3_request_lines_have_keys_and_signatures_masked(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")
+    make_client()  # a client guards urllib3's log (whether or not a test before made one)
 
     logging.getLogger("urllib3.connectionpool").debug(
         '%s://%s:%s "%s %s %s" %s %s',

@@ -1,0 +1,91 @@
+"""glibc's allocator hands a run's freed page buffers back to the system (sync/allocator.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sync import allocator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A page's body freed under something kept, after glibc has seen one big block freed: the pattern
+# of a sync's fetching threads. Prints how many MB of the freed bodies the process still holds.
+_PAGES = textwrap.dedent(
+    """
+    import sys
+    from sync.allocator import give_back_freed_memory
+    if sys.argv[2] == "fixed":
+        assert give_back_freed_memory()
+
+    def rss_mb():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+
+    big = bytearray(4 << 20)
+    del big  # glibc raises its thresholds past 4 MiB here, unless they are fixed
+    before = rss_mb()
+    bodies, kept = [], []
+    for _ in range(int(sys.argv[1])):
+        bodies.append(b"x" * 300_000)  # a page's body
+        kept.append(b"y" * 1000)  # something the run keeps, allocated after it
+    del bodies
+    print(rss_mb() - before)
+    """
+)
+
+
+def _held_after_freeing(pages: int, mode: str) -> float:
+    answer = subprocess.run(
+        [sys.executable, "-c", _PAGES, str(pages), mode],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return float(answer.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc, /proc")
+def test_freed_page_buffers_go_back_to_the_system_once_the_thresholds_are_fixed() -> None:
+    if allocator._mallopt() is None:
+        pytest.skip("not glibc")
+    # How much glibc keeps with its own raised thresholds depends on where the blocks fell; at
+    # some of these counts (not all) it keeps megabytes: the control that this test can fail.
+    counts = (50, 100, 150)
+    assert max(_held_after_freeing(n, "raised") for n in counts) >= 5
+    assert all(_held_after_freeing(n, "fixed") < 1 for n in counts)
+
+
+def test_fixing_the_thresholds_is_done_once_and_is_a_no_op_without_glibc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[int, int]] = []
+
+    def mallopt(parameter: int, value: int) -> int:
+        calls.append((parameter, value))
+        return 1
+
+    monkeypatch.setattr(allocator, "_done", False)
+    monkeypatch.setattr(allocator, "_mallopt", lambda: mallopt)
+    assert allocator.give_back_freed_memory()
+    assert allocator.give_back_freed_memory()
+    assert calls == [
+        (allocator.M_MMAP_THRESHOLD, allocator.THRESHOLD_BYTES),
+        (allocator.M_TRIM_THRESHOLD, allocator.THRESHOLD_BYTES),
+    ]
+    monkeypatch.setattr(allocator, "_done", False)
+    monkeypatch.setattr(allocator, "_mallopt", lambda: None)
+    assert not allocator.give_back_freed_memory()
+
+
+def test_every_sync_run_fixes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync import service
+
+    assert service.give_back_freed_memory is allocator.give_back_freed_memory
