@@ -12,9 +12,13 @@ help: ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The editable install leaves our own modules uncompiled, and where PYTHONDONTWRITEBYTECODE is set
+# (containers, CI) Python never caches them: every `loyalty` run would compile them again, about
+# 0.25 s of CPU. They are compiled here once, as pip does for the libraries.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q loyalty ledger sync rules reports sandbox worker.py >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
