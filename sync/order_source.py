@@ -61,6 +61,11 @@ PREFETCH_PAGES = 2
 #: ahead (`_depth`), so it bounds memory too: each page read ahead holds ~2.5 MB at its peak
 #: (measured: 1,000 instead of 500 saved no CPU measurably and cost 13 MB more at 10,000 orders).
 GROUP_ITEMS = 500
+#: How many times that the refunds read ahead. Every refund is taken before any order, while the
+#: customers are written first: a deeper read-ahead lets the store answer all of a 10,000-order
+#: shop's refunds in that time, not the last few one round at a time after it. A page of refunds
+#: decodes to about a third of a page of orders (0.4 MB against 1.1 MB).
+REFUNDS_AHEAD = 2
 _P = TypeVar("_P")
 
 
@@ -284,7 +289,7 @@ class OrdersSource:
             if end is not None:
                 yield from fetch_refunds_created(ctx.client, after=after, before=end + ONE_SECOND)
 
-        depth = _depth(ctx.settings.per_page)
+        depth = _depth(ctx.settings.per_page) * REFUNDS_AHEAD
         return _Opened(stage, Prefetched(_counted(pages, ctx, stage, len), depth=depth))
 
     def _list_refunds(self, ctx: SyncContext, listing: _Opened, hi: datetime) -> int:
