@@ -28,7 +28,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -100,7 +100,8 @@ class WooCommerceAuth(AuthBase):
 
 class Transport:
     """Sends one request and returns its complete answer, within `timeout` seconds in total and
-    `max_bytes` of body. Thread-safe: each thread keeps its own keep-alive session."""
+    `max_bytes` of body. Thread-safe: each exchange borrows a keep-alive session of its own (see
+    `_Sessions`)."""
 
     def __init__(
         self, auth: AuthBase, *, timeout: float, max_bytes: int, verify_tls: bool | str
@@ -109,7 +110,7 @@ class Transport:
         self._timeout = timeout
         self._max_bytes = max_bytes
         self._verify = verify_tls
-        self._local = threading.local()
+        self._sessions = _Sessions()
 
     @property
     def timeout(self) -> float:
@@ -137,18 +138,21 @@ class Transport:
         watch = _Watch(self._timeout)
         _current.watch = watch
         try:
-            with self._session().request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=headers,
-                auth=self._auth,
-                timeout=self._timeout,  # per read; the watch bounds the whole exchange
-                verify=self._verify,
-                allow_redirects=False,
-                stream=True,
-            ) as response:
+            with (
+                self._sessions.lent() as session,
+                session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    auth=self._auth,
+                    timeout=self._timeout,  # per read; the watch bounds the whole exchange
+                    verify=self._verify,
+                    allow_redirects=False,
+                    stream=True,
+                ) as response,
+            ):
                 content = b"" if response.is_redirect else self._read(response, watch)
                 answer = Answer(
                     response.status_code, response.headers, content, str(response.request.url)
@@ -177,15 +181,49 @@ class Transport:
                 raise DeadlineExceeded
         return bytes(body)
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
+
+class _Sessions:
+    """Keep-alive sessions, each lent to one exchange at a time and taken back after it.
+
+    A sync's requests come from many short-lived threads (one a call ahead, see `sync.ahead`), so a
+    session per thread opened a connection, and over https a TLS handshake, for most requests: 54
+    connections for the 154 requests of a 10,000-order sync, about 460 at 100,000. Lent from a
+    shared stack instead, the sessions are as many as the requests ever in flight at once (the
+    client's `concurrency`), each connection reused by whichever thread asks next. A session whose
+    exchange failed is closed, not lent again (its connection may be half-read or shut).
+    """
+
+    #: Idle sessions kept: more than the client ever has in flight (`concurrency` is at most 10).
+    MAX_IDLE = 16
+
+    def __init__(self) -> None:
+        self._idle: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def lent(self) -> Iterator[requests.Session]:
+        with self._lock:
+            session = self._idle.pop() if self._idle else None
         if session is None:
-            session = requests.Session()
-            adapter = _WatchedAdapter()
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._local.session = session
-        return session
+            session = _new_session()
+        try:
+            yield session
+        except BaseException:
+            session.close()
+            raise
+        with self._lock:
+            if len(self._idle) < self.MAX_IDLE:
+                self._idle.append(session)
+                return
+        session.close()
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = _WatchedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def _content_length(response: requests.Response) -> int | None:

@@ -61,3 +61,47 @@ def test_sequential_requests_share_one_connection(server: _CountingServer) -> No
         assert client.get("orders", {"page": page}).items == [{"id": 1}]
     assert client.requests_made == 10
     assert server.connections == 1
+
+
+def _client(server: _CountingServer, concurrency: int = 1) -> StoreClient:
+    host, port = server.server_address[:2]
+    return StoreClient(
+        ClientSettings(
+            url=f"http://{host}:{port}",
+            consumer_key="ck_a",
+            consumer_secret="cs_b",
+            max_requests_per_second=1000,
+            concurrency=concurrency,
+        )
+    )
+
+
+def test_requests_from_short_lived_threads_share_the_connections(server: _CountingServer) -> None:
+    # A sync asks from a new thread for most calls (sync.ahead): each must not open a connection.
+    client = _client(server)
+    for page in range(1, 11):
+        thread = threading.Thread(target=client.get, args=("orders", {"page": page}))
+        thread.start()
+        thread.join(timeout=30)
+    assert client.requests_made == 10
+    assert server.connections == 1
+
+
+def test_concurrent_requests_open_no_more_connections_than_requests_in_flight(
+    server: _CountingServer,
+) -> None:
+    client = _client(server, concurrency=4)
+
+    def ask(together: threading.Barrier, page: int) -> None:
+        together.wait()  # four at once: four connections, then reused round after round
+        client.get("orders", {"page": page})
+
+    for round_ in range(5):
+        together = threading.Barrier(4, timeout=30)
+        threads = [threading.Thread(target=ask, args=(together, round_ * 4 + n)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert client.requests_made == 20
+    assert server.connections <= 4
