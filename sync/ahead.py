@@ -80,10 +80,12 @@ class Prefetched(Generic[_T]):
     and closes the listing's generator in that thread, so its own threads and pages are released.
 
     With `after` (the listing the caller takes before this one), the first page is fetched at
-    once and the rest once that listing has fetched its last page (or stopped): a listing waiting
-    for its turn holds one page, not `depth` pages and its own fetching threads' (a window's time
-    slices start after its first page), so the pages held stay the same few whatever the store's
-    size; a listing of one page (a catch-up pass) is not held back at all.
+    once and the rest once that listing has fetched its last page or stopped, or once the caller
+    asks for this one's pages (it may give up on the other halfway, after an error): a listing
+    waiting for its turn holds one page, not `depth` pages and its own fetching threads' (a
+    window's time slices start after its first page), so the pages held stay the same few
+    whatever the store's size. The first page, the only one of a catch-up pass's listing, is
+    never held back.
     """
 
     def __init__(
@@ -100,6 +102,8 @@ class Prefetched(Generic[_T]):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._after = after
+        #: Set once the caller waits for this listing's pages: `after` no longer holds it back.
+        self._wanted = threading.Event()
         #: Set once this listing has fetched its last page, failed, or was stopped.
         self.fetched = threading.Event()
 
@@ -117,6 +121,7 @@ class Prefetched(Generic[_T]):
 
     def __iter__(self) -> Iterator[_T]:
         self.start()
+        self._wanted.set()
         while True:
             kind, value = self._out.get()
             if kind == "page":
@@ -133,6 +138,7 @@ class Prefetched(Generic[_T]):
         slow listing gives groups of one page; a fast one fills them. An error the listing raised
         comes after the group of the pages before it, as when iterating."""
         self.start()
+        self._wanted.set()
         held: tuple[str, _T | BaseException | None] | None = None
         while True:
             kind, value = held or self._out.get()
@@ -183,11 +189,13 @@ class Prefetched(Generic[_T]):
                 close()
 
     def _turn(self) -> bool:
-        """Wait (once) until the listing before this one has fetched its pages; False: stopped."""
+        """Wait (once) until the listing before this one has fetched its pages, or the caller
+        wants this one's; False: stopped."""
         if self._after is not None:
-            while not self._after.fetched.wait(WAIT_SECONDS):
+            while not (self._after.fetched.is_set() or self._wanted.is_set()):
                 if self._stop.is_set():
                     return False
+                self._after.fetched.wait(WAIT_SECONDS)
             self._after = None
         return True
 

@@ -224,6 +224,10 @@ class StoreClient:
         #: The store's time, from the Date header of the first response (see sync.store_clock).
         self.store_clock = StoreClock(monotonic=monotonic, wall_clock=wall_clock)
 
+    def close(self) -> None:
+        """Close its idle keep-alive connections (a run's end); a later request opens one again."""
+        self._transport.close()
+
     def __repr__(self) -> str:
         return f"StoreClient(url={self._settings.url!r})"
 

@@ -258,11 +258,13 @@ class OrdersSource:
             new = 0
             if REFUNDS in opened:
                 new += ctx.guard(REFUNDS, partial(self._list_refunds, ctx, opened[REFUNDS], hi))
+                opened[REFUNDS].pages.close()  # done, or given up after an error: release it
             for _, cursor in ORDER_LISTINGS:
                 if cursor in opened:
                     listing = opened[cursor]
                     list_orders = partial(self._list_orders, ctx, listing, cursor, hi)
                     found = ctx.guard(cursor, list_orders)
+                    listing.pages.close()
                     new += found
                     if catching_up:
                         ctx.summary.orders_caught_up += found

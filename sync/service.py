@@ -114,18 +114,22 @@ def run_sync(
         check_schema_current(engine)
         with hold_sync_lock(engine, settings.store_key):
             _register_credentials(settings.client.consumer_key, settings.client.consumer_secret)
-            with Transactions(engine, dry_run=dry_run) as tx:
-                job = SyncJob(
-                    settings,
-                    tx,
-                    client or StoreClient(settings.client),
-                    progress or Progress(),
-                    full=full,
-                    dry_run=dry_run,
-                )
-                if backfill is not None:
-                    return job.backfill(backfill)
-                return job.execute() if customer is None else job.resync_customer(customer)
+            own_client: StoreClient | None = None  # closed at the end, with the sources' own
+            if client is None:
+                client = own_client = StoreClient(settings.client)
+            job: SyncJob | None = None
+            try:
+                with Transactions(engine, dry_run=dry_run) as tx:
+                    job = SyncJob(
+                        settings, tx, client, progress or Progress(), full=full, dry_run=dry_run
+                    )
+                    if backfill is not None:
+                        return job.backfill(backfill)
+                    return job.execute() if customer is None else job.resync_customer(customer)
+            finally:
+                mine = [own_client] if own_client is not None else []
+                for opened in [*mine, *(job.ctx.clients if job is not None else [])]:
+                    opened.close()  # their keep-alive connections
 
 
 @contextmanager

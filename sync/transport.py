@@ -135,12 +135,13 @@ class Transport:
         if body is not None:
             data = json.dumps(body, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json; charset=utf-8"
-        watch = _Watch(self._timeout)
-        _current.watch = watch
-        try:
-            with (
-                self._sessions.lent() as session,
-                session.request(
+        # The session goes back to the stack only once the watch is closed: a deadline passing
+        # after that can never shut a connection another exchange has borrowed since.
+        with self._sessions.lent() as session:
+            watch = _Watch(self._timeout)
+            _current.watch = watch
+            try:
+                with session.request(
                     method,
                     url,
                     params=params,
@@ -151,22 +152,25 @@ class Transport:
                     verify=self._verify,
                     allow_redirects=False,
                     stream=True,
-                ) as response,
-            ):
-                content = b"" if response.is_redirect else self._read(response, watch)
-                answer = Answer(
-                    response.status_code, response.headers, content, str(response.request.url)
-                )
-        except requests.exceptions.RequestException:
-            if watch.expired:
-                raise DeadlineExceeded from None
-            raise
-        finally:
-            watch.close()
-            _current.watch = None
-        if watch.expired:  # a body without a length ends at the shutdown, as if complete
-            raise DeadlineExceeded
+                ) as response:
+                    content = b"" if response.is_redirect else self._read(response, watch)
+                    answer = Answer(
+                        response.status_code, response.headers, content, str(response.request.url)
+                    )
+            except requests.exceptions.RequestException:
+                if watch.expired:
+                    raise DeadlineExceeded from None
+                raise
+            finally:
+                watch.close()
+                _current.watch = None
+            if watch.expired:  # a body without a length ends at the shutdown, as if complete
+                raise DeadlineExceeded  # (and the session, its connection shut, is not lent again)
         return answer
+
+    def close(self) -> None:
+        """Close the idle keep-alive sessions (and their connections); exchanges may still follow."""
+        self._sessions.close()
 
     def _read(self, response: requests.Response, watch: _Watch) -> bytes:
         declared = _content_length(response)
@@ -216,6 +220,12 @@ class _Sessions:
                 self._idle.append(session)
                 return
         session.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for session in idle:
+            session.close()
 
 
 def _new_session() -> requests.Session:

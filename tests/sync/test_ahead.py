@@ -148,6 +148,7 @@ def test_prefetched_groups_raise_the_listings_error_after_the_pages_before_it() 
 
 def test_a_listing_after_another_fetches_its_first_page_then_waits_for_the_others_last() -> None:
     release = threading.Event()
+    first_fetched = threading.Event()
     asked: list[int] = []
 
     def first() -> Iterator[int]:
@@ -158,20 +159,19 @@ def test_a_listing_after_another_fetches_its_first_page_then_waits_for_the_other
     def second() -> Iterator[int]:
         for n in (10, 11, 12):
             asked.append(n)
+            first_fetched.set()
             yield n
 
     with Prefetched(first, depth=8) as one, Prefetched(second, depth=8, after=one) as two:
         assert next(iter(one)) == 1
-        got = iter(two)
-        assert next(got) == 10  # its first page comes at once
-        # ... the rest waits: it holds no more pages than that one
-        assert not two.fetched.wait(timeout=0.3)
+        assert first_fetched.wait(timeout=30)  # its first page comes at once ...
+        assert not two.fetched.wait(timeout=0.3)  # ... the rest waits: it holds that one page
         assert asked == [10]
         release.set()
         _fetched_all(one)
         _fetched_all(two)
         assert asked == [10, 11, 12]
-        assert [*got] == [11, 12]
+        assert [*two] == [10, 11, 12]
 
 
 def test_a_listing_after_a_failed_one_still_fetches_and_a_waiting_one_closes_at_once() -> None:
@@ -185,7 +185,7 @@ def test_a_listing_after_a_failed_one_still_fetches_and_a_waiting_one_closes_at_
     ):
         with pytest.raises(RuntimeError, match="refused"):
             next(iter(one))
-        assert [*two] == [5]
+        assert _taken_within(two) == [5]
 
     never = threading.Event()
 
@@ -200,3 +200,29 @@ def test_a_listing_after_a_failed_one_still_fetches_and_a_waiting_one_closes_at_
     assert two.fetched.is_set()
     never.set()
     one.close()
+
+
+def _taken_within(listing: Prefetched[int], seconds: float = 30) -> list[int]:
+    """Every page of `listing`, taken in a thread of its own: a hang fails instead of hanging."""
+    taken: list[int] = []
+    done = threading.Event()
+
+    def take() -> None:
+        taken.extend(listing)
+        done.set()
+
+    threading.Thread(target=take, daemon=True).start()
+    assert done.wait(timeout=seconds), f"still waiting after {seconds}s, with {taken}"
+    return taken
+
+
+def test_a_listing_after_one_given_up_halfway_still_gives_all_its_pages() -> None:
+    # The caller stops taking the first listing after an error of its own, without closing it:
+    # the first listing's thread waits forever on its full queue, and never finishes fetching.
+    with (
+        Prefetched(lambda: iter(range(100)), depth=1) as one,
+        Prefetched(lambda: iter([10, 11, 12]), depth=1, after=one) as two,
+    ):
+        assert next(iter(one)) == 0
+        assert not one.fetched.is_set()
+        assert _taken_within(two) == [10, 11, 12]

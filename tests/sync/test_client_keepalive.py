@@ -79,11 +79,15 @@ def _client(server: _CountingServer, concurrency: int = 1) -> StoreClient:
 def test_requests_from_short_lived_threads_share_the_connections(server: _CountingServer) -> None:
     # A sync asks from a new thread for most calls (sync.ahead): each must not open a connection.
     client = _client(server)
+    answers: list[object] = []
     for page in range(1, 11):
-        thread = threading.Thread(target=client.get, args=("orders", {"page": page}))
+        thread = threading.Thread(
+            target=lambda p=page: answers.append(client.get("orders", {"page": p}).items)
+        )
         thread.start()
         thread.join(timeout=30)
-    assert client.requests_made == 10
+    client.close()
+    assert answers == [[{"id": 1}]] * 10
     assert server.connections == 1
 
 
@@ -92,9 +96,11 @@ def test_concurrent_requests_open_no_more_connections_than_requests_in_flight(
 ) -> None:
     client = _client(server, concurrency=4)
 
+    answers: list[object] = []
+
     def ask(together: threading.Barrier, page: int) -> None:
         together.wait()  # four at once: four connections, then reused round after round
-        client.get("orders", {"page": page})
+        answers.append(client.get("orders", {"page": page}).items)
 
     for round_ in range(5):
         together = threading.Barrier(4, timeout=30)
@@ -103,5 +109,6 @@ def test_concurrent_requests_open_no_more_connections_than_requests_in_flight(
             thread.start()
         for thread in threads:
             thread.join(timeout=30)
-    assert client.requests_made == 20
+    client.close()
+    assert answers == [[{"id": 1}]] * 20
     assert server.connections <= 4
