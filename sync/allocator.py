@@ -25,6 +25,7 @@ Elsewhere than on glibc (musl, macOS, Windows) there is no `mallopt` and nothing
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 import threading
 from typing import Any
@@ -53,8 +54,10 @@ def give_back_freed_memory() -> bool:
         return ok
 
 
+@functools.cache
 def _mallopt() -> Any:
-    """glibc's `mallopt`, from the symbols this process has loaded already (None: not glibc)."""
+    """glibc's `mallopt`, from the symbols this process has loaded already (None: not glibc).
+    Looked up once a process: `platform.libc_ver` reads the interpreter's binary."""
     if platform.libc_ver()[0] != "glibc":  # musl, macOS, Windows (where CDLL(None) is an error)
         return None
     try:
