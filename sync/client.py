@@ -346,9 +346,11 @@ class StoreClient:
                 answer = self._exchange(method, path, url, params, data)
             if isinstance(answer, _Failure):
                 return answer
-            self.store_clock.observe(answer.headers.get("Date"))
+            # A redirect is not the store's answer yet (one outside its origin is refused here):
+            # its clock, which the listings started ahead wait for, comes from the final one.
             target = self._redirect_target(method, path, answer)
             if target is None:
+                self.store_clock.observe(answer.headers.get("Date"))
                 return self._interpret(method, path, answer)
             url, params = target, None  # the Location carries the query
         raise StoreAnswerUnusable(

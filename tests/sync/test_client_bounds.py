@@ -67,6 +67,21 @@ def test_a_redirect_outside_the_origin_is_refused_without_following_it(
     assert client.requests_made == 1
 
 
+def test_a_refused_redirect_is_not_the_stores_answer_the_listings_started_ahead_wait_for(
+    mock: responses.RequestsMock,
+) -> None:
+    # Its Date would release the listings waiting for the store's clock: they would ask the
+    # store that has just been refused (tests/e2e/test_hostile_store.py, the redirect).
+    date = "Wed, 02 Dec 2026 09:00:00 GMT"
+    mock.get(ORDERS, status=301, headers={"Location": "https://evil.test/x", "Date": date})
+    client, _ = make_client()
+
+    with pytest.raises(StoreAnswerUnusable):
+        client.get("orders")
+
+    assert not client.store_clock.wait_answered(0)
+
+
 def test_an_upgrade_to_https_is_followed_with_basic_auth_and_no_oauth_query(
     mock: responses.RequestsMock,
 ) -> None:
