@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ledger._dialect import upsert_insert
@@ -81,42 +81,54 @@ def account_customer(session: Session, store_id: int, wc_id: int, email: str | N
 
 def account_customers(
     session: Session, store_id: int, accounts: Sequence[tuple[int, str | None]]
-) -> dict[int, Customer]:
-    """Many accounts at once, (wc_id, email) each: `account_customer` in three statements.
+) -> dict[int, int]:
+    """Many accounts at once, (wc_id, email) each: `account_customer` in a few statements, as
+    plain rows (no customer loaded).
 
     For a page of a hundred customers from the store: created if new, emails updated when given
-    and changed. Returns the customers by WooCommerce id.
+    and changed. Returns the customers' ledger ids by WooCommerce id.
     """
     emails = {wc_id: normalise_email(email) if email else None for wc_id, email in accounts}
-    if not emails:
-        return {}
     for wc_id in emails:
         if isinstance(wc_id, bool) or not isinstance(wc_id, int) or wc_id <= 0:
             raise ValueError(f"wc_id must be a positive WooCommerce customer id, got {wc_id!r}")
-    session.flush()
-    session.connection().execute(
-        upsert_insert(session, Customer.__table__).on_conflict_do_nothing(),
-        [
-            {
-                "store_id": store_id,
-                "wc_id": wc_id,
-                "email": email or None,
-                "is_guest": False,
-                "created_at": utcnow(),
-            }
-            for wc_id, email in sorted(emails.items())
-        ],
+    found = _read_or_create(
+        session,
+        sorted(emails),
+        lambda keys: _account_emails(session, store_id, keys),
+        lambda wc_id: {
+            "store_id": store_id,
+            "wc_id": wc_id,
+            "email": emails[wc_id] or None,
+            "is_guest": False,
+        },
     )
-    found = session.execute(
-        select(Customer).where(Customer.store_id == store_id, Customer.wc_id.in_(sorted(emails)))
-    ).scalars()
-    customers = {c.wc_id: c for c in found if c.wc_id is not None}
-    for wc_id, customer in customers.items():
-        email = emails[wc_id]
-        if email and customer.email != email:
-            customer.email = email
-    session.flush()
-    return customers
+    changed = [
+        {"customer_id": customer_id, "new_email": emails[wc_id]}
+        for wc_id, (customer_id, stored) in sorted(found.items())
+        if emails[wc_id] and stored != emails[wc_id]
+    ]
+    if changed:
+        session.connection().execute(
+            update(Customer)
+            .where(Customer.id == bindparam("customer_id"))
+            .values(email=bindparam("new_email")),
+            changed,
+        )
+    return {wc_id: customer_id for wc_id, (customer_id, _) in found.items()}
+
+
+def _account_emails(
+    session: Session, store_id: int, wc_ids: list[int]
+) -> dict[int, tuple[int, str | None]]:
+    if not wc_ids:
+        return {}
+    rows = session.execute(  # the session's pending changes are flushed first (autoflush)
+        select(Customer.wc_id, Customer.id, Customer.email).where(
+            Customer.store_id == store_id, Customer.wc_id.in_(wc_ids)
+        )
+    )
+    return {wc_id: (cid, email) for wc_id, cid, email in rows if wc_id is not None}
 
 
 def account_ids(

@@ -151,8 +151,7 @@ class OwnerDirectory:
         Returns (account id, guest) for each account whose email a guest holds points under.
         """
         accounts = account_customers(session, self.store_id, customers)
-        for wc_id, account in accounts.items():
-            self._accounts[wc_id] = account.id
+        self._accounts.update(accounts)
         guests = guests_by_email(session, self.store_id, [email for _, email in customers])
         merges = []
         for wc_id, email in sorted(customers):
@@ -160,9 +159,9 @@ class OwnerDirectory:
             if not normalised:
                 continue
             # WordPress keeps account emails unique, so the email names exactly this account.
-            self._by_email[normalised] = accounts[wc_id].id
+            self._by_email[normalised] = accounts[wc_id]
             if normalised in guests:
-                merges.append((accounts[wc_id].id, guests[normalised]))
+                merges.append((accounts[wc_id], guests[normalised]))
         return merges
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ledger.customers import (
     account_customer,
+    account_customers,
     account_ids,
     find_account_by_email,
     get_or_create_store,
@@ -167,6 +168,33 @@ def test_account_ids_creates_the_unknown_accounts_and_only_reads_the_known_ones(
     assert known.email == "seven@example.com"  # emails are left as they are
     with pytest.raises(ValueError, match="wc_id"):
         account_ids(session, store.id, [0])
+
+
+def test_account_customers_creates_new_accounts_updates_changed_emails_and_only_reads_the_rest(
+    session: Session, store: Store
+) -> None:
+    kept = account_customer(session, store.id, 7, "seven@example.com")
+    moved = account_customer(session, store.id, 8, "old@example.com")
+    session.commit()
+    inserts = _inserts(session)
+    found = account_customers(
+        session, store.id, [(7, None), (8, " New@Example.com"), (9, "n@x.io")]
+    )
+    assert len(inserts) == 1  # account 9 only
+    created = session.execute(select(Customer).where(Customer.wc_id == 9)).scalar_one()
+    assert found == {7: kept.id, 8: moved.id, 9: created.id}
+    assert (created.email, created.is_guest) == ("n@x.io", False)
+    session.expire_all()
+    emails = dict(session.execute(select(Customer.wc_id, Customer.email)).all())
+    assert emails == {7: "seven@example.com", 8: "new@example.com", 9: "n@x.io"}  # None: kept
+    assert account_customers(session, store.id, [(7, ""), (8, "new@example.com")]) == {
+        7: kept.id,
+        8: moved.id,
+    }
+    assert len(inserts) == 1  # all known: nothing inserted
+    assert account_customers(session, store.id, []) == {}
+    with pytest.raises(ValueError, match="wc_id"):
+        account_customers(session, store.id, [(0, "a@example.com")])
 
 
 def test_guest_customers_reads_known_guests_and_inserts_only_new_emails(
