@@ -46,6 +46,13 @@ DIALECTS = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow` (ten seconds or more on this 2-core machine) run first, the rest
+    in their usual order: with xdist they then start at once on every worker and overlap the many
+    short ones, instead of coming last and leaving one worker to finish them alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Stop the run with one clear line when a server is down, not with a wall of tracebacks."""

@@ -89,6 +89,7 @@ def sync_process(config_file: Path, *flags: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow
 def test_every_source_killed_at_random_points_then_rerun_is_exact(
     store: SandboxStore,
     sandbox: SandboxServer,

@@ -231,6 +231,7 @@ def test_customers_with_an_id_abc_or_an_email_5_are_quarantined_and_the_rest_reg
     assert resolved["email"] is not None, "the customer came back well-formed"
 
 
+@pytest.mark.slow
 def test_loyalty_quarantine_lists_items_of_every_source_redacted_and_bounded(
     store: SandboxStore, sandbox: SandboxServer, db_url: str, tmp_path: Path
 ) -> None:

@@ -40,6 +40,7 @@ def comments_on(config: Config) -> Config:
     return with_wordpress(with_rules(config, comment=ON))
 
 
+@pytest.mark.slow
 def test_approve_spam_approve_trash_approve_delete_gives_an_exact_ledger_and_meta(
     sync: Sync, store: SandboxStore, comments_on: Config, engine_for: Callable[[], Engine]
 ) -> None:

@@ -80,6 +80,7 @@ def transfers_of(engine: Engine) -> list[PointEntry]:
         return list(rows)
 
 
+@pytest.mark.slow
 def test_a_deleted_account_found_by_the_write_back_gives_orders_and_adjustments_to_its_email(
     sync: Sync,
     store: SandboxStore,
@@ -123,6 +124,7 @@ def test_a_deleted_account_found_by_the_write_back_gives_orders_and_adjustments_
     assert sync().entries_appended == 0
 
 
+@pytest.mark.slow
 def test_an_account_whose_orders_come_back_as_guest_orders_is_asked_for_and_retired(
     sync: Sync,
     store: SandboxStore,

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_the_demo_syncs_a_sandbox_store_and_ends_with_meta_matching_the_ledger(
     tmp_path: Path,
 ) -> None:

@@ -146,6 +146,7 @@ def test_the_sync_expires_once_per_store_day_exactly_at_the_boundary_and_writes_
         assert verify_balances(session) == []
 
 
+@pytest.mark.slow
 def test_cancelling_and_re_completing_an_old_order_does_not_refresh_its_points(
     store: SandboxStore,
     sandbox: SandboxServer,

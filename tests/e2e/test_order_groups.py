@@ -190,6 +190,7 @@ def test_an_order_listed_twice_in_a_group_is_decided_once_on_its_latest_copy(
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_run_failing_inside_a_group_leaves_the_group_before_it_and_the_next_run_ends_exact(
     full_groups: None,
     store: SandboxStore,

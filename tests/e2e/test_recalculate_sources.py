@@ -223,6 +223,7 @@ def entries(engine: Engine) -> int:
         return int(session.execute(select(func.count()).select_from(PointEntry)).scalar_one())
 
 
+@pytest.mark.slow
 def test_killed_halfway_and_run_again_it_appends_exactly_what_the_dry_run_printed(
     shop: Shop, sandbox: SandboxServer, sync: Sync, engine_for: Callable[[], Engine]
 ) -> None:

@@ -140,6 +140,7 @@ def sync(config_file: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, int
     return counts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", STEPS)
 def test_killed_at_each_step_the_next_sync_leaves_exactly_one_coupon_and_one_debit(
     step: str,

@@ -27,6 +27,7 @@ def reviews_on(config: Config) -> Config:
     return with_rules(config, review=ON)
 
 
+@pytest.mark.slow
 def test_approve_spam_approve_trash_approve_delete_gives_an_exact_ledger_and_meta(
     sync: Sync, store: SandboxStore, reviews_on: Config, engine_for: Callable[[], Engine]
 ) -> None:

@@ -105,6 +105,7 @@ def test_signups_cost_no_request_of_their_own(
         on_engine.dispose()
 
 
+@pytest.mark.slow
 def test_resync_signups_since_a_date_awards_the_accounts_registered_since_exactly_once(
     signups: Config,
     store: SandboxStore,

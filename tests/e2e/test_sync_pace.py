@@ -195,6 +195,7 @@ def test_killed_while_listings_run_concurrently_no_cursor_is_ahead_of_its_entrie
         assert covered <= tracked, f"{len(covered - tracked)} order(s) behind the cursor missing"
 
 
+@pytest.mark.slow
 def test_orders_are_fetched_while_the_customers_listing_runs(
     sandbox: SandboxServer, store: SandboxStore, config: Config, sync: Sync, engine_for
 ) -> None:

@@ -41,6 +41,7 @@ def run_sync_process(config_file: Path, *flags: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow
 def test_killed_at_random_points_then_rerun_ends_exactly_like_an_uninterrupted_run(
     store: SandboxStore,
     sandbox: SandboxServer,
@@ -93,6 +94,7 @@ def test_killed_at_random_points_then_rerun_ends_exactly_like_an_uninterrupted_r
     assert_exact(store, config, engine_for())
 
 
+@pytest.mark.slow
 def test_with_faults_on_the_final_state_equals_a_fault_free_run(
     store: SandboxStore,
     sandbox: SandboxServer,
@@ -129,6 +131,7 @@ def test_with_faults_on_the_final_state_equals_a_fault_free_run(
     clean_engine.dispose()
 
 
+@pytest.mark.slow
 def test_no_order_is_missed_while_the_store_changes_during_paging(
     store: SandboxStore,
     sandbox: SandboxServer,

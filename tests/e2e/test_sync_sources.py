@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from sandbox.server import SandboxServer
 from sync.summary import SyncSummary
 from tests.e2e.conftest import write_config_file
@@ -35,6 +37,7 @@ def test_the_summary_counts_each_source_under_its_name_and_they_add_up_to_the_to
     }
 
 
+@pytest.mark.slow
 def test_sync_prints_a_line_per_source_and_json_carries_the_same_counts(
     sandbox: SandboxServer, db_url: str, tmp_path: Path
 ) -> None:

@@ -107,6 +107,7 @@ def client() -> Celery:
     return Celery(broker=REDIS_URL, backend=REDIS_URL)
 
 
+@pytest.mark.slow
 def test_the_lock_is_renewed_while_a_sync_outlives_its_timeout_and_the_result_comes_back(
     sandbox: SandboxServer,
     tmp_path: Path,
@@ -130,6 +131,7 @@ def test_the_lock_is_renewed_while_a_sync_outlives_its_timeout_and_the_result_co
     assert not broker.exists(lock_key)  # released at the end
 
 
+@pytest.mark.slow
 def test_a_lock_lost_while_the_sync_ran_does_not_hide_the_sync_result(
     sandbox: SandboxServer,
     tmp_path: Path,
@@ -148,6 +150,7 @@ def test_a_lock_lost_while_the_sync_ran_does_not_hide_the_sync_result(
     assert summary["entries_appended"] > 0
 
 
+@pytest.mark.slow
 def test_a_killed_workers_lock_expires_within_its_timeout_and_the_next_sync_runs(
     sandbox: SandboxServer,
     tmp_path: Path,
@@ -184,6 +187,7 @@ def test_a_killed_workers_lock_expires_within_its_timeout_and_the_next_sync_runs
     assert statuses == ["abandoned", "succeeded"]
 
 
+@pytest.mark.slow
 def test_a_worker_skips_while_cron_or_the_cli_holds_the_ledger_lock(
     sandbox: SandboxServer, tmp_path: Path, workers: Callable[[Path], str]
 ) -> None:
@@ -245,6 +249,7 @@ def echoing(store: SandboxStore) -> Iterator[RefusingEcho]:
     server.stop()
 
 
+@pytest.mark.slow
 def test_a_failed_sync_task_stores_its_error_without_the_secrets_the_store_echoed(
     echoing: RefusingEcho, tmp_path: Path, workers: Callable[[Path], str]
 ) -> None:

@@ -91,6 +91,7 @@ def test_bad_specs_are_refused_naming_the_key(spec: str, message: str) -> None:
 # --- the mix (in process: 10,000 requests through the whole dispatcher) -----------------------
 
 
+@pytest.mark.slow
 def test_fault_mix_over_10000_requests_is_within_tolerance_of_the_rates() -> None:
     requests_made = 10_000
     seen = Counter(fault_sequence(in_process(seed=1), requests_made))

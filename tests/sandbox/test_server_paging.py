@@ -57,6 +57,7 @@ def walk(api: API, params: dict[str, str | int]) -> tuple[list[int], list[reques
         page += 1
 
 
+@pytest.mark.slow
 def test_paging_ten_thousand_orders_returns_each_exactly_once(
     big_server: SandboxServer, big_store: SandboxStore
 ) -> None:
@@ -80,6 +81,7 @@ def test_paging_ten_thousand_orders_returns_each_exactly_once(
         assert response.headers["Link"] == ", ".join(links)
 
 
+@pytest.mark.slow
 def test_paging_by_modified_date_ascending_returns_each_order_once(
     big_server: SandboxServer, big_store: SandboxStore
 ) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from rules.redemption import CODE_ALPHABET, CODE_LENGTH, code_symbols
 from sync.coupons import new_coupon_code
 
 
+@pytest.mark.slow
 def test_100000_codes_are_unique_lowercase_in_the_alphabet_and_carry_64_bits() -> None:
     codes = [new_coupon_code("pts-") for _ in range(100_000)]
 

@@ -9,6 +9,8 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from rules.review import ReviewRules
 from rules.types import ItemOverride, PurchaseRuleBook, PurchaseRules
 from sync.source import rules_text
@@ -25,6 +27,7 @@ BOOK = PurchaseRuleBook(
 )
 
 
+@pytest.mark.slow
 def test_the_same_rules_give_the_same_text_in_every_process() -> None:
     code = (
         "from tests.sync.test_recalc_rules_text import BOOK; from sync.source import rules_text;"

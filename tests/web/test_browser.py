@@ -91,6 +91,7 @@ def figure(browser: WebDriver, name: str) -> str:
     return str(element.get_attribute("data-value"))
 
 
+@pytest.mark.slow
 def test_the_dashboard_in_a_real_browser(served: str, browser: WebDriver, tmp_path: Path) -> None:
     browser.get(f"{served}/?lang=en")
 
