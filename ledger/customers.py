@@ -89,13 +89,10 @@ def account_customers(
     and changed. Returns the customers' ledger ids by WooCommerce id.
     """
     emails = {wc_id: normalise_email(email) if email else None for wc_id, email in accounts}
-    for wc_id in emails:
-        if isinstance(wc_id, bool) or not isinstance(wc_id, int) or wc_id <= 0:
-            raise ValueError(f"wc_id must be a positive WooCommerce customer id, got {wc_id!r}")
     found = _read_or_create(
         session,
-        sorted(emails),
-        lambda keys: _account_emails(session, store_id, keys),
+        _account_keys(emails),
+        lambda keys: _account_rows(session, store_id, keys, Customer.email),
         lambda wc_id: {
             "store_id": store_id,
             "wc_id": wc_id,
@@ -118,33 +115,21 @@ def account_customers(
     return {wc_id: customer_id for wc_id, (customer_id, _) in found.items()}
 
 
-def _account_emails(
-    session: Session, store_id: int, wc_ids: list[int]
-) -> dict[int, tuple[int, str | None]]:
-    if not wc_ids:
-        return {}
-    rows = session.execute(  # the session's pending changes are flushed first (autoflush)
-        select(Customer.wc_id, Customer.id, Customer.email).where(
-            Customer.store_id == store_id, Customer.wc_id.in_(wc_ids)
-        )
-    )
-    return {wc_id: (cid, email) for wc_id, cid, email in rows if wc_id is not None}
-
-
 def account_ids(
     session: Session, store_id: int, wc_ids: Collection[int]
 ) -> dict[int, tuple[int, bool]]:
     """Many accounts' ledger ids, created if new (emails left as they are), with whether each
     was deleted in the store: `account_customers` without an email to set, read as plain rows
     (no customer loaded) and written only for the accounts the ledger does not know yet."""
-    wanted = sorted(set(wc_ids))
-    for wc_id in wanted:
-        if isinstance(wc_id, bool) or not isinstance(wc_id, int) or wc_id <= 0:
-            raise ValueError(f"wc_id must be a positive WooCommerce customer id, got {wc_id!r}")
     return _read_or_create(
         session,
-        wanted,
-        lambda keys: _account_rows(session, store_id, keys),
+        _account_keys(wc_ids),
+        lambda keys: {
+            wc_id: (customer_id, deleted_at is not None)
+            for wc_id, (customer_id, deleted_at) in _account_rows(
+                session, store_id, keys, Customer.deleted_at
+            ).items()
+        },
         lambda wc_id: {"store_id": store_id, "wc_id": wc_id, "email": None, "is_guest": False},
     )
 
@@ -170,17 +155,27 @@ def _read_or_create(
     return found
 
 
+def _account_keys(wc_ids: Collection[int]) -> list[int]:
+    """The accounts' WooCommerce ids, sorted and each once; ValueError names one that is not a
+    positive integer."""
+    for wc_id in wc_ids:
+        if isinstance(wc_id, bool) or not isinstance(wc_id, int) or wc_id <= 0:
+            raise ValueError(f"wc_id must be a positive WooCommerce customer id, got {wc_id!r}")
+    return sorted(set(wc_ids))
+
+
 def _account_rows(
-    session: Session, store_id: int, wc_ids: list[int]
-) -> dict[int, tuple[int, bool]]:
+    session: Session, store_id: int, wc_ids: list[int], column: Any
+) -> dict[int, tuple[int, Any]]:
+    """(ledger id, `column`) of the known accounts among `wc_ids`, by WooCommerce id."""
     if not wc_ids:
         return {}
     rows = session.execute(  # the session's pending changes are flushed first (autoflush)
-        select(Customer.wc_id, Customer.id, Customer.deleted_at).where(
+        select(Customer.wc_id, Customer.id, column).where(
             Customer.store_id == store_id, Customer.wc_id.in_(wc_ids)
         )
     )
-    return {wc_id: (cid, deleted is not None) for wc_id, cid, deleted in rows if wc_id is not None}
+    return {wc_id: (cid, value) for wc_id, cid, value in rows if wc_id is not None}
 
 
 def guests_by_email(
