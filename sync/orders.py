@@ -28,8 +28,10 @@ def fetch_orders_window(
     per_page: int,
     concurrency: int,
     on_total: Callable[[int], None] | None = None,
+    on_tail: Callable[[], None] | None = None,
 ) -> Generator[WindowPage, None, None]:
-    """Pages of orders with `status` modified between `lo` and `hi` (inclusive, whole seconds)."""
+    """Pages of orders with `status` modified between `lo` and `hi` (inclusive, whole seconds);
+    `on_tail` as `sync.window.ModifiedWindow` calls it."""
     window = ModifiedWindow(
         client,
         "orders",
@@ -39,6 +41,7 @@ def fetch_orders_window(
         per_page=per_page,
         concurrency=concurrency,
         on_total=on_total,
+        on_tail=on_tail,
     )
     return window.pages()
 

@@ -260,3 +260,64 @@ def test_the_cursor_prefix_stops_at_a_slice_not_yet_committed_and_never_loops() 
     assert prefix.safe_position() == START + 49 * second
     prefix.record(page(START + 50 * second, START + 99 * second, START + 99 * second, True))
     assert prefix.safe_position() == START + 200 * second
+
+
+def test_an_idle_fetcher_in_the_tail_says_so_and_not_while_a_slice_may_still_be_split() -> None:
+    hour = timedelta(hours=1)
+    told: list[str] = []
+    fresh = _SliceState(START, START + 10 * hour, START)  # nothing delivered yet: unknown
+    board = _Board([fresh], per_page=100, on_idle=lambda: told.append("idle"))
+    stop = threading.Event()
+    assert board.take(stop) is fresh
+    waiting = threading.Thread(target=board.take, args=(stop,), daemon=True)
+    waiting.start()
+    waiting.join(timeout=0.3)  # a second fetcher waits: the running slice may be worth a split
+    assert told == []
+    with board.lock:  # the slice delivers a page and has little left: the fetcher is idle for good
+        fresh.first = START
+        fresh.position = START + 9 * hour
+        fresh.delivered = 100
+        board.delivered()
+    deadline = time.monotonic() + 30
+    while not told and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert told, "the idle fetcher never said so"
+    stop.set()
+    waiting.join(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("items", "concurrency", "told"),
+    [
+        (3_000, 4, 1),  # four fetchers: told once the first is idle in the tail
+        (150, 4, 1),  # one slice after the first page: a single fetcher from the start
+        (3_000, 1, 0),  # one fetcher, the client's whole allowance: never
+        (80, 4, 0),  # a single page: no fetcher at all
+    ],
+)
+def test_a_window_calls_on_tail_once_when_it_leaves_requests_free(
+    items: int, concurrency: int, told: int
+) -> None:
+    store = _uneven_store(items, 1)
+    calls: list[int] = []
+    delivered = 0
+
+    def on_tail() -> None:
+        calls.append(delivered)
+
+    window = ModifiedWindow(
+        store,
+        "orders",
+        {"status": "any"},
+        lo=START,
+        hi=START + timedelta(days=399),
+        per_page=100,
+        concurrency=concurrency,
+        on_tail=on_tail,
+    )
+    for page in window.pages():
+        delivered += len(page.items)
+    assert delivered == items
+    assert len(calls) == told
+    if told and items >= 1_000:  # told while the last slices still ran, not at the end
+        assert calls[0] < items
