@@ -13,6 +13,7 @@ ever held beyond `width` answers (memory stays bounded whatever the store's size
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections import deque
@@ -28,12 +29,21 @@ JOIN_SECONDS = 2.0
 WAIT_SECONDS = 0.1
 
 
+def start_thread(target: Callable[..., object], *args: object, name: str) -> threading.Thread:
+    """A daemon thread running `target(*args)` in a copy of the caller's context, so that what
+    the caller set there (the rank of its requests, `sync.client.ranked`) holds in it too."""
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(target, *args), name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 class _Call(Generic[_R]):
     """One call running in a daemon thread; `result()` waits for it and re-raises its error."""
 
     def __init__(self, call: Callable[[], _R]) -> None:
         self._answer: queue.Queue[tuple[bool, _R | BaseException]] = queue.Queue(maxsize=1)
-        threading.Thread(target=self._run, args=(call,), name="ahead", daemon=True).start()
+        start_thread(self._run, call, name="ahead")
 
     def _run(self, call: Callable[[], _R]) -> None:
         try:
@@ -113,8 +123,7 @@ class Prefetched(Generic[_T]):
 
     def start(self) -> Prefetched[_T]:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
-            self._thread.start()
+            self._thread = start_thread(self._run, name="prefetch")
         return self
 
     def __enter__(self) -> Prefetched[_T]:

@@ -15,14 +15,18 @@ the query string holds the key and the signature, so only endpoint paths are eve
 
 from __future__ import annotations
 
+import heapq
 import http.client
+import itertools
 import logging
 import random
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -172,6 +176,60 @@ class _Pacer:
             return self._rate
 
 
+#: How urgent the requests of this context are: 0 (the default) most, then 1, 2, ... When every
+#: slot of `concurrency` is taken, a freed one goes to the most urgent request waiting.
+_RANK: ContextVar[int] = ContextVar("request_rank", default=0)
+
+
+@contextmanager
+def ranked(rank: int) -> Iterator[None]:
+    """Requests made in this block, and in the threads started from it (`sync.ahead` and
+    `sync.window` start theirs in a copy of the starter's context), wait for a slot behind those
+    of a lower rank. A sync ranks what it fetches ahead by when the ledger will need it: the
+    listing being taken now first, then the ones after it in turn, so the store answers the
+    pages the sync waits for before those it only holds."""
+    token = _RANK.set(rank)
+    try:
+        yield
+    finally:
+        _RANK.reset(token)
+
+
+class _Slots:
+    """At most `size` requests in flight, whichever threads send them; a freed slot goes to the
+    waiting request of the lowest rank (`ranked`), first come first served within a rank."""
+
+    def __init__(self, size: int) -> None:
+        self._free = max(1, size)
+        self._waiting: list[tuple[int, int]] = []  # a heap of (rank, ticket)
+        self._tickets = itertools.count()
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._changed:
+            me = (_RANK.get(), next(self._tickets))
+            heapq.heappush(self._waiting, me)
+            try:
+                while not (self._free and self._waiting[0] == me):
+                    self._changed.wait()
+            except BaseException:
+                self._waiting.remove(me)
+                heapq.heapify(self._waiting)
+                self._changed.notify_all()
+                raise
+            heapq.heappop(self._waiting)
+            self._free -= 1
+            if self._free and self._waiting:
+                self._changed.notify_all()  # the next one in line may take a slot too
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._free += 1
+                self._changed.notify_all()
+
+
 @dataclass
 class _Failure:
     """Why one attempt did not produce a page: a status or a transport error class."""
@@ -217,7 +275,7 @@ class StoreClient:
         self._rng_lock = threading.Lock()
         self._wall_clock = wall_clock
         self._pacer = _Pacer(settings.max_requests_per_second, sleep, monotonic)
-        self._in_flight = threading.BoundedSemaphore(max(1, settings.concurrency))
+        self._in_flight = _Slots(settings.concurrency)
         self._count_lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._secrets = tuple(s for s in (settings.consumer_key, settings.consumer_secret) if s)
@@ -340,7 +398,7 @@ class StoreClient:
         url = f"{self._settings.url.rstrip('/')}/wp-json/{self._settings.version}/{endpoint}"
         params: dict[str, str] | None = query
         for _ in range(MAX_REDIRECTS + 1):
-            with self._in_flight:
+            with self._in_flight.held():
                 self._pacer.wait_for_slot()
                 self._count(endpoint)
                 answer = self._exchange(method, path, url, params, data)

@@ -30,6 +30,7 @@ from ledger.models import Customer, TrackedOrder
 from ledger.pending import matured_orders
 from sync.accounts import retire_suspects
 from sync.ahead import Prefetched
+from sync.client import ranked
 from sync.context import SyncContext
 from sync.id_set import IdSet
 from sync.order_points import OrderPoints, Outcome
@@ -239,8 +240,11 @@ class OrdersSource:
                 if cursor not in ctx.stopped:
                     listing = self._open_orders(ctx, status, lo, window, catching_up, before)
                     opened[cursor], before = listing, listing.pages
-            for listing in opened.values():
-                listing.pages.start()
+            # The store answers first what the ledger takes first: the refunds, then live orders,
+            # then trashed ones (the customers, taken before them all, have the default rank 0).
+            for rank, listing in enumerate(opened.values(), start=1):
+                with ranked(rank):
+                    listing.pages.start()
         except BaseException:
             for listing in opened.values():
                 listing.pages.close()

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sync.ahead import start_thread
 from sync.paging import Listing, ListingStalled, PageSource
 
 ONE_SECOND = timedelta(seconds=1)
@@ -242,14 +243,10 @@ class ModifiedWindow:
         out: queue.Queue[WindowPage | BaseException | None] = queue.Queue(maxsize=self._concurrency)
         board = _Board(slices, self._per_page, on_idle=self._tail)
         stop = threading.Event()
-        workers = [
-            threading.Thread(
-                target=self._work, args=(board, out, stop), name=f"pages-{n}", daemon=True
-            )
+        workers = [  # in the context of the thread that pages the window (its requests' rank)
+            start_thread(self._work, board, out, stop, name=f"pages-{n}")
             for n in range(min(self._concurrency, len(slices)))
         ]
-        for worker in workers:
-            worker.start()
         if len(workers) < self._concurrency:
             self._tail()
         try:
