@@ -90,14 +90,12 @@ class Prefetched(Generic[_T]):
     and closes the listing's generator in that thread, so its own threads and pages are released.
 
     With `after` (the listing the caller takes before this one), the first page is fetched at
-    once and the rest once that listing is `tailing` (it has fetched its last page or stopped, or
-    its pages said with `tail()` that it no longer uses every request the client allows: a
-    window's last slices), or once the caller asks for this one's pages (it may give up on the
-    other halfway, after an error): a listing waiting for its turn holds one page, not `depth`
-    pages and its own fetching threads' (a window's time slices start after its first page), so
-    the pages held stay the same few whatever the store's size, while the requests the listing
-    before leaves free in its tail are used. The first page, the only one of a catch-up pass's
-    listing, is never held back.
+    once and the rest once that listing has fetched its last page or stopped, or once the caller
+    asks for this one's pages (it may give up on the other halfway, after an error): a listing
+    waiting for its turn holds one page, not `depth` pages and its own fetching threads' (a
+    window's time slices start after its first page), so the pages held stay the same few
+    whatever the store's size. The first page, the only one of a catch-up pass's listing, is
+    never held back.
     """
 
     def __init__(
@@ -118,8 +116,6 @@ class Prefetched(Generic[_T]):
         self._wanted = threading.Event()
         #: Set once this listing has fetched its last page, failed, or was stopped.
         self.fetched = threading.Event()
-        #: Set by `tail()` or once `fetched`: a listing `after` this one may fetch its pages.
-        self.tailing = threading.Event()
 
     def start(self) -> Prefetched[_T]:
         if self._thread is None:
@@ -181,17 +177,11 @@ class Prefetched(Generic[_T]):
         if self._thread is not None:
             self._thread.join(timeout=JOIN_SECONDS)
 
-    def tail(self) -> None:
-        """The listing's pages no longer use every request the client allows (called from its
-        fetching threads): the listing after this one may start fetching."""
-        self.tailing.set()
-
     def _run(self) -> None:
         try:
             self._fetch()
         finally:
             self.fetched.set()
-            self.tailing.set()
 
     def _fetch(self) -> None:
         pages = self._pages()
@@ -208,13 +198,13 @@ class Prefetched(Generic[_T]):
                 close()
 
     def _turn(self) -> bool:
-        """Wait (once) until the listing before this one is `tailing`, or the caller wants this
-        one's pages; False: stopped."""
+        """Wait (once) until the listing before this one has fetched its pages, or the caller
+        wants this one's; False: stopped."""
         if self._after is not None:
-            while not (self._after.tailing.is_set() or self._wanted.is_set()):
+            while not (self._after.fetched.is_set() or self._wanted.is_set()):
                 if self._stop.is_set():
                     return False
-                self._after.tailing.wait(WAIT_SECONDS)
+                self._after.fetched.wait(WAIT_SECONDS)
             self._after = None
         return True
 

@@ -343,12 +343,11 @@ class OrdersSource:
                     per_page=ctx.settings.per_page,
                     concurrency=ctx.settings.concurrency,
                     on_total=partial(ctx.progress.total, stage=stage),
-                    on_tail=prefetched.tail,  # the listing after this one may use free requests
                 )
 
         counted = _counted(pages, ctx, stage, lambda page: len(page.items))
-        prefetched = Prefetched(counted, depth=_depth(ctx.settings.per_page), after=after)
-        return _Opened(stage, prefetched)
+        depth = _depth(ctx.settings.per_page)
+        return _Opened(stage, Prefetched(counted, depth=depth, after=after))
 
     def _list_orders(self, ctx: SyncContext, listing: _Opened, cursor: str, hi: datetime) -> int:
         """The listing's pages decided in groups (the page ready and those fetched already, up to

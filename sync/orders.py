@@ -28,10 +28,8 @@ def fetch_orders_window(
     per_page: int,
     concurrency: int,
     on_total: Callable[[int], None] | None = None,
-    on_tail: Callable[[], None] | None = None,
 ) -> Generator[WindowPage, None, None]:
-    """Pages of orders with `status` modified between `lo` and `hi` (inclusive, whole seconds);
-    `on_tail` as `sync.window.ModifiedWindow` calls it."""
+    """Pages of orders with `status` modified between `lo` and `hi` (inclusive, whole seconds)."""
     window = ModifiedWindow(
         client,
         "orders",
@@ -41,7 +39,6 @@ def fetch_orders_window(
         per_page=per_page,
         concurrency=concurrency,
         on_total=on_total,
-        on_tail=on_tail,
     )
     return window.pages()
 

@@ -88,16 +88,11 @@ class _Board:
     """The slices of a window not yet finished, handed to the fetchers; splits the busiest slice
     for a fetcher left without one. Its lock also orders a slice's answers against its splits."""
 
-    def __init__(
-        self, slices: list[_SliceState], per_page: int, on_idle: Callable[[], None] = lambda: None
-    ) -> None:
+    def __init__(self, slices: list[_SliceState], per_page: int) -> None:
         self.lock = threading.Condition()
         self._todo = list(slices)
         self._running: list[_SliceState] = []
         self._per_page = per_page
-        #: Called when a fetcher is left idle in the window's tail: nothing to take, and every
-        #: running slice has delivered enough to tell that none is worth splitting.
-        self._on_idle = on_idle
 
     def take(self, stop: threading.Event) -> _SliceState | None:
         """The next slice to page: a waiting one, else the later half of the running slice with
@@ -112,8 +107,6 @@ class _Board:
                     return state
                 if not self._running:
                     return None
-                if all(state.first is not None for state in self._running):
-                    self._on_idle()  # the running slices have too little left to split
                 self.lock.wait(timeout=WAIT_SECONDS)  # woken by the next page of any slice
             return None
 
@@ -187,7 +180,6 @@ class ModifiedWindow:
         per_page: int = 100,
         concurrency: int = 3,
         on_total: Callable[[int], None] | None = None,
-        on_tail: Callable[[], None] | None = None,
     ) -> None:
         self._listing = Listing(client, endpoint, per_page=per_page)
         self._params = dict(params)
@@ -196,10 +188,6 @@ class ModifiedWindow:
         self._per_page = per_page
         self._concurrency = max(1, concurrency)
         self._on_total = on_total
-        #: Called (from a fetching thread) once fewer than `concurrency` fetchers are at work: a
-        #: fetcher idle in the window's tail (`_Board`), or from the start with fewer slices.
-        self._on_tail = on_tail
-        self._tail_told = threading.Event()
 
     def pages(self) -> Generator[WindowPage, None, None]:
         """Yield pages as they arrive. Slice 0 comes first; later slices may interleave."""
@@ -241,14 +229,12 @@ class ModifiedWindow:
     def _page_concurrently(self, slices: list[_SliceState]) -> Iterator[WindowPage]:
         # A bounded queue keeps memory flat: fetchers wait while the consumer writes to the ledger.
         out: queue.Queue[WindowPage | BaseException | None] = queue.Queue(maxsize=self._concurrency)
-        board = _Board(slices, self._per_page, on_idle=self._tail)
+        board = _Board(slices, self._per_page)
         stop = threading.Event()
         workers = [  # in the context of the thread that pages the window (its requests' rank)
             start_thread(self._work, board, out, stop, name=f"pages-{n}")
             for n in range(min(self._concurrency, len(slices)))
         ]
-        if len(workers) < self._concurrency:
-            self._tail()
         try:
             yield from self._drain(out, len(workers))
         finally:
@@ -275,11 +261,6 @@ class ModifiedWindow:
         except BaseException as error:  # noqa: BLE001 - handed to the consumer thread, re-raised there
             _put(out, error, stop)
             stop.set()  # the window has failed: no other slice asks the store for more
-
-    def _tail(self) -> None:
-        if self._on_tail is not None and not self._tail_told.is_set():
-            self._tail_told.set()
-            self._on_tail()
 
     @staticmethod
     def _drain(

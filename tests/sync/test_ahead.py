@@ -174,32 +174,6 @@ def test_a_listing_after_another_fetches_its_first_page_then_waits_for_the_other
         assert [*two] == [10, 11, 12]
 
 
-def test_a_listing_after_another_fetches_the_rest_once_the_other_is_in_its_tail() -> None:
-    release = threading.Event()
-    asked: list[int] = []
-
-    def first() -> Iterator[int]:
-        yield 1
-        release.wait(timeout=30)  # its last slices are still on their way
-        yield 2
-
-    def second() -> Iterator[int]:
-        for n in (10, 11, 12):
-            asked.append(n)
-            yield n
-
-    with Prefetched(first, depth=8) as one, Prefetched(second, depth=8, after=one) as two:
-        assert next(iter(one)) == 1
-        assert not two.fetched.wait(timeout=0.3)  # waits for its turn, holding its first page
-        assert asked == [10]
-        one.tail()  # the first no longer uses every request: the second fetches the rest now
-        assert two.fetched.wait(timeout=30)
-        assert asked == [10, 11, 12]
-        assert not one.fetched.is_set()
-        release.set()
-        assert [*two] == [10, 11, 12]
-
-
 def test_a_listing_after_a_failed_one_still_fetches_and_a_waiting_one_closes_at_once() -> None:
     def failing() -> Iterator[int]:
         raise RuntimeError("refused")
