@@ -120,12 +120,15 @@ def push_balances(
     if dry_run:
         return result
     batches = list(_batches(pending))
-    bodies = [
-        {"update": [_meta_update(w, balance_key, lifetime_key) for w in batch]} for batch in batches
-    ]
     # Batches go `client.concurrency` at a time; their answers are recorded in order, each in its
-    # own transaction on this thread, as when they went one by one.
-    answers = in_order((partial(_post, client, body) for body in bodies), client.concurrency)
+    # own transaction on this thread, as when they went one by one. A batch's body is built when
+    # its request is about to go (`in_order` draws the calls lazily): only the bodies in flight
+    # are held, not one for every customer to write.
+    calls = (
+        partial(_post, client, {"update": [_meta_update(w, balance_key, lifetime_key) for w in b]})
+        for b in batches
+    )
+    answers = in_order(calls, client.concurrency)
     for batch, answer in zip(batches, answers, strict=True):
         if isinstance(answer, StoreError):
             error = answer

@@ -1,0 +1,83 @@
+"""The write-back holds the bodies of the batches in flight, not one for every customer to write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from ledger.customers import account_customer, get_or_create_store
+from ledger.models import Balance
+from ledger.session import session_scope
+from sync import customer_meta
+from sync.client import Page
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+CUSTOMERS = 450  # five batches of at most a hundred
+
+
+class BatchStore:
+    """Answers every `customers/batch` update as written, noting how many bodies existed then."""
+
+    concurrency = 1
+
+    def __init__(self, built: list[int]) -> None:
+        self.built = built
+        self.built_at_post: list[int] = []
+
+    def post(self, endpoint: str, body: dict[str, Any]) -> Page:
+        assert endpoint == "customers/batch"
+        self.built_at_post.append(len(self.built))
+        items = [{"id": item["id"], "meta_data": item["meta_data"]} for item in body["update"]]
+        return Page({"update": items}, None, None, 200)
+
+
+def test_each_batch_body_is_built_when_its_request_goes(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, "memory-shop").id
+        for wc_id in range(1, CUSTOMERS + 1):
+            customer = account_customer(session, store_id, wc_id, f"c{wc_id}@example.com")
+            session.flush()
+            session.add(
+                Balance(
+                    customer_id=customer.id,
+                    store_id=store_id,
+                    balance=wc_id,
+                    lifetime=wc_id,
+                    updated_at=NOW,
+                )
+            )
+    built: list[int] = []
+    real = customer_meta._meta_update
+
+    def counted(*args: Any) -> dict[str, Any]:
+        built.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(customer_meta, "_meta_update", counted)
+    store = BatchStore(built)
+    result = customer_meta.push_balances(
+        store,  # type: ignore[arg-type]
+        lambda: session_scope(engine),
+        store_id,
+        balance_key="loyalty_points",
+        lifetime_key="loyalty_points_lifetime",
+        now=lambda: NOW,
+    )
+    assert result.written == CUSTOMERS
+    # One request at a time: when a batch goes, the bodies built so far are its own and those of
+    # the batches before it (answered and let go), never one of a batch after it.
+    assert store.built_at_post == [100, 200, 300, 400, 450]
+    again = customer_meta.push_balances(
+        store,  # type: ignore[arg-type]
+        lambda: session_scope(engine),
+        store_id,
+        balance_key="loyalty_points",
+        lifetime_key="loyalty_points_lifetime",
+        now=lambda: NOW,
+    )
+    assert again.written == 0
