@@ -95,7 +95,8 @@ class Prefetched(Generic[_T]):
     waiting for its turn holds one page, not `depth` pages and its own fetching threads' (a
     window's time slices start after its first page), so the pages held stay the same few
     whatever the store's size. The first page, the only one of a catch-up pass's listing, is
-    never held back.
+    never held back, and neither is a listing whose pages said `go_ahead()` (only one more page
+    is left: holding it back would save one page of memory and cost a round trip at the end).
     """
 
     def __init__(
@@ -112,7 +113,8 @@ class Prefetched(Generic[_T]):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._after = after
-        #: Set once the caller waits for this listing's pages: `after` no longer holds it back.
+        #: Set once the caller waits for this listing's pages (or `go_ahead()`): `after` no
+        #: longer holds it back.
         self._wanted = threading.Event()
         #: Set once this listing has fetched its last page, failed, or was stopped.
         self.fetched = threading.Event()
@@ -170,6 +172,11 @@ class Prefetched(Generic[_T]):
                 group.append(item[1])  # type: ignore[arg-type]
                 total += size(item[1])  # type: ignore[arg-type]
             yield group  # type: ignore[misc]
+
+    def go_ahead(self) -> None:
+        """Fetch every page now, without waiting for the listing before this one (called from
+        this listing's pages, which know how many are left)."""
+        self._wanted.set()
 
     def close(self) -> None:
         self._stop.set()

@@ -332,6 +332,13 @@ class OrdersSource:
         ctx.progress.start(stage)
         start = lo
 
+        per_page = ctx.settings.per_page
+
+        def total(count: int) -> None:
+            ctx.progress.total(count, stage=stage)
+            if count <= 2 * per_page:  # one page after the first: fetched at once (a small trash)
+                prefetched.go_ahead()
+
         def pages() -> Iterator[WindowPage]:
             end = hi()
             if end is not None:
@@ -340,14 +347,14 @@ class OrdersSource:
                     status=status,
                     lo=start,
                     hi=end,
-                    per_page=ctx.settings.per_page,
+                    per_page=per_page,
                     concurrency=ctx.settings.concurrency,
-                    on_total=partial(ctx.progress.total, stage=stage),
+                    on_total=total,
                 )
 
         counted = _counted(pages, ctx, stage, lambda page: len(page.items))
-        depth = _depth(ctx.settings.per_page)
-        return _Opened(stage, Prefetched(counted, depth=depth, after=after))
+        prefetched = Prefetched(counted, depth=_depth(per_page), after=after)
+        return _Opened(stage, prefetched)
 
     def _list_orders(self, ctx: SyncContext, listing: _Opened, cursor: str, hi: datetime) -> int:
         """The listing's pages decided in groups (the page ready and those fetched already, up to

@@ -174,6 +174,31 @@ def test_a_listing_after_another_fetches_its_first_page_then_waits_for_the_other
         assert [*two] == [10, 11, 12]
 
 
+def test_a_listing_told_to_go_ahead_fetches_every_page_without_waiting_for_its_turn() -> None:
+    never = threading.Event()
+
+    def first() -> Iterator[int]:
+        yield 1
+        never.wait(timeout=30)  # still fetching, for as long as the test runs
+        yield 2
+
+    listing: list[Prefetched[int]] = []
+
+    def second() -> Iterator[int]:
+        listing[0].go_ahead()  # as a window's first answer does when one more page is left
+        yield 10
+        yield 11
+
+    with Prefetched(first, depth=8) as one:
+        two = Prefetched(second, depth=8, after=one)
+        listing.append(two)
+        with two:
+            assert two.fetched.wait(timeout=30)  # both pages, while the first still fetches
+            assert not one.fetched.is_set()
+            assert [*two] == [10, 11]
+        never.set()
+
+
 def test_a_listing_after_a_failed_one_still_fetches_and_a_waiting_one_closes_at_once() -> None:
     def failing() -> Iterator[int]:
         raise RuntimeError("refused")
