@@ -185,6 +185,25 @@ def format_code(prefix: str, symbols: str) -> str:
     return prefix + "-".join(groups)
 
 
+#: The characters a code has after its prefix: the symbols and the dashes between their groups.
+CODE_TAIL = CODE_LENGTH + (CODE_LENGTH - 1) // CODE_GROUP
+_TAIL_GROUPS = [CODE_GROUP] * (CODE_LENGTH // CODE_GROUP) + [CODE_LENGTH % CODE_GROUP] * bool(
+    CODE_LENGTH % CODE_GROUP
+)
+
+
+def has_code_shape(code: str) -> bool:
+    """Whether `code` ends as every code `format_code` makes does, whatever its prefix: how the
+    sync tells the coupons it may have issued from the shop's own (`summer10`) without a query."""
+    tail = code[-CODE_TAIL:]
+    if len(tail) != CODE_TAIL:
+        return False
+    groups = tail.split("-")
+    return [len(group) for group in groups] == _TAIL_GROUPS and all(
+        symbol in CODE_ALPHABET for group in groups for symbol in group
+    )
+
+
 def code_symbols(prefix: str, code: str) -> str:
     """The random symbols of a code made by `format_code` (for checks and tests)."""
     if not code.startswith(prefix):

@@ -23,12 +23,15 @@ from sqlalchemy.orm import Session
 
 from ledger import redemptions as ledger
 from ledger.models import Redemption
+from rules.redemption import has_code_shape
 from sync.client import BY_IDS_BATCH, StoreClient
 from sync.coupons import StoreCoupon, parse_coupon
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
 PER_PAGE = BY_IDS_BATCH  # one request and one transaction per batch
 USED_STATUSES = frozenset({"completed", "processing", "on-hold"})
+#: Codes looked up in one query (well under the databases' limits on bound parameters).
+CODES_A_QUERY = 500
 
 
 @dataclass
@@ -41,7 +44,11 @@ class LifecycleCounts:
 
 @dataclass
 class CouponUses:
-    """Codes seen in the coupon lines of the orders a sync read: code -> (order id, status)."""
+    """Codes seen in the coupon lines of the orders a sync read: code -> (order id, status).
+
+    Only codes shaped like the ones this program issues (`rules.redemption.has_code_shape`) are
+    kept: the shop's own coupons (`summer10`, on thousands of orders) are none of the sync's
+    business, and keeping them would grow with the shop's orders."""
 
     seen: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
@@ -51,8 +58,8 @@ class CouponUses:
                 continue
             for line in order.get("coupon_lines") or []:
                 code = line.get("code") if isinstance(line, dict) else None
-                if isinstance(code, str) and code.strip():
-                    uses = self.seen.setdefault(code.strip().lower(), [])
+                if isinstance(code, str) and has_code_shape(code := code.strip().lower()):
+                    uses = self.seen.setdefault(code, [])
                     uses.append((int(order["id"]), str(order.get("status", ""))))
 
 
@@ -93,13 +100,18 @@ def track_redemptions(
 def _apply_orders(
     session: Session, store_id: int, uses: CouponUses, counts: LifecycleCounts, now: datetime
 ) -> None:
-    rows = session.execute(
-        select(Redemption.id, Redemption.code).where(
-            Redemption.store_id == store_id,
-            Redemption.code.in_(sorted(uses.seen)),
-            Redemption.status.in_((ledger.ISSUED, ledger.USED)),
-        )
-    ).all()
+    codes = sorted(uses.seen)
+    rows = [
+        row
+        for start in range(0, len(codes), CODES_A_QUERY)
+        for row in session.execute(
+            select(Redemption.id, Redemption.code).where(
+                Redemption.store_id == store_id,
+                Redemption.code.in_(codes[start : start + CODES_A_QUERY]),
+                Redemption.status.in_((ledger.ISSUED, ledger.USED)),
+            )
+        ).all()
+    ]
     for redemption_id, code in rows:
         for order_id, status in sorted(uses.seen.get(code, [])):
             if status in USED_STATUSES:

@@ -17,6 +17,7 @@ from rules.redemption import (
     auto_issue_due,
     code_symbols,
     format_code,
+    has_code_shape,
     prefix_problem,
     quote_redemption,
 )
@@ -161,6 +162,30 @@ def test_a_code_is_the_prefix_and_the_symbols_in_dashed_groups() -> None:
     assert code_symbols("pts-", code) == symbols
     with pytest.raises(ValueError, match="symbols of the code alphabet"):
         format_code("", "0" * CODE_LENGTH)
+
+
+@pytest.mark.parametrize("prefix", ["", "pts-", "loyal_2024", "x" * 20])
+def test_every_code_made_has_the_code_shape_whatever_its_prefix(prefix: str) -> None:
+    for n in range(20):
+        symbols = "".join(CODE_ALPHABET[(n * 7 + i * 3) % len(CODE_ALPHABET)] for i in range(13))
+        assert has_code_shape(format_code(prefix, symbols[:CODE_LENGTH]))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "",
+        "summer10",
+        "free-shipping",
+        "pts-2345-6789-abcd",  # a symbol short
+        "pts-2345-6789-abcd-ef",  # a symbol too many in the last group
+        "pts-2345-6789-abc0-e",  # 0 is not in the alphabet
+        "pts-2345-6789abcd-e2",  # dashes elsewhere
+        "pts-2345-6789-ABCD-e",  # codes are lowercased before the check
+    ],
+)
+def test_other_coupons_do_not_have_the_code_shape(code: str) -> None:
+    assert not has_code_shape(code)
 
 
 @pytest.mark.parametrize(
