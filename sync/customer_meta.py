@@ -33,6 +33,8 @@ from sync.quarantine import valid_id
 from sync.redaction import redact
 
 BATCH = 100
+#: Pending writes read from the ledger at a time (ten batches).
+READ_CHUNK = 1_000
 #: Per-item error codes meaning "this customer does not exist": retrying cannot help.
 GONE_CODES = frozenset(
     {"woocommerce_rest_invalid_id", "wc_user_invalid_id", "rest_user_invalid_id"}
@@ -74,8 +76,11 @@ class WriteBackResult:
     errors: list[str] = field(default_factory=list)
 
 
-def pending_writes(session: Session, store_id: int) -> list[PendingWrite]:
-    """Accounts whose meta in the store is behind the ledger, by WooCommerce id."""
+def pending_writes(
+    session: Session, store_id: int, *, after: int = 0, limit: int | None = None
+) -> list[PendingWrite]:
+    """Accounts whose meta in the store is behind the ledger, by WooCommerce id: those after
+    WooCommerce id `after`, at most `limit` of them."""
     rows = session.execute(
         select(Customer.id, Customer.wc_id, Balance.balance, Balance.lifetime)
         .join(Balance, Balance.customer_id == Customer.id)
@@ -84,6 +89,7 @@ def pending_writes(session: Session, store_id: int) -> list[PendingWrite]:
             Customer.store_id == store_id,
             Customer.wc_id.is_not(None),
             Customer.deleted_at.is_(None),
+            Customer.wc_id > after,
             or_(MetaWrite.gave_up.is_(None), MetaWrite.gave_up.is_(False)),
             or_(
                 and_(
@@ -96,6 +102,7 @@ def pending_writes(session: Session, store_id: int) -> list[PendingWrite]:
             ),
         )
         .order_by(Customer.wc_id)
+        .limit(limit)
     )
     return [PendingWrite(cid, int(wc or 0), int(b), int(lt)) for cid, wc, b, lt in rows]
 
@@ -113,23 +120,19 @@ def push_balances(
     more_meta: Sequence[MoreMeta] = (),
 ) -> WriteBackResult:
     """Send every pending write; one request and one transaction per hundred customers, the
-    requests `client.concurrency` at a time."""
-    with unit_of_work() as session:
-        pending = _with_more(session, pending_writes(session, store_id), more_meta)
-    result = WriteBackResult(pending=len(pending))
+    requests `client.concurrency` at a time. The writes are read `READ_CHUNK` at a time and each
+    batch's body is built as its request goes: what is held is the batches in flight, however
+    many customers there are to write."""
+    result = WriteBackResult()
+    batches = _pending_batches(unit_of_work, store_id, more_meta)
     if dry_run:
+        result.pending = sum(len(batch) for batch in batches)
         return result
-    batches = list(_batches(pending))
     # Batches go `client.concurrency` at a time; their answers are recorded in order, each in its
-    # own transaction on this thread, as when they went one by one. A batch's body is built when
-    # its request is about to go (`in_order` draws the calls lazily): only the bodies in flight
-    # are held, not one for every customer to write.
-    calls = (
-        partial(_post, client, {"update": [_meta_update(w, balance_key, lifetime_key) for w in b]})
-        for b in batches
-    )
-    answers = in_order(calls, client.concurrency)
-    for batch, answer in zip(batches, answers, strict=True):
+    # own transaction on this thread, as when they went one by one.
+    calls = (partial(_send, client, batch, balance_key, lifetime_key) for batch in batches)
+    for batch, answer in in_order(calls, client.concurrency):
+        result.pending += len(batch)
         if isinstance(answer, StoreError):
             error = answer
             result.failed += len(batch)
@@ -146,6 +149,42 @@ def push_balances(
     return result
 
 
+def _pending_batches(
+    unit_of_work: Callable[[], AbstractContextManager[Session]],
+    store_id: int,
+    more_meta: Sequence[MoreMeta],
+) -> Iterator[list[PendingWrite]]:
+    """The pending writes in batches of `BATCH`, in WooCommerce id order, each with the other meta
+    pending for its customer; read `READ_CHUNK` at a time, each read in a unit of work of its own
+    (the answers of the batches before are recorded in between: they are behind the keyset)."""
+    with unit_of_work() as session:
+        more = _more_meta(session, more_meta)
+    batch: list[PendingWrite] = []
+    after = 0
+    while True:
+        with unit_of_work() as session:
+            chunk = pending_writes(session, store_id, after=after, limit=READ_CHUNK)
+        last = chunk[-1].wc_id if len(chunk) == READ_CHUNK else None  # None: the last chunk
+        for write in _with_more(chunk, more, through=last):
+            batch.append(write)
+            if len(batch) == BATCH:
+                yield batch
+                batch = []
+        if last is None:
+            break
+        after = last
+    if batch:
+        yield batch
+
+
+def _send(
+    client: StoreClient, batch: list[PendingWrite], balance_key: str, lifetime_key: str
+) -> tuple[list[PendingWrite], Page | StoreError]:
+    """One batch's request, its body built now; the batch with its answer."""
+    body = {"update": [_meta_update(write, balance_key, lifetime_key) for write in batch]}
+    return batch, _post(client, body)
+
+
 def _post(client: StoreClient, body: dict[str, Any]) -> Page | StoreError:
     """One batch request; its failure is an answer too (recorded, the other batches go on)."""
     try:
@@ -154,29 +193,42 @@ def _post(client: StoreClient, body: dict[str, Any]) -> Page | StoreError:
         return error
 
 
-def _with_more(
-    session: Session, pending: list[PendingWrite], more_meta: Sequence[MoreMeta]
-) -> list[PendingWrite]:
-    """The balance writes, each with the other meta pending for its customer, and the customers
-    with only other meta pending (never those given up on), in WooCommerce id order."""
+def _more_meta(session: Session, more_meta: Sequence[MoreMeta]) -> dict[int, list[MetaUpdate]]:
+    """The other meta pending, by customer, without the customers given up on."""
     more: dict[int, list[MetaUpdate]] = {}
     for source in more_meta:
         for update in source(session):
             more.setdefault(update.customer_id, []).append(update)
-    if not more:
-        return pending
-    given_up = set(
-        session.execute(
+    if more:
+        given_up = session.execute(
             select(MetaWrite.customer_id).where(
                 MetaWrite.customer_id.in_(sorted(more)), MetaWrite.gave_up.is_(True)
             )
         ).scalars()
-    )
-    merged = [replace(w, more=tuple(more.pop(w.customer_id, ()))) for w in pending]
-    merged += [
-        PendingWrite(customer_id, updates[0].wc_id, None, None, tuple(updates))
+        for customer_id in given_up:
+            del more[customer_id]
+    return more
+
+
+def _with_more(
+    chunk: list[PendingWrite], more: dict[int, list[MetaUpdate]], *, through: int | None
+) -> list[PendingWrite]:
+    """A chunk of balance writes, each with the other meta pending for its customer (taken out of
+    `more`), and the customers with only other meta pending up to WooCommerce id `through` (None:
+    all that are left), in WooCommerce id order."""
+    if not more:
+        return chunk
+    merged = [replace(w, more=tuple(more.pop(w.customer_id, ()))) for w in chunk]
+    alone = [
+        customer_id
         for customer_id, updates in more.items()
-        if customer_id not in given_up
+        if through is None or updates[0].wc_id <= through
+    ]
+    merged += [
+        PendingWrite(
+            customer_id, more[customer_id][0].wc_id, None, None, tuple(more.pop(customer_id))
+        )
+        for customer_id in alone
     ]
     return sorted(merged, key=lambda w: w.wc_id)
 
@@ -270,8 +322,3 @@ def _record_failure(
     state.last_error = f"{now.isoformat()} {redact(message)}"  # the store's words: no secrets
     state.gave_up = gone or state.attempts >= MAX_ATTEMPTS
     return state.gave_up
-
-
-def _batches(pending: list[PendingWrite]) -> Iterator[list[PendingWrite]]:
-    for start in range(0, len(pending), BATCH):
-        yield pending[start : start + BATCH]

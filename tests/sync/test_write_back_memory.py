@@ -81,3 +81,81 @@ def test_each_batch_body_is_built_when_its_request_goes(
         now=lambda: NOW,
     )
     assert again.written == 0
+
+
+def test_writes_read_a_chunk_at_a_time_keep_their_order_and_batches_with_the_other_meta(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read 130 at a time, 450 balances and 40 customers with only other meta pending (between
+    and after them) go out once each, in WooCommerce id order, in five full batches."""
+    monkeypatch.setattr(customer_meta, "READ_CHUNK", 130)
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, "chunked-shop").id
+        ids: dict[int, int] = {}
+        for wc_id in range(1, CUSTOMERS + 41):
+            customer = account_customer(session, store_id, wc_id, f"c{wc_id}@example.com")
+            session.flush()
+            ids[wc_id] = customer.id
+            if wc_id <= CUSTOMERS:
+                session.add(
+                    Balance(
+                        customer_id=customer.id,
+                        store_id=store_id,
+                        balance=wc_id,
+                        lifetime=wc_id,
+                        updated_at=NOW,
+                    )
+                )
+    # Other meta for every tenth account with a balance, and for 40 accounts without one.
+    others = [wc_id for wc_id in range(1, CUSTOMERS + 41) if wc_id % 10 == 0 or wc_id > CUSTOMERS]
+    written_more: list[int] = []
+
+    def stamps(session: Any) -> list[customer_meta.MetaUpdate]:
+        return [
+            customer_meta.MetaUpdate(
+                ids[wc_id],
+                wc_id,
+                ({"key": "loyalty_stamps", "value": str(wc_id)},),
+                lambda session, wc_id=wc_id: written_more.append(wc_id),
+            )
+            for wc_id in reversed(others)  # in no particular order
+        ]
+
+    class Recording(BatchStore):
+        def __init__(self) -> None:
+            super().__init__([])
+            self.sent: list[list[dict[str, Any]]] = []
+
+        def post(self, endpoint: str, body: dict[str, Any]) -> Page:
+            self.sent.append(body["update"])
+            return super().post(endpoint, body)
+
+    reads: list[int] = []
+    real_read = customer_meta.pending_writes
+
+    def read(*args: Any, **kwargs: Any) -> list[customer_meta.PendingWrite]:
+        found = real_read(*args, **kwargs)
+        reads.append(len(found))
+        return found
+
+    monkeypatch.setattr(customer_meta, "pending_writes", read)
+    store = Recording()
+    result = customer_meta.push_balances(
+        store,  # type: ignore[arg-type]
+        lambda: session_scope(engine),
+        store_id,
+        balance_key="loyalty_points",
+        lifetime_key="loyalty_points_lifetime",
+        now=lambda: NOW,
+        more_meta=(stamps,),
+    )
+    assert result.written == CUSTOMERS + 40
+    assert [len(batch) for batch in store.sent] == [100, 100, 100, 100, 90]
+    sent = [item["id"] for batch in store.sent for item in batch]
+    assert sent == list(range(1, CUSTOMERS + 41))
+    keys = {item["id"]: [m["key"] for m in item["meta_data"]] for b in store.sent for item in b}
+    assert keys[10] == ["loyalty_points", "loyalty_points_lifetime", "loyalty_stamps"]
+    assert keys[11] == ["loyalty_points", "loyalty_points_lifetime"]
+    assert keys[CUSTOMERS + 1] == ["loyalty_stamps"]
+    assert sorted(written_more) == others
+    assert reads == [130, 130, 130, 60]  # never more than a chunk of writes read at once
