@@ -6,14 +6,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from sync.ahead import Prefetched, in_order
 from sync.client import _RANK, _Slots, ranked
-from sync.window import ModifiedWindow
-from tests.sync.test_window import START, _uneven_store
+from tests.sync.test_window import _uneven_store, window_over
 
 WAIT = 30
 
@@ -112,15 +110,7 @@ def test_the_rank_set_where_a_listing_starts_holds_in_every_thread_it_starts() -
             return self.inner.get(endpoint, params)
 
     seen.clear()
-    window = ModifiedWindow(
-        RankNoting(),
-        "orders",
-        {"status": "any"},
-        lo=START,
-        hi=START + timedelta(days=399),
-        per_page=100,
-        concurrency=4,
-    )
+    window = window_over(RankNoting(), concurrency=4)
     with ranked(3):
         listing = Prefetched(window.pages, depth=2).start()
     assert sum(len(page.items) for page in listing) == 1_000

@@ -79,8 +79,9 @@ class ChangingStore:
                 self.modified[victim] = self.now
 
 
-def collect(store: ChangingStore, *, concurrency: int) -> list[int]:
-    window = ModifiedWindow(
+def window_over(store: Any, *, concurrency: int) -> ModifiedWindow:
+    """The orders of `store` modified in its 399 days, 100 a page."""
+    return ModifiedWindow(
         store,
         "orders",
         {"status": "any"},
@@ -89,6 +90,10 @@ def collect(store: ChangingStore, *, concurrency: int) -> list[int]:
         per_page=100,
         concurrency=concurrency,
     )
+
+
+def collect(store: ChangingStore, *, concurrency: int) -> list[int]:
+    window = window_over(store, concurrency=concurrency)
     return [int(item["id"]) for page in window.pages() for item in page.items]
 
 
@@ -174,16 +179,7 @@ def test_slices_split_for_idle_fetchers_deliver_every_item_once_in_contiguous_sl
     seed: int,
 ) -> None:
     store = _uneven_store(3_000, seed)
-    window = ModifiedWindow(
-        store,
-        "orders",
-        {"status": "any"},
-        lo=START,
-        hi=START + timedelta(days=399),
-        per_page=100,
-        concurrency=4,
-    )
-    pages = list(window.pages())
+    pages = list(window_over(store, concurrency=4).pages())
     ids = [int(item["id"]) for page in pages for item in page.items]
     assert sorted(ids) == sorted(store.modified), "an item was missed or delivered twice"
     # Each slice's items lie within it (the first page's last second is its own too, though it

@@ -34,23 +34,46 @@ class BatchStore:
         return Page({"update": items}, None, None, 200)
 
 
-def test_each_batch_body_is_built_when_its_request_goes(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _shop(engine: Engine, name: str, accounts: int, balances: int) -> tuple[int, dict[int, int]]:
+    """A store with `accounts` accounts (WooCommerce ids 1, 2, ...), the first `balances` of them
+    holding as many points as their id; its ledger id, and the ledger id of each account."""
     with session_scope(engine) as session:
-        store_id = get_or_create_store(session, "memory-shop").id
-        for wc_id in range(1, CUSTOMERS + 1):
+        store_id = get_or_create_store(session, name).id
+        ids: dict[int, int] = {}
+        for wc_id in range(1, accounts + 1):
             customer = account_customer(session, store_id, wc_id, f"c{wc_id}@example.com")
             session.flush()
-            session.add(
-                Balance(
+            ids[wc_id] = customer.id
+            if wc_id <= balances:
+                balance = Balance(
                     customer_id=customer.id,
                     store_id=store_id,
                     balance=wc_id,
                     lifetime=wc_id,
                     updated_at=NOW,
                 )
-            )
+                session.add(balance)
+    return store_id, ids
+
+
+def _push(
+    store: BatchStore, engine: Engine, store_id: int, **more: Any
+) -> customer_meta.WriteBackResult:
+    return customer_meta.push_balances(
+        store,  # type: ignore[arg-type]
+        lambda: session_scope(engine),
+        store_id,
+        balance_key="loyalty_points",
+        lifetime_key="loyalty_points_lifetime",
+        now=lambda: NOW,
+        **more,
+    )
+
+
+def test_each_batch_body_is_built_when_its_request_goes(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_id, _ = _shop(engine, "memory-shop", CUSTOMERS, CUSTOMERS)
     built: list[int] = []
     real = customer_meta._meta_update
 
@@ -60,26 +83,12 @@ def test_each_batch_body_is_built_when_its_request_goes(
 
     monkeypatch.setattr(customer_meta, "_meta_update", counted)
     store = BatchStore(built)
-    result = customer_meta.push_balances(
-        store,  # type: ignore[arg-type]
-        lambda: session_scope(engine),
-        store_id,
-        balance_key="loyalty_points",
-        lifetime_key="loyalty_points_lifetime",
-        now=lambda: NOW,
-    )
+    result = _push(store, engine, store_id)
     assert result.written == CUSTOMERS
     # One request at a time: when a batch goes, the bodies built so far are its own and those of
     # the batches before it (answered and let go), never one of a batch after it.
     assert store.built_at_post == [100, 200, 300, 400, 450]
-    again = customer_meta.push_balances(
-        store,  # type: ignore[arg-type]
-        lambda: session_scope(engine),
-        store_id,
-        balance_key="loyalty_points",
-        lifetime_key="loyalty_points_lifetime",
-        now=lambda: NOW,
-    )
+    again = _push(store, engine, store_id)
     assert again.written == 0
 
 
@@ -89,23 +98,7 @@ def test_writes_read_a_chunk_at_a_time_keep_their_order_and_batches_with_the_oth
     """Read 130 at a time, 450 balances and 40 customers with only other meta pending (between
     and after them) go out once each, in WooCommerce id order, in five full batches."""
     monkeypatch.setattr(customer_meta, "READ_CHUNK", 130)
-    with session_scope(engine) as session:
-        store_id = get_or_create_store(session, "chunked-shop").id
-        ids: dict[int, int] = {}
-        for wc_id in range(1, CUSTOMERS + 41):
-            customer = account_customer(session, store_id, wc_id, f"c{wc_id}@example.com")
-            session.flush()
-            ids[wc_id] = customer.id
-            if wc_id <= CUSTOMERS:
-                session.add(
-                    Balance(
-                        customer_id=customer.id,
-                        store_id=store_id,
-                        balance=wc_id,
-                        lifetime=wc_id,
-                        updated_at=NOW,
-                    )
-                )
+    store_id, ids = _shop(engine, "chunked-shop", CUSTOMERS + 40, CUSTOMERS)
     # Other meta for every tenth account with a balance, and for 40 accounts without one.
     others = [wc_id for wc_id in range(1, CUSTOMERS + 41) if wc_id % 10 == 0 or wc_id > CUSTOMERS]
     written_more: list[int] = []
@@ -140,15 +133,7 @@ def test_writes_read_a_chunk_at_a_time_keep_their_order_and_batches_with_the_oth
 
     monkeypatch.setattr(customer_meta, "pending_writes", read)
     store = Recording()
-    result = customer_meta.push_balances(
-        store,  # type: ignore[arg-type]
-        lambda: session_scope(engine),
-        store_id,
-        balance_key="loyalty_points",
-        lifetime_key="loyalty_points_lifetime",
-        now=lambda: NOW,
-        more_meta=(stamps,),
-    )
+    result = _push(store, engine, store_id, more_meta=(stamps,))
     assert result.written == CUSTOMERS + 40
     assert [len(batch) for batch in store.sent] == [100, 100, 100, 100, 90]
     sent = [item["id"] for batch in store.sent for item in batch]
