@@ -185,11 +185,10 @@ def format_code(prefix: str, symbols: str) -> str:
     return prefix + "-".join(groups)
 
 
-#: The characters a code has after its prefix: the symbols and the dashes between their groups.
-CODE_TAIL = CODE_LENGTH + (CODE_LENGTH - 1) // CODE_GROUP
-_TAIL_GROUPS = [CODE_GROUP] * (CODE_LENGTH // CODE_GROUP) + [CODE_LENGTH % CODE_GROUP] * bool(
-    CODE_LENGTH % CODE_GROUP
-)
+#: What `format_code` puts after the prefix, as the lengths of its dashed groups (4, 4, 4, 1),
+#: and how many characters that is with the dashes.
+_TAIL_GROUPS = [len(group) for group in format_code("", CODE_ALPHABET[0] * CODE_LENGTH).split("-")]
+CODE_TAIL = sum(_TAIL_GROUPS) + len(_TAIL_GROUPS) - 1
 
 
 def has_code_shape(code: str) -> bool:

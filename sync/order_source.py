@@ -331,7 +331,6 @@ class OrdersSource:
         stage = f"{stage} (catch-up)" if catching_up else stage
         ctx.progress.start(stage)
         start = lo
-
         per_page = ctx.settings.per_page
 
         def total(count: int) -> None:

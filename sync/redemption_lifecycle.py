@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import redemptions as ledger
+from ledger.batches import IN_BATCH, chunks
 from ledger.models import Redemption
 from rules.redemption import has_code_shape
 from sync.client import BY_IDS_BATCH, StoreClient
@@ -30,8 +31,8 @@ from sync.coupons import StoreCoupon, parse_coupon
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
 PER_PAGE = BY_IDS_BATCH  # one request and one transaction per batch
 USED_STATUSES = frozenset({"completed", "processing", "on-hold"})
-#: Codes looked up in one query (well under the databases' limits on bound parameters).
-CODES_A_QUERY = 500
+#: Codes looked up in one query (the ledger's size for IN lists).
+CODES_A_QUERY = IN_BATCH
 
 
 @dataclass
@@ -100,14 +101,13 @@ def track_redemptions(
 def _apply_orders(
     session: Session, store_id: int, uses: CouponUses, counts: LifecycleCounts, now: datetime
 ) -> None:
-    codes = sorted(uses.seen)
     rows = [
         row
-        for start in range(0, len(codes), CODES_A_QUERY)
+        for codes in chunks(sorted(uses.seen), CODES_A_QUERY)
         for row in session.execute(
             select(Redemption.id, Redemption.code).where(
                 Redemption.store_id == store_id,
-                Redemption.code.in_(codes[start : start + CODES_A_QUERY]),
+                Redemption.code.in_(codes),
                 Redemption.status.in_((ledger.ISSUED, ledger.USED)),
             )
         ).all()
