@@ -24,6 +24,7 @@ from ledger.customers import get_or_create_store
 from ledger.entries import NewEntry, append_entries
 from ledger.models import SyncCursor
 from ledger.session import refresh_planner_statistics, session_scope
+from sync.allocator import hand_back_free_pages
 from sync.client import StoreClient
 from sync.owners import OwnerDirectory, OwnerMoved
 from sync.paging import ListingStalled
@@ -61,12 +62,15 @@ class Transactions:
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
+        """One unit of work (committed at its end; flushed only, in a dry run). Afterwards the
+        allocator hands back the pages its freed buffers leave free (`sync.allocator`)."""
         if self._dry_session is None:
             with session_scope(self.engine) as session:
                 yield session
-            return
-        yield self._dry_session
-        self._dry_session.flush()
+        else:
+            yield self._dry_session
+            self._dry_session.flush()
+        hand_back_free_pages()
 
 
 #: A source's `on_accounts` (see `sync.source.AccountWatcher`).

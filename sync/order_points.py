@@ -50,8 +50,11 @@ from sync.refunds import refund_order_id
 
 #: Parsed refunds this run listed, kept until an order uses them so that its decision reads and
 #: parses no payload from the ledger's cache (which stays the truth across runs): at most this
-#: many (about half a kilobyte each); beyond, refunds are read from the cache as before.
-RUN_REFUNDS = 10_000
+#: many (about half a kilobyte each); beyond, refunds are read from the cache as before. The
+#: refunds are all listed before any order and used in the orders' order, so what is kept stays
+#: live through most of the listing: 10,000 held about 4 MB at 100,000 orders, for no CPU
+#: measurably saved against 2,000.
+RUN_REFUNDS = 2_000
 
 RefundFetcher = Callable[[dict[int, set[int]]], list[dict[str, Any]]]
 CategoryLookup = Callable[[set[int]], Mapping[int, frozenset[int]]]

@@ -46,9 +46,11 @@ from rules.types import Award, Order
 OwnerMoved = Callable[[Session, int, int], list[NewEntry]]
 
 
-#: Owners a directory remembers (each of its two caches): what a few pages of orders name, so
-#: that memory stays flat however big the shop (an owner forgotten is read again when needed).
-OWNER_CACHE_SIZE = 10_000
+#: Owners a directory remembers (each of its two caches): what a few groups of orders name, so
+#: that memory stays flat however big the shop (an owner forgotten is read again when needed, a
+#: page's unknown owners in one query). 10,000 held 2.5 MB more at the peak of a 100,000-order
+#: sync than 2,000 (20,000 customers), for no CPU measurably.
+OWNER_CACHE_SIZE = 2_000
 
 _K = TypeVar("_K")
 
