@@ -141,7 +141,12 @@ def test_each_unit_of_work_hands_free_pages_back(monkeypatch: pytest.MonkeyPatch
     from sync import context
 
     calls: list[int] = []
-    monkeypatch.setattr(context, "hand_back_free_pages", lambda: calls.append(1) or True)
+
+    def hand_back() -> bool:
+        calls.append(1)
+        return True
+
+    monkeypatch.setattr(context, "hand_back_free_pages", hand_back)
     engine = create_engine("sqlite://")
     try:
         for dry_run in (False, True):
