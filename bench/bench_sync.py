@@ -6,7 +6,8 @@ process, and then:
 
 - a plain sequential download of the same listings with `requests` (one connection, OAuth-signed,
   JSON decode only, no database) is timed: every page of orders (live and trashed), refunds and
-  customers;
+  customers, with the fields the sync asks for (`_fields`); with no latency, the same pages with
+  every field too, as the sync asked for them before it named its fields (d');
 - `loyalty --config FILE sync --full --json` runs in a subprocess on a fresh ledger database
   (`db upgrade` first), timed, with its peak resident memory measured for it alone.
 
@@ -55,6 +56,8 @@ from urllib.parse import urlencode
 import requests
 from sqlalchemy import create_engine, text
 from woocommerce.oauth import OAuth
+
+from sync.order_data import CUSTOMER_FIELDS, ORDER_FIELDS, REFUND_FIELDS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # the sibling module, found through the line above
@@ -115,6 +118,9 @@ class SizeResult:
     customers: int
     stats: StoreStats
     download: Download
+    #: With no latency: the same pages with every field (`listings(whole=True)`), as the sync
+    #: asked for them until it named its fields, for comparison with earlier rounds.
+    whole: Download | None = None
     runs: list[SyncRun] = field(default_factory=list)
 
     def minimum_requests(self, run: SyncRun) -> int:
@@ -145,6 +151,15 @@ class SizeResult:
             "cpu_over_download": round(run.cpu_seconds / self.download.cpu_seconds, 2),
             "download_requests": self.download.requests,
             "download_megabytes": round(self.download.megabytes, 1),
+            **(
+                {
+                    "whole_download_cpu_seconds": round(self.whole.cpu_seconds, 2),
+                    "whole_download_megabytes": round(self.whole.megabytes, 1),
+                    "cpu_over_whole_download": round(run.cpu_seconds / self.whole.cpu_seconds, 2),
+                }
+                if self.whole is not None
+                else {}
+            ),
             "time_over_download": round(run.wall_seconds / self.download.seconds, 2),
             "peak_rss_mb": round(run.peak_rss_mb, 1),
             "requests_by_kind": dict(sorted(run.requests_by_kind.items())),
@@ -154,23 +169,25 @@ class SizeResult:
 # -- the plain download (baseline b) -------------------------------------------------------------
 
 
-def listings() -> list[tuple[str, dict[str, str]]]:
-    """The collections a full sync reads, as a naive client would page through them."""
-    return [
-        ("customers", {"role": "all", "orderby": "id", "order": "desc"}),
-        ("refunds", {"orderby": "id", "order": "asc"}),
-        ("orders", {"status": "any"}),
-        ("orders", {"status": "trash"}),
+def listings(*, whole: bool = False) -> list[tuple[str, dict[str, str]]]:
+    """The collections a full sync reads, as a naive client would page through them: the fields
+    the sync asks for (`_fields`), or with `whole` every field, as before the sync asked."""
+    found = [
+        ("customers", {"role": "all", "orderby": "id", "order": "desc"}, CUSTOMER_FIELDS),
+        ("refunds", {"orderby": "id", "order": "asc"}, REFUND_FIELDS),
+        ("orders", {"status": "any"}, ORDER_FIELDS),
+        ("orders", {"status": "trash"}, ORDER_FIELDS),
     ]
+    return [(e, params if whole else {**params, "_fields": f}) for e, params, f in found]
 
 
-def download_all(base_url: str, credentials: Credentials) -> Download:
+def download_all(base_url: str, credentials: Credentials, *, whole: bool = False) -> Download:
     """Every page of every listing, one after another on one connection; JSON decode only."""
     session = requests.Session()
     count, size = 0, 0
     started, cpu = time.perf_counter(), time.process_time()
     try:
-        for endpoint, params in listings():
+        for endpoint, params in listings(whole=whole):
             page, last = 1, 1
             while page <= last:
                 answer = _signed_get(
@@ -306,6 +323,12 @@ def bench_size(
             f" ({download.cpu_seconds:.1f} CPU seconds)"
         )
         result = SizeResult(orders, customers, sandbox.stats, download)
+        if not latency_ms:  # at a real host's pace this would take as long again: not then
+            result.whole = download_all(sandbox.base_url, credentials, whole=True)
+            _say(
+                f"  every field: {result.whole.megabytes:,.0f} MB against"
+                f" {download.megabytes:,.0f} MB, {result.whole.cpu_seconds:.1f} CPU seconds"
+            )
         for kind in databases:
             with database(kind, workdir) as db_url:
                 config = write_config(
@@ -360,12 +383,20 @@ def render(results: list[SizeResult]) -> str:
         ("plain download: pages", [f"{r.download.requests:,}" for r, _ in columns]),
         ("plain download: seconds", [f"{r.download.seconds:.1f}" for r, _ in columns]),
         ("plain download: CPU seconds", [f"{r.download.cpu_seconds:.1f}" for r, _ in columns]),
+        ("plain download: megabytes", [f"{r.download.megabytes:,.0f}" for r, _ in columns]),
         ("sync wall seconds", [f"{run.wall_seconds:.1f}" for _, run in columns]),
         ("sync CPU seconds (its process)", [f"{run.cpu_seconds:.1f}" for _, run in columns]),
         ("(b) sync / download, wall", [f"{r.figures(run)['time_over_download']:.2f}" for r, run in columns]),
         ("(d) sync / download, CPU", [f"{r.figures(run)['cpu_over_download']:.2f}" for r, run in columns]),
         ("sync peak RSS (MB)", [f"{run.peak_rss_mb:.0f}" for _, run in columns]),
     ]  # fmt: skip
+    if all(r.whole is not None for r, _ in columns):
+        rows += [
+            ("every field: megabytes", [f"{r.whole.megabytes:,.0f}" for r, _ in columns if r.whole]),
+            ("every field: CPU seconds", [f"{r.whole.cpu_seconds:.1f}" for r, _ in columns if r.whole]),
+            ("(d') sync / every-field download", [f"{r.figures(run)['cpu_over_whole_download']:.2f}"
+                                                  for r, run in columns]),
+        ]  # fmt: skip
     kinds = sorted({kind for _, run in columns for kind in run.requests_by_kind})
     rows.append(("requests served, by kind:", ["" for _ in columns]))
     rows += [
@@ -413,6 +444,11 @@ def headline(results: list[SizeResult], *, latency_ms: int) -> list[str]:
                     f" {f['download_cpu_seconds']:.1f}s = {f['cpu_over_download']:.2f}"
                     f" (target <= {CPU_TARGET}); wall {f['time_over_download']:.2f}"
                 )
+                if result.whole is not None:
+                    lines.append(
+                        f"    (against the same pages with every field, {result.whole.cpu_seconds:.1f}"
+                        f" CPU seconds: {f['cpu_over_whole_download']:.2f})"
+                    )
     small, large = results[0], results[-1]
     for (database, ratio), run_small, run_large in zip(
         memory_ratios(results).items(), small.runs, large.runs, strict=True

@@ -8,11 +8,12 @@ For `sandbox.server` (which reads and writes them on the socket) and the route m
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from typing import Any
 
 from sandbox.errors import SandboxError
+from sandbox.fields import Spec, filtered
 
 Json = dict[str, Any]
 SECRET_PARAMS = frozenset(
@@ -41,10 +42,20 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     fault: str | None = None
     drop_at: int | None = None
+    #: The value a JSON answer was encoded from (for `_fields`, `sandbox.fields`), else None.
+    payload: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-        return cls(status, encode_json(payload), {**_JSON_HEADERS, **(headers or {})})
+        headers = {**_JSON_HEADERS, **(headers or {})}
+        return cls(status, encode_json(payload), headers, payload=payload)
+
+    def with_fields(self, spec: Spec | None) -> Response:
+        """This answer trimmed to the `_fields` asked for (an error answer never is)."""
+        if spec is None or self.payload is None or self.status >= 400:
+            return self
+        payload = filtered(self.payload, spec)
+        return replace(self, body=encode_json(payload), payload=payload)
 
 
 _JSON_HEADERS = {

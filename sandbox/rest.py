@@ -27,6 +27,7 @@ from sandbox.arguments import Param, validate
 from sandbox.auth import Authenticator, AuthRequest, Identity, php_parse_str
 from sandbox.errors import SandboxError
 from sandbox.faults import FaultDecision, without_exclude
+from sandbox.fields import requested
 from sandbox.listing import Collection, Page, Predicate, SortCache, list_page
 from sandbox.messages import SECRET_PARAMS, Request, Response, error_response
 from sandbox.overrides import ServedOverrides
@@ -180,7 +181,7 @@ class RestApi:
             handler, ids = self._match(request.method, route)
             body = _body_params(request)
             call = Call(request, identity, ids, {**request.query, **body}, body, decision)
-            return handler(self, call)
+            return handler(self, call).with_fields(requested(call.params.get("_fields")))
         except SandboxError as error:
             return error_response(error)
 

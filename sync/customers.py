@@ -14,6 +14,7 @@ from itertools import takewhile
 from typing import Any
 
 from sync.client import StoreClient
+from sync.order_data import CUSTOMER_FIELDS
 from sync.paging import Listing
 from sync.quarantine import valid_id
 
@@ -24,7 +25,13 @@ def fetch_new_customers(
     client: StoreClient, *, above_id: int
 ) -> Generator[list[dict[str, Any]], None, None]:
     """Pages of customers with id > `above_id`, newest first."""
-    params = {"role": "all", "orderby": "id", "order": "desc", "per_page": PER_PAGE}
+    params = {
+        "role": "all",
+        "orderby": "id",
+        "order": "desc",
+        "per_page": PER_PAGE,
+        "_fields": CUSTOMER_FIELDS,
+    }
     # From the top (a full sync, a first run) every page is read: they are asked for
     # `client.concurrency` at a time. Otherwise the walk stops at the first known id, usually on
     # its first page, and pages sent ahead would be requests wasted.
@@ -41,7 +48,13 @@ def fetch_customers_by_registration(
 ) -> Generator[list[dict[str, Any]], None, None]:
     """Pages of every customer, the most recently registered first (`orderby=registered_date`);
     the caller stops once it reached the accounts it needs (a backfill since a date)."""
-    params = {"role": "all", "orderby": "registered_date", "order": "desc", "per_page": PER_PAGE}
+    params = {
+        "role": "all",
+        "orderby": "registered_date",
+        "order": "desc",
+        "per_page": PER_PAGE,
+        "_fields": CUSTOMER_FIELDS,
+    }
     yield from Listing(client, "customers", per_page=PER_PAGE).numbered(params)
 
 
@@ -63,7 +76,14 @@ def fetch_existing_customer_ids(client: StoreClient, ids: Iterable[int]) -> set[
     for start in range(0, len(wanted), PER_PAGE):
         batch = wanted[start : start + PER_PAGE]
         page = client.get(
-            "customers", {"include": batch, "role": "all", "per_page": PER_PAGE, "orderby": "id"}
+            "customers",
+            {
+                "include": batch,
+                "role": "all",
+                "per_page": PER_PAGE,
+                "orderby": "id",
+                "_fields": "id",  # only whether each is there
+            },
         )
         answered = {valid_id(item) for item in page.items}
         if not answered <= set(batch):  # the store ignored `include`: nothing can be concluded

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sync.client import BY_IDS_BATCH, StoreClient
+from sync.order_data import ORDER_FIELDS
 from sync.window import ModifiedWindow, WindowPage
 
 LIVE = "any"
@@ -33,7 +34,7 @@ def fetch_orders_window(
     window = ModifiedWindow(
         client,
         "orders",
-        {"status": status},
+        {"status": status, "_fields": ORDER_FIELDS},
         lo=lo,
         hi=hi,
         per_page=per_page,
@@ -68,7 +69,8 @@ def fetch_orders_by_ids(
     client: StoreClient, ids: Iterable[int], *, status: str
 ) -> list[dict[str, Any]]:
     """The orders among `ids` that exist with `status` (`any` or `trash`), 100 ids a request."""
-    return client.get_by_ids("orders", ids, {"status": status, "orderby": "id"})
+    params = {"status": status, "orderby": "id", "_fields": ORDER_FIELDS}
+    return client.get_by_ids("orders", ids, params)
 
 
 def fetch_customer_orders(
@@ -87,6 +89,7 @@ def fetch_customer_orders(
                 "page": page_number,
                 "orderby": "id",
                 "order": "asc",
+                "_fields": ORDER_FIELDS,
             },
         )
         items: list[dict[str, Any]] = page.items

@@ -14,6 +14,7 @@ from typing import Any
 
 from sync.client import StoreClient
 from sync.errors import StoreRejected
+from sync.order_data import REFUND_FIELDS
 from sync.paging import Listing
 from sync.window import wc_time
 
@@ -35,6 +36,7 @@ def fetch_refunds_created(
         "orderby": "id",
         "order": "asc",
         "per_page": PER_PAGE,
+        "_fields": REFUND_FIELDS,
     }
     if after is not None:
         params["after"] = wc_time(after)
@@ -48,7 +50,7 @@ def fetch_refunds_by_ids(
     """The named refunds, 100 ids a request; per order where the store has no `refunds` route."""
     wanted = {rid for ids in refund_ids_by_order.values() for rid in ids}
     try:
-        return client.get_by_ids("refunds", wanted)
+        return client.get_by_ids("refunds", wanted, {"_fields": REFUND_FIELDS})
     except StoreRejected as rejected:
         if rejected.code != "rest_no_route":
             raise
@@ -60,7 +62,9 @@ def _fetch_per_order(
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for order_id in sorted(refund_ids_by_order):
-        page = client.get_list(f"orders/{order_id}/refunds", {"per_page": PER_PAGE})
+        page = client.get_list(
+            f"orders/{order_id}/refunds", {"per_page": PER_PAGE, "_fields": REFUND_FIELDS}
+        )
         for refund in page.items:
             if int(refund.get("id", 0)) in refund_ids_by_order[order_id]:
                 found.append({**refund, "parent_id": order_id})

@@ -1,0 +1,148 @@
+"""The fields the sync asks for (`_fields`) are all it reads: every parser and every reader of raw
+orders, refunds and customers finds the same in a trimmed object as in the whole one.
+
+A field read but not named would come back missing from a store that honours `_fields` (any
+WordPress since 4.9.8): the object would be quarantined, or worse read as zero. Each real or
+documented sample, and every object of a generated shop as the sandbox serves it, is read whole
+and trimmed (by the sandbox's copy of WordPress's filter) and must read the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+
+from sandbox.fields import filtered, requested
+from sandbox.generator import generate_store
+from sandbox.server import SandboxServer
+from sync.errors import InvalidSourceData
+from sync.order_data import (
+    CUSTOMER_FIELDS,
+    ORDER_FIELDS,
+    REFUND_FIELDS,
+    parse_customer,
+    parse_order,
+    parse_refund,
+    parse_registration,
+)
+from sync.order_points import _owner_key
+from sync.quarantine import valid_id
+from sync.redemption_lifecycle import CouponUses
+from sync.refunds import refund_order_id
+from sync.window import keyset_key
+from tests.samples import WOOCOMMERCE_SAMPLES
+
+USER, PASSWORD = "sandbox-admin", "abcd EFGH ijkl MNOP qrst UVWX"
+CK, CS = "ck_" + "5" * 40, "cs_" + "6" * 40
+
+
+def _outcome(read: Callable[[Any], Any], item: Any) -> Any:
+    """What reading `item` gives: its value, or the error (a trimmed object must fail alike)."""
+    try:
+        return read(item)
+    except InvalidSourceData as error:
+        return ("invalid", str(error))
+
+
+def _coupon_uses(order: Any) -> Any:
+    uses = CouponUses()
+    uses.see([order])
+    return uses.seen
+
+
+ORDER_READERS: list[Callable[[Any], Any]] = [
+    parse_order,
+    _owner_key,
+    valid_id,
+    keyset_key,
+    _coupon_uses,
+]
+REFUND_READERS: list[Callable[[Any], Any]] = [parse_refund, refund_order_id, valid_id]
+CUSTOMER_READERS: list[Callable[[Any], Any]] = [parse_customer, parse_registration, valid_id]
+READERS = {"orders": ORDER_READERS, "refunds": REFUND_READERS, "customers": CUSTOMER_READERS}
+FIELDS = {"orders": ORDER_FIELDS, "refunds": REFUND_FIELDS, "customers": CUSTOMER_FIELDS}
+
+
+def _items(*names: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for name in names:
+        value = json.loads((WOOCOMMERCE_SAMPLES / name).read_text(encoding="utf-8"))
+        found += value if isinstance(value, list) else [value]
+    return found
+
+
+SAMPLES = {
+    "orders": _items("order.json", "orders-list.json", "real-order.json", "order-create-response.json"),
+    "refunds": _items("order-refund.json", "order-refunds-list.json", "real-order-refund.json"),
+    "customers": _items("customer.json", "customers-list.json", "real-customer.json"),
+}  # fmt: skip
+
+
+def _reads_alike(kind: str, whole: dict[str, Any], trimmed: dict[str, Any]) -> None:
+    for read in READERS[kind]:
+        assert _outcome(read, trimmed) == _outcome(read, whole), (kind, read.__name__, whole["id"])
+
+
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+def test_every_sample_reads_the_same_trimmed_to_the_fields_asked_for(kind: str) -> None:
+    spec = requested(FIELDS[kind])
+    assert spec is not None
+    for whole in SAMPLES[kind]:
+        _reads_alike(kind, whole, filtered([whole], spec)[0])
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[SandboxServer]:
+    store = generate_store(
+        seed=5,
+        customers=60,
+        orders=400,
+        reviews=0,
+        comments=0,
+        anchor=datetime(2025, 6, 1, tzinfo=UTC),
+    )
+    with SandboxServer(
+        store, consumer_key=CK, consumer_secret=CS, wp_username=USER, wp_app_password=PASSWORD
+    ) as server:
+        yield server
+
+
+def _pages(server: SandboxServer, route: str, **params: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for page in range(1, 100):
+        answer = requests.get(
+            f"{server.api_url}/wc/v3/{route}",
+            params={**params, "per_page": 100, "page": page, "orderby": "id"},
+            auth=(USER, PASSWORD),
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        items += answer.json()
+        if page >= int(answer.headers["X-WP-TotalPages"]):
+            return items
+    raise AssertionError("more pages than a small shop has")
+
+
+@pytest.mark.parametrize(
+    ("kind", "route", "params"),
+    [
+        ("orders", "orders", {"status": "any"}),
+        ("orders", "orders", {"status": "trash"}),
+        ("refunds", "refunds", {}),
+        ("customers", "customers", {"role": "all"}),
+    ],
+)
+def test_a_generated_shop_reads_the_same_asked_for_its_fields(
+    served: SandboxServer, kind: str, route: str, params: dict[str, Any]
+) -> None:
+    whole = _pages(served, route, **params)
+    trimmed = _pages(served, route, **params, _fields=FIELDS[kind])
+    assert [valid_id(i) for i in trimmed] == [valid_id(i) for i in whole]
+    assert len(json.dumps(trimmed)) < len(json.dumps(whole))
+    for one, other in zip(whole, trimmed, strict=True):
+        _reads_alike(kind, one, other)
