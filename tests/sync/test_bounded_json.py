@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import tracemalloc
 from typing import Any
 
@@ -86,6 +87,16 @@ def test_an_answer_that_would_need_too_much_memory_is_refused_before_decoding() 
 def test_nesting_depth_counts_only_structure(content: bytes, depth: int) -> None:
     assert nesting_depth(structure(content)) == depth
     assert nesting_depth(structure(content), limit=depth) == depth
+
+
+def test_escaped_quotes_never_count_as_the_ends_of_strings() -> None:
+    """Strings of every short mix of backslashes, quotes and brackets: the quotes kept are the
+    strings' own, whatever the escapes (runs of backslashes pair up from their left)."""
+    rng = random.Random(7)
+    for _ in range(2_000):
+        texts = ["".join(rng.choices('\\"[]{}a,:/', k=rng.randrange(12))) for _ in range(5)]
+        outside_strings = structure(json.dumps(texts).encode()).split(b'"')[::2]
+        assert outside_strings == [b"[", b",", b",", b",", b",", b"]"], texts
 
 
 @pytest.mark.parametrize(
