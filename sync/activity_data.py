@@ -40,6 +40,10 @@ class Activity:
     type: str = "comment"
 
 
+#: What `parse_review` reads, asked for with `_fields` (see `sync.order_data.ORDER_FIELDS`).
+REVIEW_FIELDS = "id,product_id,status,date_created_gmt,review,reviewer_email,verified"
+
+
 def parse_review(raw: Any) -> Activity:
     """One item of `GET products/reviews`. The owner comes from `reviewer_email` alone."""
     obj = obj_at(raw, "")

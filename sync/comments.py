@@ -63,7 +63,7 @@ def comment_spec(rules: CommentRules) -> ActivitySpec:
         endpoint="comments",
         decide=deciding(comment_points, rules, _as_comment),
         parse=parse_comment,
-        params={"type": "comment", "context": "edit"},
+        params={"type": "comment", "context": "edit", "_fields": COMMENT_FIELDS},
         keep=lambda item: item.type == "comment",
         rules=rules,
     )
@@ -72,6 +72,10 @@ def comment_spec(rules: CommentRules) -> ActivitySpec:
 def _as_comment(row: TrackedActivity) -> Comment:
     """A tracked comment as `rules.comment` sees it (the sync keeps the text's length)."""
     return Comment(comment_id=row.item_id, post_id=row.subject, parent=row.parent, **kept(row))
+
+
+#: What `parse_comment` reads, asked for with `_fields` (see `sync.order_data.ORDER_FIELDS`).
+COMMENT_FIELDS = "id,post,parent,type,status,author,author_email,date_gmt,content"
 
 
 def parse_comment(raw: Any) -> Activity:

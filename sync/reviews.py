@@ -12,7 +12,7 @@ from ledger.kinds import SourceKind
 from ledger.models import TrackedActivity
 from rules.review import REVIEW_REASON, Review, ReviewRules, review_points
 from sync.activity import ActivitySource, ActivitySpec, deciding, kept, schedule
-from sync.activity_data import parse_review
+from sync.activity_data import REVIEW_FIELDS, parse_review
 from sync.context import SyncContext
 
 NAME = "reviews"
@@ -35,6 +35,7 @@ def review_spec(rules: ReviewRules) -> ActivitySpec:
         endpoint="products/reviews",
         decide=deciding(review_points, rules, _as_review),
         parse=parse_review,
+        params={"_fields": REVIEW_FIELDS},
         rules=rules,
     )
 

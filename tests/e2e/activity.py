@@ -1,5 +1,5 @@
 """What the activity tests (reviews, comments) read back: a reference's entries, a holder's balance,
-a customer's meta, and a config with a source turned on."""
+a customer's meta, and a config with a source turned on (and WordPress's credentials)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from sqlalchemy import Engine, select
 
 from ledger.models import PointEntry, QuarantinedItem
 from ledger.session import session_scope
-from loyalty.config import Config
+from loyalty.config import Config, WordPressConfig
+from loyalty.secret import Secret
 from tests.e2e.conftest import balances_of
 
 
@@ -49,3 +50,15 @@ def quarantined(engine: Engine, resource: str) -> dict[str, str]:
 def with_rules(config: Config, **rules: Any) -> Config:
     """`config` with [rules.*] tables replaced (review=ReviewRules(...), comment=...)."""
     return replace(config, rules=replace(config.rules, **rules))
+
+
+WP_USER, WP_PASSWORD = "editor", "abcd efgh ijkl mnop qrst uvwx"  # the e2e sandbox's
+
+
+def with_wordpress(config: Config, username: str = WP_USER, password: str = WP_PASSWORD) -> Config:
+    """`config` with the WordPress Application Password the blog comments are read with."""
+    assert config.store is not None
+    wordpress = WordPressConfig(
+        url=config.store.url, username=username, app_password=Secret(password)
+    )
+    return replace(config, wordpress=wordpress)

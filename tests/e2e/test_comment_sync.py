@@ -6,33 +6,22 @@ in one line, with wrong ones it is reported once and the other sources still run
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
 
-from loyalty.config import Config, WordPressConfig
-from loyalty.secret import Secret
+from loyalty.config import Config
 from rules.comment import CommentRules
 from rules.review import ReviewRules
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.summary import SyncSummary
-from tests.e2e.activity import balance, entries_of, with_rules
+from tests.e2e.activity import balance, entries_of, with_rules, with_wordpress
 from tests.e2e.conftest import meta
 
 Sync = Callable[..., SyncSummary]
 ON = CommentRules(enabled=True, points=5, max_per_day=3)
-WP_USER, WP_PASSWORD = "editor", "abcd efgh ijkl mnop qrst uvwx"  # the e2e sandbox's
-
-
-def with_wordpress(config: Config, username: str = WP_USER, password: str = WP_PASSWORD) -> Config:
-    assert config.store is not None
-    wordpress = WordPressConfig(
-        url=config.store.url, username=username, app_password=Secret(password)
-    )
-    return replace(config, wordpress=wordpress)
 
 
 @pytest.fixture

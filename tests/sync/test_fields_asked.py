@@ -1,5 +1,6 @@
 """The fields the sync asks for (`_fields`) are all it reads: every parser and every reader of raw
-orders, refunds and customers finds the same in a trimmed object as in the whole one.
+orders, refunds, customers, reviews and comments finds the same in a trimmed object as in the whole
+one.
 
 A field read but not named would come back missing from a store that honours `_fields` (any
 WordPress since 4.9.8): the object would be quarantined, or worse read as zero. Each real or
@@ -20,6 +21,8 @@ import requests
 from sandbox.fields import filtered, requested
 from sandbox.generator import generate_store
 from sandbox.server import SandboxServer
+from sync.activity_data import REVIEW_FIELDS, parse_review
+from sync.comments import COMMENT_FIELDS, parse_comment
 from sync.errors import InvalidSourceData
 from sync.order_data import (
     CUSTOMER_FIELDS,
@@ -64,8 +67,20 @@ ORDER_READERS: list[Callable[[Any], Any]] = [
 ]
 REFUND_READERS: list[Callable[[Any], Any]] = [parse_refund, refund_order_id, valid_id]
 CUSTOMER_READERS: list[Callable[[Any], Any]] = [parse_customer, parse_registration, valid_id]
-READERS = {"orders": ORDER_READERS, "refunds": REFUND_READERS, "customers": CUSTOMER_READERS}
-FIELDS = {"orders": ORDER_FIELDS, "refunds": REFUND_FIELDS, "customers": CUSTOMER_FIELDS}
+READERS = {
+    "orders": ORDER_READERS,
+    "refunds": REFUND_READERS,
+    "customers": CUSTOMER_READERS,
+    "reviews": [parse_review, valid_id],
+    "comments": [parse_comment, valid_id],
+}
+FIELDS = {
+    "orders": ORDER_FIELDS,
+    "refunds": REFUND_FIELDS,
+    "customers": CUSTOMER_FIELDS,
+    "reviews": REVIEW_FIELDS,
+    "comments": COMMENT_FIELDS,
+}
 
 
 def _items(*names: str) -> list[dict[str, Any]]:
@@ -80,6 +95,8 @@ SAMPLES = {
     "orders": _items("order.json", "orders-list.json", "real-order.json", "order-create-response.json"),
     "refunds": _items("order-refund.json", "order-refunds-list.json", "real-order-refund.json"),
     "customers": _items("customer.json", "customers-list.json", "real-customer.json"),
+    "reviews": _items("product-review.json", "product-reviews-list.json", "real-product-review.json"),
+    "comments": _items("wp-comment.json", "wp-comments-list.json"),
 }  # fmt: skip
 
 
@@ -102,8 +119,8 @@ def served() -> Iterator[SandboxServer]:
         seed=5,
         customers=60,
         orders=400,
-        reviews=0,
-        comments=0,
+        reviews=150,
+        comments=120,
         anchor=datetime(2025, 6, 1, tzinfo=UTC),
     )
     with SandboxServer(
@@ -116,7 +133,7 @@ def _pages(server: SandboxServer, route: str, **params: Any) -> list[dict[str, A
     items: list[dict[str, Any]] = []
     for page in range(1, 100):
         answer = requests.get(
-            f"{server.api_url}/wc/v3/{route}",
+            f"{server.api_url}/{route}",
             params={**params, "per_page": 100, "page": page, "orderby": "id"},
             auth=(USER, PASSWORD),
             timeout=30,
@@ -131,10 +148,12 @@ def _pages(server: SandboxServer, route: str, **params: Any) -> list[dict[str, A
 @pytest.mark.parametrize(
     ("kind", "route", "params"),
     [
-        ("orders", "orders", {"status": "any"}),
-        ("orders", "orders", {"status": "trash"}),
-        ("refunds", "refunds", {}),
-        ("customers", "customers", {"role": "all"}),
+        ("orders", "wc/v3/orders", {"status": "any"}),
+        ("orders", "wc/v3/orders", {"status": "trash"}),
+        ("refunds", "wc/v3/refunds", {}),
+        ("customers", "wc/v3/customers", {"role": "all"}),
+        ("reviews", "wc/v3/products/reviews", {"status": "all"}),
+        ("comments", "wp/v2/comments", {"type": "comment", "context": "edit", "status": "all"}),
     ],
 )
 def test_a_generated_shop_reads_the_same_asked_for_its_fields(
