@@ -64,7 +64,7 @@ _MISSING: Any = object()
 # payment URL or the links). At about a third of the bytes, a page costs a third of the decoding and
 # of the memory it holds while read ahead. A store that ignores it sends everything, as before.
 # Whatever a parser here (or a reader of the raw pages) starts to read must be named here too:
-# tests/sync/test_order_data_fields.py parses every sample both ways and compares.
+# tests/sync/test_fields_asked.py reads every sample both ways and compares.
 #: `parse_order`'s fields; `sync.window` reads `id` and `date_modified_gmt`, the coupon uses
 #: `coupon_lines`, the owner of an order `customer_id` and `billing.email`.
 ORDER_FIELDS = ",".join(

@@ -238,10 +238,11 @@ def test_loyalty_quarantine_lists_items_of_every_source_redacted_and_bounded(
     ids = first_page_ids(sandbox)
     victim = earning_order(store, ids[10:])
     broken = huge_line_total(store, victim)
-    broken["patch"] |= {
-        "customer_note": f"call me, Authorization: Basic {'QWxhZGRpbjpvcGVu' * 2}",
-        "payment_method_title": "x" * 100_000,
+    # In what the sync asks for (`_fields`): a line item's name and meta data.
+    broken["patch"]["line_items"][0] |= {
+        "name": "x" * 100_000,
         "meta_data": [
+            {"id": 6, "key": "note", "value": f"Authorization: Basic {'QWxhZGRpbjpvcGVu' * 2}"},
             {"id": 7, "key": "_api_token", "value": "tok-0123456789"},
             {"id": 8, "key": "echo", "value": f"{CONSUMER_KEY}:{CONSUMER_SECRET}"},
         ],
@@ -266,6 +267,7 @@ def test_loyalty_quarantine_lists_items_of_every_source_redacted_and_bounded(
     assert rows["orders"]["raw_size"] > 100_000
     stored = rows["orders"]["raw"]
     assert len(stored) <= MAX_PAYLOAD_CHARS + 20
+    assert '"_api_token"' in stored and '"echo"' in stored  # kept, their values redacted
     for secret in (CONSUMER_KEY, CONSUMER_SECRET, "QWxhZGRpbjpvcGVu", "tok-0123456789"):
         assert secret not in stored
         assert secret not in listed.stdout
