@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Date, DateTime, Table
@@ -33,6 +33,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 from ledger._dialect import dialect_insert
+from ledger.types import UTCDateTime
 
 Row = Sequence[Any]
 _PYFORMAT = re.compile(r"%\(([^)]+)\)s")
@@ -147,7 +148,18 @@ def _processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     # A decorated type (UTCDateTime) keeps its own checks and conversion; only the formatting of
     # what it gives is replaced.
     process_bind_param = type_.process_bind_param
-    return lambda value: fast(process_bind_param(value, dialect))
+    if not isinstance(type_, UTCDateTime):
+        return lambda value: fast(process_bind_param(value, dialect))
+
+    def utc(value: Any) -> Any:
+        # Most values are aware UTC already: UTCDateTime would pass them and drop the zone, the
+        # storage format write the wall time. One C call instead (its text ends in "+00:00");
+        # about 2 % of a full sync's CPU, most of it datetimes made only to be formatted.
+        if type(value) is datetime and value.tzinfo is UTC:
+            return value.isoformat(" ", "microseconds")[:-6]
+        return fast(process_bind_param(value, dialect))
+
+    return utc
 
 
 _SQLITE_DATETIME = (

@@ -226,6 +226,10 @@ def test_sqlite_dates_and_times_are_formatted_as_sqlalchemy_formats_them() -> No
             datetime(2024, 4, 30, 23, 30, tzinfo=PARIS),
             datetime(1, 1, 2, tzinfo=UTC),
             datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            datetime(2024, 5, 6, 7, 8, 9, 120, tzinfo=UTC),
+            datetime(
+                2024, 5, 6, 7, 8, 9, tzinfo=timezone(timedelta(0), "Z")
+            ),  # UTC, another object
             None,
         ],
         DateTime(): [datetime(2024, 1, 2, 3, 4, 5), datetime(5, 1, 1), NOW, date(2024, 1, 2), None],
