@@ -43,11 +43,13 @@ def requested(raw: Any) -> Spec | None:
         *parents, last = name.split(".")
         ref = spec
         for parent in parents:
-            if ref.get(parent) is True:  # the parent is kept whole: its sub-fields add nothing
-                break
+            if ref.get(parent) is True:
+                # The parent is kept whole already. WordPress's `break 2` leaves the loop over the
+                # names too: every name after this one is ignored (`billing,billing.email,id`
+                # keeps `billing` alone).
+                return spec
             ref = ref.setdefault(parent, {})
-        else:
-            ref[last] = True
+        ref[last] = True
     return spec
 
 

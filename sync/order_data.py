@@ -59,17 +59,22 @@ _AMOUNTS_MAX = 8192
 _MISSING: Any = object()
 
 # What the sync reads of each object, asked for with WordPress's `_fields` (a query parameter every
-# REST route of WordPress 4.9.8 and later honours; dotted names since 5.3): the store sends only
-# these, and WooCommerce's order controller only builds these (not the tax and shipping lines, the
-# payment URL or the links). At about a third of the bytes, a page costs a third of the decoding and
-# of the memory it holds while read ahead. A store that ignores it sends everything, as before.
+# REST route of WordPress 4.9.8 and later honours): the store sends only these, and WooCommerce's
+# order controller only builds these (not the tax and shipping lines, the meta data or the payment
+# URL; the links it builds are dropped). At about a third of the bytes, a page costs a third of
+# the decoding and of the memory it holds while read ahead. A store that ignores it sends
+# everything, as before. Dotted names (`billing.email`) are honoured only since WordPress 5.3:
+# before, they match nothing and the field is not sent at all, so a name the sync needs is never
+# dotted (`billing` whole); the one dotted name, `_links.up`, is a fallback the refunds listing
+# never needs (it sends `parent_id`). A name must not come after its parent's own name either: at
+# that point WordPress stops reading the list (`break 2` in `rest_filter_response_fields`).
 # Whatever a parser here (or a reader of the raw pages) starts to read must be named here too:
 # tests/sync/test_fields_asked.py reads every sample both ways and compares.
 #: `parse_order`'s fields; `sync.window` reads `id` and `date_modified_gmt`, the coupon uses
-#: `coupon_lines`, the owner of an order `customer_id` and `billing.email`.
+#: `coupon_lines`, the owner of an order `customer_id` and `billing`'s email.
 ORDER_FIELDS = ",".join(
     (
-        "id", "status", "customer_id", "billing.email", "date_created_gmt", "date_modified_gmt",
+        "id", "status", "customer_id", "billing", "date_created_gmt", "date_modified_gmt",
         "currency", "total", "total_tax", "shipping_total", "shipping_tax", "discount_total",
         "line_items", "fee_lines", "coupon_lines", "refunds",
     )

@@ -76,8 +76,12 @@ def refund_order_id(refund: dict[str, Any]) -> int | None:
     parent = refund.get("parent_id")
     if isinstance(parent, int) and parent > 0:
         return parent
-    for link in refund.get("_links", {}).get("up", []):
-        href = str(link.get("href", ""))
+    links = refund.get("_links")
+    ups = links.get("up") if isinstance(links, dict) else None  # PHP sends an empty one as []
+    for link in ups if isinstance(ups, list) else []:
+        href = link.get("href") if isinstance(link, dict) else None
+        if not isinstance(href, str):
+            continue
         tail = href.rstrip("/").rsplit("/", 1)[-1]
         if tail.isdigit():
             return int(tail)

@@ -72,6 +72,8 @@ def test_an_error_is_never_trimmed_and_an_empty_list_trims_nothing(
         (["id", "status"], {"id": True, "status": True}),  # _fields[]=id&_fields[]=status
         ({"0": "id", "1": "status"}, {"id": True, "status": True}),
         ("billing,billing.email", {"billing": True}),  # the parent kept whole
+        ("billing,billing.email,id", {"billing": True}),  # and nothing after it (`break 2`)
+        ("id,billing.email,billing", {"id": True, "billing": True}),
         ("billing.email,billing", {"billing": True}),
         ("", None),
         (None, None),

@@ -90,7 +90,7 @@ def test_nesting_depth_counts_only_structure(content: bytes, depth: int) -> None
 
 
 def test_escaped_quotes_never_count_as_the_ends_of_strings() -> None:
-    """Strings of every short mix of backslashes, quotes and brackets: the quotes kept are the
+    """Strings of 2,000 random short mixes of backslashes, quotes and brackets: the quotes kept are the
     strings' own, whatever the escapes (runs of backslashes pair up from their left)."""
     rng = random.Random(7)
     for _ in range(2_000):

@@ -105,6 +105,26 @@ def _reads_alike(kind: str, whole: dict[str, Any], trimmed: dict[str, Any]) -> N
         assert _outcome(read, trimmed) == _outcome(read, whole), (kind, read.__name__, whole["id"])
 
 
+@pytest.mark.parametrize("kind", sorted(FIELDS))
+def test_no_name_the_sync_needs_is_lost_by_an_older_wordpress_or_by_its_parent(kind: str) -> None:
+    """Dotted names match nothing before WordPress 5.3 (the field is then not sent at all), and
+    WordPress stops reading the list at a name whose parent it already keeps whole: only a
+    fallback may be dotted, and every name must count."""
+    names = FIELDS[kind].split(",")
+    assert {name for name in names if "." in name} <= {"_links.up"}  # refund_order_id's fallback
+    assert requested(FIELDS[kind]) == {
+        name.split(".")[0]: True if "." not in name else {name.split(".")[1]: True}
+        for name in names
+    }
+
+
+def test_a_refund_without_a_parent_or_a_usable_up_link_names_no_order() -> None:
+    for links in ([], {"up": "x"}, {"up": [1, {"href": 5}]}, {"self": []}, None, "x"):
+        assert refund_order_id({"id": 9, "_links": links}) is None
+    up = {"up": [{"href": "https://shop.example/wp-json/wc/v3/orders/42"}]}
+    assert refund_order_id({"id": 9, "parent_id": 0, "_links": up}) == 42
+
+
 @pytest.mark.parametrize("kind", sorted(SAMPLES))
 def test_every_sample_reads_the_same_trimmed_to_the_fields_asked_for(kind: str) -> None:
     spec = requested(FIELDS[kind])
