@@ -199,6 +199,40 @@ class Measured:
     wall_seconds: float
     peak_rss_mb: float
     cpu_seconds: float = 0.0  # user + system, of the child alone
+    #: Share of the machine's CPU time the hypervisor took while it ran (`stolen_share`).
+    stolen: float | None = None
+
+
+@dataclass(frozen=True)
+class MachineTicks:
+    """The machine's CPU time so far, in clock ticks: all of it, and what the hypervisor stole."""
+
+    total: int
+    steal: int
+
+
+def machine_ticks() -> MachineTicks | None:
+    """From the `cpu` line of /proc/stat (None where there is none). Its fields: user, nice,
+    system, idle, iowait, irq, softirq, steal, then guest time already counted in user and nice."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    ticks = [int(value) for value in fields[1:9]]
+    return MachineTicks(total=sum(ticks), steal=ticks[7])
+
+
+def stolen_share(before: MachineTicks | None, after: MachineTicks | None) -> float | None:
+    """What share of the machine's CPU time between two readings the hypervisor gave to other
+    guests ("steal"). On a shared virtual machine a run with much of it is slowed down and its
+    CPU seconds inflated (caches and cores shared with a busy neighbour): read its ratios as such.
+    """
+    if before is None or after is None or after.total <= before.total:
+        return None
+    return (after.steal - before.steal) / (after.total - before.total)
 
 
 def run_measured(command: list[str], *, env: dict[str, str] | None = None) -> Measured:
@@ -209,10 +243,11 @@ def run_measured(command: list[str], *, env: dict[str, str] | None = None) -> Me
     on a full pipe while nobody reads it.
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
+        ticks, started = machine_ticks(), time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=err, env=env, text=True)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+        stolen = stolen_share(ticks, machine_ticks())
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -223,6 +258,7 @@ def run_measured(command: list[str], *, env: dict[str, str] | None = None) -> Me
             wall_seconds=wall,
             peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
             cpu_seconds=usage.ru_utime + usage.ru_stime,
+            stolen=stolen,
         )
 
 

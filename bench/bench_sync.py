@@ -21,7 +21,9 @@ process of its own). The last line printed is the figures as JSON.
 Two modes, each read from one run: with `--latency-ms 300` the sandbox waits that long before
 every answer, as a real host does, and the ratio to read is (b), wall time (target <= 0.35 with
 `concurrency = 4`; 0.25 is the floor); without it the store answers at once and the ratio to read
-is (d), CPU time (target <= 3), which a shared, busy machine distorts least.
+is (d), CPU time (target <= 3), which a shared, busy machine distorts least. On a virtual machine
+the share of CPU time the hypervisor took from it ("steal", from /proc/stat) is measured during the
+download and the sync; when it is above 5 % the headline says the figures are inflated.
 
     .venv/bin/python bench/bench_sync.py              # full size, about 5 minutes
     .venv/bin/python bench/bench_sync.py --quick      # 1,000 and 10,000 orders, 15 seconds
@@ -66,7 +68,9 @@ from _common import (  # the sibling module, found through the line above
     SandboxProcess,
     StoreStats,
     clean_env,
+    machine_ticks,
     run_measured,
+    stolen_share,
 )
 
 DEFAULT_ORDERS = 100_000
@@ -82,6 +86,9 @@ CONCURRENCY = 4
 #: The targets of the sync issue: wall time with a slow store, CPU with a fast one, memory growth.
 LATENCY_TARGET = 0.35
 CPU_TARGET = 3.0
+#: Above this share of the machine taken by the hypervisor during a measured run, the headline
+#: says its figures are inflated (a quiet virtual machine shows 0-2 %).
+STOLEN_WARNING = 0.05
 MEMORY_TARGET = 1.2
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TIMEOUT_SECONDS = 120
@@ -98,6 +105,7 @@ class Download:
     requests: int
     megabytes: float
     cpu_seconds: float  # this process's CPU while downloading (the sandbox runs in its own)
+    stolen: float | None = None  # the hypervisor's share of the machine meanwhile (`stolen_share`)
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,7 @@ class SyncRun:
     peak_rss_mb: float
     summary: dict[str, Any]
     requests_by_kind: Counter[str]
+    stolen: float | None = None
 
 
 @dataclass
@@ -162,8 +171,14 @@ class SizeResult:
             ),
             "time_over_download": round(run.wall_seconds / self.download.seconds, 2),
             "peak_rss_mb": round(run.peak_rss_mb, 1),
+            "stolen_during_sync": _share(run.stolen),
+            "stolen_during_download": _share(self.download.stolen),
             "requests_by_kind": dict(sorted(run.requests_by_kind.items())),
         }
+
+
+def _share(stolen: float | None) -> float | None:
+    return None if stolen is None else round(stolen, 3)
 
 
 # -- the plain download (baseline b) -------------------------------------------------------------
@@ -185,7 +200,7 @@ def download_all(base_url: str, credentials: Credentials, *, whole: bool = False
     """Every page of every listing, one after another on one connection; JSON decode only."""
     session = requests.Session()
     count, size = 0, 0
-    started, cpu = time.perf_counter(), time.process_time()
+    ticks, started, cpu = machine_ticks(), time.perf_counter(), time.process_time()
     try:
         for endpoint, params in listings(whole=whole):
             page, last = 1, 1
@@ -199,7 +214,8 @@ def download_all(base_url: str, credentials: Credentials, *, whole: bool = False
                 page += 1
     finally:
         session.close()
-    return Download(time.perf_counter() - started, count, size / 1e6, time.process_time() - cpu)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return Download(seconds, count, size / 1e6, cpu, stolen_share(ticks, machine_ticks()))
 
 
 def _signed_get(
@@ -348,6 +364,7 @@ def bench_size(
                     peak_rss_mb=measured.peak_rss_mb,
                     summary=json.loads(measured.stdout),
                     requests_by_kind=sandbox.request_counts(),
+                    stolen=measured.stolen,
                 )
                 _say(f"  {run.summary['requests']:,} requests in {run.wall_seconds:.1f}s")
                 result.runs.append(run)
@@ -389,6 +406,8 @@ def render(results: list[SizeResult]) -> str:
         ("(b) sync / download, wall", [f"{r.figures(run)['time_over_download']:.2f}" for r, run in columns]),
         ("(d) sync / download, CPU", [f"{r.figures(run)['cpu_over_download']:.2f}" for r, run in columns]),
         ("sync peak RSS (MB)", [f"{run.peak_rss_mb:.0f}" for _, run in columns]),
+        ("CPU stolen by the hypervisor: download / sync",
+         [f"{_percent(r.download.stolen)} / {_percent(run.stolen)}" for r, run in columns]),
     ]  # fmt: skip
     if all(r.whole is not None for r, _ in columns):
         rows += [
@@ -409,6 +428,22 @@ def render(results: list[SizeResult]) -> str:
         row = label.ljust(width) + "".join(f"  {v:>{cells[i]}}" for i, v in enumerate(values))
         lines.append(row.rstrip())
     return "\n".join(lines)
+
+
+def _steal_warning(download: float | None, sync: float | None) -> list[str]:
+    """A line saying the run's figures are inflated, when the hypervisor took much of the machine
+    while the download or the sync ran (each is measured against the other)."""
+    if max(download or 0.0, sync or 0.0) < STOLEN_WARNING:
+        return []
+    return [
+        f"    ! the hypervisor took {_percent(download)} of the machine's CPU time during the"
+        f" download and {_percent(sync)} during the sync: these figures are inflated; measure again"
+        " on a quieter machine"
+    ]
+
+
+def _percent(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.0%}"
 
 
 def memory_ratios(results: list[SizeResult]) -> dict[str, float]:
@@ -449,6 +484,7 @@ def headline(results: list[SizeResult], *, latency_ms: int) -> list[str]:
                         f"    (against the same pages with every field, {result.whole.cpu_seconds:.1f}"
                         f" CPU seconds: {f['cpu_over_whole_download']:.2f})"
                     )
+            lines += _steal_warning(result.download.stolen, run.stolen)
     small, large = results[0], results[-1]
     for (database, ratio), run_small, run_large in zip(
         memory_ratios(results).items(), small.runs, large.runs, strict=True
