@@ -5,9 +5,10 @@ For tests, the demo and owners' dry runs; `sandbox.server` hands it every reques
 binds to loopback by default). Errors are `{"code", "message", "data": {"status", ...}}`.
 
 The routes of the server itself live here: `GET /sandbox` (the list of routes), credentials,
-faults, served overrides (broken JSON in place of an order or customer) and the request log. Each
-resource module in `sandbox.resources` adds its own `ControlRoute`s (placing orders, refunds,
-registrations, reviews, comments, ...), with a usage line that `GET /sandbox` lists.
+faults, served overrides (broken JSON in place of an order, refund, customer, review or
+comment) and the request log. Each resource module in `sandbox.resources` adds its own
+`ControlRoute`s (placing orders, refunds, registrations, reviews, comments, ...), with a usage line
+that `GET /sandbox` lists.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ JSON changes, in listings and by id, until the override is removed.
                                              {"patch": {...}} merges (RFC 7396: null removes)
     DELETE /sandbox/served/{resource}/{id}   serve the real item again
 
-for the resources in `RESOURCES` (orders, customers, reviews, comments).
+for the resources in `RESOURCES` (orders, refunds, customers, reviews, comments).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import copy
 import threading
 from typing import Any
 
-RESOURCES = ("orders", "customers", "reviews", "comments")
+RESOURCES = ("orders", "refunds", "customers", "reviews", "comments")
 _WHOLE = "item"
 _PATCH = "patch"
 

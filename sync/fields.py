@@ -44,6 +44,12 @@ def obj_at(value: Any, path: str) -> Mapping[str, Any]:
     return value
 
 
+def is_id(value: Any) -> bool:
+    """Whether `value` is an id the ledger can hold: an integer from 1 to the BIGINT maximum (as
+    JSON decodes it: `type`, so that `true` is not one)."""
+    return type(value) is int and 1 <= value <= MAX_INT
+
+
 # The readers of one field of an object: `integer(member(obj, key, parent), join(parent, key))`
 # and so on, with the field's path built only for an error (the hot path builds no string).
 

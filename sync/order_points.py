@@ -569,16 +569,14 @@ def store_refunds(
 ) -> int:
     """Cache refunds as received (one query for what is known already); returns how many are new.
 
-    A refund that names no id or no order is skipped: an order naming it quarantines instead.
+    A refund that names no usable id (1 to the BIGINT maximum) or no order is skipped: an order
+    naming it quarantines instead.
     """
     usable: dict[int, tuple[int, str]] = {}
     for raw in raws:
-        try:
-            refund_id = int(raw["id"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        order_id = refund_order_id(dict(raw))
-        if order_id is not None:
+        refund_id = valid_id(raw)
+        order_id = None if refund_id is None else refund_order_id(dict(raw))
+        if refund_id is not None and order_id is not None:
             usable[refund_id] = (order_id, json.dumps(raw, sort_keys=True))
     if not usable:
         return 0

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from sync.ahead import in_order
 from sync.errors import StoreAnswerUnusable, StoreError
+from sync.fields import is_id
 
 #: Requests a listing may make, per page the store announced, and on top of that.
 CEILING_PER_PAGE = 3
@@ -172,7 +173,9 @@ class Listing:
         """The items among `ids` that the store has, `BY_IDS_BATCH` ids a request (`include=`).
 
         An answer holding an id that was not asked for means the store ignored `include`: then
-        a missing id would look deleted, so the listing stops instead.
+        a missing id would look deleted, so the listing stops instead. An item without an id the
+        ledger could hold (none, `null`, text, 2^64) proves nothing of the kind: it is delivered as
+        it is, for the caller to quarantine or pass over, and the id it stands for is missing.
         """
         wanted = sorted(set(ids))
         for start in range(0, len(wanted), BY_IDS_BATCH):
@@ -180,7 +183,9 @@ class Listing:
             query = {**(params or {}), "include": batch, "per_page": BY_IDS_BATCH}
             items, _ = self.page(query)
             asked = set(batch)
-            strangers = sorted({i for i in map(item_id, items) if i not in asked}, key=str)
+            strangers = sorted(
+                {i for i in map(item_id, items) if is_id(i) and i not in asked}, key=str
+            )
             if strangers:
                 shown = ", ".join(str(s) for s in strangers[:5])
                 raise self.stalled(

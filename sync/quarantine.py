@@ -27,13 +27,13 @@ from sqlalchemy.orm import Session
 from ledger.batches import chunks
 from ledger.models import QuarantinedItem
 from sync.errors import InvalidSourceData
+from sync.fields import is_id
 from sync.redaction import MASK, redact
 
 #: The most of an item kept: enough to see what was wrong, never a flood in the database.
 MAX_PAYLOAD_CHARS = 16_000
 #: Deeper than this, nested values are replaced by a marker (real WooCommerce items nest ~5 deep).
 MAX_DEPTH = 32
-MAX_ID = 2**63 - 1  # BIGINT
 _TRUNCATED = "…(truncated)"
 # JSON keys whose values are credentials, and WooCommerce meta entries (`{"key", "value"}`) named
 # so: their values are masked whatever they look like (strings go through `sync.redaction` too).
@@ -61,9 +61,7 @@ def valid_id(raw: Any) -> int | None:
     if not isinstance(raw, Mapping):
         return None
     value = raw.get("id")
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        return None
-    return value
+    return value if is_id(value) else None
 
 
 def item_ref(raw: Any) -> str:

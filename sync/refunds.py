@@ -14,6 +14,7 @@ from typing import Any
 
 from sync.client import StoreClient
 from sync.errors import StoreRejected
+from sync.fields import is_id
 from sync.order_data import REFUND_FIELDS
 from sync.paging import Listing
 from sync.window import wc_time
@@ -72,9 +73,10 @@ def _fetch_per_order(
 
 
 def refund_order_id(refund: dict[str, Any]) -> int | None:
-    """The order a refund belongs to: `parent_id` where present, else its `up` link."""
+    """The order a refund belongs to: `parent_id` where present, else its `up` link (None: neither
+    names an id the ledger can hold, 1 to the BIGINT maximum)."""
     parent = refund.get("parent_id")
-    if isinstance(parent, int) and parent > 0:
+    if isinstance(parent, int) and is_id(parent):
         return parent
     links = refund.get("_links")
     ups = links.get("up") if isinstance(links, dict) else None  # PHP sends an empty one as []
@@ -83,6 +85,6 @@ def refund_order_id(refund: dict[str, Any]) -> int | None:
         if not isinstance(href, str):
             continue
         tail = href.rstrip("/").rsplit("/", 1)[-1]
-        if tail.isdigit():
+        if tail.isascii() and tail.isdigit() and len(tail) < 20 and is_id(int(tail)):
             return int(tail)
     return None

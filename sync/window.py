@@ -36,12 +36,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sync.ahead import start_thread
+from sync.fields import MAX_INT
 from sync.paging import Listing, ListingStalled, PageSource
 
 ONE_SECOND = timedelta(seconds=1)
 #: Above this many items modified in one second, excluding them by id would make the URL too long.
 MAX_TIE_IDS = 400
-MAX_ID = 2**63 - 1
 
 #: How long closing the pages waits for fetching threads (daemonic: the process never waits).
 JOIN_SECONDS = 2.0
@@ -156,7 +156,7 @@ def keyset_key(item: Any) -> tuple[datetime | None, int | None]:
         return None, None
     item_id: Any = item.get("id")
     usable = type(item_id) is int or (isinstance(item_id, int) and not isinstance(item_id, bool))
-    if not usable or not 1 <= item_id <= MAX_ID:  # `type` first: the JSON case, no isinstance
+    if not usable or not 1 <= item_id <= MAX_INT:  # `type` first: the JSON case, no isinstance
         item_id = None
     raw = item.get("date_modified_gmt")
     try:
@@ -193,6 +193,7 @@ class ModifiedWindow:
         """Yield pages as they arrive. Slice 0 comes first; later slices may interleave."""
         first = _SliceState(lo=self._lo, hi=self._hi, position=self._lo)
         items, total, done = self._next(first)
+        items = [item for item in items if not _beyond(item, self._hi)]  # as `_slice_page` does
         if self._on_total is not None and total is not None:
             self._on_total(total)
         if done:
@@ -301,11 +302,12 @@ class ModifiedWindow:
             items = self._fetch_tie_second(state)
             return items, None, state.position > state.hi
         params = self._keyset_params(state)
+        asked = (state.position, state.hi)
         items, total = self._listing.page(params, label=f"GET {self._listing.endpoint}")
         if len(items) < self._listing.per_page:
             return items, total, True
         before = (state.position, set(state.tie_ids), state.skip)
-        self._advance(state, items)
+        self._advance(state, items, asked)
         if (state.position, state.tie_ids, state.skip) == before:
             # Nothing after the position that was not delivered already: never ask again.
             items = self._unstall(state, params, len(items))
@@ -372,14 +374,21 @@ class ModifiedWindow:
         return fresh + unusable
 
     @staticmethod
-    def _advance(state: _SliceState, items: list[dict[str, Any]]) -> None:
+    def _advance(
+        state: _SliceState, items: list[dict[str, Any]], asked: tuple[datetime, datetime]
+    ) -> None:
         """Move the keyset past a full page: to its last dated second, excluding what was seen.
 
         Items without a usable date sit between their neighbours, so the neighbours place the
         walk; their ids are excluded with the ties (delivered already). A page with nothing to
         exclude (items without an id) are skipped over with `offset` while the walk stays there.
+        So do items dated outside the seconds `asked` for (the store filters on the date it
+        holds, so the page shows another: an order modified while the page was being written, or
+        a date made up on the way): placing the walk at such a date, a year ahead say, would
+        pass over every item between (`_misplaced`).
         """
         keys = [keyset_key(item) for item in items]
+        keys = [(None, i) if _misplaced(modified, asked) else (modified, i) for modified, i in keys]
         dated = [(modified, i) for modified, i in keys if modified is not None and i is not None]
         undated = {i for modified, i in keys if modified is None and i is not None}
         last = max((modified for modified, _ in dated), default=None)
@@ -399,18 +408,25 @@ class ModifiedWindow:
 
 
 def _slice_page(state: _SliceState, items: list[dict[str, Any]], done: bool) -> WindowPage:
-    """The page a slice's answer makes, under the board's lock. If the slice was split while the
-    request was on its way, items beyond its new end belong to the later half: they are left out,
-    and the slice is done (the answer is in date order, so everything up to its end came first).
-    Items without a usable date stay (delivered twice at worst: quarantining is idempotent)."""
+    """The page a slice's answer makes, under the board's lock. Items dated after the slice's end
+    are left out: if the slice was split while the request was on its way, they belong to the later
+    half (and the walk, placed by them, is past the end: the slice is done); an item dated after
+    the window's end was modified since the page was selected, and is the next run's (or the
+    catch-up pass's). Items without a usable date stay (delivered twice at worst: quarantining is
+    idempotent)."""
     kept = [item for item in items if not _beyond(item, state.hi)]
-    done = done or len(kept) < len(items) or state.position > state.hi
+    done = done or state.position > state.hi
     state.delivered += len(kept)
     if state.first is None:
         state.first = min((m for m, _ in map(keyset_key, kept) if m is not None), default=None)
     state.finished = done
     through = state.hi if done else state.position - ONE_SECOND
     return WindowPage(state.lo, state.hi, kept, through, last_of_slice=done)
+
+
+def _misplaced(modified: datetime | None, asked: tuple[datetime, datetime]) -> bool:
+    """Whether an item's date is outside the seconds asked for (both ends included)."""
+    return modified is not None and not asked[0] <= modified <= asked[1]
 
 
 def _beyond(item: Any, end: datetime) -> bool:

@@ -123,6 +123,11 @@ def test_a_refund_without_a_parent_or_a_usable_up_link_names_no_order() -> None:
         assert refund_order_id({"id": 9, "_links": links}) is None
     up = {"up": [{"href": "https://shop.example/wp-json/wc/v3/orders/42"}]}
     assert refund_order_id({"id": 9, "parent_id": 0, "_links": up}) == 42
+    for parent in (2**64, 2**63, -4, True, 4.0, "4"):  # not an id the ledger can hold: the link
+        assert refund_order_id({"id": 9, "parent_id": parent, "_links": up}) == 42
+    for tail in (str(2**64), "0", "²", "-4", "4.0", "9" * 5000):
+        href = f"https://shop.example/wp-json/wc/v3/orders/{tail}"
+        assert refund_order_id({"id": 9, "_links": {"up": [{"href": href}]}}) is None
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLES))

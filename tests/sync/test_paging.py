@@ -173,6 +173,14 @@ def test_a_store_ignoring_include_stops_instead_of_calling_the_orders_deleted(
         fetch_orders_by_ids(client(), [5, 6, 7], status="any")
 
 
+def test_items_without_a_usable_id_in_a_by_ids_answer_are_delivered_not_taken_for_strangers(
+    mock: responses.RequestsMock,
+) -> None:
+    broken = [{"id": 2**64}, {"id": None}, {"id": "6"}, {"id": True}, {"id": 0}, None, {}]
+    serve(mock, "orders", lambda query: page([{"id": 5}, *broken], 2))
+    assert fetch_orders_by_ids(client(), [5, 6, 7], status="any") == [{"id": 5}, *broken]
+
+
 def test_keyset_guard_lets_a_real_bulk_edit_page_through_in_one_pass(
     mock: responses.RequestsMock,
 ) -> None:

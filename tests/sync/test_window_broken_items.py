@@ -15,6 +15,15 @@ from sync.window import ModifiedWindow, keyset_key, wc_time
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 BULK_SECOND = START + timedelta(days=5)
+END = START + timedelta(days=30)
+#: Dates an item may show that are not the one the store sorted and filtered it by: far ahead (made
+#: up on the way), just after the window's end (modified while its page was being written), and
+#: before the window's start.
+MISDATED = {
+    "far ahead": "2999-01-01T00:00:00",
+    "after the end": wc_time(END + timedelta(minutes=1)),
+    "before the start": "1970-01-01T00:00:00",
+}
 
 
 @dataclass
@@ -62,6 +71,8 @@ class BrokenItemsStore:
             return {"id": None, "date_modified_gmt": wc_time(modified)}
         if kind == "no date":
             return {"id": item_id}
+        if kind in MISDATED:
+            return {"id": item_id, "date_modified_gmt": MISDATED[kind]}
         return {"id": item_id, "date_modified_gmt": wc_time(modified)}
 
 
@@ -88,6 +99,28 @@ def test_every_well_formed_item_is_delivered_past_broken_ones(
     well_formed = {i for _, i in store.rows if i not in store.broken}
     assert well_formed <= seen
     assert len(delivered) < 2 * len(store.rows), "broken items are delivered a bounded few times"
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+@pytest.mark.parametrize("seed", [6, 7, 8])
+def test_an_item_dated_outside_the_window_does_not_move_the_walk_past_the_items_after_it(
+    seed: int, concurrency: int
+) -> None:
+    store = BrokenItemsStore(seed, valid=700, broken=0, bulk=0)
+    order = sorted(store.rows)
+    # One of each early on the first page, mid-page, and the last item of a page.
+    picks = [order[10][1], order[50][1], order[99][1], order[250][1], order[399][1]]
+    kinds = list(MISDATED)
+    store.broken = {item_id: kinds[n % len(kinds)] for n, item_id in enumerate(picks)}
+    window = ModifiedWindow(
+        store, "orders", {"status": "any"}, lo=START, hi=END, per_page=100, concurrency=concurrency
+    )
+    delivered = [item for page in window.pages() for item in page.items]
+    seen = {item["id"] for item in delivered}
+    assert {i for _, i in store.rows if i not in store.broken} <= seen
+    # Dated after the end: left to the next run; before the start: delivered as they are.
+    assert {i for i, kind in store.broken.items() if kind == "before the start"} <= seen
+    assert not {i for i, kind in store.broken.items() if kind != "before the start"} & seen
 
 
 def test_a_page_made_only_of_nulls_is_skipped_with_an_offset_and_nothing_after_it_is_lost() -> None:
