@@ -65,14 +65,15 @@ def valid_id(raw: Any) -> int | None:
 
 
 def item_ref(raw: Any) -> str:
-    """How a quarantined item is known: its id, else the id it carried, else a content digest."""
+    """How a quarantined item is known: its id, else the id it carried (redacted: a store may echo a
+    credential anywhere), else a content digest."""
     found = valid_id(raw)
     if found is not None:
         return str(found)
     if isinstance(raw, Mapping):
         value = raw.get("id")
         if isinstance(value, str | int | float) and not isinstance(value, bool):
-            return f"id={json.dumps(value)[:60]}"
+            return f"id={redact(json.dumps(value))[:60]}"
     canonical = json.dumps(_bounded(raw, MAX_DEPTH), sort_keys=True, default=str)
     return f"sha256:{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"
 
@@ -164,7 +165,7 @@ class Quarantine:
     def _add_one(self, session: Session, item: Rejected, now: datetime) -> None:
         payload, size = self.payload(item.raw)
         reason = redact(item.reason)
-        field = item.field[:255] if item.field else None
+        field = redact(item.field)[:255] if item.field else None
         existing = session.execute(
             select(QuarantinedItem).where(
                 QuarantinedItem.store_id == self.store_id,
@@ -208,7 +209,7 @@ class Quarantine:
         secret_entry = isinstance(named, str) and _SECRET_NAME.search(named) is not None
         out: dict[str, Any] = {}
         for key, inner in value.items():
-            name = str(key)
+            name = redact(str(key))  # keys are the store's text too
             hidden = _SECRET_NAME.search(name) is not None or (secret_entry and name == "value")
             out[name] = (
                 MASK if hidden and inner not in (None, "") else self._redacted(inner, depth - 1)

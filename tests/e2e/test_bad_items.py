@@ -244,6 +244,25 @@ def refund_order(store: SandboxStore, refund_id: int) -> int:
     )
 
 
+def test_credentials_an_item_echoes_as_its_id_or_as_a_key_are_stored_redacted(
+    sync: Sync, sandbox: SandboxServer, engine_for: Callable[[], Engine]
+) -> None:
+    """Only values were redacted: an id (the quarantined item's ref) and an object's keys were
+    stored as the store sent them (found by a review, 3 Dec)."""
+    ids = first_page_ids(sandbox)
+    serve_broken(sandbox, "orders", ids[10], {"patch": {"id": CONSUMER_SECRET}})
+    echoed = {f"{CONSUMER_KEY}:{CONSUMER_SECRET}": "echo"}
+    serve_broken(sandbox, "orders", ids[20], {"patch": {"total": "n/a", "billing": echoed}})
+
+    assert sync().quarantined == 2
+
+    items = quarantined(engine_for())
+    stored = " ".join(f"{i.item_ref} {i.payload} {i.error} {i.field}" for i in items)
+    assert CONSUMER_KEY not in stored and CONSUMER_SECRET not in stored
+    assert {i.item_ref for i in items} >= {'id="***"'}
+    assert any('"***:***": "echo"' in i.payload for i in items)
+
+
 def test_a_whole_page_of_items_without_id_or_date_is_skipped_and_nothing_else_is(
     sync: Sync,
     store: SandboxStore,
