@@ -136,11 +136,11 @@ class Listing:
         if len(items) < self.per_page:
             return
         announced = -(-total // self.per_page) if ahead > 1 and total is not None else 1
-        numbers = range(2, announced + 1)
-        queries = [{**params, "page": n} for n in numbers]
-        answers = in_order((partial(self.page, q) for q in queries), ahead)
+        # Drawn as they are asked (`in_order` is lazy): a store may announce 10^18 items.
+        queries = ({**params, "page": n} for n in range(2, announced + 1))
+        answers = in_order((partial(self._asked, q) for q in queries), ahead)
         with closing(answers):
-            for query, (items, _) in zip(queries, answers, strict=False):
+            for query, (items, _) in answers:
                 self._check_progress(query, items, delivered)
                 yield items
                 if len(items) < self.per_page:
@@ -154,6 +154,9 @@ class Listing:
             if len(items) < self.per_page:
                 return
             number += 1
+
+    def _asked(self, query: dict[str, Any]) -> tuple[dict[str, Any], tuple[list[Any], int | None]]:
+        return query, self.page(query)
 
     def _check_progress(
         self, query: Mapping[str, Any], items: list[Any], delivered: set[int | str | None]

@@ -258,7 +258,8 @@ def test_credentials_an_item_echoes_as_its_id_or_as_a_key_are_stored_redacted(
 
     items = quarantined(engine_for())
     stored = " ".join(f"{i.item_ref} {i.payload} {i.error} {i.field}" for i in items)
-    assert CONSUMER_KEY not in stored and CONSUMER_SECRET not in stored
+    assert CONSUMER_KEY not in stored
+    assert CONSUMER_SECRET not in stored
     assert {i.item_ref for i in items} >= {'id="***"'}
     assert any('"***:***": "echo"' in i.payload for i in items)
 

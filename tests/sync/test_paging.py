@@ -8,8 +8,10 @@ listing without its guards fails here instead of hanging.
 from __future__ import annotations
 
 import json
+import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,7 +22,7 @@ from requests import PreparedRequest
 from sync.client import ClientSettings, StoreClient
 from sync.customers import fetch_new_customers
 from sync.orders import fetch_orders_by_ids, fetch_orders_window
-from sync.paging import ListingStalled
+from sync.paging import Listing, ListingStalled
 from sync.refunds import fetch_refunds_created
 from tests.sync.test_client import KEY, SECRET, FakeClock
 
@@ -179,6 +181,30 @@ def test_items_without_a_usable_id_in_a_by_ids_answer_are_delivered_not_taken_fo
     broken = [{"id": 2**64}, {"id": None}, {"id": "6"}, {"id": True}, {"id": 0}, None, {}]
     serve(mock, "orders", lambda query: page([{"id": 5}, *broken], 2))
     assert fetch_orders_by_ids(client(), [5, 6, 7], status="any") == [{"id": 5}, *broken]
+
+
+def test_a_huge_total_announced_costs_the_pages_served_and_no_memory() -> None:
+    """The pages it announced were made into queries all at once before page 2 was asked for: at
+    10^18 items, 10^16 of them, until the process ran out of memory (found by a review, 3 Dec).
+    Here 10^8 items, a million pages: hundreds of megabytes the old way, nothing now."""
+    asked: list[int] = []
+
+    class Store:
+        def get(self, endpoint: str, params: dict[str, Any]) -> SimpleNamespace:
+            asked.append(params["page"])
+            items = [{"id": params["page"] * 1000 + i} for i in range(100)]
+            return SimpleNamespace(items=items if params["page"] < 3 else [], total=10**8)
+
+    tracemalloc.start()
+    try:
+        pages = list(Listing(Store(), "refunds", per_page=100).numbered({}, ahead=3))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000
+    assert [len(p) for p in pages] == [100, 100, 0]
+    assert asked[:3] == [1, 2, 3]
+    assert len(asked) <= 5  # at most `ahead` - 1 beyond the end
 
 
 def test_keyset_guard_lets_a_real_bulk_edit_page_through_in_one_pass(
