@@ -120,3 +120,14 @@ def decode(content: bytes, *, max_memory: int) -> Any:
         raise NotJson(
             f"the answer is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except ValueError:  # an integer of more digits than Python converts: decoded again, below
+        return json.loads(content, parse_int=_integer_or_text)
+
+
+def _integer_or_text(digits: str) -> int | str:
+    """A JSON integer; one longer than Python converts (`sys.get_int_max_str_digits`, 4,300) stays
+    its text, for the reader of its field to refuse (naming it) and an unread field to pass."""
+    try:
+        return int(digits)
+    except ValueError:
+        return digits

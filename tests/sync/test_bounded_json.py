@@ -154,6 +154,16 @@ def test_what_is_not_json_raises_value_error_for_the_client_to_retry(content: by
         decode(content, max_memory=2**20)
 
 
+def test_an_integer_longer_than_python_converts_is_kept_as_its_text() -> None:
+    """Python refuses to convert more than 4,300 digits: json's plain ValueError escaped the
+    client's errors and stopped the listing for one field of one item (found by a review, 3 Dec).
+    """
+    digits = "9" * 5000
+    value = decode(f'[{{"id": 1, "total_tax": {digits}, "n": -12}}]'.encode(), max_memory=2**20)
+
+    assert value == [{"id": 1, "total_tax": digits, "n": -12}]
+
+
 # -- what is not JSON ------------------------------------------------------------------------
 
 

@@ -25,6 +25,8 @@ import responses
 
 from loyalty.errors import StoreRejected, StoreUnavailable
 from sync.client import ClientSettings, Page, StoreClient
+from sync.errors import InvalidSourceData
+from sync.order_data import parse_order
 from tests.samples import WOOCOMMERCE_SAMPLES
 
 KEY = "ck_0123456789abcdef0123456789abcdef01234567"
@@ -287,6 +289,27 @@ def test_transport_faults_are_retried(mock: responses.RequestsMock, error: Excep
 
     assert client.get("orders").items == [{"id": 1}]
     assert client.requests_made == 2
+
+
+def test_one_item_with_an_integer_of_5000_digits_is_that_items_problem_not_the_pages(
+    mock: responses.RequestsMock,
+) -> None:
+    """json's plain ValueError (Python converts 4,300 digits at most) escaped the client's errors
+    and stopped the listing (found by a review, 3 Dec): the item is read, the field refused."""
+    digits = "9" * 5000
+    good = sample_order()
+    broken = {**good, "id": good["id"] + 1, "customer_id": "__DIGITS__"}
+    body = json.dumps([good, broken]).replace('"__DIGITS__"', digits)
+    mock.get(ORDERS, body=body, content_type="application/json")
+    client, _ = make_client()
+
+    items = client.get("orders").items
+
+    assert parse_order(items[0]).order_id == good["id"]
+    with pytest.raises(InvalidSourceData) as refused:
+        parse_order(items[1])
+    assert refused.value.field == "customer_id"
+    assert len(str(refused.value)) < 500
 
 
 @pytest.mark.parametrize("body", ['[{"id": 1}, {"id": 2', "<html>Gateway</html>", ""])
@@ -604,3 +627,7 @@ def test_real_http_exchange_logs_no_key_or_signature_at_debug(
     assert "GET /wp-json/wc/v3/orders?include=1%2C2" in caplog.text  # urllib3's request line
     assert KEY not in caplog.text
     assert "oauth_consumer_key=***" in caplog.text
+
+
+def sample_order() -> dict[str, Any]:
+    return dict(json.loads((WOOCOMMERCE_SAMPLES / "order.json").read_text()))
