@@ -15,7 +15,7 @@ the answer, so it is sent again until the store has taken it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -40,6 +40,8 @@ GONE_CODES = frozenset(
     {"woocommerce_rest_invalid_id", "wc_user_invalid_id", "rest_user_invalid_id"}
 )
 MAX_ATTEMPTS = 10
+#: How much of a batch item's error code and message is kept (a store's text has no bound).
+MAX_CODE, MAX_MESSAGE = 100, 500
 #: Called with the ledger ids of customers the store says do not exist, in the write's transaction.
 OnGone = Callable[[Session, Sequence[int]], None]
 
@@ -268,9 +270,9 @@ def _record_answer(
             _record_success(session, states, write, now)
             result.written += 1
             continue
-        code = str(error.get("code", ""))
+        code, said = _error_of(error)
         gone = code in GONE_CODES
-        message = redact(f"customer {write.wc_id}: {code}: {error.get('message', '')}")
+        message = redact(f"customer {write.wc_id}: {code}: {said}")
         gave_up = _record_failure(session, states, write, message, gone=gone, now=now)
         result.gave_up += int(gave_up)
         result.failed += int(not gave_up)
@@ -278,6 +280,14 @@ def _record_answer(
         if gone:
             gone_ids.append(write.customer_id)
     return gone_ids
+
+
+def _error_of(error: Any) -> tuple[str, str]:
+    """A batch item's error as (code, message): WooCommerce's `{"code", "message"}` object, or
+    whatever else a store put there (text, `true`), as text; each bounded, as a store's text is."""
+    if isinstance(error, Mapping):
+        return str(error.get("code", ""))[:MAX_CODE], str(error.get("message", ""))[:MAX_MESSAGE]
+    return "", str(error)[:MAX_MESSAGE]
 
 
 def _load_states(session: Session, customer_ids: list[int]) -> dict[int, MetaWrite]:

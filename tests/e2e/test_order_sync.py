@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+import responses
+from requests import PreparedRequest
 from sqlalchemy import Engine, func, select
 
 from ledger.balances import verify_balances
@@ -185,6 +188,39 @@ def test_a_customer_deleted_in_the_store_is_recorded_and_not_retried_forever(
     with session_scope(engine) as session:
         state = session.execute(select(MetaWrite).where(MetaWrite.gave_up.is_(True))).scalar_one()
     assert "invalid" in (state.last_error or "").lower()
+
+
+@pytest.mark.parametrize("error", ["write failed", True, ["x" * 10_000]])
+def test_a_batch_answer_whose_errors_are_not_objects_records_them_and_retries(
+    error: object,
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """`"error": "write failed"` (or `true`) instead of WooCommerce's {code, message} made the
+    write-back fail with AttributeError, nothing recorded (found by a review, 3 Dec)."""
+
+    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
+        ids = [item["id"] for item in json.loads(request.body or b"{}")["update"]]
+        return 200, {}, json.dumps({"update": [{"id": i, "error": error} for i in ids]})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add_passthru(sandbox.base_url)
+        mock.add_callback(responses.POST, f"{sandbox.base_url}/wp-json/wc/v3/customers/batch",
+                          callback=answer, content_type="application/json")  # fmt: skip
+        first = sync()
+
+    assert first.write_failures > 0
+    assert first.customers_written == 0
+    engine = engine_for()
+    with session_scope(engine) as session:
+        errors = session.execute(select(MetaWrite.last_error)).scalars().all()
+    assert errors
+    assert all(e is not None and 0 < len(e) < 700 for e in errors)
+    assert sync().customers_written == first.write_failures
+    assert_exact(store, config, engine)
 
 
 def test_a_failed_write_back_is_kept_and_retried_on_the_next_run(
