@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
@@ -55,6 +55,10 @@ from sync.refunds import refund_order_id
 #: live through most of the listing: 10,000 held about 4 MB at 100,000 orders, for no CPU
 #: measurably saved against 2,000.
 RUN_REFUNDS = 2_000
+#: An order dated more than this after the store's clock (its `Date` header as the run started) is
+#: quarantined: WooCommerce dates it by that clock, so the date was made up on the way (a plugin,
+#: a broken row); taken as it is it would date its entries there, and a listing's walk by it.
+MAX_AHEAD = timedelta(days=1)
 
 RefundFetcher = Callable[[dict[int, set[int]]], list[dict[str, Any]]]
 CategoryLookup = Callable[[set[int]], Mapping[int, frozenset[int]]]
@@ -214,6 +218,7 @@ class OrderPoints:
         self, session: Session, raw_orders: list[dict[str, Any]], outcome: Outcome, now: datetime
     ) -> None:
         parsed, rejected = parse_page("orders", raw_orders, parse_order)
+        parsed = self._not_ahead(parsed, rejected, now)
         parsed, usable = _latest_copies(raw_orders, parsed, rejected)
         decided_from = len(rejected)
         if parsed:
@@ -236,6 +241,29 @@ class OrderPoints:
         outcome.quarantined += self.quarantine.add(session, rejected, now=now)
         usable -= {r.ref for r in rejected[decided_from:]}
         self.quarantine.release(session, "orders", usable, now=now)
+
+    def _not_ahead(
+        self, parsed: list[tuple[Order, Any]], rejected: list[Rejected], now: datetime
+    ) -> list[tuple[Order, Any]]:
+        """The orders dated at most `MAX_AHEAD` after the store's clock; the others rejected."""
+        latest = (self.store_now() if self.store_now is not None else now) + MAX_AHEAD
+        kept = []
+        for order, raw in parsed:
+            field, when = max(
+                ("date_created_gmt", order.created_at),
+                ("date_modified_gmt", order.modified_at),
+                key=lambda named: named[1],
+            )
+            if when <= latest:
+                kept.append((order, raw))
+                continue
+            error = InvalidSourceData(
+                f"order {order.order_id}: {field} {when:%Y-%m-%d %H:%M:%S} is more than a day"
+                f" after the store's clock ({latest - MAX_AHEAD:%Y-%m-%d %H:%M:%S} UTC)",
+                field=field,
+            )
+            rejected.append(reject("orders", raw, error, after=None))
+        return kept
 
     def recalculate(
         self,

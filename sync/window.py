@@ -193,7 +193,6 @@ class ModifiedWindow:
         """Yield pages as they arrive. Slice 0 comes first; later slices may interleave."""
         first = _SliceState(lo=self._lo, hi=self._hi, position=self._lo)
         items, total, done = self._next(first)
-        items = [item for item in items if not _beyond(item, self._hi)]  # as `_slice_page` does
         if self._on_total is not None and total is not None:
             self._on_total(total)
         if done:
@@ -288,7 +287,7 @@ class ModifiedWindow:
         while not stop.is_set():
             items, _, done = self._next(state)
             with board.lock:  # against a split of this slice meanwhile
-                page = _slice_page(state, items, done)
+                page = _slice_page(state, items, done, self._hi)
                 board.delivered()
             _put(out, page, stop)
             if page.last_of_slice:
@@ -407,14 +406,17 @@ class ModifiedWindow:
         state.skip += sum(1 for _, i in keys if i is None)
 
 
-def _slice_page(state: _SliceState, items: list[dict[str, Any]], done: bool) -> WindowPage:
-    """The page a slice's answer makes, under the board's lock. Items dated after the slice's end
-    are left out: if the slice was split while the request was on its way, they belong to the later
-    half (and the walk, placed by them, is past the end: the slice is done); an item dated after
-    the window's end was modified since the page was selected, and is the next run's (or the
-    catch-up pass's). Items without a usable date stay (delivered twice at worst: quarantining is
-    idempotent)."""
-    kept = [item for item in items if not _beyond(item, state.hi)]
+def _slice_page(
+    state: _SliceState, items: list[dict[str, Any]], done: bool, window_end: datetime
+) -> WindowPage:
+    """The page a slice's answer makes, under the board's lock. If the slice was split while the
+    request was on its way, items dated after its new end belong to the later half: they are left
+    out, and the slice is done (the walk, placed by them, is past its end). Items dated after the
+    window's end stay: the store filtered them by another date (modified since the page was
+    selected, or a date made up on the way), and no slice would deliver them; the sync decides
+    the one as it is now, and quarantines the other (`sync.order_points`). Items without a usable
+    date stay too (delivered twice at worst: quarantining is idempotent)."""
+    kept = [item for item in items if not _later_half(item, state.hi, window_end)]
     done = done or state.position > state.hi
     state.delivered += len(kept)
     if state.first is None:
@@ -429,9 +431,9 @@ def _misplaced(modified: datetime | None, asked: tuple[datetime, datetime]) -> b
     return modified is not None and not asked[0] <= modified <= asked[1]
 
 
-def _beyond(item: Any, end: datetime) -> bool:
+def _later_half(item: Any, end: datetime, window_end: datetime) -> bool:
     modified, _ = keyset_key(item)
-    return modified is not None and modified > end
+    return modified is not None and end < modified <= window_end
 
 
 def _put(

@@ -186,15 +186,40 @@ def test_an_order_dated_years_ahead_does_not_make_the_walk_pass_over_the_orders_
 ) -> None:
     """The store lists it by the date it holds and shows another: placed at 2999, the keyset walk
     went past every later order and the cursor to the window's end, and the run said all was well
-    (found by a review, 3 Dec)."""
+    (found by a review, 3 Dec). It is quarantined, and decided once it shows its real date."""
     victim = first_page_ids(sandbox)[50]
     serve_broken(sandbox, "orders", victim, {"patch": {"date_modified_gmt": "2999-01-01T00:00:00"}})
 
-    sync()
+    assert sync().quarantined == 1
 
     engine = engine_for()
+    [item] = quarantined(engine)
+    assert (item.item_ref, item.field) == (str(victim), "date_modified_gmt")
+    assert "2999-01-01 00:00:00 is more than a day after the store's clock" in item.error
     assert_exact_without(store, config, engine, {victim})
     assert sync().entries_appended == 0
+    serve_real(sandbox, "orders", victim)
+    store.touch_order(victim)
+    assert sync().quarantined == 0
+    assert_exact(store, config, engine)
+    assert quarantined(engine)[0].resolved_at is not None
+
+
+def test_an_order_shown_modified_after_the_window_was_fixed_is_decided_as_it_is(
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """Selected by the date it held, written out after it changed: an hour after the store's clock
+    is a date it may show, and the walk goes on past it."""
+    victim = first_page_ids(sandbox)[50]
+    later = wc_time(store.now() + timedelta(hours=1))
+    serve_broken(sandbox, "orders", victim, {"patch": {"date_modified_gmt": later}})
+
+    assert sync().quarantined == 0
+    assert_exact(store, config, engine_for())
 
 
 def test_a_refund_with_an_id_beyond_64_bits_holds_back_its_order_only(

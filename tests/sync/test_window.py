@@ -231,10 +231,13 @@ def test_an_answer_in_flight_when_its_slice_was_split_keeps_only_what_is_left_of
         {"id": i, "date_modified_gmt": wc_time(START + timedelta(seconds=i))} for i in range(150)
     ]
     state.position = START + timedelta(seconds=149)  # as the keyset walk left it
-    page = _slice_page(state, items, done=False)
+    page = _slice_page(state, items, done=False, window_end=START + timedelta(seconds=199))
     assert [item["id"] for item in page.items] == list(range(100))
     assert page.last_of_slice
     assert page.delivered_through == page.slice_end == START + timedelta(seconds=99)
+    # Dated after the window's end: no slice would deliver them; this one does.
+    page = _slice_page(state, items, done=False, window_end=START + timedelta(seconds=119))
+    assert [item["id"] for item in page.items] == [*range(100), *range(120, 150)]
 
 
 def test_the_cursor_prefix_stops_at_a_slice_not_yet_committed_and_never_loops() -> None:
