@@ -5,6 +5,7 @@ BEGIN. `session` (units of work) and `migrate` (Alembic) both build on it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -13,6 +14,8 @@ from sqlalchemy.engine import URL, make_url
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 #: Execution option marking a read-only unit of work (a deferred BEGIN on SQLite).
 READONLY_OPTION = "loyalty_readonly"
+#: Query parameters of a database or broker URL that carry a credential.
+_SECRET_PARAM = re.compile(r"(?i)pass|pwd|secret|token|api_?key")
 
 
 def create_engine_for(url: str) -> Engine:
@@ -35,10 +38,22 @@ def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def safe_url(url: str | URL) -> str:
-    """The URL for messages and logs: password masked, `password` query parameters dropped."""
+    """The URL for messages and logs: password masked, query parameters that carry a credential
+    (`password`, `sslpassword`, `token`, ...: `url_secrets`) dropped."""
     parsed = make_url(url) if isinstance(url, str) else url
-    parsed = parsed.difference_update_query(["password"])
+    parsed = parsed.difference_update_query([k for k in parsed.query if _SECRET_PARAM.search(k)])
     return parsed.render_as_string(hide_password=True)
+
+
+def url_secrets(url: str | URL) -> list[str]:
+    """The credentials a URL carries: its password, and the values of query parameters named like
+    one (a driver or broker takes `?password=` as well as `user:password@`)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    found = [str(parsed.password)] if parsed.password else []
+    for name, value in parsed.query.items():
+        if _SECRET_PARAM.search(name):
+            found += [value] if isinstance(value, str) else list(value)
+    return [secret for secret in found if secret]
 
 
 def _with_driver(url: URL) -> URL:

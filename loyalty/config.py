@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from ledger.engine import safe_url, url_secrets
 from ledger.entries import POINTS_LIMIT
 from loyalty.errors import ConfigError
 from loyalty.log import register_secret
@@ -129,8 +130,8 @@ class DatabaseConfig:
 
     @property
     def url_for_display(self) -> str:
-        """The URL with any password replaced by `***`, for output and logs."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        """The URL without its credentials (`ledger.engine.safe_url`), for output and logs."""
+        return safe_url(self.url)
 
     def __repr__(self) -> str:
         return f"DatabaseConfig(url={self.url_for_display!r})"
@@ -164,8 +165,8 @@ class WorkerConfig:
 
     @property
     def broker_url_for_display(self) -> str:
-        password = urlsplit(self.broker_url).password
-        return self.broker_url.replace(f":{password}@", ":***@") if password else self.broker_url
+        """The URL without its credentials (`ledger.engine.safe_url`), for output and logs."""
+        return safe_url(self.broker_url)
 
     def __repr__(self) -> str:
         return (
@@ -471,7 +472,8 @@ def _worker(root: Table) -> WorkerConfig:
     broker_url = t.string("broker_url", DEFAULT_BROKER_URL, nonempty=True, show=False)
     try:
         urlsplit(broker_url).port  # noqa: B018 # parsing it is the check
-    except ValueError:
+        make_url(broker_url)  # as it is shown (`safe_url`)
+    except (ValueError, ArgumentError):
         broker_url = ""  # the URL is not echoed: it may hold a password
     if "://" not in broker_url:
         t.complain("broker_url", "expected a broker URL such as redis://127.0.0.1:6379/0")
@@ -781,7 +783,6 @@ def _register_secrets(config: Config) -> None:
         pairs.append(f"{config.wordpress.username}:{password}")
     for pair in pairs:
         register_secret(base64.b64encode(pair.encode()).decode())
-    db_password = make_url(config.database.url).password
-    for url_password in (db_password, urlsplit(config.worker.broker_url).password):
-        if url_password:
-            register_secret(str(url_password))
+    for url in (config.database.url, config.worker.broker_url):
+        for url_secret in url_secrets(url):
+            register_secret(url_secret)

@@ -10,6 +10,7 @@ import pytest
 
 from loyalty.config import Config, find_config_path, load_config
 from loyalty.errors import ConfigError
+from loyalty.log import redact
 from rules.debt import DebtPolicy
 from rules.types import ItemOverride, Rounding
 
@@ -353,6 +354,27 @@ def test_database_url_for_display_masks_the_password(tmp_path: Path) -> None:
     config = load_text(tmp_path, text)
     assert config.database.url_for_display == "postgresql+psycopg://loyalty:***@db:5432/loyalty"
     assert "s3cr3tpw" not in repr(config)
+
+
+def test_a_password_given_in_a_url_query_is_never_shown_and_is_masked_in_logs(
+    tmp_path: Path,
+) -> None:
+    """`?password=` reached `loyalty check` and `db upgrade` as it was: only `user:password@` was
+    masked (found by a review, 3 Dec)."""
+    text = (
+        '[database]\nurl = "postgresql+psycopg://loyalty@db:5432/loyalty?password=hunter2db"\n'
+        '[worker]\nbroker_url = "redis://127.0.0.1:6379/0?password=hunter2mq&ssl_cert_reqs=none"'
+    )
+    config = load_text(tmp_path, text)
+    shown = (config.database.url_for_display, config.worker.broker_url_for_display, repr(config))
+    assert shown[:2] == (
+        "postgresql+psycopg://loyalty@db:5432/loyalty",
+        "redis://127.0.0.1:6379/0?ssl_cert_reqs=none",
+    )
+    assert not [text for text in shown if "hunter2" in text]
+    assert redact("connect to ...?password=hunter2db failed; hunter2mq") == (
+        "connect to ...?password=*** failed; ***"
+    )
 
 
 def test_wordpress_defaults_to_the_store_url(tmp_path: Path) -> None:
