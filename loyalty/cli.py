@@ -423,7 +423,11 @@ def _report_arguments(sub: argparse.ArgumentParser) -> None:
 def _expire_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--dry-run", action="store_true", help="decide and report, write nothing")
     sub.add_argument(
-        "--as-of", type=_day, metavar="DATE", help="expire what is due on this day (YYYY-MM-DD)"
+        "--as-of",
+        type=_day,
+        metavar="DATE",
+        help="expire what is due on this day (YYYY-MM-DD; default today, UTC); a future day"
+        " only with --dry-run, to see what would expire then",
     )
     sub.add_argument("--json", action="store_true", help="print the result as JSON")
     sub.set_defaults(handler=_expire)
@@ -825,6 +829,12 @@ def _expire(args: argparse.Namespace) -> int:
         return _fail("expiry is off: set [expiry] enabled = true to expire points", EXIT_USAGE)
     now = datetime.now(UTC)
     as_of = args.as_of or now.date()
+    if as_of > now.date() and not args.dry_run:
+        return _fail(
+            f"--as-of {as_of} is in the future: its points would expire before their time, for"
+            " good; add --dry-run to see what would expire then",
+            EXIT_USAGE,
+        )
     progress = make_progress(enabled=sys.stderr.isatty() and not args.json)
     with _open_ledger(config, require_store=True) as (session, store_id):
         assert store_id is not None  # require_store=True

@@ -4,7 +4,7 @@ append nothing, the cancel-and-re-complete trick gains nothing, dry runs write n
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -201,3 +201,23 @@ def test_loyalty_expire_json_lists_expired_and_warned_customers(
         }
     ]
     assert replay["total"]["entries_appended"] == 0
+
+
+def test_loyalty_expire_refuses_a_future_day_except_as_a_dry_run(
+    tmp_path: Path, db_url: str, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A future `--as-of` expired points before their time, for good (found by a review, 3 Dec)."""
+    with session_scope(engine) as session:
+        store = get_or_create_store(session, "https://shop.example.com")
+        alice = account_customer(session, store.id, 7, "alice@example.com")
+        put(session, store, alice, (100, P, "order:1", "order:1#1", "2025-01-01T10:00"))
+    config = Path(ledger_config(tmp_path, db_url))
+    config.write_text(config.read_text() + "[expiry]\nenabled = true\ndays = 30\n")
+    tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+    args = ["--config", str(config), "expire", "--as-of", tomorrow, "--json"]
+
+    assert main(args) == 2
+    assert "is in the future" in capsys.readouterr().err
+    assert main([*args, "--dry-run"]) == 0
+    with session_scope(engine) as session:
+        assert balance(session, alice) == 100
