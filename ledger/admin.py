@@ -18,6 +18,7 @@ from ledger.entries import POINTS_LIMIT, NewEntry, append_entry
 from ledger.errors import InvalidAdjustment, PointsOutOfRange
 from ledger.kinds import SourceKind
 from ledger.models import PointEntry, Store
+from ledger.types import MAX_BIGINT
 
 __all__ = ["InvalidAdjustment", "adjust"]
 
@@ -66,7 +67,7 @@ def _validate(store_id: int, wc_customer_id: int, points: int, reason: str) -> N
     if (
         isinstance(wc_customer_id, bool)
         or not isinstance(wc_customer_id, int)
-        or wc_customer_id <= 0
+        or not 0 < wc_customer_id <= MAX_BIGINT
     ):
         raise InvalidAdjustment(
             f"wc_customer_id must be a positive WooCommerce customer id, got {wc_customer_id!r}"

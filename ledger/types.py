@@ -9,6 +9,9 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+#: The largest integer a BIGINT column holds: ids, quantities and other integers fit it.
+MAX_BIGINT = 2**63 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is timezone-aware UTC in Python on every database.

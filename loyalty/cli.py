@@ -11,6 +11,7 @@ import argparse
 import gc
 import json
 import logging
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -37,6 +38,7 @@ from ledger.session import (
     session_scope,
 )
 from ledger.stamps import verify_stamps
+from ledger.types import MAX_BIGINT
 from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
 from loyalty.errors import ConfigError, LoyaltyError, SyncError
 from loyalty.log import configure_logging, redact
@@ -69,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error))  # ...: the message says it all
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_INTERRUPTED)
+    except BrokenPipeError:  # the reader went away (`| head`): the rest goes nowhere, silently
+        _discard_stdout()
+        return EXIT_FAILED
     except Exception as error:  # the last line of defence: one line, the traceback under -v
         log.debug("traceback of the internal error", exc_info=True)
         hint = "" if args.verbose else " (rerun with -v for the traceback)"
@@ -459,8 +464,10 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
 
 def _customer_id(text: str) -> int:
     value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a WooCommerce customer id >= 1, got {text}")
+    if not 1 <= value <= MAX_BIGINT:
+        raise argparse.ArgumentTypeError(
+            f"expected a WooCommerce customer id from 1 to {MAX_BIGINT}, got {text}"
+        )
     return value
 
 
@@ -760,7 +767,7 @@ def _report(args: argparse.Namespace) -> int:
         try:
             text = render_report(session, store_id, args, point_value=config.points.point_value)
         except (UnknownCustomer, BadCursor, argparse.ArgumentTypeError) as error:
-            return _fail(str(error).strip("'\""), EXIT_USAGE)
+            return _fail(str(error), EXIT_USAGE)
     _print(text)
     return EXIT_OK
 
@@ -1042,6 +1049,16 @@ def _cap(per_day: int) -> str:
 
 def _masked(is_set: bool) -> str:
     return "***" if is_set else "(not set)"
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's last flush does not fail
+    on the closed pipe too (Python's own advice for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file behind sys.stdout (a test's capture)
+        pass
 
 
 def _print(text: str) -> None:

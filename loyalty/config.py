@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ledger.engine import safe_url, url_secrets
 from ledger.entries import POINTS_LIMIT
+from ledger.types import MAX_BIGINT
 from loyalty.errors import ConfigError
 from loyalty.log import register_secret
 from loyalty.secret import Secret
@@ -650,7 +651,7 @@ def _ids(t: Table, key: str) -> frozenset[int]:
     if not isinstance(value, list):
         t.fail(key, expected, value)
     for i, item in enumerate(value):
-        if not isinstance(item, int) or isinstance(item, bool) or not 1 <= item < 2**63:
+        if not isinstance(item, int) or isinstance(item, bool) or not 1 <= item <= MAX_BIGINT:
             t.fail(f"{key}[{i}]", "an id (a whole number >= 1)", item)
     return frozenset(value)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ledger.types import MAX_BIGINT
 from loyalty.web.i18n import LANGUAGES
 from reports.customers import top_customers
 from reports.expiring import expiring_customers, expiring_total
@@ -330,8 +331,8 @@ def _positive(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text}")
+    if not 1 <= value <= MAX_BIGINT:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to {MAX_BIGINT}, got {text}")
     return value
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ledger.kinds import SourceKind
 from ledger.models import Customer, PointEntry, TierEvent
+from ledger.types import MAX_BIGINT
 from reports.period import Period
 
 ENTRY = "entry"
@@ -255,14 +256,19 @@ def encode_cursor(row: HistoryRow) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _is_key(text: str) -> bool:
+    """Digits of an id the ledger can hold (a larger one would fail the query, not find nothing)."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_BIGINT
+
+
 def decode_cursor(cursor: str) -> Key:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw.startswith(_ENTRY_PREFIX) and raw[len(_ENTRY_PREFIX) :].isdigit():
+        if raw.startswith(_ENTRY_PREFIX) and _is_key(raw[len(_ENTRY_PREFIX) :]):
             entry_id = int(raw[len(_ENTRY_PREFIX) :])
             return (entry_id, 0, entry_id)
         parts = raw[len(_MOVE_PREFIX) :].split(":")
-        if raw.startswith(_MOVE_PREFIX) and len(parts) == 2 and all(p.isdigit() for p in parts):
+        if raw.startswith(_MOVE_PREFIX) and len(parts) == 2 and all(map(_is_key, parts)):
             return (int(parts[0]), 1, int(parts[1]))
         raise ValueError("not a history key")
     except (ValueError, UnicodeDecodeError) as error:

@@ -10,6 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.models import Customer
+from ledger.types import MAX_BIGINT
+
+#: The days a report can take: its arithmetic (the day after the end, the next month or year of a
+#: status period) stays within Python's calendar (9999-12-31 made `--to` an internal error).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+def within_reach(day: date) -> bool:
+    """Whether a report can take `day` (`FIRST_DAY` to `LAST_DAY`)."""
+    return FIRST_DAY <= day <= LAST_DAY
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,9 @@ class Period:
     end: date | None = None
 
     def __post_init__(self) -> None:
+        for day in (self.start, self.end):
+            if day is not None and not within_reach(day):
+                raise ValueError(f"{day} is not a day a report covers ({FIRST_DAY} to {LAST_DAY})")
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"the range starts ({self.start}) after it ends ({self.end})")
 
@@ -63,6 +76,8 @@ def find_customer(session: Session, store_id: int, who: str | int) -> Customer:
     text = str(who).strip()
     query = select(Customer).where(Customer.store_id == store_id)
     if text.isdigit():
+        if len(text) > len(str(MAX_BIGINT)) or int(text) > MAX_BIGINT:
+            raise UnknownCustomer(f"no customer {text!r} in the ledger of this store")
         query = query.where(Customer.wc_id == int(text))
     else:
         query = query.where(Customer.email == text.lower()).order_by(Customer.is_guest, Customer.id)

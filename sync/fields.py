@@ -14,11 +14,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ledger.types import MAX_BIGINT as MAX_INT
 from sync.errors import InvalidSourceData
 
 _GMT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?")
-#: Ids, quantities and other integers fit a 64-bit column.
-MAX_INT = 2**63 - 1
 
 
 def join(parent: str, key: str) -> str:

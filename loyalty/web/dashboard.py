@@ -31,14 +31,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.admin import InvalidAdjustment, adjust
 from ledger.customers import get_or_create_store
+from ledger.errors import PointsOutOfRange
 from ledger.models import Customer
 from ledger.session import session_scope
+from ledger.types import MAX_BIGINT
 from loyalty.config import Config
 from loyalty.errors import ConfigError
 from loyalty.web.i18n import negotiate, translations
 from loyalty.web.page import PageInput, gather, render
 from reports.history import BadCursor
-from reports.period import Period, UnknownCustomer, find_customer
+from reports.period import Period, UnknownCustomer, find_customer, within_reach
 
 Gettext = Callable[[str], str]
 #: An admin action once admitted: the page's language, its gettext and the posted form.
@@ -171,15 +173,15 @@ def create_app(
 
     async def admin_adjust(lang: str, _: Gettext, form: dict[str, str]) -> Response:
         try:
-            customer = int(form.get("customer", ""))
-            points = int(form.get("points", ""))
+            customer = _customer_id(form.get("customer", ""))
+            points = _whole(form.get("points", ""))
         except ValueError:
             return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
         reason = form.get("reason", "").strip()
         try:
             with session_scope(engine) as session:
                 adjust(session, store_id, customer, points, reason, now=datetime.now(UTC))
-        except InvalidAdjustment as error:
+        except (InvalidAdjustment, PointsOutOfRange) as error:
             return PlainTextResponse(str(error), 400)
         log.info("dashboard: adjusted customer %s by %+d points", customer, points)
         query = urlencode({"lang": lang, "customer": customer, "done": "adjusted"})
@@ -187,9 +189,10 @@ def create_app(
 
     async def admin_resync(lang: str, _: Gettext, form: dict[str, str]) -> Response:
         wanted = form.get("customer", "").strip()
-        if wanted and not wanted.isdigit():
+        try:
+            customer = _customer_id(wanted) if wanted else None
+        except ValueError:
             return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
-        customer = int(wanted) if wanted else None
         runner = resync or _default_resync(config, engine)
         await run_in_threadpool(runner, customer)
         log.info("dashboard: resync of %s", f"customer {customer}" if customer else "everyone")
@@ -198,8 +201,8 @@ def create_app(
     async def admin_redeem(lang: str, _: Gettext, form: dict[str, str]) -> Response:
         tier = form.get("tier", "").strip() or None
         try:
-            customer = int(form.get("customer", ""))
-            points = int(form["points"]) if form.get("points", "").strip() else None
+            customer = _customer_id(form.get("customer", ""))
+            points = _whole(form["points"]) if form.get("points", "").strip() else None
         except ValueError:
             return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
         if (tier is None) == (points is None):
@@ -224,6 +227,22 @@ def create_app(
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return SecurityHeaders(Starlette(routes=routes))
+
+
+def _whole(text: str) -> int:
+    """A form's whole number, within what the ledger holds (ValueError otherwise)."""
+    value = int(text)
+    if abs(value) > MAX_BIGINT:
+        raise ValueError(f"{text} is beyond what the ledger holds")
+    return value
+
+
+def _customer_id(text: str) -> int:
+    """A form's customer id: a whole number from 1 to what the ledger holds (ValueError otherwise)."""
+    value = _whole(text)
+    if value < 1:
+        raise ValueError(f"{text} is not a customer id")
+    return value
 
 
 def _default_resync(config: Config, engine: Engine) -> Resync:
@@ -280,10 +299,14 @@ def _period(request: Request, notices: list[str], _: Callable[[str], str]) -> Pe
     for name in ("from", "to"):
         text = request.query_params.get(name, "").strip()
         try:
-            days.append(date.fromisoformat(text) if text else None)
+            day = date.fromisoformat(text) if text else None
         except ValueError:
+            day = None
             notices.append(_("A date was not understood and is ignored."))
-            days.append(None)
+        if day is not None and not within_reach(day):
+            day = None
+            notices.append(_("A date was not understood and is ignored."))
+        days.append(day)
     try:
         return Period(days[0], days[1])
     except ValueError:

@@ -25,6 +25,9 @@ consumer_key = "ck_cli_test_key"
 consumer_secret = "cs_cli_test_secret"
 """
 
+HUGE = "99999999999999999999"  # beyond a BIGINT's largest
+CUSTOMER_ID = f"expected a WooCommerce customer id from 1 to {2**63 - 1}"
+
 
 def write_config(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "loyalty.toml"
@@ -120,6 +123,20 @@ class TestHelp:
             [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
         )
         assert done.stdout == "[]\n"
+
+    def test_a_reader_that_goes_away_ends_the_output_quietly(self) -> None:
+        """`loyalty balances --json | head -1` printed "internal error: BrokenPipeError" (found by
+        a review, 3 Dec): the pipe's reader closes before the command writes."""
+        command = [sys.executable, "-m", "loyalty.cli"]
+        command += ["--config", str(REPO / "config.example.toml"), "check"]
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert child.stdout is not None
+        assert child.stderr is not None
+        child.stdout.close()
+        err = child.stderr.read().decode()
+        child.stderr.close()
+        assert child.wait(timeout=60) == 1
+        assert err == ""
 
     def test_the_console_script_is_run(self) -> None:
         (script,) = entry_points(group="console_scripts", name="loyalty")
@@ -256,7 +273,8 @@ class TestErrors:
             ("0", "goodwill", "7", "argument --points: expected a non-zero whole number of points, got 0"),
             ("ten", "goodwill", "7", "argument --points: expected a whole number, got 'ten'"),
             ("5", "   ", "7", "argument --reason: expected a non-empty reason"),
-            ("5", "goodwill", "0", "argument --customer: expected a WooCommerce customer id >= 1, got 0"),
+            ("5", "goodwill", "0", f"argument --customer: {CUSTOMER_ID}, got 0"),
+            ("5", "goodwill", HUGE, f"argument --customer: {CUSTOMER_ID}, got {HUGE}"),
         ],
     )  # fmt: skip
     def test_adjust_arguments_are_validated_as_usage_errors(

@@ -218,3 +218,29 @@ def test_report_html_is_one_self_contained_file(
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from anywhere
     assert "<script" not in html
     assert figure(html, "closing") == "100"
+
+
+def test_numbers_and_days_beyond_what_the_ledger_takes_are_refused_not_a_server_error(
+    admin_config: Config, engine: Engine, story: Story
+) -> None:
+    """Each was a 500 with a traceback in the log (found by a review, 3 Dec)."""
+    client = TestClient(create_app(admin_config, engine, resync=lambda who: None))
+    huge = "99999999999999999999"
+    before = count_entries(engine)
+
+    over_limit = {"customer": "7", "points": str(10**12 + 1), "reason": "x", "token": TOKEN}
+    answers = [
+        client.post("/admin/adjust", data=over_limit),
+        client.post("/admin/adjust", data={**over_limit, "points": huge}),
+        client.post("/admin/adjust", data={**over_limit, "points": "5", "customer": huge}),
+        client.post("/admin/redeem", data={"customer": huge, "points": "100", "token": TOKEN}),
+        client.post("/admin/resync", data={"customer": huge, "token": TOKEN}),
+    ]
+    far = client.get("/", params={"to": "9999-12-31", "customer": huge})
+
+    assert [a.status_code for a in answers] == [400] * 5
+    assert "points must be within" in answers[0].text
+    assert count_entries(engine) == before
+    assert far.status_code == 200
+    assert "A date was not understood and is ignored." in far.text
+    assert "No customer matches that search." in far.text
