@@ -8,7 +8,7 @@ bars grow from the right, as Arabic readers expect. The SVG itself is laid out l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -51,9 +51,16 @@ def _flip(anchor: str, rtl: bool) -> str:
 
 
 def columns_chart(
-    labels: Sequence[str], series: Sequence[Series], *, title: str, rtl: bool, empty: str
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    title: str,
+    rtl: bool,
+    empty: str,
+    shown: Callable[[int], str] = str,
 ) -> Markup:
-    """Points over time by kind: per period, positive movements stacked up, negative down."""
+    """Points over time by kind: per period, positive movements stacked up, negative down; each
+    column's tooltip gives its value as `shown` writes it (the page's language)."""
     width, height, pad, legend_h = 640.0, 260.0, 36.0, 28.0
     parts = [_svg_open(width, height + legend_h, title)]
     n = len(labels)
@@ -82,7 +89,7 @@ def columns_chart(
                 down += h
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}"'
-                f' fill="{PALETTE[s.key]}"><title>{escape(s.label)}: {value}</title></rect>'
+                f' fill="{PALETTE[s.key]}"><title>{escape(s.label)}: {escape(shown(value))}</title></rect>'
             )
         if n <= 16 or i % max(1, n // 12) == 0:
             parts.append(_text(x + bar / 2, height - 8, label, anchor="middle", cls="axis"))

@@ -180,6 +180,10 @@ def _labels(_: Callable[[str], str]) -> dict[str, str]:
         "first_order": _("First order bonus"),
         "tier_move": _("Tier move"),
         "no_tier": _("No tier"),
+        "run_succeeded": _("Succeeded"),
+        "run_failed": _("Failed"),
+        "run_running": _("Running"),
+        "run_abandoned": _("Abandoned"),
     }
 
 
@@ -196,7 +200,12 @@ def _charts(data: PageData, fmt: Formats, _: Callable[[str], str]) -> dict[str, 
     empty = _("Nothing in this range")
     return {
         "status": columns_chart(
-            names, series, title=_("Points over time by kind"), rtl=fmt.rtl, empty=empty
+            names,
+            series,
+            title=_("Points over time by kind"),
+            rtl=fmt.rtl,
+            empty=empty,
+            shown=fmt.number,
         ),
         "sources": bars_chart(
             [

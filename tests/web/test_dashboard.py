@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
-from ledger.models import PointEntry
+from ledger.models import PointEntry, Store, SyncRun
 from ledger.session import session_scope
 from loyalty.cli import main
 from loyalty.config import Config
+from loyalty.web.charts import Series, columns_chart
 from loyalty.web.dashboard import create_app
+from loyalty.web.i18n import Formats
 from rules.expiry import ExpiryRules
 from tests.reports.ledger_story import Story
 from tests.web.conftest import TOKEN
@@ -244,3 +246,23 @@ def test_numbers_and_days_beyond_what_the_ledger_takes_are_refused_not_a_server_
     assert far.status_code == 200
     assert "A date was not understood and is ignored." in far.text
     assert "No customer matches that search." in far.text
+
+
+def test_chart_tooltips_and_run_statuses_are_in_the_pages_language(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    """The columns' tooltips showed raw numbers ("Gagnés: 1026"), and a run's status stayed
+    "succeeded" in every language (found by a review, 3 Dec)."""
+    with session_scope(engine) as session:
+        store_id = session.execute(select(Store.id)).scalar_one()
+        now = datetime.now(UTC)
+        session.add(SyncRun(store_id=store_id, kind="sync", status="succeeded", started_at=now))
+    chart = columns_chart(
+        ["mars 2024"], [Series("earned", "Gagnés", [1026])], title="t", rtl=False, empty="-",
+        shown=Formats("fr", "EUR").number,
+    )  # fmt: skip
+
+    page = TestClient(create_app(config, engine)).get("/", params={"lang": "fr"}).text
+
+    assert "<title>Gagnés: 1\u202f026</title>" in chart
+    assert "<td>Réussie</td>" in page
