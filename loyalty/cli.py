@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import os
+import socket
 import sys
 import textwrap
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -820,6 +821,13 @@ def _dashboard(args: argparse.Namespace) -> int:
             check_schema_current(engine)
             app = create_app(config, engine)
         admin = "on" if settings.admin_token else "off (no [dashboard] admin_token)"
+        try:  # said before the server tries, which would only exit with status 3
+            socket.create_server((host, port)).close()
+        except OSError as error:
+            return _fail(
+                f"cannot listen on {host}:{port}: {error.strerror or error}"
+                " (another dashboard running? --port picks another)"
+            )
         _print(f"dashboard on http://{host}:{port}/ (admin actions {admin}); Ctrl-C stops it")
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
@@ -881,7 +889,9 @@ def _sandbox(args: argparse.Namespace) -> int:
 
     try:
         return sandbox_main(list(args.sandbox_args))
-    except SystemExit as stop:  # its argparse: --help or a usage error
+    except SystemExit as stop:  # its argparse (--help, a usage error), or what stopped it
+        if isinstance(stop.code, str):  # an unreadable --state file, a port taken: its message
+            return _fail(stop.code)
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
 
 

@@ -44,7 +44,8 @@ examples:
 
 Control API (no authentication; keep it on loopback): GET <url>/sandbox lists the routes for
 placing orders, refunds, reviews, comments, faults and the request log.
-exit codes: 0 stopped cleanly, 1 unreadable --state file, 2 bad arguments
+exit codes: 0 stopped cleanly, 1 unreadable --state file or an address it cannot listen on,
+2 bad arguments
 """
 
 
@@ -214,11 +215,20 @@ def main(argv: list[str] | None = None, *, prog: str = "loyalty sandbox") -> int
               "anyone who can reach this address can change the shop", file=sys.stderr)  # fmt: skip
     stopped = threading.Event()
     _on_signals(stopped)
-    with server:
+    try:
+        server.start()
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        raise SystemExit(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
+            " (another sandbox running? --port 0 picks a free one)"
+        ) from None
+    try:
         gc.freeze()  # the shop's objects live as long as the process: the collector skips them
         print(banner(server, args.faults), flush=True)
         while not stopped.wait(0.5):
             pass
+    finally:
+        server.stop()
     if args.state is not None:
         args.state.write_text(store.to_json(), encoding="utf-8")
         print(f"saved the shop to {args.state}", flush=True)

@@ -419,6 +419,33 @@ def test_sandbox_arguments_reach_the_sandbox_untouched(capsys: pytest.CaptureFix
     assert "exit codes: 0 success, 1 failed" not in out  # the sandbox's own help, not loyalty's
 
 
+def test_the_sandbox_and_the_dashboard_say_when_their_port_is_taken_or_state_unreadable(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sandbox said "internal error: OSError", the dashboard announced itself and then exited
+    with status 3, and an unreadable --state file exited 2 without a word (found by a review,
+    3 Dec)."""
+    bad = tmp_path / "shop.json"
+    bad.write_text("{bad", encoding="utf-8")
+    config = ledger_config(tmp_path, db_url)
+    assert main(["--config", config, "db", "upgrade"]) == 0
+    capsys.readouterr()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        codes = [
+            main(["sandbox", "--port", port, "--orders", "1", "--customers", "1"]),
+            main(["--config", config, "dashboard", "--host", "127.0.0.1", "--port", port]),
+        ]
+    codes.append(main(["sandbox", "--state", str(bad)]))
+
+    lines = capsys.readouterr().err.splitlines()
+    assert codes == [1, 1, 1]
+    assert [line.split(": ", 2)[1] for line in lines] == ["error"] * 3
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in lines[0]
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in lines[1]
+    assert f"{bad}: cannot load the sandbox state" in lines[2]
+
+
 class TestResync:
     def test_resync_signups_with_signup_points_off_says_so_and_exits_2(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
