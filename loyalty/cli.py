@@ -43,7 +43,7 @@ from ledger.types import MAX_BIGINT
 from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
 from loyalty.errors import ConfigError, LoyaltyError, SyncError
 from loyalty.log import configure_logging, redact
-from loyalty.report_cli import add_report_arguments, period_of, render_report
+from loyalty.report_cli import add_report_arguments, check_options, period_of, render_report
 from reports.expiring import warning_window
 from reports.history import BadCursor
 from reports.period import UnknownCustomer
@@ -756,6 +756,10 @@ def _redemptions(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    try:
+        check_options(args)
+    except argparse.ArgumentTypeError as error:
+        return _fail(str(error), EXIT_USAGE)
     config = _load(args)
     if args.report == "html":
         return _report_html(args, config)

@@ -47,18 +47,52 @@ def add_report_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("report", choices=(*REPORTS, "html"), help="which report (html: a file)")
     sub.add_argument("--from", dest="start", type=_day, metavar="DATE", help="first UTC day")
     sub.add_argument("--to", dest="end", type=_day, metavar="DATE", help="last UTC day")
-    sub.add_argument("--customer", metavar="ID", help="WooCommerce id or email (history)")
-    sub.add_argument("--limit", type=_positive, metavar="N", help="rows (top, history, products)")
+    sub.add_argument(
+        "--customer", type=_who, metavar="ID", help="history, tiers: WooCommerce id or email"
+    )
+    sub.add_argument(
+        "--limit",
+        type=_positive,
+        metavar="N",
+        help="rows: top (default 10), history and html's history (50), sources' products (20),"
+        " products, expiring and tiers (100)",
+    )
     sub.add_argument("--cursor", metavar="C", help="history: the page after this cursor")
     sub.add_argument("--product", type=_positive, metavar="ID", help="products: one product")
     sub.add_argument(
-        "--by", choices=[g.value for g in Granularity], default="month", help="status periods"
+        "--by", choices=[g.value for g in Granularity], help="status: periods (default month)"
     )
     sub.add_argument("--out", metavar="FILE", help="html: the file to write")
     sub.add_argument("--lang", choices=LANGUAGES, help="html: the language (default: config)")
     formats = sub.add_mutually_exclusive_group()
     formats.add_argument("--json", action="store_true", help="print JSON")
     formats.add_argument("--csv", action="store_true", help="print CSV")
+
+
+#: The options that only some reports take; any other report refuses them rather than print
+#: figures that look filtered and are not.
+APPLIES_TO = {
+    "customer": ("history", "tiers"),
+    "limit": ("sources", "top", "history", "products", "expiring", "tiers", "html"),
+    "cursor": ("history",),
+    "product": ("products",),
+    "by": ("status",),
+    "out": ("html",),
+    "lang": ("html",),
+    "json": REPORTS,
+    "csv": REPORTS,
+}
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """ArgumentTypeError naming the first option given that `args.report` does not take."""
+    for option, reports in APPLIES_TO.items():
+        given = getattr(args, option, None)
+        if given not in (None, False) and args.report not in reports:
+            raise argparse.ArgumentTypeError(
+                f"--{option} does not apply to the {args.report} report"
+                f" (it applies to {', '.join(reports)})"
+            )
 
 
 def period_of(args: argparse.Namespace) -> Period:
@@ -109,7 +143,7 @@ def _status(
     session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
 ) -> Rendered:
     report = points_status(
-        session, store_id, period, point_value=value, granularity=Granularity(args.by)
+        session, store_id, period, point_value=value, granularity=Granularity(args.by or "month")
     )
     m = report.movements
     buckets = ("earned", "revoked", "redeemed", "expired", "adjusted", "transferred", "debt",
@@ -324,6 +358,12 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _who(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a WooCommerce customer id or an email, got ''")
+    return text.strip()
 
 
 def _positive(text: str) -> int:

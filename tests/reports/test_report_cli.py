@@ -240,3 +240,23 @@ def test_days_and_numbers_beyond_what_a_report_takes_are_usage_errors(
     last = capsys.readouterr().err.splitlines()[-1]  # argparse's usage lines come first
     assert last.startswith("loyalty")
     assert last.endswith(said) or f"{said} (" in last
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["status", "--customer", "7"], "--customer does not apply to the status report (it applies to"),
+        (["status", "--limit", "3"], "--limit does not apply to the status report"),
+        (["top", "--by", "day"], "--by does not apply to the top report (it applies to status)"),
+        (["history", "--out", "x.html"], "--out does not apply to the history report"),
+        (["top", "--lang", "fr"], "--lang does not apply to the top report"),
+        (["history", "--customer", " "], "expected a WooCommerce customer id or an email, got ''"),
+    ],
+)  # fmt: skip
+def test_an_option_a_report_does_not_take_is_refused_not_ignored(
+    config: str, capsys: pytest.CaptureFixture[str], args: list[str], said: str
+) -> None:
+    """`report status --customer 35` printed the store's figures as if filtered (found by a review,
+    3 Dec)."""
+    assert main(["--config", config, "report", *args]) == 2
+    assert said in capsys.readouterr().err.splitlines()[-1]
