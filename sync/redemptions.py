@@ -169,7 +169,12 @@ class Redeemer:
             self.settings.rules, available, tier=request.tier, points=request.points, owed=owed
         )
         if isinstance(decision, Refusal):
-            raise RedemptionRefused(decision.reason, decision.missing)
+            reason = decision.reason
+            if customer_id is None:  # "the balance is 0" would suggest the account was found
+                reason = (
+                    f"the ledger has no customer {wc_customer_id}: nothing earned, nothing to spend"
+                )
+            raise RedemptionRefused(reason, decision.missing)
         return decision
 
     def balance(self, wc_customer_id: int) -> int:

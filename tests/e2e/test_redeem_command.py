@@ -145,15 +145,16 @@ def test_dry_run_says_what_it_would_do_and_writes_nothing(
     assert sandbox.request_log.count() == 0
 
 
-def test_an_unknown_customer_is_refused_with_the_points_missing(
+def test_an_unknown_customer_is_refused_saying_the_ledger_has_none(
     config_file: Path,
     alice: int,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """"the balance is 0" suggested the account was found (a review, 3 Dec)."""
     code, _, err = run(config_file, capsys, "redeem", "--customer", "999", "--tier", "10-off")
 
     assert code == 1
-    assert "customer 999 cannot redeem: the 10-off tier needs 1000 points, the balance is 0" in err
+    assert "customer 999 cannot redeem: the ledger has no customer 999: nothing earned" in err
 
 
 def test_redeem_needs_tiers_or_a_rate(
