@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -50,6 +51,12 @@ def url_secrets(url: str | URL) -> list[str]:
     one (a driver or broker takes `?password=` as well as `user:password@`)."""
     parsed = make_url(url) if isinstance(url, str) else url
     found = [str(parsed.password)] if parsed.password else []
+    # A broker's client (redis-py, kombu) takes the user part up to the last "@", SQLAlchemy up to
+    # the first: a password with an "@" in it is read both ways.
+    rendered = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    userinfo = urlsplit(rendered).netloc.rpartition("@")[0]
+    if ":" in userinfo:
+        found.append(unquote(userinfo.split(":", 1)[1]))
     for name, value in parsed.query.items():
         if _SECRET_PARAM.search(name):
             found += [value] if isinstance(value, str) else list(value)

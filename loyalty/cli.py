@@ -826,7 +826,8 @@ def _dashboard(args: argparse.Namespace) -> int:
             app = create_app(config, engine)
         admin = "on" if settings.admin_token else "off (no [dashboard] admin_token)"
         try:  # said before the server tries, which would only exit with status 3
-            socket.create_server((host, port)).close()
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            socket.create_server((host, port), family=family).close()
         except OSError as error:
             return _fail(
                 f"cannot listen on {host}:{port}: {error.strerror or error}"

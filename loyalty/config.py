@@ -166,8 +166,12 @@ class WorkerConfig:
 
     @property
     def broker_url_for_display(self) -> str:
-        """The URL without its credentials (`ledger.engine.safe_url`), for output and logs."""
-        return safe_url(self.broker_url)
+        """The URL without its credentials (`ledger.engine.safe_url`), for output and logs; the
+        user part up to its last "@", as the broker's client reads it."""
+        netloc = urlsplit(self.broker_url).netloc
+        userinfo, at, host = netloc.rpartition("@")
+        masked = f"{userinfo.split(':', 1)[0]}:***" if ":" in userinfo else userinfo
+        return safe_url(self.broker_url.replace(netloc, f"{masked}{at}{host}", 1))
 
     def __repr__(self) -> str:
         return (

@@ -75,7 +75,7 @@ def find_customer(session: Session, store_id: int, who: str | int) -> Customer:
     """A customer by WooCommerce id (a number) or by email (account first, then guest)."""
     text = str(who).strip()
     query = select(Customer).where(Customer.store_id == store_id)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         if len(text) > len(str(MAX_BIGINT)) or int(text) > MAX_BIGINT:
             raise UnknownCustomer(f"no customer {text!r} in the ledger of this store")
         query = query.where(Customer.wc_id == int(text))

@@ -109,7 +109,19 @@ def decode(content: bytes, *, max_memory: int) -> Any:
         raise JsonTooComplex(f"the answer nests arrays or objects more than {MAX_DEPTH} deep")
     del skeleton
     try:
-        return json.loads(content)
+        return _loads(content)
+    except _TooManyDigits:  # an integer longer than Python converts: decoded again, kept as text
+        return _loads(content, parse_int=_integer_or_text)
+
+
+class _TooManyDigits(Exception):
+    """json's plain ValueError for an integer longer than Python converts."""
+
+
+def _loads(content: bytes, **hooks: Any) -> Any:
+    """`json.loads`, its errors as NotJson, JsonTooComplex or _TooManyDigits."""
+    try:
+        return json.loads(content, **hooks)
     except RecursionError:  # not reached after the depth check; kept as a last guard
         raise JsonTooComplex("the answer nests too deeply to decode") from None
     except UnicodeDecodeError as error:
@@ -120,8 +132,8 @@ def decode(content: bytes, *, max_memory: int) -> Any:
         raise NotJson(
             f"the answer is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
-    except ValueError:  # an integer of more digits than Python converts: decoded again, below
-        return json.loads(content, parse_int=_integer_or_text)
+    except ValueError:
+        raise _TooManyDigits from None
 
 
 def _integer_or_text(digits: str) -> int | str:

@@ -325,14 +325,18 @@ class StoreClient:
         endpoint: str,
         ids: Iterable[int],
         params: Mapping[str, ParamValue] | None = None,
+        *,
+        unusable_missing: bool = False,
     ) -> list[Any]:
         """The items of collection `endpoint` among `ids` (`include=`), BY_IDS_BATCH a request.
 
         Ids the store does not have are simply absent from the result; an answer holding ids not
-        asked for stops with `sync.paging.ListingStalled` (see `Listing.by_ids`).
+        asked for (or, unless `unusable_missing`, an item without a usable id) stops with
+        `sync.paging.ListingStalled` (see `Listing.by_ids`).
         """
         listing = Listing(self, endpoint, per_page=BY_IDS_BATCH)
-        return [item for items in listing.by_ids(ids, params) for item in items]
+        found = listing.by_ids(ids, params, unusable_missing=unusable_missing)
+        return [item for items in found for item in items]
 
     def path_of(self, endpoint: str) -> str:
         """The endpoint's path for messages (`/wp-json/wc/v3/orders`): no host, no query."""

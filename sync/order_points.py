@@ -163,6 +163,7 @@ class OrderPoints:
         pending: PendingRules | None = None,
         store_now: Callable[[], datetime] | None = None,
         tiers: TierRules | None = None,
+        store_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store_id = store_id
         self.followers = tuple(followers)
@@ -179,6 +180,9 @@ class OrderPoints:
         self.tiers = tiers or TierRules()
         #: The store's time, which pending windows are decided on (default: the recorded `now`).
         self.store_now = store_now
+        #: The store's time as it runs on, which no order's date may pass by `MAX_AHEAD` (a run
+        #: may last longer than that; default: `store_now`).
+        self.store_clock = store_clock or store_now
         #: With pending points off: whether the ledger holds none at all (read once a run).
         self._no_pending_held: bool | None = None
         #: Refund id -> the refund as this run listed it (`RUN_REFUNDS`), until an order uses it.
@@ -246,7 +250,7 @@ class OrderPoints:
         self, parsed: list[tuple[Order, Any]], rejected: list[Rejected], now: datetime
     ) -> list[tuple[Order, Any]]:
         """The orders dated at most `MAX_AHEAD` after the store's clock; the others rejected."""
-        latest = (self.store_now() if self.store_now is not None else now) + MAX_AHEAD
+        latest = (self.store_clock() if self.store_clock is not None else now) + MAX_AHEAD
         kept = []
         for order, raw in parsed:
             field, when = max(

@@ -126,6 +126,7 @@ class OrdersSource:
             pending=settings.pending,
             store_now=ctx.window_end,
             tiers=settings.tiers,
+            store_clock=ctx.store_now,
         )
         self.seen = IdSet()  # every order id listed in this run, as bits (sync.id_set)
         #: The listings `start_ahead` or `start_catch_up` started (the latter for `_ahead_span`).

@@ -171,14 +171,20 @@ class Listing:
         delivered |= ids
 
     def by_ids(
-        self, ids: Iterable[int], params: Mapping[str, Any] | None = None
+        self,
+        ids: Iterable[int],
+        params: Mapping[str, Any] | None = None,
+        *,
+        unusable_missing: bool = False,
     ) -> Generator[list[dict[str, Any]], None, None]:
         """The items among `ids` that the store has, `BY_IDS_BATCH` ids a request (`include=`).
 
         An answer holding an id that was not asked for means the store ignored `include`: then
-        a missing id would look deleted, so the listing stops instead. An item without an id the
-        ledger could hold (none, `null`, text, 2^64) proves nothing of the kind: it is delivered as
-        it is, for the caller to quarantine or pass over, and the id it stands for is missing.
+        a missing id would look deleted, so the listing stops instead. So does, by default, an item
+        without an id the ledger could hold (none, `null`, text, 2^64): the id it stands for would
+        look missing. A caller for whom a missing item only holds something back (a refund: its
+        order waits in quarantine) says `unusable_missing`: such an item is then delivered as it
+        is, for the caller to set aside, and the id it stands for is missing.
         """
         wanted = sorted(set(ids))
         for start in range(0, len(wanted), BY_IDS_BATCH):
@@ -187,7 +193,12 @@ class Listing:
             items, _ = self.page(query)
             asked = set(batch)
             strangers = sorted(
-                {i for i in map(item_id, items) if is_id(i) and i not in asked}, key=str
+                {
+                    i
+                    for i in map(item_id, items)
+                    if i not in asked and (is_id(i) or not unusable_missing)
+                },
+                key=str,
             )
             if strangers:
                 shown = ", ".join(str(s) for s in strangers[:5])

@@ -170,7 +170,7 @@ class Redeemer:
         )
         if isinstance(decision, Refusal):
             reason = decision.reason
-            if customer_id is None:  # "the balance is 0" would suggest the account was found
+            if customer_id is None and decision.missing:  # not "the balance is 0": none found
                 reason = (
                     f"the ledger has no customer {wc_customer_id}: nothing earned, nothing to spend"
                 )

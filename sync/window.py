@@ -82,6 +82,8 @@ class _SliceState:
     delivered: int = 0  # items delivered so far (to estimate what is left)
     first: datetime | None = None  # the first dated item's second
     finished: bool = False
+    #: Where the slice ended when its latest request was made (a split may end it earlier since).
+    asked_hi: datetime | None = None
 
 
 class _Board:
@@ -287,7 +289,7 @@ class ModifiedWindow:
         while not stop.is_set():
             items, _, done = self._next(state)
             with board.lock:  # against a split of this slice meanwhile
-                page = _slice_page(state, items, done, self._hi)
+                page = _slice_page(state, items, done)
                 board.delivered()
             _put(out, page, stop)
             if page.last_of_slice:
@@ -298,26 +300,30 @@ class ModifiedWindow:
     def _next(self, state: _SliceState) -> tuple[list[dict[str, Any]], int | None, bool]:
         """The next page of a slice, the window total if the store said it, and whether it is done."""
         if len(state.tie_ids) > MAX_TIE_IDS:
+            state.asked_hi = state.hi
             items = self._fetch_tie_second(state)
             return items, None, state.position > state.hi
-        params = self._keyset_params(state)
-        asked = (state.position, state.hi)
+        position = state.position
+        state.asked_hi = hi = state.hi  # read once: a split may move it while the request goes
+        params = self._keyset_params(state, position, hi)
         items, total = self._listing.page(params, label=f"GET {self._listing.endpoint}")
         if len(items) < self._listing.per_page:
             return items, total, True
         before = (state.position, set(state.tie_ids), state.skip)
-        self._advance(state, items, asked)
+        self._advance(state, items, (position, hi))
         if (state.position, state.tie_ids, state.skip) == before:
             # Nothing after the position that was not delivered already: never ask again.
             items = self._unstall(state, params, len(items))
             return items, total, state.position > state.hi
         return items, total, False
 
-    def _keyset_params(self, state: _SliceState) -> dict[str, Any]:
+    def _keyset_params(
+        self, state: _SliceState, position: datetime, hi: datetime
+    ) -> dict[str, Any]:
         params = {
             **self._params,
-            "modified_after": wc_time(state.position - ONE_SECOND),
-            "modified_before": wc_time(state.hi + ONE_SECOND),
+            "modified_after": wc_time(position - ONE_SECOND),
+            "modified_before": wc_time(hi + ONE_SECOND),
             "dates_are_gmt": "true",
             "orderby": "modified",
             "order": "asc",
@@ -381,13 +387,12 @@ class ModifiedWindow:
         Items without a usable date sit between their neighbours, so the neighbours place the
         walk; their ids are excluded with the ties (delivered already). A page with nothing to
         exclude (items without an id) are skipped over with `offset` while the walk stays there.
-        So do items dated outside the seconds `asked` for (the store filters on the date it
-        holds, so the page shows another: an order modified while the page was being written, or
-        a date made up on the way): placing the walk at such a date, a year ahead say, would
-        pass over every item between (`_misplaced`).
+        So do items whose date cannot be the one the store sorted and filtered them by: outside
+        the seconds `asked` for, or later than an item after them on the page (an order modified
+        while the page was being written, or a date made up on the way). Placed at such a date, a
+        year ahead say, the walk would pass over every item between (`_misplaced`).
         """
-        keys = [keyset_key(item) for item in items]
-        keys = [(None, i) if _misplaced(modified, asked) else (modified, i) for modified, i in keys]
+        keys = _misplaced([keyset_key(item) for item in items], asked)
         dated = [(modified, i) for modified, i in keys if modified is not None and i is not None]
         undated = {i for modified, i in keys if modified is None and i is not None}
         last = max((modified for modified, _ in dated), default=None)
@@ -406,17 +411,17 @@ class ModifiedWindow:
         state.skip += sum(1 for _, i in keys if i is None)
 
 
-def _slice_page(
-    state: _SliceState, items: list[dict[str, Any]], done: bool, window_end: datetime
-) -> WindowPage:
+def _slice_page(state: _SliceState, items: list[dict[str, Any]], done: bool) -> WindowPage:
     """The page a slice's answer makes, under the board's lock. If the slice was split while the
-    request was on its way, items dated after its new end belong to the later half: they are left
-    out, and the slice is done (the walk, placed by them, is past its end). Items dated after the
-    window's end stay: the store filtered them by another date (modified since the page was
-    selected, or a date made up on the way), and no slice would deliver them; the sync decides
-    the one as it is now, and quarantines the other (`sync.order_points`). Items without a usable
-    date stay too (delivered twice at worst: quarantining is idempotent)."""
-    kept = [item for item in items if not _later_half(item, state.hi, window_end)]
+    request was on its way, items dated between its new end and the end it asked for belong to the
+    later half: they are left out, and the slice is done (the walk, placed by them, is past its
+    end). Every other item stays, those dated after the end asked for too: the store filtered
+    them by another date (modified since the page was selected, or a date made up on the way),
+    and no slice would deliver them; the sync decides the one as it is now, and quarantines the
+    other (`sync.order_points`). Items without a usable date stay too (delivered twice at worst:
+    quarantining is idempotent)."""
+    asked_hi = state.asked_hi or state.hi
+    kept = [item for item in items if not _later_half(item, state.hi, asked_hi)]
     done = done or state.position > state.hi
     state.delivered += len(kept)
     if state.first is None:
@@ -426,14 +431,30 @@ def _slice_page(
     return WindowPage(state.lo, state.hi, kept, through, last_of_slice=done)
 
 
-def _misplaced(modified: datetime | None, asked: tuple[datetime, datetime]) -> bool:
-    """Whether an item's date is outside the seconds asked for (both ends included)."""
-    return modified is not None and not asked[0] <= modified <= asked[1]
+def _misplaced(
+    keys: list[tuple[datetime | None, int | None]], asked: tuple[datetime, datetime]
+) -> list[tuple[datetime | None, int | None]]:
+    """The page's keys with the date left out (None) where it cannot be the one the store sorted
+    and filtered by: outside the seconds asked for (both ends included), or later than an item's
+    after it (the page is in date order). A date left out only leaves its item out of placing the
+    walk (a page ordered by local time around a DST change shows honest dates out of order)."""
+    checked: list[tuple[datetime | None, int | None]] = []
+    lowest_after: datetime | None = None
+    for modified, item_id in reversed(keys):
+        if (modified is not None and not asked[0] <= modified <= asked[1]) or (
+            modified is not None and lowest_after is not None and modified > lowest_after
+        ):
+            modified = None
+        elif modified is not None:
+            lowest_after = modified
+        checked.append((modified, item_id))
+    checked.reverse()
+    return checked
 
 
-def _later_half(item: Any, end: datetime, window_end: datetime) -> bool:
+def _later_half(item: Any, end: datetime, asked_end: datetime) -> bool:
     modified, _ = keyset_key(item)
-    return modified is not None and end < modified <= window_end
+    return modified is not None and end < modified <= asked_end
 
 
 def _put(

@@ -377,6 +377,15 @@ def test_a_password_given_in_a_url_query_is_never_shown_and_is_masked_in_logs(
     )
 
 
+def test_a_broker_password_with_an_at_sign_is_masked_whole(tmp_path: Path) -> None:
+    """The broker's client reads the user part up to the last "@", SQLAlchemy's URL parser up to
+    the first: `check` showed part of it, and logs none of it masked (found by a review, 3 Dec)."""
+    config = load_text(tmp_path, '[worker]\nbroker_url = "redis://:p@ss1@127.0.0.1:6379/0"')
+    assert config.worker.broker_url_for_display == "redis://:***@127.0.0.1:6379/0"
+    assert "ss1" not in repr(config)
+    assert redact("AUTH p@ss1 failed") == "AUTH *** failed"
+
+
 def test_wordpress_defaults_to_the_store_url(tmp_path: Path) -> None:
     config = load_text(tmp_path, STORE)
     assert config.wordpress.url == "https://shop.example.com"

@@ -150,7 +150,7 @@ def test_an_unknown_customer_is_refused_saying_the_ledger_has_none(
     alice: int,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """"the balance is 0" suggested the account was found (a review, 3 Dec)."""
+    """ "the balance is 0" suggested the account was found (a review, 3 Dec)."""
     code, _, err = run(config_file, capsys, "redeem", "--customer", "999", "--tier", "10-off")
 
     assert code == 1

@@ -227,6 +227,7 @@ CURSOR = "ZW50cnk6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk"  # entry:HUGE
         (["history", "--from", "0001-01-01"], "0001-01-01 is not a day a report covers"),
         (["top", "--limit", HUGE], f"expected a number from 1 to {2**63 - 1}, got {HUGE}"),
         (["history", "--customer", HUGE], f"no customer '{HUGE}' in the ledger of this store"),
+        (["history", "--customer", "²"], "no customer '²' in the ledger of this store"),
         (["history", "--cursor", "garbage"], "not a history cursor: 'garbage'"),
         (["history", "--cursor", CURSOR], f"not a history cursor: {CURSOR!r}"),
     ],

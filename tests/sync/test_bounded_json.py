@@ -164,6 +164,12 @@ def test_an_integer_longer_than_python_converts_is_kept_as_its_text() -> None:
     assert value == [{"id": 1, "total_tax": digits, "n": -12}]
 
 
+def test_a_page_cut_short_after_an_integer_too_long_to_convert_is_not_json() -> None:
+    """Decoded again for the long integer, it escaped as json's own error (a review, 3 Dec)."""
+    with pytest.raises(NotJson, match="the answer is not JSON"):
+        decode(f'[{{"id": 1, "n": {"9" * 5000}}}, {{"id": 2'.encode(), max_memory=2**20)
+
+
 # -- what is not JSON ------------------------------------------------------------------------
 
 

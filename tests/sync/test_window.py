@@ -231,12 +231,14 @@ def test_an_answer_in_flight_when_its_slice_was_split_keeps_only_what_is_left_of
         {"id": i, "date_modified_gmt": wc_time(START + timedelta(seconds=i))} for i in range(150)
     ]
     state.position = START + timedelta(seconds=149)  # as the keyset walk left it
-    page = _slice_page(state, items, done=False, window_end=START + timedelta(seconds=199))
+    state.asked_hi = START + timedelta(seconds=199)  # the slice's end when the request went
+    page = _slice_page(state, items, done=False)
     assert [item["id"] for item in page.items] == list(range(100))
     assert page.last_of_slice
     assert page.delivered_through == page.slice_end == START + timedelta(seconds=99)
-    # Dated after the window's end: no slice would deliver them; this one does.
-    page = _slice_page(state, items, done=False, window_end=START + timedelta(seconds=119))
+    # Dated after the end asked for: no slice would deliver them; this one does.
+    state.asked_hi = START + timedelta(seconds=119)
+    page = _slice_page(state, items, done=False)
     assert [item["id"] for item in page.items] == [*range(100), *range(120, 150)]
 
 

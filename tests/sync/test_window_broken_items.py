@@ -16,11 +16,12 @@ from sync.window import ModifiedWindow, keyset_key, wc_time
 START = datetime(2025, 1, 1, tzinfo=UTC)
 BULK_SECOND = START + timedelta(days=5)
 END = START + timedelta(days=30)
-#: Dates an item may show that are not the one the store sorted and filtered it by: far ahead (made
-#: up on the way), just after the window's end (modified while its page was being written), and
-#: before the window's start.
+#: Dates an item may show that are not the one the store sorted and filtered it by: far ahead or
+#: later inside the window (made up on the way: the date of a later time slice, too), just after
+#: the window's end (modified while its page was being written), and before the window's start.
 MISDATED = {
     "far ahead": "2999-01-01T00:00:00",
+    "later in the window": wc_time(START + timedelta(days=15)),
     "after the end": wc_time(END + timedelta(minutes=1)),
     "before the start": "1970-01-01T00:00:00",
 }
@@ -109,7 +110,7 @@ def test_an_item_dated_outside_the_window_does_not_move_the_walk_past_the_items_
     store = BrokenItemsStore(seed, valid=700, broken=0, bulk=0)
     order = sorted(store.rows)
     # One of each early on the first page, mid-page, and the last item of a page.
-    picks = [order[10][1], order[50][1], order[99][1], order[250][1], order[399][1]]
+    picks = [order[i][1] for i in (10, 50, 99, 250, 399, 420, 450, 460)]
     kinds = list(MISDATED)
     store.broken = {item_id: kinds[n % len(kinds)] for n, item_id in enumerate(picks)}
     window = ModifiedWindow(
