@@ -186,20 +186,40 @@ def test_a_broken_order_is_quarantined_and_every_other_order_is_exact(
     assert sync().entries_appended == 0
 
 
-def test_an_order_shown_modified_after_the_window_was_fixed_is_decided_as_it_is(
+# (resource, which item, what the store serves for it): odd, and still read exactly.
+STILL_READ = {
+    # Selected by the date it held, written out after it changed: an hour after the store's
+    # clock is a date it may show, and the walk goes on past it.
+    "an order shown modified after the window was fixed": (
+        "orders",
+        lambda store, sandbox: first_page_ids(sandbox)[50],
+        lambda store: {"patch": {"date_modified_gmt": wc_time(store.now() + timedelta(hours=1))}},
+    ),
+    # Its `parent_id` overflowed the refund cache's column: the whole run failed (found by a
+    # review, 3 Dec). The order names its refunds itself, so it is decided with it.
+    "a refund naming an order id beyond 64 bits": (
+        "refunds",
+        lambda store, sandbox: store.all("refunds")[0]["id"],
+        lambda store: {"patch": {"parent_id": 2**64}},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(STILL_READ))
+def test_an_odd_item_that_still_reads_is_decided_as_it_is(
+    case: str,
     sync: Sync,
     store: SandboxStore,
     sandbox: SandboxServer,
     config: Config,
     engine_for: Callable[[], Engine],
 ) -> None:
-    """Selected by the date it held, written out after it changed: an hour after the store's clock
-    is a date it may show, and the walk goes on past it."""
-    victim = first_page_ids(sandbox)[50]
-    later = wc_time(store.now() + timedelta(hours=1))
-    serve_broken(sandbox, "orders", victim, {"patch": {"date_modified_gmt": later}})
+    resource, which, served = STILL_READ[case]
+    serve_broken(sandbox, resource, which(store, sandbox), served(store))
 
-    assert sync().quarantined == 0
+    summary = sync()
+
+    assert (summary.errors, summary.quarantined) == ([], 0)
     assert_exact(store, config, engine_for())
 
 
@@ -224,24 +244,6 @@ def test_a_refund_with_an_id_beyond_64_bits_holds_back_its_order_only(
     found = {(i.resource, i.field): i.item_ref for i in quarantined(engine)}
     assert found == {("refunds", "id"): f"id={2**64}", ("orders", "refunds"): str(order)}
     assert_exact_without(store, config, engine, {order})
-
-
-def test_a_refund_naming_an_order_id_beyond_64_bits_is_read_through_its_order(
-    sync: Sync,
-    store: SandboxStore,
-    sandbox: SandboxServer,
-    config: Config,
-    engine_for: Callable[[], Engine],
-) -> None:
-    """Its `parent_id` overflowed the refund cache's column: the whole run failed. The order names
-    its refunds itself, so it is decided with it."""
-    refund = store.all("refunds")[0]
-    serve_broken(sandbox, "refunds", refund["id"], {"patch": {"parent_id": 2**64}})
-
-    summary = sync()
-
-    assert (summary.errors, summary.quarantined) == ([], 0)
-    assert_exact(store, config, engine_for())
 
 
 def refund_order(store: SandboxStore, refund_id: int) -> int:
