@@ -79,6 +79,11 @@ def account_customer(session: Session, store_id: int, wc_id: int, email: str | N
     return customer
 
 
+def account_known(session: Session, store_id: int, wc_id: int) -> bool:
+    """Whether the ledger holds WooCommerce account `wc_id` (deleted in the store or not)."""
+    return bool(_account_rows(session, store_id, _account_keys([wc_id]), Customer.id))
+
+
 def account_customers(
     session: Session, store_id: int, accounts: Sequence[tuple[int, str | None]]
 ) -> dict[int, int]:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ledger.admin import adjust
 from ledger.balances import BalanceDifference, list_balances, verify_balances
-from ledger.customers import get_or_create_store
+from ledger.customers import account_known, get_or_create_store
 from ledger.errors import LedgerError, SyncAlreadyRunning
 from ledger.models import Customer, PointEntry, QuarantinedItem
 from ledger.quarantine import quarantined_items
@@ -726,9 +726,15 @@ def _shorten(text: str, limit: int) -> str:
 
 def _adjust(args: argparse.Namespace) -> int:
     from ledger.debt import debt_state
+    from loyalty.accounts import require_store_account  # pulls in the HTTP client: lazily
     from sync.debt import settle_debts
 
     config = _load(args)
+    with _open_ledger(config, require_store=True, readonly=True) as (session, store_id):
+        assert store_id is not None  # require_store=True
+        known = account_known(session, store_id, args.customer)
+    if not known:  # a new customer, or a mistyped id: the store says which (loyalty.accounts)
+        require_store_account(config.require_store(), args.customer)
     with _open_ledger(config, require_store=True) as (session, store_id):
         assert store_id is not None  # require_store=True
         now = datetime.now(UTC)

@@ -27,6 +27,7 @@ __all__ = [
     "StoreUnavailable",
     "SyncError",
     "SyncFailed",
+    "UnknownAccount",
 ]
 
 
@@ -41,3 +42,8 @@ class ConfigError(LoyaltyError):
 class SyncFailed(LoyaltyError):
     """A worker's sync task failed; the message names the error, with every secret redacted, as
     it is stored in the task's result."""
+
+
+class UnknownAccount(LoyaltyError):
+    """Points were to go to an account that neither the ledger nor the store has (a mistyped id),
+    or that the ledger does not know and the store could not be asked about; nothing was written."""

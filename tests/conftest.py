@@ -8,12 +8,16 @@
 - `engine`: an engine on `db_url`, disposed afterwards.
 - `session`: a session inside a transaction that is rolled back at the end (`session.commit()`
   only releases a savepoint), for tests that need no real commits.
+- `store_accounts`: the configured test store of the command-line tests
+  (`https://shop.example.com`) answering which accounts it has, for adjustments of accounts the
+  ledger does not know yet (`loyalty.accounts`).
 
 PostgreSQL comes from LOYALTY_TEST_POSTGRES_URL; the run stops at once if it is unreachable.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -22,10 +26,14 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
+import responses
+from requests import PreparedRequest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -277,6 +285,40 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 _LOGGERS_CONFIGURED = ("", "urllib3", "requests_oauthlib", "oauthlib", "alembic", "sqlalchemy")
+
+
+#: The store of the command-line tests' configs (tests/cli/test_cli.py's STORE).
+TEST_STORE_URL = "https://shop.example.com"
+
+
+@dataclass
+class StoreAccounts:
+    """What the test store was asked (`asked`: the ids, one list a request) and the accounts it
+    does not have (`missing`, for the test to fill)."""
+
+    missing: set[int] = field(default_factory=set)
+    asked: list[list[int]] = field(default_factory=list)
+
+
+@pytest.fixture
+def store_accounts() -> Iterator[StoreAccounts]:
+    """The test store answering `GET customers?include=` with every id it is asked for, except
+    the ones in `missing`."""
+    accounts = StoreAccounts()
+
+    def callback(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
+        query = parse_qs(urlsplit(request.url or "").query)
+        asked = [int(i) for i in query["include"][-1].split(",")]
+        accounts.asked.append(asked)
+        found = [{"id": i} for i in asked if i not in accounts.missing]
+        headers = {"X-WP-Total": str(len(found)), "X-WP-TotalPages": "1"}
+        return 200, headers, json.dumps(found)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(
+            responses.GET, f"{TEST_STORE_URL}/wp-json/wc/v3/customers", callback=callback
+        )
+        yield accounts
 
 
 @pytest.fixture(autouse=True)

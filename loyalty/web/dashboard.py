@@ -30,13 +30,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.admin import InvalidAdjustment, adjust
-from ledger.customers import get_or_create_store
+from ledger.customers import account_known, get_or_create_store
 from ledger.errors import PointsOutOfRange
 from ledger.models import Customer
 from ledger.session import session_scope
 from ledger.types import MAX_BIGINT
 from loyalty.config import Config
-from loyalty.errors import ConfigError
+from loyalty.errors import ConfigError, UnknownAccount
 from loyalty.web.i18n import negotiate, translations
 from loyalty.web.page import PageInput, gather, render
 from reports.history import BadCursor
@@ -107,11 +107,15 @@ def create_app(
     resync: Resync | None = None,
     redeem: Redeem | None = None,
     today: Callable[[], date] | None = None,
+    account_check: Callable[[int], None] | None = None,
 ) -> ASGIApp:
     """The dashboard of the configured store; `resync` runs a full sync (default: `run_sync`),
     `redeem` a redemption (default: `loyalty.redeem.redeem_once`), `today` the first day of
-    "points expiring soon" (default: today, UTC)."""
+    "points expiring soon" (default: today, UTC), `account_check` asks the store whether it has
+    an account the ledger does not know before it is adjusted (default:
+    `loyalty.accounts.require_store_account`; raises UnknownAccount)."""
     store_key = config.require_store().key
+    check_account = account_check or _default_account_check(config)
     with session_scope(engine) as session:
         store_id = get_or_create_store(session, store_key).id
     settings = config.dashboard
@@ -178,10 +182,14 @@ def create_app(
         except ValueError:
             return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
         reason = form.get("reason", "").strip()
+        with session_scope(engine, readonly=True) as session:
+            known = account_known(session, store_id, customer)
         try:
+            if not known:  # a new customer, or a mistyped id: the store says which
+                await run_in_threadpool(check_account, customer)
             with session_scope(engine) as session:
                 adjust(session, store_id, customer, points, reason, now=datetime.now(UTC))
-        except (InvalidAdjustment, PointsOutOfRange) as error:
+        except (InvalidAdjustment, PointsOutOfRange, UnknownAccount) as error:
             return PlainTextResponse(str(error), 400)
         log.info("dashboard: adjusted customer %s by %+d points", customer, points)
         query = urlencode({"lang": lang, "customer": customer, "done": "adjusted"})
@@ -254,6 +262,16 @@ def _default_resync(config: Config, engine: Engine) -> Resync:
         return run_sync(settings, full=customer is None, engine=engine, customer=customer).render()
 
     return run
+
+
+def _default_account_check(config: Config) -> Callable[[int], None]:
+    def check(customer: int) -> None:
+        # It talks to the store: its modules load only when an unknown account is adjusted.
+        from loyalty.accounts import require_store_account
+
+        require_store_account(config.require_store(), customer)
+
+    return check
 
 
 def _default_redeem(config: Config, engine: Engine, store_id: int) -> Redeem:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 import loyalty.cli
 from ledger.session import create_engine_for
 from loyalty.cli import main
+from tests.conftest import StoreAccounts
 
 REPO = Path(__file__).resolve().parents[2]
 LOYALTY = Path(sys.executable).with_name("loyalty")
@@ -327,7 +328,11 @@ class TestLedgerCommands:
         assert "dbpw7788" not in err
 
     def test_adjust_then_balances_and_verify(
-        self, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+        self,
+        db_url: str,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        store_accounts: StoreAccounts,
     ) -> None:
         config = ledger_config(tmp_path, db_url)
         assert main(["--config", config, "verify"]) == 0
@@ -359,9 +364,15 @@ class TestLedgerCommands:
         assert capsys.readouterr().out == (
             "verified 2 customers, 3 entries: balances equal their entries, and so do the report rollups\n"
         )
+        # The store was asked about each account the ledger did not know yet, once.
+        assert store_accounts.asked == [[42], [7]]
 
     def test_verify_lists_a_cached_balance_that_differs_from_its_entries(
-        self, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+        self,
+        db_url: str,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        store_accounts: StoreAccounts,
     ) -> None:
         config = ledger_config(tmp_path, db_url)
         assert (

@@ -11,11 +11,16 @@ from ledger.models import PointEntry
 from ledger.session import create_engine_for, session_scope
 from loyalty.cli import main
 from tests.cli.test_cli import ledger_config
+from tests.conftest import StoreAccounts
 
 
 @pytest.mark.parametrize("points", ["9223372036854775807", "-9223372036854775808", "10" * 20])
 def test_adjust_beyond_what_the_ledger_holds_is_one_line_and_writes_nothing(
-    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], points: str
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    store_accounts: StoreAccounts,
+    points: str,
 ) -> None:
     config = ledger_config(tmp_path, db_url)
     argv = ["--config", config, "adjust", "--customer", "5", "--points", points, "--reason", "x"]
@@ -38,7 +43,10 @@ def test_adjust_beyond_what_the_ledger_holds_is_one_line_and_writes_nothing(
 
 
 def test_adjust_that_would_carry_a_balance_beyond_the_limit_is_one_line(
-    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    store_accounts: StoreAccounts,
 ) -> None:
     config = ledger_config(tmp_path, db_url)
     adjust = ["--config", config, "adjust", "--customer", "5", "--reason", "x", "--points"]

@@ -19,6 +19,7 @@ from loyalty.web.charts import Series, columns_chart
 from loyalty.web.dashboard import create_app
 from loyalty.web.i18n import Formats
 from rules.expiry import ExpiryRules
+from tests.conftest import StoreAccounts
 from tests.reports.ledger_story import Story
 from tests.web.conftest import TOKEN
 
@@ -220,6 +221,31 @@ def test_report_html_is_one_self_contained_file(
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from anywhere
     assert "<script" not in html
     assert figure(html, "closing") == "100"
+
+
+def test_an_account_the_ledger_does_not_know_is_asked_of_the_store_before_it_is_adjusted(
+    admin_config: Config, engine: Engine, story: Story, store_accounts: StoreAccounts
+) -> None:
+    """A mistyped id opened an account nobody holds, which the write-back later found missing
+    in the store (found by a review, 3 Dec)."""
+    client = TestClient(create_app(admin_config, engine, resync=lambda who: None))
+    store_accounts.missing.add(4242)
+    before = count_entries(engine)
+    form = {"points": "5", "reason": "goodwill", "token": TOKEN}
+
+    mistyped = client.post("/admin/adjust", data={**form, "customer": "4242"})
+    signed_up = client.post(
+        "/admin/adjust", data={**form, "customer": "4343"}, follow_redirects=False
+    )
+    known = client.post("/admin/adjust", data={**form, "customer": "7"}, follow_redirects=False)
+
+    assert (mistyped.status_code, signed_up.status_code, known.status_code) == (400, 303, 303)
+    assert mistyped.text == (
+        "customer 4242 is neither in the ledger nor in the store (it has no account with that"
+        " id); nothing was adjusted: check the customer id"
+    )
+    assert store_accounts.asked == [[4242], [4343]]  # the ledger knows customer 7
+    assert count_entries(engine) == before + 2
 
 
 def test_numbers_and_days_beyond_what_the_ledger_takes_are_refused_not_a_server_error(
