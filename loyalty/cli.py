@@ -178,7 +178,9 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         "adjust",
         "add or remove points for one customer by hand, with a reason",
         "Append a manual adjustment entry for a WooCommerce customer (by account id). The reason"
-        " is kept in the ledger. Points may be negative to take points away; never 0.",
+        " is kept in the ledger. Points may be negative to take points away; never 0. An account"
+        " the ledger does not know yet (no sync has seen it) is asked of the store first: an id"
+        " the store does not have is refused.",
         'loyalty adjust --customer 42 --points 100 --reason "goodwill: late delivery"\n'
         '  loyalty adjust --customer 42 --points -50 --reason "double award, order 1042"',
     ),
