@@ -1,8 +1,9 @@
 """Writing balances back to customer meta, a hundred customers a request.
 
 Only customers whose balance or lifetime differs from what was last written are sent. Each batch
-answer is checked item by item: a written item records its values; a per-item error is recorded
-and retried next run, except for a customer that no longer exists in the store, which is given up
+answer is checked item by item: a written item records its values; a per-item error, or an item
+that shows the balance meta with another value than the one sent, is recorded and retried next
+run, except for a customer that no longer exists in the store, which is given up
 (it would fail forever) and handed to `on_gone` in the same transaction (the sync gives its points
 back to its email). Accounts known to be deleted are never written again. A batch that fails as a
 whole leaves its customers pending for next run.
@@ -42,6 +43,8 @@ GONE_CODES = frozenset(
 MAX_ATTEMPTS = 10
 #: How much of a batch item's error code and message is kept (a store's text has no bound).
 MAX_CODE, MAX_MESSAGE = 100, 500
+#: How much of a meta value the store kept instead of the one sent is quoted.
+MAX_SHOWN = 40
 #: Called with the ledger ids of customers the store says do not exist, in the write's transaction.
 OnGone = Callable[[Session, Sequence[int]], None]
 
@@ -145,7 +148,9 @@ def push_balances(
                     _record_failure(session, states, write, str(error), gone=False, now=now())
             continue
         with unit_of_work() as session:
-            gone = _record_answer(session, batch, answer.items, result, now())
+            gone = _record_answer(
+                session, batch, answer.items, result, now(), keys=(balance_key, lifetime_key)
+            )
             if gone and on_gone is not None:
                 on_gone(session, gone)
     return result
@@ -247,14 +252,25 @@ def _meta_update(write: PendingWrite, balance_key: str, lifetime_key: str) -> di
 
 
 def _record_answer(
-    session: Session, batch: list[PendingWrite], answer: Any, result: WriteBackResult, now: datetime
+    session: Session,
+    batch: list[PendingWrite],
+    answer: Any,
+    result: WriteBackResult,
+    now: datetime,
+    *,
+    keys: tuple[str, str],
 ) -> list[int]:
     """Record each item of a batch answer; returns the customers the store says do not exist."""
     items = answer.get("update", []) if isinstance(answer, dict) else []
     by_id = {valid_id(item): item for item in items if isinstance(item, dict)}
     missing = {"code": "missing", "message": "no answer"}
     errors = [
-        (write, item.get("error") if (item := by_id.get(write.wc_id)) is not None else missing)
+        (
+            write,
+            (item.get("error") or _not_kept(item, write, keys))
+            if (item := by_id.get(write.wc_id)) is not None
+            else missing,
+        )
         for write in batch
     ]
     # The other meta updates record what they wrote first (they may add a customer's state),
@@ -280,6 +296,28 @@ def _record_answer(
         if gone:
             gone_ids.append(write.customer_id)
     return gone_ids
+
+
+def _not_kept(item: Mapping[str, Any], write: PendingWrite, keys: tuple[str, str]) -> Any:
+    """An error when the answer shows the balance or lifetime meta with another value than the
+    one sent (a plugin that rounds, caps or ignores it), else None. The answer is the customer as
+    the store holds it after the write; a key it does not show (WooCommerce leaves some out, such
+    as keys holding the table prefix `wp_`) is not evidence either way."""
+    shown = item.get("meta_data")
+    if write.balance is None or not isinstance(shown, list):
+        return None
+    values: dict[str, Any] = {}
+    for entry in shown:  # the first row of a key is the one WooCommerce updated
+        if isinstance(entry, Mapping) and isinstance(entry.get("key"), str):
+            values.setdefault(entry["key"], entry.get("value"))
+    for key, sent in zip(keys, (str(write.balance), str(write.lifetime)), strict=True):
+        if key in values and values[key] != sent:
+            kept = str(values[key])[:MAX_SHOWN]
+            return {
+                "code": "meta_not_kept",
+                "message": f"the store kept {key} = {kept!r}, not {sent!r}",
+            }
+    return None
 
 
 def _error_of(error: Any) -> tuple[str, str]:

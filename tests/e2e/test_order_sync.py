@@ -223,6 +223,47 @@ def test_a_batch_answer_whose_errors_are_not_objects_records_them_and_retries(
     assert_exact(store, config, engine)
 
 
+@pytest.mark.parametrize("shown", ["another value", "no value"])
+def test_a_batch_answer_showing_the_balance_meta_with_another_value_is_a_failure_retried(
+    shown: str,
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """A plugin that rounds, caps or ignores the meta answers 200 with the customer as it keeps
+    it; the write-back recorded the value it sent as written, and never sent it again. A key the
+    answer does not show at all (WooCommerce hides some) proves nothing and counts as written."""
+    balance_key = config.points.balance_meta_key
+
+    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
+        ids = [item["id"] for item in json.loads(request.body or b"{}")["update"]]
+        meta = [{"id": 1, "key": balance_key, "value": "0"}] if shown == "another value" else []
+        return 200, {}, json.dumps({"update": [{"id": i, "meta_data": meta} for i in ids]})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add_passthru(sandbox.base_url)
+        mock.add_callback(responses.POST, f"{sandbox.base_url}/wp-json/wc/v3/customers/batch",
+                          callback=answer, content_type="application/json")  # fmt: skip
+        first = sync()
+
+    engine = engine_for()
+    with session_scope(engine) as session:
+        errors = session.execute(select(MetaWrite.last_error)).scalars().all()
+    if shown == "no value":
+        assert (first.write_failures, first.customers_written > 0) == (0, True)
+        assert errors == [None] * len(errors)
+        return
+    assert first.write_failures > 0
+    assert first.customers_written == 0
+    assert all(
+        f"meta_not_kept: the store kept {balance_key} = '0', not '" in (e or "") for e in errors
+    )
+    assert sync().customers_written == first.write_failures
+    assert_exact(store, config, engine)
+
+
 def test_a_failed_write_back_is_kept_and_retried_on_the_next_run(
     sync: Sync,
     store: SandboxStore,
