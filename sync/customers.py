@@ -15,7 +15,7 @@ from typing import Any
 
 from sync.client import StoreClient
 from sync.order_data import CUSTOMER_FIELDS
-from sync.paging import Listing
+from sync.paging import BY_IDS_BATCH, Listing, ListingStalled
 from sync.quarantine import valid_id
 
 PER_PAGE = 100
@@ -66,27 +66,22 @@ def fetch_customer_email(client: StoreClient, wc_id: int) -> str | None:
 
 
 def fetch_existing_customer_ids(client: StoreClient, ids: Iterable[int]) -> set[int]:
-    """Which of `ids` the store still has, 100 a request (`include=`); the rest were deleted.
+    """Which of `ids` the store still has, a hundred a request (`Listing.by_ids`); the rest were
+    deleted.
 
-    An answer with customers that were not asked for (a store or proxy ignoring `include`) proves
-    nothing, so its batch counts as still there: an account is only ever retired on evidence.
+    An answer that proves nothing (customers that were not asked for: a store or proxy ignoring
+    `include`; an item without a usable id) leaves its batch counted as still there: an account is
+    only ever retired on evidence.
     """
+    listing = Listing(client, "customers", per_page=BY_IDS_BATCH)
+    params = {"role": "all", "orderby": "id", "_fields": "id"}  # only whether each is there
     wanted = sorted(set(ids))
     found: set[int] = set()
-    for start in range(0, len(wanted), PER_PAGE):
-        batch = wanted[start : start + PER_PAGE]
-        page = client.get(
-            "customers",
-            {
-                "include": batch,
-                "role": "all",
-                "per_page": PER_PAGE,
-                "orderby": "id",
-                "_fields": "id",  # only whether each is there
-            },
-        )
-        answered = {valid_id(item) for item in page.items}
-        if not answered <= set(batch):  # the store ignored `include`: nothing can be concluded
-            answered = set(batch)
-        found |= {i for i in answered if i is not None}
+    for start in range(0, len(wanted), BY_IDS_BATCH):
+        batch = wanted[start : start + BY_IDS_BATCH]
+        try:
+            for items in listing.by_ids(batch, params):
+                found |= {i for i in map(valid_id, items) if i is not None}
+        except ListingStalled:
+            found |= set(batch)
     return found

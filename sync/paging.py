@@ -93,27 +93,33 @@ class Listing:
         with self._lock:
             return self._ceiling
 
-    def get(self, params: Mapping[str, Any]) -> Any:
-        """One page; raises `ListingStalled` instead of going past the ceiling."""
+    def get(self, params: Mapping[str, Any], *, by_ids: bool = False) -> Any:
+        """One page; raises `ListingStalled` instead of going past the ceiling.
+
+        A by-ids request (`by_ids`) is outside the ceiling, which bounds the pages of a listing
+        whose length the store announces: a read by ids is bounded by the ids asked, one request
+        a hundred, and the total each answer announces is only that request's count.
+        """
         with self._lock:
-            if self._requests >= self._ceiling:
+            if self._requests >= self._ceiling and not by_ids:
                 raise self.stalled(params, self._ceiling_reached())
             self._requests += 1
         page = self._source.get(self.endpoint, params)
         total = getattr(page, "total", None)
         with self._lock:
-            if self._announced is None and isinstance(total, int) and total >= 0:
+            if not by_ids and self._announced is None and isinstance(total, int) and total >= 0:
                 self._announced = total
                 pages = -(-total // self.per_page)
                 self._ceiling = CEILING_PER_PAGE * pages + CEILING_EXTRA
         return page
 
     def page(
-        self, params: Mapping[str, Any], *, label: str | None = None
+        self, params: Mapping[str, Any], *, label: str | None = None, by_ids: bool = False
     ) -> tuple[list[Any], int | None]:
         """One page's items and the X-WP-Total it announced; an answer that is not a JSON array
-        is `StoreAnswerUnusable` naming `label` (default: the request's path)."""
-        page = self.get(params)
+        is `StoreAnswerUnusable` naming `label` (default: the request's path). `by_ids`: as
+        `get`'s."""
+        page = self.get(params, by_ids=by_ids)
         items = require_list(page.items, label or f"GET {self._path()}")
         total = getattr(page, "total", None)
         return items, total if isinstance(total, int) else None
@@ -190,7 +196,7 @@ class Listing:
         for start in range(0, len(wanted), BY_IDS_BATCH):
             batch = wanted[start : start + BY_IDS_BATCH]
             query = {**(params or {}), "include": batch, "per_page": BY_IDS_BATCH}
-            items, _ = self.page(query)
+            items, _ = self.page(query, by_ids=True)
             asked = set(batch)
             strangers = sorted(
                 {

@@ -20,7 +20,7 @@ import responses
 from requests import PreparedRequest
 
 from sync.client import ClientSettings, StoreClient
-from sync.customers import fetch_new_customers
+from sync.customers import fetch_existing_customer_ids, fetch_new_customers
 from sync.orders import fetch_orders_by_ids, fetch_orders_window
 from sync.paging import Listing, ListingStalled
 from sync.refunds import fetch_refunds_created
@@ -173,6 +173,47 @@ def test_a_store_ignoring_include_stops_instead_of_calling_the_orders_deleted(
     serve(mock, "orders", lambda query: page([{"id": 1}, {"id": 2}], 2))
     with pytest.raises(ListingStalled, match="the store ignored `include`"):
         fetch_orders_by_ids(client(), [5, 6, 7], status="any")
+
+
+def test_a_read_by_ids_of_thousands_asks_a_hundred_a_request_beyond_the_listing_ceiling(
+    mock: responses.RequestsMock,
+) -> None:
+    """Each answer announces its own count (X-WP-Total 100): the ceiling it set, 3 x 1 page + 10,
+    stopped every read of more than 1,300 ids on its 14th request: the reviews probed by id after
+    a mass deletion, the refunds of a group of orders, the unknown products of a big first sync,
+    the coupons of many redemptions (found by a review, 3 Dec)."""
+
+    def answer(query: dict[str, str]) -> Reply:
+        ids = [int(i) for i in query["include"].split(",")]
+        return page([{"id": i} for i in ids if i % 7], len([i for i in ids if i % 7]))
+
+    asked = serve(mock, "orders", answer)
+    wanted = range(1, 3_001)
+
+    found = fetch_orders_by_ids(client(), wanted, status="any")
+
+    assert sorted(int(o["id"]) for o in found) == [i for i in wanted if i % 7]
+    assert len(asked) == 30
+
+
+@pytest.mark.parametrize("odd", [{"id": 999_999}, {"id": None}])
+def test_whether_accounts_exist_is_concluded_only_from_answers_that_prove_it(
+    mock: responses.RequestsMock, odd: dict[str, Any]
+) -> None:
+    """An account is retired only on evidence: a batch whose answer holds a stranger or an item
+    without a usable id proves nothing, so all of it counts as still there; the others go on."""
+
+    def answer(query: dict[str, str]) -> Reply:
+        ids = [int(i) for i in query["include"].split(",")]
+        kept = [{"id": i} for i in ids if i % 2]  # the even ids were deleted
+        return page([*kept, odd] if ids[0] == 1 else kept, len(kept))
+
+    asked = serve(mock, "customers", answer)
+
+    found = fetch_existing_customer_ids(client(), range(1, 301))
+
+    assert found == set(range(1, 101)) | {i for i in range(101, 301) if i % 2}
+    assert len(asked) == 3
 
 
 BROKEN_IDS = [{"id": 2**64}, {"id": None}, {"id": "6"}, {"id": True}, {"id": 0}, None, {}]
