@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import responses
@@ -190,6 +191,29 @@ def test_a_customer_deleted_in_the_store_is_recorded_and_not_retried_forever(
     assert "invalid" in (state.last_error or "").lower()
 
 
+def sync_answering_batches(
+    sync: Sync, sandbox: SandboxServer, item_of: Callable[[int], dict[str, Any]]
+) -> SyncSummary:
+    """A sync whose `customers/batch` writes are answered 200 with `item_of(id)` for each
+    customer, by a store in front of the sandbox (which then holds nothing written)."""
+
+    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
+        ids = [item["id"] for item in json.loads(request.body or b"{}")["update"]]
+        return 200, {}, json.dumps({"update": [item_of(i) for i in ids]})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add_passthru(sandbox.base_url)
+        mock.add_callback(responses.POST, f"{sandbox.base_url}/wp-json/wc/v3/customers/batch",
+                          callback=answer, content_type="application/json")  # fmt: skip
+        return sync()
+
+
+def write_errors(engine: Engine) -> list[str | None]:
+    """Each account's last write-back error (None: written)."""
+    with session_scope(engine) as session:
+        return list(session.execute(select(MetaWrite.last_error)).scalars())
+
+
 @pytest.mark.parametrize("error", ["write failed", True, ["x" * 10_000]])
 def test_a_batch_answer_whose_errors_are_not_objects_records_them_and_retries(
     error: object,
@@ -202,21 +226,12 @@ def test_a_batch_answer_whose_errors_are_not_objects_records_them_and_retries(
     """`"error": "write failed"` (or `true`) instead of WooCommerce's {code, message} made the
     write-back fail with AttributeError, nothing recorded (found by a review, 3 Dec)."""
 
-    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
-        ids = [item["id"] for item in json.loads(request.body or b"{}")["update"]]
-        return 200, {}, json.dumps({"update": [{"id": i, "error": error} for i in ids]})
-
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        mock.add_passthru(sandbox.base_url)
-        mock.add_callback(responses.POST, f"{sandbox.base_url}/wp-json/wc/v3/customers/batch",
-                          callback=answer, content_type="application/json")  # fmt: skip
-        first = sync()
+    first = sync_answering_batches(sync, sandbox, lambda i: {"id": i, "error": error})
 
     assert first.write_failures > 0
     assert first.customers_written == 0
     engine = engine_for()
-    with session_scope(engine) as session:
-        errors = session.execute(select(MetaWrite.last_error)).scalars().all()
+    errors = write_errors(engine)
     assert errors
     assert all(e is not None and 0 < len(e) < 700 for e in errors)
     assert sync().customers_written == first.write_failures
@@ -237,20 +252,12 @@ def test_a_batch_answer_showing_the_balance_meta_with_another_value_is_a_failure
     answer does not show at all (WooCommerce hides some) proves nothing and counts as written."""
     balance_key = config.points.balance_meta_key
 
-    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
-        ids = [item["id"] for item in json.loads(request.body or b"{}")["update"]]
-        meta = [{"id": 1, "key": balance_key, "value": "0"}] if shown == "another value" else []
-        return 200, {}, json.dumps({"update": [{"id": i, "meta_data": meta} for i in ids]})
+    meta = [{"id": 1, "key": balance_key, "value": "0"}] if shown == "another value" else []
 
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        mock.add_passthru(sandbox.base_url)
-        mock.add_callback(responses.POST, f"{sandbox.base_url}/wp-json/wc/v3/customers/batch",
-                          callback=answer, content_type="application/json")  # fmt: skip
-        first = sync()
+    first = sync_answering_batches(sync, sandbox, lambda i: {"id": i, "meta_data": meta})
 
     engine = engine_for()
-    with session_scope(engine) as session:
-        errors = session.execute(select(MetaWrite.last_error)).scalars().all()
+    errors = write_errors(engine)
     if shown == "no value":
         assert (first.write_failures, first.customers_written > 0) == (0, True)
         assert errors == [None] * len(errors)
