@@ -194,10 +194,21 @@ class Listing:
         """
         wanted = sorted(set(ids))
         for start in range(0, len(wanted), BY_IDS_BATCH):
-            batch = wanted[start : start + BY_IDS_BATCH]
-            query = {**(params or {}), "include": batch, "per_page": BY_IDS_BATCH}
-            items, _ = self.page(query, by_ids=True)
-            asked = set(batch)
+            yield self._batch(wanted[start : start + BY_IDS_BATCH], params, unusable_missing)
+
+    def _batch(
+        self, batch: list[int], params: Mapping[str, Any] | None, unusable_missing: bool
+    ) -> list[dict[str, Any]]:
+        """One batch's items. A store that sends fewer items than the X-WP-Total it announces
+        for them (a proxy or plugin capping pages below 100) is asked again for the ids it left
+        out, until it has sent them all; each new request must bring one of them, else the
+        listing stops (bounded by the batch: at most one request per id)."""
+        found: list[dict[str, Any]] = []
+        pending = batch
+        while True:
+            query = {**(params or {}), "include": pending, "per_page": BY_IDS_BATCH}
+            items, total = self.page(query, by_ids=True)
+            asked = set(pending)
             strangers = sorted(
                 {
                     i
@@ -213,7 +224,21 @@ class Listing:
                     f"the answer holds {len(strangers)} item(s) not asked for ({shown}): "
                     "the store ignored `include`",
                 )
-            yield items
+            found += items
+            if total is None or total <= len(items):
+                return found
+            sent = {i for i in map(item_id, items) if i in asked}
+            rest = [i for i in pending if i not in sent]
+            if not rest:
+                return found
+            if not sent:
+                raise self.stalled(
+                    query,
+                    f"the store announced {total:,} of the {len(pending):,} ids asked "
+                    f"(X-WP-Total) but sent {len(items):,} of them: the ids it left out would "
+                    "look deleted",
+                )
+            pending = rest
 
     def stalled(self, params: Mapping[str, Any], what: str) -> ListingStalled:
         """The error that stops this listing: endpoint, query without secrets, what happened."""
