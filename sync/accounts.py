@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger.batches import rows_in
 from ledger.entries import NewEntry, append_entries
 from ledger.models import Customer
 from sync.context import SyncContext
@@ -30,13 +31,15 @@ def retire_suspects(ctx: SyncContext, suspects: Collection[int]) -> None:
     if not suspects:
         return
     with ctx.tx.unit() as session:
-        rows = session.execute(
-            select(Customer.id, Customer.wc_id).where(
+        rows = rows_in(
+            session,
+            suspects,
+            lambda chunk: select(Customer.id, Customer.wc_id).where(
                 Customer.store_id == ctx.store_id,
-                Customer.wc_id.in_(sorted(suspects)),
+                Customer.wc_id.in_(chunk),
                 Customer.deleted_at.is_(None),
-            )
-        ).all()
+            ),
+        )
     known = {wc_id: customer_id for customer_id, wc_id in rows if wc_id is not None}
     if not known:
         return

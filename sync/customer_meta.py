@@ -3,8 +3,8 @@
 Only customers whose balance or lifetime differs from what was last written are sent. Each batch
 answer is checked item by item: a written item records its values; a per-item error, or an item
 that shows the balance meta with another value than the one sent, is recorded and retried next
-run, except for a customer that no longer exists in the store, which is given up
-(it would fail forever) and handed to `on_gone` in the same transaction (the sync gives its points
+run however often it failed, except for a customer that no longer exists in the store, which is
+given up (it would fail forever) and handed to `on_gone` in the same transaction (the sync gives its points
 back to its email). Accounts known to be deleted are never written again. A batch that fails as a
 whole leaves its customers pending for next run.
 
@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from ledger.batches import rows_in
 from ledger.models import Balance, Customer, MetaWrite
 from sync.ahead import in_order
 from sync.client import Page, StoreClient
@@ -40,7 +41,6 @@ READ_CHUNK = 1_000
 GONE_CODES = frozenset(
     {"woocommerce_rest_invalid_id", "wc_user_invalid_id", "rest_user_invalid_id"}
 )
-MAX_ATTEMPTS = 10
 #: How much of a batch item's error code and message is kept (a store's text has no bound).
 MAX_CODE, MAX_MESSAGE = 100, 500
 #: How much of a meta value the store kept instead of the one sent is quoted.
@@ -207,12 +207,14 @@ def _more_meta(session: Session, more_meta: Sequence[MoreMeta]) -> dict[int, lis
         for update in source(session):
             more.setdefault(update.customer_id, []).append(update)
     if more:
-        given_up = session.execute(
-            select(MetaWrite.customer_id).where(
-                MetaWrite.customer_id.in_(sorted(more)), MetaWrite.gave_up.is_(True)
-            )
-        ).scalars()
-        for customer_id in given_up:
+        given_up = rows_in(
+            session,
+            more,
+            lambda chunk: select(MetaWrite.customer_id).where(
+                MetaWrite.customer_id.in_(chunk), MetaWrite.gave_up.is_(True)
+            ),
+        )
+        for (customer_id,) in given_up:
             del more[customer_id]
     return more
 
@@ -368,5 +370,8 @@ def _record_failure(
     state = _state(session, states, write.customer_id)
     state.attempts = (state.attempts or 0) + 1
     state.last_error = f"{now.isoformat()} {redact(message)}"  # the store's words: no secrets
-    state.gave_up = gone or state.attempts >= MAX_ATTEMPTS
-    return state.gave_up
+    # Given up only when the store says the account does not exist: a write that keeps failing
+    # otherwise (a store down for weeks, a plugin refusing the meta) is still owed, and is
+    # retried every run, its attempts and last error kept for the admin.
+    state.gave_up = gone
+    return gone

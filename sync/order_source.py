@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger.batches import rows_in
 from ledger.entries import remember_categories
 from ledger.models import Customer, TrackedOrder
 from ledger.pending import matured_orders
@@ -436,11 +437,13 @@ class OrdersSource:
             return 0
         with ctx.tx.unit() as session:
             due = matured_orders(session, ctx.store_id, days=days, now=ctx.window_end())
-            rows = session.execute(
-                select(TrackedOrder.order_id, TrackedOrder.status).where(
-                    TrackedOrder.store_id == ctx.store_id, TrackedOrder.order_id.in_(due)
-                )
-            ).all()
+            rows = rows_in(
+                session,
+                due,
+                lambda chunk: select(TrackedOrder.order_id, TrackedOrder.status).where(
+                    TrackedOrder.store_id == ctx.store_id, TrackedOrder.order_id.in_(chunk)
+                ),
+            )
         # an order listed in this run was decided on the store's time already
         candidates = {oid: status for oid, status in rows if oid not in self.seen}
         if not candidates:
