@@ -27,12 +27,14 @@ closed, so a failed sync never waits for them to exit.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import count
 from typing import Any
 
 from sync.ahead import start_thread
@@ -42,6 +44,9 @@ from sync.paging import Listing, ListingStalled, PageSource
 ONE_SECOND = timedelta(seconds=1)
 #: Above this many items modified in one second, excluding them by id would make the URL too long.
 MAX_TIE_IDS = 400
+#: A second paged by id is read last page first up to this many pages (100,000 items at 100 a
+#: page); a bigger total announced is read in ascending pages, each page a request.
+MAX_TIE_PAGES = 1_000
 
 #: How long closing the pages waits for fetching threads (daemonic: the process never waits).
 JOIN_SECONDS = 2.0
@@ -351,7 +356,16 @@ class ModifiedWindow:
             ) from None
 
     def _fetch_tie_second(self, state: _SliceState) -> list[dict[str, Any]]:
-        """Hundreds of items modified in one second (a bulk edit): page that second by id."""
+        """Hundreds of items modified in one second (a bulk edit): page that second by id.
+
+        An item of that second modified while it is paged leaves it, and every item after it
+        moves one place forward: read in ascending pages, the one at the next page boundary is
+        never seen. So the pages the first one's X-WP-Total announces are read from the last to
+        the second, then the first again: an item moving forward moves into a page not read yet
+        (or read again), never out of the ones still to read. An item cannot join the second,
+        which has passed. Without a total, or with more than `MAX_TIE_PAGES` announced (a lie
+        would cost that many requests), the pages are read in ascending order.
+        """
         second = state.position
         params = {
             **self._params,
@@ -363,12 +377,12 @@ class ModifiedWindow:
             "per_page": self._listing.per_page,
         }
         collected: dict[int, dict[str, Any]] = {}
-        unusable: list[Any] = []  # no id: delivered as they are, the sync quarantines them
-        for items in self._listing.numbered(params):
+        unusable: dict[str, Any] = {}  # no id: delivered as they are, the sync quarantines them
+        for items in self._tie_pages(params):
             for item in items:
                 _, item_id = keyset_key(item)
                 if item_id is None:
-                    unusable.append(item)
+                    unusable.setdefault(json.dumps(item, sort_keys=True, default=str), item)
                 else:
                     collected[item_id] = item
         # The whole second is delivered at once; the next request starts after it.
@@ -376,7 +390,43 @@ class ModifiedWindow:
         state.position = second + ONE_SECOND
         state.tie_ids = set()
         state.skip = 0
-        return fresh + unusable
+        return fresh + list(unusable.values())
+
+    def _tie_pages(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """The pages of one second by id: 1, then the last down to 2, then 1 again; pages after
+        the last announced while it comes full. A full page of ids already delivered (the store
+        ignored the page number) stops the listing, as in any page-numbered listing."""
+        label = f"GET {self._listing.endpoint}"
+        per_page = self._listing.per_page
+        delivered: set[int | str | None] = set()
+
+        def read(number: int, *, check: bool = True) -> tuple[list[dict[str, Any]], int | None]:
+            query = {**params, "page": number}
+            items, total = self._listing.page(query, label=label)
+            if check:
+                self._listing.check_progress(query, items, delivered)
+            return items, total
+
+        first, total = read(1)
+        yield first
+        if len(first) < per_page:
+            return
+        pages = -(-total // per_page) if total is not None else 0
+        after = 2
+        if 2 <= pages <= MAX_TIE_PAGES:
+            last, _ = read(pages)
+            yield last
+            for number in range(pages - 1, 1, -1):
+                yield read(number)[0]
+            yield read(1, check=False)[0]
+            if len(last) < per_page:
+                return
+            after = pages + 1
+        for number in count(after):
+            items, _ = read(number)
+            yield items
+            if len(items) < per_page:
+                return
 
     @staticmethod
     def _advance(

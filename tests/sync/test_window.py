@@ -154,6 +154,37 @@ def test_hundreds_of_items_modified_in_the_same_second_are_all_seen() -> None:
     assert set(seen) == set(store.modified)
 
 
+class BulkEditedWhilePaged(ChangingStore):
+    """After each page of the bulk-edit second read by id, the lowest id still in that second is
+    modified again: it leaves the second and every item after it moves one place forward."""
+
+    def _mutate(self) -> None:
+        if self.last_orderby != "id":
+            return
+        second = START + timedelta(days=10)
+        leaving = min(i for i, m in self.modified.items() if m == second)
+        self.touched.add(leaving)
+        self.now += timedelta(seconds=1)
+        self.modified[leaving] = self.now
+
+    def _serve(self, params: dict[str, Any]) -> FakePage:
+        self.last_orderby = params["orderby"]
+        return super()._serve(params)
+
+
+def test_a_bulk_edit_second_paged_by_id_while_its_items_are_modified_misses_none() -> None:
+    """Read page after page by id, every departure hid the item at the next page boundary, for
+    good: the walk had moved past that second (found by a review, 3 Dec)."""
+    store = BulkEditedWhilePaged(300, 5, churn=0, same_second=950)
+    original = set(store.modified)
+
+    seen = collect(store, concurrency=1)
+
+    assert len(store.touched) >= 10
+    assert len(seen) == len(set(seen))
+    assert original - store.touched <= set(seen)
+
+
 class SlowStore(ChangingStore):
     """Takes a moment to answer (outside its lock), so that fetchers finish at different times."""
 
