@@ -12,7 +12,8 @@ hundred at a time. Each goes through a `Listing`, which gives it two guards:
   headers or OAuth parameters the caller never sees) and what the store did. Keyset walks first
   try paging the stuck second by id (`sync.window`), and stop only if that stalls too.
 - **A ceiling.** At most `3 * pages + 10` requests, where pages follow from the first `X-WP-Total`
-  the store announced (`per_page` items a page); without an announcement, `UNANNOUNCED_CEILING`.
+  the store announced (`per_page` items a page); without an announcement, the pages of
+  `UNANNOUNCED_ITEMS` items.
   A bug or a lying store costs a bounded number of requests, never an unbounded one.
 
 `X-WP-TotalPages` is never trusted: walks end on a short page, so `X-WP-TotalPages: 999999` on a
@@ -36,8 +37,9 @@ from sync.fields import is_id
 #: Requests a listing may make, per page the store announced, and on top of that.
 CEILING_PER_PAGE = 3
 CEILING_EXTRA = 10
-#: The ceiling when the store announces no X-WP-Total (a million items at 100 a page).
-UNANNOUNCED_CEILING = 10_000
+#: The items a listing may bring when the store announces no X-WP-Total: its ceiling is their
+#: pages (10,000 requests at 100 a page, 100,000 at 10).
+UNANNOUNCED_ITEMS = 1_000_000
 BY_IDS_BATCH = 100  # as many ids as one `include=` request holds (WooCommerce's per_page cap)
 #: How much of one query value an error message shows (an `exclude` list can hold 400 ids).
 _SHOWN_VALUE = 60
@@ -80,7 +82,7 @@ class Listing:
         self._lock = threading.Lock()
         self._requests = 0
         self._announced: int | None = None
-        self._ceiling = UNANNOUNCED_CEILING
+        self._ceiling = -(-UNANNOUNCED_ITEMS // self.per_page)
 
     @property
     def requests(self) -> int:
@@ -137,7 +139,7 @@ class Listing:
         delivered: set[int | str | None] = set()
         query = {**params, "page": 1}
         items, total = self.page(query)
-        self._check_progress(query, items, delivered)
+        self.check_progress(query, items, delivered)
         yield items
         if len(items) < self.per_page:
             return
@@ -147,7 +149,7 @@ class Listing:
         answers = in_order((partial(self._asked, q) for q in queries), ahead)
         with closing(answers):
             for query, (items, _) in answers:
-                self._check_progress(query, items, delivered)
+                self.check_progress(query, items, delivered)
                 yield items
                 if len(items) < self.per_page:
                     return
@@ -155,7 +157,7 @@ class Listing:
         while True:
             query = {**params, "page": number}
             items, _ = self.page(query)
-            self._check_progress(query, items, delivered)
+            self.check_progress(query, items, delivered)
             yield items
             if len(items) < self.per_page:
                 return
@@ -164,9 +166,11 @@ class Listing:
     def _asked(self, query: dict[str, Any]) -> tuple[dict[str, Any], tuple[list[Any], int | None]]:
         return query, self.page(query)
 
-    def _check_progress(
+    def check_progress(
         self, query: Mapping[str, Any], items: list[Any], delivered: set[int | str | None]
     ) -> None:
+        """Stops the listing if `items` is a full page of nothing but ids in `delivered` (the
+        store ignored the page number); else adds their ids to `delivered`."""
         ids = {item_id(item) for item in items}
         if len(items) >= self.per_page and ids <= delivered:
             raise self.stalled(

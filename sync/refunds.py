@@ -9,6 +9,7 @@ fetches them a hundred at a time instead of one request per order. Older stores 
 from __future__ import annotations
 
 from collections.abc import Generator
+from contextlib import closing
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sync.client import StoreClient
 from sync.errors import StoreRejected
 from sync.fields import is_id
 from sync.order_data import REFUND_FIELDS
-from sync.paging import Listing
+from sync.paging import Listing, item_id
 from sync.window import wc_time
 
 PER_PAGE = 100
@@ -63,14 +64,21 @@ def fetch_refunds_by_ids(
 def _fetch_per_order(
     client: StoreClient, refund_ids_by_order: dict[int, set[int]]
 ) -> list[dict[str, Any]]:
+    """Each order's refunds from `orders/{id}/refunds`, page after page until the ones named are
+    found or a short page ends them (an order with more than a hundred refunds lost the rest)."""
     found: list[dict[str, Any]] = []
+    params = {"per_page": PER_PAGE, "_fields": REFUND_FIELDS}
     for order_id in sorted(refund_ids_by_order):
-        page = client.get_list(
-            f"orders/{order_id}/refunds", {"per_page": PER_PAGE, "_fields": REFUND_FIELDS}
-        )
-        for refund in page.items:
-            if int(refund.get("id", 0)) in refund_ids_by_order[order_id]:
-                found.append({**refund, "parent_id": order_id})
+        wanted = set(refund_ids_by_order[order_id])
+        listing = Listing(client, f"orders/{order_id}/refunds", per_page=PER_PAGE)
+        with closing(listing.numbered(params)) as pages:
+            for items in pages:
+                for refund in items:
+                    if (refund_id := item_id(refund)) in wanted:
+                        found.append({**refund, "parent_id": order_id})
+                        wanted.discard(refund_id)
+                if not wanted:
+                    break
     return found
 
 

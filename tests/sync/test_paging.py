@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +23,7 @@ from sync.client import ClientSettings, StoreClient
 from sync.customers import fetch_existing_customer_ids, fetch_new_customers
 from sync.orders import fetch_orders_by_ids, fetch_orders_window
 from sync.paging import Listing, ListingStalled
-from sync.refunds import fetch_refunds_created
+from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
 from tests.sync.test_client import KEY, SECRET, FakeClock
 
 BASE = "https://shop.test/wp-json/wc/v3"
@@ -101,6 +101,25 @@ def test_a_store_ignoring_exclude_in_a_bulk_edit_second_is_paged_by_id_and_seen_
     keyset = [tuple(sorted(q.items())) for q in asked if q["orderby"] == "modified"]
     assert len(keyset) == len(set(keyset)), "a keyset request was sent twice"
     assert len(asked) <= 3 * 3 + 10
+
+
+def test_a_bulk_edit_second_announced_short_is_paged_by_id_past_its_announced_last_page(
+    mock: responses.RequestsMock,
+) -> None:
+    """Read last page first, the second's pages are the ones X-WP-Total announces; a store that
+    announces 150 of 250 still has the pages after them read while they come full."""
+    orders = bulk_edit(range(1, 251))
+
+    def announces_150(query: dict[str, str]) -> Reply:
+        after = datetime.fromisoformat(query["modified_after"])
+        before = datetime.fromisoformat(query["modified_before"])
+        rows = [o for o in orders if after < datetime.fromisoformat(BULK_EDIT) < before]
+        number = int(query.get("page", "1"))  # `exclude` dropped: the second is paged by id
+        return page(rows[(number - 1) * 100 : number * 100], min(len(rows), 150), 2)
+
+    serve(mock, "orders", announces_150)
+    seen = window(client())
+    assert sorted(seen) == list(range(1, 251))
 
 
 def test_a_caching_proxy_stops_the_window_with_endpoint_query_and_what_the_store_did(
@@ -337,3 +356,49 @@ def test_keyset_guard_lets_a_real_bulk_edit_page_through_in_one_pass(
     asked = serve(mock, "orders", honest)
     assert sorted(window(client())) == sorted(o["id"] for o in orders)
     assert all(q["orderby"] == "modified" for q in asked)
+
+
+def test_a_store_without_the_refunds_route_has_each_orders_refunds_read_to_the_last_page(
+    mock: responses.RequestsMock,
+) -> None:
+    """Stores older than WooCommerce 9: only page 1 of `orders/{id}/refunds` was read, so an
+    order with more than a hundred refunds lost the rest (found by a review, 3 Dec)."""
+    no_route = json.dumps({"code": "rest_no_route", "message": "No route", "data": {}})
+    serve(mock, "refunds", lambda query: (404, {}, no_route))
+    of_five = [{"id": i} for i in range(1, 151)]
+    five = serve(mock, "orders/5/refunds", lambda query: page(
+        of_five[(int(query["page"]) - 1) * 100 :][:100], 150, 2))  # fmt: skip
+    serve(mock, "orders/6/refunds", lambda query: page([{"id": 7}], 1))
+
+    found = fetch_refunds_by_ids(client(), {5: {3, 120}, 6: {7}})
+
+    assert sorted((r["parent_id"], r["id"]) for r in found) == [(5, 3), (5, 120), (6, 7)]
+    assert [q["page"] for q in five] == ["1", "2"]
+
+
+def test_a_listing_without_an_announced_total_may_bring_a_million_items_whatever_its_page_size() -> (
+    None
+):
+    """The ceiling was 10,000 requests whatever the page: a store announcing no X-WP-Total,
+    listed 10 a page, stopped at 100,000 items (found by a review, 3 Dec)."""
+    pages = 15_000
+
+    class Store:
+        asked = 0
+
+        def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> SimpleNamespace:
+            self.asked += 1
+            number = int((params or {})["page"])
+            start = (number - 1) * 10
+            size = 10 if number <= pages else 3
+            return SimpleNamespace(
+                items=[{"id": i} for i in range(start, start + size)], total=None
+            )
+
+    store = Store()
+    listing = Listing(store, "customers", per_page=10)
+
+    delivered = sum(len(items) for items in listing.numbered({"per_page": 10}))
+
+    assert (delivered, store.asked) == (pages * 10 + 3, pages + 1)
+    assert listing.ceiling == 100_000
