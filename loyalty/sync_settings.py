@@ -27,6 +27,7 @@ def client_settings(store: StoreConfig) -> ClientSettings:
         verify_tls=store.verify_tls,
         max_response_bytes=store.max_response_mb * 2**20,
         concurrency=store.concurrency,
+        per_page=store.per_page,
     )
 
 
@@ -63,7 +64,6 @@ def sync_settings(config: Config) -> SyncSettings:
         store_key=store.key,
         client=client_settings(store),
         database_url=config.database.url,
-        per_page=store.per_page,
         concurrency=store.concurrency,
         overlap_minutes=config.sync.overlap_minutes,
         reconcile_every_hours=config.sync.reconcile_every_hours,

@@ -43,17 +43,15 @@ from ledger.models import TrackedActivity
 from ledger.reconcile import Target, reconcile
 from rules.types import Award
 from sync.activity_data import Activity
-from sync.client import BY_IDS_BATCH, StoreClient
+from sync.client import StoreClient
 from sync.context import SyncContext
 from sync.errors import StoreRejected
-from sync.paging import Listing
 from sync.quarantine import parse_page, valid_id
 from sync.settings import SyncSettings
 from sync.source import RecalcBatch, RecalcScope, rules_text
 
 log = logging.getLogger("sync")
 
-PER_PAGE = 100
 #: Statuses the `all` listing shows (WP_Comment_Query's `all`): a known item with one of these
 #: that the listing no longer shows changed status or was deleted.
 LIVE_STATUSES = frozenset({"approved", "hold"})
@@ -242,14 +240,12 @@ class ActivitySource:
             "status": self.spec.live,
             "orderby": "id",
             "order": "asc",
-            "per_page": PER_PAGE,
         }
         if since is not None:
             # `after` is exclusive and compares site time; a zoned value is converted to it.
             params["after"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         changed = 0
-        listing = Listing(self.client, self.spec.endpoint, per_page=PER_PAGE)
-        with closing(listing.numbered(params)) as pages:
+        with closing(self.client.listing(self.spec.endpoint).numbered(params)) as pages:
             for page in pages:
                 items, page_changed = self._page(ctx, page)
                 changed += page_changed
@@ -290,7 +286,7 @@ class ActivitySource:
         for status in (*self.spec.others, self.spec.live):
             if not missing:
                 return changed
-            listing = Listing(self.client, self.spec.endpoint, per_page=BY_IDS_BATCH)
+            listing = self.client.listing(self.spec.endpoint)
             params = {**self.spec.params, "status": status, "orderby": "id"}
             with closing(listing.by_ids(missing, params)) as pages:
                 for page in pages:

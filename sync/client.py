@@ -38,7 +38,7 @@ from requests.auth import AuthBase, HTTPBasicAuth
 
 from sync import bounded_json
 from sync.errors import StoreAnswerUnusable, StoreRejected, StoreUnavailable
-from sync.paging import Listing, require_list
+from sync.paging import MAX_PER_PAGE, Listing, require_list
 from sync.store_clock import StoreClock
 from sync.transport import (
     Answer,
@@ -84,8 +84,6 @@ DEFAULT_MAX_RESPONSE_BYTES = 32 * 2**20
 #: How much more than its size a body may take once decoded (a real page takes about 5 times).
 DECODED_PER_RESPONSE_BYTE = 8
 MAX_REDIRECTS = 5
-#: Ids per `include=` request: WooCommerce lists at most 100 items a page.
-BY_IDS_BATCH = 100
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _OAUTH_PARAMS = frozenset(
     {"oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature_method"}
@@ -127,6 +125,9 @@ class ClientSettings:
     #: At most this many requests in flight at once, whichever threads send them; the sync's
     #: listings and write-back keep this many going (`[store] concurrency`).
     concurrency: int = 1
+    #: Items a request asks for or sends: per page of every listing, ids per `include=` read,
+    #: customers per write-back batch (`[store] per_page`; at most 100).
+    per_page: int = MAX_PER_PAGE
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,15 @@ class StoreClient:
         return max(1, self._settings.concurrency)
 
     @property
+    def per_page(self) -> int:
+        """Items per page, ids per `include=` read, customers per write-back batch (1 to 100)."""
+        return min(MAX_PER_PAGE, max(1, self._settings.per_page))
+
+    def listing(self, endpoint: str) -> Listing:
+        """A new listing of `endpoint` (`sync.paging.Listing`), `per_page` items a page."""
+        return Listing(self, endpoint, per_page=self.per_page)
+
+    @property
     def pace(self) -> float:
         """The current request pace in requests per second (lowered by 429 answers)."""
         return self._pacer.rate
@@ -328,14 +338,13 @@ class StoreClient:
         *,
         unusable_missing: bool = False,
     ) -> list[Any]:
-        """The items of collection `endpoint` among `ids` (`include=`), BY_IDS_BATCH a request.
+        """The items of collection `endpoint` among `ids` (`include=`), `per_page` a request.
 
         Ids the store does not have are simply absent from the result; an answer holding ids not
         asked for (or, unless `unusable_missing`, an item without a usable id) stops with
         `sync.paging.ListingStalled` (see `Listing.by_ids`).
         """
-        listing = Listing(self, endpoint, per_page=BY_IDS_BATCH)
-        found = listing.by_ids(ids, params, unusable_missing=unusable_missing)
+        found = self.listing(endpoint).by_ids(ids, params, unusable_missing=unusable_missing)
         return [item for items in found for item in items]
 
     def path_of(self, endpoint: str) -> str:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from ledger import redemptions as ledger
 from ledger.models import Redemption
 from rules.stamps import RewardKind
-from sync.client import BY_IDS_BATCH, StoreClient
+from sync.client import StoreClient
 from sync.errors import StoreError
 from sync.redaction import redact
 
@@ -114,8 +114,8 @@ def list_coupons(
         for row, wc_id in ledger.unlisted(session, store_id):
             waiting.setdefault(wc_id, []).append(coupon_entry(row))
     ids = sorted(waiting)
-    for start in range(0, len(ids), BY_IDS_BATCH):
-        chunk = ids[start : start + BY_IDS_BATCH]
+    for start in range(0, len(ids), client.per_page):
+        chunk = ids[start : start + client.per_page]
         found = client.get_by_ids("customers", chunk, {"role": "all", "orderby": "id"})
         for customer in found:
             if not isinstance(customer, dict) or customer.get("id") not in waiting:

@@ -1,4 +1,4 @@
-"""Writing balances back to customer meta, a hundred customers a request.
+"""Writing balances back to customer meta, `client.per_page` customers a request (100).
 
 Only customers whose balance or lifetime differs from what was last written are sent. Each batch
 answer is checked item by item: a written item records its values; a per-item error, or an item
@@ -34,8 +34,7 @@ from sync.errors import StoreError
 from sync.quarantine import valid_id
 from sync.redaction import redact
 
-BATCH = 100
-#: Pending writes read from the ledger at a time (ten batches).
+#: Pending writes read from the ledger at a time (ten batches of a hundred).
 READ_CHUNK = 1_000
 #: Per-item error codes meaning "this customer does not exist": retrying cannot help.
 GONE_CODES = frozenset(
@@ -124,12 +123,12 @@ def push_balances(
     on_gone: OnGone | None = None,
     more_meta: Sequence[MoreMeta] = (),
 ) -> WriteBackResult:
-    """Send every pending write; one request and one transaction per hundred customers, the
-    requests `client.concurrency` at a time. The writes are read `READ_CHUNK` at a time and each
+    """Send every pending write; one request and one transaction per batch (`client.per_page`
+    customers), the requests `client.concurrency` at a time. The writes are read `READ_CHUNK` at a time and each
     batch's body is built as its request goes: what is held is the batches in flight, however
     many customers there are to write."""
     result = WriteBackResult()
-    batches = _pending_batches(unit_of_work, store_id, more_meta)
+    batches = _pending_batches(unit_of_work, store_id, more_meta, client.per_page)
     if dry_run:
         result.pending = sum(len(batch) for batch in batches)
         return result
@@ -160,8 +159,9 @@ def _pending_batches(
     unit_of_work: Callable[[], AbstractContextManager[Session]],
     store_id: int,
     more_meta: Sequence[MoreMeta],
+    size: int,
 ) -> Iterator[list[PendingWrite]]:
-    """The pending writes in batches of `BATCH`, in WooCommerce id order, each with the other meta
+    """The pending writes in batches of `size`, in WooCommerce id order, each with the other meta
     pending for its customer; read `READ_CHUNK` at a time, each read in a unit of work of its own
     (the answers of the batches before are recorded in between: they are behind the keyset)."""
     with unit_of_work() as session:
@@ -174,7 +174,7 @@ def _pending_batches(
         last = chunk[-1].wc_id if len(chunk) == READ_CHUNK else None  # None: the last chunk
         for write in _with_more(chunk, more, through=last):
             batch.append(write)
-            if len(batch) == BATCH:
+            if len(batch) == size:
                 yield batch
                 batch = []
         if last is None:

@@ -15,10 +15,8 @@ from typing import Any
 
 from sync.client import StoreClient
 from sync.order_data import CUSTOMER_FIELDS
-from sync.paging import BY_IDS_BATCH, Listing, ListingStalled
+from sync.paging import ListingStalled
 from sync.quarantine import valid_id
-
-PER_PAGE = 100
 
 
 def fetch_new_customers(
@@ -29,14 +27,13 @@ def fetch_new_customers(
         "role": "all",
         "orderby": "id",
         "order": "desc",
-        "per_page": PER_PAGE,
         "_fields": CUSTOMER_FIELDS,
     }
     # From the top (a full sync, a first run) every page is read: they are asked for
     # `client.concurrency` at a time. Otherwise the walk stops at the first known id, usually on
     # its first page, and pages sent ahead would be requests wasted.
     ahead = client.concurrency if above_id <= 0 else 1
-    for page in Listing(client, "customers", per_page=PER_PAGE).numbered(params, ahead=ahead):
+    for page in client.listing("customers").numbered(params, ahead=ahead):
         fresh = list(takewhile(lambda c: (valid_id(c) or above_id + 1) > above_id, page))
         yield fresh  # items without a usable id among the new ones come along: quarantined
         if len(fresh) < len(page):
@@ -52,10 +49,9 @@ def fetch_customers_by_registration(
         "role": "all",
         "orderby": "registered_date",
         "order": "desc",
-        "per_page": PER_PAGE,
         "_fields": CUSTOMER_FIELDS,
     }
-    yield from Listing(client, "customers", per_page=PER_PAGE).numbered(params)
+    yield from client.listing("customers").numbered(params)
 
 
 def fetch_customer_email(client: StoreClient, wc_id: int) -> str | None:
@@ -66,19 +62,19 @@ def fetch_customer_email(client: StoreClient, wc_id: int) -> str | None:
 
 
 def fetch_existing_customer_ids(client: StoreClient, ids: Iterable[int]) -> set[int]:
-    """Which of `ids` the store still has, a hundred a request (`Listing.by_ids`); the rest were
-    deleted.
+    """Which of `ids` the store still has, `client.per_page` a request (`Listing.by_ids`); the
+    rest were deleted.
 
     An answer that proves nothing (customers that were not asked for: a store or proxy ignoring
     `include`; an item without a usable id) leaves its batch counted as still there: an account is
     only ever retired on evidence.
     """
-    listing = Listing(client, "customers", per_page=BY_IDS_BATCH)
+    listing = client.listing("customers")
     params = {"role": "all", "orderby": "id", "_fields": "id"}  # only whether each is there
     wanted = sorted(set(ids))
     found: set[int] = set()
-    for start in range(0, len(wanted), BY_IDS_BATCH):
-        batch = wanted[start : start + BY_IDS_BATCH]
+    for start in range(0, len(wanted), listing.per_page):
+        batch = wanted[start : start + listing.per_page]
         try:
             for items in listing.by_ids(batch, params):
                 found |= {i for i in map(valid_id, items) if i is not None}

@@ -193,8 +193,7 @@ class OrdersSource:
             ).all()
             known = {int(oid): str(status) for oid, status in rows}
         for status in (LIVE, TRASH):
-            per_page = ctx.settings.per_page
-            for items in fetch_customer_orders(ctx.client, wc_id, status=status, per_page=per_page):
+            for items in fetch_customer_orders(ctx.client, wc_id, status=status):
                 with ctx.tx.unit() as session:
                     self._apply(ctx, self._process(ctx, session, items))
                 self.seen.update(i for i in map(valid_id, items) if i is not None)
@@ -297,7 +296,7 @@ class OrdersSource:
             if end is not None:
                 yield from fetch_refunds_created(ctx.client, after=after, before=end + ONE_SECOND)
 
-        depth = _depth(ctx.settings.per_page) * REFUNDS_AHEAD
+        depth = _depth(ctx.client.per_page) * REFUNDS_AHEAD
         return _Opened(stage, Prefetched(_counted(pages, ctx, stage, len), depth=depth))
 
     def _list_refunds(self, ctx: SyncContext, listing: _Opened, hi: datetime) -> int:
@@ -333,7 +332,7 @@ class OrdersSource:
         stage = f"{stage} (catch-up)" if catching_up else stage
         ctx.progress.start(stage)
         start = lo
-        per_page = ctx.settings.per_page
+        per_page = ctx.client.per_page
 
         def total(count: int) -> None:
             ctx.progress.total(count, stage=stage)

@@ -11,13 +11,12 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sync.client import BY_IDS_BATCH, StoreClient
+from sync.client import StoreClient
 from sync.order_data import ORDER_FIELDS
 from sync.window import ModifiedWindow, WindowPage
 
 LIVE = "any"
 TRASH = "trash"
-MAX_CUSTOMER_PAGES = 10_000  # a ceiling even when the store announces no page count
 
 
 def fetch_orders_window(
@@ -47,7 +46,7 @@ def fetch_orders_window(
 def fetch_known_orders(
     client: StoreClient, last_status: Mapping[int, str]
 ) -> Generator[tuple[list[dict[str, Any]], set[int]], None, None]:
-    """For known orders (id -> the status last seen), a hundred at a time: (found, gone).
+    """For known orders (id -> the status last seen), `client.per_page` at a time: (found, gone).
 
     Each batch is asked for in the listing it was last seen in (live or trash); ids not there are
     asked for in the other one (trashed or restored since); ids in neither were deleted outright.
@@ -56,8 +55,8 @@ def fetch_known_orders(
         wanted = sorted(
             oid for oid, last in last_status.items() if (last == TRASH) == (status == TRASH)
         )
-        for start in range(0, len(wanted), BY_IDS_BATCH):
-            batch = set(wanted[start : start + BY_IDS_BATCH])
+        for start in range(0, len(wanted), client.per_page):
+            batch = set(wanted[start : start + client.per_page])
             found = fetch_orders_by_ids(client, batch, status=status)
             missing = batch - {int(o["id"]) for o in found}
             if missing:
@@ -68,35 +67,24 @@ def fetch_known_orders(
 def fetch_orders_by_ids(
     client: StoreClient, ids: Iterable[int], *, status: str
 ) -> list[dict[str, Any]]:
-    """The orders among `ids` that exist with `status` (`any` or `trash`), 100 ids a request."""
+    """The orders among `ids` that exist with `status` (`any` or `trash`), `client.per_page` ids a
+    request."""
     params = {"status": status, "orderby": "id", "_fields": ORDER_FIELDS}
     return client.get_by_ids("orders", ids, params)
 
 
 def fetch_customer_orders(
-    client: StoreClient, wc_id: int, *, status: str, per_page: int
+    client: StoreClient, wc_id: int, *, status: str
 ) -> Iterator[list[dict[str, Any]]]:
     """Every order of one account with `status` (`any` or `trash`), lowest id first, a page at a
-    time. Stops after the last page the store announced (X-WP-TotalPages) or a short page."""
-    page_number, last = 1, MAX_CUSTOMER_PAGES
-    while page_number <= last:
-        page = client.get_list(
-            "orders",
-            {
-                "customer": wc_id,
-                "status": status,
-                "per_page": per_page,
-                "page": page_number,
-                "orderby": "id",
-                "order": "asc",
-                "_fields": ORDER_FIELDS,
-            },
-        )
-        items: list[dict[str, Any]] = page.items
+    time (`Listing.numbered`: to a short page, X-WP-TotalPages never trusted)."""
+    params = {
+        "customer": wc_id,
+        "status": status,
+        "orderby": "id",
+        "order": "asc",
+        "_fields": ORDER_FIELDS,
+    }
+    for items in client.listing("orders").numbered(params):
         if items:
             yield items
-        if page.total_pages is not None:
-            last = min(last, page.total_pages)
-        if len(items) < per_page:
-            return
-        page_number += 1

@@ -40,7 +40,9 @@ CEILING_EXTRA = 10
 #: The items a listing may bring when the store announces no X-WP-Total: its ceiling is their
 #: pages (10,000 requests at 100 a page, 100,000 at 10).
 UNANNOUNCED_ITEMS = 1_000_000
-BY_IDS_BATCH = 100  # as many ids as one `include=` request holds (WooCommerce's per_page cap)
+#: WooCommerce and WordPress list at most 100 items a page: the most `per_page` may be, and the
+#: most ids one `include=` request holds.
+MAX_PER_PAGE = 100
 #: How much of one query value an error message shows (an `exclude` list can hold 400 ids).
 _SHOWN_VALUE = 60
 
@@ -78,7 +80,7 @@ class Listing:
     def __init__(self, source: PageSource, endpoint: str, *, per_page: int) -> None:
         self._source = source
         self.endpoint = endpoint
-        self.per_page = max(1, per_page)
+        self.per_page = min(MAX_PER_PAGE, max(1, per_page))
         self._lock = threading.Lock()
         self._requests = 0
         self._announced: int | None = None
@@ -129,7 +131,8 @@ class Listing:
     def numbered(
         self, params: Mapping[str, Any], *, ahead: int = 1
     ) -> Generator[list[dict[str, Any]], None, None]:
-        """Pages 1, 2, ... of `params` until a short page; a full page with nothing new stops it.
+        """Pages 1, 2, ... of `params` (`per_page` items a page) until a short page; a full page
+        with nothing new stops it.
 
         With `ahead` > 1 the pages the first one's X-WP-Total announces are asked for that many at
         a time (`sync.ahead.in_order`), still delivered in order; only for a caller that reads
@@ -137,6 +140,7 @@ class Listing:
         that may stop early (a newest-first walk that reached what it knows) keeps `ahead` 1.
         """
         delivered: set[int | str | None] = set()
+        params = {**params, "per_page": self.per_page}
         query = {**params, "page": 1}
         items, total = self.page(query)
         self.check_progress(query, items, delivered)
@@ -187,7 +191,7 @@ class Listing:
         *,
         unusable_missing: bool = False,
     ) -> Generator[list[dict[str, Any]], None, None]:
-        """The items among `ids` that the store has, `BY_IDS_BATCH` ids a request (`include=`).
+        """The items among `ids` that the store has, `per_page` ids a request (`include=`).
 
         An answer holding an id that was not asked for means the store ignored `include`: then
         a missing id would look deleted, so the listing stops instead. So does, by default, an item
@@ -197,8 +201,8 @@ class Listing:
         is, for the caller to set aside, and the id it stands for is missing.
         """
         wanted = sorted(set(ids))
-        for start in range(0, len(wanted), BY_IDS_BATCH):
-            yield self._batch(wanted[start : start + BY_IDS_BATCH], params, unusable_missing)
+        for start in range(0, len(wanted), self.per_page):
+            yield self._batch(wanted[start : start + self.per_page], params, unusable_missing)
 
     def _batch(
         self, batch: list[int], params: Mapping[str, Any] | None, unusable_missing: bool
@@ -210,7 +214,7 @@ class Listing:
         found: list[dict[str, Any]] = []
         pending = batch
         while True:
-            query = {**(params or {}), "include": pending, "per_page": BY_IDS_BATCH}
+            query = {**(params or {}), "include": pending, "per_page": self.per_page}
             items, total = self.page(query, by_ids=True)
             asked = set(pending)
             strangers = sorted(

@@ -25,11 +25,10 @@ from ledger import redemptions as ledger
 from ledger.batches import IN_BATCH, chunks
 from ledger.models import Redemption
 from rules.redemption import has_code_shape
-from sync.client import BY_IDS_BATCH, StoreClient
+from sync.client import StoreClient
 from sync.coupons import StoreCoupon, parse_coupon
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
-PER_PAGE = BY_IDS_BATCH  # one request and one transaction per batch
 USED_STATUSES = frozenset({"completed", "processing", "on-hold"})
 #: Codes looked up in one query (the ledger's size for IN lists).
 CODES_A_QUERY = IN_BATCH
@@ -79,8 +78,8 @@ def track_redemptions(
         if uses.seen:
             _apply_orders(session, store_id, uses, counts, now)
         issued = _issued(session, store_id)
-    for start in range(0, len(issued), PER_PAGE):
-        batch = issued[start : start + PER_PAGE]
+    for start in range(0, len(issued), client.per_page):  # a request and a transaction a batch
+        batch = issued[start : start + client.per_page]
         found = _fetch_coupons(client, [coupon_id for _, coupon_id, _ in batch])
         with unit_of_work() as session:
             for redemption_id, coupon_id, expires_at in batch:

@@ -2,8 +2,8 @@
 
 An order embeds `refunds: [{id, reason, total}]`; which lines, shipping or fees a refund covers is only
 in the refund resource. Recent WooCommerce lists refunds across orders at `GET refunds`, so a sync
-fetches them a hundred at a time instead of one request per order. Older stores lack the route
-(404 `rest_no_route`): then each order's refunds are read from `orders/{id}/refunds`.
+fetches them a page (`[store] per_page`, 100) at a time instead of one request per order. Older
+stores lack the route (404 `rest_no_route`): then each order's refunds are read from `orders/{id}/refunds`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from sync.client import StoreClient
 from sync.errors import StoreRejected
 from sync.fields import is_id
 from sync.order_data import REFUND_FIELDS
-from sync.paging import Listing, item_id
+from sync.paging import item_id
 from sync.window import wc_time
-
-PER_PAGE = 100
 
 
 def fetch_refunds_created(
@@ -37,13 +35,11 @@ def fetch_refunds_created(
         "dates_are_gmt": "true",
         "orderby": "id",
         "order": "asc",
-        "per_page": PER_PAGE,
         "_fields": REFUND_FIELDS,
     }
     if after is not None:
         params["after"] = wc_time(after)
-    listing = Listing(client, "refunds", per_page=PER_PAGE)
-    yield from listing.numbered(params, ahead=client.concurrency)
+    yield from client.listing("refunds").numbered(params, ahead=client.concurrency)
 
 
 def fetch_refunds_by_ids(
@@ -67,11 +63,10 @@ def _fetch_per_order(
     """Each order's refunds from `orders/{id}/refunds`, page after page until the ones named are
     found or a short page ends them (an order with more than a hundred refunds lost the rest)."""
     found: list[dict[str, Any]] = []
-    params = {"per_page": PER_PAGE, "_fields": REFUND_FIELDS}
+    params = {"_fields": REFUND_FIELDS}
     for order_id in sorted(refund_ids_by_order):
         wanted = set(refund_ids_by_order[order_id])
-        listing = Listing(client, f"orders/{order_id}/refunds", per_page=PER_PAGE)
-        with closing(listing.numbered(params)) as pages:
+        with closing(client.listing(f"orders/{order_id}/refunds").numbered(params)) as pages:
             for items in pages:
                 for refund in items:
                     if (refund_id := item_id(refund)) in wanted:

@@ -30,7 +30,6 @@ class SyncSettings:
     store_key: str
     client: ClientSettings
     database_url: str
-    per_page: int
     concurrency: int
     #: Listings start this long before their cursor (`[sync] overlap_minutes`).
     overlap_minutes: int

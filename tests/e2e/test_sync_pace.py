@@ -126,7 +126,7 @@ def test_customers_pages_are_fetched_ahead_without_more_requests(
     assert meeting.met.is_set()
     listed = [e for e in sandbox.request_log.entries(method="GET") if customers(e.method, e.path)]
     numbers = Counter(int(str(e.query["page"])) for e in listed)
-    last = -(-300 // 100) + 1  # 100 a page (sync.customers.PER_PAGE); a full last page: one more
+    last = -(-300 // config.store.per_page) + 1  # a full last page: one more
     # Each page once, as a sequential walk asks for them, plus page 1 of the catch-up pass.
     assert numbers[1] == 2
     assert all(numbers[n] == 1 for n in numbers if n != 1)

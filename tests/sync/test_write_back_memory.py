@@ -22,6 +22,7 @@ class BatchStore:
     """Answers every `customers/batch` update as written, noting how many bodies existed then."""
 
     concurrency = 1
+    per_page = 100
 
     def __init__(self, built: list[int]) -> None:
         self.built = built
