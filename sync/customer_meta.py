@@ -4,9 +4,9 @@ Only customers whose balance or lifetime differs from what was last written are 
 answer is checked item by item: a written item records its values; a per-item error, or an item
 that shows the balance meta with another value than the one sent, is recorded and retried next
 run however often it failed, except for a customer that no longer exists in the store, which is
-given up (it would fail forever) and handed to `on_gone` in the same transaction (the sync gives its points
-back to its email). Accounts known to be deleted are never written again. A batch that fails as a
-whole leaves its customers pending for next run.
+given up (it would fail forever) and handed to `on_gone` in the same transaction (the sync gives
+its points back to its email). Accounts known to be deleted are never written again. A batch
+that fails as a whole leaves its customers pending for next run.
 
 Other parts of the sync add their own meta to the same batch items (`MetaUpdate`, e.g. the stamp
 cards' `loyalty_stamps`): a customer whose balance did not change but whose cards did is written
@@ -124,9 +124,9 @@ def push_balances(
     more_meta: Sequence[MoreMeta] = (),
 ) -> WriteBackResult:
     """Send every pending write; one request and one transaction per batch (`client.per_page`
-    customers), the requests `client.concurrency` at a time. The writes are read `READ_CHUNK` at a time and each
-    batch's body is built as its request goes: what is held is the batches in flight, however
-    many customers there are to write."""
+    customers), the requests `client.concurrency` at a time. The writes are read `READ_CHUNK` at
+    a time and each batch's body is built as its request goes: what is held is the batches in
+    flight, however many customers there are to write."""
     result = WriteBackResult()
     batches = _pending_batches(unit_of_work, store_id, more_meta, client.per_page)
     if dry_run:

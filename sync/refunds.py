@@ -3,7 +3,8 @@
 An order embeds `refunds: [{id, reason, total}]`; which lines, shipping or fees a refund covers is only
 in the refund resource. Recent WooCommerce lists refunds across orders at `GET refunds`, so a sync
 fetches them a page (`[store] per_page`, 100) at a time instead of one request per order. Older
-stores lack the route (404 `rest_no_route`): then each order's refunds are read from `orders/{id}/refunds`.
+stores lack the route (404 `rest_no_route`): then each order's refunds are read from
+`orders/{id}/refunds`.
 """
 
 from __future__ import annotations
