@@ -225,11 +225,12 @@ class FaultInjector:
                 self._seed = seed
                 self._rng = random.Random(seed)
 
-    def decide(self) -> FaultDecision:
-        """The decision for the next request. Always two draws, so sequences stay aligned."""
+    def decide(self, config: FaultConfig | None = None) -> FaultDecision:
+        """The decision for the next request (under `config` instead of the configured rates, if
+        given). Always two draws, so sequences stay aligned."""
         with self._lock:
             u, v = self._rng.random(), self._rng.random()
-            config = self._config
+            config = config or self._config
         return decision_for(config, u, v)
 
 

@@ -67,7 +67,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Json = dict[str, Any]
-BeforeRequest = Callable[[str, str, dict[str, Any]], None]
+#: Called with the method, path and query before an API request is served (it may change the
+#: store, or wait). It may return faults (the `--faults` syntax: "repeat_page=1") for this request
+#: alone: `set_faults` reaches whichever request decides next, and requests are served in threads.
+BeforeRequest = Callable[[str, str, dict[str, Any]], str | None]
 #: Called with the method, path, query and the answer's status once the store has acted on an API
 #: request and before the answer goes out (tests hold an answer there: "the store did it, the
 #: client never heard").
@@ -235,9 +238,10 @@ class SandboxServer:
         return Response(404, page, {"Content-Type": "text/html; charset=UTF-8"})
 
     def _api(self, request: Request) -> Response:
-        if self.before_request is not None:
-            self.before_request(request.method, request.path, public_query(request.query))
-        decision = self.injector.decide()
+        hook, faults = self.before_request, None
+        if hook is not None:
+            faults = hook(request.method, request.path, public_query(request.query))
+        decision = self.injector.decide(FaultConfig.parse(faults) if faults else None)
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         if decision.kind in ("5xx", "429"):

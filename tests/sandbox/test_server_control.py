@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from sandbox.faults import FaultConfig
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from tests.sandbox.conftest import CK, CS, WP_PASSWORD, WP_USER, control, woo
@@ -227,6 +228,23 @@ def test_before_request_sees_each_api_request_first_and_may_change_the_store(
     assert [(m, p) for m, p, _ in calls] == [("GET", f"/wp-json/wc/v3/orders/{order['id']}")]
     assert "oauth_signature" not in calls[0][2]
     assert "oauth_consumer_key" not in calls[0][2]
+
+
+def test_faults_a_hook_returns_are_for_that_request_alone(server: SandboxServer) -> None:
+    """Requests are served in threads: faults set with `set_faults` from a hook would reach
+    whichever request decides next, faults the hook returns only the request it saw."""
+
+    def fail_the_orders_only(method: str, path: str, query: dict[str, Any]) -> str | None:
+        return "5xx=1" if path.endswith("/orders") else None
+
+    server.before_request = fail_the_orders_only
+    failed = woo(server).get("orders")
+    served = woo(server).get("customers")
+    server.before_request = None
+
+    assert failed.status_code in (500, 502, 503)
+    assert served.status_code == 200
+    assert server.injector.config.rates() == FaultConfig().rates()  # the store's faults unchanged
 
 
 def test_connections_are_kept_alive_across_requests(server: SandboxServer) -> None:
