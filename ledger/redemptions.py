@@ -28,6 +28,7 @@ from ledger.entries import NewEntry, append_entry, reconcile_key, ref_holdings
 from ledger.kinds import SourceKind
 from ledger.models import Customer, Redemption
 from ledger.stamps import CHANNEL as STAMPS_CHANNEL
+from rules import notes
 
 PENDING, ISSUED, USED = "pending", "issued", "used"
 REFUSED, EXPIRED, DELETED = "refused", "expired", "deleted"  # expired/deleted: points returned
@@ -133,7 +134,7 @@ def open_redemption(
     )
     session.add(row)
     session.flush()
-    settle_points(session, row, now=now, note=f"redeemed for coupon {row.code}")
+    settle_points(session, row, now=now, note=notes.REDEEMED(code=row.code))
     return row
 
 
@@ -190,7 +191,7 @@ def refuse(session: Session, redemption_id: int, reason: str, *, now: datetime) 
     row.status, row.reason, row.claimed_until = REFUSED, reason, None
     row.updated_at = row.closed_at = now
     row.attempts += 1
-    settle_points(session, row, now=now, note=f"coupon refused by the store: {reason}")
+    settle_points(session, row, now=now, note=notes.COUPON_REFUSED(message=reason))
 
 
 def mark_used(session: Session, redemption_id: int, order_id: int | None, *, now: datetime) -> int:
@@ -227,8 +228,8 @@ def close_unused(
         return 0
     row.status = status if return_points else status + KEPT
     row.updated_at = row.closed_at = now
-    why = "expired unused" if status == EXPIRED else "deleted in the store"
-    settle_points(session, row, now=now, note=f"coupon {row.code} {why}: points returned")
+    returned = notes.COUPON_EXPIRED if status == EXPIRED else notes.COUPON_DELETED
+    settle_points(session, row, now=now, note=returned(code=row.code))
     return 1
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from rules import notes
 from rules.types import Award
 
 ACTIVITY_RULE_VERSION = "activity-1"
@@ -68,7 +69,7 @@ def activity_points(
     for item in ordered:
         if why[item.item_id] is None:
             if item.subject in first_on_subject:
-                why[item.item_id] = f"an earlier {reason} on the same item earns"
+                why[item.item_id] = notes.EARLIER_ON_SAME_ITEM(reason=reason)
             else:
                 first_on_subject[item.subject] = item.item_id
     if rules.max_per_day > 0:
@@ -79,7 +80,7 @@ def activity_points(
         for day_items in by_day.values():
             day_items.sort(key=lambda i: (i.created_at, i.item_id))
             for late in day_items[rules.max_per_day :]:
-                why[late.item_id] = f"over the daily cap of {rules.max_per_day}"
+                why[late.item_id] = notes.OVER_DAILY_CAP(cap=rules.max_per_day)
     return {
         i.item_id: _award(
             i.item_id, rules.points if why[i.item_id] is None else 0, reason, why[i.item_id]
@@ -90,13 +91,13 @@ def activity_points(
 
 def _disqualified(item: ActivityItem, rules: ActivityRules) -> str | None:
     if not rules.enabled or rules.points <= 0:
-        return "the source earns nothing"
+        return notes.SOURCE_EARNS_NOTHING()
     if item.status != "approved":
-        return f"status {item.status}"
+        return notes.ACTIVITY_STATUS(status=item.status)
     if not item.eligible:
-        return "not eligible under the rules"
+        return notes.NOT_ELIGIBLE()
     if item.characters < rules.min_length:
-        return f"shorter than {rules.min_length} characters"
+        return notes.TOO_SHORT(length=rules.min_length)
     return None
 
 
@@ -106,5 +107,9 @@ def _award(item_id: int, points: int, reason: str, why: str | None) -> Award:
         reason=reason,
         key=f"{reason}:{item_id}",
         rule_version=ACTIVITY_RULE_VERSION,
-        explanation=f"approved {reason}" if why is None else f"{reason} earns nothing: {why}",
+        explanation=(
+            notes.APPROVED(reason=reason)
+            if why is None
+            else notes.EARNS_NOTHING(reason=reason, why=why)
+        ),
     )

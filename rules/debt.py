@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rules import notes
+
 
 class DebtPolicy(StrEnum):
     ALLOW_NEGATIVE = "allow_negative"
@@ -48,28 +50,28 @@ def settle_debt(
 
     `cause` names what made the balance negative (the last revoking entry's source), for the note.
     """
-    because = f" (after {cause})" if cause else ""
     if balance < 0:
         if policy is DebtPolicy.NET_AGAINST_FUTURE:
             return DebtSettlement(
                 DebtAction.RECORD,
                 -balance,
-                f"{-balance} points owed: revoked after they were spent{because};"
-                " taken from future points first",
+                notes.OWED_AFTER(points=-balance, cause=cause)
+                if cause
+                else notes.OWED(points=-balance),
             )
         if policy is DebtPolicy.CLAMP_ZERO_AND_RECORD:
             return DebtSettlement(
                 DebtAction.WRITE_OFF,
                 -balance,
-                f"{-balance} points written off: revoked after they were spent{because}",
+                notes.WRITTEN_OFF_AFTER(points=-balance, cause=cause)
+                if cause
+                else notes.WRITTEN_OFF(points=-balance),
             )
         return None
     if balance > 0 and recorded > 0:  # whatever the policy now: recorded debt is paid first
         paid = min(balance, recorded)
         left = recorded - paid
-        return DebtSettlement(
-            DebtAction.REPAY, -paid, f"{paid} points paid toward the debt, {left} still owed"
-        )
+        return DebtSettlement(DebtAction.REPAY, -paid, notes.DEBT_PAID(paid=paid, left=left))
     return None
 
 

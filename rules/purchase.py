@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
+from rules import notes
 from rules.types import (
     Award,
     ItemOverride,
@@ -79,7 +80,7 @@ def purchase_points(
     applied = tuple(order.refunds if refunds is None else refunds)
     refusal = _gate(order, rules)
     if refusal:
-        return _award(order, rules, 0, f"{order.status}; {refusal}")
+        return _award(order, rules, 0, notes.PURCHASE_REFUSED(status=order.status, why=refusal))
     # Each line's override and earning once, for the base, the total and the split.
     overrides = [_override(line, rules) for line in order.lines]
     gross = _gross_base(order, rules, overrides)
@@ -88,7 +89,9 @@ def purchase_points(
             order,
             rules,
             0,
-            f"{order.status}; base {_fmt(gross)} below minimum {_fmt(rules.minimum_order_amount)}",
+            notes.BELOW_MINIMUM(
+                status=order.status, base=_fmt(gross), minimum=_fmt(rules.minimum_order_amount)
+            ),
         )
     extras = _extras(order, rules, applied)
     earnings = [
@@ -98,13 +101,19 @@ def purchase_points(
     earning = _net_earning(order, extras, earnings, applied)
     raw = earning.rated * rules.points_per_unit + earning.fixed
     points = int(raw.quantize(_ONE, rounding=_ROUNDING_MODES[rules.rounding]))
-    explanation = f"{order.status}; base {_fmt(earning.rated)} × {rules.points_per_unit}"
+    decided: dict[str, object] = {
+        "status": order.status,
+        "base": _fmt(earning.rated),
+        "rate": rules.points_per_unit,
+        "points": points,
+        "rounding": rules.rounding.value,
+    }
     if earning.fixed:
-        explanation += f" + fixed {earning.fixed.normalize():f}"
-    explanation += f" = {points} ({rules.rounding.value})"
-    if rules.max_points_per_order is not None and points > rules.max_points_per_order:
-        points = rules.max_points_per_order
-        explanation += f", capped at {points}"
+        decided["fixed"] = f"{earning.fixed.normalize():f}"
+    capped = rules.max_points_per_order is not None and points > rules.max_points_per_order
+    if rules.max_points_per_order is not None and capped:
+        points = decided["cap"] = rules.max_points_per_order
+    explanation = _EARNED[bool(earning.fixed), capped](**decided)
     products = split_by_product(points, _product_weights(order, rules, extras, earnings))
     return _award(order, rules, points, explanation, products)
 
@@ -164,8 +173,17 @@ def first_order_points(bonus: int, has_earning_order: bool, owner_ref: str) -> A
         reason=FIRST_ORDER_REASON,
         key=f"first_order:{owner_ref}",
         rule_version=FIRST_ORDER_RULE_VERSION,
-        explanation="first earning order" if has_earning_order else "no earning order yet",
+        explanation=notes.FIRST_ORDER() if has_earning_order else notes.NO_EARNING_ORDER(),
     )
+
+
+#: The explanation of points earned, by (a fixed amount was added, the order's cap applied).
+_EARNED = {
+    (False, False): notes.EARNED,
+    (True, False): notes.EARNED_FIXED,
+    (False, True): notes.EARNED_CAPPED,
+    (True, True): notes.EARNED_FIXED_CAPPED,
+}
 
 
 # -- the steps --------------------------------------------------------------------------------
@@ -174,13 +192,13 @@ def first_order_points(bonus: int, has_earning_order: bool, owner_ref: str) -> A
 def _gate(order: Order, rules: PurchaseRules) -> str | None:
     """Why the order earns nothing at all, or None when it may earn."""
     if order.status not in rules.earn_statuses:
-        return "status does not earn"
+        return notes.STATUS_DOES_NOT_EARN()
     if order.customer_id == 0 and not rules.award_guests:
-        return "guest orders do not earn"
+        return notes.GUEST_ORDERS_DO_NOT_EARN()
     if order.customer_id == 0 and not order.billing_email:
-        return "guest order without a billing email"
+        return notes.GUEST_WITHOUT_EMAIL()
     if rules.no_points_with_coupon and order.coupon_codes:
-        return f"coupon used ({', '.join(order.coupon_codes)})"
+        return notes.COUPON_USED(codes=", ".join(order.coupon_codes))
     return None
 
 

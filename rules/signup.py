@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from rules import notes
 from rules.types import Award
 
 SIGNUP_REASON = "signup"
@@ -34,11 +35,11 @@ def signup_points(
     key = f"{SIGNUP_REASON}:{owner_ref}"
     registered = registered_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if rules.points <= 0:
-        return _award(0, key, "signup points are off")
+        return _award(0, key, notes.SIGNUPS_OFF())
     if registered_at < earns_from:
         started = earns_from.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return _award(0, key, f"registered {registered}, before signups earned ({started})")
-    return _award(rules.points, key, f"registered {registered}")
+        return _award(0, key, notes.REGISTERED_BEFORE(registered=registered, started=started))
+    return _award(rules.points, key, notes.REGISTERED(registered=registered))
 
 
 def _award(points: int, key: str, explanation: str) -> Award:

@@ -41,6 +41,7 @@ from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.models import TrackedActivity
 from ledger.reconcile import Target, reconcile
+from rules import notes
 from rules.types import Award
 from sync.activity_data import Activity
 from sync.client import StoreClient
@@ -394,7 +395,9 @@ class ActivitySource:
                         kind=self.spec.kind,
                         points=points,
                         occurred_at=ctx.now,
-                        note=award.explanation if award is not None else row.status,
+                        note=award.explanation
+                        if award is not None
+                        else notes.ACTIVITY_STATUS(status=row.status),
                         rule_version=award.rule_version if award is not None else None,
                         previous_owner=previous,
                     )

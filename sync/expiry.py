@@ -29,6 +29,7 @@ from ledger.entries import NewEntry, append_entries
 from ledger.expiring import customers_with_entries_between, last_entry_id, save_next_expiries
 from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
 from ledger.models import Customer, PointEntry, SyncCursor
+from rules import notes
 from rules.expiry import Expiry, ExpiryRules, Movement, expiries_due, is_warned, next_expiry
 from sync.progress import Progress
 
@@ -232,7 +233,7 @@ def _entry(customer_id: int, item: Expiry) -> NewEntry:
         source_ref=item.lot_ref,
         idempotency_key=item.key,
         occurred_at=item.at,
-        note=f"expired on {item.on.isoformat()}",
+        note=notes.EXPIRED(day=item.on.isoformat()),
     )
 
 

@@ -38,6 +38,7 @@ from ledger.models import RefundDetail, TrackedOrder
 from ledger.pending import first_earned, holds_pending, pending_ref
 from ledger.reconcile import Target, reconcile
 from ledger.tiers import earnings as ledger_earnings
+from rules import notes
 from rules.pending import PendingRules, PurchaseSplit, split_purchase
 from rules.purchase import purchase_points
 from rules.tiers import Earning, Tier, TierRules, tier_at
@@ -316,7 +317,7 @@ class OrderPoints:
                 kind=kind,
                 points=0,
                 occurred_at=now,
-                note="order deleted from the store",
+                note=notes.ORDER_DELETED(),
                 rule_version=row.rule_version,
                 lines={} if kind is SourceKind.PURCHASE else None,
             )
@@ -382,7 +383,9 @@ class OrderPoints:
         applied = tuple(refunds[rid] for rid in refund_ids)
         award = purchase_points(order, rules, refunds=applied)
         if tier is not None:
-            award = replace(award, explanation=f"{award.explanation} (tier {tier.name})")
+            award = replace(
+                award, explanation=notes.AT_TIER(note=award.explanation, tier=tier.name)
+            )
         if abs(award.points) > POINTS_LIMIT:
             error = InvalidSourceData(
                 f"order {order.order_id}: {award.points:,} points is beyond the bound of"
@@ -699,7 +702,7 @@ def _target(d: _Decision, row: _Tracked | None) -> Target:
         rule_version=d.award.rule_version,
         lines={(p.product_id, p.category_id): p.points for p in d.award.products},
         previous_owner=row.customer_id if row is not None else None,
-        moved_note=f"order moved to another customer; {note}",
+        moved_note=notes.ORDER_MOVED(note=note),
     )
 
 
@@ -713,9 +716,9 @@ def _split_targets(d: _Decision, row: _Tracked | None, split: PurchaseSplit) -> 
     if split.available == 0:
         lines = {}
     pending_note = (
-        f"pending until {split.matures_at:%Y-%m-%d %H:%M} UTC; {available.note}"
+        notes.PENDING_UNTIL(until=f"{split.matures_at:%Y-%m-%d %H:%M}", note=available.note)
         if split.matures_at is not None
-        else f"no longer pending; {available.note}"
+        else notes.NO_LONGER_PENDING(note=available.note)
     )
     return [
         replace(available, points=split.available, lines=lines),
@@ -726,7 +729,7 @@ def _split_targets(d: _Decision, row: _Tracked | None, split: PurchaseSplit) -> 
             points=split.pending,
             lines=None,
             note=pending_note,
-            moved_note=f"order moved to another customer; {pending_note}",
+            moved_note=notes.ORDER_MOVED(note=pending_note),
         ),
     ]
 
@@ -738,7 +741,9 @@ def _points(holding: RefHolding | None) -> int:
 def _note(d: _Decision) -> str:
     refunds = ",".join(str(r) for r in d.refund_ids) or "none"
     modified = d.order.modified_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{d.award.explanation} [status={d.order.status} modified={modified} refunds={refunds}]"
+    return notes.ORDER_STATE(
+        note=d.award.explanation, status=d.order.status, modified=modified, refunds=refunds
+    )
 
 
 def _is_change(d: _Decision, row: _Tracked | None) -> bool:

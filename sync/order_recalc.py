@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ledger.kinds import SourceKind
 from ledger.models import TrackedOrder
 from ledger.reconcile import Target
+from rules import notes
 from sync.context import SyncContext
 from sync.order_points import OrderPoints
 from sync.orders import fetch_known_orders
@@ -70,7 +71,7 @@ def recalculate_orders(
                     kind=SourceKind.ADJUSTMENT,
                     points=order.points - order.decided,
                     occurred_at=ctx.now,
-                    note=f"{order.points} points instead of {order.decided}",
+                    note=notes.RECALCULATED_POINTS(points=order.points, decided=order.decided),
                 )
             )
     bonus = ctx.settings.first_order_points

@@ -37,6 +37,7 @@ from ledger.entries import NewEntry
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, TrackedOrder
 from ledger.reconcile import Target, reconcile
+from rules import notes
 from rules.purchase import first_order_points
 from rules.types import Award, Order
 
@@ -247,7 +248,7 @@ def merge_guest(
         bonus=bonus,
         now=now,
         ref=f"transfer:guest:{guest.id}",
-        note=f"guest {guest.email} registered as an account",
+        note=notes.GUEST_REGISTERED(email=guest.email),
         moved=moved,
     )
 
@@ -283,7 +284,7 @@ def retire_account(
         bonus=bonus,
         now=now,
         ref=f"transfer:deleted:{account.id}",
-        note=f"account {account.wc_id} deleted in the store; its points went back to {email}",
+        note=notes.ACCOUNT_DELETED(account=account.wc_id, email=email),
         moved=moved,
     )
 

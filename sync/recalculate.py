@@ -43,6 +43,7 @@ from ledger.session import (
     database_errors,
 )
 from ledger.sync_lock import hold_sync_lock
+from rules import notes
 from sync.client import StoreClient
 from sync.context import SyncContext, Transactions
 from sync.progress import Progress
@@ -56,7 +57,7 @@ __all__ = ["CustomerChange", "Recalculation", "run_recalculation"]
 CURSOR = "recalculate"
 BATCH = 100
 #: How every entry a recalculation appends begins its note (then the version and ": ").
-NOTE = "recalculated under rule set "
+NOTE = notes.RECALCULATED.prefix()
 
 
 def run_recalculation(
@@ -170,7 +171,9 @@ def _marked(targets: Sequence[Target], version: str) -> list[Target]:
     """The targets as this recalculation appends them: its rule set's version, and a note
     saying so (which also finds them again when a killed run is finished)."""
     return [
-        replace(t, rule_version=version, note=f"{NOTE}{version}: {t.note or t.kind}")
+        replace(
+            t, rule_version=version, note=notes.RECALCULATED(version=version, note=t.note or t.kind)
+        )
         for t in targets
     ]
 
@@ -190,7 +193,7 @@ def _appended_since(
             PointEntry.store_id == ctx.store_id,
             PointEntry.rule_version == version,
             PointEntry.recorded_at >= started,
-            PointEntry.note.startswith(f"{NOTE}{version}: ", autoescape=True),
+            PointEntry.note.startswith(notes.RECALCULATED.prefix(version=version), autoescape=True),
         )
         .group_by(PointEntry.customer_id)
     )

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from ledger.kinds import SourceKind
 from ledger.models import Customer
 from loyalty.web.charts import Series, bars_chart, columns_chart
 from loyalty.web.i18n import Formats, translations
@@ -28,12 +30,13 @@ from reports.expiring import (
     expiring_total,
     warning_window,
 )
-from reports.history import HistoryPage, history
+from reports.history import HistoryPage, HistoryRow, history
 from reports.period import Period
 from reports.runs import RunRow, recent_runs
 from reports.sources import SourcesReport, points_sources
 from reports.status import Granularity, StatusReport, points_status
 from reports.tiers import TierCount, TierMoveRow, tier_distribution, tier_moves
+from rules import notes
 
 HERE = Path(__file__).parent
 CSS = HERE / "static" / "dashboard.css"
@@ -152,9 +155,18 @@ def render(
         notice=notice,
         charts=_charts(data, fmt, gettext),
         labels=_labels(gettext),
+        note=partial(_note, gettext),
         period_label=_period_label(page.period, fmt, gettext),
         expiring_label=_period_label(page.expiring_window(), fmt, gettext),
     )
+
+
+def _note(gettext: Callable[[str], str], row: HistoryRow) -> str:
+    """An entry's note in the page's language (`rules.notes`); an admin's adjustment keeps the
+    admin's own words, which a template could only mistake for one of its own."""
+    if row.kind == SourceKind.ADJUSTMENT.value:
+        return row.note
+    return notes.translate(row.note, gettext)
 
 
 def _labels(_: Callable[[str], str]) -> dict[str, str]:

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
+from ledger.entries import NewEntry, append_entries
+from ledger.kinds import SourceKind
 from ledger.models import PointEntry, Store, SyncRun
 from ledger.session import session_scope
 from loyalty.cli import main
@@ -18,6 +20,7 @@ from loyalty.config import Config
 from loyalty.web.charts import Series, columns_chart
 from loyalty.web.dashboard import create_app
 from loyalty.web.i18n import Formats
+from rules import notes
 from rules.expiry import ExpiryRules
 from tests.conftest import StoreAccounts
 from tests.reports.ledger_story import Story
@@ -292,3 +295,38 @@ def test_chart_tooltips_and_run_statuses_are_in_the_pages_language(
 
     assert "<title>Gagnés: 1\u202f026</title>" in chart
     assert "<td>Réussie</td>" in page
+
+
+def test_the_history_shows_each_entrys_note_in_the_pages_language(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    """Notes are stored in English and shown in the admin's language (`rules.notes`), but an
+    admin's own reason is shown as the admin wrote it, even when it reads like a template."""
+    at = datetime(2024, 3, 25, 10, tzinfo=UTC)
+    entries = [
+        NewEntry(
+            customer_id=story.alice, points=-5, kind=SourceKind.EXPIRY, source_ref="expiry:9",
+            idempotency_key="expiry:9#1", occurred_at=at, note=notes.EXPIRED(day="2024-03-25"),
+        ),
+        NewEntry(
+            customer_id=story.bob, points=3, kind=SourceKind.ADJUSTMENT, source_ref="adjustment:z",
+            idempotency_key="adjustment:z", occurred_at=at, note="expired on 2024-03-25",
+        ),
+    ]  # fmt: skip
+    with session_scope(engine) as session:
+        append_entries(session, story.store_id, entries, now=at)
+    client = TestClient(create_app(config, engine))
+
+    french = client.get("/", params={"lang": "fr", "from": "2024-03-25", "to": "2024-03-25"})
+    english = client.get("/", params={"lang": "en", "from": "2024-03-25", "to": "2024-03-25"})
+
+    french_notes = {row[3]: row[-1] for row in rows(french.text, "history")}
+    english_notes = {row[3]: row[-1] for row in rows(english.text, "history")}
+    assert french_notes == {
+        "expiry:9": "expirés le 2024-03-25",
+        "adjustment:z": "expired on 2024-03-25",
+    }
+    assert english_notes == {
+        "expiry:9": "expired on 2024-03-25",
+        "adjustment:z": "expired on 2024-03-25",
+    }

@@ -11,6 +11,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from loyalty.web.i18n import LANGUAGES, Formats, catalog_path, negotiate, translations
+from rules import notes
+from rules.notes import Note
 
 WEB = Path(__file__).resolve().parents[2] / "loyalty" / "web"
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
@@ -29,6 +31,37 @@ def test_every_message_has_a_translation_in_every_catalog(lang: str) -> None:
     translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
 
     assert extracted_messages() - translated == set()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_note_template_is_translated_with_the_same_values(lang: str) -> None:
+    with catalog_path(lang).open("rb") as po:
+        catalog = read_po(po, locale=lang)
+    found = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+
+    missing = [n.text for n in notes.TEMPLATES if n.text not in found]
+    renamed = [
+        n.text
+        for n in notes.TEMPLATES
+        if n.text in found and sorted(Note(found[n.text]).names) != sorted(n.names)
+    ]
+    assert (missing, renamed) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("lang", "note", "shown"),
+    [
+        ("fr", "expired on 2026-04-01", "expirés le 2026-04-01"),
+        ("de", "order moved to another customer; approved review",
+         "Bestellung einem anderen Kunden zugeordnet; Bewertung freigegeben"),
+        ("ar", "redeemed for coupon loyalty-ab12", "استُبدلت بالقسيمة loyalty-ab12"),
+        ("id", "comment earns nothing: over the daily cap of 3",
+         "komentar tanpa poin: melebihi batas harian 3"),
+        ("en", "expired on 2026-04-01", "expired on 2026-04-01"),
+    ],
+)  # fmt: skip
+def test_notes_read_in_each_language(lang: str, note: str, shown: str) -> None:
+    assert notes.translate(note, translations(lang).gettext) == shown
 
 
 @pytest.mark.parametrize(
