@@ -45,14 +45,19 @@ def heading(text: str) -> None:
 
 
 def write_config(server: SandboxServer, path: Path, database: Path) -> None:
+    """The demo's config, beside the sandbox's CA certificate copied into the same folder: the
+    sandbox removes its own when it stops, and the config must stay valid for the commands the
+    demo suggests afterwards (`balances`, `dashboard`, `report html`)."""
     credentials = server.credentials()
+    ca_bundle = path.with_name("sandbox-ca.pem")
+    shutil.copyfile(credentials["ca_bundle"], ca_bundle)
     path.write_text(
         "# Written by `make demo` for its sandbox store; see config.example.toml for every key.\n"
         "[store]\n"
         f'url = "{server.base_url}"\n'
         f'consumer_key = "{credentials["consumer_key"]}"\n'
         f'consumer_secret = "{credentials["consumer_secret"]}"\n'
-        f'verify_tls = "{Path(credentials["ca_bundle"]).resolve()}"\n'
+        f'verify_tls = "{ca_bundle.resolve()}"\n'
         "max_requests_per_second = 50  # a local store; real hosts want the default 5\n"
         "\n# Blog comments are read with a WordPress Application Password (Users -> Profile).\n"
         "[wordpress]\n"

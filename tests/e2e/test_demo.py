@@ -39,3 +39,13 @@ def test_the_demo_syncs_a_sandbox_store_and_ends_with_meta_matching_the_ledger(
     )
     assert secret not in out
     assert secret not in done.stderr
+    # The commands the demo suggests still work once its store is gone, in any language.
+    config = str(tmp_path / ".demo" / "loyalty.toml")
+    french = tmp_path / "report-fr.html"
+    for argv in (["balances"], ["report", "html", "--out", str(french), "--lang", "fr"]):
+        after = subprocess.run(
+            [sys.executable, "-m", "loyalty.cli", "--config", config, *argv],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert after.returncode == 0, after.stderr
+    assert "[statut=completed modifiée=" in french.read_text()  # the orders' notes, in French
