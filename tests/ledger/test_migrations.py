@@ -29,7 +29,7 @@ from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 
-HEAD = "0011_product_spans"
+HEAD = "0012_meta_writes_retried"
 LEDGER_TABLES = {
     "stores",
     "customers",
