@@ -131,8 +131,8 @@ class Listing:
     def numbered(
         self, params: Mapping[str, Any], *, ahead: int = 1
     ) -> Generator[list[dict[str, Any]], None, None]:
-        """Pages 1, 2, ... of `params` (`per_page` items a page) until a short page; a full page
-        with nothing new stops it.
+        """Pages 1, 2, ... of `params` (`per_page` items a page) until the last page (`_ended`);
+        a full page with nothing new stops it.
 
         With `ahead` > 1 the pages the first one's X-WP-Total announces are asked for that many at
         a time (`sync.ahead.in_order`), still delivered in order; only for a caller that reads
@@ -143,38 +143,52 @@ class Listing:
         params = {**params, "per_page": self.per_page}
         query = {**params, "page": 1}
         items, total = self.page(query)
-        self.check_progress(query, items, delivered)
+        new = self.check_progress(query, items, delivered)
         yield items
-        if len(items) < self.per_page:
+        if self._ended(items, new, total, delivered):
             return
         announced = -(-total // self.per_page) if ahead > 1 and total is not None else 1
         # Drawn as they are asked (`in_order` is lazy): a store may announce 10^18 items.
         queries = ({**params, "page": n} for n in range(2, announced + 1))
         answers = in_order((partial(self._asked, q) for q in queries), ahead)
         with closing(answers):
-            for query, (items, _) in answers:
-                self.check_progress(query, items, delivered)
+            for query, (items, total) in answers:
+                new = self.check_progress(query, items, delivered)
                 yield items
-                if len(items) < self.per_page:
+                if self._ended(items, new, total, delivered):
                     return
         number = max(2, announced + 1)
         while True:
             query = {**params, "page": number}
-            items, _ = self.page(query)
-            self.check_progress(query, items, delivered)
+            items, total = self.page(query)
+            new = self.check_progress(query, items, delivered)
             yield items
-            if len(items) < self.per_page:
+            if self._ended(items, new, total, delivered):
                 return
             number += 1
+
+    def _ended(
+        self, items: list[Any], new: int, total: int | None, delivered: set[int | str | None]
+    ) -> bool:
+        """Whether a numbered listing ends with this page: a short page ends it, unless the
+        store's X-WP-Total (this page's, counted afresh) says items were not delivered yet and
+        the page brought new ones. A store (a plugin, a proxy) that caps its pages below
+        `per_page` answers every page short: ending on its first page lost all the rest (250
+        refunds read as 50). Its pages are then asked for on to an empty one or one with nothing
+        new, within the listing's ceiling."""
+        if len(items) >= self.per_page:
+            return False
+        return new == 0 or total is None or len(delivered) >= total
 
     def _asked(self, query: dict[str, Any]) -> tuple[dict[str, Any], tuple[list[Any], int | None]]:
         return query, self.page(query)
 
     def check_progress(
         self, query: Mapping[str, Any], items: list[Any], delivered: set[int | str | None]
-    ) -> None:
+    ) -> int:
         """Stops the listing if `items` is a full page of nothing but ids in `delivered` (the
-        store ignored the page number); else adds their ids to `delivered`."""
+        store ignored the page number); else adds their ids to `delivered`. Returns how many
+        were new."""
         ids = {item_id(item) for item in items}
         if len(items) >= self.per_page and ids <= delivered:
             raise self.stalled(
@@ -182,7 +196,9 @@ class Listing:
                 f"page {query['page']} brought only items already delivered by earlier pages "
                 "(the store ignored the page number)",
             )
+        before = len(delivered)
         delivered |= ids
+        return len(delivered) - before
 
     def by_ids(
         self,

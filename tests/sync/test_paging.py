@@ -402,3 +402,51 @@ def test_a_listing_without_an_announced_total_may_bring_a_million_items_whatever
 
     assert (delivered, store.asked) == (pages * 10 + 3, pages + 1)
     assert listing.ceiling == 100_000
+
+
+def test_a_store_capping_its_pages_below_per_page_is_read_to_the_end_of_its_total(
+    mock: responses.RequestsMock,
+) -> None:
+    """A plugin caps every page at 50 whatever `per_page` asks: each page is short, and the
+    listing ended on the first one, reading 50 refunds of 250 (found by a review, 4 Dec)."""
+    refunds = [{"id": i} for i in range(1, 251)]
+
+    def capped(query: dict[str, str]) -> Reply:
+        number = int(query["page"])
+        return page(refunds[(number - 1) * 50 : number * 50], len(refunds), 5)
+
+    asked = serve(mock, "refunds", capped)
+    got = [item["id"] for p in fetch_refunds_created(client(), after=None, before=HI) for item in p]
+
+    assert got == list(range(1, 251))
+    assert len(asked) == 5
+
+
+def test_a_total_counting_items_the_store_does_not_send_ends_on_the_empty_page(
+    mock: responses.RequestsMock,
+) -> None:
+    """WordPress counts what its query found, then drops what the key may not read: the total
+    then stays above what is sent, and the page after the short one is empty."""
+
+    def hides_ten(query: dict[str, str]) -> Reply:
+        shown = {"1": list(range(100)), "2": list(range(100, 140))}.get(query["page"], [])
+        return page([{"id": i} for i in shown], 150, 2)
+
+    asked = serve(mock, "refunds", hides_ten)
+    got = [len(p) for p in fetch_refunds_created(client(), after=None, before=HI)]
+
+    assert got == [100, 40, 0]
+    assert len(asked) == 3
+
+
+def test_a_short_page_bringing_nothing_new_ends_the_listing_whatever_the_total(
+    mock: responses.RequestsMock,
+) -> None:
+    def repeats(query: dict[str, str]) -> Reply:
+        return page([{"id": i} for i in range(50)], 10**9, 10**7)  # a proxy's cached page
+
+    asked = serve(mock, "refunds", repeats)
+    got = [len(p) for p in fetch_refunds_created(client(), after=None, before=HI)]
+
+    assert got == [50, 50]
+    assert len(asked) == 2
