@@ -570,13 +570,18 @@ class OrderPoints:
         payloads = {refund_id: json.loads(payload) for refund_id, payload in cached}
         known = payloads.keys() | found.keys()
         unknown = {oid: ids - known for oid, ids in by_order.items() if ids - known}
+        unusable: list[Any] = []  # no id the ledger could hold: quarantined, naming `id`
         if unknown:
             fetched = self.fetch_refunds(unknown)
             outcome.refunds_fetched += len(fetched)
             store_refunds(session, self.store_id, fetched, now=now)
             for raw in fetched:
-                payloads[int(raw["id"])] = raw
-        good, rejected = parse_page("refunds", list(payloads.values()), parse_refund)
+                refund_id = valid_id(raw)
+                if refund_id is None:
+                    unusable.append(raw)
+                else:
+                    payloads[refund_id] = raw
+        good, rejected = parse_page("refunds", [*payloads.values(), *unusable], parse_refund)
         outcome.quarantined += self.quarantine.add(session, rejected, now=now)
         found.update((refund.refund_id, refund) for refund, _ in good)
         return found
