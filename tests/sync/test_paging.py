@@ -450,3 +450,63 @@ def test_a_short_page_bringing_nothing_new_ends_the_listing_whatever_the_total(
 
     assert got == [50, 50]
     assert len(asked) == 2
+
+
+def capped_orders(orders: list[dict[str, Any]], cap: int) -> Callable[[dict[str, str]], Reply]:
+    """The orders listing of a store whose pages hold at most `cap` items whatever `per_page`
+    asks; X-WP-Total counts every match (what `offset` skips too), as WordPress does."""
+
+    def answer(query: dict[str, str]) -> Reply:
+        after = datetime.fromisoformat(query["modified_after"])
+        before = datetime.fromisoformat(query["modified_before"])
+        left_out = {int(i) for i in query.get("exclude", "").split(",") if i}
+        rows = [
+            o
+            for o in orders
+            if after < datetime.fromisoformat(o["date_modified_gmt"]) < before
+            and o["id"] not in left_out
+        ]
+        rows.sort(key=lambda o: (o["date_modified_gmt"], o["id"]))
+        start = int(query.get("offset", 0))
+        return page(rows[start : start + cap], len(rows), -(-len(rows) // cap))
+
+    return answer
+
+
+def test_a_store_capping_its_pages_below_per_page_gives_every_order_of_the_window(
+    mock: responses.RequestsMock,
+) -> None:
+    """Every page came short, and the window took the first as the end of its slice: 50 orders
+    of 250, the cursor then moved past the others, whose points were never counted (found by a
+    review, 4 Dec)."""
+    orders = [
+        {"id": i, "date_modified_gmt": (LO + timedelta(minutes=3 * i)).isoformat()[:19]}
+        for i in range(1, 251)
+    ]
+    serve(mock, "orders", capped_orders(orders, 50))
+
+    seen = window(client())
+
+    assert sorted(seen) == list(range(1, 251))
+    assert len(seen) == len(set(seen))
+
+
+def test_a_window_whose_total_counts_orders_never_sent_ends_at_the_first_empty_page(
+    mock: responses.RequestsMock,
+) -> None:
+    """The key may not read some orders: they are counted, never sent; the walk still ends."""
+    orders = [
+        {"id": i, "date_modified_gmt": (LO + timedelta(minutes=3 * i)).isoformat()[:19]}
+        for i in range(1, 121)
+    ]
+    hidden = {o["id"] for o in orders[100:]}
+    listing = capped_orders(orders, 100)
+
+    def hides(query: dict[str, str]) -> Reply:
+        status, headers, body = listing(query)
+        return status, headers, json.dumps([o for o in json.loads(body) if o["id"] not in hidden])
+
+    asked = serve(mock, "orders", hides)
+
+    assert sorted(window(client())) == list(range(1, 101))
+    assert len(asked) <= 3
