@@ -3,11 +3,11 @@ the store refused because the account is deleted stay given up."""
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
-from ledger.migrate import alembic_config, upgrade
+from ledger.migrate import upgrade
 from ledger.session import create_engine_for
+from tests.ledger.schema_at import insert_store, ledger_at
 
 LAST_ERRORS = {
     1: "2026-12-01T00:00:00+00:00 POST customers/batch: HTTP 503",  # a store that was down
@@ -22,12 +22,8 @@ def test_write_backs_given_up_for_anything_but_a_deleted_account_are_owed_again(
 ) -> None:
     engine = create_engine_for(raw_db_url)
     try:
-        with engine.begin() as connection:
-            config = alembic_config(raw_db_url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0011_product_spans")
-            connection.execute(text("INSERT INTO stores (id, key, created_at) VALUES (1, 's', :t)"),
-                               {"t": "2026-01-01 00:00:00"})  # fmt: skip
+        with ledger_at(engine, raw_db_url, "0011_product_spans") as connection:
+            insert_store(connection)
             for customer, error in LAST_ERRORS.items():
                 connection.execute(
                     text("INSERT INTO customers (id, store_id, wc_id, is_guest, created_at)"

@@ -18,6 +18,7 @@ from reports.history import history
 from reports.period import Period, find_customer
 from reports.sources import points_sources
 from reports.status import points_status
+from tests.ledger.schema_at import insert_store, ledger_at
 
 JANUARY_5_TO_6 = Period(date(2024, 1, 5), date(2024, 1, 6))
 ENTRIES = [
@@ -31,12 +32,8 @@ ENTRIES = [
 def test_upgrading_a_ledger_with_entries_fills_rollups_that_verify(raw_db_url: str) -> None:
     engine = create_engine_for(raw_db_url)
     try:
-        with engine.begin() as connection:
-            config = alembic_config(raw_db_url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0002")
-            connection.execute(text("INSERT INTO stores (id, key, created_at) VALUES (1, 's', :t)"),
-                               {"t": "2024-01-01 00:00:00"})  # fmt: skip
+        with ledger_at(engine, raw_db_url, "0002") as connection:
+            insert_store(connection)
             connection.execute(
                 text("INSERT INTO customers (id, store_id, wc_id, is_guest, created_at)"
                      " VALUES (1, 1, 7, false, :t)"),
@@ -97,11 +94,8 @@ def test_upgrading_to_product_spans_fills_them_from_the_lines_and_back(raw_db_ur
     engine = create_engine_for(raw_db_url)
     config = alembic_config(raw_db_url)
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0010_history_tiers_coupon_lists")
-            connection.execute(text("INSERT INTO stores (id, key, created_at) VALUES (1, 's', :t)"),
-                               {"t": "2024-01-01 00:00:00"})  # fmt: skip
+        with ledger_at(engine, raw_db_url, "0010_history_tiers_coupon_lists") as connection:
+            insert_store(connection)
             connection.execute(
                 text("INSERT INTO customers (id, store_id, wc_id, is_guest, created_at)"
                      " VALUES (1, 1, 7, false, :t)"),
