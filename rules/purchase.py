@@ -110,10 +110,10 @@ def purchase_points(
     }
     if earning.fixed:
         decided["fixed"] = f"{earning.fixed.normalize():f}"
-    capped = rules.max_points_per_order is not None and points > rules.max_points_per_order
-    if rules.max_points_per_order is not None and capped:
-        points = decided["cap"] = rules.max_points_per_order
-    explanation = _EARNED[bool(earning.fixed), capped](**decided)
+    cap = rules.max_points_per_order
+    if cap is not None and points > cap:
+        points = decided["cap"] = cap
+    explanation = _EARNED["fixed" in decided, "cap" in decided](**decided)
     products = split_by_product(points, _product_weights(order, rules, extras, earnings))
     return _award(order, rules, points, explanation, products)
 

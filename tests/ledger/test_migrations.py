@@ -28,6 +28,7 @@ from ledger.migrate import (
 from ledger.models import Base
 from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
+from tests.ledger.schema_at import ledger_at
 
 HEAD = "0012_meta_writes_retried"
 LEDGER_TABLES = {
@@ -198,10 +199,8 @@ def test_an_empty_database_is_reported_with_the_command_to_run(raw_engine: Engin
 def test_an_older_schema_is_reported_with_both_revisions_then_upgraded(
     raw_db_url: str, raw_engine: Engine
 ) -> None:
-    with raw_engine.begin() as connection:
-        config = alembic_config(raw_db_url)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+    with ledger_at(raw_engine, raw_db_url, "0001"):
+        pass
 
     with pytest.raises(SchemaBehind, match=rf"is at revision 0001, this version needs {HEAD}: run"):
         check_schema_current(raw_engine)
