@@ -34,7 +34,6 @@ import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import count
 from typing import Any
 
 from sync.ahead import start_thread
@@ -44,9 +43,6 @@ from sync.paging import Listing, ListingStalled, PageSource
 ONE_SECOND = timedelta(seconds=1)
 #: Above this many items modified in one second, excluding them by id would make the URL too long.
 MAX_TIE_IDS = 400
-#: A second paged by id is read last page first up to this many pages (100,000 items at 100 a
-#: page); a bigger total announced is read in ascending pages, each page a request.
-MAX_TIE_PAGES = 1_000
 
 #: How long closing the pages waits for fetching threads (daemonic: the process never waits).
 JOIN_SECONDS = 2.0
@@ -363,11 +359,10 @@ class ModifiedWindow:
 
         An item of that second modified while it is paged leaves it, and every item after it
         moves one place forward: read in ascending pages, the one at the next page boundary is
-        never seen. So the pages the first one's X-WP-Total announces are read from the last to
-        the second, then the first again: an item moving forward moves into a page not read yet
-        (or read again), never out of the ones still to read. An item cannot join the second,
-        which has passed. Without a total, or with more than `MAX_TIE_PAGES` announced (a lie
-        would cost that many requests), the pages are read in ascending order.
+        never seen. So the second's pages are read from its last to the second, then the first
+        again (`_tie_pages`): an item moving forward moves into a page not read yet (or read
+        again), never out of the ones still to read. An item cannot join the second, which has
+        passed.
         """
         second = state.position
         params = {
@@ -396,40 +391,69 @@ class ModifiedWindow:
         return fresh + list(unusable.values())
 
     def _tie_pages(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-        """The pages of one second by id: 1, then the last down to 2, then 1 again; pages after
-        the last announced while it comes full. A full page of ids already delivered (the store
+        """The pages of one second by id: the first, then the last down to the second, then the
+        first again. Any page may be read more than once; every item that stays in the second is
+        on one of them.
+
+        The first page gives the store's page size (`per_page`, or less where a plugin caps its
+        pages) and X-WP-Total, so where the last page should be. That page is read to find out:
+        - short but not empty: it is the last;
+        - full (the total understated the second, or there was none): the pages after it are
+          read on to a short one, which is the last; the pages before it are read again on the
+          way down, which also catches what moved forward over the pages read going up;
+        - empty (the total overstated it): the last page is searched for, halving the pages
+          between the last one holding items and the first one empty, so that a lie costs a
+          few requests, not one per page it announced.
+        The listing's ceiling bounds all of it. A full page of ids already delivered (the store
         ignored the page number) stops the listing, as in any page-numbered listing."""
         label = f"GET {self._listing.endpoint}"
-        per_page = self._listing.per_page
         delivered: set[int | str | None] = set()
+        read_before: set[int] = set()
+        latest = 0  # the page read last
 
-        def read(number: int, *, check: bool = True) -> tuple[list[dict[str, Any]], int | None]:
+        def read(number: int) -> tuple[list[dict[str, Any]], int | None]:
+            nonlocal latest
             query = {**params, "page": number}
             items, total = self._listing.page(query, label=label)
-            if check:
+            if number not in read_before:  # a page read again may repeat itself, rightly
+                read_before.add(number)
                 self._listing.check_progress(query, items, delivered)
+            latest = number
             return items, total
 
         first, total = read(1)
         yield first
-        if len(first) < per_page:
+        size = len(first)
+        if size == 0 or (total is None and size < self._listing.per_page):
             return
-        pages = -(-total // per_page) if total is not None else 0
-        after = 2
-        if 2 <= pages <= MAX_TIE_PAGES:
-            last, _ = read(pages)
-            yield last
-            for number in range(pages - 1, 1, -1):
-                yield read(number)[0]
-            yield read(1, check=False)[0]
-            if len(last) < per_page:
-                return
-            after = pages + 1
-        for number in count(after):
-            items, _ = read(number)
-            yield items
-            if len(items) < per_page:
-                return
+        if total is not None and total <= size:
+            return
+        last = -(-total // size) if total is not None else 2
+        items, _ = read(last)
+        yield items
+        if len(items) == size:  # more pages than announced: on to a short one
+            while len(items) == size:
+                last += 1
+                items, _ = read(last)
+                yield items
+        elif not items:  # fewer: the last holding items lies between the first and this one
+            holding, empty = 1, last
+            while empty - holding > 1:
+                middle = (holding + empty) // 2
+                items, _ = read(middle)
+                yield items
+                if not items:
+                    empty = middle
+                elif len(items) < size:
+                    holding = middle  # the last page: no need to look further
+                    break
+                else:
+                    holding = middle
+            last = holding
+            if latest != last:  # read it again, now: what was there may have moved forward
+                yield read(last)[0]
+        for number in range(last - 1, 0, -1):
+            yield read(number)[0]
 
     @staticmethod
     def _advance(

@@ -292,3 +292,72 @@ def test_the_cursor_prefix_stops_at_a_slice_not_yet_committed_and_never_loops() 
     assert prefix.safe_position() == START + 49 * second
     prefix.record(page(START + 50 * second, START + 99 * second, START + 99 * second, True))
     assert prefix.safe_position() == START + 200 * second
+
+
+class TieSecondStore(BulkEditedWhilePaged):
+    """The bulk-edit second paged by id, against a store that misbehaves there in one of three
+    ways: it caps its pages (`cap` items, whatever `per_page` asks), or its X-WP-Total for that
+    second is wrong (`total_factor`: a third of the truth, or ten times it). `edits` says whether
+    an item of the second is modified after each of those pages, as in `BulkEditedWhilePaged`."""
+
+    def __init__(
+        self, *, cap: int | None = None, total_factor: float | None = 1.0, edits: bool = True
+    ) -> None:
+        super().__init__(300, 5, churn=0, same_second=950)
+        self.cap, self.total_factor, self.edits = cap, total_factor, edits
+        self.by_id_requests = 0
+
+    def _serve(self, params: dict[str, Any]) -> FakePage:
+        if self.cap is not None:
+            params = {**params, "per_page": min(int(params["per_page"]), self.cap)}
+        page = super()._serve(params)
+        if params["orderby"] == "id":
+            self.by_id_requests += 1
+            page.total = (
+                None if self.total_factor is None else int(page.total * self.total_factor)  # type: ignore[assignment]
+            )
+        return page
+
+    def _mutate(self) -> None:
+        if self.edits:
+            super()._mutate()
+
+
+def test_a_bulk_edit_second_on_a_store_capping_its_pages_is_read_whole() -> None:
+    """The second's first page by id came short (the store's cap, 50): it was taken as the
+    whole second, and the walk moved past the other 500 items of it for good."""
+    store = TieSecondStore(cap=50)
+    original = set(store.modified)
+
+    seen = collect(store, concurrency=1)
+
+    assert len(seen) == len(set(seen))
+    assert original - store.touched <= set(seen)
+
+
+@pytest.mark.parametrize("total_factor", [1 / 3, None], ids=["understated", "unannounced"])
+def test_a_bulk_edit_second_whose_total_is_understated_misses_none_while_edited(
+    total_factor: float | None,
+) -> None:
+    """Past the pages X-WP-Total announced, the rest was read in ascending pages: an item edited
+    meanwhile moved every later one forward, over a page boundary already passed. So it was
+    without any X-WP-Total."""
+    store = TieSecondStore(total_factor=total_factor)
+    original = set(store.modified)
+
+    seen = collect(store, concurrency=1)
+
+    assert len(seen) == len(set(seen))
+    assert original - store.touched <= set(seen)
+
+
+def test_a_bulk_edit_second_whose_total_is_overstated_searches_for_its_last_page() -> None:
+    """X-WP-Total ten times the truth (5,500 of 550 left): the pages were read from the 55th
+    down, 49 empty ones first. The real last page is searched for instead."""
+    store = TieSecondStore(total_factor=10, edits=False)
+
+    seen = collect(store, concurrency=1)
+
+    assert sorted(seen) == sorted(store.modified)
+    # 6 pages of the second, read twice at most, and a search over 55 pages (6 requests).
+    assert store.by_id_requests <= 2 * 6 + 6 + 1
