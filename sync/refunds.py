@@ -62,9 +62,11 @@ def _fetch_per_order(
     client: StoreClient, refund_ids_by_order: dict[int, set[int]]
 ) -> list[dict[str, Any]]:
     """Each order's refunds from `orders/{id}/refunds`, page after page until the ones named are
-    found or a short page ends them (an order with more than a hundred refunds lost the rest)."""
+    found or a short page ends them (an order with more than a hundred refunds lost the rest).
+    By id: WooCommerce's default order, by date, leaves refunds made in the same second in no
+    fixed order, so one could be on two pages and another on none."""
     found: list[dict[str, Any]] = []
-    params = {"_fields": REFUND_FIELDS}
+    params = {"orderby": "id", "order": "asc", "_fields": REFUND_FIELDS}
     for order_id in sorted(refund_ids_by_order):
         wanted = set(refund_ids_by_order[order_id])
         with closing(client.listing(f"orders/{order_id}/refunds").numbered(params)) as pages:
