@@ -6,11 +6,13 @@ engine writes comes from one of these templates; `translate` finds the template 
 written from, and writes it again from the admin's catalog (`loyalty/web/locale`, where each
 template's English text is a message id), with the same values. Values named in `NESTED` are
 notes or words of their own and are translated too (an order's explanation inside the order's
-note); the others (amounts, dates, codes, emails, WooCommerce status slugs) are shown as written.
+note); so are the values in `WORDS`, a WooCommerce status and a rounding mode, with the catalog's
+`pgettext` and the value's name as context (`completed` is `terminée` in French). The others
+(amounts, dates, codes, emails, a status WooCommerce added later) are shown as written.
 A note that matches no template (an admin's own reason, a store's refusal message, a note from an
 older version) is shown as it is.
 
-Pure: no I/O, no clock; `translate` takes the catalog's `gettext`.
+Pure: no I/O, no clock; `translate` takes the catalog's `gettext` and `pgettext`.
 """
 
 from __future__ import annotations
@@ -21,11 +23,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
+from rules.types import Rounding
+
 #: Values that are notes (or words) of their own, translated in turn.
 NESTED = frozenset({"note", "why", "reason"})
 #: Values that may hold spaces; every other value is one word (an amount, a date, a status slug,
 #: a code, an email), which is what tells `{note} (tier {tier})` from the note it wraps.
 FREE = frozenset({"note", "why", "message", "codes", "until", "version", "tier"})
+#: Values that are words, not data, by name: WooCommerce's order statuses (with the trash and
+#: a checkout draft), a review's or comment's status, and the rounding modes.
+WORDS: dict[str, frozenset[str]] = {
+    "status": frozenset(
+        {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed"}
+        | {"trash", "checkout-draft", "approved", "hold", "spam", "deleted"}
+    ),
+    "rounding": frozenset(mode.value for mode in Rounding),
+}
 #: How deep notes nest at most (an order moved, pending, recalculated, under a tier...).
 MAX_DEPTH = 8
 
@@ -170,19 +183,37 @@ def _read(text: str, depth: int) -> tuple[Note, dict[str, str], bool] | None:
     return first
 
 
-def translate(text: str, gettext: Callable[[str], str], *, depth: int = 0) -> str:
+def translate(
+    text: str,
+    gettext: Callable[[str], str],
+    pgettext: Callable[[str, str], object] | None = None,
+    *,
+    depth: int = 0,
+) -> str:
     """`text` written again from the catalog of `gettext`, values kept (and nested notes
-    translated); as it is when no template wrote it, or when the catalog's text does not take
-    the same values (a broken translation never hides a note)."""
+    translated, and the `WORDS` too where `pgettext` is given); as it is when no template wrote
+    it, or when the catalog's text does not take the same values (a broken translation never
+    hides a note)."""
     found = _read(text, depth)
     if found is None:
         return text
     note, values, _ = found
-    shown = {
-        name: translate(value, gettext, depth=depth + 1) if name in NESTED else value
-        for name, value in values.items()
-    }
+    shown = {name: _shown(name, value, gettext, pgettext, depth) for name, value in values.items()}
     translated = gettext(note.text)
     if sorted(Note(translated).names) != sorted(note.names):
         return note.text.format(**shown)
     return translated.format(**shown)
+
+
+def _shown(
+    name: str,
+    value: str,
+    gettext: Callable[[str], str],
+    pgettext: Callable[[str, str], object] | None,
+    depth: int,
+) -> str:
+    if name in NESTED:
+        return translate(value, gettext, pgettext, depth=depth + 1)
+    if pgettext is not None and value in WORDS.get(name, ()):
+        return str(pgettext(name, value))  # Babel's catalogs say `object`
+    return value

@@ -155,18 +155,21 @@ def render(
         notice=notice,
         charts=_charts(data, fmt, gettext),
         labels=_labels(gettext),
-        note=partial(_note, gettext),
+        note=partial(_note, gettext, catalog.pgettext),
         period_label=_period_label(page.period, fmt, gettext),
         expiring_label=_period_label(page.expiring_window(), fmt, gettext),
     )
 
 
-def _note(gettext: Callable[[str], str], row: HistoryRow) -> str:
-    """An entry's note in the page's language (`rules.notes`); an admin's adjustment keeps the
-    admin's own words, which a template could only mistake for one of its own."""
+def _note(
+    gettext: Callable[[str], str], pgettext: Callable[[str, str], object], row: HistoryRow
+) -> str:
+    """An entry's note in the page's language (`rules.notes`), statuses and rounding modes too;
+    an admin's adjustment keeps the admin's own words, which a template could only mistake for
+    one of its own."""
     if row.kind == SourceKind.ADJUSTMENT.value:
         return row.note
-    return notes.translate(row.note, gettext)
+    return notes.translate(row.note, gettext, pgettext)
 
 
 def _labels(_: Callable[[str], str]) -> dict[str, str]:

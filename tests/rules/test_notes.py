@@ -177,3 +177,35 @@ def test_an_orders_state_is_read_before_the_explanation_it_holds() -> None:
 
     assert found is not None
     assert found[0] is notes.ORDER_STATE  # not `{status}; {why}` with the rest as its why
+
+
+def word(context: str, value: str) -> str:
+    """A catalog's `pgettext` that marks the words it translated: [[context:value]]."""
+    return f"[[{context}:{value}]]"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("completed; base 25 × 2 = 50 (floor)",
+         "«{status}; base {base} × {rate} = {points} ({rounding})»".format(
+             status="[[status:completed]]", base="25", rate="2", points="50",
+             rounding="[[rounding:floor]]")),
+        ("order moved to another customer; status hold",
+         "«order moved to another customer; {note}»".format(note="«status {status}»".format(
+             status="[[status:hold]]"))),
+        # A status WooCommerce (or a plugin) added that the catalogs do not know: as written.
+        ("status wc-shipped", "«status {status}»".format(status="wc-shipped")),
+        # A word only where its name says so: `completed` as a coupon code stays a code.
+        ("redeemed for coupon completed", "«redeemed for coupon {code}»".format(code="completed")),
+    ],
+)  # fmt: skip
+def test_statuses_and_rounding_modes_are_words_of_the_catalog(text: str, shown: str) -> None:
+    assert translate(text, marked, word) == shown
+    # Without the catalog's `pgettext`, words are shown as written.
+    assert "[[" not in translate(text, marked)
+
+
+def test_every_word_is_a_value_some_template_takes() -> None:
+    names = {name for note in notes.TEMPLATES for name in note.names}
+    assert set(notes.WORDS) <= names

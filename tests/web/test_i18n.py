@@ -48,6 +48,16 @@ def test_every_note_template_is_translated_with_the_same_values(lang: str) -> No
     assert (missing, renamed) == ([], [])
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_word_inside_notes_is_translated_in_its_context(lang: str) -> None:
+    with catalog_path(lang).open("rb") as po:
+        catalog = read_po(po, locale=lang)
+    found = {(m.context, m.id) for m in catalog if m.context and m.string and not m.fuzzy}
+
+    wanted = {(name, value) for name, values in notes.WORDS.items() for value in values}
+    assert wanted - found == set()
+
+
 @pytest.mark.parametrize(
     ("lang", "note", "shown"),
     [
@@ -58,10 +68,15 @@ def test_every_note_template_is_translated_with_the_same_values(lang: str) -> No
         ("id", "comment earns nothing: over the daily cap of 3",
          "komentar tanpa poin: melebihi batas harian 3"),
         ("en", "expired on 2026-04-01", "expired on 2026-04-01"),
+        ("fr", "completed; base 12.5 × 1 = 12 (floor)",
+         "terminée ; base 12.5 × 1 = 12 (arrondi inférieur)"),
+        ("de", "status hold", "Status wartet auf Freigabe"),
+        ("en", "on-hold; base 3 below minimum 5", "on-hold; base 3 below minimum 5"),
     ],
 )  # fmt: skip
 def test_notes_read_in_each_language(lang: str, note: str, shown: str) -> None:
-    assert notes.translate(note, translations(lang).gettext) == shown
+    catalog = translations(lang)
+    assert notes.translate(note, catalog.gettext, catalog.pgettext) == shown
 
 
 @pytest.mark.parametrize(
