@@ -48,4 +48,4 @@ def test_the_demo_syncs_a_sandbox_store_and_ends_with_meta_matching_the_ledger(
             cwd=tmp_path, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert after.returncode == 0, after.stderr
-    assert "[statut=completed modifiée=" in french.read_text()  # the orders' notes, in French
+    assert "[statut=terminée modifiée=" in french.read_text()  # the orders' notes, in French
