@@ -12,8 +12,8 @@ hundred at a time. Each goes through a `Listing`, which gives it two guards:
   headers or OAuth parameters the caller never sees) and what the store did. Keyset walks first
   try paging the stuck second by id (`sync.window`), and stop only if that stalls too.
 - **A ceiling.** At most `3 * pages + 10` requests, where pages follow from the first `X-WP-Total`
-  the store announced (`per_page` items a page); without an announcement, the pages of
-  `UNANNOUNCED_ITEMS` items.
+  the store announced (`per_page` items a page, or as many as that first page brought where a
+  store caps its pages below it); without an announcement, the pages of `UNANNOUNCED_ITEMS` items.
   A bug or a lying store costs a bounded number of requests, never an unbounded one.
 
 `X-WP-TotalPages` is never trusted: walks end on a short page, so `X-WP-TotalPages: 999999` on a
@@ -58,6 +58,15 @@ class ListingStalled(StoreError):
     def __init__(self, message: str, *, detail: str) -> None:
         super().__init__(message)
         self.detail = detail
+
+
+def _page_size(page: Any, total: int, per_page: int) -> int:
+    """The store's page size, from the first page that announced a total: `per_page`, or fewer
+    where the page came short of both (a plugin or proxy capping pages: its listing needs that
+    many more pages, and so a ceiling that many times higher)."""
+    items = getattr(page, "items", None)
+    count = len(items) if isinstance(items, list) else 0
+    return count if 0 < count < min(per_page, total) else per_page
 
 
 class PageLike(Protocol):
@@ -113,7 +122,7 @@ class Listing:
         with self._lock:
             if not by_ids and self._announced is None and isinstance(total, int) and total >= 0:
                 self._announced = total
-                pages = -(-total // self.per_page)
+                pages = -(-total // _page_size(page, total, self.per_page))
                 self._ceiling = CEILING_PER_PAGE * pages + CEILING_EXTRA
         return page
 

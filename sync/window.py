@@ -396,39 +396,35 @@ class ModifiedWindow:
         on one of them.
 
         The first page gives the store's page size (`per_page`, or less where a plugin caps its
-        pages) and X-WP-Total, so where the last page should be. That page is read to find out:
+        pages) and X-WP-Total, so where the last page should be: a short first page ends the
+        second only where the total agrees. The last page is read to find out:
         - short but not empty: it is the last;
         - full (the total understated the second, or there was none): the pages after it are
           read on to a short one, which is the last; the pages before it are read again on the
           way down, which also catches what moved forward over the pages read going up;
-        - empty (the total overstated it): the last page is searched for, halving the pages
-          between the last one holding items and the first one empty, so that a lie costs a
-          few requests, not one per page it announced.
-        The listing's ceiling bounds all of it. A full page of ids already delivered (the store
-        ignored the page number) stops the listing, as in any page-numbered listing."""
+        - empty (the total overstated it, or items left meanwhile): the pages below it are tried
+          one, then two, four... down, and the last holding items is searched for between, so
+          that an item leaving costs one request and a lie a few, not one per page it announced.
+        The listing's ceiling bounds all of it; `_check_forward` stops a store that ignores the
+        page number."""
         label = f"GET {self._listing.endpoint}"
-        delivered: set[int | str | None] = set()
-        read_before: set[int] = set()
+        first_seen: dict[int, int] = {}  # an item's id: the page it was first delivered from
         latest = 0  # the page read last
 
         def read(number: int) -> tuple[list[dict[str, Any]], int | None]:
             nonlocal latest
             query = {**params, "page": number}
             items, total = self._listing.page(query, label=label)
-            if number not in read_before:  # a page read again may repeat itself, rightly
-                read_before.add(number)
-                self._listing.check_progress(query, items, delivered)
+            self._check_forward(query, items, first_seen)
             latest = number
             return items, total
 
         first, total = read(1)
         yield first
         size = len(first)
-        if size == 0 or (total is None and size < self._listing.per_page):
+        if size == 0 or (size < self._listing.per_page and total is not None and total <= size):
             return
-        if total is not None and total <= size:
-            return
-        last = -(-total // size) if total is not None else 2
+        last = max(2, -(-total // size)) if total is not None else 2
         items, _ = read(last)
         yield items
         if len(items) == size:  # more pages than announced: on to a short one
@@ -436,24 +432,48 @@ class ModifiedWindow:
                 last += 1
                 items, _ = read(last)
                 yield items
-        elif not items:  # fewer: the last holding items lies between the first and this one
-            holding, empty = 1, last
-            while empty - holding > 1:
+        elif not items:  # fewer: search down for the last page holding items
+            holding, empty, step, ends = 1, last, 1, False  # `ends`: `holding` is short
+            while empty - step > 1:  # one page down, then two, four...
+                items, _ = read(empty - step)
+                yield items
+                if items:
+                    holding, ends = empty - step, len(items) < size
+                    break
+                empty, step = empty - step, step * 2
+            while not ends and empty - holding > 1:  # then halving what lies between
                 middle = (holding + empty) // 2
                 items, _ = read(middle)
                 yield items
-                if not items:
-                    empty = middle
-                elif len(items) < size:
-                    holding = middle  # the last page: no need to look further
-                    break
+                if items:
+                    holding, ends = middle, len(items) < size
                 else:
-                    holding = middle
+                    empty = middle
             last = holding
             if latest != last:  # read it again, now: what was there may have moved forward
                 yield read(last)[0]
         for number in range(last - 1, 0, -1):
             yield read(number)[0]
+
+    def _check_forward(
+        self, query: dict[str, Any], items: list[dict[str, Any]], first_seen: dict[int, int]
+    ) -> None:
+        """Stops the listing when a page holds an item an earlier page number delivered: while a
+        second is paged by id its items only move forward (one leaving moves those after it), so
+        the store ignored the page number. Whatever order the pages are read in, and however many
+        items leave meanwhile, an honest store never does it."""
+        number = int(query["page"])
+        for item in items:
+            _, item_id = keyset_key(item)
+            if item_id is None:
+                continue
+            seen_on = first_seen.setdefault(item_id, number)
+            if seen_on < number:
+                raise self._listing.stalled(
+                    query,
+                    f"page {number} brought item {item_id}, which page {seen_on} had already "
+                    "delivered (the store ignored the page number)",
+                )
 
     @staticmethod
     def _advance(

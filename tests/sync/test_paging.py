@@ -406,6 +406,28 @@ def test_a_listing_without_an_announced_total_may_bring_a_million_items_whatever
     assert listing.ceiling == 100_000
 
 
+def test_a_store_capping_its_pages_far_below_per_page_gets_a_ceiling_for_its_pages() -> None:
+    """Pages capped at 10 (of 100 asked), 1,000 items announced: the ceiling counted pages of
+    100 (40 requests), so the listing stopped at 400 items, the rest never read (found by a
+    review, 4 Dec)."""
+
+    class Store:
+        asked = 0
+
+        def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> SimpleNamespace:
+            self.asked += 1
+            start = (int((params or {})["page"]) - 1) * 10
+            items = [{"id": i} for i in range(start, min(start + 10, 1_000))]
+            return SimpleNamespace(items=items, total=1_000)
+
+    listing = Listing(Store(), "refunds", per_page=100)
+
+    delivered = sum(len(items) for items in listing.numbered({}))
+
+    assert delivered == 1_000
+    assert listing.ceiling == 3 * 100 + 10
+
+
 def test_a_store_capping_its_pages_below_per_page_is_read_to_the_end_of_its_total(
     mock: responses.RequestsMock,
 ) -> None:
