@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from ledger._dialect import dialect_insert, upsert_insert
@@ -54,7 +54,13 @@ class NewEntry:
 
 @dataclass(frozen=True)
 class RefHolding:
-    """What the ledger holds for one source reference: net points over `entries` entries."""
+    """What the ledger holds for one source reference: the net points its source decided, and
+    how many entries carry the reference (expiry entries too, so positions never repeat).
+
+    An expiry entry carries its lot's reference (`order:7`) but is not the source's decision:
+    the points expired, the order still earned them. Counted as the source's own, an expired
+    order looked as if it held nothing, and the next edit, refund or later order gave the
+    points back (found by a review, 4 Dec)."""
 
     points: int
     entries: int
@@ -117,19 +123,32 @@ def append_entry(session: Session, store_id: int, entry: NewEntry, *, now: datet
 
 
 def ref_holdings(session: Session, store_id: int, refs: Collection[str]) -> dict[str, RefHolding]:
-    """Net points and entry count per source reference, for each of `refs` that has entries."""
+    """Net points (expiry entries left out) and entry count per source reference, for each of
+    `refs` that has entries."""
     holdings: dict[str, RefHolding] = {}
     session.flush()  # what the session holds unflushed counts too, as it did for a session query
     connection = session.connection()
     for chunk in _chunks(sorted(set(refs)), CHUNK):
-        for ref, points, count in _REF_HOLDINGS.rows(connection, chunk, store_id=store_id):
+        found = _REF_HOLDINGS.rows(
+            connection, chunk, store_id=store_id, expiry=SourceKind.EXPIRY.value
+        )
+        for ref, points, count in found:
             holdings[ref] = RefHolding(points=int(points), entries=int(count))
     return holdings
 
 
 _REF_HOLDINGS = KeyedSelect(
     lambda _: (
-        select(PointEntry.source_ref, func.sum(PointEntry.points), func.count())
+        select(
+            PointEntry.source_ref,
+            func.sum(
+                case(
+                    (PointEntry.kind == bindparam("expiry"), literal_column("0")),
+                    else_=PointEntry.points,
+                )
+            ),
+            func.count(),
+        )
         .where(
             PointEntry.store_id == bindparam("store_id"),
             PointEntry.source_ref.in_(bindparam("keys", expanding=True)),

@@ -377,7 +377,7 @@ def test_each_keyed_lookup_reads_what_sqlalchemy_reads(
     append_entries(session, s, batch, now=NOW)
     refs = ["order:1", "order:2", "order:3"]
     cases: list[tuple[KeyedSelect, list[Any], dict[str, Any]]] = [
-        (entries._REF_HOLDINGS, refs, {"store_id": s}),
+        (entries._REF_HOLDINGS, refs, {"store_id": s, "expiry": SourceKind.EXPIRY.value}),
         (entries._REF_LINES, refs, {"store_id": s}),
         (entries._RECORDED_KEYS, ["order:1#1", "order:2#2", "order:2#3"], {"store_id": s}),
         (entries._LOCK_BALANCES, sorted([alice.id, bob.id, bob.id + 100]), {}),

@@ -244,6 +244,21 @@ def test_ref_holdings_sums_points_and_counts_entries_per_ref(
     assert holdings == {"order:1": RefHolding(60, 2), "review:3": RefHolding(7, 1)}
 
 
+def test_ref_holdings_leave_expiry_out_of_the_points_but_count_its_entries(
+    session: Session, store: Store, alice: Customer
+) -> None:
+    """The order earned 100 and still does: its expired points are not taken back by the order.
+    Counted as the order's, the expiry made the order hold 0, and the next reconcile of it gave
+    the 100 back (found by a review, 4 Dec). The entry still counts for the next position."""
+    batch = [
+        entry(alice.id, 100, "order:1#1"),
+        entry(alice.id, -100, "expiry:order:1:2026-01-01", kind=SourceKind.EXPIRY, ref="order:1"),
+    ]
+    append_entries(session, store.id, batch, now=NOW)
+
+    assert ref_holdings(session, store.id, ["order:1"]) == {"order:1": RefHolding(100, 2)}
+
+
 def test_ref_holdings_answers_for_more_refs_than_one_query_takes(
     session: Session, store: Store, alice: Customer
 ) -> None:
