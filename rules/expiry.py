@@ -65,6 +65,15 @@ class Expiry:
     def key(self) -> str:
         return f"expiry:{self.lot_ref}:{self.on.isoformat()}"
 
+    def entry_key(self, customer_id: int) -> str:
+        """The idempotency key of its entry, unique in the store: `key` for a lot (a source's
+        lot is one customer's); the inactivity "lot" is every customer's balance, so its key
+        names the customer: `expiry:inactive:{customer}:{date}`. (Without it, two customers
+        expiring on one day had one key: the run failed, or one of them never expired.)"""
+        if self.lot_ref == INACTIVITY_REF:
+            return f"expiry:{INACTIVITY_REF}:{customer_id}:{self.on.isoformat()}"
+        return self.key
+
     @property
     def at(self) -> datetime:
         return day_start(self.on)

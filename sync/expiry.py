@@ -1,7 +1,8 @@
 """Running expiry over the ledger (`loyalty expire`, the worker's daily task, the sync once a day).
 
 Reads every entry of the store once, customer by customer in time order, lets `rules.expiry`
-decide, and appends one `expiry` entry per lot and expiry date (key `expiry:{lot}:{date}`), so
+decide, and appends one `expiry` entry per lot and expiry date (key `expiry:{lot}:{date}`, or
+`expiry:inactive:{customer}:{date}` for a whole balance gone inactive), so
 running it again on the same day, or replaying an older day, appends nothing. With `dry_run` it
 only reports. The next expiry of each customer (for `loyalty_points_expiring`) and the customers
 within `warn_days` of it come back too, and a real run stores every customer's next expiry
@@ -30,7 +31,16 @@ from ledger.expiring import customers_with_entries_between, last_entry_id, save_
 from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
 from ledger.models import Customer, PointEntry, SyncCursor
 from rules import notes
-from rules.expiry import Expiry, ExpiryRules, Movement, expiries_due, is_warned, next_expiry
+from rules.expiry import (
+    INACTIVITY_REF,
+    Expiry,
+    ExpiryMode,
+    ExpiryRules,
+    Movement,
+    expiries_due,
+    is_warned,
+    next_expiry,
+)
 from sync.progress import Progress
 
 BATCH = 2000  # expiry entries per append
@@ -128,6 +138,9 @@ def run_expiry(
     progress.start("expire", _customers_with_entries(session, store_id))
     counted = 0
     pending: list[NewEntry] = []
+    legacy = (
+        _legacy_inactivity_keys(session, store_id) if rules.mode is ExpiryMode.INACTIVITY else set()
+    )
     for customer, movements in _movements_by_customer(session, store_id):
         run.customers_seen += 1
         due = expiries_due(movements, rules, as_of)
@@ -149,7 +162,9 @@ def run_expiry(
                 )
             )
         run.expired_points += expired
-        pending.extend(_entry(customer.id, item) for item in due)
+        pending.extend(
+            _entry(customer.id, item) for item in due if (customer.id, item.key) not in legacy
+        )
         if len(pending) >= BATCH:
             run.appended += _flush(session, store_id, pending, now=now, dry_run=dry_run)
             progress.advance(run.customers_seen - counted)
@@ -225,13 +240,28 @@ def _save_state(
     session.flush()
 
 
+def _legacy_inactivity_keys(session: Session, store_id: int) -> set[tuple[int, str]]:
+    """(customer, key) of the inactivity expiries recorded before their keys named the customer
+    (`expiry:inactive:{date}`): each is that customer's expiry of that day, already done."""
+    query = select(PointEntry.customer_id, PointEntry.idempotency_key).where(
+        PointEntry.store_id == store_id,
+        PointEntry.kind == SourceKind.EXPIRY.value,
+        PointEntry.source_ref == INACTIVITY_REF,
+    )
+    return {
+        (customer_id, key)
+        for customer_id, key in session.execute(query)
+        if key.count(":") == 2  # expiry:inactive:YYYY-MM-DD, no customer in it
+    }
+
+
 def _entry(customer_id: int, item: Expiry) -> NewEntry:
     return NewEntry(
         customer_id=customer_id,
         points=-item.points,
         kind=SourceKind.EXPIRY,
         source_ref=item.lot_ref,
-        idempotency_key=item.key,
+        idempotency_key=item.entry_key(customer_id),
         occurred_at=item.at,
         note=notes.EXPIRED(day=item.on.isoformat()),
     )

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 
 from ledger.balances import verify_balances
 from ledger.kinds import SourceKind
-from ledger.models import PointEntry
+from ledger.models import Customer, PointEntry
 from ledger.session import session_scope
 from loyalty.config import Config
 from rules.expiry import ExpiryMode, ExpiryRules
@@ -76,6 +76,12 @@ def meta(store: SandboxStore, customer: int, key: str) -> Any:
     return values[0] if values else None
 
 
+def ledger_id(engine: Engine, wc_id: int) -> int:
+    """The ledger's id of a store's customer (inactivity expiry keys name it)."""
+    with session_scope(engine) as session:
+        return int(session.execute(select(Customer.id).where(Customer.wc_id == wc_id)).scalar_one())
+
+
 def expired_entries(engine: Engine) -> list[tuple[str, int]]:
     with session_scope(engine) as session:
         rows = session.execute(
@@ -94,7 +100,7 @@ EXPECTED = {
         "alice": ("50", f'{{"points": 50, "date": "{day(25)}"}}'),
     },
     ExpiryMode.INACTIVITY: {  # 30 quiet days after her first order: all of it expired
-        "first_expired": [(f"expiry:inactive:{day(-10)}", -100)],
+        "first_expired": [(f"expiry:inactive:{{alice}}:{day(-10)}", -100)],
         "alice": ("50", f'{{"points": 50, "date": "{day(25)}"}}'),
     },
 }
@@ -121,7 +127,9 @@ def test_the_sync_expires_once_per_store_day_exactly_at_the_boundary_and_writes_
     first = sync(config)
     same_day = sync(config)
 
-    first_expired = [(k.format(a1=a1), p) for k, p in expected["first_expired"]]
+    first_expired = [
+        (k.format(a1=a1, alice=ledger_id(engine, alice)), p) for k, p in expected["first_expired"]
+    ]
     assert expired_entries(engine) == first_expired
     assert (meta(store, alice, "loyalty_points"), meta(store, alice, KEY)) == expected["alice"]
     assert (meta(store, bob, "loyalty_points"), meta(store, bob, KEY)) == (
@@ -135,7 +143,7 @@ def test_the_sync_expires_once_per_store_day_exactly_at_the_boundary_and_writes_
     next_day = sync(config)
     replay = sync(config)
 
-    lot = "inactive" if mode is ExpiryMode.INACTIVITY else f"order:{b1}"
+    lot = f"inactive:{ledger_id(engine, bob)}" if mode is ExpiryMode.INACTIVITY else f"order:{b1}"
     bob_expired = [(f"expiry:{lot}:{day(1)}", -40)]
     assert expired_entries(engine) == sorted(first_expired + bob_expired)
     assert (meta(store, bob, "loyalty_points"), meta(store, bob, KEY)) == ("0", "")

@@ -129,9 +129,45 @@ def test_inactivity_expires_the_whole_balance_after_days_without_activity(
 
     run = run_expiry(session, store.id, INACTIVE, as_of=date(2025, 2, 19), now=NOW)
 
-    assert expiry_keys(session, store) == [("expiry:inactive:2025-02-19", -60)]
+    assert expiry_keys(session, store) == [(f"expiry:inactive:{alice.id}:2025-02-19", -60)]
     assert (run.expired_points, balance(session, alice), balance(session, bob)) == (60, 0, 70)
     assert run_expiry(session, store.id, INACTIVE, as_of=date(2025, 2, 19), now=NOW).appended == 0
+
+
+def test_inactivity_expiries_of_two_customers_on_one_day_are_two_entries(
+    session: Session, store: Store, alice: Customer, bob: Customer
+) -> None:
+    """Their key was `expiry:inactive:{date}`, one per store and day: in one batch the run
+    failed (every day after), in two the second customer's expiry was dropped as a replay and
+    the points never expired (found by a review, 4 Dec)."""
+    put(session, store, alice, (100, P, "order:1", "order:1#1", "2025-01-01T12:00"))
+    put(session, store, bob, (70, P, "order:2", "order:2#1", "2025-01-01T13:00"))
+
+    run = run_expiry(session, store.id, INACTIVE, as_of=date(2025, 2, 1), now=NOW)
+    again = run_expiry(session, store.id, INACTIVE, as_of=date(2025, 3, 1), now=NOW)
+
+    assert (run.expired_points, run.appended, again.appended) == (170, 2, 0)
+    assert balance(session, alice) == balance(session, bob) == 0
+
+
+def test_an_inactivity_expiry_recorded_under_its_old_key_is_not_expired_again(
+    session: Session, store: Store, alice: Customer, bob: Customer
+) -> None:
+    """A ledger written before the keys named the customer holds `expiry:inactive:{date}` for
+    one customer of that day: that customer's expiry is done; another's is still to do."""
+    put(session, store, alice, (100, P, "order:1", "order:1#1", "2025-01-01T12:00"))
+    put(session, store, bob, (70, P, "order:2", "order:2#1", "2025-01-01T13:00"))
+    old = (-100, SourceKind.EXPIRY, "inactive", "expiry:inactive:2025-01-31", "2025-01-31T00:00")
+    put(session, store, alice, old)
+
+    run = run_expiry(session, store.id, INACTIVE, as_of=date(2025, 2, 1), now=NOW)
+
+    assert run.appended == 1
+    assert expiry_keys(session, store) == [
+        ("expiry:inactive:2025-01-31", -100),
+        (f"expiry:inactive:{bob.id}:2025-01-31", -70),
+    ]
+    assert balance(session, alice) == balance(session, bob) == 0
 
 
 def test_a_dry_run_reports_and_writes_nothing(
