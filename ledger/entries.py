@@ -89,15 +89,19 @@ def append_entries(
     2. the entries, in (occurred_at, key) order (INSERT ... ON CONFLICT DO NOTHING);
     3. the rollup rows, each table in ascending key order (`ledger.rollups.move_rollups`);
     4. the balance rows again (already held), moved by the inserted points.
-    A caller that locks something else first (a redemption locks its customer row) must do so
-    before calling. The guarantee holds for one call per transaction.
+    A writer that decides from what it reads locks its balance rows (step 1) before reading,
+    through `lock_balances` (a redemption: its customer's) or `lock_store_balances` (expiry: all
+    of them), so no other writer's entries land in between; the call then finds them held. It
+    must lock nothing that another writer takes after step 1 (the customer row, which every
+    entry's foreign key reads: locking it first deadlocked). The guarantee holds for one call
+    per transaction.
     """
     _require_aware(now, "now")
     batch = _validated_batch(entries)
     if not batch:
         return []
     session.flush()  # pending ORM objects (a new customer) must exist before we reference them
-    held = _lock_balances(session, store_id, sorted({e.customer_id for e in batch}), now)
+    held = lock_balances(session, store_id, sorted({e.customer_id for e in batch}), now)
     recorded = _recorded_keys(session, store_id, [e.idempotency_key for e in batch])
     fresh = [entry for entry in batch if entry.idempotency_key not in recorded]
     if not fresh:
@@ -283,11 +287,12 @@ def _require_aware(value: datetime, what: str) -> None:
         raise ValueError(f"{what} must be a timezone-aware datetime, got {value!r}")
 
 
-def _lock_balances(
+def lock_balances(
     session: Session, store_id: int, customers: list[int], now: datetime
 ) -> dict[int, tuple[int, int, int]]:
-    """Create the missing balance rows, then lock all of them in ascending customer order; returns
-    each customer's (balance, lifetime, pending) as locked. SQLite holds its write lock from BEGIN."""
+    """Create the missing balance rows, then lock all of them in ascending customer order (step 1
+    of the lock order, `append_entries`); returns each customer's (balance, lifetime, pending) as
+    locked. SQLite holds its write lock from BEGIN."""
     _CREATE_BALANCES.run(
         session.connection(), [(customer, store_id, now) for customer in customers]
     )
@@ -296,6 +301,20 @@ def _lock_balances(
         rows = _LOCK_BALANCES.rows(session.connection(), chunk)
         held.update({int(c): (int(b), int(lt), int(p)) for c, b, lt, p in rows})
     return held
+
+
+def lock_store_balances(session: Session, store_id: int) -> int:
+    """Lock every balance row of the store, in ascending customer order (step 1 of the lock
+    order), for a writer that decides over every customer from what it reads (expiry): a
+    redemption or a sync of one customer cannot go between its reading and its appending.
+    Returns how many rows it locked."""
+    query = (
+        select(Balance.customer_id)
+        .where(Balance.store_id == store_id)
+        .order_by(Balance.customer_id)
+        .with_for_update()
+    )
+    return len(session.execute(query).all())
 
 
 _LOCK_BALANCES = KeyedSelect(

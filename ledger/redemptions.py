@@ -24,7 +24,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ledger.debt import debt_state
-from ledger.entries import NewEntry, append_entry, reconcile_key, ref_holdings
+from ledger.entries import NewEntry, append_entry, lock_balances, reconcile_key, ref_holdings
 from ledger.kinds import SourceKind
 from ledger.models import Customer, Redemption
 from ledger.stamps import CHANNEL as STAMPS_CHANNEL
@@ -68,14 +68,19 @@ def source_ref(redemption_id: int) -> str:
     return f"redemption:{redemption_id}"
 
 
-def lock_customer(session: Session, customer_id: int) -> None:
-    """Serialise redemptions of one customer until the transaction ends.
+def lock_customer(session: Session, store_id: int, customer_id: int, *, now: datetime) -> None:
+    """Serialise the customer's writers until the transaction ends, before their points are read.
 
-    PostgreSQL: a row lock on the customer (`SELECT ... FOR UPDATE`). SQLite: every writing
-    transaction already holds the database's write lock from BEGIN (see `ledger.session`).
+    The customer's balance row, locked as every writer locks it first (`ledger.entries`, created
+    if missing): a redemption, an expiry, a sync or an adjustment of this customer wait on it in
+    turn, so the points a redemption reads are still there when it debits them. (It locked the
+    customer row instead: an expiry holding the balance row and inserting an entry waited on the
+    customer row for its foreign key, while the redemption waited on the balance row: a
+    deadlock; and with a weaker lock on the customer, the expiry went between the redemption's
+    reading and its debit, and the balance went below zero. Found by a review, 4 Dec.) SQLite
+    holds the database's write lock from BEGIN (see `ledger.session`).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+    lock_balances(session, store_id, [customer_id], now)
 
 
 def spendable_points(session: Session, customer_id: int) -> int:
@@ -231,6 +236,19 @@ def close_unused(
     returned = notes.COUPON_EXPIRED if status == EXPIRED else notes.COUPON_DELETED
     settle_points(session, row, now=now, note=returned(code=row.code))
     return 1
+
+
+def hold(
+    session: Session, redemption_id: int, coupon_id: int, reason: str, *, now: datetime
+) -> None:
+    """The store created a coupon, but not the one asked for (another amount, code or type): it
+    stays pending, its points taken, with the coupon's id, so that no attempt creates another;
+    the next attempts read that coupon again (corrected in the store, it is issued)."""
+    row = _get(session, redemption_id)
+    if row.status != PENDING:
+        return
+    row.coupon_id, row.claimed_until, row.reason, row.updated_at = coupon_id, None, reason, now
+    row.attempts += 1
 
 
 def release(session: Session, redemption_id: int, error: str, *, now: datetime) -> None:

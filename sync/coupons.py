@@ -17,9 +17,14 @@ from typing import Any
 
 from rules.redemption import CODE_ALPHABET, CODE_LENGTH, format_code
 from sync.client import StoreClient
+from sync.errors import InvalidSourceData, StoreAnswerUnusable, StoreRejected
+from sync.fields import is_id
 
 REDEMPTION_META_KEY = "loyalty_redemption_id"
 CODE_EXISTS = "woocommerce_rest_coupon_code_already_exists"
+#: A coupon in one of these statuses can be used at checkout; in any other (the trash, a draft)
+#: it cannot.
+LIVE_STATUSES = frozenset({"publish", "private"})
 
 
 def new_coupon_code(prefix: str) -> str:
@@ -51,6 +56,8 @@ class StoreCoupon:
     redemption_id: str | None
     usage_count: int
     status: str
+    amount: str | None = None  # as the store wrote it ("10.00"); None when it sent none
+    discount_type: str | None = None
 
 
 def coupon_body(spec: CouponSpec) -> dict[str, Any]:
@@ -72,44 +79,101 @@ def coupon_body(spec: CouponSpec) -> dict[str, Any]:
 
 
 def fetch_coupon_by_code(client: StoreClient, code: str) -> StoreCoupon | None:
-    """The published coupon with this code (`GET coupons?code=`), or None."""
-    page = client.get("coupons", {"code": code})
-    items = page.items if isinstance(page.items, list) else []
+    """The live coupon with this code (`GET coupons?code=`), or None when the store lists none.
+
+    An answer that is not a list, or that lists this code as something that is not a coupon
+    (an id of the wrong type...), is `StoreAnswerUnusable` naming the field: taken for "no such
+    coupon", it led to creating a second one, or to giving points back for a live one."""
+    items = client.get("coupons", {"code": code}).items
+    if not isinstance(items, list):
+        raise StoreAnswerUnusable(f"GET coupons?code={code}: the answer is not a list of coupons")
     for item in items:
-        coupon = parse_coupon(item)
-        if coupon is not None and coupon.code == code.lower():
-            return coupon
+        listed = item.get("code") if isinstance(item, dict) else None
+        if isinstance(listed, str) and listed.lower() == code.lower():
+            coupon = _answered(item, f"GET coupons?code={code}")
+            if coupon.status in LIVE_STATUSES:  # one in the trash holds the code no more
+                return coupon
     return None
 
 
 def fetch_coupon(client: StoreClient, coupon_id: int) -> StoreCoupon | None:
-    """One coupon by id, or None when the answer is not a coupon."""
-    return parse_coupon(client.get(f"coupons/{coupon_id}").items)
+    """One coupon by id; None when the store no longer has it (404, or in the trash)."""
+    try:
+        item = client.get(f"coupons/{coupon_id}").items
+    except StoreRejected as rejected:
+        if rejected.status == 404:
+            return None
+        raise
+    coupon = _answered(item, f"GET coupons/{coupon_id}")
+    return coupon if coupon.status in LIVE_STATUSES else None
 
 
 def push_coupon(client: StoreClient, spec: CouponSpec) -> StoreCoupon:
-    """Create the coupon. Raises the client's errors (a refusal carries WooCommerce's code)."""
-    created = parse_coupon(client.post("coupons", coupon_body(spec)).items)
-    if created is None:
-        raise ValueError("the store answered the coupon creation without a coupon id and code")
-    return created
+    """Create the coupon. Raises the client's errors (a refusal carries WooCommerce's code), and
+    `StoreAnswerUnusable` naming the field when the answer is no coupon."""
+    return _answered(client.post("coupons", coupon_body(spec)).items, "POST coupons")
 
 
-def parse_coupon(item: Any) -> StoreCoupon | None:
-    """A coupon object's fields that matter here; None for anything that is not one."""
+def differences(coupon: StoreCoupon, asked: Mapping[str, Any]) -> list[str]:
+    """How the store's coupon differs from the body that asked for it (`coupon_body`): its code,
+    amount or discount type, each as `field store's value (asked: value)`."""
+    found: list[str] = []
+    if coupon.code != str(asked["code"]).lower():
+        found.append(f"code {coupon.code} (asked: {asked['code']})")
+    if _decimal(coupon.amount) != _decimal(asked["amount"]):
+        found.append(f"amount {coupon.amount} (asked: {asked['amount']})")
+    if coupon.discount_type != asked["discount_type"]:
+        found.append(f"discount_type {coupon.discount_type} (asked: {asked['discount_type']})")
+    return found
+
+
+def read_coupon(item: Any) -> StoreCoupon:
+    """A coupon object's fields that matter here; `InvalidSourceData` naming the first field
+    that is missing or of the wrong type (a `usage_count` of "1" read as 0, or a missing
+    `status` read as deleted, gave points back for a coupon that was used or still live)."""
     if not isinstance(item, dict):
-        return None
+        raise InvalidSourceData("a coupon is a JSON object", field="coupon")
     coupon_id, code = item.get("id"), item.get("code")
-    if not isinstance(coupon_id, int) or isinstance(coupon_id, bool) or not isinstance(code, str):
-        return None
+    if not isinstance(coupon_id, int) or not is_id(coupon_id):
+        raise InvalidSourceData(f"coupon id {coupon_id!r} is not an id", field="id")
+    if not isinstance(code, str) or not code:
+        raise InvalidSourceData(f"coupon {coupon_id}: code {code!r} is not text", field="code")
     usage = item.get("usage_count")
+    if not isinstance(usage, int) or isinstance(usage, bool) or usage < 0:
+        raise InvalidSourceData(
+            f"coupon {coupon_id}: usage_count {usage!r} is not a count", field="usage_count"
+        )
+    status = item.get("status")
+    if not isinstance(status, str) or not status:
+        raise InvalidSourceData(
+            f"coupon {coupon_id}: status {status!r} is not text", field="status"
+        )
+    amount, kind = item.get("amount"), item.get("discount_type")
     return StoreCoupon(
         id=coupon_id,
         code=code.lower(),
         redemption_id=_meta_value(item.get("meta_data"), REDEMPTION_META_KEY),
-        usage_count=usage if isinstance(usage, int) and not isinstance(usage, bool) else 0,
-        status=str(item.get("status", "")),
+        usage_count=usage,
+        status=status,
+        amount=amount if isinstance(amount, str) else None,
+        discount_type=kind if isinstance(kind, str) else None,
     )
+
+
+def _answered(item: Any, request: str) -> StoreCoupon:
+    try:
+        return read_coupon(item)
+    except InvalidSourceData as error:
+        raise StoreAnswerUnusable(
+            f"{request}: the answer is not a usable coupon: {error}"
+        ) from None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if isinstance(value, str | int) else None
+    except ArithmeticError:
+        return None
 
 
 def _meta_value(meta: Any, key: str) -> str | None:

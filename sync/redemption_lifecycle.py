@@ -8,6 +8,9 @@ of truth, both cheap:
 - the issued coupons themselves, read by id (`GET coupons?include=`, 100 a request): a
   `usage_count` above zero marks it used; one gone from the store (deleted, or in the trash) or
   past its expiry unused gives the points back once, unless `return_points_on_expiry` is false.
+  A coupon the store answers with a field missing or of the wrong type (`usage_count` as text, no
+  `status`) is quarantined naming the field, and its redemption left as it is: read as unused or
+  gone, it gave points back for a coupon that was used or still live.
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ from ledger.batches import IN_BATCH, chunks
 from ledger.models import Redemption
 from rules.redemption import has_code_shape
 from sync.client import StoreClient
-from sync.coupons import StoreCoupon, parse_coupon
+from sync.coupons import LIVE_STATUSES, read_coupon
+from sync.quarantine import Quarantine, parse_page, valid_id
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
 USED_STATUSES = frozenset({"completed", "processing", "on-hold"})
+SOURCE = "coupons"  # as quarantined items are listed
+_BY_ID = {"orderby": "id"}
 #: Codes looked up in one query (the ledger's size for IN lists).
 CODES_A_QUERY = IN_BATCH
 
@@ -40,6 +46,7 @@ class LifecycleCounts:
     expired: int = 0
     deleted: int = 0
     refunded: int = 0
+    quarantined: int = 0  # issued coupons the store answered unreadably: nothing moved
 
 
 @dataclass
@@ -78,13 +85,21 @@ def track_redemptions(
         if uses.seen:
             _apply_orders(session, store_id, uses, counts, now)
         issued = _issued(session, store_id)
+    quarantine = Quarantine(store_id)
     for start in range(0, len(issued), client.per_page):  # a request and a transaction a batch
         batch = issued[start : start + client.per_page]
-        found = _fetch_coupons(client, [coupon_id for _, coupon_id, _ in batch])
+        items = client.get_by_ids("coupons", [coupon_id for _, coupon_id, _ in batch], _BY_ID)
+        parsed, rejected = parse_page(SOURCE, items, read_coupon)
+        found = {coupon.id: coupon for coupon, _ in parsed if coupon.status in LIVE_STATUSES}
+        unreadable = {valid_id(item.raw) for item in rejected}
         with unit_of_work() as session:
+            quarantine.add(session, rejected, now=now)
+            quarantine.release(session, SOURCE, [str(coupon.id) for coupon, _ in parsed], now=now)
             for redemption_id, coupon_id, expires_at in batch:
                 coupon = found.get(coupon_id)
-                if coupon is not None and coupon.usage_count > 0:
+                if coupon_id in unreadable:  # neither used nor gone: left as it is, quarantined
+                    counts.quarantined += 1
+                elif coupon is not None and coupon.usage_count > 0:
                     counts.used += ledger.mark_used(session, redemption_id, None, now=now)
                 elif coupon is None:
                     counts.deleted += ledger.close_unused(
@@ -130,8 +145,3 @@ def _issued(session: Session, store_id: int) -> list[tuple[int, int, datetime]]:
         .order_by(Redemption.id)
     ).all()
     return [(int(r), int(c), e) for r, c, e in rows if c is not None]
-
-
-def _fetch_coupons(client: StoreClient, ids: list[int]) -> dict[int, StoreCoupon]:
-    parsed = (parse_coupon(item) for item in client.get_by_ids("coupons", ids, {"orderby": "id"}))
-    return {c.id: c for c in parsed if c is not None and c.status in ("publish", "private")}

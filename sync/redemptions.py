@@ -10,8 +10,12 @@ storefront requests) and the worker. The steps, each safe to interrupt:
    is ours (a previous attempt created it), so it is never created twice;
 3. otherwise create it (`POST coupons`). `woocommerce_rest_coupon_code_already_exists` is resolved
    as in 2; any other refusal by the store (HTTP 400) reverses the debit with an entry and the
-   store's reason; a store that cannot be reached leaves the redemption pending for the next run;
-4. one transaction: record the coupon id (issued).
+   store's reason; a store that cannot be reached, or whose answer is no usable coupon (named
+   field), leaves the redemption pending for the next run;
+4. one transaction: record the coupon id (issued), once the coupon is the one asked for (code,
+   amount, discount type). A coupon the store made otherwise keeps the redemption pending with
+   its id (`ledger.redemptions.hold`): no other is created, and it is read again by id until it
+   is corrected (issued) or deleted (then created anew).
 """
 
 from __future__ import annotations
@@ -37,11 +41,14 @@ from sync.coupons import (
     CODE_EXISTS,
     CouponSpec,
     StoreCoupon,
+    coupon_body,
+    differences,
+    fetch_coupon,
     fetch_coupon_by_code,
     new_coupon_code,
     push_coupon,
 )
-from sync.errors import StoreError, StoreRejected
+from sync.errors import StoreAnswerUnusable, StoreError, StoreRejected
 from sync.redaction import redact
 
 log = logging.getLogger("sync.redemptions")
@@ -195,7 +202,7 @@ class Redeemer:
         """Record a coupon that costs no points (once per `grant.request_key`), then issue it."""
         now = self.now()
         with self.unit_of_work() as session:
-            ledger.lock_customer(session, grant.customer_id)
+            ledger.lock_customer(session, self.store_id, grant.customer_id, now=now)
             existing = ledger.find_by_request(session, self.store_id, grant.request_key)
             if existing is not None:
                 redemption_id, ours = self._claim_replay(session, existing, now)
@@ -230,7 +237,7 @@ class Redeemer:
         with self.unit_of_work() as session:
             customer_id = self._customer_id(session, request.wc_customer_id)
             if customer_id is not None:
-                ledger.lock_customer(session, customer_id)
+                ledger.lock_customer(session, self.store_id, customer_id, now=now)
                 existing = ledger.find_by_request(session, self.store_id, request.request_key)
                 if existing is not None:
                     return self._replayed(session, existing, request, now)
@@ -299,27 +306,66 @@ class Redeemer:
     # -- the store's side ----------------------------------------------------------------------
 
     def _create_coupon(self, row: Redemption) -> None:
+        spec = self._spec(row)
         try:
-            found: StoreCoupon | str | None = fetch_coupon_by_code(self.client, row.code)
-            if found is None:
-                found = self._post(row)
+            found, created = self._find_or_post(row, spec)
         except StoreError as error:
             log.warning("redemption %d stays pending: %s", row.id, error)
             with self.unit_of_work() as session:
                 ledger.release(session, row.id, redact(str(error)), now=self.now())
             return
         with self.unit_of_work() as session:
-            if isinstance(found, str) or found is None:
-                ledger.refuse(session, row.id, found or "no coupon", now=self.now())
-            elif found.redemption_id == str(row.id):
-                ledger.mark_issued(session, row.id, found.id, now=self.now())
-            else:
+            now = self.now()
+            if isinstance(found, str):
+                ledger.refuse(session, row.id, found, now=now)
+            elif not created and found.redemption_id != str(row.id):
                 reason = f"the code {row.code} belongs to another coupon in the store ({found.id})"
-                ledger.refuse(session, row.id, reason, now=self.now())
+                ledger.refuse(session, row.id, reason, now=now)
+            elif differs := differences(found, coupon_body(spec)):
+                reason = (
+                    f"the store's coupon {found.id} is not the one asked for: "
+                    f"{'; '.join(differs)}. The points stay taken and no other coupon is created;"
+                    " once the coupon is corrected in the store the redemption is issued, once it"
+                    " is deleted a new one is created"
+                )
+                log.warning("redemption %d stays pending: %s", row.id, redact(reason))
+                ledger.hold(session, row.id, found.id, redact(reason), now=now)
+            else:
+                ledger.mark_issued(session, row.id, found.id, now=now)
 
-    def _post(self, row: Redemption) -> StoreCoupon | str:
+    def _find_or_post(self, row: Redemption, spec: CouponSpec) -> tuple[StoreCoupon | str, bool]:
+        """The coupon of this redemption and whether this program created it (its answer, or the
+        id a previous attempt held), else the store's refusal of it. A coupon found by its code
+        is this redemption's only where its meta says so: a POST answer without the meta (a
+        plugin filtering it) is the coupon created all the same."""
+        if row.coupon_id is not None:  # created before, not as asked: read again
+            held = fetch_coupon(self.client, row.coupon_id)
+            if held is not None:
+                return held, True
+        found = fetch_coupon_by_code(self.client, row.code)
+        if found is not None:
+            return found, False
+        return self._post(row, spec)
+
+    def _post(self, row: Redemption, spec: CouponSpec) -> tuple[StoreCoupon | str, bool]:
         """The created coupon, the existing one for a duplicate code, or the store's refusal."""
-        spec = CouponSpec(
+        try:
+            return push_coupon(self.client, spec), True
+        except StoreRejected as error:
+            if error.code == CODE_EXISTS:
+                existing = fetch_coupon_by_code(self.client, row.code)
+                if existing is None:  # never a refusal: a coupon of this code may be ours
+                    raise StoreAnswerUnusable(
+                        f"POST coupons: the store says the code {row.code} exists, but does not"
+                        " list it (GET coupons?code=)"
+                    ) from None
+                return existing, False
+            if error.status == 400:
+                return redact(str(error)), False  # the store's words are stored: no secrets
+            raise
+
+    def _spec(self, row: Redemption) -> CouponSpec:
+        return CouponSpec(
             redemption_id=row.id,
             code=row.code,
             amount=Decimal(row.amount),
@@ -329,16 +375,6 @@ class Redeemer:
             description=_description(row),
             fields=json.loads(row.coupon) if row.coupon else {},
         )
-        try:
-            return push_coupon(self.client, spec)
-        except StoreRejected as error:
-            if error.code == CODE_EXISTS:
-                existing = fetch_coupon_by_code(self.client, row.code)
-                if existing is not None:
-                    return existing
-            if error.status == 400:
-                return redact(str(error))  # the store's words are stored: without secrets
-            raise
 
     # -- helpers -------------------------------------------------------------------------------
 
