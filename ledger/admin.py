@@ -31,9 +31,13 @@ def adjust(
     reason: str,
     *,
     now: datetime,
+    request_id: str | None = None,
 ) -> PointEntry:
     """Append a manual adjustment of `points` (signed, non-zero) for WooCommerce customer
     `wc_customer_id`, keeping `reason` as the entry's note. Returns the new entry.
+
+    `request_id` (a form's one-time id) makes asking twice harmless: the adjustment it made is
+    returned and nothing is appended; the same id for another adjustment is InvalidAdjustment.
 
     Raises PointsOutOfRange when the points, or the balance they would leave, lie beyond
     ±POINTS_LIMIT (the caller's unit of work then rolls back).
@@ -47,7 +51,12 @@ def adjust(
             f"customer {wc_customer_id} was deleted in the store; its points went to the guest"
             f" held by {customer.email or 'its email'}"
         )
-    ref = f"adjustment:{uuid.uuid4()}"
+    ref = f"adjustment:{request_id or uuid.uuid4()}"
+    done = _entry(session, store_id, ref)
+    if done is not None:
+        if (done.customer_id, done.points, done.note) != (customer.id, points, reason.strip()):
+            raise InvalidAdjustment(f"request id {request_id!r} was already used for another one")
+        return done
     entry = NewEntry(
         customer_id=customer.id,
         points=points,
@@ -58,9 +67,15 @@ def adjust(
         note=reason.strip(),
     )
     append_entry(session, store_id, entry, now=now)
+    made = _entry(session, store_id, ref)
+    assert made is not None
+    return made
+
+
+def _entry(session: Session, store_id: int, key: str) -> PointEntry | None:
     return session.execute(
-        select(PointEntry).where(PointEntry.store_id == store_id, PointEntry.idempotency_key == ref)
-    ).scalar_one()
+        select(PointEntry).where(PointEntry.store_id == store_id, PointEntry.idempotency_key == key)
+    ).scalar_one_or_none()
 
 
 def _validate(store_id: int, wc_customer_id: int, points: int, reason: str) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -74,7 +76,10 @@ class Redeemed:
 
 
 #: A redemption for a WooCommerce account id, by tier name or by points (exactly one of the two).
-Redeem = Callable[[int, str | None, int | None], Redeemed]
+#: (customer, tier, points, the form's one-time request id or "")
+Redeem = Callable[[int, str | None, int | None, str], Redeemed]
+#: A form's request id: what `secrets.token_urlsafe` draws, within bounds.
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 DECLINED = "declined"  # not redeemable (too few points, unknown tier, redemption off)
 
 
@@ -158,6 +163,7 @@ def create_app(
                 store=store_key,
                 admin=bool(token),
                 redeem=config.redemption.enabled,
+                request_id=secrets.token_urlsafe(16),
                 notice=" ".join([*notices, notice]).strip(),
             )
         return HTMLResponse(html, headers={"content-language": lang, "vary": "Accept-Language"})
@@ -181,6 +187,8 @@ def create_app(
             points = _whole(form.get("points", ""))
         except ValueError:
             return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
+        if _bad_request_id(form):
+            return PlainTextResponse(_("The form's request id is not valid: reload the page."), 400)
         reason = form.get("reason", "").strip()
         with session_scope(engine, readonly=True) as session:
             known = account_known(session, store_id, customer)
@@ -188,7 +196,15 @@ def create_app(
             if not known:  # a new customer, or a mistyped id: the store says which
                 await run_in_threadpool(check_account, customer)
             with session_scope(engine) as session:
-                adjust(session, store_id, customer, points, reason, now=datetime.now(UTC))
+                adjust(
+                    session,
+                    store_id,
+                    customer,
+                    points,
+                    reason,
+                    now=datetime.now(UTC),
+                    request_id=_request_id(form),
+                )
         except (InvalidAdjustment, PointsOutOfRange, UnknownAccount) as error:
             return PlainTextResponse(str(error), 400)
         log.info("dashboard: adjusted customer %s by %+d points", customer, points)
@@ -215,8 +231,10 @@ def create_app(
             return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
         if (tier is None) == (points is None):
             return PlainTextResponse(_("Give either a tier or a number of points."), 400)
+        if _bad_request_id(form):
+            return PlainTextResponse(_("The form's request id is not valid: reload the page."), 400)
         runner = redeem or _default_redeem(config, engine, store_id)
-        done = await run_in_threadpool(runner, customer, tier, points)
+        done = await run_in_threadpool(runner, customer, tier, points, _request_id(form) or "")
         if done.status == DECLINED:
             return PlainTextResponse(done.reason, 400)
         if done.status == "refused":
@@ -235,6 +253,19 @@ def create_app(
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return SecurityHeaders(Starlette(routes=routes))
+
+
+def _request_id(form: dict[str, str]) -> str | None:
+    """The form's one-time request id (each page load draws one), or None for a form without
+    one: a resubmitted form (a double click, a reload, a proxy resending a slow request) then
+    asks for what it asked the first time, which is done once."""
+    value = form.get("request_id", "").strip()
+    return value or None
+
+
+def _bad_request_id(form: dict[str, str]) -> bool:
+    value = _request_id(form)
+    return value is not None and REQUEST_ID.fullmatch(value) is None
 
 
 def _whole(text: str) -> int:
@@ -275,13 +306,19 @@ def _default_account_check(config: Config) -> Callable[[int], None]:
 
 
 def _default_redeem(config: Config, engine: Engine, store_id: int) -> Redeem:
-    def run(customer: int, tier: str | None, points: int | None) -> Redeemed:
+    def run(customer: int, tier: str | None, points: int | None, request_id: str) -> Redeemed:
         # The redemption talks to the store: its modules load only when one is asked for.
         from loyalty.redeem import redeem_once
         from sync.redemptions import RedemptionRefused
         from sync.redemptions import Request as RedemptionRequest
 
-        asked = RedemptionRequest(wc_customer_id=customer, email="", tier=tier, points=points)
+        asked = RedemptionRequest(
+            wc_customer_id=customer,
+            email="",
+            tier=tier,
+            points=points,
+            request_key=f"dashboard:{request_id}" if request_id else "",
+        )
         try:
             outcome = redeem_once(config, engine, store_id, asked)
         except (RedemptionRefused, ConfigError) as declined:

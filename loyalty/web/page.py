@@ -132,6 +132,7 @@ def render(
     store: str,
     admin: bool = False,
     redeem: bool = False,
+    request_id: str = "",
     notice: str = "",
 ) -> str:
     """The page as HTML in `lang`; `standalone` inlines the CSS (the file export)."""
@@ -152,6 +153,7 @@ def render(
         store=store,
         admin=admin,
         redeem=redeem,
+        request_id=request_id,
         notice=notice,
         charts=_charts(data, fmt, gettext),
         labels=_labels(gettext),

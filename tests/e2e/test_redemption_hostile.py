@@ -4,6 +4,7 @@ each test failed on the code before it; each docstring says what went wrong)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -352,6 +353,44 @@ def test_a_coupon_read_with_a_field_of_the_wrong_type_gives_no_points_back(
     assert points_taken(ledger_engine, outcome.redemption_id) == 1000, redemption(
         ledger_engine, outcome.redemption_id
     ).status
+
+
+# --- 6. The dashboard's redemption: a resubmitted form buys one coupon --------------------------
+
+
+def test_the_same_dashboard_redemption_submitted_twice_creates_one_coupon(
+    tiered: Config,
+    ledger_engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+) -> None:
+    """The admin's form POST is sent twice (a double click, the browser or a reverse proxy
+    resending a request that took long: a redemption may wait minutes on the store). The form
+    carried no request id and `loyalty.redeem` gave every admin redemption a fresh uuid key, so
+    the retry was a new redemption: two coupons, 2000 points taken for one intended 10-off. The
+    form now carries a one-time request id (`Request.request_key`): the same redemption."""
+    from starlette.testclient import TestClient
+
+    from loyalty.config import DashboardConfig, Secret
+    from loyalty.web.dashboard import create_app
+
+    token = "t0ken-for-the-review-tests"
+    cfg = replace(tiered, dashboard=DashboardConfig(admin_token=Secret(token)))
+    give(cfg, ledger_engine, alice, 2000)
+    client = TestClient(create_app(cfg, ledger_engine))
+    form = {"customer": str(alice), "tier": "10-off", "token": token}
+    page = client.get("/").text
+
+    [request_id] = re.findall(r'name="request_id" value="([^"]+)"', page)[:1]
+    form["request_id"] = request_id
+
+    first = client.post("/admin/redeem", data=form, follow_redirects=False)
+    again = client.post("/admin/redeem", data=form, follow_redirects=False)
+
+    assert (first.status_code, again.status_code) == (303, 303)
+    mine = [c for c in store.all("coupons") if c["code"] != "welcome10"]
+    assert len(mine) == 1, [c["code"] for c in mine]
+    assert balance(ledger_engine) == 1000
 
 
 # --- 7. PostgreSQL: the redemption's lock excludes other redemptions only ------------------------

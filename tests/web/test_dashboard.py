@@ -330,3 +330,25 @@ def test_the_history_shows_each_entrys_note_in_the_pages_language(
         "expiry:9": "expired on 2024-03-25",
         "adjustment:z": "expired on 2024-03-25",
     }
+
+
+def test_a_form_sent_twice_adjusts_once(admin_config: Config, engine: Engine, story: Story) -> None:
+    """A double click, a reload or a proxy resending the POST: each was another adjustment
+    (found by a review, 4 Dec). The page draws a request id per load; the same id is the same
+    adjustment, and the same id with other figures is refused."""
+    client = TestClient(create_app(admin_config, engine, resync=lambda who: None))
+    page = client.get("/").text
+    [request_id] = set(re.findall(r'name="request_id" value="([A-Za-z0-9_-]{16,64})"', page))
+    assert request_id not in client.get("/").text  # each load draws its own
+    form = {"customer": "7", "points": "5", "reason": "goodwill", "token": TOKEN}
+    before = count_entries(engine)
+
+    first = client.post("/admin/adjust", data={**form, "request_id": request_id})
+    again = client.post("/admin/adjust", data={**form, "request_id": request_id})
+    other = client.post("/admin/adjust", data={**form, "points": "6", "request_id": request_id})
+    bad = client.post("/admin/adjust", data={**form, "request_id": "../../etc"})
+
+    assert (first.status_code, again.status_code) == (200, 200)  # both end on the page
+    assert count_entries(engine) == before + 1
+    assert (other.status_code, "already used" in other.text) == (400, True)
+    assert (bad.status_code, "request id is not valid" in bad.text) == (400, True)

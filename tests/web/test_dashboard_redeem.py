@@ -25,9 +25,13 @@ class Runner:
     def __init__(self, answer: Redeemed) -> None:
         self.answer = answer
         self.asked: list[tuple[int, str | None, int | None]] = []
+        self.request_ids: list[str] = []
 
-    def __call__(self, customer: int, tier: str | None, points: int | None) -> Redeemed:
+    def __call__(
+        self, customer: int, tier: str | None, points: int | None, request_id: str = ""
+    ) -> Redeemed:
         self.asked.append((customer, tier, points))
+        self.request_ids.append(request_id)
         return self.answer
 
 
