@@ -102,6 +102,12 @@ class Listing:
             return self._requests
 
     @property
+    def announced(self) -> int | None:
+        """The X-WP-Total of the listing's first page that announced one (None before)."""
+        with self._lock:
+            return self._announced
+
+    @property
     def ceiling(self) -> int:
         with self._lock:
             return self._ceiling

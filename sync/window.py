@@ -396,8 +396,8 @@ class ModifiedWindow:
         on one of them.
 
         The first page gives the store's page size (`per_page`, or less where a plugin caps its
-        pages) and X-WP-Total, so where the last page should be: a short first page ends the
-        second only where the total agrees. The last page is read to find out:
+        pages) and X-WP-Total, so where the last page should be (within the window's total). The
+        last page is read to find out:
         - short but not empty: it is the last;
         - full (the total understated the second, or there was none): the pages after it are
           read on to a short one, which is the last; the pages before it are read again on the
@@ -422,9 +422,15 @@ class ModifiedWindow:
         first, total = read(1)
         yield first
         size = len(first)
-        if size == 0 or (size < self._listing.per_page and total is not None and total <= size):
+        if size == 0:
             return
+        # Where the last page should be; never past the window's own total, which counts this
+        # second's items (a total counting the whole store would cost a search from afar). A
+        # second paged by id holds hundreds of items: a short first page, whatever its total
+        # says, is a store capping its pages, and page 2 is read all the same.
         last = max(2, -(-total // size)) if total is not None else 2
+        if (window := self._listing.announced) is not None:
+            last = max(2, min(last, -(-window // size)))
         items, _ = read(last)
         yield items
         if len(items) == size:  # more pages than announced: on to a short one

@@ -238,3 +238,37 @@ def test_a_bulk_edit_second_whose_total_is_overstated_searches_for_its_last_page
     # The second's 10 pages and page 1 again, the 95th announced, and a search down over 95
     # pages: 1, 2, 4... down, then halving (7 requests each at most).
     assert store.by_id_requests <= 10 + 1 + 1 + 2 * 7
+
+
+# -- Found by a second review, 4 Dec -----------------------------------------------------------
+
+
+def test_a_capped_first_page_with_a_total_at_or_below_it_does_not_end_the_second() -> None:
+    """950 orders, pages capped at 50, X-WP-Total 0 on the by-id query: the short first page with
+    a total that agreed ended the second, and 900 orders were passed over for good."""
+    store = SecondById(950, cap=50, total=lambda t: 0)
+
+    seen = page_the_second(store)
+
+    assert store.original <= seen, f"{len(store.original - seen)} missed; log {store.log}"
+
+
+def test_a_capped_store_whose_total_is_a_twentieth_misses_none_through_the_window() -> None:
+    """Through the whole window: pages of 50, X-WP-Total 47 for the second's 950."""
+    store = TieSecondStore(cap=50, total_factor=0.05, edits=False)
+
+    seen = collect(store, concurrency=1)
+
+    assert sorted(set(seen)) == sorted(store.modified)
+
+
+def test_a_by_id_total_counting_the_whole_store_does_not_exhaust_the_ceiling() -> None:
+    """500 orders in the second, the window's X-WP-Total honest (600: a ceiling of 28 requests),
+    the by-id query's 1,000,000: the search down from page 10,000 stopped the listing at its
+    ceiling. The second's last page is now sought within the window's total."""
+    store = SecondById(500, total=lambda t: 1_000_000, window_total=600)
+
+    seen = page_the_second(store)
+
+    assert store.original <= seen
+    assert len(store.log) <= 5 + 1 + 2 * 3 + 1  # 5 pages, page 1 again, a search over 6 pages
