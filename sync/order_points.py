@@ -88,8 +88,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Recalculated:
-    """An order decided again under another rule set: `points` then, `decided` as last decided
-    under its own rule set (what `order:{id}` holds)."""
+    """An order decided again under another rule set: `points` then, `decided` under its own
+    rule set, both from the order as read now (what `order:{id}` holds once synced)."""
 
     order_id: int
     owner: int  # the ledger customer holding its points
@@ -293,7 +293,8 @@ class OrderPoints:
         for order, (_, raw) in zip(orders, parsed, strict=True):
             row = tracked.get(order.order_id)
             decision = self._decide(session, order, raw, refunds, tracked, rejected, under)
-            if decision is None or row is None or row.customer_id is None:
+            own = self._decide(session, order, raw, refunds, tracked, rejected)
+            if decision is None or own is None or row is None or row.customer_id is None:
                 continue
             found.append(
                 Recalculated(
@@ -301,7 +302,7 @@ class OrderPoints:
                     owner=row.customer_id,
                     created_at=order.created_at,
                     points=decision.award.points,
-                    decided=row.points,
+                    decided=_held_after_sync(own, row),
                 )
             )
         return found
@@ -754,6 +755,16 @@ def _note(d: _Decision) -> str:
 def _is_change(d: _Decision, row: _Tracked | None) -> bool:
     """Whether the ledger sees this order in this state for the first time."""
     return row is None or row.deleted or row.fingerprint != _fingerprint(d)
+
+
+def _held_after_sync(own: _Decision, row: _Tracked) -> int:
+    """What `order:{id}` holds once the sync has seen the order as it is now: what the last sync
+    decided, while the order is as that sync saw it (no sync lists it again); else its decision
+    under its own rule set, which the next sync appends. A recalculation measured from the last
+    decision of an order changed since (cancelled, completed) took that change twice: once in
+    its difference, once when the sync caught up (found by a review, 4 Dec)."""
+    as_seen = replace(own, award=replace(own.award, points=row.points))
+    return row.points if _fingerprint(as_seen) == row.fingerprint else own.award.points
 
 
 def _fingerprint(d: _Decision) -> str:

@@ -4,7 +4,10 @@ Orders keep the rule set in force when they were created (`effective_from`): wha
 holds stays decided under it. Recalculating, each order the ledger tracks (not deleted, with a
 holder; of one customer, created on or after `--since`) is decided under the rule set in force
 now, at the tier it earned at (the tier's multiplier as `[[tiers]]` says now), and the difference
-from what it carries is held beside it by `recalc:order:{id}` (kind `adjustment`), so later syncs
+from what it carries is held beside it by `recalc:order:{id}` (kind `adjustment`). What it carries
+is what `order:{id}` holds once a sync has seen the order as it is now: the last decision while
+the order is unchanged, else its decision under its own rule set (cancelled since, it carries
+nothing: the sync will take its points back, so the difference must not). Later syncs
 go on deciding the order under its own rule set and the difference stays. The ledger keeps no
 order amounts, so the orders are read again from the store by id, a hundred a request: the only
 requests a recalculation makes (their refunds come from the ledger's cache; products only when a
