@@ -36,6 +36,8 @@ KEPT = "-kept"  # expired-kept, deleted-kept: return_points_on_expiry was false
 STATUSES = (PENDING, ISSUED, USED, REFUSED, EXPIRED, DELETED, EXPIRED + KEPT, DELETED + KEPT)
 #: Statuses whose points stay spent (the others have had them returned, or never took them).
 SPENDING = frozenset({PENDING, ISSUED, USED, EXPIRED + KEPT, DELETED + KEPT})
+#: Closed without a use seen: a use seen later makes them used.
+CLOSED_UNUSED = (EXPIRED, DELETED, EXPIRED + KEPT, DELETED + KEPT)
 STOREFRONT, AUTO = "storefront", "auto"  # channels, beside "admin" and the stamp cards'
 #: The channels whose coupons the customer's `loyalty_coupons` meta lists (an admin's are not).
 LISTED_CHANNELS = (STOREFRONT, AUTO, STAMPS_CHANNEL)
@@ -200,15 +202,20 @@ def refuse(session: Session, redemption_id: int, reason: str, *, now: datetime) 
 
 
 def mark_used(session: Session, redemption_id: int, order_id: int | None, *, now: datetime) -> int:
-    """The coupon was used (by `order_id` when known); 1 if this marked it, else 0."""
+    """The coupon was used (by `order_id` when known); 1 if this marked it, else 0. A redemption
+    closed unused becomes used too, and points returned at its close are taken again (the
+    coupon restored from the trash, or used just as it expired on the store's clock)."""
     row = _get(session, redemption_id)
     if row.status == USED:
         if row.used_order_id is None and order_id is not None:
             row.used_order_id, row.updated_at = order_id, now
         return 0
-    if row.status != ISSUED:
+    if row.status not in (ISSUED, *CLOSED_UNUSED):
         return 0
+    returned = row.status not in SPENDING
     row.status, row.used_order_id, row.updated_at, row.closed_at = USED, order_id, now, now
+    if returned:  # closed unused, its points returned, and used all the same: taken again
+        settle_points(session, row, now=now, note=notes.COUPON_USED_AFTER_RETURN(code=row.code))
     return 1
 
 

@@ -129,6 +129,7 @@ REDEEMED = Note("redeemed for coupon {code}")
 COUPON_REFUSED = Note("coupon refused by the store: {message}")
 COUPON_EXPIRED = Note("coupon {code} expired unused: points returned")
 COUPON_DELETED = Note("coupon {code} deleted in the store: points returned")
+COUPON_USED_AFTER_RETURN = Note("coupon {code} used after its points were returned: taken again")
 
 #: Every template, for `translate` and for the catalogs' test.
 TEMPLATES: tuple[Note, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Note))

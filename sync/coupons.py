@@ -18,7 +18,7 @@ from typing import Any
 from rules.redemption import CODE_ALPHABET, CODE_LENGTH, format_code
 from sync.client import StoreClient
 from sync.errors import InvalidSourceData, StoreAnswerUnusable, StoreRejected
-from sync.fields import is_id
+from sync.fields import gmt_at, is_id
 
 REDEMPTION_META_KEY = "loyalty_redemption_id"
 CODE_EXISTS = "woocommerce_rest_coupon_code_already_exists"
@@ -58,6 +58,10 @@ class StoreCoupon:
     status: str
     amount: str | None = None  # as the store wrote it ("10.00"); None when it sent none
     discount_type: str | None = None
+    #: Whether the answer said when the coupon expires (`date_expires_gmt`), and when: None for
+    #: never (the shop manager took the expiry off).
+    names_expiry: bool = False
+    expires_at: datetime | None = None
 
 
 def coupon_body(spec: CouponSpec) -> dict[str, Any]:
@@ -149,6 +153,8 @@ def read_coupon(item: Any) -> StoreCoupon:
             f"coupon {coupon_id}: status {status!r} is not text", field="status"
         )
     amount, kind = item.get("amount"), item.get("discount_type")
+    names_expiry = "date_expires_gmt" in item
+    expires = item.get("date_expires_gmt")
     return StoreCoupon(
         id=coupon_id,
         code=code.lower(),
@@ -157,6 +163,8 @@ def read_coupon(item: Any) -> StoreCoupon:
         status=status,
         amount=amount if isinstance(amount, str) else None,
         discount_type=kind if isinstance(kind, str) else None,
+        names_expiry=names_expiry,
+        expires_at=None if expires is None else gmt_at(item, "date_expires_gmt", "coupon"),
     )
 
 

@@ -29,12 +29,16 @@ from ledger.batches import IN_BATCH, chunks
 from ledger.models import Redemption
 from rules.redemption import has_code_shape
 from sync.client import StoreClient
-from sync.coupons import LIVE_STATUSES, read_coupon
+from sync.coupons import LIVE_STATUSES, StoreCoupon, read_coupon
 from sync.quarantine import Quarantine, parse_page, valid_id
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
 USED_STATUSES = frozenset({"completed", "processing", "on-hold"})
 SOURCE = "coupons"  # as quarantined items are listed
+#: The redemptions an order using their code moves on: issued or used, and those closed unused
+#: (expired, deleted) whose coupon was used all the same (restored from the trash, used as the
+#: expiry passed): their points are taken again.
+_FOLLOWED = (ledger.ISSUED, ledger.USED, *ledger.CLOSED_UNUSED)
 _BY_ID = {"orderby": "id"}
 #: Codes looked up in one query (the ledger's size for IN lists).
 CODES_A_QUERY = IN_BATCH
@@ -78,8 +82,15 @@ def track_redemptions(
     *,
     return_points: bool,
     now: datetime,
+    store_now: datetime | None = None,
 ) -> LifecycleCounts:
-    """Move issued redemptions on (used, expired, deleted) and record refunds of used ones."""
+    """Move issued redemptions on (used, expired, deleted) and record refunds of used ones.
+
+    A coupon has expired when the store says so: by the `date_expires_gmt` it answers (a shop
+    manager may have moved it, or taken it off) on the store's clock (`store_now`, default
+    `now`), else by the expiry it was created with. Points came back while the store still took
+    the coupon (its clock behind this machine's, an expiry extended in the store)."""
+    store_now = now if store_now is None else store_now
     counts = LifecycleCounts()
     with unit_of_work() as session:
         if uses.seen:
@@ -105,11 +116,18 @@ def track_redemptions(
                     counts.deleted += ledger.close_unused(
                         session, redemption_id, ledger.DELETED, return_points, now=now
                     )
-                elif expires_at <= now:
+                elif _expired(coupon, expires_at, store_now):
                     counts.expired += ledger.close_unused(
                         session, redemption_id, ledger.EXPIRED, return_points, now=now
                     )
     return counts
+
+
+def _expired(coupon: StoreCoupon, created_with: datetime, store_now: datetime) -> bool:
+    """Past the expiry the store answered (none: it never expires), else the one it was made
+    with, on the store's clock."""
+    ends = coupon.expires_at if coupon.names_expiry else created_with
+    return ends is not None and ends <= store_now
 
 
 def _apply_orders(
@@ -122,7 +140,7 @@ def _apply_orders(
             select(Redemption.id, Redemption.code).where(
                 Redemption.store_id == store_id,
                 Redemption.code.in_(codes),
-                Redemption.status.in_((ledger.ISSUED, ledger.USED)),
+                Redemption.status.in_(_FOLLOWED),
             )
         ).all()
     ]

@@ -53,6 +53,7 @@ def track_coupons(ctx: SyncContext) -> None:
         ctx.coupon_uses,
         return_points=ctx.settings.redemption.return_points_on_expiry,
         now=ctx.now,
+        store_now=ctx.store_now(),
     )
     for name, value in vars(counts).items():
         ctx.summary.redemptions[name] = value

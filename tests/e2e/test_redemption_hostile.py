@@ -355,6 +355,93 @@ def test_a_coupon_read_with_a_field_of_the_wrong_type_gives_no_points_back(
     ).status
 
 
+# --- 5. Expiry as the store judges it; a coupon used after its points came back --------------------
+
+
+def test_a_store_clock_behind_ours_lets_a_coupon_be_used_after_its_points_came_back(
+    tiered: Config,
+    ledger_engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """The shop server's clock is 10 minutes behind this machine's (shared hosting differs by
+    minutes). The coupon's expiry is a moment the STORE enforces on its clock, but the lifecycle
+    compared the ledger's `expires_at` with this machine's `now`: one minute past it by our clock
+    the points came back, while the store still accepted the coupon for nine minutes. The
+    customer used it; the next sync saw the order but `_apply_orders` only looked at issued/used
+    redemptions: 1000 points given back AND a 10.00 discount taken. Now the store's clock judges,
+    and a use seen later takes the points again."""
+    store.clock_skew = timedelta(minutes=-10)
+    issued_at = now() - timedelta(days=90, seconds=60)  # expires 60 s ago by our clock
+    outcome = _issue_now(tiered, ledger_engine, alice, at=issued_at)
+
+    sync(tiered)
+    assert redemption(ledger_engine, outcome.redemption_id).status == "issued"  # not yet, there
+
+    order = store.place_order(customer_id=alice, items=[(coffee, 1)], coupon_code=outcome.code)
+    store.set_order_status(order["id"], "completed")
+    sync(tiered)
+
+    coupon_id = redemption(ledger_engine, outcome.redemption_id).coupon_id
+    assert store.get("coupons", coupon_id)["usage_count"] == 1  # the coupon was used
+    assert points_taken(ledger_engine, outcome.redemption_id) == 1000
+
+
+def test_an_expiry_extended_in_the_store_does_not_give_the_points_back_early(
+    tiered: Config,
+    ledger_engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """The shop manager extends the coupon's expiry in WooCommerce (a customer asked for more
+    time). The lifecycle never read `date_expires_gmt`: at the ledger's original expiry the
+    1000 points came back while the coupon stayed valid, and its later use was never followed."""
+    issued_at = now() - timedelta(days=90, seconds=60)
+    outcome = _issue_now(tiered, ledger_engine, alice, at=issued_at)
+    coupon_id = redemption(ledger_engine, outcome.redemption_id).coupon_id
+    later = (now() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    store.update_coupon(coupon_id, {"date_expires_gmt": later})
+
+    sync(tiered)
+    order = store.place_order(customer_id=alice, items=[(coffee, 1)], coupon_code=outcome.code)
+    store.set_order_status(order["id"], "completed")
+    sync(tiered)
+
+    assert store.get("coupons", coupon_id)["usage_count"] == 1
+    assert points_taken(ledger_engine, outcome.redemption_id) == 1000, redemption(
+        ledger_engine, outcome.redemption_id
+    ).status
+
+
+def test_a_coupon_restored_from_the_trash_and_used_takes_its_returned_points_again(
+    tiered: Config,
+    ledger_engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """Trash is restorable in WooCommerce. Trashed: the sync returns the points (`deleted`).
+    Restored and used at checkout: a deleted redemption was never looked at again (neither
+    `_apply_orders` nor `_issued` read it), so the points stayed returned for a used coupon."""
+    outcome = _issue_now(tiered, ledger_engine, alice)
+    coupon_id = redemption(ledger_engine, outcome.redemption_id).coupon_id
+    store.delete_coupon(coupon_id, force=False)
+    sync(tiered)
+    assert redemption(ledger_engine, outcome.redemption_id).status == "deleted"
+
+    store.update_coupon(coupon_id, {"status": "publish"})
+    order = store.place_order(customer_id=alice, items=[(coffee, 1)], coupon_code=outcome.code)
+    store.set_order_status(order["id"], "completed")
+    sync(tiered)
+
+    assert points_taken(ledger_engine, outcome.redemption_id) == 1000
+
+
 # --- 6. The dashboard's redemption: a resubmitted form buys one coupon --------------------------
 
 
