@@ -51,6 +51,7 @@ class Movement:
     at: datetime
     activity: bool = False  # earning or redeeming: restarts the inactivity clock
     is_expiry: bool = False  # an expiry entry already in the ledger
+    key: str | None = None  # an expiry entry's idempotency key
 
 
 @dataclass(frozen=True)

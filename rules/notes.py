@@ -115,6 +115,7 @@ ACCOUNT_DELETED = Note("account {account} deleted in the store; its points went 
 
 # -- expiry, debt, redemptions (sync.expiry, rules.debt, ledger.redemptions) -----------------------
 EXPIRED = Note("expired on {day}")
+EXPIRY_CORRECTED = Note("expiry on {day} corrected: {expired} points expired, not {recorded}")
 OWED = Note("{points} points owed: revoked after they were spent; taken from future points first")
 OWED_AFTER = Note(
     "{points} points owed: revoked after they were spent (after {cause});"

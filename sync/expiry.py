@@ -34,7 +34,6 @@ from rules import notes
 from rules.expiry import (
     INACTIVITY_REF,
     Expiry,
-    ExpiryMode,
     ExpiryRules,
     Movement,
     expiries_due,
@@ -93,6 +92,7 @@ class ExpiryRun:
     customers: list[CustomerExpiry] = field(default_factory=list)
     expired_points: int = 0
     appended: int = 0  # entries actually inserted (0 under a replay or a dry run)
+    appended_points: int = 0  # the points those entries took (corrections giving back: less)
     customers_seen: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -122,10 +122,14 @@ def run_expiry(
     now: datetime,
     dry_run: bool = False,
     progress: Progress | None = None,
+    customer_ids: Sequence[int] | None = None,
 ) -> ExpiryRun:
-    """Expire what `rules` say is due on or before `as_of`, counting customers on `progress`.
+    """Expire what `rules` say is due on or before `as_of`, counting customers on `progress`
+    (every customer with entries, or `customer_ids`).
 
-    A replay appends nothing: the keys of what a previous run appended are already there. What
+    Each lot's expiry on each date is reconciled with what the ledger holds for it (`_reconciled`):
+    a replay appends nothing; an entry dated before an expiry that arrived after it (a refund
+    synced after the day's expiry ran) changes what expired, and a correction is appended. What
     this run counts as expired is what it decided, appended now or before (a replay of a day
     reports that day's figures again, with `appended` = 0).
     """
@@ -137,13 +141,11 @@ def run_expiry(
     through = last_entry_id(session, store_id)
     upcoming_of: dict[int, tuple[int, date] | None] = {}
     progress = progress or Progress()
-    progress.start("expire", _customers_with_entries(session, store_id))
+    total = len(customer_ids) if customer_ids is not None else None
+    progress.start("expire", total or _customers_with_entries(session, store_id))
     counted = 0
     pending: list[NewEntry] = []
-    legacy = (
-        _legacy_inactivity_keys(session, store_id) if rules.mode is ExpiryMode.INACTIVITY else set()
-    )
-    for customer, movements in _movements_by_customer(session, store_id):
+    for customer, movements in _movements_by_customer(session, store_id, customer_ids):
         run.customers_seen += 1
         due = expiries_due(movements, rules, as_of)
         upcoming = next_expiry(movements, rules, as_of)
@@ -164,15 +166,13 @@ def run_expiry(
                 )
             )
         run.expired_points += expired
-        pending.extend(
-            _entry(customer.id, item) for item in due if (customer.id, item.key) not in legacy
-        )
+        pending.extend(_reconciled(customer.id, due, movements, as_of))
         if len(pending) >= BATCH:
-            run.appended += _flush(session, store_id, pending, now=now, dry_run=dry_run)
+            _flush(run, session, store_id, pending, now=now, dry_run=dry_run)
             progress.advance(run.customers_seen - counted)
             counted = run.customers_seen
-    run.appended += _flush(session, store_id, pending, now=now, dry_run=dry_run)
-    if not dry_run:
+    _flush(run, session, store_id, pending, now=now, dry_run=dry_run)
+    if not dry_run and customer_ids is None:  # else the write-back's refresh does theirs
         save_next_expiries(session, store_id, upcoming_of)
         _save_state(session, store_id, EXPIRING_CURSOR, {"entry_id": through}, now)
     progress.advance(run.customers_seen - counted)
@@ -211,17 +211,45 @@ def expire_if_due(
     progress: Progress | None = None,
 ) -> ExpiryRun | None:
     """The sync's expiry: run it as of `store_day` (the store's date) unless it already ran on
-    that day or later; None when it did not run. The cursor moves with the entries."""
+    that day or later; None when there was nothing to do. The cursor moves with the entries.
+
+    Once it ran on a day, the customers with entries since (`entry_id` in the cursor) are
+    reconciled as of that day again: an entry dated before an expiry (a refund synced after the
+    day's expiry ran, from the worker's daily task or `loyalty expire`) changes what expired, and
+    the correction lands before the debt step reads the balances."""
     if not rules.enabled:
         return None
-    last = _state(session, store_id, EXPIRY_CURSOR).get("day")
-    if last is not None and date.fromisoformat(str(last)) >= store_day:
-        return None
+    state = _state(session, store_id, EXPIRY_CURSOR)
+    last = date.fromisoformat(str(state["day"])) if "day" in state else None
+    changed: list[int] | None = None
+    if last is not None and last >= store_day:
+        after = state.get("entry_id")
+        if after is None:  # a cursor from before it kept one: from now on (the day's full
+            if not dry_run:  # run reconciled everything up to its own entries)
+                through = last_entry_id(session, store_id)
+                _save_state(session, store_id, EXPIRY_CURSOR, {**state, "entry_id": through}, now)
+            return None
+        changed = customers_with_entries_between(
+            session, store_id, int(after), last_entry_id(session, store_id)
+        )
+        if not changed:
+            return None
+    day = last if changed is not None and last is not None else store_day
     run = run_expiry(
-        session, store_id, rules, as_of=store_day, now=now, dry_run=dry_run, progress=progress
+        session,
+        store_id,
+        rules,
+        as_of=day,
+        now=now,
+        dry_run=dry_run,
+        progress=progress,
+        customer_ids=changed,
     )
-    if not dry_run:
-        _save_state(session, store_id, EXPIRY_CURSOR, {"day": store_day.isoformat()}, now)
+    if not dry_run:  # the run's own entries included: they change nothing the next time
+        through = last_entry_id(session, store_id)
+        _save_state(
+            session, store_id, EXPIRY_CURSOR, {"day": day.isoformat(), "entry_id": through}, now
+        )
     return run
 
 
@@ -242,19 +270,58 @@ def _save_state(
     session.flush()
 
 
-def _legacy_inactivity_keys(session: Session, store_id: int) -> set[tuple[int, str]]:
-    """(customer, key) of the inactivity expiries recorded before their keys named the customer
-    (`expiry:inactive:{date}`): each is that customer's expiry of that day, already done."""
-    query = select(PointEntry.customer_id, PointEntry.idempotency_key).where(
-        PointEntry.store_id == store_id,
-        PointEntry.kind == SourceKind.EXPIRY.value,
-        PointEntry.source_ref == INACTIVITY_REF,
-    )
-    return {
-        (customer_id, key)
-        for customer_id, key in session.execute(query)
-        if key.count(":") == 2  # expiry:inactive:YYYY-MM-DD, no customer in it
-    }
+def _reconciled(
+    customer_id: int, due: Sequence[Expiry], movements: Sequence[Movement], as_of: date
+) -> list[NewEntry]:
+    """The entries that bring each expiry key of the customer to what `due` says: the expiry
+    itself the first time (key `expiry:{lot}:{date}`), a correction (`#2`, `#3`...) when what
+    the ledger holds for the key differs (more, or less, or an expiry that should not have
+    happened: a refund dated before it, synced after it ran)."""
+    held: dict[str, tuple[int, int, Movement]] = {}  # base key: (points expired, entries, one)
+    for move in movements:
+        if move.is_expiry and move.key is not None and move.at.date() <= as_of:
+            base = _base_key(move.key, customer_id)
+            points, count, _ = held.get(base, (0, 0, move))
+            held[base] = (points - move.points, count + 1, move)
+    wanted = {item.entry_key(customer_id): item for item in due}
+    out: list[NewEntry] = []
+    for base in sorted(wanted.keys() | held.keys()):
+        item = wanted.get(base)
+        have, count, seen = held.get(base, (0, 0, None))
+        want = item.points if item is not None else 0
+        if want == have:
+            continue
+        if count == 0 and item is not None:
+            out.append(_entry(customer_id, item))
+            continue
+        if item is not None:
+            at, ref = item.at, item.lot_ref
+        else:
+            assert seen is not None  # a key nothing wants is one the ledger holds
+            at, ref = seen.at, seen.source_ref
+        day = at.date().isoformat()
+        out.append(
+            NewEntry(
+                customer_id=customer_id,
+                points=have - want,
+                kind=SourceKind.EXPIRY,
+                source_ref=ref,
+                idempotency_key=f"{base}#{count + 1}",
+                occurred_at=at,
+                note=notes.EXPIRY_CORRECTED(day=day, expired=want, recorded=have),
+            )
+        )
+    return out
+
+
+def _base_key(key: str, customer_id: int) -> str:
+    """An expiry entry's key without its correction's `#n`; an inactivity expiry recorded before
+    its keys named the customer (`expiry:inactive:{date}`) in today's form."""
+    base = key.split("#", 1)[0]
+    prefix = f"expiry:{INACTIVITY_REF}:"
+    if base.startswith(prefix) and base.count(":") == 2:
+        return f"{prefix}{customer_id}:{base.removeprefix(prefix)}"
+    return base
 
 
 def _entry(customer_id: int, item: Expiry) -> NewEntry:
@@ -270,12 +337,20 @@ def _entry(customer_id: int, item: Expiry) -> NewEntry:
 
 
 def _flush(
-    session: Session, store_id: int, pending: list[NewEntry], *, now: datetime, dry_run: bool
-) -> int:
+    run: ExpiryRun,
+    session: Session,
+    store_id: int,
+    pending: list[NewEntry],
+    *,
+    now: datetime,
+    dry_run: bool,
+) -> None:
     batch, pending[:] = list(pending), []
     if dry_run or not batch:
-        return 0
-    return len(append_entries(session, store_id, batch, now=now))
+        return
+    inserted = append_entries(session, store_id, batch, now=now)
+    run.appended += len(inserted)
+    run.appended_points -= sum(entry.points for entry in inserted)
 
 
 def _customers_with_entries(session: Session, store_id: int) -> int:
@@ -307,6 +382,7 @@ def _movements_of(
             PointEntry.kind,
             PointEntry.source_ref,
             PointEntry.occurred_at,
+            PointEntry.idempotency_key,
         )
         .where(PointEntry.store_id == store_id, PointEntry.kind.not_in(_OUTSIDE_BALANCE))
         .order_by(PointEntry.customer_id, PointEntry.occurred_at, PointEntry.id)
@@ -318,7 +394,7 @@ def _movements_of(
     movements: list[Movement] = []
     # The rows are read to the end before any customer row is loaded (one open cursor at a time).
     grouped: list[tuple[int, list[Movement]]] = []
-    for customer_id, points, kind, ref, occurred_at in session.execute(query):
+    for customer_id, points, kind, ref, occurred_at, key in session.execute(query):
         if customer_id != current:
             if current is not None:
                 grouped.append((current, movements))
@@ -330,6 +406,7 @@ def _movements_of(
                 at=occurred_at,
                 activity=(kind in _EARNING and points > 0) or kind == SourceKind.REDEMPTION,
                 is_expiry=kind == SourceKind.EXPIRY,
+                key=key if kind == SourceKind.EXPIRY else None,
             )
         )
     if current is not None:

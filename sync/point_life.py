@@ -32,9 +32,10 @@ def expire_points(ctx: SyncContext) -> None:
     counts = ctx.counts("expiry")
     counts.seen += run.customers_seen
     counts.entries += entries
-    counts.net_points -= run.expired_points
+    taken = run.expired_points if ctx.dry_run else run.appended_points
+    counts.net_points -= taken
     ctx.summary.entries_appended += entries
-    ctx.summary.net_points -= run.expired_points
+    ctx.summary.net_points -= taken
 
 
 def settle_points_debt(ctx: SyncContext) -> None:

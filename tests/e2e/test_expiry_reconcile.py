@@ -1,6 +1,7 @@
 """Expiry and the sources' reconcile: an expiry entry carries its lot's reference (`order:7`), but
 the points it takes are not the source's decision. An expired order, edited, refunded or followed
-by another order, keeps what it earned: nothing comes back (found by a review, 4 Dec)."""
+by another order, keeps what it earned: nothing comes back. And an expiry is reconciled in turn:
+a refund dated before it, synced after it ran, undoes it (found by a review, 4 Dec)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ledger.models import Balance, Customer, PointEntry
 from ledger.session import session_scope
 from loyalty.config import Config
 from rules.expiry import ExpiryRules
+from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.expiry import run_expiry
 from sync.summary import SyncSummary
@@ -184,3 +186,49 @@ def test_the_first_order_bonus_comes_back_with_every_order_after_it_expired(
 
     assert net_of(engine, "first_order:", "first_order") == 50, dump(engine)
     assert spendable(engine, config, store) == 10, dump(engine)
+
+
+def test_a_refund_synced_after_the_daily_expiry_undoes_the_expiry_it_came_before(
+    config: Config,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    sync: Sync,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """Expiry after 30 days. An order earns 100 points 30 days before today 00:00 UTC, so they
+    expire today at 00:00 UTC. The whole order is refunded yesterday at 23:00 (store clock),
+    an hour *before* the points expire. The worker's daily `expire_points_task` (run_expiry as of
+    today) runs at 00:05 before the next hourly sync has seen the refund; then the sync revokes
+    the order's 100 points, dated 23:00 yesterday.
+
+    Independently: the points left with the refund before their expiry moment, so nothing
+    expires and nothing is owed. The ledger held -100 expired AND -100 revoked: 100 points of
+    debt the customer never spent. Now the sync reconciles that customer's expiries of the day
+    again, and a correction (`#2`) gives the expired 100 back."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    order_id = completed_order(store, midnight - timedelta(days=30) + timedelta(hours=1))
+    engine = engine_for()
+    # the 22:00 sync (the store's clock; the sandbox serves while it is skewed): nothing due yet
+    sandbox.set_clock_skew((midnight - timedelta(hours=2) - datetime.now(UTC)).total_seconds())
+    sync(cfg)
+    sandbox.set_clock_skew(0)
+    with store.clock_at(midnight - timedelta(hours=1)):  # 23:00: refunded in full
+        store.refund_order(order_id)
+    with session_scope(engine) as session:  # 00:05: the worker's daily expiry
+        store_id = get_or_create_store(session, config.require_store().key).id
+        run_expiry(
+            session,
+            store_id,
+            cfg.expiry,
+            as_of=midnight.date(),
+            now=midnight + timedelta(minutes=5),
+        )
+    sync(cfg)  # the next sync sees the refund
+
+    # The audit trail must say what happened: the refund revoked the 100 points, nothing expired.
+    assert (net_of(engine, f"order:{order_id}", "purchase"), net_of(engine, "", "expiry")) == (
+        0,
+        0,
+    ), dump(engine)
+    assert net_of(engine, "debt:") == 0, dump(engine)

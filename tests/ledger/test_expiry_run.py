@@ -257,3 +257,42 @@ def test_loyalty_expire_refuses_a_future_day_except_as_a_dry_run(
     assert main([*args, "--dry-run"]) == 0
     with session_scope(engine) as session:
         assert balance(session, alice) == 100
+
+
+def test_an_entry_dated_before_an_expiry_that_already_ran_corrects_it(
+    session: Session, store: Store, alice: Customer
+) -> None:
+    """A refund an hour before the points' expiry, recorded after the day's run: the points left
+    with the refund, so the expiry is undone by a correction (`#2`), once (found by a review)."""
+    put(session, store, alice, (100, P, "order:1", "order:1#1", "2025-01-01T10:00"))
+    run_expiry(session, store.id, PER_LOT, as_of=date(2025, 1, 31), now=NOW)
+    put(session, store, alice, (-100, P, "order:1", "order:1#2", "2025-01-30T23:00"))
+
+    again = run_expiry(session, store.id, PER_LOT, as_of=date(2025, 1, 31), now=NOW)
+    replay = run_expiry(session, store.id, PER_LOT, as_of=date(2025, 1, 31), now=NOW)
+
+    assert expiry_keys(session, store) == [
+        ("expiry:order:1:2025-01-31", -100),
+        ("expiry:order:1:2025-01-31#2", 100),
+    ]
+    assert (again.appended, again.appended_points, replay.appended) == (1, -100, 0)
+    assert balance(session, alice) == 0
+
+
+def test_a_shorter_expiry_does_not_expire_a_lot_twice(
+    session: Session, store: Store, alice: Customer
+) -> None:
+    """`days` cut from 60 to 30 after a lot expired at 60: the lot's expiry moves to its new date
+    (a new key) and the old one is undone, not both kept."""
+    put(session, store, alice, (100, P, "order:1", "order:1#1", "2025-01-01T10:00"))
+    longer = ExpiryRules(enabled=True, days=60)
+    run_expiry(session, store.id, longer, as_of=date(2025, 3, 15), now=NOW)
+
+    run_expiry(session, store.id, PER_LOT, as_of=date(2025, 3, 15), now=NOW)
+
+    assert sorted(expiry_keys(session, store)) == [
+        ("expiry:order:1:2025-01-31", -100),
+        ("expiry:order:1:2025-03-02", -100),
+        ("expiry:order:1:2025-03-02#2", 100),
+    ]
+    assert balance(session, alice) == 0

@@ -45,6 +45,8 @@ SAMPLE_VALUES = {
     "left": "5",
     "code": "loyalty-ab12",
     "message": "Coupon code already exists",
+    "expired": "0",
+    "recorded": "100",
 }
 
 
