@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.batches import chunks
-from ledger.entries import NewEntry, append_entries, lock_store_balances
+from ledger.entries import NewEntry, append_entries, lock_balances, lock_store_balances
 from ledger.expiring import customers_with_entries_between, last_entry_id, save_next_expiries
 from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
 from ledger.models import Customer, PointEntry, SyncCursor
@@ -136,8 +136,10 @@ def run_expiry(
     run = ExpiryRun(as_of=as_of, dry_run=dry_run)
     if not rules.enabled:
         return run
-    if not dry_run:  # what expires is decided from the entries: none may land meanwhile
-        lock_store_balances(session, store_id)
+    if not dry_run and customer_ids is None:  # what expires is decided from the entries:
+        lock_store_balances(session, store_id)  # none may land meanwhile
+    elif not dry_run:
+        lock_balances(session, store_id, sorted(customer_ids or ()), now)
     through = last_entry_id(session, store_id)
     upcoming_of: dict[int, tuple[int, date] | None] = {}
     progress = progress or Progress()

@@ -33,6 +33,19 @@ Sync = Callable[..., SyncSummary]
 OLD = PurchaseRules(version="v1")
 
 
+def rule_sets(config: Config) -> tuple[Config, Config]:
+    """v1 (1 point a unit) alone, then with v2 (2 points a unit) in force from today: orders
+    created before today keep v1."""
+    new = replace(
+        OLD, version="v2", points_per_unit=Decimal(2), effective_from=datetime.now(UTC).date()
+    )
+
+    def under(*versions: PurchaseRules) -> Config:
+        return replace(config, rules=replace(config.rules, purchase=PurchaseRuleBook(versions)))
+
+    return under(OLD), under(OLD, new)
+
+
 @pytest.fixture
 def store() -> SandboxStore:
     return gift_shop()
@@ -49,15 +62,7 @@ def test_recalculation_after_an_unsynced_cancellation_takes_the_order_back_once(
     Recalculation compared the order as read *now* from the store (cancelled: 0 under v2) with
     what the ledger decided on the *last sync* (100 under v1) and appended -100 beside it; the
     next sync then revoked the order's own 100 too: -100 for an order that earned +100."""
-    new = replace(
-        OLD, version="v2", points_per_unit=Decimal(2), effective_from=datetime.now(UTC).date()
-    )
-    old_cfg = replace(
-        config, rules=replace(config.rules, purchase=PurchaseRuleBook(versions=(OLD,)))
-    )
-    new_cfg = replace(
-        config, rules=replace(config.rules, purchase=PurchaseRuleBook(versions=(OLD, new)))
-    )
+    old_cfg, new_cfg = rule_sets(config)
     order_id = completed_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
     engine = engine_for()
     sync(old_cfg)
@@ -84,15 +89,7 @@ def test_recalculation_after_an_unsynced_completion_awards_the_order_once(
     is completed in the store, and the owner recalculates under v2 before the next sync. Under
     v2 the completed order is worth 200: the recalculation took 200 - 0 beside it, and the next
     sync added the order's own 100 under v1: 300."""
-    new = replace(
-        OLD, version="v2", points_per_unit=Decimal(2), effective_from=datetime.now(UTC).date()
-    )
-    old_cfg = replace(
-        config, rules=replace(config.rules, purchase=PurchaseRuleBook(versions=(OLD,)))
-    )
-    new_cfg = replace(
-        config, rules=replace(config.rules, purchase=PurchaseRuleBook(versions=(OLD, new)))
-    )
+    old_cfg, new_cfg = rule_sets(config)
     customer = store.customer_id_by_email(ALICE)
     with store.clock_at(datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)):
         order = store.place_order(

@@ -81,13 +81,15 @@ def redeemer(
     *,
     client: Any = None,
     claim_seconds: float = 600,
+    at: datetime | None = None,
 ) -> Redeemer:
+    """A redeemer of the store, at this moment (or always `at`)."""
     return Redeemer(
         client or make_client(config.require_store()),
         lambda: session_scope(engine),
         store_id,
         RedemptionSettings(config.redemption, claim_seconds=claim_seconds),
-        now=service_now,
+        now=(lambda: at) if at is not None else service_now,
     )
 
 

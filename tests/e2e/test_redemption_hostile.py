@@ -21,7 +21,7 @@ from loyalty.errors import StoreUnavailable
 from loyalty.sync_settings import make_client
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
-from sync.redemptions import Outcome, Redeemer, RedemptionSettings, Request
+from sync.redemptions import Outcome, Request
 from tests.e2e.test_redemption import (  # noqa: F401 # fixtures and helpers
     EMAIL,
     TIERS,
@@ -30,6 +30,7 @@ from tests.e2e.test_redemption import (  # noqa: F401 # fixtures and helpers
     consistent,
     give,
     ours,
+    redeemer,
     redemption,
     redemption_entries,
     store,
@@ -58,24 +59,6 @@ def coffee(store: SandboxStore) -> int:  # noqa: F811
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def make_redeemer(
-    config: Config,
-    engine: Engine,
-    store_id: int,
-    *,
-    client: Any = None,
-    at: datetime | None = None,
-    claim_seconds: float = 600,
-) -> Redeemer:
-    return Redeemer(
-        client or make_client(config.require_store()),
-        lambda: session_scope(engine),
-        store_id,
-        RedemptionSettings(config.redemption, claim_seconds=claim_seconds),
-        now=(lambda: at) if at is not None else now,
-    )
 
 
 def balance(engine: Engine) -> int:
@@ -115,7 +98,7 @@ def test_a_created_coupon_whose_answer_lacks_the_meta_is_refused_and_its_points_
         return page
 
     client = FlakyClient(real, post=post_without_meta)
-    outcome = make_redeemer(tiered, ledger_engine, store_id, client=client).redeem(
+    outcome = redeemer(tiered, ledger_engine, store_id, client=client).redeem(
         Request(alice, EMAIL, tier="10-off")
     )
 
@@ -146,7 +129,7 @@ def test_a_lookup_answer_of_the_wrong_type_after_a_lost_post_answer_returns_the_
         real.post(endpoint, data)
         raise StoreUnavailable("POST /wp-json/wc/v3/coupons: no complete answer within 10s")
 
-    first = make_redeemer(
+    first = redeemer(
         tiered, ledger_engine, store_id, client=FlakyClient(real, post=post_then_time_out)
     ).redeem(Request(alice, EMAIL, tier="10-off"))
     assert first.status == "pending"
@@ -158,7 +141,7 @@ def test_a_lookup_answer_of_the_wrong_type_after_a_lost_post_answer_returns_the_
             return replace(page, items=items)
         return page
 
-    later = make_redeemer(
+    later = redeemer(
         tiered,
         ledger_engine,
         store_id,
@@ -200,10 +183,8 @@ def test_a_creation_answer_that_is_no_coupon_does_not_crash_the_redemption(
         page = real.post(endpoint, data)
         return replace(page, items=answer)
 
-    redeemer = make_redeemer(
-        tiered, ledger_engine, store_id, client=FlakyClient(real, post=hostile_post)
-    )
-    outcome: Outcome = redeemer.redeem(Request(alice, EMAIL, tier="10-off"))
+    hostile = redeemer(tiered, ledger_engine, store_id, client=FlakyClient(real, post=hostile_post))
+    outcome: Outcome = hostile.redeem(Request(alice, EMAIL, tier="10-off"))
 
     row = redemption(ledger_engine, outcome.redemption_id)
     assert row.status == "pending"
@@ -224,7 +205,7 @@ def test_a_sync_is_not_stopped_by_one_pending_redemption_whose_creation_answer_i
     """The same hostile POST answer met by the sync's first step: one redemption fails the whole
     sync (no order is read, no balance written back) every time its claim lapses."""
     store_id = give(tiered, ledger_engine, alice, 1000)
-    opened = make_redeemer(tiered, ledger_engine, store_id, claim_seconds=0).open(
+    opened = redeemer(tiered, ledger_engine, store_id, claim_seconds=0).open(
         Request(alice, EMAIL, tier="10-off")
     )
 
@@ -274,7 +255,7 @@ def test_a_coupon_the_store_created_differently_is_not_recorded_as_issued(
         altered[field] = value if value is not None else data["code"] + "x"
         return real.post(endpoint, altered)
 
-    outcome = make_redeemer(
+    outcome = redeemer(
         tiered, ledger_engine, store_id, client=FlakyClient(real, post=post_altered)
     ).redeem(Request(alice, EMAIL, tier="10-off"))
 
@@ -291,9 +272,7 @@ def _issue_now(
     config: Config, engine: Engine, wc_id: int, *, at: datetime | None = None
 ) -> Outcome:
     store_id = give(config, engine, wc_id, 1000)
-    return make_redeemer(config, engine, store_id, at=at).redeem(
-        Request(wc_id, EMAIL, tier="10-off")
-    )
+    return redeemer(config, engine, store_id, at=at).redeem(Request(wc_id, EMAIL, tier="10-off"))
 
 
 def _track(config: Config, engine: Engine, client: Any, at: datetime) -> Any:
@@ -546,9 +525,7 @@ def test_a_redemption_and_an_expiry_run_at_once_do_not_deadlock_on_postgresql(
 
     def redeem() -> None:
         try:
-            make_redeemer(tiered, ledger_engine, store_id).open(
-                Request(alice, EMAIL, tier="10-off")
-            )
+            redeemer(tiered, ledger_engine, store_id).open(Request(alice, EMAIL, tier="10-off"))
         except BaseException as error:  # noqa: BLE001 # reported below
             errors.append(error)
 
@@ -599,14 +576,14 @@ def test_a_coupon_held_for_its_amount_is_issued_once_corrected_and_never_made_tw
     def post_at_100(endpoint: str, data: Any) -> Any:
         return real.post(endpoint, {**data, "amount": "100.00"})
 
-    outcome = make_redeemer(
+    outcome = redeemer(
         tiered, ledger_engine, store_id, client=FlakyClient(real, post=post_at_100)
     ).redeem(Request(alice, EMAIL, tier="10-off"))
     held = redemption(ledger_engine, outcome.redemption_id)
     assert (held.status, held.coupon_id) == ("pending", live_coupons(store, held.id)[0]["id"])
     assert "amount 100.00 (asked: 10.00)" in (held.reason or "")
 
-    again = make_redeemer(tiered, ledger_engine, store_id, claim_seconds=0)
+    again = redeemer(tiered, ledger_engine, store_id, claim_seconds=0)
     assert again.finish_pending().still_pending == 1  # still 100.00: held again, nothing new
     store.update_coupon(held.coupon_id, {"amount": "10.00"})
     assert again.finish_pending().issued == 1
