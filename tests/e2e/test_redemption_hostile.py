@@ -462,10 +462,9 @@ def test_the_same_dashboard_redemption_submitted_twice_creates_one_coupon(
 # --- 7. PostgreSQL: the redemption's lock excludes other redemptions only ------------------------
 
 
-def test_a_redemption_and_an_expiry_run_at_once_do_not_deadlock_on_postgresql(
+def test_a_redemption_and_an_expiry_run_at_once_do_not_deadlock(
     tiered: Config,
     ledger_engine: Engine,
-    db_url: str,
     store: SandboxStore,  # noqa: F811
     alice: int,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
@@ -490,8 +489,6 @@ def test_a_redemption_and_an_expiry_run_at_once_do_not_deadlock_on_postgresql(
     from rules.expiry import ExpiryRules
     from sync.expiry import run_expiry
 
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises every writer from BEGIN")
     earned = now() - timedelta(days=400)
     with session_scope(ledger_engine) as session:
         store_id = get_or_create_store(session, tiered.require_store().key).id
