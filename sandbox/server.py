@@ -241,19 +241,19 @@ class SandboxServer:
         hook, faults = self.before_request, None
         if hook is not None:
             faults = hook(request.method, request.path, public_query(request.query))
-        decision = self.injector.decide(FaultConfig.parse(faults) if faults else None)
+        # A hook's faults are this request's alone, their settings too (`hostile_body`...).
+        config = FaultConfig.parse(faults) if faults else self.injector.config
+        decision = self.injector.decide(config)
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         if decision.kind in ("5xx", "429"):
-            status, headers, body = fl.error_response(decision, self.injector.config)
+            status, headers, body = fl.error_response(decision, config)
             return Response(status, body, headers, fault=decision.kind)
         if decision.kind == "hostile":
-            status, headers, body = fl.hostile_response(
-                decision, self.injector.config, request.path
-            )
+            status, headers, body = fl.hostile_response(decision, config, request.path)
             return Response(status, body, headers, fault="hostile")
         if decision.kind == "slow":
-            time.sleep(self.injector.config.slow_ms / 1000)
+            time.sleep(config.slow_ms / 1000)
         listing = request.method == "GET"
         cached = (request.path, str(request.query.get("status", "")))
         if decision.kind == "repeat_page" and listing and cached in self._last_pages:

@@ -211,11 +211,9 @@ def test_a_sync_is_not_stopped_by_one_pending_redemption_whose_creation_answer_i
 
     def hook(method: str, path: str, query: Any) -> Any:
         if method == "POST" and path.endswith("/coupons"):
-            return "hostile=1"
+            return "hostile=1,hostile_body=object"
         return None
 
-    # the body of a hostile answer comes from the server's own fault settings (rate 0 here)
-    sandbox.set_faults("hostile=0,hostile_body=object")
     sandbox.before_request = hook
     try:
         summary = sync(tiered)

@@ -247,6 +247,21 @@ def test_faults_a_hook_returns_are_for_that_request_alone(server: SandboxServer)
     assert server.injector.config.rates() == FaultConfig().rates()  # the store's faults unchanged
 
 
+def test_a_hooks_faults_bring_their_own_settings(server: SandboxServer) -> None:
+    """The hostile body a hook named was ignored: the store's own setting chose it (found by a
+    review, 4 Dec)."""
+    server.set_faults("hostile=0,hostile_body=html")
+
+    def an_object_for_the_coupons(method: str, path: str, query: dict[str, Any]) -> str | None:
+        return "hostile=1,hostile_body=object" if path.endswith("/coupons") else None
+
+    server.before_request = an_object_for_the_coupons
+    answered = woo(server).get("coupons")
+    server.before_request = None
+
+    assert answered.json() == {"id": 1, "items": []}
+
+
 def test_connections_are_kept_alive_across_requests(server: SandboxServer) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     for _ in range(3):
