@@ -202,7 +202,8 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         "List the store's redemptions, newest first: status (pending, issued, used, refused,"
         " expired, deleted), customer, points, amount, code. Pending ones are finished by the"
         " next `loyalty sync`.",
-        "loyalty redemptions --pending\n  loyalty redemptions --json",
+        "loyalty redemptions --pending\n  loyalty redemptions --json\n"
+        "  loyalty redemptions --cancel 17",
     ),
     (
         "report",
@@ -406,6 +407,13 @@ def _redeem_arguments(sub: argparse.ArgumentParser) -> None:
 
 def _redemptions_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--pending", action="store_true", help="only the unfinished ones")
+    sub.add_argument(
+        "--cancel",
+        type=_positive_id,
+        metavar="ID",
+        help="end a pending redemption the store will not finish, returning its points (only"
+        " when the store has no coupon for it)",
+    )
     sub.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     sub.set_defaults(handler=_redemptions)
 
@@ -471,6 +479,13 @@ def _customer_id(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a WooCommerce customer id from 1 to {MAX_BIGINT}, got {text}"
         )
+    return value
+
+
+def _positive_id(text: str) -> int:
+    value = _integer(text)
+    if not 1 <= value <= MAX_BIGINT:
+        raise argparse.ArgumentTypeError(f"expected an id from 1 to {MAX_BIGINT}, got {text}")
     return value
 
 
@@ -760,7 +775,7 @@ def _redeem(args: argparse.Namespace) -> int:
 def _redemptions(args: argparse.Namespace) -> int:
     from loyalty.redeem import redemptions_command
 
-    return redemptions_command(args, _load(args), _print)
+    return redemptions_command(args, _load(args), _print, _fail)
 
 
 def _report(args: argparse.Namespace) -> int:

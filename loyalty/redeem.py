@@ -59,6 +59,25 @@ def redeem_command(args: argparse.Namespace, config: Config, out: Out, fail: Fai
     return _report(args, outcome, out, fail)
 
 
+def _cancel(args: argparse.Namespace, config: Config, out: Out, fail: Fail) -> int:
+    with _ledger(config) as (engine, store_id):
+        _, redeemer = _redeemer(config, engine, store_id)
+        try:
+            outcome = redeemer.cancel(args.cancel)
+        except RedemptionRefused as refused:
+            return fail(f"redemption {args.cancel} was not cancelled: {refused.reason}")
+        except LookupError:
+            return fail(f"there is no redemption {args.cancel} in this ledger")
+    if args.json:
+        out(json.dumps(outcome.as_json(), indent=2))
+    else:
+        out(
+            f"redemption {outcome.redemption_id} cancelled: {outcome.points} points returned,"
+            f" balance now {outcome.balance}"
+        )
+    return EXIT_OK
+
+
 def redeem_once(config: Config, engine: Engine, store_id: int, request: Request) -> Outcome:
     """One admin redemption, as `loyalty redeem` makes it: refused (RedemptionRefused, nothing
     written, no request sent) when the customer cannot redeem, else recorded and issued. For the
@@ -99,7 +118,9 @@ def _redeem(engine: Engine, client: StoreClient, redeemer: Redeemer, request: Re
     return redeemer.redeem(replace(request, email=email))
 
 
-def redemptions_command(args: argparse.Namespace, config: Config, out: Out) -> int:
+def redemptions_command(args: argparse.Namespace, config: Config, out: Out, fail: Fail) -> int:
+    if args.cancel is not None:
+        return _cancel(args, config, out, fail)
     with _ledger(config) as (engine, store_id), session_scope(engine, readonly=True) as session:
         statuses = (PENDING,) if args.pending else STATUSES
         rows = list_redemptions(session, store_id, statuses=statuses)

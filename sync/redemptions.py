@@ -288,6 +288,48 @@ class Redeemer:
             counts.still_pending += status == ledger.PENDING
         return counts
 
+    def cancel(self, redemption_id: int) -> Outcome:
+        """An admin's way out of a redemption the store will not finish (it keeps answering 403,
+        say): ended as refused, its points returned, once this process holds its claim and the
+        store has no coupon for it (by the id it held, or by its code). RedemptionRefused, with
+        nothing changed, when it is not pending, another process is issuing it, or the store
+        has its coupon (delete it there first, or let a sync issue it); a store error too."""
+        now = self.now()
+        with self.unit_of_work() as session:
+            row = self._row(session, redemption_id)
+            if row.status != ledger.PENDING:
+                raise RedemptionRefused(f"redemption {redemption_id} is {row.status}, not pending")
+            claimed = ledger.claim(session, redemption_id, now=now, until=self._claim_until(now))
+        if not claimed:
+            raise RedemptionRefused(
+                f"redemption {redemption_id} is being issued by another process until"
+                f" {row.claimed_until:%Y-%m-%d %H:%M} UTC: try again after that"
+            )
+        try:
+            held = fetch_coupon(self.client, row.coupon_id) if row.coupon_id else None
+            found = held or fetch_coupon_by_code(self.client, row.code)
+        except StoreError as error:
+            with self.unit_of_work() as session:
+                ledger.release(session, redemption_id, redact(str(error)), now=self.now())
+            raise RedemptionRefused(
+                f"the store could not be asked whether it has the coupon: {redact(str(error))}"
+            ) from None
+        if found is not None:
+            with self.unit_of_work() as session:
+                ledger.release(session, redemption_id, row.reason or "", now=self.now())
+            raise RedemptionRefused(
+                f"the store has coupon {found.id} ({found.code}) for redemption {redemption_id}:"
+                " delete it in the store first, or let the next sync issue it"
+            )
+        with self.unit_of_work() as session:
+            ledger.refuse(
+                session,
+                redemption_id,
+                "cancelled by an admin: the store has no coupon for it",
+                now=self.now(),
+            )
+        return self.outcome(redemption_id)
+
     def outcome(self, redemption_id: int) -> Outcome:
         with self.unit_of_work() as session:
             row = self._row(session, redemption_id)

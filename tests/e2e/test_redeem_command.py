@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -12,12 +13,15 @@ from ledger.models import PointEntry, Redemption
 from ledger.session import session_scope
 from loyalty.cli import main
 from loyalty.config import Config
+from loyalty.errors import StoreRejected, StoreUnavailable
+from loyalty.sync_settings import make_client
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.redemptions import Request
 from tests.e2e.conftest import write_config_file
 from tests.e2e.test_redemption import (  # noqa: F401 # fixtures
     EMAIL,
+    FlakyClient,
     alice,
     give,
     ours,
@@ -215,3 +219,70 @@ def test_redemptions_pending_lists_the_unfinished_ones(
         "1000",
         "10.00",
     ]
+
+
+def test_redemptions_cancel_ends_one_the_store_will_not_finish_and_returns_its_points(
+    tiered: Config,  # noqa: F811
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    config_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The store answers the coupon's POST with 403 every time (a security plugin): the
+    redemption stayed pending for good, its points held, with no way out but an adjustment that
+    would pay twice if the coupon came later (found by a review, 4 Dec)."""
+    store_id = give(tiered, engine, alice, 1000)
+
+    def forbidden(endpoint: str, data: Any) -> Any:
+        raise StoreRejected("POST coupons: HTTP 403", status=403, code="rest_forbidden")
+
+    client = FlakyClient(make_client(tiered.require_store()), post=forbidden)
+    held = redeemer(tiered, engine, store_id, client=client, claim_seconds=0)
+    pending = held.redeem(Request(alice, EMAIL, tier="10-off"))
+    assert (pending.status, pending.balance) == ("pending", 0)
+
+    code, out, err = run(config_file, capsys, "redemptions", "--cancel", str(pending.redemption_id))
+    again, _, err_again = run(
+        config_file, capsys, "redemptions", "--cancel", str(pending.redemption_id)
+    )
+
+    assert code == 0, err
+    assert out.strip() == (
+        f"redemption {pending.redemption_id} cancelled: 1000 points returned, balance now 1000"
+    )
+    assert (again, "is refused, not pending" in err_again) == (1, True)
+    assert ours(store, pending.redemption_id) == []
+
+
+def test_redemptions_cancel_refuses_while_the_store_has_the_coupon(
+    tiered: Config,  # noqa: F811
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    config_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The POST created the coupon but its answer was lost: the redemption is pending, and the
+    coupon live in the store. Cancelling would give the points back for a live coupon."""
+    store_id = give(tiered, engine, alice, 1000)
+    real = make_client(tiered.require_store())
+
+    def created_then_lost(endpoint: str, data: Any) -> Any:
+        real.post(endpoint, data)
+        raise StoreUnavailable("POST coupons: no complete answer within 10s")
+
+    client = FlakyClient(real, post=created_then_lost)
+    pending = redeemer(tiered, engine, store_id, client=client, claim_seconds=0).redeem(
+        Request(alice, EMAIL, tier="10-off")
+    )
+
+    code, _, err = run(config_file, capsys, "redemptions", "--cancel", str(pending.redemption_id))
+
+    [coupon] = ours(store, pending.redemption_id)
+    assert code == 1
+    assert f"the store has coupon {coupon['id']}" in err
+    with session_scope(engine) as session:
+        row = session.get(Redemption, pending.redemption_id)
+        assert row is not None
+        assert (row.status, row.claimed_until) == ("pending", None)  # the next sync issues it
