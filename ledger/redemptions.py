@@ -36,8 +36,10 @@ KEPT = "-kept"  # expired-kept, deleted-kept: return_points_on_expiry was false
 STATUSES = (PENDING, ISSUED, USED, REFUSED, EXPIRED, DELETED, EXPIRED + KEPT, DELETED + KEPT)
 #: Statuses whose points stay spent (the others have had them returned, or never took them).
 SPENDING = frozenset({PENDING, ISSUED, USED, EXPIRED + KEPT, DELETED + KEPT})
-#: Closed without a use seen: a use seen later makes them used.
-CLOSED_UNUSED = (EXPIRED, DELETED, EXPIRED + KEPT, DELETED + KEPT)
+#: Closed without a use seen: a use seen later makes them used. A refused one too: its code,
+#: drawn at random, in an order means a coupon was made after all (an answer lost, then the
+#: admin's cancel while it sat in the trash) and used.
+CLOSED_UNUSED = (EXPIRED, DELETED, EXPIRED + KEPT, DELETED + KEPT, REFUSED)
 STOREFRONT, AUTO = "storefront", "auto"  # channels, beside "admin" and the stamp cards'
 #: The channels whose coupons the customer's `loyalty_coupons` meta lists (an admin's are not).
 LISTED_CHANNELS = (STOREFRONT, AUTO, STAMPS_CHANNEL)

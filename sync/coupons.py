@@ -8,6 +8,7 @@ Codes come from `secrets` in `rules.redemption`'s alphabet, at least 64 bits.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class StoreCoupon:
     #: never (the shop manager took the expiry off).
     names_expiry: bool = False
     expires_at: datetime | None = None
+    #: The coupon as the store answered it (for `differences`).
+    fields: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 def coupon_body(spec: CouponSpec) -> dict[str, Any]:
@@ -101,15 +104,15 @@ def fetch_coupon_by_code(client: StoreClient, code: str) -> StoreCoupon | None:
 
 
 def fetch_coupon(client: StoreClient, coupon_id: int) -> StoreCoupon | None:
-    """One coupon by id; None when the store no longer has it (404, or in the trash)."""
+    """One coupon by id, whatever its status (the trash too: it may have been used first);
+    None when the store no longer has it at all (404)."""
     try:
         item = client.get(f"coupons/{coupon_id}").items
     except StoreRejected as rejected:
         if rejected.status == 404:
             return None
         raise
-    coupon = _answered(item, f"GET coupons/{coupon_id}")
-    return coupon if coupon.status in LIVE_STATUSES else None
+    return _answered(item, f"GET coupons/{coupon_id}")
 
 
 def push_coupon(client: StoreClient, spec: CouponSpec) -> StoreCoupon:
@@ -118,17 +121,39 @@ def push_coupon(client: StoreClient, spec: CouponSpec) -> StoreCoupon:
     return _answered(client.post("coupons", coupon_body(spec)).items, "POST coupons")
 
 
+#: Fields of the body asked for that a coupon is not compared on: the store rewrites them.
+_NOT_COMPARED = frozenset({"description", "meta_data", "date_expires_gmt"})
+
+
 def differences(coupon: StoreCoupon, asked: Mapping[str, Any]) -> list[str]:
-    """How the store's coupon differs from the body that asked for it (`coupon_body`): its code,
-    amount or discount type, each as `field store's value (asked: value)`."""
+    """How the store's coupon differs from the body that asked for it (`coupon_body`): every
+    field asked for but the description, the meta and the expiry (code and email case aside,
+    amounts as numbers, lists as sets), each as `field store's value (asked: value)`. A coupon
+    made without its usage limit or its email restriction is not the one the points bought."""
     found: list[str] = []
-    if coupon.code != str(asked["code"]).lower():
-        found.append(f"code {coupon.code} (asked: {asked['code']})")
-    if _decimal(coupon.amount) != _decimal(asked["amount"]):
-        found.append(f"amount {coupon.amount} (asked: {asked['amount']})")
-    if coupon.discount_type != asked["discount_type"]:
-        found.append(f"discount_type {coupon.discount_type} (asked: {asked['discount_type']})")
+    for name, wanted in asked.items():
+        if name in _NOT_COMPARED:
+            continue
+        got = coupon.fields.get(name, _ABSENT)
+        if _comparable(name, got) != _comparable(name, wanted):
+            shown = "none" if got is _ABSENT else json.dumps(got, default=str)
+            found.append(f"{name} {shown} (asked: {json.dumps(wanted, default=str)})")
     return found
+
+
+_ABSENT = object()
+
+
+def _comparable(name: str, value: Any) -> Any:
+    if value is _ABSENT:
+        return _ABSENT
+    if name == "amount":
+        return _decimal(value)
+    if isinstance(value, str):
+        return value.lower() if name == "code" else value
+    if isinstance(value, list):
+        return sorted(str(v).lower() for v in value)
+    return value
 
 
 def read_coupon(item: Any) -> StoreCoupon:
@@ -153,6 +178,8 @@ def read_coupon(item: Any) -> StoreCoupon:
             f"coupon {coupon_id}: status {status!r} is not text", field="status"
         )
     amount, kind = item.get("amount"), item.get("discount_type")
+    if isinstance(amount, int | float) and not isinstance(amount, bool):  # a number, not text
+        amount = str(amount)
     names_expiry = "date_expires_gmt" in item
     expires = item.get("date_expires_gmt")
     return StoreCoupon(
@@ -164,6 +191,7 @@ def read_coupon(item: Any) -> StoreCoupon:
         amount=amount if isinstance(amount, str) else None,
         discount_type=kind if isinstance(kind, str) else None,
         names_expiry=names_expiry,
+        fields=item,
         expires_at=None if expires is None else gmt_at(item, "date_expires_gmt", "coupon"),
     )
 
@@ -179,7 +207,9 @@ def _answered(item: Any, request: str) -> StoreCoupon:
 
 def _decimal(value: Any) -> Decimal | None:
     try:
-        return Decimal(str(value)) if isinstance(value, str | int) else None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return None
+        return Decimal(str(value))
     except ArithmeticError:
         return None
 

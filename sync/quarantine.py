@@ -141,6 +141,10 @@ class Quarantine:
                 .execution_options(synchronize_session=False)
             )
 
+    def open_refs(self, session: Session, source: str) -> set[str]:
+        """The refs of the source's items that may be open (see `_open`)."""
+        return set(self._possibly_open(session, source))
+
     def _possibly_open(self, session: Session, source: str) -> set[str]:
         refs = self._open.get(source)
         if refs is None:

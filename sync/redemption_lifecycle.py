@@ -97,19 +97,28 @@ def track_redemptions(
             _apply_orders(session, store_id, uses, counts, now)
         issued = _issued(session, store_id)
     quarantine = Quarantine(store_id)
+    with unit_of_work() as session:  # coupons no longer followed: nothing to fix in the store
+        followed = {str(coupon_id) for _, coupon_id, _ in issued}
+        stale = quarantine.open_refs(session, SOURCE) - followed
+        quarantine.release(session, SOURCE, stale, now=now)
     for start in range(0, len(issued), client.per_page):  # a request and a transaction a batch
         batch = issued[start : start + client.per_page]
         items = client.get_by_ids("coupons", [coupon_id for _, coupon_id, _ in batch], _BY_ID)
         parsed, rejected = parse_page(SOURCE, items, read_coupon)
         found = {coupon.id: coupon for coupon, _ in parsed if coupon.status in LIVE_STATUSES}
         unreadable = {valid_id(item.raw) for item in rejected}
+        # An item without a usable id may be any of the coupons asked for: none missing from
+        # this answer is taken for deleted (a coupon answered with `"id": "44"` gave its points
+        # back while live and used).
+        blind = None in unreadable
+        answered = {coupon.id for coupon, _ in parsed}
         with unit_of_work() as session:
             quarantine.add(session, rejected, now=now)
             quarantine.release(session, SOURCE, [str(coupon.id) for coupon, _ in parsed], now=now)
             for redemption_id, coupon_id, expires_at in batch:
                 coupon = found.get(coupon_id)
-                if coupon_id in unreadable:  # neither used nor gone: left as it is, quarantined
-                    counts.quarantined += 1
+                if coupon_id in unreadable or (blind and coupon_id not in answered):
+                    counts.quarantined += 1  # neither used nor gone: left as it is, quarantined
                 elif coupon is not None and coupon.usage_count > 0:
                     counts.used += ledger.mark_used(session, redemption_id, None, now=now)
                 elif coupon is None:

@@ -39,6 +39,7 @@ from rules.redemption import Quote, RedemptionRules, Refusal, quote_redemption
 from sync.client import StoreClient
 from sync.coupons import (
     CODE_EXISTS,
+    LIVE_STATUSES,
     CouponSpec,
     StoreCoupon,
     coupon_body,
@@ -307,27 +308,33 @@ class Redeemer:
             )
         try:
             held = fetch_coupon(self.client, row.coupon_id) if row.coupon_id else None
-            found = held or fetch_coupon_by_code(self.client, row.code)
+            live = held if held is not None and held.status in LIVE_STATUSES else None
+            found = live or fetch_coupon_by_code(self.client, row.code)
         except StoreError as error:
             with self.unit_of_work() as session:
                 ledger.release(session, redemption_id, redact(str(error)), now=self.now())
             raise RedemptionRefused(
                 f"the store could not be asked whether it has the coupon: {redact(str(error))}"
             ) from None
-        if found is not None:
+        used = held if held is not None and held.usage_count > 0 else None
+        if used is not None or found is not None:
             with self.unit_of_work() as session:
                 ledger.release(session, redemption_id, row.reason or "", now=self.now())
+            coupon = used or found
+            assert coupon is not None
+            what = "was used" if used is not None else "is in the store"
             raise RedemptionRefused(
-                f"the store has coupon {found.id} ({found.code}) for redemption {redemption_id}:"
-                " delete it in the store first, or let the next sync issue it"
+                f"coupon {coupon.id} ({coupon.code}) of redemption {redemption_id} {what}: the"
+                " next sync records it" + ("" if used else ", unless it is deleted first")
             )
         with self.unit_of_work() as session:
-            ledger.refuse(
-                session,
-                redemption_id,
-                "cancelled by an admin: the store has no coupon for it",
-                now=self.now(),
-            )
+            now = self.now()
+            if held is not None:  # in the trash, unused: closed as deleted, so followed still
+                ledger.mark_issued(session, redemption_id, held.id, now=now)
+                ledger.close_unused(session, redemption_id, ledger.DELETED, True, now=now)
+            else:
+                reason = "cancelled by an admin: the store has no coupon for it"
+                ledger.refuse(session, redemption_id, reason, now=now)
         return self.outcome(redemption_id)
 
     def outcome(self, redemption_id: int) -> Outcome:
@@ -360,9 +367,14 @@ class Redeemer:
             now = self.now()
             if isinstance(found, str):
                 ledger.refuse(session, row.id, found, now=now)
-            elif not created and found.redemption_id != str(row.id):
+            elif not created and found.redemption_id not in (None, str(row.id)):
+                # Its code, drawn at random, on a coupon whose meta names another redemption.
+                # Without the meta (a plugin filtering it) the coupon of this code is ours.
                 reason = f"the code {row.code} belongs to another coupon in the store ({found.id})"
                 ledger.refuse(session, row.id, reason, now=now)
+            elif found.usage_count > 0:  # used already (a held coupon, say): nothing to decide
+                ledger.mark_issued(session, row.id, found.id, now=now)
+                ledger.mark_used(session, row.id, None, now=now)
             elif differs := differences(found, coupon_body(spec)):
                 reason = (
                     f"the store's coupon {found.id} is not the one asked for: "
@@ -382,8 +394,8 @@ class Redeemer:
         plugin filtering it) is the coupon created all the same."""
         if row.coupon_id is not None:  # created before, not as asked: read again
             held = fetch_coupon(self.client, row.coupon_id)
-            if held is not None:
-                return held, True
+            if held is not None and (held.status in LIVE_STATUSES or held.usage_count > 0):
+                return held, True  # in the trash but used first: it was ours, and is spent
         found = fetch_coupon_by_code(self.client, row.code)
         if found is not None:
             return found, False

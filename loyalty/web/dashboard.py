@@ -317,7 +317,9 @@ def _default_redeem(config: Config, engine: Engine, store_id: int) -> Redeem:
             email="",
             tier=tier,
             points=points,
-            request_key=f"dashboard:{request_id}" if request_id else "",
+            # The customer in the key: the same form sent back for another customer (the back
+            # button keeps its id) is another redemption, not the first one's replay.
+            request_key=f"dashboard:{customer}:{request_id}" if request_id else "",
         )
         try:
             outcome = redeem_once(config, engine, store_id, asked)
