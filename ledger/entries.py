@@ -64,6 +64,8 @@ class RefHolding:
 
     points: int
     entries: int
+    #: Points its expiry entries took (>= 0): gone from whoever held them, still decided.
+    expired: int = 0
 
 
 def reconcile_key(source_ref: str, held: RefHolding | None) -> str:
@@ -136,8 +138,8 @@ def ref_holdings(session: Session, store_id: int, refs: Collection[str]) -> dict
         found = _REF_HOLDINGS.rows(
             connection, chunk, store_id=store_id, expiry=SourceKind.EXPIRY.value
         )
-        for ref, points, count in found:
-            holdings[ref] = RefHolding(points=int(points), entries=int(count))
+        for ref, points, count, expired in found:
+            holdings[ref] = RefHolding(points=int(points), entries=int(count), expired=int(expired))
     return holdings
 
 
@@ -152,6 +154,12 @@ _REF_HOLDINGS = KeyedSelect(
                 )
             ),
             func.count(),
+            -func.sum(
+                case(
+                    (PointEntry.kind == bindparam("expiry"), PointEntry.points),
+                    else_=literal_column("0"),
+                )
+            ),
         )
         .where(
             PointEntry.store_id == bindparam("store_id"),

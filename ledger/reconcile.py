@@ -9,7 +9,8 @@ whatever else that unit appends.
 
 A target may name a `previous_owner`: when the points are held by someone else (an admin moved an
 order to another customer, a guest registered), what the previous owner holds goes out and the
-owner gets the full target, as two entries at consecutive positions.
+owner gets the full target, as two entries at consecutive positions; of a reference whose points
+partly expired, only what is left moves (`_moved_after_expiry`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def _entries(
     held = target.held if target.held is not None else (holding.points if holding else 0)
     wanted = dict(target.lines or {})
     moving = target.previous_owner is not None and target.previous_owner != target.owner
+    expired = holding.expired if holding is not None and target.held is None else 0
+    if held and moving and expired:
+        return _moved_after_expiry(target, holding, held, expired)
     if held and moving:
         assert target.previous_owner is not None  # for mypy: `moving` says so
         moved_out = _entry(
@@ -100,6 +104,27 @@ def _entries(
     if not delta:
         return []
     return [_entry(target, target.owner, delta, holding, line_changes(wanted, shares))]
+
+
+def _moved_after_expiry(
+    target: Target, holding: RefHolding | None, held: int, expired: int
+) -> list[NewEntry]:
+    """A move of a reference some of whose points expired where they were: the previous owner
+    gives what it has left of them, the owner gets the target less what expired, so the
+    reference still holds its target and no expired point comes back (an expired order moved
+    to another customer took 100 points its owner no longer had, into debt, and gave the new
+    one 100 fresh points; found by a review). The product shares stay where they were earned:
+    these entries carry no lines."""
+    assert target.previous_owner is not None
+    entries: list[NewEntry] = []
+    position = holding
+    if held - expired:
+        note = target.moved_note or target.note
+        entries.append(_entry(target, target.previous_owner, expired - held, holding, (), note))
+        position = RefHolding(points=0, entries=(holding.entries if holding else 0) + 1)
+    if target.points - expired:
+        entries.append(_entry(target, target.owner, target.points - expired, position, ()))
+    return entries
 
 
 def _entry(

@@ -7,7 +7,9 @@ next after `as_of`, for the storefront's warning.
 
 Per lot (`mode = "per_lot"`):
 - every positive movement is a lot, earned on the day of the *earliest* movement of its source
-  reference, so cancelling and re-completing an old order re-awards points as old as the order;
+  reference (in the whole ledger when the caller says, `earned`: an order moved to another
+  customer keeps its age), so cancelling and re-completing an old order re-awards points as old
+  as the order;
 - a lot expires at 00:00 UTC of `earned day + days`; a lot that arrives after that day (points
   re-awarded to an order whose lot already expired) expires the day after it arrived;
 - a negative movement consumes the oldest lots first; what no lot covers is carried as debt,
@@ -21,7 +23,7 @@ Inactivity (`mode = "inactivity"`): the whole balance expires at 00:00 UTC of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -67,13 +69,11 @@ class Expiry:
         return f"expiry:{self.lot_ref}:{self.on.isoformat()}"
 
     def entry_key(self, customer_id: int) -> str:
-        """The idempotency key of its entry, unique in the store: `key` for a lot (a source's
-        lot is one customer's); the inactivity "lot" is every customer's balance, so its key
-        names the customer: `expiry:inactive:{customer}:{date}`. (Without it, two customers
-        expiring on one day had one key: the run failed, or one of them never expired.)"""
-        if self.lot_ref == INACTIVITY_REF:
-            return f"expiry:{INACTIVITY_REF}:{customer_id}:{self.on.isoformat()}"
-        return self.key
+        """The idempotency key of its entry, unique in the store: `expiry:{customer}:{lot}:{date}`.
+        A lot's reference is not one customer's (an order moved to another customer the day it
+        was earned leaves a lot of it with each), nor is the inactivity "lot"; without the
+        customer, two entries had one key: the run failed, or one of them never expired."""
+        return f"expiry:{customer_id}:{self.lot_ref}:{self.on.isoformat()}"
 
     @property
     def at(self) -> datetime:
@@ -102,24 +102,34 @@ class _State:
     debt: int = 0
 
 
-def expiries_due(movements: Sequence[Movement], rules: ExpiryRules, as_of: date) -> list[Expiry]:
-    """What expires on or before `as_of`, one entry per lot and expiry date, in time order."""
+def expiries_due(
+    movements: Sequence[Movement],
+    rules: ExpiryRules,
+    as_of: date,
+    earned: Mapping[str, date] | None = None,
+) -> list[Expiry]:
+    """What expires on or before `as_of`, one entry per lot and expiry date, in time order.
+    `earned`: each source's earliest day in the whole ledger (its lots are that old wherever
+    they are: an order moved to another customer keeps its age)."""
     if not rules.enabled:
         return []
     if rules.mode is ExpiryMode.INACTIVITY:
         return _inactivity(movements, rules, as_of)[0]
-    return _per_lot(movements, rules, as_of)[0]
+    return _per_lot(movements, rules, as_of, earned or {})[0]
 
 
 def next_expiry(
-    movements: Sequence[Movement], rules: ExpiryRules, as_of: date
+    movements: Sequence[Movement],
+    rules: ExpiryRules,
+    as_of: date,
+    earned: Mapping[str, date] | None = None,
 ) -> tuple[int, date] | None:
     """(points, day) of the next expiry after `as_of`, assuming no further movements; or None."""
     if not rules.enabled:
         return None
     if rules.mode is ExpiryMode.INACTIVITY:
         return _inactivity(movements, rules, as_of)[1]
-    return _per_lot(movements, rules, as_of)[1]
+    return _per_lot(movements, rules, as_of, earned or {})[1]
 
 
 def is_warned(upcoming: tuple[int, date] | None, rules: ExpiryRules, as_of: date) -> bool:
@@ -130,7 +140,7 @@ def is_warned(upcoming: tuple[int, date] | None, rules: ExpiryRules, as_of: date
 
 
 def _per_lot(
-    movements: Sequence[Movement], rules: ExpiryRules, as_of: date
+    movements: Sequence[Movement], rules: ExpiryRules, as_of: date, earned: Mapping[str, date]
 ) -> tuple[list[Expiry], tuple[int, date] | None]:
     state = _State(lots=[])
     first_seen: dict[str, date] = {}
@@ -142,7 +152,9 @@ def _per_lot(
         if day > as_of:
             break  # what happens after `as_of` is not known on `as_of`
         expired.extend(_expire_lots(state, until=day))
-        earned_on = first_seen.setdefault(move.source_ref, day)
+        earned_on = first_seen.setdefault(
+            move.source_ref, min(day, earned.get(move.source_ref, day))
+        )
         if move.points > 0:
             nominal = earned_on + timedelta(days=rules.days)
             expires_on = nominal if nominal > day else day + timedelta(days=1)

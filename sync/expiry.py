@@ -1,8 +1,8 @@
 """Running expiry over the ledger (`loyalty expire`, the worker's daily task, the sync once a day).
 
 Reads every entry of the store once, customer by customer in time order, lets `rules.expiry`
-decide, and appends one `expiry` entry per lot and expiry date (key `expiry:{lot}:{date}`, or
-`expiry:inactive:{customer}:{date}` for a whole balance gone inactive), so
+decide, and appends one `expiry` entry per customer, lot and expiry date (key
+`expiry:{customer}:{lot}:{date}`; the lot `inactive` for a whole balance gone inactive), so
 running it again on the same day, or replaying an older day, appends nothing. With `dry_run` it
 only reports. The next expiry of each customer (for `loyalty_points_expiring`) and the customers
 within `warn_days` of it come back too, and a real run stores every customer's next expiry
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
@@ -32,8 +32,8 @@ from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
 from ledger.models import Customer, PointEntry, SyncCursor
 from rules import notes
 from rules.expiry import (
-    INACTIVITY_REF,
     Expiry,
+    ExpiryMode,
     ExpiryRules,
     Movement,
     expiries_due,
@@ -93,6 +93,8 @@ class ExpiryRun:
     expired_points: int = 0
     appended: int = 0  # entries actually inserted (0 under a replay or a dry run)
     appended_points: int = 0  # the points those entries took (corrections giving back: less)
+    planned: int = 0  # the entries this run decided to append (a dry run's figure)
+    planned_points: int = 0  # and the points they take
     customers_seen: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -147,10 +149,11 @@ def run_expiry(
     progress.start("expire", total or _customers_with_entries(session, store_id))
     counted = 0
     pending: list[NewEntry] = []
+    earned = _earned_days(session, store_id, rules, customer_ids)
     for customer, movements in _movements_by_customer(session, store_id, customer_ids):
         run.customers_seen += 1
-        due = expiries_due(movements, rules, as_of)
-        upcoming = next_expiry(movements, rules, as_of)
+        due = expiries_due(movements, rules, as_of, earned)
+        upcoming = next_expiry(movements, rules, as_of, earned)
         upcoming_of[customer.id] = upcoming
         warned = is_warned(upcoming, rules, as_of)
         expired = sum(item.points for item in due)
@@ -195,8 +198,9 @@ def refresh_next_expiries(
         return 0
     changed = customers_with_entries_between(session, store_id, after, through)
     found: dict[int, tuple[int, date] | None] = dict.fromkeys(changed)
+    earned = _earned_days(session, store_id, rules, changed)
     for customer, movements in _movements_by_customer(session, store_id, changed):
-        found[customer.id] = next_expiry(movements, rules, as_of)
+        found[customer.id] = next_expiry(movements, rules, as_of, earned)
     save_next_expiries(session, store_id, found)
     _save_state(session, store_id, EXPIRING_CURSOR, {"entry_id": through}, now)
     return len(changed)
@@ -317,13 +321,14 @@ def _reconciled(
 
 
 def _base_key(key: str, customer_id: int) -> str:
-    """An expiry entry's key without its correction's `#n`; an inactivity expiry recorded before
-    its keys named the customer (`expiry:inactive:{date}`) in today's form."""
+    """An expiry entry's key without its correction's `#n`, in today's form: a key written
+    before keys named the customer (`expiry:{lot}:{date}`, `expiry:inactive:{date}`) is that
+    customer's. Lot references begin with a word (`order:7`), customer ids with a digit."""
     base = key.split("#", 1)[0]
-    prefix = f"expiry:{INACTIVITY_REF}:"
-    if base.startswith(prefix) and base.count(":") == 2:
-        return f"{prefix}{customer_id}:{base.removeprefix(prefix)}"
-    return base
+    rest = base.removeprefix("expiry:")
+    if rest.split(":", 1)[0].isdigit():
+        return base
+    return f"expiry:{customer_id}:{rest}"
 
 
 def _entry(customer_id: int, item: Expiry) -> NewEntry:
@@ -348,11 +353,48 @@ def _flush(
     dry_run: bool,
 ) -> None:
     batch, pending[:] = list(pending), []
+    run.planned += len(batch)
+    run.planned_points -= sum(entry.points for entry in batch)
     if dry_run or not batch:
         return
     inserted = append_entries(session, store_id, batch, now=now)
     run.appended += len(inserted)
     run.appended_points -= sum(entry.points for entry in inserted)
+
+
+def _earned_days(
+    session: Session, store_id: int, rules: ExpiryRules, customer_ids: Sequence[int] | None
+) -> dict[str, date]:
+    """Each source's earliest day in the ledger, whoever holds it (per lot only), for the
+    sources of `customer_ids` (all when None): a lot is as old as its source, so an order moved
+    to another customer keeps its age (its points expired 30 days after the move)."""
+    if rules.mode is not ExpiryMode.PER_LOT:
+        return {}
+    skipped = [SourceKind.EXPIRY.value, *_OUTSIDE_BALANCE]
+    base = (
+        select(PointEntry.source_ref, func.min(PointEntry.occurred_at))
+        .where(PointEntry.store_id == store_id, PointEntry.kind.not_in(skipped))
+        .group_by(PointEntry.source_ref)
+    )
+    queries = (
+        [base]
+        if customer_ids is None
+        else [
+            base.where(
+                PointEntry.source_ref.in_(
+                    select(PointEntry.source_ref).where(
+                        PointEntry.store_id == store_id, PointEntry.customer_id.in_(chunk)
+                    )
+                )
+            )
+            for chunk in chunks(customer_ids)
+        ]
+    )
+    earned: dict[str, date] = {}
+    for query in queries:
+        for ref, first in session.execute(query):
+            earned[ref] = first.astimezone(UTC).date()
+    return earned
 
 
 def _customers_with_entries(session: Session, store_id: int) -> int:

@@ -28,11 +28,11 @@ def expire_points(ctx: SyncContext) -> None:
     if run is None:
         return
     # a dry run appends nothing: it counts what it would append, as the sources do
-    entries = sum(c.entries for c in run.customers) if ctx.dry_run else run.appended
+    entries = run.planned if ctx.dry_run else run.appended
     counts = ctx.counts("expiry")
     counts.seen += run.customers_seen
     counts.entries += entries
-    taken = run.expired_points if ctx.dry_run else run.appended_points
+    taken = run.planned_points if ctx.dry_run else run.appended_points
     counts.net_points -= taken
     ctx.summary.entries_appended += entries
     ctx.summary.net_points -= taken

@@ -96,11 +96,11 @@ def expired_entries(engine: Engine) -> list[tuple[str, int]]:
 # next day. Alice earned 100 points 40 days ago and 50 points 5 days ago.
 EXPECTED = {
     ExpiryMode.PER_LOT: {
-        "first_expired": [(f"expiry:order:{{a1}}:{day(-10)}", -100)],
+        "first_expired": [(f"expiry:{{alice}}:order:{{a1}}:{day(-10)}", -100)],
         "alice": ("50", f'{{"points": 50, "date": "{day(25)}"}}'),
     },
     ExpiryMode.INACTIVITY: {  # 30 quiet days after her first order: all of it expired
-        "first_expired": [(f"expiry:inactive:{{alice}}:{day(-10)}", -100)],
+        "first_expired": [(f"expiry:{{alice}}:inactive:{day(-10)}", -100)],
         "alice": ("50", f'{{"points": 50, "date": "{day(25)}"}}'),
     },
 }
@@ -143,8 +143,8 @@ def test_the_sync_expires_once_per_store_day_exactly_at_the_boundary_and_writes_
     next_day = sync(config)
     replay = sync(config)
 
-    lot = f"inactive:{ledger_id(engine, bob)}" if mode is ExpiryMode.INACTIVITY else f"order:{b1}"
-    bob_expired = [(f"expiry:{lot}:{day(1)}", -40)]
+    lot = "inactive" if mode is ExpiryMode.INACTIVITY else f"order:{b1}"
+    bob_expired = [(f"expiry:{ledger_id(engine, bob)}:{lot}:{day(1)}", -40)]
     assert expired_entries(engine) == sorted(first_expired + bob_expired)
     assert (meta(store, bob, "loyalty_points"), meta(store, bob, KEY)) == ("0", "")
     assert (meta(store, alice, "loyalty_points"), meta(store, alice, KEY)) == expected["alice"]
@@ -183,6 +183,6 @@ def test_cancelling_and_re_completing_an_old_order_does_not_refresh_its_points(
     sync(config)
     assert meta(store, alice, "loyalty_points") == meta(store, bob, "loyalty_points") == "0"
     assert expired_entries(engine_for()) == [
-        (f"expiry:order:{old}:{day(1)}", -100),
-        (f"expiry:order:{untouched}:{day(1)}", -100),
+        (f"expiry:{ledger_id(engine_for(), alice)}:order:{old}:{day(1)}", -100),
+        (f"expiry:{ledger_id(engine_for(), bob)}:order:{untouched}:{day(1)}", -100),
     ]

@@ -256,7 +256,7 @@ def test_ref_holdings_leave_expiry_out_of_the_points_but_count_its_entries(
     ]
     append_entries(session, store.id, batch, now=NOW)
 
-    assert ref_holdings(session, store.id, ["order:1"]) == {"order:1": RefHolding(100, 2)}
+    assert ref_holdings(session, store.id, ["order:1"]) == {"order:1": RefHolding(100, 2, 100)}
 
 
 def test_ref_holdings_answers_for_more_refs_than_one_query_takes(

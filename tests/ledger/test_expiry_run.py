@@ -82,13 +82,13 @@ def test_a_lot_expires_exactly_at_its_utc_day_and_a_replay_appends_nothing(
     assert (on_day.expired_points, on_day.appended) == (0, 0)  # order:1 was spent first
     next_day = run_expiry(session, store.id, PER_LOT, as_of=date(2025, 2, 1), now=NOW)
     assert (next_day.expired_points, next_day.appended) == (30, 1)
-    assert expiry_keys(session, store) == [("expiry:order:2:2025-02-01", -30)]
+    assert expiry_keys(session, store) == [(f"expiry:{alice.id}:order:2:2025-02-01", -30)]
     assert balance(session, alice) == 0
 
     replay = run_expiry(session, store.id, PER_LOT, as_of=date(2025, 2, 1), now=NOW)
     later = run_expiry(session, store.id, PER_LOT, as_of=date(2025, 5, 1), now=NOW)
     assert (replay.appended, later.appended, later.expired_points) == (0, 0, 30)
-    assert expiry_keys(session, store) == [("expiry:order:2:2025-02-01", -30)]
+    assert expiry_keys(session, store) == [(f"expiry:{alice.id}:order:2:2025-02-01", -30)]
     assert verify_balances(session, store.id) == []
     # the reports' rollup sees the expiry entries (these purchases carry no product lines)
     assert [d for d in verify_rollups(session, store.id) if d.table == "point_rollups"] == []
@@ -129,7 +129,7 @@ def test_inactivity_expires_the_whole_balance_after_days_without_activity(
 
     run = run_expiry(session, store.id, INACTIVE, as_of=date(2025, 2, 19), now=NOW)
 
-    assert expiry_keys(session, store) == [(f"expiry:inactive:{alice.id}:2025-02-19", -60)]
+    assert expiry_keys(session, store) == [(f"expiry:{alice.id}:inactive:2025-02-19", -60)]
     assert (run.expired_points, balance(session, alice), balance(session, bob)) == (60, 0, 70)
     assert run_expiry(session, store.id, INACTIVE, as_of=date(2025, 2, 19), now=NOW).appended == 0
 
@@ -164,8 +164,8 @@ def test_an_inactivity_expiry_recorded_under_its_old_key_is_not_expired_again(
 
     assert run.appended == 1
     assert expiry_keys(session, store) == [
+        (f"expiry:{bob.id}:inactive:2025-01-31", -70),
         ("expiry:inactive:2025-01-31", -100),
-        (f"expiry:inactive:{bob.id}:2025-01-31", -70),
     ]
     assert balance(session, alice) == balance(session, bob) == 0
 
@@ -272,8 +272,8 @@ def test_an_entry_dated_before_an_expiry_that_already_ran_corrects_it(
     replay = run_expiry(session, store.id, PER_LOT, as_of=date(2025, 1, 31), now=NOW)
 
     assert expiry_keys(session, store) == [
-        ("expiry:order:1:2025-01-31", -100),
-        ("expiry:order:1:2025-01-31#2", 100),
+        (f"expiry:{alice.id}:order:1:2025-01-31", -100),
+        (f"expiry:{alice.id}:order:1:2025-01-31#2", 100),
     ]
     assert (again.appended, again.appended_points, replay.appended) == (1, -100, 0)
     assert balance(session, alice) == 0
@@ -291,8 +291,23 @@ def test_a_shorter_expiry_does_not_expire_a_lot_twice(
     run_expiry(session, store.id, PER_LOT, as_of=date(2025, 3, 15), now=NOW)
 
     assert sorted(expiry_keys(session, store)) == [
-        ("expiry:order:1:2025-01-31", -100),
-        ("expiry:order:1:2025-03-02", -100),
-        ("expiry:order:1:2025-03-02#2", 100),
+        (f"expiry:{alice.id}:order:1:2025-01-31", -100),
+        (f"expiry:{alice.id}:order:1:2025-03-02", -100),
+        (f"expiry:{alice.id}:order:1:2025-03-02#2", 100),
     ]
+    assert balance(session, alice) == 0
+
+
+def test_a_lot_expiry_recorded_under_its_old_key_is_not_expired_again(
+    session: Session, store: Store, alice: Customer
+) -> None:
+    """Keys name the customer now (`expiry:{customer}:{lot}:{date}`); a ledger written before
+    holds `expiry:{lot}:{date}`, which is read as the customer's: nothing expires twice."""
+    put(session, store, alice, (100, P, "order:1", "order:1#1", "2025-01-01T10:00"))
+    old = (-100, SourceKind.EXPIRY, "order:1", "expiry:order:1:2025-01-31", "2025-01-31T00:00")
+    put(session, store, alice, old)
+
+    run = run_expiry(session, store.id, PER_LOT, as_of=date(2025, 2, 1), now=NOW)
+
+    assert (run.expired_points, run.appended) == (100, 0)
     assert balance(session, alice) == 0
