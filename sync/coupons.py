@@ -136,9 +136,14 @@ def differences(coupon: StoreCoupon, asked: Mapping[str, Any]) -> list[str]:
             continue
         got = coupon.fields.get(name, _ABSENT)
         if _comparable(name, got) != _comparable(name, wanted):
-            shown = "none" if got is _ABSENT else json.dumps(got, default=str)
-            found.append(f"{name} {shown} (asked: {json.dumps(wanted, default=str)})")
+            found.append(f"{name} {_shown(got)} (asked: {_shown(wanted)})")
     return found
+
+
+def _shown(value: Any) -> str:
+    if value is _ABSENT:
+        return "none"
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 _ABSENT = object()

@@ -367,9 +367,7 @@ class Redeemer:
             now = self.now()
             if isinstance(found, str):
                 ledger.refuse(session, row.id, found, now=now)
-            elif not created and found.redemption_id not in (None, str(row.id)):
-                # Its code, drawn at random, on a coupon whose meta names another redemption.
-                # Without the meta (a plugin filtering it) the coupon of this code is ours.
+            elif not created and not _ours(found, row, coupon_body(spec)):
                 reason = f"the code {row.code} belongs to another coupon in the store ({found.id})"
                 ledger.refuse(session, row.id, reason, now=now)
             elif found.usage_count > 0:  # used already (a held coupon, say): nothing to decide
@@ -467,6 +465,16 @@ class Redeemer:
 
     def _claim_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.claim_seconds)
+
+
+def _ours(found: StoreCoupon, row: Redemption, asked: Mapping[str, Any]) -> bool:
+    """Whether a coupon found by this redemption's code is its own: its meta names it, or, with
+    no meta (a plugin filtering it from answers), it is the coupon asked for in every field (its
+    code drawn at random, its email, its limits). A shop's own coupon of that code, without the
+    meta and made otherwise, is another's; so is one whose meta names another redemption."""
+    if found.redemption_id is not None:
+        return found.redemption_id == str(row.id)
+    return not differences(found, asked)
 
 
 def _same_request(existing: Redemption, asked: Mapping[str, Any]) -> bool:

@@ -281,7 +281,8 @@ def test_redemptions_cancel_refuses_while_the_store_has_the_coupon(
 
     [coupon] = ours(store, pending.redemption_id)
     assert code == 1
-    assert f"the store has coupon {coupon['id']}" in err
+    assert f"coupon {coupon['id']} ({coupon['code']}) of redemption {pending.redemption_id}" in err
+    assert "is in the store" in err
     with session_scope(engine) as session:
         row = session.get(Redemption, pending.redemption_id)
         assert row is not None

@@ -27,7 +27,7 @@ from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync import redemptions as service
 from sync.client import StoreClient
-from sync.coupons import REDEMPTION_META_KEY
+from sync.coupons import REDEMPTION_META_KEY, CouponSpec, coupon_body
 from sync.redemptions import Redeemer, RedemptionRefused, RedemptionSettings, Request
 
 D = Decimal
@@ -318,13 +318,19 @@ def test_code_already_exists_is_resolved_by_looking_the_code_up_again(
 
 
 def _body_of_pending(engine: Engine) -> dict[str, Any]:
+    """The coupon the pending redemption's own POST would create."""
     with session_scope(engine) as session:
         row = session.execute(select(Redemption)).scalar_one()
-        return {
-            "discount_type": "fixed_cart",
-            "amount": row.amount,
-            "meta_data": [{"key": REDEMPTION_META_KEY, "value": str(row.id)}],
-        }
+        spec = CouponSpec(
+            redemption_id=row.id,
+            code=row.code,
+            amount=Decimal(row.amount),
+            email=row.email,
+            expires_at=row.expires_at,
+            individual_use=False,
+            description="",
+        )
+        return coupon_body(spec)
 
 
 # --- kill at each step: tests/e2e/test_redemption_kill.py (a real process, SIGKILLed) -----------
