@@ -28,7 +28,7 @@ from sandbox.store import SandboxStore
 from sync import redemptions as service
 from sync.client import StoreClient
 from sync.coupons import REDEMPTION_META_KEY, CouponSpec, coupon_body
-from sync.redemptions import Redeemer, RedemptionRefused, RedemptionSettings, Request
+from sync.redemptions import Outcome, Redeemer, RedemptionRefused, RedemptionSettings, Request
 
 D = Decimal
 TIERS = RedemptionRules(
@@ -90,6 +90,23 @@ def redeemer(
         store_id,
         RedemptionSettings(config.redemption, claim_seconds=claim_seconds),
         now=(lambda: at) if at is not None else service_now,
+    )
+
+
+def answer_lost(
+    config: Config, engine: Engine, store_id: int, wc_id: int, *, claim_seconds: float = 600
+) -> Outcome:
+    """A 10-off redemption whose POST created the coupon and whose answer was lost: pending,
+    with the coupon live in the store."""
+    real = make_client(config.require_store())
+
+    def created_then_lost(endpoint: str, data: Any) -> Any:
+        real.post(endpoint, data)
+        raise StoreUnavailable("POST /wp-json/wc/v3/coupons: no complete answer within 10s")
+
+    client = FlakyClient(real, post=created_then_lost)
+    return redeemer(config, engine, store_id, client=client, claim_seconds=claim_seconds).redeem(
+        Request(wc_id, EMAIL, tier="10-off")
     )
 
 

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, func, select
 from ledger.models import Redemption
 from ledger.session import session_scope
 from loyalty.config import Config
-from loyalty.errors import StoreUnavailable
 from loyalty.sync_settings import make_client
 from sandbox.store import SandboxStore
 from sync.redemptions import RedemptionRefused, Request
@@ -23,6 +22,7 @@ from tests.e2e.test_redemption import (  # noqa: F401
     TIERS,
     FlakyClient,
     alice,
+    answer_lost,
     give,
     ours,
     redeemer,
@@ -102,14 +102,7 @@ def test_lookup_answer_without_meta_after_a_lost_post_answer_keeps_the_points(
     redemption ("belongs to another coupon"): 1000 points back, the coupon live."""
     store_id = give(tiered, ledger_engine, alice, 1000)
     real = make_client(tiered.require_store())
-
-    def post_then_time_out(endpoint: str, data: Any) -> Any:
-        real.post(endpoint, data)
-        raise StoreUnavailable("POST /wp-json/wc/v3/coupons: no complete answer within 10s")
-
-    first = redeemer(
-        tiered, ledger_engine, store_id, client=FlakyClient(real, post=post_then_time_out)
-    ).redeem(Request(alice, EMAIL, tier="10-off"))
+    first = answer_lost(tiered, ledger_engine, store_id, alice)
     assert first.status == "pending"
 
     def get_without_meta(endpoint: str, params: Any = None) -> Any:
@@ -192,15 +185,7 @@ def test_a_cancelled_redemptions_trashed_coupon_restored_and_used_takes_the_poin
     coupon is followed for `deleted` redemptions (03512ad) but not for a cancelled one
     (`refused` is not in `_FOLLOWED`): a 10.00 discount with the 1000 points returned."""
     store_id = give(tiered, ledger_engine, alice, 1000)
-    real = make_client(tiered.require_store())
-
-    def post_then_time_out(endpoint: str, data: Any) -> Any:
-        real.post(endpoint, data)
-        raise StoreUnavailable("POST coupons: no complete answer within 10s")
-
-    first = redeemer(
-        tiered, ledger_engine, store_id, client=FlakyClient(real, post=post_then_time_out)
-    ).redeem(Request(alice, EMAIL, tier="10-off"))
+    first = answer_lost(tiered, ledger_engine, store_id, alice)
     [coupon] = live_coupons(store, first.redemption_id)
     store.delete_coupon(coupon["id"], force=False)
     cancelled = redeemer(tiered, ledger_engine, store_id).cancel(first.redemption_id)

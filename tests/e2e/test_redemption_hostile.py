@@ -17,7 +17,6 @@ from sqlalchemy import Engine, select
 from ledger.models import Balance
 from ledger.session import session_scope
 from loyalty.config import Config
-from loyalty.errors import StoreUnavailable
 from loyalty.sync_settings import make_client
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
@@ -27,6 +26,7 @@ from tests.e2e.test_redemption import (  # noqa: F401 # fixtures and helpers
     TIERS,
     FlakyClient,
     alice,
+    answer_lost,
     consistent,
     give,
     ours,
@@ -124,14 +124,7 @@ def test_a_lookup_answer_of_the_wrong_type_after_a_lost_post_answer_returns_the_
     redemption pending (with an error naming the field), never refuses it."""
     store_id = give(tiered, ledger_engine, alice, 1000)
     real = make_client(tiered.require_store())
-
-    def post_then_time_out(endpoint: str, data: Any) -> Any:
-        real.post(endpoint, data)
-        raise StoreUnavailable("POST /wp-json/wc/v3/coupons: no complete answer within 10s")
-
-    first = redeemer(
-        tiered, ledger_engine, store_id, client=FlakyClient(real, post=post_then_time_out)
-    ).redeem(Request(alice, EMAIL, tier="10-off"))
+    first = answer_lost(tiered, ledger_engine, store_id, alice)
     assert first.status == "pending"
 
     def get_with_string_ids(endpoint: str, params: Any = None) -> Any:
