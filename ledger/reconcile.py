@@ -84,7 +84,7 @@ def _entries(
     moving = target.previous_owner is not None and target.previous_owner != target.owner
     expired = holding.expired if holding is not None and target.held is None else 0
     if held and moving and expired:
-        return _moved_after_expiry(target, holding, held, expired)
+        return _moved_after_expiry(target, holding, held, expired, shares)
     if held and moving:
         assert target.previous_owner is not None  # for mypy: `moving` says so
         moved_out = _entry(
@@ -107,24 +107,44 @@ def _entries(
 
 
 def _moved_after_expiry(
-    target: Target, holding: RefHolding | None, held: int, expired: int
+    target: Target,
+    holding: RefHolding | None,
+    held: int,
+    expired: int,
+    shares: dict[tuple[int, int], int],
 ) -> list[NewEntry]:
     """A move of a reference some of whose points expired where they were: the previous owner
     gives what it has left of them, the owner gets the target less what expired, so the
     reference still holds its target and no expired point comes back (an expired order moved
     to another customer took 100 points its owner no longer had, into debt, and gave the new
-    one 100 fresh points; found by a review). The product shares stay where they were earned:
-    these entries carry no lines."""
+    one 100 fresh points; found by a review). Each entry's lines are the reference's shares
+    (and the target's) in proportion to what it moves, so per-product figures still add up."""
     assert target.previous_owner is not None
     entries: list[NewEntry] = []
     position = holding
-    if held - expired:
+    leaving = held - expired
+    if leaving:
+        out = line_changes({}, _scaled(shares, leaving))
         note = target.moved_note or target.note
-        entries.append(_entry(target, target.previous_owner, expired - held, holding, (), note))
+        entries.append(_entry(target, target.previous_owner, -leaving, holding, out, note))
         position = RefHolding(points=0, entries=(holding.entries if holding else 0) + 1)
-    if target.points - expired:
-        entries.append(_entry(target, target.owner, target.points - expired, position, ()))
+    arriving = target.points - expired
+    if arriving:
+        into = line_changes(_scaled(dict(target.lines or {}), arriving), {})
+        entries.append(_entry(target, target.owner, arriving, position, into))
     return entries
+
+
+def _scaled(shares: dict[tuple[int, int], int], total: int) -> dict[tuple[int, int], int]:
+    """`shares` in proportion, adding up to `total` exactly (the rounding on the largest share);
+    all on no product (0, 0) when there are none to follow."""
+    whole = sum(shares.values())
+    if not shares or not whole:
+        return {(0, 0): total} if total else {}
+    scaled = {key: value * total // whole for key, value in shares.items()}
+    largest = max(shares, key=lambda key: (abs(shares[key]), key))
+    scaled[largest] += total - sum(scaled.values())
+    return {key: value for key, value in scaled.items() if value}
 
 
 def _entry(

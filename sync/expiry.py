@@ -328,6 +328,10 @@ def _base_key(key: str, customer_id: int) -> str:
     rest = base.removeprefix("expiry:")
     if rest.split(":", 1)[0].isdigit():
         return base
+    lot, _, day = rest.rpartition(":")
+    head, _, owner = lot.partition(":")
+    if head == "inactive" and owner.isdigit():  # `expiry:inactive:{customer}:{date}`, briefly
+        return f"expiry:{owner}:inactive:{day}"
     return f"expiry:{customer_id}:{rest}"
 
 

@@ -1,0 +1,230 @@
+"""Expiry and orders moved between customers, after a third review (4 Dec): an inactivity key of
+the briefly used form `expiry:inactive:{customer}:{date}` is read as today's; a partly expired order
+moved keeps its entries' lines adding up (`loyalty verify`). Two defects the review found are kept
+here as strict expected failures, until per-owner expiry of a moved order is built: a later
+reduction of an expired order that moved is charged to its new owner, and an order moved away and
+back with an expiry between leaves its first owner in debt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from ledger.balances import verify_balances
+from ledger.customers import account_customer, get_or_create_store
+from ledger.debt import debt_state
+from ledger.entries import NewEntry, append_entries
+from ledger.kinds import SourceKind
+from ledger.models import Customer, PointEntry
+from ledger.rollup_checks import verify_rollups
+from ledger.session import session_scope
+from loyalty.config import Config
+from rules.expiry import ExpiryMode, ExpiryRules
+from sandbox.store import SandboxStore
+from sync.expiry import run_expiry
+from tests.e2e.test_expiry_reconcile import completed_order, dump, gift_shop
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+INACTIVE = ExpiryRules(enabled=True, mode=ExpiryMode.INACTIVITY, days=30)
+PER_LOT = ExpiryRules(enabled=True, mode=ExpiryMode.PER_LOT, days=30)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _keys(session: Session, store_id: int) -> list[tuple[str, int]]:
+    return [
+        (k, p)
+        for k, p in session.execute(
+            select(PointEntry.idempotency_key, PointEntry.points)
+            .where(PointEntry.store_id == store_id, PointEntry.kind == SourceKind.EXPIRY)
+            .order_by(PointEntry.id)
+        )
+    ]
+
+
+def test_inactivity_expiry_written_by_the_previous_release_is_corrected_on_upgrade(
+    session: Session,
+) -> None:
+    """The release before 91f38de keyed an inactivity expiry `expiry:inactive:{customer}:{date}`
+    (README said so). `_base_key` now reads it as `expiry:{customer}:inactive:{customer}:{date}`,
+    a key nothing wants: the first run after the upgrade gives the expiry back (a correction)
+    and expires it again under the new key. Nothing should be appended: it already expired."""
+    store = get_or_create_store(session, "https://shop.example.com")
+    alice = account_customer(session, store.id, 7, "alice@example.com")
+    append_entries(
+        session,
+        store.id,
+        [
+            NewEntry(
+                alice.id, 100, SourceKind.PURCHASE, "order:1", "order:1#1", at("2025-01-01T10:00")
+            ),
+            # what the previous release appended on 2025-01-31
+            NewEntry(
+                alice.id,
+                -100,
+                SourceKind.EXPIRY,
+                "inactive",
+                f"expiry:inactive:{alice.id}:2025-01-31",
+                at("2025-01-31T00:00"),
+            ),
+        ],
+        now=NOW,
+    )
+    before = _keys(session, store.id)
+
+    run = run_expiry(session, store.id, INACTIVE, as_of=date(2025, 2, 10), now=NOW)
+
+    assert verify_balances(session) == []
+    assert (run.appended, _keys(session, store.id)) == (0, before)
+
+
+# --- moves of expired orders ------------------------------------------------------------------
+
+
+BOB = "bob@example.com"
+
+
+@pytest.fixture
+def store() -> SandboxStore:
+    shop = gift_shop()
+    shop.register_customer(email=BOB)
+    return shop
+
+
+def balance_of(engine: Engine, wc_id: int) -> tuple[int, int]:
+    """(balance, recorded debt: taken from the customer's future points)."""
+    with session_scope(engine) as session:
+        cid = session.execute(select(Customer.id).where(Customer.wc_id == wc_id)).scalar_one()
+        state = debt_state(session, cid)
+        return state.balance, state.recorded
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: a moved order's expired points are not tracked per owner (stop 27 note)",
+)
+def test_an_expired_order_moved_and_cancelled_charges_the_new_owner_for_the_old_ones_expiry(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """Alice's order earned 100 points 40 days ago; with 30-day expiry they expired at alice.
+    The shop manager moves the order to Bob and cancels it (one edit, or two between syncs).
+    Bob never received a point of it, yet `_moved_after_expiry` gives him
+    `target - expired` = 0 - 100 = -100: Bob owes 100 points that expired on Alice."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    order_id = completed_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=40))
+    engine = engine_for()
+    sync(cfg)
+    bob = store.customer_id_by_email(BOB)
+    store.update_order(order_id, {"customer_id": bob})
+    store.set_order_status(order_id, "cancelled")
+    sync(cfg)
+
+    assert balance_of(engine, bob) == (0, 0), dump(engine)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: a moved order's expired points are not tracked per owner (stop 27 note)",
+)
+def test_an_expired_order_moved_then_refunded_charges_the_new_owner(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """As above, but the refund comes a sync after the move: the move appends nothing (all
+    expired), the order is now Bob's, and the refund revokes `target - held` = -100 from Bob,
+    who never held any of its points (before 91f38de the move gave him 100 first)."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    order_id = completed_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=40))
+    engine = engine_for()
+    sync(cfg)
+    bob = store.customer_id_by_email(BOB)
+    store.update_order(order_id, {"customer_id": bob})
+    sync(cfg)
+    store.refund_order(order_id)
+    sync(cfg)
+
+    assert balance_of(engine, bob) == (0, 0), dump(engine)
+
+
+def spend(engine: Engine, config: Config, wc_id: int, points: int, when: datetime) -> None:
+    """An admin adjustment of -points on the customer, dated `when` (uses the oldest lot)."""
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, config.require_store().key).id
+        cid = session.execute(select(Customer.id).where(Customer.wc_id == wc_id)).scalar_one()
+        append_entries(
+            session,
+            store_id,
+            [NewEntry(cid, -points, SourceKind.ADJUSTMENT, "adjust:1", "adjust:1", when)],
+            now=datetime.now(UTC),
+        )
+
+
+def test_a_partly_expired_order_moved_leaves_purchase_entries_without_lines(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """Alice's order X earned 100 points 40 days ago; 35 days ago she spent 50 of them (an
+    adjustment here; a redemption alike). With 30-day expiry the other 50 expired. Today X is
+    moved to Bob: `_moved_after_expiry` appends alice -50 and bob +50 `order:X` as purchase
+    entries with no lines, so `loyalty verify` (every purchase entry's lines add up to its
+    points: `verify_rollups`) fails, and the per-product reports keep X's points on alice."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    now = datetime.now(UTC).replace(microsecond=0)
+    x = completed_order(store, now - timedelta(days=40))
+    engine = engine_for()
+    sync(cfg)
+    spend(
+        engine,
+        config,
+        store.customer_id_by_email("alice@example.com"),
+        50,
+        now - timedelta(days=35),
+    )
+    sync(cfg)  # the expiry is corrected: 50 expired
+    store.update_order(x, {"customer_id": store.customer_id_by_email(BOB)})
+    sync(cfg)
+
+    with session_scope(engine) as session:
+        found = (verify_balances(session), verify_rollups(session))
+    assert found == ([], []), dump(engine)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: a moved order's expired points are not tracked per owner (stop 27 note)",
+)
+def test_an_order_moved_away_and_back_with_an_expiry_between_leaves_its_first_owner_in_debt(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """Alice's order X earned 100 points 40 days ago; 35 days ago she spent 30 of them, the other
+    70 expired. README: an expired order moved to another customer "moves only what is left of
+    them: nothing comes back to the new owner, and the old one is not taken below what it had".
+    Nothing is left, yet the move to Bob takes `held - expired` = 30 from alice (into debt) and
+    gives Bob 30 (earned 40 days ago: they expire the next day). The next day they expire on Bob
+    (`expired` is now 100 across both), and the order is moved back to alice: nothing moves.
+    Alice, who spent 30 of her own points, owes 30 for good; without Bob's expiry in between
+    the move back gives them back."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    now = datetime.now(UTC).replace(microsecond=0)
+    alice = store.customer_id_by_email("alice@example.com")
+    bob = store.customer_id_by_email(BOB)
+    x = completed_order(store, now - timedelta(days=40))
+    engine = engine_for()
+    sync(cfg)
+    spend(engine, config, alice, 30, now - timedelta(days=35))
+    sync(cfg)  # 70 expired
+    store.update_order(x, {"customer_id": bob})
+    sync(cfg)
+    tomorrow = now + timedelta(days=1)
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, config.require_store().key).id
+        run_expiry(session, store_id, cfg.expiry, as_of=tomorrow.date(), now=tomorrow)
+    store.update_order(x, {"customer_id": alice})
+    sync(cfg)
+
+    assert (balance_of(engine, alice), balance_of(engine, bob)) == ((0, 0), (0, 0)), dump(engine)
