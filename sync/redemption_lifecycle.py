@@ -29,7 +29,8 @@ from ledger.batches import IN_BATCH, chunks
 from ledger.models import Redemption
 from rules.redemption import has_code_shape
 from sync.client import StoreClient
-from sync.coupons import LIVE_STATUSES, StoreCoupon, read_coupon
+from sync.coupons import LIVE_STATUSES, StoreCoupon, fetch_coupon, read_coupon
+from sync.errors import StoreError
 from sync.quarantine import Quarantine, parse_page, valid_id
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
@@ -105,13 +106,25 @@ def track_redemptions(
         batch = issued[start : start + client.per_page]
         items = client.get_by_ids("coupons", [coupon_id for _, coupon_id, _ in batch], _BY_ID)
         parsed, rejected = parse_page(SOURCE, items, read_coupon)
-        found = {coupon.id: coupon for coupon, _ in parsed if coupon.status in LIVE_STATUSES}
+        found = {coupon.id: coupon for coupon, _ in parsed}
         unreadable = {valid_id(item.raw) for item in rejected}
         # An item without a usable id may be any of the coupons asked for: none missing from
         # this answer is taken for deleted (a coupon answered with `"id": "44"` gave its points
         # back while live and used).
         blind = None in unreadable
         answered = {coupon.id for coupon, _ in parsed}
+        # `include=` leaves out the trash: each coupon missing is asked for by id, where the
+        # trash answers (used before it was trashed, it stays used) and 404 means deleted.
+        for _, coupon_id, _ in batch if not blind else ():
+            if coupon_id not in answered and coupon_id not in unreadable:
+                try:
+                    gone = fetch_coupon(client, coupon_id)
+                except StoreError:
+                    unreadable.add(coupon_id)  # asked again next time
+                    continue
+                if gone is not None:
+                    found[coupon_id] = gone
+                answered.add(coupon_id)
         with unit_of_work() as session:
             quarantine.add(session, rejected, now=now)
             quarantine.release(session, SOURCE, [str(coupon.id) for coupon, _ in parsed], now=now)
@@ -119,9 +132,9 @@ def track_redemptions(
                 coupon = found.get(coupon_id)
                 if coupon_id in unreadable or (blind and coupon_id not in answered):
                     counts.quarantined += 1  # neither used nor gone: left as it is, quarantined
-                elif coupon is not None and coupon.usage_count > 0:
+                elif coupon is not None and coupon.usage_count > 0:  # in the trash too
                     counts.used += ledger.mark_used(session, redemption_id, None, now=now)
-                elif coupon is None:
+                elif coupon is None or coupon.status not in LIVE_STATUSES:
                     counts.deleted += ledger.close_unused(
                         session, redemption_id, ledger.DELETED, return_points, now=now
                     )

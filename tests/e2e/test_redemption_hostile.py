@@ -581,3 +581,25 @@ def test_a_coupon_held_for_its_amount_is_issued_once_corrected_and_never_made_tw
     assert len(ours(store, outcome.redemption_id)) == 1
     assert points_taken(ledger_engine, outcome.redemption_id) == 1000
     consistent(ledger_engine)
+
+
+def test_a_coupon_used_and_then_trashed_stays_used(
+    tiered: Config,
+    ledger_engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+) -> None:
+    """A coupon used at checkout and then moved to the trash was read as deleted, and its 1000
+    points came back: only a live coupon's use was counted."""
+    outcome = _issue_now(tiered, ledger_engine, alice)
+    store.place_order(
+        customer_id=alice, items=[(coffee, 1)], status="pending", coupon_code=outcome.code
+    )
+    coupon_id = redemption(ledger_engine, outcome.redemption_id).coupon_id
+    store.delete_coupon(coupon_id, force=False)
+
+    _track(tiered, ledger_engine, make_client(tiered.require_store()), now())
+
+    assert redemption(ledger_engine, outcome.redemption_id).status == "used"
+    assert points_taken(ledger_engine, outcome.redemption_id) == 1000
