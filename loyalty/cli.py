@@ -201,7 +201,9 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         "list redemptions (or only the unfinished ones)",
         "List the store's redemptions, newest first: status (pending, issued, used, refused,"
         " expired, deleted), customer, points, amount, code. Pending ones are finished by the"
-        " next `loyalty sync`.",
+        " next `loyalty sync`; the note says why one is still pending (the store unreachable,"
+        " or its coupon not the one asked for). `--cancel ID` ends one the store will never"
+        " finish, returning its points, when the store has no coupon for it.",
         "loyalty redemptions --pending\n  loyalty redemptions --json\n"
         "  loyalty redemptions --cancel 17",
     ),
