@@ -476,18 +476,17 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
 
 
 def _customer_id(text: str) -> int:
-    value = _integer(text)
-    if not 1 <= value <= MAX_BIGINT:
-        raise argparse.ArgumentTypeError(
-            f"expected a WooCommerce customer id from 1 to {MAX_BIGINT}, got {text}"
-        )
-    return value
+    return _ranged_id(text, "a WooCommerce customer id")
 
 
 def _positive_id(text: str) -> int:
+    return _ranged_id(text, "an id")
+
+
+def _ranged_id(text: str, what: str) -> int:
     value = _integer(text)
     if not 1 <= value <= MAX_BIGINT:
-        raise argparse.ArgumentTypeError(f"expected an id from 1 to {MAX_BIGINT}, got {text}")
+        raise argparse.ArgumentTypeError(f"expected {what} from 1 to {MAX_BIGINT}, got {text}")
     return value
 
 

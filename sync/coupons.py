@@ -57,8 +57,6 @@ class StoreCoupon:
     redemption_id: str | None
     usage_count: int
     status: str
-    amount: str | None = None  # as the store wrote it ("10.00"); None when it sent none
-    discount_type: str | None = None
     #: Whether the answer said when the coupon expires (`date_expires_gmt`), and when: None for
     #: never (the shop manager took the expiry off).
     names_expiry: bool = False
@@ -182,9 +180,6 @@ def read_coupon(item: Any) -> StoreCoupon:
         raise InvalidSourceData(
             f"coupon {coupon_id}: status {status!r} is not text", field="status"
         )
-    amount, kind = item.get("amount"), item.get("discount_type")
-    if isinstance(amount, int | float) and not isinstance(amount, bool):  # a number, not text
-        amount = str(amount)
     names_expiry = "date_expires_gmt" in item
     expires = item.get("date_expires_gmt")
     return StoreCoupon(
@@ -193,8 +188,6 @@ def read_coupon(item: Any) -> StoreCoupon:
         redemption_id=_meta_value(item.get("meta_data"), REDEMPTION_META_KEY),
         usage_count=usage,
         status=status,
-        amount=amount if isinstance(amount, str) else None,
-        discount_type=kind if isinstance(kind, str) else None,
         names_expiry=names_expiry,
         fields=item,
         expires_at=None if expires is None else gmt_at(item, "date_expires_gmt", "coupon"),

@@ -387,9 +387,9 @@ class Redeemer:
 
     def _find_or_post(self, row: Redemption, spec: CouponSpec) -> tuple[StoreCoupon | str, bool]:
         """The coupon of this redemption and whether this program created it (its answer, or the
-        id a previous attempt held), else the store's refusal of it. A coupon found by its code
-        is this redemption's only where its meta says so: a POST answer without the meta (a
-        plugin filtering it) is the coupon created all the same."""
+        id a previous attempt held), else the store's refusal of it. Whether a coupon found by
+        its code is this redemption's is `_ours`' to say; a POST answer is the coupon created,
+        with or without its meta."""
         if row.coupon_id is not None:  # created before, not as asked: read again
             held = fetch_coupon(self.client, row.coupon_id)
             if held is not None and (held.status in LIVE_STATUSES or held.usage_count > 0):
