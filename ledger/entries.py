@@ -53,6 +53,15 @@ class NewEntry:
 
 
 @dataclass(frozen=True)
+class Holder:
+    """What one customer holds of a reference: its source's points, and what expired of them."""
+
+    customer_id: int
+    points: int
+    expired: int = 0
+
+
+@dataclass(frozen=True)
 class RefHolding:
     """What the ledger holds for one source reference: the net points its source decided, and
     how many entries carry the reference (expiry entries too, so positions never repeat).
@@ -66,6 +75,9 @@ class RefHolding:
     entries: int
     #: Points its expiry entries took (>= 0): gone from whoever held them, still decided.
     expired: int = 0
+    #: The same per customer who holds or held any of it, by ledger customer id: an order moved
+    #: to another customer after its points expired keeps what expired on its first owner.
+    holders: tuple[Holder, ...] = ()
 
 
 def reconcile_key(source_ref: str, held: RefHolding | None) -> str:
@@ -129,24 +141,36 @@ def append_entry(session: Session, store_id: int, entry: NewEntry, *, now: datet
 
 
 def ref_holdings(session: Session, store_id: int, refs: Collection[str]) -> dict[str, RefHolding]:
-    """Net points (expiry entries left out) and entry count per source reference, for each of
-    `refs` that has entries."""
-    holdings: dict[str, RefHolding] = {}
+    """Net points (expiry entries left out), expired points and entry count per source
+    reference, in all and per customer who holds or held any of it, for each of `refs` that has
+    entries."""
+    holders: dict[str, list[Holder]] = {}
+    counts: dict[str, int] = {}
     session.flush()  # what the session holds unflushed counts too, as it did for a session query
     connection = session.connection()
     for chunk in _chunks(sorted(set(refs)), CHUNK):
         found = _REF_HOLDINGS.rows(
             connection, chunk, store_id=store_id, expiry=SourceKind.EXPIRY.value
         )
-        for ref, points, count, expired in found:
-            holdings[ref] = RefHolding(points=int(points), entries=int(count), expired=int(expired))
-    return holdings
+        for ref, customer_id, points, count, expired in found:
+            holders.setdefault(ref, []).append(Holder(int(customer_id), int(points), int(expired)))
+            counts[ref] = counts.get(ref, 0) + int(count)
+    return {
+        ref: RefHolding(
+            points=sum(h.points for h in held),
+            entries=counts[ref],
+            expired=sum(h.expired for h in held),
+            holders=tuple(held),
+        )
+        for ref, held in holders.items()
+    }
 
 
 _REF_HOLDINGS = KeyedSelect(
     lambda _: (
         select(
             PointEntry.source_ref,
+            PointEntry.customer_id,
             func.sum(
                 case(
                     (PointEntry.kind == bindparam("expiry"), literal_column("0")),
@@ -165,7 +189,8 @@ _REF_HOLDINGS = KeyedSelect(
             PointEntry.store_id == bindparam("store_id"),
             PointEntry.source_ref.in_(bindparam("keys", expanding=True)),
         )
-        .group_by(PointEntry.source_ref)
+        .group_by(PointEntry.source_ref, PointEntry.customer_id)
+        .order_by(PointEntry.source_ref, PointEntry.customer_id)
     )
 )
 

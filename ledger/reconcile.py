@@ -9,8 +9,9 @@ whatever else that unit appends.
 
 A target may name a `previous_owner`: when the points are held by someone else (an admin moved an
 order to another customer, a guest registered), what the previous owner holds goes out and the
-owner gets the full target, as two entries at consecutive positions; of a reference whose points
-partly expired, only what is left moves (`_moved_after_expiry`).
+owner gets the full target, as two entries at consecutive positions. A reference some of whose
+points expired is reconciled per holder (`_per_holder`): what expired stays where it expired, only
+what is left moves, and a reduction is taken from whoever holds the points.
 """
 
 from __future__ import annotations
@@ -79,12 +80,11 @@ def reconcile(session: Session, store_id: int, targets: Sequence[Target]) -> lis
 def _entries(
     target: Target, holding: RefHolding | None, shares: dict[tuple[int, int], int]
 ) -> list[NewEntry]:
+    if target.held is None and holding is not None and _expired_elsewhere(target, holding):
+        return _per_holder(target, holding, shares)
     held = target.held if target.held is not None else (holding.points if holding else 0)
     wanted = dict(target.lines or {})
     moving = target.previous_owner is not None and target.previous_owner != target.owner
-    expired = holding.expired if holding is not None and target.held is None else 0
-    if held and moving and expired:
-        return _moved_after_expiry(target, holding, held, expired, shares)
     if held and moving:
         assert target.previous_owner is not None  # for mypy: `moving` says so
         moved_out = _entry(
@@ -106,33 +106,58 @@ def _entries(
     return [_entry(target, target.owner, delta, holding, line_changes(wanted, shares))]
 
 
-def _moved_after_expiry(
-    target: Target,
-    holding: RefHolding | None,
-    held: int,
-    expired: int,
-    shares: dict[tuple[int, int], int],
+def _expired_elsewhere(target: Target, holding: RefHolding) -> bool:
+    """Some of the reference's points expired, and someone besides the owner holds or held it."""
+    return holding.expired > 0 and any(
+        h.customer_id != target.owner and (h.points or h.expired) for h in holding.holders
+    )
+
+
+def _per_holder(
+    target: Target, holding: RefHolding, shares: dict[tuple[int, int], int]
 ) -> list[NewEntry]:
-    """A move of a reference some of whose points expired where they were: the previous owner
-    gives what it has left of them, the owner gets the target less what expired, so the
-    reference still holds its target and no expired point comes back (an expired order moved
-    to another customer took 100 points its owner no longer had, into debt, and gave the new
-    one 100 fresh points; found by a review). Each entry's lines are the reference's shares
-    (and the target's) in proportion to what it moves, so per-product figures still add up."""
-    assert target.previous_owner is not None
+    """A reference some of whose points expired, held by others than its owner (an order moved
+    to another customer, before or after the move): each other holder gives what it has left
+    of them and keeps what expired on it, the owner gets the target less what the others keep,
+    so the reference still holds its target and no expired point comes back. A reduction beyond
+    what the owner would get is taken from the others, who had the points (an expired order
+    moved and then cancelled or refunded charged its new owner, who never held a point of it;
+    found by a review). Each entry's lines are the reference's shares (and, of what the owner
+    gets, the target's) in proportion to what it moves, so per-product figures still add up."""
+    held = {h.customer_id: h for h in holding.holders}
+    others = sorted(c for c in held if c != target.owner)
+    kept = {c: min(held[c].points, held[c].expired) for c in others}
+    leaving = {c for c in others if held[c].points > kept[c]}  # what is left moves out
+    share = target.points - sum(kept.values())
+    excess = max(-share, 0)
+    for customer_id in others:  # the reduction the owner cannot take
+        taken = min(max(kept[customer_id], 0), excess)
+        kept[customer_id] -= taken
+        excess -= taken
+    owner_gets = max(share, 0) - excess
+    changes = [(c, kept[c] - held[c].points) for c in others]
+    owner_held = held[target.owner].points if target.owner in held else 0
+    changes.append((target.owner, owner_gets - owner_held))
     entries: list[NewEntry] = []
-    position = holding
-    leaving = held - expired
-    if leaving:
-        out = line_changes({}, _scaled(shares, leaving))
-        note = target.moved_note or target.note
-        entries.append(_entry(target, target.previous_owner, -leaving, holding, out, note))
-        position = RefHolding(points=0, entries=(holding.entries if holding else 0) + 1)
-    arriving = target.points - expired
-    if arriving:
-        into = line_changes(_scaled(dict(target.lines or {}), arriving), {})
-        entries.append(_entry(target, target.owner, arriving, position, into))
+    for customer_id, points in changes:
+        if not points:
+            continue
+        position = RefHolding(points=0, entries=holding.entries + len(entries))
+        if customer_id == target.owner and points > 0:
+            lines = _lines(target, _scaled(dict(target.lines or {}), points), {})
+            note = target.note
+        else:
+            lines = _lines(target, {}, _scaled(shares, -points))
+            note = (target.moved_note or target.note) if customer_id in leaving else target.note
+        entries.append(_entry(target, customer_id, points, position, lines, note))
     return entries
+
+
+def _lines(
+    target: Target, wanted: dict[tuple[int, int], int], held: dict[tuple[int, int], int]
+) -> tuple[LinePoints, ...]:
+    """The lines of a per-holder entry: none for a reference not split by product."""
+    return line_changes(wanted, held) if target.lines is not None else ()
 
 
 def _scaled(shares: dict[tuple[int, int], int], total: int) -> dict[tuple[int, int], int]:

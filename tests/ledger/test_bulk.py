@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ledger import customer_rollups, entries, product_spans, rollups
 from ledger.bulk import BulkStatement, KeyedSelect, _processor, upsert_rows, upsert_statement
-from ledger.entries import NewEntry, RefHolding, append_entries, ref_holdings
+from ledger.entries import Holder, NewEntry, RefHolding, append_entries, ref_holdings
 from ledger.kinds import SourceKind
 from ledger.models import Base, Customer, PointEntry, Store, TrackedOrder
 from ledger.rollup_checks import verify_rollups
@@ -404,4 +404,6 @@ def test_ref_holdings_sees_what_the_session_has_not_flushed_yet(
             recorded_at=NOW, balance_after=5,
         )
     )  # fmt: skip
-    assert ref_holdings(session, store.id, ["order:9"]) == {"order:9": RefHolding(5, 1)}
+    assert ref_holdings(session, store.id, ["order:9"]) == {
+        "order:9": RefHolding(5, 1, holders=(Holder(alice.id, 5),))
+    }

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 import ledger
 from ledger.customers import get_or_create_store
 from ledger.entries import (
+    Holder,
     RefHolding,
     append_entries,
     append_entry,
@@ -241,7 +242,29 @@ def test_ref_holdings_sums_points_and_counts_entries_per_ref(
 
     holdings = ref_holdings(session, store.id, ["order:1", "review:3", "order:404"])
 
-    assert holdings == {"order:1": RefHolding(60, 2), "review:3": RefHolding(7, 1)}
+    assert holdings == {
+        "order:1": RefHolding(60, 2, holders=(Holder(alice.id, 60),)),
+        "review:3": RefHolding(7, 1, holders=(Holder(alice.id, 7),)),
+    }
+
+
+def test_ref_holdings_name_each_customer_who_holds_or_held_a_ref_and_what_expired_on_them(
+    session: Session, store: Store, alice: Customer, bob: Customer
+) -> None:
+    """An order moved to bob after 60 of its points expired on alice: alice keeps what expired
+    on her, bob holds the rest; a reconcile needs to know who holds what (found by a review)."""
+    batch = [
+        entry(alice.id, 100, "order:1#1"),
+        entry(alice.id, -60, "expiry:order:1:2026-01-01", kind=SourceKind.EXPIRY, ref="order:1"),
+        entry(alice.id, -40, "order:1#3"),
+        entry(bob.id, 40, "order:1#4"),
+    ]
+    append_entries(session, store.id, batch, now=NOW)
+
+    holders = (Holder(alice.id, 60, 60), Holder(bob.id, 40, 0))  # alice's id is the lower
+    assert ref_holdings(session, store.id, ["order:1"]) == {
+        "order:1": RefHolding(100, 4, 60, holders=holders)
+    }
 
 
 def test_ref_holdings_leave_expiry_out_of_the_points_but_count_its_entries(
@@ -256,7 +279,9 @@ def test_ref_holdings_leave_expiry_out_of_the_points_but_count_its_entries(
     ]
     append_entries(session, store.id, batch, now=NOW)
 
-    assert ref_holdings(session, store.id, ["order:1"]) == {"order:1": RefHolding(100, 2, 100)}
+    assert ref_holdings(session, store.id, ["order:1"]) == {
+        "order:1": RefHolding(100, 2, 100, holders=(Holder(alice.id, 100, 100),))
+    }
 
 
 def test_ref_holdings_answers_for_more_refs_than_one_query_takes(
@@ -268,7 +293,7 @@ def test_ref_holdings_answers_for_more_refs_than_one_query_takes(
     holdings = ref_holdings(session, store.id, refs)
 
     assert len(holdings) == 1200
-    assert set(holdings.values()) == {RefHolding(3, 1)}
+    assert set(holdings.values()) == {RefHolding(3, 1, holders=(Holder(alice.id, 3),))}
 
 
 def test_ref_holdings_of_another_store_are_not_counted(

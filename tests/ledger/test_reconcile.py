@@ -135,3 +135,83 @@ def test_many_targets_are_decided_on_one_reading_of_the_ledger(
     )
 
     assert shape(entries) == [(bob.id, 7, "review:2#1", "review")]
+
+
+def expire(session: Session, store: Store, customer: Customer, ref: str, points: int) -> None:
+    """An expiry entry of `points` of `ref`'s lot on `customer`."""
+    key = f"expiry:{customer.id}:{ref}:2026-01-01"
+    append_entries(
+        session,
+        store.id,
+        [NewEntry(customer.id, -points, SourceKind.EXPIRY, ref, key, OCCURRED)],
+        now=NOW,
+    )
+
+
+def test_a_partly_expired_reference_moves_what_is_left_and_is_stable(
+    session: Session, store: Store, alice: Customer, bob: Customer
+) -> None:
+    """Alice's review earned 10, 4 of which expired on her; moved to bob, alice gives the 6
+    left and bob gets them; the same target again appends nothing."""
+    settle(session, store, target(alice.id, 10))
+    expire(session, store, alice, "review:7", 4)
+    moved = target(bob.id, 10, previous_owner=alice.id, moved_note="moved")
+
+    entries = settle(session, store, moved)
+
+    assert shape(entries) == [
+        (alice.id, -6, "review:7#3", "review"),
+        (bob.id, 6, "review:7#4", "review"),
+    ]
+    assert [e.note for e in entries] == ["moved", "approved review"]
+    assert [e.lines for e in entries] == [(), ()]  # a review is on no product
+    assert reconcile(session, store.id, [moved]) == []
+    assert reconcile(session, store.id, [target(bob.id, 10)]) == []  # its next sync
+
+
+def test_a_reduction_of_an_expired_reference_that_moved_is_taken_from_who_had_its_points(
+    session: Session, store: Store, alice: Customer, bob: Customer
+) -> None:
+    """All 10 expired on alice, then the review moved to bob (nothing moves) and was unapproved:
+    the 10 are taken from alice, who had them (as when it stays hers), not from bob, who never
+    held a point of it (found by a review); again, nothing more."""
+    settle(session, store, target(alice.id, 10))
+    expire(session, store, alice, "review:7", 10)
+    assert reconcile(session, store.id, [target(bob.id, 10, previous_owner=alice.id)]) == []
+
+    entries = settle(session, store, target(bob.id, 0, previous_owner=bob.id))
+
+    assert shape(entries) == [(alice.id, -10, "review:7#3", "review")]
+    assert reconcile(session, store.id, [target(bob.id, 0)]) == []
+
+
+def test_a_reduction_the_owner_can_take_stays_with_the_owner(
+    session: Session, store: Store, alice: Customer, bob: Customer
+) -> None:
+    """4 of alice's 10 expired; moved to bob (6 move); bob's part reduced to 2: bob gives 4,
+    alice keeps what expired on her."""
+    settle(session, store, target(alice.id, 10))
+    expire(session, store, alice, "review:7", 4)
+    settle(session, store, target(bob.id, 10, previous_owner=alice.id))
+
+    entries = settle(session, store, target(bob.id, 6))
+
+    assert shape(entries) == [(bob.id, -4, "review:7#5", "review")]
+
+
+def test_per_product_lines_of_a_partly_expired_order_moved_add_up(
+    session: Session, store: Store, alice: Customer, bob: Customer
+) -> None:
+    lines = {(1, 0): 60, (2, 0): 40}
+    order = target(alice.id, 100, ref="order:5", kind=SourceKind.PURCHASE, lines=lines)
+    settle(session, store, order)
+    expire(session, store, alice, "order:5", 50)
+
+    entries = settle(session, store, replace(order, owner=bob.id, previous_owner=alice.id))
+
+    assert shape(entries) == [
+        (alice.id, -50, "order:5#3", "purchase"),
+        (bob.id, 50, "order:5#4", "purchase"),
+    ]
+    assert [sum(line.points for line in e.lines) for e in entries] == [-50, 50]
+    assert entries[1].lines == (LinePoints(1, 0, 30), LinePoints(2, 0, 20))
