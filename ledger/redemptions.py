@@ -280,9 +280,10 @@ def pending_redemptions(session: Session, store_id: int) -> list[Redemption]:
 
 
 def unlisted(session: Session, store_id: int) -> list[tuple[Redemption, int]]:
-    """Coupons created in the store (whatever became of them since) for the listed channels that
-    have not reached their live account's `loyalty_coupons` meta yet, with its WooCommerce id;
-    oldest first."""
+    """Coupons issued (whatever became of them since) for the listed channels that have not
+    reached their live account's `loyalty_coupons` meta yet, with its WooCommerce id; oldest
+    first. A held coupon (pending, made otherwise than asked) is not listed until it is issued:
+    the shop manager may correct it, or delete it and a new one, of another code, is made."""
     rows = session.execute(
         select(Redemption, Customer.wc_id)
         .join(Customer, Customer.id == Redemption.customer_id)
@@ -290,6 +291,7 @@ def unlisted(session: Session, store_id: int) -> list[tuple[Redemption, int]]:
             Redemption.store_id == store_id,
             Redemption.listed_at.is_(None),
             Redemption.coupon_id.is_not(None),
+            Redemption.status != PENDING,
             Redemption.channel.in_(LISTED_CHANNELS),
             Customer.wc_id.is_not(None),
             Customer.deleted_at.is_(None),

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from ledger.models import Redemption
+from ledger.redemptions import unlisted
 from ledger.session import session_scope
 from loyalty.config import Config
 from loyalty.sync_settings import make_client
@@ -335,3 +336,35 @@ def test_a_quarantined_coupon_is_released_once_its_redemption_is_used(
             .all()
         )
     assert still_open == [], still_open
+
+
+# --- 8. a held coupon is not listed for the customer until it is issued ---------------------------
+
+
+def test_a_held_storefront_coupon_is_listed_for_its_customer_only_once_issued(
+    tiered: Config,
+    ledger_engine: Engine,
+    store: SandboxStore,
+    alice: int,
+) -> None:
+    """A storefront redemption whose coupon the store made at 100.00 (asked: 10.00) is held:
+    pending, waiting for the shop manager, who may correct it or delete it (then a new coupon,
+    with another code, is made). `unlisted` took every redemption with a coupon id, so the
+    customer's `loyalty_coupons` meta showed a 10.00 code that the store held at 100.00."""
+    store_id = give(tiered, ledger_engine, alice, 1000)
+    real = make_client(tiered.require_store())
+    request = Request(alice, EMAIL, tier="10-off", channel="storefront", request_key="front:1")
+    outcome = redeemer(
+        tiered, ledger_engine, store_id, client=FlakyClient(real, post=_post_at_100(real))
+    ).redeem(request)
+    held = redemption(ledger_engine, outcome.redemption_id)
+    assert (held.status, held.coupon_id is not None) == ("pending", True)
+
+    def listed() -> list[int]:
+        with session_scope(ledger_engine) as session:
+            return [row.id for row, _ in unlisted(session, store_id)]
+
+    assert listed() == []
+    store.update_coupon(held.coupon_id, {"amount": "10.00"})  # the shop manager corrects it
+    assert redeemer(tiered, ledger_engine, store_id, claim_seconds=0).finish_pending().issued == 1
+    assert listed() == [held.id]
