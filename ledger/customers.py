@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ledger._dialect import upsert_insert
+from ledger.batches import chunks
 from ledger.models import Customer, Store, utcnow
 
 _K = TypeVar("_K")
@@ -279,6 +280,34 @@ def accounts_by_email(session: Session, store_id: int, emails: Collection[str]) 
         .order_by(Customer.id.desc())  # the oldest last: it wins below, as the single lookup's
     )
     return {str(email): int(customer_id) for email, customer_id in rows}
+
+
+def heirs(session: Session, store_id: int, customer_ids: Collection[int]) -> dict[int, int]:
+    """Who holds each of `customer_ids`' points now, for those whose points went to another
+    (`sync.owners` moves them as a balance, leaving each source's entries where they were): a
+    guest's went to the live account of its email once it appeared; a deleted account's to its
+    email's live account, else to the guest of that email. Customers holding their own, and a
+    deleted account without an email (nothing could take its points), are left out."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    rows = [
+        (int(cid), bool(is_guest), deleted is not None, normalise_email(email or ""))
+        for chunk in chunks(ids)
+        for cid, is_guest, deleted, email in session.execute(
+            select(Customer.id, Customer.is_guest, Customer.deleted_at, Customer.email).where(
+                Customer.store_id == store_id, Customer.id.in_(chunk)
+            )
+        )
+    ]
+    gone = [
+        (cid, email) for cid, is_guest, deleted, email in rows if email and (is_guest or deleted)
+    ]
+    accounts = accounts_by_email(session, store_id, [email for _, email in gone])
+    left = [email for cid, email in gone if email not in accounts]
+    guests = {e: c.id for e, c in guests_by_email(session, store_id, left).items()}
+    found = {cid: accounts.get(email, guests.get(email, cid)) for cid, email in gone}
+    return {cid: heir for cid, heir in found.items() if heir != cid}
 
 
 def _insert_ignoring_conflict(session: Session, model: type[Any], values: dict[str, Any]) -> None:

@@ -10,19 +10,21 @@ whatever else that unit appends.
 A target may name a `previous_owner`: when the points are held by someone else (an admin moved an
 order to another customer, a guest registered), what the previous owner holds goes out and the
 owner gets the full target, as two entries at consecutive positions. A reference some of whose
-points expired is reconciled per holder (`_per_holder`): what expired stays where it expired, only
-what is left moves, and a reduction is taken from whoever holds the points.
+points expired is reconciled per holder (`_per_holder`): its points are past their expiry wherever
+they go, so a move moves nothing, and a reduction is taken from whoever holds the points.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ledger.customers import heirs
 from ledger.entries import (
+    Holder,
     NewEntry,
     RefHolding,
     line_changes,
@@ -70,20 +72,52 @@ def reconcile(session: Session, store_id: int, targets: Sequence[Target]) -> lis
     holdings = ref_holdings(session, store_id, [t.source_ref for t in targets])
     split = {t.source_ref for t in targets if t.lines is not None}
     shares = ref_lines(session, store_id, {r: h for r, h in holdings.items() if r in split})
+    others = {
+        h.customer_id
+        for t in targets
+        if t.held is None and t.source_ref in holdings
+        for h in holdings[t.source_ref].holders
+        if h.customer_id != t.owner
+    }
+    heir = heirs(session, store_id, others) if others else {}
     entries: list[NewEntry] = []
     for target in targets:
         holding = holdings.get(target.source_ref)
+        if holding is not None and heir:
+            holding = _by_heir(holding, heir)
         entries += _entries(target, holding, shares.get(target.source_ref, {}))
     return entries
+
+
+def _by_heir(holding: RefHolding, heir: Mapping[int, int]) -> RefHolding:
+    """The holding with each holder whose points went to another customer (a guest who
+    registered, a deleted account: `sync.owners` moved them as a balance) counted as that one."""
+    folded: dict[int, Holder] = {}
+    for h in holding.holders:
+        who = heir.get(h.customer_id, h.customer_id)
+        was = folded.get(who, Holder(who, 0, 0))
+        folded[who] = Holder(who, was.points + h.points, was.expired + h.expired)
+    return replace(holding, holders=tuple(folded[c] for c in sorted(folded)))
 
 
 def _entries(
     target: Target, holding: RefHolding | None, shares: dict[tuple[int, int], int]
 ) -> list[NewEntry]:
-    if target.held is None and holding is not None and _expired_elsewhere(target, holding):
+    if target.held is not None:
+        return _transfer(target, target.held, holding, shares)
+    if holding is not None and _held_by_others(target, holding):
         return _per_holder(target, holding, shares)
-    held = target.held if target.held is not None else (holding.points if holding else 0)
-    wanted = dict(target.lines or {})
+    delta = target.points - (holding.points if holding else 0)
+    if not delta:
+        return []
+    lines = line_changes(dict(target.lines or {}), shares)
+    return [_entry(target, target.owner, delta, holding, lines)]
+
+
+def _transfer(
+    target: Target, held: int, holding: RefHolding | None, shares: dict[tuple[int, int], int]
+) -> list[NewEntry]:
+    """A balance moved (`held` given): the previous owner gives it, the owner gets the target."""
     moving = target.previous_owner is not None and target.previous_owner != target.owner
     if held and moving:
         assert target.previous_owner is not None  # for mypy: `moving` says so
@@ -98,36 +132,42 @@ def _entries(
         if not target.points:
             return [moved_out]
         after = RefHolding(points=0, entries=(holding.entries if holding else 0) + 1)
+        wanted = dict(target.lines or {})
         moved_in = _entry(target, target.owner, target.points, after, line_changes(wanted, {}))
         return [moved_out, moved_in]
     delta = target.points - held
     if not delta:
         return []
-    return [_entry(target, target.owner, delta, holding, line_changes(wanted, shares))]
+    lines = line_changes(dict(target.lines or {}), shares)
+    return [_entry(target, target.owner, delta, holding, lines)]
 
 
-def _expired_elsewhere(target: Target, holding: RefHolding) -> bool:
-    """Some of the reference's points expired, and someone besides the owner holds or held it."""
-    return holding.expired > 0 and any(
-        h.customer_id != target.owner and (h.points or h.expired) for h in holding.holders
-    )
+def _held_by_others(target: Target, holding: RefHolding) -> bool:
+    """Someone besides the owner holds the reference's points, or had some expire."""
+    return any(h.customer_id != target.owner and (h.points or h.expired) for h in holding.holders)
 
 
 def _per_holder(
     target: Target, holding: RefHolding, shares: dict[tuple[int, int], int]
 ) -> list[NewEntry]:
-    """A reference some of whose points expired, held by others than its owner (an order moved
-    to another customer, before or after the move): each other holder gives what it has left
-    of them and keeps what expired on it, the owner gets the target less what the others keep,
-    so the reference still holds its target and no expired point comes back. A reduction beyond
-    what the owner would get is taken from the others, who had the points (an expired order
-    moved and then cancelled or refunded charged its new owner, who never held a point of it;
-    found by a review). Each entry's lines are the reference's shares (and, of what the owner
-    gets, the target's) in proportion to what it moves, so per-product figures still add up."""
+    """A reference held by others than its owner: an order moved to another customer (away,
+    and perhaps back). Each other holder gives what it holds, and the owner gets the target, as
+    entries at consecutive positions (the others by id, then the owner).
+
+    Once any of the reference's points expired, wherever they were, none of them moves: a lot
+    is as old as its source, so all its points are past their expiry wherever they go. Each
+    other holder keeps what it has of them (spent, expired, or expiring the day after it
+    arrived) and the owner gets the target less what the others keep: nothing comes back to
+    anyone, and a move away and back changes nothing. A reduction beyond what the owner would
+    get is taken from the others, who had the points (an expired order moved and then cancelled
+    or refunded charged its new owner, who never held a point of it; found by a review).
+
+    Each entry's lines are the reference's shares (and, of what the owner gets, the target's)
+    in proportion to what it moves, so per-product figures still add up."""
     held = {h.customer_id: h for h in holding.holders}
     others = sorted(c for c in held if c != target.owner)
-    kept = {c: min(held[c].points, held[c].expired) for c in others}
-    leaving = {c for c in others if held[c].points > kept[c]}  # what is left moves out
+    expired = holding.expired > 0
+    kept = {c: held[c].points if expired else 0 for c in others}
     share = target.points - sum(kept.values())
     excess = max(-share, 0)
     for customer_id in others:  # the reduction the owner cannot take
@@ -138,26 +178,42 @@ def _per_holder(
     changes = [(c, kept[c] - held[c].points) for c in others]
     owner_held = held[target.owner].points if target.owner in held else 0
     changes.append((target.owner, owner_gets - owner_held))
+    moved_note = None if expired else target.moved_note  # only a move of its points is one
+    moves = [(c, points) for c, points in changes if points]
+    lines = _holder_lines(target, moves, shares)
     entries: list[NewEntry] = []
-    for customer_id, points in changes:
-        if not points:
-            continue
+    for (customer_id, points), moved_lines in zip(moves, lines, strict=True):
         position = RefHolding(points=0, entries=holding.entries + len(entries))
-        if customer_id == target.owner and points > 0:
-            lines = _lines(target, _scaled(dict(target.lines or {}), points), {})
-            note = target.note
-        else:
-            lines = _lines(target, {}, _scaled(shares, -points))
-            note = (target.moved_note or target.note) if customer_id in leaving else target.note
-        entries.append(_entry(target, customer_id, points, position, lines, note))
+        gives = customer_id != target.owner
+        note = (moved_note or target.note) if gives else target.note
+        entries.append(_entry(target, customer_id, points, position, moved_lines, note))
     return entries
 
 
-def _lines(
-    target: Target, wanted: dict[tuple[int, int], int], held: dict[tuple[int, int], int]
-) -> tuple[LinePoints, ...]:
-    """The lines of a per-holder entry: none for a reference not split by product."""
-    return line_changes(wanted, held) if target.lines is not None else ()
+def _holder_lines(
+    target: Target, moves: list[tuple[int, int]], shares: dict[tuple[int, int], int]
+) -> list[tuple[LinePoints, ...]]:
+    """Each per-holder entry's lines: together exactly what brings the reference's shares to the
+    target's (a refund of one product revokes that product, wherever the points are); each but
+    the last in proportion to what it moves (the reference's shares out, the target's in), the
+    last the rest. None for a reference not split by product."""
+    if target.lines is None:
+        return [() for _ in moves]
+    rest = {key: -value for key, value in shares.items()}
+    for key, value in target.lines.items():
+        rest[key] = rest.get(key, 0) + value
+    found: list[tuple[LinePoints, ...]] = []
+    for index, (customer_id, points) in enumerate(moves):
+        if index == len(moves) - 1:
+            part = rest
+        elif customer_id == target.owner and points > 0:
+            part = _scaled(dict(target.lines), points)
+        else:
+            part = {key: -value for key, value in _scaled(shares, -points).items()}
+        found.append(line_changes(part, {}))
+        for key, value in part.items():
+            rest[key] = rest.get(key, 0) - value
+    return found
 
 
 def _scaled(shares: dict[tuple[int, int], int], total: int) -> dict[tuple[int, int], int]:

@@ -165,3 +165,23 @@ def test_the_daily_cap_holds_when_comments_arrive_out_of_order_across_syncs(
     assert entries_of(engine, f"comment:{early['id']}") == [5]
     assert entries_of(engine, f"comment:{late['id']}") == [5, -5]
     assert sync(capped, full=True).entries_appended == 0
+
+
+def test_a_guest_comment_is_not_paid_twice_when_its_author_registers_in_a_run_without_credentials(
+    sync: Sync, store: SandboxStore, config: Config, engine_for: Callable[[], Engine]
+) -> None:
+    """As for reviews: the guest registers during a cron run without the WordPress password
+    (comments off in one line); the account held 10 for one 5-point comment."""
+    rules = with_rules(config, comment=CommentRules(enabled=True, points=5))
+    on = with_wordpress(rules)  # a cron run without $LOYALTY_WORDPRESS_APP_PASSWORD: `rules`
+    post = store.post_ids()[0]
+    store.add_comment(post_id=post, email="cron@example.org", name="C", text="Thanks",
+                      status="approved")  # fmt: skip
+    sync(on)
+    engine = engine_for()
+    assert balance(on, engine, email="cron@example.org") == 5
+    account = store.register_customer(email="cron@example.org")
+    assert sync(rules).ok  # comments off in one line, the run succeeds
+    sync(on)
+    assert balance(on, engine, email="cron@example.org") == 0
+    assert balance(on, engine, wc_id=account["id"]) == 5

@@ -1,15 +1,16 @@
 """Expiry and orders moved between customers, after a third review (4 Dec): an inactivity key of
 the briefly used form `expiry:inactive:{customer}:{date}` is read as today's; a partly expired order
-moved keeps its entries' lines adding up (`loyalty verify`); a later reduction of an expired order
-that moved is taken from the customer who had its points, not from its new owner (reconciled per
-holder since stop 28). One defect the review found is kept as a strict expected failure: an order
-moved away and back with an expiry between leaves its first owner in debt."""
+moved keeps its entries' lines adding up (`loyalty verify`). Since stop 28 a reference held by
+others than its owner is reconciled per holder: once any of an order's points expired, a move
+moves none of them, and a later reduction is taken from the customer who had them, not from a
+new owner; an order moved away and back with an expiry between leaves nobody in debt."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, select
@@ -27,7 +28,7 @@ from loyalty.config import Config
 from rules.expiry import ExpiryMode, ExpiryRules
 from sandbox.store import SandboxStore
 from sync.expiry import run_expiry
-from tests.e2e.test_expiry_reconcile import completed_order, dump, gift_shop
+from tests.e2e.test_expiry_reconcile import completed_order, dump, gift_shop, product_of
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 INACTIVE = ExpiryRules(enabled=True, mode=ExpiryMode.INACTIVITY, days=30)
@@ -172,9 +173,10 @@ def test_a_partly_expired_order_moved_leaves_purchase_entries_without_lines(
 ) -> None:
     """Alice's order X earned 100 points 40 days ago; 35 days ago she spent 50 of them (an
     adjustment here; a redemption alike). With 30-day expiry the other 50 expired. Today X is
-    moved to Bob: `_moved_after_expiry` appends alice -50 and bob +50 `order:X` as purchase
-    entries with no lines, so `loyalty verify` (every purchase entry's lines add up to its
-    points: `verify_rollups`) fails, and the per-product reports keep X's points on alice."""
+    moved to Bob: the move appended alice -50 and bob +50 `order:X` as purchase entries with no
+    lines, so `loyalty verify` (every purchase entry's lines add up to its points:
+    `verify_rollups`) failed, and the per-product reports kept X's points on alice. (Since stop
+    28 such a move moves nothing: all of X's points are past their expiry.)"""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
     now = datetime.now(UTC).replace(microsecond=0)
     x = completed_order(store, now - timedelta(days=40))
@@ -196,11 +198,7 @@ def test_a_partly_expired_order_moved_leaves_purchase_entries_without_lines(
     assert found == ([], []), dump(engine)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a move takes the points the first owner spent; see README, expiry",
-)
-def test_an_order_moved_away_and_back_with_an_expiry_between_leaves_its_first_owner_in_debt(
+def test_an_order_moved_away_and_back_with_an_expiry_between_leaves_nobody_in_debt(
     config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
 ) -> None:
     """Alice's order X earned 100 points 40 days ago; 35 days ago she spent 30 of them, the other
@@ -209,8 +207,9 @@ def test_an_order_moved_away_and_back_with_an_expiry_between_leaves_its_first_ow
     Nothing is left, yet the move to Bob takes `held - expired` = 30 from alice (into debt) and
     gives Bob 30 (earned 40 days ago: they expire the next day). The next day they expire on Bob
     (`expired` is now 100 across both), and the order is moved back to alice: nothing moves.
-    Alice, who spent 30 of her own points, owes 30 for good; without Bob's expiry in between
-    the move back gives them back."""
+    Alice, who spent 30 of her own points, owed 30 for good; without Bob's expiry in between
+    the move back gave them back. Now the move moves nothing (all of X's points are past their
+    expiry), so nothing is owed and nothing expires on Bob."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
     now = datetime.now(UTC).replace(microsecond=0)
     alice = store.customer_id_by_email("alice@example.com")
@@ -222,6 +221,7 @@ def test_an_order_moved_away_and_back_with_an_expiry_between_leaves_its_first_ow
     sync(cfg)  # 70 expired
     store.update_order(x, {"customer_id": bob})
     sync(cfg)
+    assert (balance_of(engine, alice), balance_of(engine, bob)) == ((0, 0), (0, 0)), dump(engine)
     tomorrow = now + timedelta(days=1)
     with session_scope(engine) as session:
         store_id = get_or_create_store(session, config.require_store().key).id
@@ -230,3 +230,127 @@ def test_an_order_moved_away_and_back_with_an_expiry_between_leaves_its_first_ow
     sync(cfg)
 
     assert (balance_of(engine, alice), balance_of(engine, bob)) == ((0, 0), (0, 0)), dump(engine)
+
+
+def test_an_expired_order_moved_away_and_back_charges_nobody(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """Alice's order earned 100 points 40 days ago; they expired on her (30 days). The shop
+    manager moves it to Bob by mistake (nothing moves: all expired), then back to alice.
+    Bob never held a point of it and alice's expired points must not come back: both stay at
+    (0, 0), nothing is appended. The move back took the reference's 100 from the previous
+    owner named by the order, holding them or not: bob -100 (recorded as debt) and alice +100
+    (found by a review of d10421c)."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    alice = store.customer_id_by_email("alice@example.com")
+    bob = store.customer_id_by_email(BOB)
+    order_id = completed_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=40))
+    engine = engine_for()
+    sync(cfg)
+    store.update_order(order_id, {"customer_id": bob})
+    sync(cfg)
+    store.update_order(order_id, {"customer_id": alice})
+    sync(cfg)
+
+    assert (balance_of(engine, alice), balance_of(engine, bob)) == ((0, 0), (0, 0)), dump(engine)
+
+
+# --- holders whose points went to another customer (a guest who registered) -----------------------
+
+CAROL = "carol@example.com"
+
+
+def guest_order(shop: SandboxStore, at: datetime) -> int:
+    with shop.clock_at(at):
+        order = shop.place_order(email=CAROL, items=[(product_of(shop), 100)])
+        shop.set_order_status(order["id"], "completed")
+    return int(order["id"])
+
+
+def guest_state(engine: Engine) -> tuple[int, int]:
+    """(balance, recorded debt) of the guest customer held by CAROL's email."""
+    with session_scope(engine) as session:
+        cid = session.execute(
+            select(Customer.id).where(Customer.is_guest.is_(True), Customer.email == CAROL)
+        ).scalar_one()
+        state = debt_state(session, cid)
+        return state.balance, state.recorded
+
+
+def test_an_expired_guest_order_refunded_after_the_guest_registered_is_charged_to_the_account(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """Carol's guest order earned 100 points 40 days ago; they expired on the guest. She
+    registers: her orders go to the account, and what is left on the guest (nothing) moves as a
+    balance, leaving the order's entries on the guest. The order is then refunded. The account
+    is Carol: it is charged, as if the order had always been hers (revoked all the same, owed
+    from her future points); the guest, whose points went to the account, is not."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    guest_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=40))
+    engine = engine_for()
+    sync(cfg)
+    account = int(store.register_customer(email=CAROL)["id"])
+    sync(cfg)
+    order_id = int(store.all("orders")[-1]["id"])
+    store.refund_order(order_id)
+    sync(cfg)
+
+    assert (balance_of(engine, account), guest_state(engine)) == ((0, 100), (0, 0)), dump(engine)
+    with session_scope(engine) as session:
+        assert (verify_balances(session), verify_rollups(session)) == ([], [])
+
+
+def test_a_guest_order_moved_to_another_customer_after_the_guest_registered_moves_once(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """Carol's guest order earned 100 points; she registers, and the guest's 100 move to the
+    account as a balance. The shop manager then gives the order to Bob: the account gives the
+    100 (it holds them), Bob gets them. The order's entries on the guest are the account's."""
+    guest_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=2))
+    engine = engine_for()
+    sync(config)
+    account = int(store.register_customer(email=CAROL)["id"])
+    sync(config)
+    order_id = int(store.all("orders")[-1]["id"])
+    bob = store.customer_id_by_email(BOB)
+    store.update_order(order_id, {"customer_id": bob})
+    sync(config)
+
+    assert (balance_of(engine, account), guest_state(engine), balance_of(engine, bob)) == (
+        (0, 0),
+        (0, 0),
+        (100, 0),
+    ), dump(engine)
+    assert sync(config).entries_appended == 0
+
+
+def test_a_registered_guests_partly_expired_order_is_not_given_to_the_account_twice(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """A guest's order earned 100 points 40 days ago; 40.00 of it was refunded 35 days ago, so 60
+    expired (the expiry is corrected to 60). The refund is then deleted: the order earns 100
+    again and the guest gets +40 today (they would expire tomorrow). The guest registers: the
+    merge moves what is left on the guest, 40, to the account (transfer pair). So the person
+    holds 40, on the account, and the guest nothing. The order is then edited (or listed again by
+    a full sync): its decision is unchanged, nothing should be appended. The reference was "held
+    by someone besides its owner" (the guest), so what was left moved from the guest to the
+    account a second time: account 80, guest -40 as debt it can never pay (found by a review of
+    d10421c). The guest's entries are the account's (`ledger.customers.heirs`)."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    now = datetime.now(UTC).replace(microsecond=0)
+    order_id = guest_order(store, now - timedelta(days=40))
+    engine = engine_for()
+    sync(cfg)
+    with store.clock_at(now - timedelta(days=35)):
+        refund = store.refund_order(order_id, amount=Decimal("40.00"))
+    sync(cfg, full=True)  # the refund is dated 35 days ago: the expiry is corrected to 60
+    store.delete_refund(int(refund["id"]))
+    store.touch_order(order_id)
+    sync(cfg)  # +40 on the guest
+    store.register_customer(email=CAROL)
+    sync(cfg)  # the merge: guest -40, account +40 (transfer)
+    store.touch_order(order_id)
+    sync(cfg)
+
+    account = store.customer_id_by_email(CAROL)
+    assert (balance_of(engine, account), guest_state(engine)) == ((40, 0), (0, 0)), dump(engine)

@@ -187,3 +187,27 @@ def test_a_dry_run_counts_review_points_and_writes_nothing(
     real = sync(reviews_on)
     assert real.as_dict()["sources"]["reviews"] == {"seen": 1, "entries": 1, "net_points": 10}
     assert entries_of(engine, f"review:{review['id']}") == [10]
+
+
+def test_a_guest_review_is_not_paid_twice_when_its_author_registers_while_reviews_are_off(
+    sync: Sync, store: SandboxStore, config: Config, engine_for: Callable[[], Engine]
+) -> None:
+    """A guest earns 10 for a review, then registers during a run with reviews off: the merge
+    moves the guest's 10 to the account as a balance, but the review's tracked row, moved only
+    by the reviews source, stays on the guest. With reviews on again the review looked moved
+    (guest -10, account +10) and the account held 20 (found by a review, 4 Dec). The guest's
+    entries are the account's (`ledger.customers.heirs`): nothing moves twice."""
+    on = with_rules(config, review=ReviewRules(enabled=True, points=10))
+    off = with_rules(config, review=ReviewRules(enabled=False, points=10))
+    product = store.all("products")[0]["id"]
+    store.add_review(product_id=product, email="flip@example.org", name="F", rating=5,
+                     text="Good", status="approved")  # fmt: skip
+    sync(on)
+    engine = engine_for()
+    assert balance(on, engine, email="flip@example.org") == 10
+    account = store.register_customer(email="flip@example.org")
+    sync(off)  # one run with the source off: the guest's balance moves to the account
+    assert balance(on, engine, wc_id=account["id"]) == 10
+    sync(on)  # the source back on: one review, still 10 points in all, all on the account
+    assert balance(on, engine, email="flip@example.org") == 0
+    assert balance(on, engine, wc_id=account["id"]) == 10

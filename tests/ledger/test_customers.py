@@ -15,6 +15,7 @@ from ledger.customers import (
     get_or_create_store,
     guest_customer,
     guest_customers,
+    heirs,
     normalise_store_key,
 )
 from ledger.models import Customer, Store, utcnow
@@ -209,3 +210,27 @@ def test_guest_customers_reads_known_guests_and_inserts_only_new_emails(
     assert len(inserts) == 1
     assert more["a@example.com"] == first["a@example.com"]
     assert more["c@example.com"] == guest_customer(session, store.id, "c@example.com").id
+
+
+def test_heirs_name_who_holds_the_points_of_merged_guests_and_deleted_accounts(
+    session: Session, store: Store
+) -> None:
+    """A guest whose email has a live account gave it its points (registration); a deleted
+    account gave them to its email's account, else its guest; the others hold their own."""
+    merged = guest_customer(session, store.id, "carol@example.com")
+    carol = account_customer(session, store.id, 3, "carol@example.com")
+    alone = guest_customer(session, store.id, "gina@example.com")
+    gone = account_customer(session, store.id, 4, "gina@example.com")
+    gone_to_account = account_customer(session, store.id, 5, "Carol@Example.com")
+    nameless = account_customer(session, store.id, 6, None)
+    for account in (gone, gone_to_account, nameless):
+        account.deleted_at = utcnow()
+    session.flush()
+    ids = [c.id for c in (merged, carol, alone, gone, gone_to_account, nameless)]
+
+    assert heirs(session, store.id, ids) == {
+        merged.id: carol.id,
+        gone.id: alone.id,
+        gone_to_account.id: carol.id,
+    }
+    assert heirs(session, store.id, []) == {}

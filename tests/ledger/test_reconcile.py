@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ledger.entries import NewEntry, append_entries
+from ledger.entries import NewEntry, append_entries, ref_holdings, ref_lines
 from ledger.kinds import SourceKind
 from ledger.models import Customer, Store
 from ledger.reconcile import Target, reconcile
@@ -148,25 +148,19 @@ def expire(session: Session, store: Store, customer: Customer, ref: str, points:
     )
 
 
-def test_a_partly_expired_reference_moves_what_is_left_and_is_stable(
+def test_a_reference_some_of_whose_points_expired_moves_nothing_and_is_stable(
     session: Session, store: Store, alice: Customer, bob: Customer
 ) -> None:
-    """Alice's review earned 10, 4 of which expired on her; moved to bob, alice gives the 6
-    left and bob gets them; the same target again appends nothing."""
+    """Alice's review earned 10, 4 of which expired on her (the other 6 she spent, or they
+    expire tomorrow: a lot is as old as its source). Moved to bob, nothing moves: none of its
+    points is within its life any more, wherever it goes. Again, nothing."""
     settle(session, store, target(alice.id, 10))
     expire(session, store, alice, "review:7", 4)
     moved = target(bob.id, 10, previous_owner=alice.id, moved_note="moved")
 
-    entries = settle(session, store, moved)
-
-    assert shape(entries) == [
-        (alice.id, -6, "review:7#3", "review"),
-        (bob.id, 6, "review:7#4", "review"),
-    ]
-    assert [e.note for e in entries] == ["moved", "approved review"]
-    assert [e.lines for e in entries] == [(), ()]  # a review is on no product
-    assert reconcile(session, store.id, [moved]) == []
+    assert settle(session, store, moved) == []
     assert reconcile(session, store.id, [target(bob.id, 10)]) == []  # its next sync
+    assert reconcile(session, store.id, [target(alice.id, 10, previous_owner=bob.id)]) == []
 
 
 def test_a_reduction_of_an_expired_reference_that_moved_is_taken_from_who_had_its_points(
@@ -182,36 +176,49 @@ def test_a_reduction_of_an_expired_reference_that_moved_is_taken_from_who_had_it
     entries = settle(session, store, target(bob.id, 0, previous_owner=bob.id))
 
     assert shape(entries) == [(alice.id, -10, "review:7#3", "review")]
+    assert [e.lines for e in entries] == [()]  # a review is on no product
     assert reconcile(session, store.id, [target(bob.id, 0)]) == []
 
 
-def test_a_reduction_the_owner_can_take_stays_with_the_owner(
+def test_an_order_moved_back_takes_its_points_from_who_holds_them(
     session: Session, store: Store, alice: Customer, bob: Customer
 ) -> None:
-    """4 of alice's 10 expired; moved to bob (6 move); bob's part reduced to 2: bob gives 4,
-    alice keeps what expired on her."""
-    settle(session, store, target(alice.id, 10))
-    expire(session, store, alice, "review:7", 4)
-    settle(session, store, target(bob.id, 10, previous_owner=alice.id))
+    """Moved from alice to bob, then back: bob gives the 100 and alice gets them, whatever the
+    caller names as the previous owner. Named again once done, the move moves nothing (the
+    reference's total was taken from the named previous owner, holding or not)."""
+    lines = {(1, 0): 60, (2, 0): 40}
+    order = target(alice.id, 100, ref="order:5", kind=SourceKind.PURCHASE, lines=lines)
+    settle(session, store, order)
+    away = replace(order, owner=bob.id, previous_owner=alice.id)
+    settle(session, store, away)
+    assert reconcile(session, store.id, [away]) == []  # alice holds nothing: nothing moves
+    back = replace(order, previous_owner=bob.id)
 
-    entries = settle(session, store, target(bob.id, 6))
+    entries = settle(session, store, back)
 
-    assert shape(entries) == [(bob.id, -4, "review:7#5", "review")]
+    assert shape(entries) == [
+        (bob.id, -100, "order:5#4", "purchase"),
+        (alice.id, 100, "order:5#5", "purchase"),
+    ]
+    assert entries[1].lines == (LinePoints(1, 0, 60), LinePoints(2, 0, 40))
+    assert [sum(line.points for line in e.lines) for e in entries] == [-100, 100]
+    assert reconcile(session, store.id, [back]) == []
 
 
-def test_per_product_lines_of_a_partly_expired_order_moved_add_up(
+def test_a_reduction_of_a_partly_expired_order_that_moved_revokes_the_products_it_no_longer_earns(
     session: Session, store: Store, alice: Customer, bob: Customer
 ) -> None:
     lines = {(1, 0): 60, (2, 0): 40}
     order = target(alice.id, 100, ref="order:5", kind=SourceKind.PURCHASE, lines=lines)
     settle(session, store, order)
     expire(session, store, alice, "order:5", 50)
+    settle(session, store, replace(order, owner=bob.id, previous_owner=alice.id))  # nothing
 
-    entries = settle(session, store, replace(order, owner=bob.id, previous_owner=alice.id))
+    entries = settle(session, store, replace(order, owner=bob.id, points=50, lines={(1, 0): 50}))
 
-    assert shape(entries) == [
-        (alice.id, -50, "order:5#3", "purchase"),
-        (bob.id, 50, "order:5#4", "purchase"),
-    ]
-    assert [sum(line.points for line in e.lines) for e in entries] == [-50, 50]
-    assert entries[1].lines == (LinePoints(1, 0, 30), LinePoints(2, 0, 20))
+    assert shape(entries) == [(alice.id, -50, "order:5#3", "purchase")]
+    # exactly what the order no longer earns, per product (product 2 wholly, 10 of product 1);
+    # they were spread in proportion, and the order's shares stayed off (found by a review)
+    assert entries[0].lines == (LinePoints(1, 0, -10), LinePoints(2, 0, -40))
+    holdings = ref_holdings(session, store.id, ["order:5"])
+    assert ref_lines(session, store.id, holdings) == {"order:5": {(1, 0): 50}}
