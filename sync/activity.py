@@ -47,7 +47,8 @@ from sync.activity_data import Activity
 from sync.client import StoreClient
 from sync.context import SyncContext
 from sync.errors import StoreRejected
-from sync.quarantine import parse_page, valid_id
+from sync.fields import stood_for
+from sync.quarantine import parse_page
 from sync.settings import SyncSettings
 from sync.source import RecalcBatch, RecalcScope, rules_text
 
@@ -250,7 +251,7 @@ class ActivitySource:
             for page in pages:
                 items, page_changed = self._page(ctx, page)
                 changed += page_changed
-                seen.update(i for i in map(valid_id, page) if i is not None)
+                seen.update(_stood_for(page))  # a quarantined "17" is still item 17
                 for item in items:
                     newest = item.created_at if newest is None else max(newest, item.created_at)
         return changed, newest
@@ -284,16 +285,24 @@ class ActivitySource:
                 query = query.where(TrackedActivity.created_at > since)
             missing = set(session.execute(query).scalars()) - seen
         changed = 0
+        nameless = 0  # answered items whose id stands for none: any missing id may be one
         for status in (*self.spec.others, self.spec.live):
             if not missing:
                 return changed
             listing = self.client.listing(self.spec.endpoint)
             params = {**self.spec.params, "status": status, "orderby": "id"}
-            with closing(listing.by_ids(missing, params)) as pages:
+            with closing(listing.by_ids(missing, params, unusable_missing=True)) as pages:
                 for page in pages:
                     changed += self._page(ctx, page)[1]
-                    missing -= {i for i in map(valid_id, page) if i is not None}
-        if missing:
+                    found = _stood_for(page)
+                    nameless += len(page) - len(found)
+                    missing -= found
+        if missing and nameless:
+            ctx.summary.warnings.append(
+                f"{self.name}: {nameless} item(s) answered by id without a usable id; "
+                f"{len(missing)} item(s) not found are not taken for deleted this run"
+            )
+        elif missing:
             changed += self._deleted(ctx, missing)
         return changed
 
@@ -428,6 +437,12 @@ class ActivitySource:
 
     def _append(self, ctx: SyncContext, session: Session, entries: list[NewEntry]) -> None:
         ctx.record(append_entries(session, ctx.store_id, entries, now=ctx.now), self.name)
+
+
+def _stood_for(page: Iterable[Any]) -> set[int]:
+    """The ids a page's items stand for, usable or not (`sync.fields.stood_for`)."""
+    found = (stood_for(item.get("id")) for item in page if isinstance(item, Mapping))
+    return {i for i in found if i is not None}
 
 
 def _facts(item: Activity) -> dict[str, Any]:

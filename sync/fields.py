@@ -49,6 +49,17 @@ def is_id(value: Any) -> bool:
     return type(value) is int and 1 <= value <= MAX_INT
 
 
+def stood_for(value: Any) -> int | None:
+    """The id an item's `id` value stands for: an id, or the decimal text of one (a plugin's
+    `"17"`: the item is unusable, but it is item 17, not one missing); else None."""
+    if is_id(value):
+        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        number = int(value)
+        return number if is_id(number) else None
+    return None
+
+
 # The readers of one field of an object: `integer(member(obj, key, parent), join(parent, key))`
 # and so on, with the field's path built only for an error (the hot path builds no string).
 

@@ -211,3 +211,62 @@ def test_a_guest_review_is_not_paid_twice_when_its_author_registers_while_review
     sync(on)  # the source back on: one review, still 10 points in all, all on the account
     assert balance(on, engine, email="flip@example.org") == 0
     assert balance(on, engine, wc_id=account["id"]) == 10
+
+
+def test_one_review_served_with_a_text_id_is_quarantined_and_deletions_are_still_revoked(
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """A known review served with `"id": "17"` (a plugin's text id) is quarantined, naming `id`;
+    it was not counted as listed, so it was asked for by id, and the answer, holding "17", stopped
+    the reviews source ("the store ignored `include`") every run: deleted reviews kept their
+    points (found by a review, 4 Dec). It is item 17, unusable: it keeps its points."""
+    on = with_rules(config, review=ReviewRules(enabled=True, points=10))
+    product = store.all("products")[0]["id"]
+    odd, gone = (
+        store.add_review(product_id=product, email=f"{name}@example.org", name=name, rating=5,
+                         text="Good", status="approved")
+        for name in ("odd", "gone")
+    )  # fmt: skip
+    sync(on)
+    engine = engine_for()
+    assert entries_of(engine, f"review:{gone['id']}") == [10]
+    sandbox.overrides.patch("reviews", odd["id"], {"id": str(odd["id"])})  # a plugin's text id
+    store.delete_review(gone["id"], force=True)
+
+    summary = sync(on)
+
+    assert "id" in quarantined(engine, "reviews")[f'id="{odd["id"]}"']
+    assert entries_of(engine, f"review:{gone['id']}") == [10, -10], "the deletion is revoked"
+    assert summary.sources_stopped == []
+    assert summary.ok
+
+
+def test_a_review_answered_by_id_without_a_usable_id_deletes_nothing_and_stops_nothing(
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """A review marked spam is asked for by id; the answer holds it with `"id": null`. It cannot
+    be told from the others asked for, so none of those not found is taken for deleted this run
+    (a warning says so), the item is quarantined, and the source goes on."""
+    on = with_rules(config, review=ReviewRules(enabled=True, points=10))
+    product = store.all("products")[0]["id"]
+    review = store.add_review(product_id=product, email="nul@example.org", name="N", rating=5,
+                              text="Good", status="approved")  # fmt: skip
+    sync(on)
+    store.set_review_status(review["id"], "spam")
+    sandbox.overrides.patch("reviews", review["id"], {"id": None})
+
+    summary = sync(on)
+
+    engine = engine_for()
+    assert summary.sources_stopped == []
+    assert entries_of(engine, f"review:{review['id']}") == [10], "nothing is taken for deleted"
+    assert any("not taken for deleted" in warning for warning in summary.warnings)
+    assert summary.quarantined == 1
