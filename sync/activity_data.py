@@ -82,11 +82,17 @@ def email_of(obj: Mapping[str, Any], key: str) -> str:
     return email
 
 
+#: What WordPress and WooCommerce answer a comment's or a review's `status` as (their REST
+#: controllers' `prepare_status_response`: 1 approved, 0 hold, spam, trash, else the stored value,
+#: of which WordPress itself writes only `post-trashed`, for comments of a post in the trash).
+STATUSES = frozenset({"approved", "hold", "spam", "trash", "post-trashed"})
+
+
 def status_of(obj: Mapping[str, Any]) -> str:
     status = text(member(obj, "status", ""), "status", allow_empty=False)
-    if len(status) > MAX_STATUS:
+    if status not in STATUSES:
         raise InvalidSourceData(
-            f"status: expected a comment status such as approved, got {status[:40]!r}",
+            f"status: expected one of {', '.join(sorted(STATUSES))}, got {status[:40]!r}",
             field="status",
         )
     return status

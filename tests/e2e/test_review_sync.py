@@ -270,3 +270,27 @@ def test_a_review_answered_by_id_without_a_usable_id_deletes_nothing_and_stops_n
     assert entries_of(engine, f"review:{review['id']}") == [10], "nothing is taken for deleted"
     assert any("not taken for deleted" in warning for warning in summary.warnings)
     assert summary.quarantined == 1
+
+
+def test_a_review_served_with_a_status_that_is_not_one_is_quarantined_and_keeps_its_points(
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """README: a status that is not one is quarantined. Only empty or over-long statuses were:
+    "bogus" was read as not live and the review's 10 points were revoked (found by a review)."""
+    on = with_rules(config, review=ReviewRules(enabled=True, points=10))
+    product = store.all("products")[0]["id"]
+    review = store.add_review(product_id=product, email="st@example.org", name="S", rating=5,
+                              text="Good", status="approved")  # fmt: skip
+    sync(on)
+    sandbox.overrides.patch("reviews", review["id"], {"status": "bogus"})  # a plugin's mangling
+
+    summary = sync(on)
+
+    engine = engine_for()
+    assert summary.quarantined == 1
+    assert "status" in quarantined(engine, "reviews")[str(review["id"])]
+    assert entries_of(engine, f"review:{review['id']}") == [10], "a broken item changes nothing"

@@ -54,6 +54,11 @@ def test_an_account_comment_needs_no_email() -> None:
     assert (comment.account, comment.email) == (12, "")
 
 
+@pytest.mark.parametrize("status", ["approved", "hold", "spam", "trash", "post-trashed"])
+def test_every_status_wordpress_answers_is_read(status: str) -> None:
+    assert parse_comment({**COMMENT, "status": status}).status == status
+
+
 @pytest.mark.parametrize(
     ("parse", "item", "field"),
     [
@@ -66,6 +71,8 @@ def test_an_account_comment_needs_no_email() -> None:
         (parse_review, {**REVIEW, "date_created_gmt": "yesterday"}, "date_created_gmt"),
         (parse_review, {**REVIEW, "date_created_gmt": None}, "date_created_gmt"),
         (parse_review, {**REVIEW, "status": "x" * 40}, "status"),
+        (parse_review, {**REVIEW, "status": "bogus"}, "status"),
+        (parse_comment, {**COMMENT, "status": "unapproved"}, "status"),
         (parse_review, {**REVIEW, "verified": "yes"}, "verified"),
         (parse_review, {**REVIEW, "product_id": "40"}, "product_id"),
         (parse_comment, {**COMMENT, "author_email": ""}, "author_email"),
