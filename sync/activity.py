@@ -218,6 +218,8 @@ class ActivitySource:
         checked = f"{self.name}_checked"
         whole = ctx.full or ctx.due(checked, self.schedule.reconcile_every_hours)
         newest = ctx.cursor_position(self.name)
+        if newest is not None:  # a cursor a future-dated item set before it was capped
+            newest = min(newest, ctx.window_end())
         since = None
         if not whole and newest is not None:
             since = newest - self.schedule.overlap
@@ -252,8 +254,9 @@ class ActivitySource:
                 items, page_changed = self._page(ctx, page)
                 changed += page_changed
                 seen.update(_stood_for(page))  # a quarantined "17" is still item 17
-                for item in items:
-                    newest = item.created_at if newest is None else max(newest, item.created_at)
+                for item in items:  # never past the window: a plugin's item dated 2999 would
+                    created = min(item.created_at, ctx.window_end())  # hide all the new ones
+                    newest = created if newest is None else max(newest, created)
         return changed, newest
 
     def _page(self, ctx: SyncContext, page: list[Any]) -> tuple[list[Activity], int]:

@@ -294,3 +294,28 @@ def test_a_review_served_with_a_status_that_is_not_one_is_quarantined_and_keeps_
     assert summary.quarantined == 1
     assert "status" in quarantined(engine, "reviews")[str(review["id"])]
     assert entries_of(engine, f"review:{review['id']}") == [10], "a broken item changes nothing"
+
+
+def test_a_review_dated_in_the_year_2999_does_not_hide_the_reviews_written_after_it(
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """The newest creation date seen was the listing's start (less the overlap): one review
+    dated 2999 by a plugin made every run ask for reviews created after 2999, and with
+    `rescan_days = 0` a review written since earned nothing until the day's reconciliation
+    (found by a review). The position never passes the window's end."""
+    on = with_rules(config, review=ReviewRules(enabled=True, points=10))
+    product = store.all("products")[0]["id"]
+    future = store.add_review(product_id=product, email="f@example.org", name="F", rating=5,
+                              text="Good", status="approved")  # fmt: skip
+    sandbox.overrides.patch("reviews", future["id"], {"date_created_gmt": "2999-01-01T00:00:00"})
+    sync(on, rescan_days=0)  # the first run lists everything (and reconciles)
+    later = store.add_review(product_id=product, email="l@example.org", name="L", rating=5,
+                             text="Good", status="approved")  # fmt: skip
+
+    sync(on, rescan_days=0)  # a regular run, its reconciliation not due for a day
+
+    assert entries_of(engine_for(), f"review:{later['id']}") == [10]
