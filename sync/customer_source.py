@@ -16,12 +16,18 @@ from typing import Any
 
 from ledger.entries import NewEntry
 from sync.context import SyncContext
-from sync.customers import fetch_customers_by_registration, fetch_new_customers
+from sync.customers import (
+    fetch_customers_by_ids,
+    fetch_customers_by_registration,
+    fetch_new_customers,
+)
 from sync.order_data import parse_customer, parse_registration
 from sync.owners import merge_guest
 from sync.quarantine import parse_page, valid_id
 
 NAME = "customers"
+#: Quarantined accounts read again per run, at most (the oldest ids first).
+RETRY_LIMIT = 1_000
 
 
 class CustomersSource:
@@ -31,6 +37,7 @@ class CustomersSource:
 
     def __init__(self) -> None:
         self.highest: int | None = None
+        self.retried = False  # the quarantined accounts are read again once a run
 
     def run(self, ctx: SyncContext) -> int:
         return ctx.guard(NAME, lambda: self._list(ctx))
@@ -52,6 +59,9 @@ class CustomersSource:
         above = highest = self.highest
         ctx.progress.start(NAME)
         new = 0
+        if not self.retried:  # before the listing: what it quarantines waits for the next run
+            self.retried = True
+            new += self._retry_quarantined(ctx) if above else 0  # from the top: all are listed
         with closing(fetch_new_customers(ctx.client, above_id=above)) as pages:
             for page in pages:
                 take_page(ctx, page)
@@ -65,6 +75,25 @@ class CustomersSource:
         ctx.refresh_statistics()
         ctx.progress.finish()
         return new
+
+    def _retry_quarantined(self, ctx: SyncContext) -> int:
+        """The accounts quarantined here or by a source watching accounts (signups), read again
+        by id (`include=`, a hundred a request; the oldest `RETRY_LIMIT` a run): the listing
+        brings only ids above the highest seen, so an account served malformed once never came
+        back, and its signup points were lost to regular syncs. One that reads now is taken as
+        new ones are, and its quarantine entries are resolved; one the store no longer has
+        stays listed (`loyalty quarantine`). Returns how many were asked for."""
+        with ctx.tx.unit() as session:
+            refs = set().union(
+                *(ctx.quarantine.open_refs(session, name) for name in (NAME, *ctx.account_hooks))
+            )
+        ids = sorted(int(ref) for ref in refs if ref.isascii() and ref.isdigit())[:RETRY_LIMIT]
+        if not ids:
+            return 0
+        with closing(fetch_customers_by_ids(ctx.client, ids)) as pages:
+            for page in pages:
+                take_page(ctx, page)
+        return len(ids)
 
 
 def take_page(ctx: SyncContext, page: list[dict[str, Any]]) -> None:

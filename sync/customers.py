@@ -54,6 +54,14 @@ def fetch_customers_by_registration(
     yield from client.listing("customers").numbered(params)
 
 
+def fetch_customers_by_ids(
+    client: StoreClient, ids: Iterable[int]
+) -> Generator[list[dict[str, Any]], None, None]:
+    """Pages of the customers among `ids` that the store has (`Listing.by_ids`)."""
+    params = {"role": "all", "orderby": "id", "_fields": CUSTOMER_FIELDS}
+    yield from client.listing("customers").by_ids(ids, params)
+
+
 def fetch_customer_email(client: StoreClient, wc_id: int) -> str | None:
     """A customer's account email (`GET customers/{id}`), None if the answer has none."""
     item = client.get(f"customers/{wc_id}").items
