@@ -26,6 +26,9 @@ from sync.owners import merge_guest
 from sync.quarantine import parse_page, valid_id
 
 NAME = "customers"
+#: When every account was last listed (`[sync] reconcile_every_hours`): an account's changed email
+#: is seen then (WooCommerce lists customers by no date), and its guest's points move to it.
+CHECKED = "customers_checked"
 #: Quarantined accounts read again per run, at most (the oldest ids first).
 RETRY_LIMIT = 1_000
 
@@ -54,8 +57,11 @@ class CustomersSource:
 
     def _list(self, ctx: SyncContext) -> int:
         """New registrations; a guest with the same email moves to the account. Returns how many."""
-        if self.highest is None:
-            self.highest = 0 if ctx.full else int(ctx.cursor_state(NAME).get("max_id", 0))
+        whole = False
+        if self.highest is None:  # the run's first listing: every account, when the check is due
+            known = int(ctx.cursor_state(NAME).get("max_id", 0))
+            whole = not known or ctx.due(CHECKED, ctx.settings.reconcile_every_hours)
+            self.highest = 0 if whole else known
         above = highest = self.highest
         ctx.progress.start(NAME)
         new = 0
@@ -71,6 +77,8 @@ class CustomersSource:
         # top (registering a customer twice changes nothing).
         with ctx.tx.unit() as session:
             ctx.save_cursor(session, NAME, None, {"max_id": highest})
+            if whole:
+                ctx.save_cursor(session, CHECKED, ctx.now, None)
         self.highest = highest
         ctx.refresh_statistics()
         ctx.progress.finish()

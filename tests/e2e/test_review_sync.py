@@ -319,3 +319,25 @@ def test_a_review_dated_in_the_year_2999_does_not_hide_the_reviews_written_after
     sync(on, rescan_days=0)  # a regular run, its reconciliation not due for a day
 
     assert entries_of(engine_for(), f"review:{later['id']}") == [10]
+
+
+def test_a_review_written_after_its_author_changed_the_account_email_earns_on_the_account_by_the_check(
+    sync: Sync, store: SandboxStore, config: Config, engine_for: Callable[[], Engine]
+) -> None:
+    """Reviews are owned by `reviewer_email`; the customers listing brought only new ids, so an
+    account whose email changed kept the old one, and its review went to a guest nobody's meta
+    shows (found by a review). Every `reconcile_every_hours` all accounts are listed again: the
+    account takes its new email, and the guest's points move to it."""
+    on = with_rules(config, review=ReviewRules(enabled=True, points=10))
+    account = store.register_customer(email="old.address@example.org")
+    sync(on)
+    store.update_customer(account["id"], {"email": "new.address@example.org"})
+    product = store.all("products")[0]["id"]
+    store.add_review(product_id=product, email="new.address@example.org", name="N", rating=5,
+                     text="Good", status="approved")  # fmt: skip
+
+    sync(on, reconcile_every_hours=0)  # the day's check
+
+    engine = engine_for()
+    assert balance(on, engine, email="new.address@example.org") == 0, "no stray guest"
+    assert balance(on, engine, wc_id=account["id"]) == 10
