@@ -10,8 +10,9 @@ whatever else that unit appends.
 A target may name a `previous_owner`: when the points are held by someone else (an admin moved an
 order to another customer, a guest registered), what the previous owner holds goes out and the
 owner gets the full target, as two entries at consecutive positions. A reference some of whose
-points expired is reconciled per holder (`_per_holder`): its points are past their expiry wherever
-they go, so a move moves nothing, and a reduction is taken from whoever holds the points.
+points expired is reconciled per holder (`_per_holder`), each holder counted as the customer its
+points went to (`ledger.customers.heirs`): its points are past their expiry wherever they go, so a
+move moves nothing, and a reduction is taken from whoever holds the points.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ledger.entries import (
     ref_holdings,
     ref_lines,
 )
-from ledger.kinds import SourceKind
+from ledger.kinds import OUTSIDE_BALANCE_KINDS, SourceKind
 from ledger.rollups import LinePoints
 
 #: Per-product target shares, keyed by (product id, category id); 0, 0 for points on no product.
@@ -72,10 +73,13 @@ def reconcile(session: Session, store_id: int, targets: Sequence[Target]) -> lis
     holdings = ref_holdings(session, store_id, [t.source_ref for t in targets])
     split = {t.source_ref for t in targets if t.lines is not None}
     shares = ref_lines(session, store_id, {r: h for r, h in holdings.items() if r in split})
-    others = {
-        h.customer_id
+    others = {  # of references some of whose points expired: only they are folded by heir (a
+        h.customer_id  # move of a balance leaves pending points where they were)
         for t in targets
-        if t.held is None and t.source_ref in holdings
+        if t.held is None
+        and t.kind not in OUTSIDE_BALANCE_KINDS
+        and t.source_ref in holdings
+        and holdings[t.source_ref].expired
         for h in holdings[t.source_ref].holders
         if h.customer_id != t.owner
     }
@@ -83,7 +87,7 @@ def reconcile(session: Session, store_id: int, targets: Sequence[Target]) -> lis
     entries: list[NewEntry] = []
     for target in targets:
         holding = holdings.get(target.source_ref)
-        if holding is not None and heir:
+        if holding is not None and heir and target.kind not in OUTSIDE_BALANCE_KINDS:
             holding = _by_heir(holding, heir)
         entries += _entries(target, holding, shares.get(target.source_ref, {}))
     return entries
@@ -104,23 +108,34 @@ def _entries(
     target: Target, holding: RefHolding | None, shares: dict[tuple[int, int], int]
 ) -> list[NewEntry]:
     if target.held is not None:
-        return _transfer(target, target.held, holding, shares)
-    if holding is not None and _held_by_others(target, holding):
+        return _moved(target, target.held, holding, shares)
+    if holding is not None and _per_holder_wanted(target, holding):
         return _per_holder(target, holding, shares)
-    delta = target.points - (holding.points if holding else 0)
-    if not delta:
-        return []
-    lines = line_changes(dict(target.lines or {}), shares)
-    return [_entry(target, target.owner, delta, holding, lines)]
+    # The previous owner gives all the reference holds: whoever else holds entries of it is a
+    # guest or a deleted account whose balance went to the previous owner (`sync.owners`).
+    return _moved(target, holding.points if holding else 0, holding, shares)
 
 
-def _transfer(
+def _per_holder_wanted(target: Target, holding: RefHolding) -> bool:
+    """Some of the reference's points expired and it is held by others or moving (its points
+    are past their expiry wherever they go); or its points are pending, which a guest's or a
+    deleted account's move leaves where they are (it moves the balance), held by others."""
+    if target.kind in OUTSIDE_BALANCE_KINDS:
+        return _held_by_others(target, holding)
+    return bool(holding.expired) and (_held_by_others(target, holding) or _moving(target))
+
+
+def _moving(target: Target) -> bool:
+    return target.previous_owner is not None and target.previous_owner != target.owner
+
+
+def _moved(
     target: Target, held: int, holding: RefHolding | None, shares: dict[tuple[int, int], int]
 ) -> list[NewEntry]:
-    """A balance moved (`held` given): the previous owner gives it, the owner gets the target."""
-    moving = target.previous_owner is not None and target.previous_owner != target.owner
-    if held and moving:
-        assert target.previous_owner is not None  # for mypy: `moving` says so
+    """The reference holds `held` (a transfer: the balance given): moved from a previous owner,
+    it gives them and the owner gets the target, as two entries; else the difference."""
+    if held and _moving(target):
+        assert target.previous_owner is not None  # for mypy: `_moving` says so
         moved_out = _entry(
             target,
             target.previous_owner,
@@ -150,24 +165,22 @@ def _held_by_others(target: Target, holding: RefHolding) -> bool:
 def _per_holder(
     target: Target, holding: RefHolding, shares: dict[tuple[int, int], int]
 ) -> list[NewEntry]:
-    """A reference held by others than its owner: an order moved to another customer (away,
-    and perhaps back). Each other holder gives what it holds, and the owner gets the target, as
-    entries at consecutive positions (the others by id, then the owner).
+    """A reference some of whose points expired, wherever they were, held by others than its
+    owner, or moved to it (an order moved to another customer, away and perhaps back). A lot is
+    as old as its source, so all its points are past their expiry wherever they go: none of
+    them moves. Each other holder keeps what it has of them (spent, expired, or expiring the
+    day after it arrived), the owner gets the target less what the others keep, and nothing
+    comes back to anyone: a move away and back changes nothing. A reduction beyond what the
+    owner would get is taken from the others, who had the points (an expired order moved and
+    then cancelled or refunded charged its new owner, who never held a point of it; found by a
+    review). The entries are at consecutive positions, the others by id, then the owner.
 
-    Once any of the reference's points expired, wherever they were, none of them moves: a lot
-    is as old as its source, so all its points are past their expiry wherever they go. Each
-    other holder keeps what it has of them (spent, expired, or expiring the day after it
-    arrived) and the owner gets the target less what the others keep: nothing comes back to
-    anyone, and a move away and back changes nothing. A reduction beyond what the owner would
-    get is taken from the others, who had the points (an expired order moved and then cancelled
-    or refunded charged its new owner, who never held a point of it; found by a review).
-
-    Each entry's lines are the reference's shares (and, of what the owner gets, the target's)
-    in proportion to what it moves, so per-product figures still add up."""
+    Pending points (`pending:order:N`) held by others are reconciled here too, without expiry:
+    the others give all they hold and the owner gets the target (a guest's move to the account
+    it registered moves its balance and leaves its pending points where they were)."""
     held = {h.customer_id: h for h in holding.holders}
     others = sorted(c for c in held if c != target.owner)
-    expired = holding.expired > 0
-    kept = {c: held[c].points if expired else 0 for c in others}
+    kept = {c: held[c].points if holding.expired else 0 for c in others}  # pending: all move
     share = target.points - sum(kept.values())
     excess = max(-share, 0)
     for customer_id in others:  # the reduction the owner cannot take
@@ -178,15 +191,12 @@ def _per_holder(
     changes = [(c, kept[c] - held[c].points) for c in others]
     owner_held = held[target.owner].points if target.owner in held else 0
     changes.append((target.owner, owner_gets - owner_held))
-    moved_note = None if expired else target.moved_note  # only a move of its points is one
     moves = [(c, points) for c, points in changes if points]
     lines = _holder_lines(target, moves, shares)
     entries: list[NewEntry] = []
     for (customer_id, points), moved_lines in zip(moves, lines, strict=True):
         position = RefHolding(points=0, entries=holding.entries + len(entries))
-        gives = customer_id != target.owner
-        note = (moved_note or target.note) if gives else target.note
-        entries.append(_entry(target, customer_id, points, position, moved_lines, note))
+        entries.append(_entry(target, customer_id, points, position, moved_lines))
     return entries
 
 

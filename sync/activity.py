@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.batches import chunks
@@ -192,23 +192,10 @@ class ActivitySource:
 
     def owner_moved(self, ctx: SyncContext, session: Session, old: int, new: int) -> list[NewEntry]:
         """What the old owner (a guest who registered, an account deleted) had is the new owner's:
-        its items move, and the new owner's whole set is decided again (entries appended and
-        counted here, under this source). The points themselves move with the balance (a transfer
-        pair), so nothing is taken from the old owner here."""
-        session.flush()
-        session.execute(
-            update(TrackedActivity)
-            .where(
-                TrackedActivity.store_id == ctx.store_id,
-                TrackedActivity.source == self.spec.reason,
-                TrackedActivity.customer_id == old,
-            )
-            .values(customer_id=new)
-            .execution_options(synchronize_session=False)
-        )
-        for obj in list(session.identity_map.values()):  # rows loaded before the UPDATE
-            if isinstance(obj, TrackedActivity):
-                session.expire(obj)
+        its items were moved with it (`sync.owners.move_holdings`, every source's), and the new
+        owner's whole set is decided again (entries appended and counted here, under this
+        source). The points themselves move with the balance (a transfer pair), so nothing is
+        taken from the old owner here."""
         self._append(ctx, session, self.redecide(ctx, session, {new}))
         return []
 

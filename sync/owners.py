@@ -35,7 +35,7 @@ from ledger.customers import (
 )
 from ledger.entries import NewEntry
 from ledger.kinds import SourceKind
-from ledger.models import Balance, Customer, TrackedOrder
+from ledger.models import Balance, Customer, TrackedActivity, TrackedOrder
 from ledger.reconcile import Target, reconcile
 from rules import notes
 from rules.purchase import first_order_points
@@ -301,14 +301,20 @@ def move_holdings(
     note: str,
     moved: OwnerMoved | None = None,
 ) -> list[NewEntry]:
-    """Reassign the source's orders to the target, re-decide both first-order bonuses, let the
-    other sources move what they track (`moved`), and move what is left on the source as a pair of
-    transfer entries (source -B, target +B) under `ref`."""
-    session.execute(
-        update(TrackedOrder)
-        .where(TrackedOrder.store_id == store_id, TrackedOrder.customer_id == source_id)
-        .values(customer_id=target_id)
-    )
+    """Reassign the source's orders and activity items (reviews, comments: every source's, on this
+    run or not) to the target, re-decide both first-order bonuses, let the other sources re-decide
+    what they track (`moved`), and move what is left on the source as a pair of transfer entries
+    (source -B, target +B) under `ref`."""
+    for tracked in (TrackedOrder, TrackedActivity):  # every source's, whichever are on this run:
+        session.execute(  # a review left on a guest looked moved later, its points paid twice
+            update(tracked)
+            .where(tracked.store_id == store_id, tracked.customer_id == source_id)
+            .values(customer_id=target_id)
+            .execution_options(synchronize_session=False)
+        )
+    for obj in list(session.identity_map.values()):  # rows loaded before the UPDATE
+        if isinstance(obj, TrackedOrder | TrackedActivity):
+            session.expire(obj)
     entries = bonus_entries(session, store_id, {source_id, target_id}, bonus, now=now)
     if moved is not None:
         entries += moved(session, source_id, target_id)

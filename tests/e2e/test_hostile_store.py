@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from bench._common import child_usage, launched
 from ledger.migrate import upgrade
 from loyalty.config import Config
 from loyalty.errors import StoreAnswerUnusable, StoreRejected, StoreUnavailable
@@ -55,29 +56,10 @@ class Run:
         return [line for line in lines if not line.startswith("loyalty: error:")]
 
 
-#: Runs the command in its argv[3:] as its own child, its address space capped at argv[1] bytes,
-#: and writes that child's peak resident memory (kB) to the file argv[2]; exits with its status.
-#: A child forked from the test's worker counts the worker's memory in its peak (Linux keeps the
-#: high-water mark of the memory it had before `exec`): after a few hundred tests the worker held
-#: over 400 MB and every measured run seemed to (seen: twelve tests failed together). Forked from
-#: this small launcher instead, the CLI is measured alone.
-_LAUNCHER = """
-import os, resource, subprocess, sys
-limit, report, command = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-def cap():
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-process = subprocess.Popen(command, preexec_fn=cap)
-_, status, usage = os.wait4(process.pid, 0)
-with open(report, "w") as out:
-    out.write(str(usage.ru_maxrss))
-code = os.waitstatus_to_exitcode(status)
-sys.exit(code if code >= 0 else 128 - code)
-"""
-
-
 def run_cli(config: Path, *args: str) -> Run:
-    """`loyalty --config CONFIG ARGS` in a child process, measured alone (through `_LAUNCHER`);
-    killed after a minute."""
+    """`loyalty --config CONFIG ARGS` in a child process, measured alone (through the benchmarks'
+    launcher: a child forked from the test worker counted the worker's memory in its peak, and
+    after a few hundred tests twelve runs seemed over 400 MB); killed after a minute."""
     command = [sys.executable, "-m", "loyalty.cli", "--config", str(config), *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
     with (
@@ -85,11 +67,11 @@ def run_cli(config: Path, *args: str) -> Run:
         tempfile.TemporaryFile("w+") as err,
         tempfile.TemporaryDirectory() as scratch,
     ):
-        report = Path(scratch) / "peak"
-        launcher = [sys.executable, "-c", _LAUNCHER, str(ADDRESS_SPACE_LIMIT), str(report)]
+        report = Path(scratch) / "usage"
+        limit = ADDRESS_SPACE_LIMIT
         started = time.monotonic()
         process = subprocess.Popen(
-            [*launcher, *command],
+            launched(command, report, limit=limit),
             stdout=out,
             stderr=err,
             env=env,
@@ -104,13 +86,13 @@ def run_cli(config: Path, *args: str) -> Run:
             killer.cancel()
         out.seek(0)
         err.seek(0)
-        peak_kb = int(report.read_text()) if report.exists() else 0
+        peak_mb, _ = child_usage(report)
         return Run(
             returncode=returncode,
             stdout=out.read(),
             stderr=err.read(),
             seconds=time.monotonic() - started,
-            peak_mb=peak_kb / 1024,  # kilobytes on Linux
+            peak_mb=peak_mb,
         )
 
 
