@@ -194,9 +194,11 @@ def _per_holder(
     moves = [(c, points) for c, points in changes if points]
     lines = _holder_lines(target, moves, shares)
     entries: list[NewEntry] = []
+    gives = target.moved_note if not holding.expired else None  # a move of pending points
     for (customer_id, points), moved_lines in zip(moves, lines, strict=True):
         position = RefHolding(points=0, entries=holding.entries + len(entries))
-        entries.append(_entry(target, customer_id, points, position, moved_lines))
+        note = gives if customer_id != target.owner and gives else target.note
+        entries.append(_entry(target, customer_id, points, position, moved_lines, note))
     return entries
 
 
