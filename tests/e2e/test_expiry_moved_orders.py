@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from ledger.balances import verify_balances
+from ledger.balances import BalanceDifference, verify_balances
 from ledger.customers import account_customer, get_or_create_store
 from ledger.debt import debt_state
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, PointEntry
-from ledger.rollup_checks import verify_rollups
+from ledger.rollup_checks import RollupDifference, verify_rollups
 from ledger.session import session_scope
 from loyalty.config import Config
 from rules.expiry import ExpiryMode, ExpiryRules
@@ -128,8 +128,7 @@ def test_an_expired_order_moved_and_cancelled_charges_the_new_owner_for_the_old_
     # taken from alice, who had them, as a cancel after expiry is when the order stays hers:
     # revoked all the same, and owed from her future points (README, expiry)
     assert balance_of(engine, store.customer_id_by_email("alice@example.com")) == (0, 100)
-    with session_scope(engine) as session:
-        assert (verify_balances(session), verify_rollups(session)) == ([], [])
+    assert verified(engine) == ([], [])
 
 
 def test_an_expired_order_moved_then_refunded_charges_the_new_owner(
@@ -152,8 +151,13 @@ def test_an_expired_order_moved_then_refunded_charges_the_new_owner(
     # taken from alice, who had them, as a cancel after expiry is when the order stays hers:
     # revoked all the same, and owed from her future points (README, expiry)
     assert balance_of(engine, store.customer_id_by_email("alice@example.com")) == (0, 100)
+    assert verified(engine) == ([], [])
+
+
+def verified(engine: Engine) -> tuple[list[BalanceDifference], list[RollupDifference]]:
+    """What `loyalty verify` finds wrong: the balances, then the rollups."""
     with session_scope(engine) as session:
-        assert (verify_balances(session), verify_rollups(session)) == ([], [])
+        return verify_balances(session), verify_rollups(session)
 
 
 def spend(engine: Engine, config: Config, wc_id: int, points: int, when: datetime) -> None:
@@ -194,9 +198,7 @@ def test_a_partly_expired_order_moved_leaves_purchase_entries_without_lines(
     store.update_order(x, {"customer_id": store.customer_id_by_email(BOB)})
     sync(cfg)
 
-    with session_scope(engine) as session:
-        found = (verify_balances(session), verify_rollups(session))
-    assert found == ([], []), dump(engine)
+    assert verified(engine) == ([], []), dump(engine)
 
 
 def test_an_order_moved_away_and_back_with_an_expiry_between_leaves_nobody_in_debt(
@@ -297,8 +299,7 @@ def test_an_expired_guest_order_refunded_after_the_guest_registered_is_charged_t
     sync(cfg)
 
     assert (balance_of(engine, account), guest_state(engine)) == ((0, 100), (0, 0)), dump(engine)
-    with session_scope(engine) as session:
-        assert (verify_balances(session), verify_rollups(session)) == ([], [])
+    assert verified(engine) == ([], [])
 
 
 def test_a_guest_order_moved_to_another_customer_after_the_guest_registered_moves_once(
@@ -384,8 +385,7 @@ def test_a_registered_guests_order_is_not_paid_twice_after_the_account_changes_i
     sync(config)
 
     assert (balance_of(engine, account), guest_state(engine)) == ((100, 0), (0, 0)), dump(engine)
-    with session_scope(engine) as session:
-        assert (verify_balances(session), verify_rollups(session)) == ([], [])
+    assert verified(engine) == ([], [])
 
 
 def test_a_registered_guests_refunded_order_leaves_no_points_after_the_account_changed_email(
