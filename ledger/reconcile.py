@@ -117,12 +117,13 @@ def _entries(
 
 
 def _per_holder_wanted(target: Target, holding: RefHolding) -> bool:
-    """Some of the reference's points expired and it is held by others or moving (its points
-    are past their expiry wherever they go); or its points are pending, which a guest's or a
-    deleted account's move leaves where they are (it moves the balance), held by others."""
-    if target.kind in OUTSIDE_BALANCE_KINDS:
-        return _held_by_others(target, holding)
-    return bool(holding.expired) and (_held_by_others(target, holding) or _moving(target))
+    """Some of the reference's points expired (they are past their expiry wherever they go), or
+    its points are pending (a guest's or a deleted account's move leaves them where they are: it
+    moves the balance, so the previous owner does not hold all the reference holds); and it is
+    held by others, or moving."""
+    if target.kind not in OUTSIDE_BALANCE_KINDS and not holding.expired:
+        return False
+    return _held_by_others(target, holding) or _moving(target)
 
 
 def _moving(target: Target) -> bool:

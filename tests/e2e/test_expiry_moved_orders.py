@@ -488,3 +488,37 @@ def pending_of(engine: Engine, account_email: str) -> dict[str, tuple[int, int]]
             .where(Customer.email == account_email)
         )
         return {("guest" if g else "account"): (int(b), int(p)) for g, b, p in rows}
+
+
+def test_a_registered_guests_pending_points_do_not_move_to_the_account_after_an_email_change(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """Carol's guest order holds 100 pending points on the guest; she registers (the order is
+    the account's, its pending points stay on the guest) and changes her account email: the order
+    is the guest's again, its previous owner the account. The plain move took all the reference
+    holds from the account, which never held them: -100 pending there, 200 on the guest, and the
+    next sync undid it (found by a review). Pending points are reconciled per holder."""
+    """Carol's guest order earns 100 pending points (14-day window): the guest's. She registers:
+    the merge moves the guest's balance (0) and the order's tracked owner to the account; the
+    pending points stay on the guest (README). Carol changes her account email; the full sync
+    that records it lists the order too, a guest order billed to her old address, which
+    resolves to the guest again. The pending points are already on the guest, the owner: nothing
+    should move. But no one besides the owner holds the reference, so the plain path runs ("the
+    previous owner gives all the reference holds", which assumes the previous owner received the
+    other holders' points as a balance: false for pending points): the account gets -100 pending
+    (written to its `loyalty_points_pending` meta) and the guest 200. The next sync of the same
+    order state appends two more entries to undo it."""
+    cfg = replace(config, points=replace(config.points, pending_days=14))
+    now = datetime.now(UTC).replace(microsecond=0)
+    guest_order(store, now - timedelta(days=1))
+    engine = engine_for()
+    sync(cfg)
+    account = int(store.register_customer(email=CAROL)["id"])
+    sync(cfg)
+    store.update_customer(account, {"email": "carol.new@example.com"})
+    sync(cfg, full=True)  # records the account's new email; the order is listed again
+
+    account_row = pending_of(engine, "carol.new@example.com").get("account", (0, 0))
+    assert account_row == (0, 0), dump(engine)
+    assert pending_of(engine, CAROL) == {"guest": (0, 100)}, dump(engine)
+    assert sync(cfg, full=True).entries_appended == 0
