@@ -282,32 +282,39 @@ def accounts_by_email(session: Session, store_id: int, emails: Collection[str]) 
     return {str(email): int(customer_id) for email, customer_id in rows}
 
 
+#: How many moves `heirs` follows from one customer (a guest, its account deleted, its guest
+#: registered again...); a longer chain, or a loop, stops there.
+MAX_MOVES = 32
+
+
 def heirs(session: Session, store_id: int, customer_ids: Collection[int]) -> dict[int, int]:
     """Who holds each of `customer_ids`' points now, for those whose points went to another
-    (`sync.owners` moves them as a balance, leaving each source's entries where they were): a
-    guest's went to the live account of its email once it appeared; a deleted account's to its
-    email's live account, else to the guest of that email. Customers holding their own, and a
-    deleted account without an email (nothing could take its points), are left out."""
-    ids = sorted(set(customer_ids))
-    if not ids:
-        return {}
-    rows = [
-        (int(cid), bool(is_guest), deleted is not None, normalise_email(email or ""))
-        for chunk in chunks(ids)
-        for cid, is_guest, deleted, email in session.execute(
-            select(Customer.id, Customer.is_guest, Customer.deleted_at, Customer.email).where(
-                Customer.store_id == store_id, Customer.id.in_(chunk)
+    (`sync.owners.move_holdings` moves them as a balance, leaving each source's entries where
+    they were, and records the move: `Customer.merged_into_id`), following every later move.
+    Customers holding their own are left out."""
+    found: dict[int, int] = {}
+    step = {cid: cid for cid in set(customer_ids)}
+    for _ in range(MAX_MOVES):
+        if not step:
+            break
+        moved = _merged_into(session, store_id, sorted(set(step.values())))
+        step = {start: moved[now] for start, now in step.items() if now in moved}
+        found.update(step)
+    return found
+
+
+def _merged_into(session: Session, store_id: int, ids: Sequence[int]) -> dict[int, int]:
+    moved: dict[int, int] = {}
+    for chunk in chunks(ids):
+        rows = session.execute(
+            select(Customer.id, Customer.merged_into_id).where(
+                Customer.store_id == store_id,
+                Customer.id.in_(chunk),
+                Customer.merged_into_id.is_not(None),
             )
         )
-    ]
-    gone = [
-        (cid, email) for cid, is_guest, deleted, email in rows if email and (is_guest or deleted)
-    ]
-    accounts = accounts_by_email(session, store_id, [email for _, email in gone])
-    left = [email for cid, email in gone if email not in accounts]
-    guests = {e: c.id for e, c in guests_by_email(session, store_id, left).items()}
-    found = {cid: accounts.get(email, guests.get(email, cid)) for cid, email in gone}
-    return {cid: heir for cid, heir in found.items() if heir != cid}
+        moved.update({int(cid): int(target) for cid, target in rows if target is not None})
+    return moved
 
 
 def _insert_ignoring_conflict(session: Session, model: type[Any], values: dict[str, Any]) -> None:

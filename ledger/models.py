@@ -78,6 +78,9 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: When the sync learned the account was deleted in the store; its points went to its email.
     deleted_at: Mapped[datetime | None]
+    #: Who received its points when they moved as a balance (a guest that registered, an account
+    #: deleted: `sync.owners.move_holdings`); its entries stay here. None while it holds its own.
+    merged_into_id: Mapped[int | None] = mapped_column(Id)
 
     __table_args__ = (
         # A guest has an email and no account id; an account always has its id.

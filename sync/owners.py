@@ -322,6 +322,7 @@ def move_holdings(
         select(func.coalesce(func.sum(Balance.balance), 0)).where(Balance.customer_id == source_id)
     ).scalar_one()
     remaining = int(cached) + sum(e.points for e in entries if e.customer_id == source_id)
+    _record_move(session, source_id, target_id, moving=remaining)
     if remaining == 0:
         return entries
     move = Target(
@@ -335,3 +336,16 @@ def move_holdings(
         held=remaining,
     )
     return entries + reconcile(session, store_id, [move])
+
+
+def _record_move(session: Session, source_id: int, target_id: int, *, moving: int) -> None:
+    """Where the source's points went (`Customer.merged_into_id`, read by `ledger.customers.heirs`
+    for the entries left on it): the target, unless the source was merged before and moves
+    nothing now (its entries went to that one: a guest merged again, empty, when its email
+    changed hands, gave a stranger the refunds of orders its first account had). The target
+    holds its own points from now on."""
+    query = update(Customer).where(Customer.id == source_id)
+    if not moving:
+        query = query.where(Customer.merged_into_id.is_(None))
+    session.execute(query.values(merged_into_id=target_id))
+    session.execute(update(Customer).where(Customer.id == target_id).values(merged_into_id=None))

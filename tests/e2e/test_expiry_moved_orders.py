@@ -522,3 +522,83 @@ def test_a_registered_guests_pending_points_do_not_move_to_the_account_after_an_
     assert account_row == (0, 0), dump(engine)
     assert pending_of(engine, CAROL) == {"guest": (0, 100)}, dump(engine)
     assert sync(cfg, full=True).entries_appended == 0
+
+
+def test_an_expired_guest_orders_refund_is_not_undone_when_the_account_changes_its_email(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """Carol's expired guest order is refunded by half after she registered (the account pays:
+    200 -> 150). She changes her account email and the order is edited: nothing changes. Read
+    from today's email, the guest held its points again: the reduction moved to the guest (a
+    debt nobody pays) and the account got its 50 back (found by a review). The move is
+    recorded (`Customer.merged_into_id`)."""
+    """Carol's guest order earned 100 points 40 days ago; they expired on the guest (30 days).
+    She registers (nothing left to move) and the shop manager links the order to her account.
+    Carol also has 200 points of her own (a recent order on the account). Half the old order is
+    refunded: after expiry a refund revokes all the same, so the account goes 200 -> 150 (as
+    test_an_expired_guest_order_refunded_after_the_guest_registered_is_charged_to_the_account
+    has it, the guest's entries counted as the account's).
+
+    Carol then changes her account email and the order is edited (nothing about its points).
+    The order is worth what it was worth: nothing should be appended, and Carol keeps 150.
+    `heirs` maps the guest by *today's* email, which no account holds any more, so the guest
+    counts as itself: the reference is "held by others", `_per_holder` takes the 50 reduction
+    from the guest (guest -50) and gives the account back its -50 (account +50). The refund's
+    revocation moves onto a guest nobody will ever pay from, and Carol's spendable balance
+    goes back to 200."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    now = datetime.now(UTC).replace(microsecond=0)
+    old = guest_order(store, now - timedelta(days=40))
+    engine = engine_for()
+    sync(cfg)  # 100 on the guest, expired
+    account = int(store.register_customer(email=CAROL)["id"])
+    sync(cfg)
+    store.update_order(old, {"customer_id": account})
+    own = store.place_order(customer_id=account, items=[(product_of(store), 200)])
+    store.set_order_status(own["id"], "completed")
+    sync(cfg)
+    assert (balance_of(engine, account), guest_state(engine)) == ((200, 0), (0, 0)), dump(engine)
+    store.refund_order(old, amount=Decimal("50.00"))
+    sync(cfg)
+    assert (balance_of(engine, account), guest_state(engine)) == ((150, 0), (0, 0)), dump(engine)
+
+    store.update_customer(account, {"email": "carol.new@example.com"})
+    sync(cfg, full=True)  # the listing records the account's new email
+    store.touch_order(old)
+    summary = sync(cfg)
+
+    assert (balance_of(engine, account), guest_state(engine)) == ((150, 0), (0, 0)), dump(engine)
+    assert summary.entries_appended == 0
+
+
+def test_an_expired_order_refunded_after_its_email_changed_hands_charges_nobody_new(
+    config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
+) -> None:
+    """Carol's expired guest order; she registers as X, X changes its email, and a stranger
+    registers Y with Carol's old address. The guest order, billed to it, is Y's now, and is
+    refunded. Read from today's email, the guest's points were Y's: Y was charged 100 for an
+    order whose points it never had (found by a review)."""
+    """Carol's guest order earned 100 points 40 days ago; they expired on the guest. She
+    registers as account X (the merge moves nothing: nothing left) and the order's tracked owner
+    becomes X. X then changes its email, and a new person registers account Y with Carol's old
+    address. The order (still a guest order billed to that address) now resolves to Y, and is
+    refunded. README (expiry): a refund after such a move is taken "from whoever had them (as if
+    the order had stayed theirs), never from a new owner who received none". Y never held a
+    point of it; `heirs` counts the guest as Y (the live account of its email today, not the
+    account its points went to), so `_per_holder` takes the whole 100 from Y: Y starts in debt."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    now = datetime.now(UTC).replace(microsecond=0)
+    order_id = guest_order(store, now - timedelta(days=40))
+    engine = engine_for()
+    sync(cfg)
+    carol = int(store.register_customer(email=CAROL)["id"])
+    sync(cfg)
+    store.update_customer(carol, {"email": "carol.new@example.com"})
+    sync(cfg, full=True)  # the listing records X's new email
+    newcomer = int(store.register_customer(email=CAROL)["id"])
+    sync(cfg)
+    store.refund_order(order_id)
+    sync(cfg)
+
+    assert balance_of(engine, newcomer) == (0, 0), dump(engine)
+    assert verified(engine) == ([], [])

@@ -30,7 +30,7 @@ from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 from tests.ledger.schema_at import ledger_at
 
-HEAD = "0012_meta_writes_retried"
+HEAD = "0013_customers_merged_into"
 LEDGER_TABLES = {
     "stores",
     "customers",
