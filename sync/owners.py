@@ -5,6 +5,9 @@ account whose email is its billing email if there is one, else to a guest held b
 an account with a guest's email appears, the guest's orders are reassigned to it, first-order
 bonuses are re-decided for both, and what is left on the guest moves over as a pair of transfer
 entries (guest -B, account +B), so the history stays readable and every balance stays provable.
+The guest's entries stay where they are; the guest records where its points went
+(`Customer.merged_into_id`), for the reconcile of an expired order it earned (`ledger.customers
+.heirs`).
 
 The reverse happens when an account is deleted in the store (WordPress turns its orders into guest
 orders billed to the same email): the account is marked deleted, its orders go to whoever holds
