@@ -10,9 +10,9 @@ today's emails (`ledger.customers.heirs`), which an email change, or an email th
 turned wrong: an expired order's refund was taken from a stranger, or given back. The move now
 records it. The upgrade fills it in for the moves already made: each transfer pair
 (`transfer:guest:{id}`, `transfer:deleted:{id}`), in the order they were appended, names its
-source and the customer that received; the moves of a zero balance left none, so a guest whose
-email has a live account, and a deleted account, take the one their email names today (the
-reading before this revision). The downgrade drops the column.
+source and the customer that received (a receiver holds points of its own again); the moves of
+a zero balance left none, so a guest, or a deleted account, without one takes the customer its
+email names today (the reading before this revision). The downgrade drops the column.
 """
 
 from __future__ import annotations
@@ -48,45 +48,54 @@ def upgrade() -> None:
         sa.column("id", ID),
         sa.column("customer_id", ID),
         sa.column("source_ref", sa.String()),
-        sa.column("points", sa.BigInteger()),
     )
-    heir: dict[int, int | None] = {}
-    received = sa.select(entries.c.source_ref, entries.c.customer_id).where(
-        sa.or_(*(entries.c.source_ref.startswith(prefix) for prefix in PREFIXES)),
-        entries.c.points > 0,
+    # 1. The transfer pairs, in the order they were appended: the source is named in the
+    # reference, the receiver is the other customer of the pair (+B, or -B for a debt moved).
+    heir: dict[int, int] = {}
+    pairs = sa.select(entries.c.source_ref, entries.c.customer_id).where(
+        sa.or_(*(entries.c.source_ref.startswith(prefix) for prefix in PREFIXES))
     )
-    for ref, target in connection.execute(received.order_by(entries.c.id)):
+    for ref, customer_id in connection.execute(pairs.order_by(entries.c.id)):
         source = ref.rsplit(":", 1)[1]
-        if source.isdigit():
-            heir[int(source)] = int(target)
-            heir[int(target)] = None  # it holds points of its own again
-    rows = connection.execute(
-        sa.select(
-            customers.c.id,
-            customers.c.store_id,
-            customers.c.email,
-            customers.c.is_guest,
-            customers.c.deleted_at,
+        if source.isdigit() and int(customer_id) != int(source):
+            heir[int(source)] = int(customer_id)
+            heir.pop(int(customer_id), None)  # the receiver holds points of its own again
+    if heir:
+        connection.execute(
+            customers.update()
+            .where(customers.c.id == sa.bindparam("source"))
+            .values(merged_into_id=sa.bindparam("target")),
+            [{"source": source, "target": target} for source, target in sorted(heir.items())],
         )
-    ).all()
-    live = {}  # (store, email): the oldest live account
-    guests = {}
-    for cid, store_id, email, is_guest, deleted_at in sorted(rows, key=lambda row: -row[0]):
-        if email and not is_guest and deleted_at is None:
-            live[(store_id, email)] = cid
-        if email and is_guest:
-            guests[(store_id, email)] = cid
-    for cid, store_id, email, is_guest, deleted_at in rows:
-        if cid in heir or not email or not (is_guest or deleted_at is not None):
-            continue
-        found = live.get((store_id, email)) or (None if is_guest else guests.get((store_id, email)))
-        if found is not None and found != cid:
-            heir[cid] = found
-    for cid, target in sorted(heir.items()):
-        if target is not None:
-            connection.execute(
-                customers.update().where(customers.c.id == cid).values(merged_into_id=target)
-            )
+    # 2. The moves of a zero balance left no pair: a guest, or a deleted account, with none is
+    # taken as its email names today (the reading before this revision): the oldest live account
+    # of the email, else, for a deleted account, the email's guest. Set-based: no table in memory.
+    other = sa.alias(customers, "other")
+    same_email = sa.and_(
+        other.c.store_id == customers.c.store_id,
+        other.c.email == customers.c.email,
+        other.c.id != customers.c.id,
+    )
+    unrecorded = sa.and_(customers.c.merged_into_id.is_(None), customers.c.email.is_not(None))
+    live_account = (
+        sa.select(sa.func.min(other.c.id))
+        .where(same_email, other.c.is_guest.is_(False), other.c.deleted_at.is_(None))
+        .scalar_subquery()
+    )
+    connection.execute(
+        customers.update()
+        .where(
+            unrecorded,
+            sa.or_(customers.c.is_guest.is_(True), customers.c.deleted_at.is_not(None)),
+        )
+        .values(merged_into_id=live_account)
+    )
+    guest = sa.select(sa.func.min(other.c.id)).where(same_email, other.c.is_guest.is_(True))
+    connection.execute(
+        customers.update()
+        .where(unrecorded, customers.c.is_guest.is_(False), customers.c.deleted_at.is_not(None))
+        .values(merged_into_id=guest.scalar_subquery())
+    )
 
 
 def downgrade() -> None:
