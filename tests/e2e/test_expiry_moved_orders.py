@@ -571,6 +571,22 @@ def test_an_expired_guest_orders_refund_is_not_undone_when_the_account_changes_i
     assert summary.entries_appended == 0
 
 
+def carol_gone_from_her_address(
+    store: SandboxStore, sync: Callable, cfg: Config, engine_for: Callable[[], Engine]
+) -> tuple[int, Engine]:
+    """Carol's guest order earned 100 points 40 days ago (expired on the guest with `cfg`); she
+    registered as X (the guest, with nothing left, merges into X) and X changed its email (a full
+    sync records it): her old address is free. The order's id and the ledger."""
+    order_id = guest_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=40))
+    engine = engine_for()
+    sync(cfg)
+    carol = int(store.register_customer(email=CAROL)["id"])
+    sync(cfg)
+    store.update_customer(carol, {"email": "carol.new@example.com"})
+    sync(cfg, full=True)
+    return order_id, engine
+
+
 def test_an_expired_order_refunded_after_its_email_changed_hands_charges_nobody_new(
     config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
 ) -> None:
@@ -587,14 +603,7 @@ def test_an_expired_order_refunded_after_its_email_changed_hands_charges_nobody_
     point of it; `heirs` counts the guest as Y (the live account of its email today, not the
     account its points went to), so `_per_holder` takes the whole 100 from Y: Y starts in debt."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
-    now = datetime.now(UTC).replace(microsecond=0)
-    order_id = guest_order(store, now - timedelta(days=40))
-    engine = engine_for()
-    sync(cfg)
-    carol = int(store.register_customer(email=CAROL)["id"])
-    sync(cfg)
-    store.update_customer(carol, {"email": "carol.new@example.com"})
-    sync(cfg, full=True)  # the listing records X's new email
+    order_id, engine = carol_gone_from_her_address(store, sync, cfg, engine_for)
     newcomer = int(store.register_customer(email=CAROL)["id"])
     sync(cfg)
     store.refund_order(order_id)
@@ -618,14 +627,7 @@ def test_a_newcomer_who_bought_as_a_guest_before_registering_is_not_charged_for_
     ever had, Carol's expired order included, now counts as Y's. Carol's old order is refunded:
     Y never had a point of it and must keep its own 100, no debt."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
-    now = datetime.now(UTC).replace(microsecond=0)
-    carols_order = guest_order(store, now - timedelta(days=40))
-    engine = engine_for()
-    sync(cfg)  # 100 on the guest, expired
-    carol = int(store.register_customer(email=CAROL)["id"])
-    sync(cfg)  # the guest merges into X, moving nothing
-    store.update_customer(carol, {"email": "carol.new@example.com"})
-    sync(cfg, full=True)
+    carols_order, engine = carol_gone_from_her_address(store, sync, cfg, engine_for)
     bought = store.place_order(email=CAROL, items=[(product_of(store), 100)])  # the newcomer,
     store.set_order_status(bought["id"], "completed")  # as a guest: 100 on the guest
     sync(cfg)
@@ -655,14 +657,7 @@ def test_a_strangers_account_deleted_does_not_hand_carols_expired_order_back_to_
     refunded: its 100 are taken from the guest, i.e. from the stranger's 100. Carol had them
     (her guest's balance went to X): the stranger's 100 on the guest stay whole."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
-    now = datetime.now(UTC).replace(microsecond=0)
-    carols_order = guest_order(store, now - timedelta(days=40))
-    engine = engine_for()
-    sync(cfg)
-    carol = int(store.register_customer(email=CAROL)["id"])
-    sync(cfg)
-    store.update_customer(carol, {"email": "carol.new@example.com"})
-    sync(cfg, full=True)
+    carols_order, engine = carol_gone_from_her_address(store, sync, cfg, engine_for)
     stranger = int(store.register_customer(email=CAROL)["id"])
     bought = store.place_order(customer_id=stranger, items=[(product_of(store), 100)])
     store.set_order_status(bought["id"], "completed")
