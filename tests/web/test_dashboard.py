@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
+from ledger.customers import guest_customer
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.models import PointEntry, Store, SyncRun
@@ -352,3 +354,31 @@ def test_a_form_sent_twice_adjusts_once(admin_config: Config, engine: Engine, st
     assert count_entries(engine) == before + 1
     assert (other.status_code, "already used" in other.text) == (400, True)
     assert (bad.status_code, "request id is not valid" in bad.text) == (400, True)
+
+
+def test_a_guests_link_carries_its_email_encoded_and_leads_to_its_history(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    """A guest is linked by email: `+`, `&` and `#` are common in addresses and mean something in
+    a query, so the link encodes them (unencoded, `ann+vip` was read as `ann vip`, and `&x` cut
+    it short)."""
+    email = "ann+vip&x#1@example.com"
+    at = datetime(2024, 2, 20, 10, tzinfo=UTC)
+    with session_scope(engine) as session:
+        guest = guest_customer(session, story.store_id, email)
+        session.flush()
+        entry = NewEntry(
+            customer_id=guest.id, points=500, kind=SourceKind.PURCHASE, source_ref="order:77",
+            idempotency_key="order:77#1", occurred_at=at, note="purchase +500",
+        )  # fmt: skip
+        append_entries(session, story.store_id, [entry], now=at)
+    client = TestClient(create_app(config, engine))
+
+    page = client.get("/", params={"lang": "en"}).text
+    links = re.findall(r'href="(\?lang=en&amp;customer=[^"]*)"', page)
+    wanted = "?lang=en&amp;customer=ann%2Bvip%26x%231%40example.com#history"
+    assert wanted in links
+    followed = client.get(html.unescape(wanted).split("#")[0]).text
+
+    assert "No customer matches that search." not in followed
+    assert [html.unescape(row[1]) for row in rows(followed, "history")] == [email]
