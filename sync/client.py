@@ -37,7 +37,12 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from sync import bounded_json
-from sync.errors import StoreAnswerUnusable, StoreRejected, StoreUnavailable
+from sync.errors import (
+    StoreAnswerTooComplex,
+    StoreAnswerUnusable,
+    StoreRejected,
+    StoreUnavailable,
+)
 from sync.paging import MAX_PER_PAGE, Listing, require_list
 from sync.store_clock import StoreClock
 from sync.transport import (
@@ -337,14 +342,18 @@ class StoreClient:
         params: Mapping[str, ParamValue] | None = None,
         *,
         unusable_missing: bool = False,
+        unreadable: Callable[[int, str], None] | None = None,
     ) -> list[Any]:
         """The items of collection `endpoint` among `ids` (`include=`), `per_page` a request.
 
         Ids the store does not have are simply absent from the result; an answer holding ids not
         asked for (or, unless `unusable_missing`, an item without a usable id) stops with
-        `sync.paging.ListingStalled` (see `Listing.by_ids`).
+        `sync.paging.ListingStalled`; `unreadable` takes the ids whose answer cannot be decoded
+        (see `Listing.by_ids`).
         """
-        found = self.listing(endpoint).by_ids(ids, params, unusable_missing=unusable_missing)
+        found = self.listing(endpoint).by_ids(
+            ids, params, unusable_missing=unusable_missing, unreadable=unreadable
+        )
         return [item for items in found for item in items]
 
     def path_of(self, endpoint: str) -> str:
@@ -443,7 +452,7 @@ class StoreClient:
             return _Failure(f"no complete answer within {self._transport.timeout:g}s")
         except AnswerTooLarge as too_large:
             declared = "" if too_large.declared is None else f" ({_mb(too_large.declared)} sent)"
-            raise StoreAnswerUnusable(
+            raise StoreAnswerTooComplex(
                 f"{method} {path}: the answer is larger than the {_mb(too_large.limit)} limit on"
                 f" one answer{declared}; raise [store] max_response_mb if the store is right"
             ) from None
@@ -510,7 +519,7 @@ class StoreClient:
         try:
             items = bounded_json.decode(response.content, max_memory=self._max_decoded)
         except bounded_json.JsonTooComplex as problem:
-            raise StoreAnswerUnusable(f"{method} {path}: {problem}") from None
+            raise StoreAnswerTooComplex(f"{method} {path}: {problem}") from None
         except bounded_json.NotJson as problem:  # a truncated or malformed page: a transport fault
             return _Failure(f"HTTP {status} with an undecodable JSON body ({problem})")
         if _is_error_body(items):  # a maintenance or security plugin answering 200

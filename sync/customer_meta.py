@@ -30,7 +30,7 @@ from ledger.batches import rows_in
 from ledger.models import Balance, Customer, MetaWrite
 from sync.ahead import in_order
 from sync.client import Page, StoreClient
-from sync.errors import StoreError
+from sync.errors import StoreAnswerTooComplex, StoreError
 from sync.quarantine import valid_id
 from sync.redaction import redact
 
@@ -135,7 +135,8 @@ def push_balances(
     # Batches go `client.concurrency` at a time; their answers are recorded in order, each in its
     # own transaction on this thread, as when they went one by one.
     calls = (partial(_send, client, batch, balance_key, lifetime_key) for batch in batches)
-    for batch, answer in in_order(calls, client.concurrency):
+    answers = (part for parts in in_order(calls, client.concurrency) for part in parts)
+    for batch, answer in answers:
         result.pending += len(batch)
         if isinstance(answer, StoreError):
             error = answer
@@ -186,10 +187,23 @@ def _pending_batches(
 
 def _send(
     client: StoreClient, batch: list[PendingWrite], balance_key: str, lifetime_key: str
-) -> tuple[list[PendingWrite], Page | StoreError]:
-    """One batch's request, its body built now; the batch with its answer."""
+) -> list[tuple[list[PendingWrite], Page | StoreError]]:
+    """One batch's request, its body built now; the batch with its answer.
+
+    The answer holds every written customer whole, meta and all: one customer's meta too deep or
+    too big to decode (a plugin's) made the whole batch's answer unusable, run after run, and its
+    hundred balances were never recorded as written. Such a batch is sent again in halves (the
+    writes are the same values: sending one twice changes nothing), down to the one customer,
+    whose write is recorded as failed and retried next run (at most 2n - 1 requests for n)."""
     body = {"update": [_meta_update(write, balance_key, lifetime_key) for write in batch]}
-    return batch, _post(client, body)
+    answer = _post(client, body)
+    if not isinstance(answer, StoreAnswerTooComplex) or len(batch) == 1:
+        return [(batch, answer)]
+    half = len(batch) // 2
+    return [
+        *_send(client, batch[:half], balance_key, lifetime_key),
+        *_send(client, batch[half:], balance_key, lifetime_key),
+    ]
 
 
 def _post(client: StoreClient, body: dict[str, Any]) -> Page | StoreError:

@@ -32,6 +32,11 @@ class StoreAnswerUnusable(StoreError):
     deep, the wrong JSON type, or a redirect away from the store's own origin."""
 
 
+class StoreAnswerTooComplex(StoreAnswerUnusable):
+    """An answer larger than the cap, or too deep or too big to decode: fewer items a request may
+    make it readable (`sync.paging.Listing.by_ids` halves its batches for callers who ask)."""
+
+
 class SourceUnavailable(SyncError):
     """A run asked for a source that is not enabled (or cannot do what was asked)."""
 

@@ -25,13 +25,13 @@ For: `sync.window`, `sync.refunds`, `sync.customers`, `sync.orders`, `sync.produ
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from contextlib import closing
 from functools import partial
 from typing import Any, Protocol
 
 from sync.ahead import in_order
-from sync.errors import StoreAnswerUnusable, StoreError
+from sync.errors import StoreAnswerTooComplex, StoreAnswerUnusable, StoreError
 from sync.fields import is_id
 
 #: Requests a listing may make, per page the store announced, and on top of that.
@@ -221,6 +221,7 @@ class Listing:
         params: Mapping[str, Any] | None = None,
         *,
         unusable_missing: bool = False,
+        unreadable: Callable[[int, str], None] | None = None,
     ) -> Generator[list[dict[str, Any]], None, None]:
         """The items among `ids` that the store has, `per_page` ids a request (`include=`).
 
@@ -230,10 +231,40 @@ class Listing:
         look missing. A caller for whom a missing item only holds something back (a refund: its
         order waits in quarantine) says `unusable_missing`: such an item is then delivered as it
         is, for the caller to set aside, and the id it stands for is missing.
+
+        An answer too deep or too big to decode (`StoreAnswerTooComplex`: one item's meta can make
+        it so) stops the listing, unless the caller takes `unreadable`: then the batch is asked
+        for again in halves down to the one id whose answer cannot be read, which is reported to
+        `unreadable(id, why)` and left out (at most 2n - 1 requests for a batch of n). A caller for
+        whom a missing id means deleted must not pass it.
         """
         wanted = sorted(set(ids))
         for start in range(0, len(wanted), self.per_page):
-            yield self._batch(wanted[start : start + self.per_page], params, unusable_missing)
+            batch = wanted[start : start + self.per_page]
+            if unreadable is None:
+                yield self._batch(batch, params, unusable_missing)
+            else:
+                yield self._readable(batch, params, unusable_missing, unreadable)
+
+    def _readable(
+        self,
+        batch: list[int],
+        params: Mapping[str, Any] | None,
+        unusable_missing: bool,
+        unreadable: Callable[[int, str], None],
+    ) -> list[dict[str, Any]]:
+        """`_batch`, halving a batch whose answer is too complex to decode (see `by_ids`)."""
+        try:
+            return self._batch(batch, params, unusable_missing)
+        except StoreAnswerTooComplex as problem:
+            if len(batch) == 1:
+                unreadable(batch[0], str(problem))
+                return []
+        half = len(batch) // 2
+        return [
+            *self._readable(batch[:half], params, unusable_missing, unreadable),
+            *self._readable(batch[half:], params, unusable_missing, unreadable),
+        ]
 
     def _batch(
         self, batch: list[int], params: Mapping[str, Any] | None, unusable_missing: bool

@@ -33,11 +33,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.models import Balance, Customer, QuarantinedItem, Redemption
+from ledger.models import Balance, Customer, Redemption
 from sync.client import StoreClient
-from sync.coupon_lists import COUPONS_KEY, appended, coupons_list, entry_of, mark_listed, meta_value
+from sync.coupon_lists import (
+    COUPONS_KEY,
+    appended,
+    coupons_list,
+    entry_of,
+    mark_listed,
+    meta_value,
+    read_customers,
+)
 from sync.errors import StoreError
-from sync.redaction import redact, redact_value
+from sync.quarantine import Quarantine, Rejected
+from sync.redaction import redact
 from sync.redemptions import Outcome, Redeemer, RedemptionRefused, Request
 
 log = logging.getLogger("sync.storefront")
@@ -45,6 +54,9 @@ log = logging.getLogger("sync.storefront")
 REQUEST_KEY = "loyalty_redeem_request"
 ERROR_KEY = "loyalty_redeem_error"
 MAX_ID_LENGTH = 64
+#: The longest request read: `{"id": …, "tier": …}` is a few dozen characters. Anything longer is
+#: refused before it is decoded, so no request costs more than this to read.
+MAX_REQUEST_CHARS = 1_000
 QUARANTINE_RESOURCE = "redeem_request"
 
 
@@ -80,9 +92,14 @@ def parse_request(value: Any) -> ParsedRequest | None:
         return None
     data = value
     if isinstance(value, str):
+        if len(value) > MAX_REQUEST_CHARS:
+            raise InvalidRequest(
+                f"the request is {len(value):,} characters long; at most {MAX_REQUEST_CHARS:,}"
+                ' are read (e.g. {"id": "r-42", "tier": "10-off"})'
+            )
         try:
             data = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: brackets nested a thousand deep
             raise InvalidRequest(
                 f"the request is not valid JSON: {value[:80]!r}; expected e.g."
                 ' {"id": "r-42", "tier": "10-off"} or {"id": "r-43", "points": 1500}'
@@ -95,6 +112,10 @@ def parse_request(value: Any) -> ParsedRequest | None:
     request_id = str(raw_id).strip()
     if len(request_id) > MAX_ID_LENGTH:
         raise InvalidRequest(f"the request id is longer than {MAX_ID_LENGTH} characters")
+    if not request_id.isprintable():  # NUL, a lone surrogate, a control: nothing a ledger key holds
+        raise InvalidRequest(
+            f"the request id {request_id!r} holds a control or unencodable character"
+        )
     tier, points = data.get("tier"), data.get("points")
     if (tier is None) == (points is None):
         raise InvalidRequest(
@@ -102,6 +123,8 @@ def parse_request(value: Any) -> ParsedRequest | None:
         )
     if tier is not None and (not isinstance(tier, str) or not tier.strip()):
         raise InvalidRequest("tier must be the name of a tier", request_id)
+    if tier is not None and (len(tier) > MAX_ID_LENGTH or not tier.isprintable()):
+        raise InvalidRequest(f"tier {tier[:MAX_ID_LENGTH]!r} is not the name of a tier", request_id)
     if points is not None and (isinstance(points, bool) or not isinstance(points, int)):
         raise InvalidRequest("points must be a whole number", request_id)
     return ParsedRequest(request_id, tier.strip() if isinstance(tier, str) else None, points)
@@ -155,9 +178,9 @@ class Storefront:
         return sorted({*eligible, *picked}), stop
 
     def read(self, ids: list[int]) -> Iterator[dict[str, Any]]:
-        items = self.client.get_by_ids("customers", ids, {"role": "all", "orderby": "id"})
+        items = read_customers(self.client, ids, self.counts.errors)
         self.counts.customers_read += len(items)
-        yield from (c for c in items if isinstance(c, dict))
+        yield from items
 
     # -- answering -----------------------------------------------------------------------------
 
@@ -175,9 +198,10 @@ class Storefront:
         if parsed is None:
             return
         self.counts.requests += 1
-        email = str(customer.get("email") or "").strip().lower()
-        if not email:
-            message = "the account has no email address to restrict the coupon to"
+        email = customer.get("email")
+        email = email.strip().lower() if isinstance(email, str) else ""
+        if not email or not email.isprintable():
+            message = "the account has no email address (email) to restrict the coupon to"
             self._refuse(customer, parsed.request_id, message, raw)
             return
         request = Request(
@@ -286,36 +310,9 @@ class Storefront:
         return True
 
     def _record(self, wc_id: int, request_id: str | None, message: str, raw: Any) -> None:
-        now = self.now()
-        ref = f"{wc_id}:{request_id or '?'}"
-        payload = raw if isinstance(raw, str) else json.dumps(redact_value(raw), default=str)
-        payload, message = redact(payload), redact(message)  # stored: never with a secret
+        """The refused request in the quarantine table, as every source's items (`sync.quarantine`:
+        stored as JSON, so no NUL or lone surrogate reaches the database; secrets masked)."""
+        ref = redact(f"{wc_id}:{request_id or '?'}")
+        item = Rejected(QUARANTINE_RESOURCE, ref, raw, message, REQUEST_KEY)
         with self.unit_of_work() as session:
-            row = session.execute(
-                select(QuarantinedItem).where(
-                    QuarantinedItem.store_id == self.store_id,
-                    QuarantinedItem.resource == QUARANTINE_RESOURCE,
-                    QuarantinedItem.item_ref == ref,
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                session.add(
-                    QuarantinedItem(
-                        store_id=self.store_id,
-                        resource=QUARANTINE_RESOURCE,
-                        item_ref=ref,
-                        payload=payload,
-                        error=message,
-                        field=REQUEST_KEY,
-                        first_seen=now,
-                        last_seen=now,
-                        count=1,
-                    )
-                )
-            else:
-                row.payload, row.error, row.last_seen, row.count = (
-                    payload,
-                    message,
-                    now,
-                    row.count + 1,
-                )
+            Quarantine(self.store_id).add(session, [item], now=self.now())

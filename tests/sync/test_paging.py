@@ -21,6 +21,7 @@ from requests import PreparedRequest
 
 from sync.client import ClientSettings, StoreClient
 from sync.customers import fetch_existing_customer_ids, fetch_new_customers
+from sync.errors import StoreAnswerTooComplex
 from sync.orders import fetch_orders_by_ids, fetch_orders_window
 from sync.paging import Listing, ListingStalled
 from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
@@ -534,3 +535,51 @@ def test_a_window_whose_total_counts_orders_never_sent_ends_at_the_first_empty_p
 
     assert sorted(window(client())) == list(range(1, 101))
     assert len(asked) <= 3
+
+
+def nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_by_ids_answer_too_deep_to_decode_is_asked_again_in_halves_down_to_the_one_item(
+    mock: responses.RequestsMock,
+) -> None:
+    """One customer's meta nested past the decoder's bound made every batch holding it
+    unreadable, and the storefront stopped there every run. A caller that takes `unreadable`
+    gets the others, and the one id, at 2n - 1 requests at most for a batch of n."""
+    ids = list(range(1, 9))
+
+    def answer(query: dict[str, str]) -> Reply:
+        asked = [int(i) for i in query["include"].split(",")]
+        items = [
+            {"id": i, "meta_data": [{"key": "x", "value": nested(150 if i == 6 else 2)}]}
+            for i in asked
+        ]
+        return page(items, len(items))
+
+    asked = serve(mock, "customers", answer)
+    unreadable: list[tuple[int, str]] = []
+
+    found = client().get_by_ids(
+        "customers", ids, unreadable=lambda i, why: unreadable.append((i, why))
+    )
+
+    assert [c["id"] for c in found] == [1, 2, 3, 4, 5, 7, 8]
+    assert [(i, "nests arrays or objects more than 100 deep" in why) for i, why in unreadable] == [
+        (6, True)
+    ]
+    assert len(asked) <= 2 * len(ids) - 1
+
+
+def test_a_by_ids_answer_too_deep_to_decode_still_stops_a_caller_that_takes_no_unreadable(
+    mock: responses.RequestsMock,
+) -> None:
+    """A caller for whom a missing id means deleted (the settle of reviews, the customers still
+    there) must never see an unreadable one as missing."""
+    serve(mock, "customers", lambda q: page([{"id": 1, "meta_data": nested(150)}], 1))
+
+    with pytest.raises(StoreAnswerTooComplex, match="more than 100 deep"):
+        client().get_by_ids("customers", [1, 2])
