@@ -303,6 +303,35 @@ def heirs(session: Session, store_id: int, customer_ids: Collection[int]) -> dic
     return found
 
 
+def merged_from(
+    session: Session, store_id: int, customer_ids: Collection[int]
+) -> dict[int, set[int]]:
+    """The reverse of `heirs`: for each of `customer_ids`, the customers whose points came to it by
+    a recorded move or a chain of them (a deleted account's, through its email's guest, to the
+    account registered again). Customers nothing came to are left out."""
+    found: dict[int, set[int]] = {}
+    step = {cid: cid for cid in set(customer_ids)}  # a customer reached -> whose it is
+    seen = set(step)
+    for _ in range(MAX_MOVES):
+        if not step:
+            break
+        reached: dict[int, int] = {}
+        for chunk in chunks(sorted(step)):
+            rows = session.execute(
+                select(Customer.id, Customer.merged_into_id).where(
+                    Customer.store_id == store_id, Customer.merged_into_id.in_(chunk)
+                )
+            )
+            for source, target in rows:
+                if target is not None and int(source) not in seen:
+                    seen.add(int(source))
+                    reached[int(source)] = step[int(target)]
+        for source, root in reached.items():
+            found.setdefault(root, set()).add(source)
+        step = reached
+    return found
+
+
 def _merged_into(session: Session, store_id: int, ids: Sequence[int]) -> dict[int, int]:
     moved: dict[int, int] = {}
     for chunk in chunks(ids):

@@ -106,6 +106,13 @@ class Customer(Base):
             sqlite_where=text("is_guest"),
             postgresql_where=text("is_guest"),
         ),
+        # What came to a customer (`ledger.customers.merged_from`): only merged rows are indexed.
+        Index(
+            "ix_customers_merged_into_id",
+            "merged_into_id",
+            sqlite_where=text("merged_into_id IS NOT NULL"),
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+        ),
     )
 
 

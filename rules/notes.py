@@ -110,6 +110,9 @@ COMMENT = Note("comment")
 SIGNUPS_OFF = Note("signup points are off")
 REGISTERED_BEFORE = Note("registered {registered}, before signups earned ({started})")
 REGISTERED = Note("registered {registered}")
+SIGNUP_EARNED_BEFORE = Note(
+    "registered {registered}; {email} earned its signup points with an earlier account"
+)
 GUEST_REGISTERED = Note("guest {email} registered as an account")
 ACCOUNT_DELETED = Note("account {account} deleted in the store; its points went back to {email}")
 

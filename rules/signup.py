@@ -2,8 +2,10 @@
 
 An account earns `points` once, when it registered at or after the moment its store's signups
 started to earn (`earns_from`: when the sync first ran with signup points on, or earlier where an
-owner ran `loyalty resync --signups --since DATE`). Accounts registered before earn nothing. The
-decision is a target like every other: deciding again on the same account gives the same answer.
+owner ran `loyalty resync --signups --since DATE`). Accounts registered before earn nothing, and so
+does an account that received an earlier account's signup points (deleted in the store, its points
+went back to its email, and came to the account registered again with it). The decision is a
+target like every other: deciding again on the same account gives the same answer.
 """
 
 from __future__ import annotations
@@ -26,16 +28,27 @@ class SignupRules:
 
 
 def signup_points(
-    rules: SignupRules, registered_at: datetime, *, earns_from: datetime, owner_ref: str
+    rules: SignupRules,
+    registered_at: datetime,
+    *,
+    earns_from: datetime,
+    owner_ref: str,
+    earned_before: str | None = None,
 ) -> Award:
     """What the signup of the account `owner_ref` ("customer:17") should carry.
 
     Both times are aware UTC; an account registered in the very second signups started earns.
+    `earned_before`: the email of an earlier account whose points, signup points among them, came
+    to this one (deleted, then registered again): a signup earns once, not once per account.
     """
     key = f"{SIGNUP_REASON}:{owner_ref}"
     registered = registered_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if rules.points <= 0:
         return _award(0, key, notes.SIGNUPS_OFF())
+    if earned_before is not None:
+        return _award(
+            0, key, notes.SIGNUP_EARNED_BEFORE(registered=registered, email=earned_before)
+        )
     if registered_at < earns_from:
         started = earns_from.strftime("%Y-%m-%dT%H:%M:%SZ")
         return _award(0, key, notes.REGISTERED_BEFORE(registered=registered, started=started))

@@ -29,6 +29,7 @@ from tests.e2e.activity import balance, quarantined
 from tests.e2e.conftest import balances_of, write_config_file
 from tests.e2e.expected import expected_balances, ledger_balances
 from tests.e2e.test_bad_items import serve_broken
+from tests.e2e.test_deleted_accounts import adjust_by_hand, delete_account
 from tests.e2e.test_sync_command import loyalty
 
 Sync = Callable[..., SyncSummary]
@@ -215,3 +216,71 @@ def test_an_account_quarantined_for_its_registration_date_earns_its_signup_once_
 
     assert quarantined(engine, "signups") == {}, "an item that comes back well-formed is resolved"
     assert balance(on, engine, wc_id=odd["id"]) == POINTS
+
+
+def signup_notes(engine: Engine, wc_id: int) -> list[tuple[int, str]]:
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(PointEntry.points, PointEntry.note)
+            .join(Customer, Customer.id == PointEntry.customer_id)
+            .where(PointEntry.kind == SourceKind.SIGNUP.value, Customer.wc_id == wc_id)
+            .order_by(PointEntry.id)
+        ).all()
+    return [(points, note or "") for points, note in rows]
+
+
+def test_an_account_deleted_and_registered_again_gets_its_points_back_and_no_second_signup(
+    sync: Sync,
+    signups: Config,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """Its points go back to its email when it is deleted, signup points among them, and come back
+    with the account registered again: a second signup paid 50 points a cycle, for ever."""
+    engine = engine_for()
+    sync(signups)
+    first = store.register_customer(email="cycle@example.org")
+    sync(signups)
+    delete_account(sandbox, first["id"])
+    adjust_by_hand(signups, engine, first["id"], 10)  # the write-back finds the account gone
+    assert sync(signups).accounts_deleted == 1
+
+    again = store.register_customer(email="cycle@example.org")
+    summary = sync(signups)
+
+    assert summary.transfers == 1
+    assert [e[:2] for e in signup_entries(engine)] == [(first["id"], POINTS)]
+    assert signup_notes(engine, again["id"]) == []  # decided: 0 points, nothing appended
+    holding = {(r.customer_id, r.email): r.balance for r in balances_of(signups, engine)}
+    assert holding[(again["id"], "cycle@example.org")] == POINTS + 10
+    assert sync(signups, full=True).entries_appended == 0
+
+
+def test_an_account_registered_before_the_sync_saw_the_old_one_deleted_gives_its_signup_back(
+    sync: Sync,
+    signups: Config,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """The new account earned its signup in the run that then found the old one deleted and moved
+    its points, signup points among them, to the account holding its email now."""
+    engine = engine_for()
+    sync(signups)
+    first = store.register_customer(email="cycle@example.org")
+    sync(signups)
+    delete_account(sandbox, first["id"])
+    adjust_by_hand(signups, engine, first["id"], 10)
+    again = store.register_customer(email="cycle@example.org")
+
+    summary = sync(signups)
+
+    assert summary.accounts_deleted == 1
+    [(earned, _), (taken_back, why)] = signup_notes(engine, again["id"])
+    assert (earned, taken_back) == (POINTS, -POINTS)
+    assert "cycle@example.org earned its signup points with an earlier account" in why
+    holding = {(r.customer_id, r.email): r.balance for r in balances_of(signups, engine)}
+    assert holding[(again["id"], "cycle@example.org")] == POINTS + 10
+    assert sync(signups).entries_appended == 0
+    assert sync(signups, full=True).entries_appended == 0

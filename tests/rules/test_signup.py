@@ -75,3 +75,19 @@ def test_deciding_again_gives_the_same_award() -> None:
         )
 
     assert decide() == decide()
+
+
+def test_an_account_holding_an_earlier_accounts_signup_earns_none_of_its_own() -> None:
+    award = signup_points(
+        SignupRules(points=50),
+        STARTED + SECOND,
+        earns_from=STARTED,
+        owner_ref="customer:9",
+        earned_before="cycle@example.org",
+    )
+
+    assert (award.points, award.key) == (0, "signup:customer:9")
+    assert award.explanation == (
+        "registered 2026-03-01T09:00:01Z; cycle@example.org earned its signup points with an"
+        " earlier account"
+    )
