@@ -342,18 +342,15 @@ class StoreClient:
         params: Mapping[str, ParamValue] | None = None,
         *,
         unusable_missing: bool = False,
-        unreadable: Callable[[int, str], None] | None = None,
     ) -> list[Any]:
         """The items of collection `endpoint` among `ids` (`include=`), `per_page` a request.
 
         Ids the store does not have are simply absent from the result; an answer holding ids not
         asked for (or, unless `unusable_missing`, an item without a usable id) stops with
-        `sync.paging.ListingStalled`; `unreadable` takes the ids whose answer cannot be decoded
-        (see `Listing.by_ids`).
+        `sync.paging.ListingStalled`; an item whose answer cannot be decoded even alone comes as
+        `sync.paging.unreadable_item` (see `Listing.by_ids`).
         """
-        found = self.listing(endpoint).by_ids(
-            ids, params, unusable_missing=unusable_missing, unreadable=unreadable
-        )
+        found = self.listing(endpoint).by_ids(ids, params, unusable_missing=unusable_missing)
         return [item for items in found for item in items]
 
     def path_of(self, endpoint: str) -> str:

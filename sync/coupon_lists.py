@@ -34,6 +34,7 @@ from ledger.models import Redemption
 from rules.stamps import RewardKind
 from sync.client import StoreClient
 from sync.errors import StoreError
+from sync.paging import UNREADABLE, is_unreadable
 from sync.redaction import redact
 
 log = logging.getLogger("sync.coupon_lists")
@@ -46,19 +47,20 @@ def read_customers(
     client: StoreClient, ids: Sequence[int], errors: list[str]
 ) -> list[dict[str, Any]]:
     """The customers among `ids` with their meta (`include=`, 100 a request). One whose answer
-    cannot be decoded (a plugin's meta nested past the bound, or too big) is left out, its batch
-    read again in halves (`Listing.by_ids`), and named in `errors` and the log: it waits, and the
-    others are answered."""
-
-    def unreadable(wc_id: int, why: str) -> None:
-        message = redact(f"customer {wc_id} could not be read, its meta left for later: {why}")
-        errors.append(message)
-        log.warning("%s", message)
-
-    found = client.get_by_ids(
-        "customers", ids, {"role": "all", "orderby": "id"}, unreadable=unreadable
-    )
-    return [c for c in found if isinstance(c, dict)]
+    cannot be decoded (a plugin's meta nested past the bound, or too big: `Listing.by_ids` reads
+    its batch again in halves down to it) is left out and named in `errors` and the log: it
+    waits, and the others are answered."""
+    found = client.get_by_ids("customers", ids, {"role": "all", "orderby": "id"})
+    customers = []
+    for customer in found:
+        if is_unreadable(customer):
+            why = customer[UNREADABLE]
+            message = redact(f"customer {customer['id']} could not be read, left for later: {why}")
+            errors.append(message)
+            log.warning("%s", message)
+        elif isinstance(customer, dict):
+            customers.append(customer)
+    return customers
 
 
 def meta_value(customer: dict[str, Any], key: str) -> Any:

@@ -25,7 +25,7 @@ For: `sync.window`, `sync.refunds`, `sync.customers`, `sync.orders`, `sync.produ
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from contextlib import closing
 from functools import partial
 from typing import Any, Protocol
@@ -43,6 +43,16 @@ UNANNOUNCED_ITEMS = 1_000_000
 #: WooCommerce and WordPress list at most 100 items a page: the most `per_page` may be, and the
 #: most ids one `include=` request holds.
 MAX_PER_PAGE = 100
+#: What a page too complex to decode is asked for again with, to read its items one by one.
+LIGHT_FIELDS = "id,date_modified_gmt"
+#: A listing's paging, order and window parameters: what a read of the same items by id drops
+#: (an item modified since is still read; the walk places it by its new date).
+_NOT_FILTERS = frozenset(
+    {"page", "per_page", "offset", "order", "orderby", "include", "exclude"}
+    | {"modified_after", "modified_before", "after", "before", "dates_are_gmt"}
+)
+#: The key naming why an item stands for one the store could not deliver readably.
+UNREADABLE = "_unreadable"
 #: How much of one query value an error message shows (an `exclude` list can hold 400 ids).
 _SHOWN_VALUE = 60
 
@@ -138,10 +148,49 @@ class Listing:
         """One page's items and the X-WP-Total it announced; an answer that is not a JSON array
         is `StoreAnswerUnusable` naming `label` (default: the request's path). `by_ids`: as
         `get`'s."""
-        page = self.get(params, by_ids=by_ids)
+        try:
+            page = self.get(params, by_ids=by_ids)
+        except StoreAnswerTooComplex as problem:
+            if by_ids:
+                raise
+            return self._item_by_item(params, str(problem), label)
         items = require_list(page.items, label or f"GET {self._path()}")
         total = getattr(page, "total", None)
         return items, total if isinstance(total, int) else None
+
+    def _item_by_item(
+        self, params: Mapping[str, Any], problem: str, label: str | None
+    ) -> tuple[list[Any], int | None]:
+        """A page too big or too deep to decode (one item's meta can make it so, and every run
+        stopped there): the same page asked for again with only ids and modified dates, then its
+        items by id (`by_ids`, which delivers the one that cannot be read as `unreadable_item`).
+        The page keeps its items, their order and its length, so paging goes on as it would
+        have: an item no longer there when read by id (deleted or trashed meanwhile) is
+        delivered as unreadable too, and set aside until the listing brings it again."""
+        light = {**params, "_fields": LIGHT_FIELDS}
+        page = self.get(light)  # a request of the listing, as the one it stands for
+        items = require_list(page.items, label or f"GET {self._path()}")
+        total = getattr(page, "total", None)
+        filters = {k: v for k, v in params.items() if k not in _NOT_FILTERS}
+        wanted = [i for i in map(item_id, items) if isinstance(i, int) and is_id(i)]
+        found = {
+            item["id"]: item
+            for batch in self.by_ids(wanted, filters, unusable_missing=True)
+            for item in batch
+            if isinstance(item, dict) and is_id(item.get("id"))
+        }
+        whole: list[Any] = []
+        for item in items:
+            key = item_id(item)
+            if not isinstance(key, int) or not is_id(key):  # as the light page gave it: set
+                whole.append(item)  # aside when parsed, for its missing fields
+                continue
+            known = {f: item[f] for f in LIGHT_FIELDS.split(",") if f in item}
+            gone = unreadable_item(
+                key, f"{problem}; read alone, it had left the listing: read again later"
+            )
+            whole.append({**known, **found.get(key, gone)})
+        return whole, total if isinstance(total, int) else None
 
     def numbered(
         self, params: Mapping[str, Any], *, ahead: int = 1
@@ -221,7 +270,6 @@ class Listing:
         params: Mapping[str, Any] | None = None,
         *,
         unusable_missing: bool = False,
-        unreadable: Callable[[int, str], None] | None = None,
     ) -> Generator[list[dict[str, Any]], None, None]:
         """The items among `ids` that the store has, `per_page` ids a request (`include=`).
 
@@ -233,37 +281,27 @@ class Listing:
         is, for the caller to set aside, and the id it stands for is missing.
 
         An answer too deep or too big to decode (`StoreAnswerTooComplex`: one item's meta can make
-        it so) stops the listing, unless the caller takes `unreadable`: then the batch is asked
-        for again in halves down to the one id whose answer cannot be read, which is reported to
-        `unreadable(id, why)` and left out (at most 2n - 1 requests for a batch of n). A caller for
-        whom a missing id means deleted must not pass it.
+        it so) is asked for again in halves, down to the one id whose answer cannot be read,
+        which is delivered as `unreadable_item`: there (so never taken for deleted), and set
+        aside by whoever parses it (at most 2n - 1 requests for a batch of n).
         """
         wanted = sorted(set(ids))
         for start in range(0, len(wanted), self.per_page):
-            batch = wanted[start : start + self.per_page]
-            if unreadable is None:
-                yield self._batch(batch, params, unusable_missing)
-            else:
-                yield self._readable(batch, params, unusable_missing, unreadable)
+            yield self._readable(wanted[start : start + self.per_page], params, unusable_missing)
 
     def _readable(
-        self,
-        batch: list[int],
-        params: Mapping[str, Any] | None,
-        unusable_missing: bool,
-        unreadable: Callable[[int, str], None],
+        self, batch: list[int], params: Mapping[str, Any] | None, unusable_missing: bool
     ) -> list[dict[str, Any]]:
         """`_batch`, halving a batch whose answer is too complex to decode (see `by_ids`)."""
         try:
             return self._batch(batch, params, unusable_missing)
         except StoreAnswerTooComplex as problem:
             if len(batch) == 1:
-                unreadable(batch[0], str(problem))
-                return []
+                return [unreadable_item(batch[0], str(problem))]
         half = len(batch) // 2
         return [
-            *self._readable(batch[:half], params, unusable_missing, unreadable),
-            *self._readable(batch[half:], params, unusable_missing, unreadable),
+            *self._readable(batch[:half], params, unusable_missing),
+            *self._readable(batch[half:], params, unusable_missing),
         ]
 
     def _batch(
@@ -331,6 +369,17 @@ class Listing:
     def _path(self) -> str:
         path_of = getattr(self._source, "path_of", None)
         return str(path_of(self.endpoint)) if callable(path_of) else self.endpoint
+
+
+def unreadable_item(wc_id: int, why: str) -> dict[str, Any]:
+    """Stands for an item the store could not deliver readably even alone: its id and why.
+    Parsing sets it aside (`sync.quarantine.parse_page` quarantines it with that reason); a read
+    by ids counts it as there."""
+    return {"id": wc_id, UNREADABLE: why}
+
+
+def is_unreadable(item: Any) -> bool:
+    return isinstance(item, Mapping) and UNREADABLE in item
 
 
 def item_id(item: Any) -> int | str | None:

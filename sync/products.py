@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sync.client import StoreClient
+from sync.errors import StoreAnswerUnusable
+from sync.paging import UNREADABLE, is_unreadable
 
 NAME_LIMIT = 255  # the ledger's column
+#: All the purchase rule and the reports read of a product (a description can be megabytes).
+FIELDS = "id,categories"
 
 
 class ProductCategories:
@@ -26,7 +30,12 @@ class ProductCategories:
 
     def __call__(self, product_ids: set[int]) -> Mapping[int, frozenset[int]]:
         unknown = sorted(pid for pid in product_ids if pid and pid not in self.known)
-        for product in self.client.get_by_ids("products", unknown):
+        for product in self.client.get_by_ids("products", unknown, {"_fields": FIELDS}):
+            if is_unreadable(product):  # its categories decide points: no guess, the run stops
+                raise StoreAnswerUnusable(
+                    f"GET {self.client.path_of('products')}: product {product['id']} cannot be"
+                    f" read ({product[UNREADABLE]}), and its categories decide its orders' points"
+                )
             categories = product.get("categories") or []
             self.known[int(product["id"])] = frozenset(int(c["id"]) for c in categories)
             for category in categories:

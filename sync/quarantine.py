@@ -28,6 +28,7 @@ from ledger.batches import chunks
 from ledger.models import QuarantinedItem
 from sync.errors import InvalidSourceData
 from sync.fields import is_id
+from sync.paging import UNREADABLE, is_unreadable
 from sync.redaction import MASK, redact
 
 #: The most of an item kept: enough to see what was wrong, never a flood in the database.
@@ -96,6 +97,10 @@ def parse_page(
     previous: int | None = None
     for raw in items:
         try:
+            if is_unreadable(raw):  # the store's answer for it could not be decoded, even alone
+                raise InvalidSourceData(
+                    f"the store's answer for this item is unusable: {raw[UNREADABLE]}"
+                )
             parsed.append((parse(raw), raw))
         except InvalidSourceData as error:
             rejected.append(reject(source, raw, error, after=previous))

@@ -21,9 +21,8 @@ from requests import PreparedRequest
 
 from sync.client import ClientSettings, StoreClient
 from sync.customers import fetch_existing_customer_ids, fetch_new_customers
-from sync.errors import StoreAnswerTooComplex
 from sync.orders import fetch_orders_by_ids, fetch_orders_window
-from sync.paging import Listing, ListingStalled
+from sync.paging import LIGHT_FIELDS, UNREADABLE, Listing, ListingStalled, is_unreadable
 from sync.refunds import fetch_refunds_by_ids, fetch_refunds_created
 from tests.sync.test_client import KEY, SECRET, FakeClock
 
@@ -548,8 +547,9 @@ def test_a_by_ids_answer_too_deep_to_decode_is_asked_again_in_halves_down_to_the
     mock: responses.RequestsMock,
 ) -> None:
     """One customer's meta nested past the decoder's bound made every batch holding it
-    unreadable, and the storefront stopped there every run. A caller that takes `unreadable`
-    gets the others, and the one id, at 2n - 1 requests at most for a batch of n."""
+    unreadable, and whatever read it stopped there every run. The others are read, and the one
+    comes as an unreadable item (there, so never taken for deleted), at 2n - 1 requests at most
+    for a batch of n."""
     ids = list(range(1, 9))
 
     def answer(query: dict[str, str]) -> Reply:
@@ -561,25 +561,52 @@ def test_a_by_ids_answer_too_deep_to_decode_is_asked_again_in_halves_down_to_the
         return page(items, len(items))
 
     asked = serve(mock, "customers", answer)
-    unreadable: list[tuple[int, str]] = []
 
-    found = client().get_by_ids(
-        "customers", ids, unreadable=lambda i, why: unreadable.append((i, why))
-    )
+    found = client().get_by_ids("customers", ids)
 
-    assert [c["id"] for c in found] == [1, 2, 3, 4, 5, 7, 8]
-    assert [(i, "nests arrays or objects more than 100 deep" in why) for i, why in unreadable] == [
-        (6, True)
-    ]
+    assert [c["id"] for c in found] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [is_unreadable(c) for c in found] == [False] * 5 + [True] + [False] * 2
+    assert "nests arrays or objects more than 100 deep" in found[5][UNREADABLE]
     assert len(asked) <= 2 * len(ids) - 1
 
 
-def test_a_by_ids_answer_too_deep_to_decode_still_stops_a_caller_that_takes_no_unreadable(
+def test_a_page_too_deep_to_decode_is_read_item_by_item_keeping_its_order_and_length(
     mock: responses.RequestsMock,
 ) -> None:
-    """A caller for whom a missing id means deleted (the settle of reviews, the customers still
-    there) must never see an unreadable one as missing."""
-    serve(mock, "customers", lambda q: page([{"id": 1, "meta_data": nested(150)}], 1))
+    """A page of a listing holding one such item stopped every run at that page. It is asked
+    for again with ids and dates only, then read by id: the page comes whole, in its order, the
+    one item standing for itself as unreadable, so paging goes on as before."""
+    deep = 4  # the item that nests too deep
+    stored = [
+        {
+            "id": i,
+            "date_modified_gmt": f"2025-03-01T10:00:0{i}",
+            "meta_data": nested(150 if i == deep else 2),
+        }
+        for i in range(1, 6)
+    ]
 
-    with pytest.raises(StoreAnswerTooComplex, match="more than 100 deep"):
-        client().get_by_ids("customers", [1, 2])
+    def answer(query: dict[str, str]) -> Reply:
+        if "include" in query:
+            chosen = [s for s in stored if str(s["id"]) in query["include"].split(",")]
+        else:
+            chosen = stored[:3] if query.get("page", "1") == "1" else stored[3:]
+        if query.get("_fields") == LIGHT_FIELDS:
+            chosen = [{"id": s["id"], "date_modified_gmt": s["date_modified_gmt"]} for s in chosen]
+        return page(chosen, len(stored), 2)
+
+    asked = serve(mock, "orders", answer)
+    listing = Listing(client(), "orders", per_page=3)
+
+    pages = list(listing.numbered({"status": "any", "_fields": "id,date_modified_gmt,meta_data"}))
+
+    assert [[item["id"] for item in items] for items in pages] == [[1, 2, 3], [4, 5]]
+    assert [is_unreadable(item) for item in pages[1]] == [True, False]
+    assert pages[1][0]["date_modified_gmt"] == "2025-03-01T10:00:04"  # its place in a walk
+    assert pages[1][1] == stored[4]
+    second = [q for q in asked if q.get("page") == "2" or "include" in q]
+    assert [q.get("_fields") for q in second][:2] == [
+        "id,date_modified_gmt,meta_data",
+        LIGHT_FIELDS,
+    ]
+    assert all(q["status"] == "any" and "page" not in q for q in asked if "include" in q)
