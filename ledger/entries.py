@@ -27,7 +27,7 @@ from ledger.batches import chunks as _chunks
 from ledger.bulk import BulkStatement, KeyedSelect
 from ledger.errors import ConcurrentAppend, PointsOutOfRange
 from ledger.kinds import SourceKind
-from ledger.models import Balance, Base, Category, EntryLine, PointEntry, Product
+from ledger.models import Balance, Base, Category, EntryLine, PointEntry, Product, Store
 from ledger.rollups import LinePoints, move_rollups
 from ledger.types import UTCDateTime
 
@@ -97,6 +97,8 @@ def append_entries(
     Entries with `lines` also record them; the rollups move with the inserted entries.
 
     Lock order (no deadlocks between concurrent writers on PostgreSQL):
+    0. the store row, shared (`FOR KEY SHARE`), held to the commit: no entry gets an id while
+       `settled_entry_id` holds it, and that waits for every writer holding it;
     1. the balance rows of the batch's customers, in ascending customer id order (created if
        missing, then `SELECT ... FOR UPDATE`): writers touching a customer queue here, so the keys
        already recorded are read, and the running balances computed, under the lock;
@@ -326,6 +328,7 @@ def lock_balances(
     """Create the missing balance rows, then lock all of them in ascending customer order (step 1
     of the lock order, `append_entries`); returns each customer's (balance, lifetime, pending) as
     locked. SQLite holds its write lock from BEGIN."""
+    _share_store(session, store_id)
     _CREATE_BALANCES.run(
         session.connection(), [(customer, store_id, now) for customer in customers]
     )
@@ -341,6 +344,7 @@ def lock_store_balances(session: Session, store_id: int) -> int:
     order), for a writer that decides over every customer from what it reads (expiry): a
     redemption or a sync of one customer cannot go between its reading and its appending.
     Returns how many rows it locked."""
+    _share_store(session, store_id)
     query = (
         select(Balance.customer_id)
         .where(Balance.store_id == store_id)
@@ -348,6 +352,33 @@ def lock_store_balances(session: Session, store_id: int) -> int:
         .with_for_update()
     )
     return len(session.execute(query).all())
+
+
+def settled_entry_id(session: Session, store_id: int, *, lock: bool = True) -> int:
+    """The highest entry id of the store, with every entry below it committed: where a cursor
+    over entry ids (`sync.expiry`, `sync.tiers`) may move to and never miss one.
+
+    On PostgreSQL ids come from a sequence, so an entry can commit after a higher one: read as
+    `max(id)`, a writer's entry still in flight (a dashboard adjustment during a sync) fell below
+    the cursor and was never looked at. Here the store row is locked (`FOR UPDATE`), which waits
+    for every writer holding it shared (step 0 of `append_entries`' lock order, taken before an
+    id) and holds new ones back until this transaction ends. So call it before locking any
+    balance row. SQLite has one writer at a time: `max(id)` is settled. `lock=False` (a dry run,
+    which moves no cursor): the highest id as it reads, nobody held back."""
+    if lock and session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Store.id).where(Store.id == store_id).with_for_update()).all()
+    top = session.execute(
+        select(func.max(PointEntry.id)).where(PointEntry.store_id == store_id)
+    ).scalar_one()
+    return int(top or 0)
+
+
+def _share_store(session: Session, store_id: int) -> None:
+    """Step 0 of the lock order: the store row, shared (`FOR KEY SHARE`, PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(Store.id).where(Store.id == store_id).with_for_update(read=True, key_share=True)
+        ).all()
 
 
 _LOCK_BALANCES = KeyedSelect(

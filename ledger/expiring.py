@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from datetime import date
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ledger._dialect import upsert_insert
@@ -59,14 +59,6 @@ def save_next_expiries(
                 },
             )
             session.connection().execute(statement, rows)
-
-
-def last_entry_id(session: Session, store_id: int) -> int:
-    """The highest entry id of the store (0 when it has none)."""
-    top = session.execute(
-        select(func.max(PointEntry.id)).where(PointEntry.store_id == store_id)
-    ).scalar_one()
-    return int(top or 0)
 
 
 def customers_with_entries_between(

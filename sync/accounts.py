@@ -78,7 +78,12 @@ def write_back(ctx: SyncContext) -> None:
     if settings.expiry.enabled:  # the next expiry of the customers whose entries changed
         with ctx.tx.unit() as session:
             refresh_next_expiries(
-                session, ctx.store_id, settings.expiry, as_of=ctx.window_end().date(), now=ctx.now
+                session,
+                ctx.store_id,
+                settings.expiry,
+                as_of=ctx.window_end().date(),
+                now=ctx.now,
+                dry_run=ctx.dry_run,
             )
         more.append(ExpiringMeta(ctx.store_id, settings.expiring_meta_key).pending)
     if settings.pending.enabled:

@@ -26,8 +26,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.batches import chunks
-from ledger.entries import NewEntry, append_entries, lock_balances, lock_store_balances
-from ledger.expiring import customers_with_entries_between, last_entry_id, save_next_expiries
+from ledger.entries import (
+    NewEntry,
+    append_entries,
+    lock_balances,
+    lock_store_balances,
+    settled_entry_id,
+)
+from ledger.expiring import customers_with_entries_between, save_next_expiries
 from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
 from ledger.models import Customer, PointEntry, SyncCursor
 from rules import notes
@@ -138,11 +144,11 @@ def run_expiry(
     run = ExpiryRun(as_of=as_of, dry_run=dry_run)
     if not rules.enabled:
         return run
+    through = settled_entry_id(session, store_id, lock=not dry_run)  # before any balance row
     if not dry_run and customer_ids is None:  # what expires is decided from the entries:
         lock_store_balances(session, store_id)  # none may land meanwhile
     elif not dry_run:
         lock_balances(session, store_id, sorted(customer_ids or ()), now)
-    through = last_entry_id(session, store_id)
     upcoming_of: dict[int, tuple[int, date] | None] = {}
     progress = progress or Progress()
     total = len(customer_ids) if customer_ids is not None else None
@@ -186,14 +192,21 @@ def run_expiry(
 
 
 def refresh_next_expiries(
-    session: Session, store_id: int, rules: ExpiryRules, *, as_of: date, now: datetime
+    session: Session,
+    store_id: int,
+    rules: ExpiryRules,
+    *,
+    as_of: date,
+    now: datetime,
+    dry_run: bool = False,
 ) -> int:
     """Recompute the next expiry of the customers with entries newer than the `expiring` cursor
-    (all of them the first time), store it, move the cursor. Returns how many were recomputed."""
+    (all of them the first time), store it, move the cursor. Returns how many were recomputed.
+    A dry run's transaction is rolled back: it holds no writer back (`settled_entry_id`)."""
     if not rules.enabled:
         return 0
     after = int(_state(session, store_id, EXPIRING_CURSOR).get("entry_id", 0))
-    through = last_entry_id(session, store_id)
+    through = settled_entry_id(session, store_id, lock=not dry_run)
     if through <= after:
         return 0
     changed = customers_with_entries_between(session, store_id, after, through)
@@ -232,12 +245,11 @@ def expire_if_due(
         after = state.get("entry_id")
         if after is None:  # a cursor from before it kept one: from now on (the day's full
             if not dry_run:  # run reconciled everything up to its own entries)
-                through = last_entry_id(session, store_id)
+                through = settled_entry_id(session, store_id)
                 _save_state(session, store_id, EXPIRY_CURSOR, {**state, "entry_id": through}, now)
             return None
-        changed = customers_with_entries_between(
-            session, store_id, int(after), last_entry_id(session, store_id)
-        )
+        through = settled_entry_id(session, store_id, lock=not dry_run)
+        changed = customers_with_entries_between(session, store_id, int(after), through)
         if not changed:
             return None
     day = last if changed is not None and last is not None else store_day
@@ -252,7 +264,7 @@ def expire_if_due(
         customer_ids=changed,
     )
     if not dry_run:  # the run's own entries included: they change nothing the next time
-        through = last_entry_id(session, store_id)
+        through = settled_entry_id(session, store_id)
         _save_state(
             session, store_id, EXPIRY_CURSOR, {"day": day.isoformat(), "entry_id": through}, now
         )

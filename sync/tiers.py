@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.expiring import customers_with_entries_between, last_entry_id
+from ledger.entries import settled_entry_id
+from ledger.expiring import customers_with_entries_between
 from ledger.models import TierEvent
 from ledger.tiers import earnings, held_tiers, record_moves
 from rules.tiers import Earning, TierRules, tier_at, tier_moves
@@ -38,12 +39,11 @@ def move_tiers(ctx: SyncContext) -> None:
             last_day=date.fromisoformat(state["day"]) if "day" in state else None,
             store_now=store_now,
             now=ctx.now,
+            dry_run=ctx.dry_run,
         )
+        through = settled_entry_id(session, ctx.store_id, lock=not ctx.dry_run)
         ctx.save_cursor(
-            session,
-            CURSOR,
-            None,
-            {"entry_id": last_entry_id(session, ctx.store_id), "day": store_now.date().isoformat()},
+            session, CURSOR, None, {"entry_id": through, "day": store_now.date().isoformat()}
         )
     ctx.counts("tiers").seen += moved
 
@@ -57,10 +57,12 @@ def update_tiers(
     last_day: date | None,
     store_now: datetime,
     now: datetime,
+    dry_run: bool = False,
 ) -> int:
     """Record the moves of the customers with entries after `after_entry` (and, on a new store
-    day with a windowed tier, of everyone holding a tier); returns how many moves were recorded."""
-    through = last_entry_id(session, store_id)
+    day with a windowed tier, of everyone holding a tier); returns how many moves were recorded.
+    The entries are read up to `settled_entry_id` (a dry run, rolled back, holds nobody back)."""
+    through = settled_entry_id(session, store_id, lock=not dry_run)
     candidates = set(customers_with_entries_between(session, store_id, after_entry, through))
     windowed = any(tier.window_days for tier in rules.tiers)
     if windowed and (last_day is None or last_day < store_now.date()):

@@ -1,0 +1,101 @@
+"""Cursors over entry ids (the next expiries, the day's expiry, the tiers) never pass an entry
+that commits later: on PostgreSQL an id can commit after a higher one (a dashboard adjustment in
+flight while a sync appends and reads where its entries end). `settled_entry_id` waits for such
+writers, and holds new ones back while the cursor's reader works."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from ledger.customers import account_customer, get_or_create_store
+from ledger.entries import NewEntry, append_entries
+from ledger.kinds import SourceKind
+from ledger.models import NextExpiry, PointEntry
+from ledger.session import session_scope
+from rules.expiry import ExpiryMode, ExpiryRules
+from sync.expiry import refresh_next_expiries
+
+RULES = ExpiryRules(enabled=True, mode=ExpiryMode.PER_LOT, days=30, warn_days=7)
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+WAIT_SECONDS = 10
+
+
+def earn(session: Session, store_id: int, customer_id: int, key: str, day: int) -> None:
+    """An entry of its own day and kind: two writers share no rollup row, so neither waits."""
+    kind = SourceKind.ADJUSTMENT if key.startswith("adjustment") else SourceKind.PURCHASE
+    at = NOW.replace(day=day)
+    entry = NewEntry(customer_id, 100, kind, key, f"{key}#1", at)
+    append_entries(session, store_id, [entry], now=NOW)
+
+
+def waiting_on_a_lock(engine: Engine, done: threading.Event) -> bool:
+    """Whether another connection of this database waits on a lock, polled until it does or
+    `done` is set (the reader finished without waiting); bounded."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    with engine.connect() as probe:
+        while time.monotonic() < deadline and not done.is_set():
+            waiting = probe.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+            if waiting:
+                return True
+            done.wait(0.02)
+    return False
+
+
+def test_an_entry_in_flight_below_a_committed_one_is_not_passed_by_the_next_expiry_cursor(
+    engine: Engine,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: ids commit in order")
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, "https://shop.example.com").id
+        alice = account_customer(session, store_id, 7, "alice@example.com").id
+        bob = account_customer(session, store_id, 8, "bob@example.com").id
+    in_flight = Session(engine)
+    try:
+        earn(in_flight, store_id, alice, "adjustment:a", 1)  # its id is taken, not committed
+        with session_scope(engine) as session:
+            earn(session, store_id, bob, "order:1", 2)  # a higher id, committed first
+        done = threading.Event()
+        refreshed: list[int] = []
+
+        def refresh() -> None:
+            try:
+                with session_scope(engine) as session:
+                    refreshed.append(
+                        refresh_next_expiries(
+                            session, store_id, RULES, as_of=date(2025, 6, 2), now=NOW
+                        )
+                    )
+            finally:
+                done.set()
+
+        reader = threading.Thread(target=refresh, daemon=True)
+        reader.start()
+        held_back = waiting_on_a_lock(engine, done)
+        in_flight.commit()
+    finally:
+        in_flight.close()
+    reader.join(WAIT_SECONDS)
+
+    assert held_back, "the cursor's reader waits for the writer in flight"
+    assert refreshed == [2]
+    with session_scope(engine) as session:
+        kept = set(session.execute(select(NextExpiry.customer_id)).scalars())
+        top = (
+            session.execute(select(PointEntry.id).order_by(PointEntry.id.desc())).scalars().first()
+        )
+        assert kept == {alice, bob}
+        # The next refresh finds nothing new: the cursor is past both entries, and none was passed.
+        assert refresh_next_expiries(session, store_id, RULES, as_of=date(2025, 6, 2), now=NOW) == 0
+        assert top is not None
