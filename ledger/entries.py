@@ -142,6 +142,36 @@ def append_entry(session: Session, store_id: int, entry: NewEntry, *, now: datet
     return bool(append_entries(session, store_id, [entry], now=now))
 
 
+def holds_refs(session: Session, store_id: int, prefix: str) -> bool:
+    """Whether any reference of the store starting with `prefix` has entries (an index range
+    read): a run that never needs to look at such references learns so once."""
+    found = session.execute(
+        select(PointEntry.id)
+        .where(
+            PointEntry.store_id == store_id,
+            PointEntry.source_ref >= prefix,
+            PointEntry.source_ref < prefix[:-1] + chr(ord(prefix[-1]) + 1),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def latest_rule_versions(
+    session: Session, store_id: int, refs: Collection[str]
+) -> dict[str, str | None]:
+    """The rule version of each reference's latest entry, for each of `refs` that has entries."""
+    found: dict[str, str | None] = {}
+    for chunk in _chunks(sorted(set(refs)), CHUNK):
+        rows = session.execute(
+            select(PointEntry.source_ref, PointEntry.rule_version)
+            .where(PointEntry.store_id == store_id, PointEntry.source_ref.in_(chunk))
+            .order_by(PointEntry.id)
+        )
+        found.update({str(ref): version for ref, version in rows})
+    return found
+
+
 def ref_holdings(session: Session, store_id: int, refs: Collection[str]) -> dict[str, RefHolding]:
     """Net points (expiry entries left out), expired points and entry count per source
     reference, in all and per customer who holds or held any of it, for each of `refs` that has

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger.entries import holds_refs
 from ledger.models import PointEntry
 
 PENDING_PREFIX = "pending:"
@@ -22,16 +23,7 @@ CHUNK = 500
 
 def holds_pending(session: Session, store_id: int) -> bool:
     """Whether any reference of the store has ever held pending points (an index range read)."""
-    found = session.execute(
-        select(PointEntry.id)
-        .where(
-            PointEntry.store_id == store_id,
-            PointEntry.source_ref >= PENDING_PREFIX,
-            PointEntry.source_ref < PENDING_PREFIX[:-1] + chr(ord(PENDING_PREFIX[-1]) + 1),
-        )
-        .limit(1)
-    ).first()
-    return found is not None
+    return holds_refs(session, store_id, PENDING_PREFIX)
 
 
 def pending_ref(order_ref: str) -> str:

@@ -65,6 +65,10 @@ class PurchaseRuleBook:
     def for_order_created(self, created: datetime) -> PurchaseRules:
         return self.in_force(created)
 
+    def by_version(self, version: str) -> PurchaseRules | None:
+        """The rule set named `version`, if the book still holds it."""
+        return next((r for r in self.versions if r.version == version), None)
+
     def in_force(self, at: datetime) -> PurchaseRules:
         """The rule set in force at `at`: the latest whose `effective_from` has come."""
         in_force = [r for r in self.versions if r.effective_from <= at.date()]

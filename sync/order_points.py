@@ -30,6 +30,8 @@ from ledger.entries import (
     NewEntry,
     RefHolding,
     append_entries,
+    holds_refs,
+    latest_rule_versions,
     ref_holdings,
     remember_products,
 )
@@ -60,6 +62,9 @@ RUN_REFUNDS = 2_000
 #: quarantined: WooCommerce dates it by that clock, so the date was made up on the way (a plugin,
 #: a broken row); taken as it is it would date its entries there, and a listing's walk by it.
 MAX_AHEAD = timedelta(days=1)
+#: Where `loyalty resync --recalculate` holds an order's difference (`sync.order_recalc`); the
+#: sync decides it again with the order (`OrderPoints._recalculated`).
+RECALC_PREFIX = "recalc:order:"
 
 RefundFetcher = Callable[[dict[int, set[int]]], list[dict[str, Any]]]
 CategoryLookup = Callable[[set[int]], Mapping[int, frozenset[int]]]
@@ -186,6 +191,8 @@ class OrderPoints:
         self.store_clock = store_clock or store_now
         #: With pending points off: whether the ledger holds none at all (read once a run).
         self._no_pending_held: bool | None = None
+        #: Whether no order was ever recalculated (`RECALC_PREFIX`; read once a run).
+        self._no_recalc_held: bool | None = None
         #: Refund id -> the refund as this run listed it (`RUN_REFUNDS`), until an order uses it.
         self._run_refunds: dict[int, Refund] = {}
 
@@ -239,7 +246,8 @@ class OrderPoints:
                     decisions.append(decision)
             self._remember_products(session, [d.order for d in decisions])
             outcome.changed += sum(_is_change(d, tracked.get(d.order.order_id)) for d in decisions)
-            outcome.entries.extend(self._record(session, decisions, tracked, now))
+            followed = self._recalculated(session, decisions, refunds, tracked, now)
+            outcome.entries.extend(self._record(session, decisions, tracked, now, followed))
             decided = [DecidedOrder(d.order, d.owner, d.refunds) for d in decisions]
             for follower in self.followers:
                 follower.decided(session, decided, now=now)
@@ -327,6 +335,7 @@ class OrderPoints:
             for ref, kind in (
                 (f"order:{order_id}", SourceKind.PURCHASE),
                 (pending_ref(f"order:{order_id}"), SourceKind.PENDING),
+                (f"{RECALC_PREFIX}{order_id}", SourceKind.ADJUSTMENT),  # a recalculation's
             )
         ]
         entries = reconcile(session, self.store_id, targets)
@@ -410,14 +419,60 @@ class OrderPoints:
         earned = ledger_earnings(session, [owner], before=order.created_at)[owner]
         return tier_at([Earning(at, points) for at, points in earned], order.created_at, self.tiers)
 
+    def _recalculated(
+        self,
+        session: Session,
+        decisions: list[_Decision],
+        refunds: Mapping[int, Refund],
+        tracked: Mapping[int, _Tracked],
+        now: datetime,
+    ) -> list[Target]:
+        """The difference a recalculation left beside each of these orders (`recalc:order:{id}`,
+        `sync.order_recalc`), decided again with the order: what the order carries now under the
+        rule set it was recalculated to (its entries' `rule_version`), less what it carries under
+        its own. It followed nothing: an order cancelled after its recalculation kept the
+        difference, points for an order that earns nothing. A rule set the config no longer
+        holds leaves the difference as it is, unless the order now carries nothing at all."""
+        if self._no_recalc_held is None:
+            self._no_recalc_held = not holds_refs(session, self.store_id, RECALC_PREFIX)
+        if self._no_recalc_held or not decisions:
+            return []
+        by_ref = {f"{RECALC_PREFIX}{d.order.order_id}": d for d in decisions}
+        targets = []
+        for ref, version in sorted(latest_rule_versions(session, self.store_id, by_ref).items()):
+            d = by_ref[ref]
+            under = self.rules.by_version(version) if version else None
+            again = None
+            if under is not None:
+                again = self._decide(session, d.order, {}, refunds, tracked, [], under)
+            if again is None and d.award.points != 0:
+                continue  # no rule set to decide it under: the difference stays
+            points = again.award.points if again is not None else 0
+            row = tracked.get(d.order.order_id)
+            note = notes.RECALCULATED_POINTS(points=points, decided=d.award.points)
+            targets.append(
+                Target(
+                    owner=d.owner,
+                    source_ref=ref,
+                    kind=SourceKind.ADJUSTMENT,
+                    points=points - d.award.points,
+                    occurred_at=now,
+                    note=notes.RECALCULATED(version=version, note=note) if version else note,
+                    rule_version=version,
+                    previous_owner=row.customer_id if row is not None else None,
+                )
+            )
+        return targets
+
     def _record(
         self,
         session: Session,
         decisions: list[_Decision],
         tracked: dict[int, _Tracked],
         now: datetime,
+        followed: Sequence[Target] = (),
     ) -> list[NewEntry]:
-        targets = []
+        targets = list(followed)
         owners: set[int] = set()
         splits = self._splits(session, decisions, now)
         rows: dict[int, dict[str, Any]] = {}

@@ -8,7 +8,8 @@ from what it carries is held beside it by `recalc:order:{id}` (kind `adjustment`
 is what `order:{id}` holds once a sync has seen the order as it is now: the last decision while
 the order is unchanged, else its decision under its own rule set (cancelled since, it carries
 nothing: the sync will take its points back, so the difference must not). Later syncs
-go on deciding the order under its own rule set and the difference stays. The ledger keeps no
+go on deciding the order under its own rule set, and its difference with it
+(`OrderPoints._recalculated`: under the rule set it was recalculated to, less its own). The ledger keeps no
 order amounts, so the orders are read again from the store by id, a hundred a request: the only
 requests a recalculation makes (their refunds come from the ledger's cache; products only when a
 rule set has category overrides). The first-order bonus of their holders is decided again too,
@@ -25,12 +26,12 @@ from ledger.models import TrackedOrder
 from ledger.reconcile import Target
 from rules import notes
 from sync.context import SyncContext
-from sync.order_points import OrderPoints
+from sync.order_points import RECALC_PREFIX, OrderPoints
 from sync.orders import fetch_known_orders
 from sync.owners import bonus_targets
 from sync.source import RecalcBatch, RecalcScope
 
-PREFIX = "recalc:order:"
+PREFIX = RECALC_PREFIX
 
 
 def known_order_ids(ctx: SyncContext, scope: RecalcScope, after: int) -> list[int]:
