@@ -26,7 +26,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, case, func, literal, select, tuple_, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from ledger.kinds import SourceKind
@@ -93,7 +104,7 @@ def history(
     )
     values: dict[str, Any] = {
         "owner": customer.id if customer is not None else store_id,
-        "n": limit + 1,
+        "n": min(limit + 1, MAX_BIGINT),  # a limit the CLI takes, up to the largest it binds
         "start_at": period.start_moment,
         "end_at": period.end_moment,
         "position": after[0] if after is not None else None,
@@ -130,8 +141,9 @@ def page_statement(
     PostgreSQL hashed the whole of `tier_events` for them.
     (`bench/bench_reports.py --explain` prints PostgreSQL's plan of it.)"""
     entry, move = PointEntry, TierEvent
-    n, position = bindparam("n", type_=Integer), bindparam("position", type_=Integer)
-    row_id = bindparam("row_id", type_=Integer)
+    # BIGINT: entry ids and limits go past 2^31 (bound as INTEGER, PostgreSQL refused them)
+    n, position = bindparam("n", type_=BigInteger), bindparam("position", type_=BigInteger)
+    row_id = bindparam("row_id", type_=BigInteger)
     entries = _within(
         select(
             entry.id.label("position"), literal(0, Integer).label("tie"), entry.id.label("row_id")

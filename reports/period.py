@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 from ledger.models import Customer
 from ledger.types import MAX_BIGINT
 
+#: The longest email the ledger holds (`customers.email`): a longer search matches nobody.
+EMAIL_LENGTH: int = getattr(Customer.__table__.c.email.type, "length", 320)
+
 #: The days a report can take: its arithmetic (the day after the end, the next month or year of a
 #: status period) stays within Python's calendar (9999-12-31 made `--to` an internal error).
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
@@ -72,15 +75,23 @@ class UnknownCustomer(LookupError):
 
 
 def find_customer(session: Session, store_id: int, who: str | int) -> Customer:
-    """A customer by WooCommerce id (a number) or by email (account first, then guest)."""
+    """A customer by WooCommerce id (a number) or by email: the live account with it, else the
+    guest held by it, else an account deleted in the store (it keeps its email, and gave its
+    points to the guest or to the account registered again: found first, it showed a history
+    ending at 0 and hid the one holding the points). Text no email holds (a NUL, a control
+    character) matches nobody."""
     text = str(who).strip()
     query = select(Customer).where(Customer.store_id == store_id)
     if text.isascii() and text.isdigit():
         if len(text) > len(str(MAX_BIGINT)) or int(text) > MAX_BIGINT:
             raise UnknownCustomer(f"no customer {text!r} in the ledger of this store")
         query = query.where(Customer.wc_id == int(text))
+    elif not text.isprintable() or len(text) > EMAIL_LENGTH:
+        raise UnknownCustomer(f"no customer {text!r} in the ledger of this store")
     else:
-        query = query.where(Customer.email == text.lower()).order_by(Customer.is_guest, Customer.id)
+        query = query.where(Customer.email == text.lower()).order_by(
+            Customer.deleted_at.is_not(None), Customer.is_guest, Customer.id
+        )
     customer = session.execute(query.limit(1)).scalar_one_or_none()
     if customer is None:
         raise UnknownCustomer(f"no customer {text!r} in the ledger of this store")

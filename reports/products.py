@@ -6,9 +6,10 @@ whatever the size of the ledger. Over a range, one grouped query over the range'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, case, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from ledger.models import Customer, EntryLine, Product, ProductCustomerSum
 from reports.period import Period
@@ -73,12 +74,23 @@ def _in_range(
     store_id: int, period: Period, product_id: int | None, limit: int
 ) -> Select[int, int, int, int]:
     points = func.sum(EntryLine.points)
+    bought: Any = EntryLine.source_ref  # an order counts where its first line of the product is
+    if period.start is not None:  # a refund in the range of an order bought before: no purchase
+        earlier = aliased(EntryLine)
+        before = exists().where(
+            earlier.store_id == EntryLine.store_id,
+            earlier.source_ref == EntryLine.source_ref,
+            earlier.product_id == EntryLine.product_id,
+            earlier.customer_id == EntryLine.customer_id,
+            earlier.day < period.start,
+        )
+        bought = case((~before, EntryLine.source_ref))
     query = (
         select(
             EntryLine.product_id,
             EntryLine.customer_id,
             points.label("points"),
-            func.count(func.distinct(EntryLine.source_ref)).label("purchases"),
+            func.count(func.distinct(bought)).label("purchases"),
         )
         .where(EntryLine.store_id == store_id, EntryLine.product_id != 0)
         .where(*period.days(EntryLine.day))
