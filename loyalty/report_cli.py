@@ -172,12 +172,8 @@ def _status(
         "liability": report.liability,
         "periods": [dict(zip(headers, r, strict=True)) for r in rows[:-1]],
     }
-    equation = (
-        f"{report.opening} + {m.earned} - {m.revoked} - {m.redeemed} - {m.expired}"
-        f" {'+' if m.adjusted >= 0 else '-'} {abs(m.adjusted)}"
-        f" {'+' if m.transferred >= 0 else '-'} {abs(m.transferred)}"
-        f" {'+' if m.debt >= 0 else '-'} {abs(m.debt)} + {m.written_off} = {report.closing}"
-    )
+    terms = "".join(f" {'+' if adds else '-'} {value}" for adds, _, value in m.terms())
+    equation = f"{report.opening}{terms} = {report.closing}"
     notes = (
         "\nopening + earned - revoked - redeemed - expired ± adjusted ± transferred ± debt"
         f" + written_off = closing\n{equation}"

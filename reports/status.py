@@ -44,6 +44,21 @@ class Granularity(StrEnum):
         return day
 
 
+#: The status equation's buckets, each with the sign it enters with:
+#: closing = opening + earned - revoked - redeemed - expired + adjusted + transferred + debt
+#: + written off.
+EQUATION = (
+    ("earned", 1),
+    ("revoked", -1),
+    ("redeemed", -1),
+    ("expired", -1),
+    ("adjusted", 1),
+    ("transferred", 1),
+    ("debt", 1),
+    ("written_off", 1),
+)
+
+
 @dataclass(frozen=True)
 class Movements:
     """Points per status bucket; each is a positive amount in the equation's direction."""
@@ -61,16 +76,17 @@ class Movements:
     @property
     def net(self) -> int:
         """What the spendable total moved by (pending left out)."""
-        return (
-            self.earned
-            - self.revoked
-            - self.redeemed
-            - self.expired
-            + self.adjusted
-            + self.transferred
-            + self.debt
-            + self.written_off
-        )
+        return sum(sign * getattr(self, key) for key, sign in EQUATION)
+
+    def terms(self) -> list[tuple[bool, str, int]]:
+        """The equation after the opening, as it reads: (adds, bucket, magnitude) per bucket. A
+        bucket that moved the other way than its sign says (more redemptions returned than made)
+        reads `+ 10`, not `- -10`."""
+        return [
+            (sign * value > 0 or (value == 0 and sign > 0), key, abs(value))
+            for key, sign in EQUATION
+            for value in (getattr(self, key),)
+        ]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
@@ -97,6 +97,10 @@ class Formats:
 
     def day(self, value: date | None) -> str:
         return format_date(value, format="medium", locale=self.locale) if value else ""
+
+    def month(self, value: date) -> str:
+        """A month and its year, in the locale's own order ("Jan 2024", "janv. 2024")."""
+        return format_skeleton("yMMM", value, locale=self.locale)
 
     def moment(self, value: datetime) -> str:
         return format_datetime(value, format="short", tzinfo=None, locale=self.locale)

@@ -14,7 +14,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
@@ -208,7 +207,7 @@ def _charts(data: PageData, fmt: Formats, _: Callable[[str], str]) -> dict[str, 
     labels = _labels(_)
     periods = data.status.periods
     day_format = (lambda d: fmt.day(d)) if data.status.granularity is Granularity.DAY else None
-    names = [day_format(p.start) if day_format else _month(p.start, fmt) for p in periods]
+    names = [day_format(p.start) if day_format else fmt.month(p.start) for p in periods]
     sign = {"revoked": -1, "redeemed": -1, "expired": -1}
     series = [
         Series(key, labels[key], [sign.get(key, 1) * getattr(p.movements, key) for p in periods])
@@ -240,10 +239,6 @@ def _charts(data: PageData, fmt: Formats, _: Callable[[str], str]) -> dict[str, 
             empty=empty,
         ),
     }
-
-
-def _month(day: date, fmt: Formats) -> str:
-    return format_date(day, format="MMM y", locale=fmt.locale)
 
 
 def _period_label(period: Period, fmt: Formats, _: Callable[[str], str]) -> str:

@@ -257,3 +257,24 @@ def test_products_over_a_range_count_a_refund_as_no_purchase(session: Session) -
     [row] = product_customers(session, store.id, february, product_id=10)
 
     assert (row.points, row.purchases) == (expected_points, expected_purchases) == (40, 1)
+
+
+def test_the_status_equation_reads_a_bucket_that_moved_backwards_with_its_sign_turned(
+    story_config: str, config: Config, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On 20 March more redemptions were returned than made (redeemed = -10): the equation read
+    `- -10`, on the terminal and on the dashboard."""
+    code = main(
+        ["--config", story_config, "report", "status", "--from", "2024-03-20", "--to", "2024-03-20"]
+    )
+    out = capsys.readouterr().out
+    page = TestClient(create_app(config, engine)).get(
+        "/", params={"lang": "en", "from": "2024-03-20", "to": "2024-03-20"}
+    )
+    equation = re.search(r'id="equation"[^>]*>\s*<bdi dir="ltr">([^<]*)</bdi>', page.text)
+
+    assert code == 0
+    assert "- -" not in out
+    assert "90 + 0 - 0 + 10 - 0 + 0 + 0 + 0 + 0 = 100" in out
+    assert equation is not None
+    assert equation.group(1) == "90 + 0 − 0 + 10 − 0 + 0 + 0 + 0 + 0 = 100"

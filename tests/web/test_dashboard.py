@@ -382,3 +382,17 @@ def test_a_guests_link_carries_its_email_encoded_and_leads_to_its_history(
 
     assert "No customer matches that search." not in followed
     assert [html.unescape(row[1]) for row in rows(followed, "history")] == [email]
+
+
+def test_a_range_shown_by_month_names_each_row_by_its_month(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    """Over more than two months the status rows are months: each was labelled by its first day
+    ("Jan 1, 2024"), which reads as that one day."""
+    client = TestClient(create_app(config, engine))
+
+    english = client.get("/", params={"lang": "en", "from": "2024-01-01", "to": "2024-03-31"})
+    french = client.get("/", params={"lang": "fr", "from": "2024-01-01", "to": "2024-03-31"})
+
+    assert [row[0] for row in rows(english.text, "status")] == ["Jan 2024", "Feb 2024", "Mar 2024"]
+    assert [row[0] for row in rows(french.text, "status")][0] == "janv. 2024"
