@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from ledger._dialect import upsert_insert
@@ -303,33 +303,59 @@ def heirs(session: Session, store_id: int, customer_ids: Collection[int]) -> dic
     return found
 
 
-def merged_from(
-    session: Session, store_id: int, customer_ids: Collection[int]
-) -> dict[int, set[int]]:
-    """The reverse of `heirs`: for each of `customer_ids`, the customers whose points came to it by
-    a recorded move or a chain of them (a deleted account's, through its email's guest, to the
-    account registered again). Customers nothing came to are left out."""
-    found: dict[int, set[int]] = {}
-    step = {cid: cid for cid in set(customer_ids)}  # a customer reached -> whose it is
-    seen = set(step)
-    for _ in range(MAX_MOVES):
-        if not step:
-            break
-        reached: dict[int, int] = {}
-        for chunk in chunks(sorted(step)):
-            rows = session.execute(
-                select(Customer.id, Customer.merged_into_id).where(
-                    Customer.store_id == store_id, Customer.merged_into_id.in_(chunk)
-                )
+def carry_signup(session: Session, source_id: int, target_id: int) -> None:
+    """The source's balance goes to the target (`sync.owners.move_holdings`): so does the signup it
+    carries, if any. The source carries none from now on (a guest merged again later hands on
+    only what it gathered since); a target carrying a signup already keeps that one, and one
+    carrying its own takes the source's: its own is then taken back (one signup a balance)."""
+    carried = session.execute(
+        select(Customer.signup_of).where(Customer.id == source_id)
+    ).scalar_one_or_none()
+    if carried is None:
+        return
+    session.execute(update(Customer).where(Customer.id == source_id).values(signup_of=None))
+    session.execute(
+        update(Customer)
+        .where(
+            Customer.id == target_id,
+            or_(Customer.signup_of.is_(None), Customer.signup_of == target_id),
+        )
+        .values(signup_of=carried)
+    )
+
+
+def signup_carried(session: Session, customer_ids: Collection[int]) -> dict[int, tuple[int, str]]:
+    """For each of `customer_ids` that carries another account's signup points: that account's
+    ledger id and email (or "customer {id}")."""
+    found: dict[int, tuple[int, str]] = {}
+    for chunk in chunks(sorted(set(customer_ids))):
+        rows = session.execute(
+            select(Customer.id, Customer.signup_of).where(
+                Customer.id.in_(chunk),
+                Customer.signup_of.is_not(None),
+                Customer.signup_of != Customer.id,
             )
-            for source, target in rows:
-                if target is not None and int(source) not in seen:
-                    seen.add(int(source))
-                    reached[int(source)] = step[int(target)]
-        for source, root in reached.items():
-            found.setdefault(root, set()).add(source)
-        step = reached
+        ).all()
+        carried = {int(cid): int(of) for cid, of in rows if of is not None}
+        emails = dict(
+            session.execute(
+                select(Customer.id, Customer.email).where(Customer.id.in_(set(carried.values())))
+            ).all()
+        )
+        for cid, of in carried.items():
+            found[cid] = (of, str(emails.get(of) or f"customer {of}"))
     return found
+
+
+def mark_signups(session: Session, customer_ids: Collection[int]) -> None:
+    """These accounts earned their signup: their balances carry it (unless they carry one)."""
+    for chunk in chunks(sorted(set(customer_ids))):
+        session.execute(
+            update(Customer)
+            .where(Customer.id.in_(chunk), Customer.signup_of.is_(None))
+            .values(signup_of=Customer.id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _merged_into(session: Session, store_id: int, ids: Sequence[int]) -> dict[int, int]:

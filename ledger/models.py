@@ -81,6 +81,9 @@ class Customer(Base):
     #: Who received its points when they moved as a balance (a guest that registered, an account
     #: deleted: `sync.owners.move_holdings`); its entries stay here. None while it holds its own.
     merged_into_id: Mapped[int | None] = mapped_column(Id)
+    #: The account whose signup points its balance carries (its own, or one whose balance came
+    #: to it: `ledger.customers.carry_signup`); an account carrying another's earns no signup.
+    signup_of: Mapped[int | None] = mapped_column(Id)
 
     __table_args__ = (
         # A guest has an email and no account id; an account always has its id.
@@ -105,13 +108,6 @@ class Customer(Base):
             unique=True,
             sqlite_where=text("is_guest"),
             postgresql_where=text("is_guest"),
-        ),
-        # What came to a customer (`ledger.customers.merged_from`): only merged rows are indexed.
-        Index(
-            "ix_customers_merged_into_id",
-            "merged_into_id",
-            sqlite_where=text("merged_into_id IS NOT NULL"),
-            postgresql_where=text("merged_into_id IS NOT NULL"),
         ),
     )
 

@@ -101,7 +101,11 @@ def coupon_entry(row: Redemption) -> dict[str, Any]:
 
 def appended(known: list[Any], entries: Sequence[dict[str, Any]]) -> list[Any]:
     """`known` with the entries whose redemption it does not list yet, at the end."""
-    listed = {c.get("redemption_id") for c in known if isinstance(c, dict)}
+    listed = {  # only ids a set can hold: a list or object there (anyone may write the meta)
+        rid  # stopped every sync with TypeError, the coupon made and its request replayed
+        for c in known
+        if isinstance(c, dict) and isinstance(rid := c.get("redemption_id"), int | str)
+    }
     return [*known, *(e for e in entries if e["redemption_id"] not in listed)]
 
 

@@ -30,6 +30,7 @@ from ledger.customers import (
     account_customers,
     account_ids,
     accounts_by_email,
+    carry_signup,
     find_account_by_email,
     guest_customer,
     guest_customers,
@@ -305,9 +306,10 @@ def move_holdings(
     moved: OwnerMoved | None = None,
 ) -> list[NewEntry]:
     """Reassign the source's orders and activity items (reviews, comments: every source's, on this
-    run or not) to the target, re-decide both first-order bonuses, let the other sources re-decide
-    what they track (`moved`), and move what is left on the source as a pair of transfer entries
-    (source -B, target +B) under `ref`."""
+    run or not) to the target, re-decide both first-order bonuses, hand on the signup the source's
+    balance carries (`ledger.customers.carry_signup`), let the other sources re-decide what they
+    track (`moved`), and move what is left on the source as a pair of transfer entries (source
+    -B, target +B) under `ref`."""
     for tracked in (TrackedOrder, TrackedActivity):  # every source's, whichever are on this run:
         session.execute(  # a review left on a guest looked moved later, its points paid twice
             update(tracked)
@@ -319,6 +321,7 @@ def move_holdings(
         if isinstance(obj, TrackedOrder | TrackedActivity):
             session.expire(obj)
     entries = bonus_entries(session, store_id, {source_id, target_id}, bonus, now=now)
+    carry_signup(session, source_id, target_id)  # before the hooks: the signups' reads it
     if moved is not None:
         entries += moved(session, source_id, target_id)
     cached = session.execute(

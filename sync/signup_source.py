@@ -13,15 +13,13 @@ where `loyalty resync --signups --since DATE` moved it back) earn nothing. An ac
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.batches import chunks
-from ledger.customers import merged_from
+from ledger.customers import mark_signups, signup_carried
 from ledger.entries import NewEntry
 from ledger.kinds import SourceKind
 from ledger.models import Customer, PointEntry
@@ -76,7 +74,7 @@ class SignupsSource:
         ctx.quarantine.release(session, NAME, [str(wc_id) for (wc_id, _), _ in parsed], now=ctx.now)
         ctx.counts(NAME).seen += len(accounts)
         owners = [(ctx.owners.account(session, wc_id), at) for (wc_id, at), _ in parsed]
-        earned = earned_before(session, ctx.store_id, [owner for owner, _ in owners])
+        carried = signup_carried(session, [owner for owner, _ in owners])
         targets = []
         for owner, registered_at in owners:
             award = signup_points(
@@ -84,16 +82,21 @@ class SignupsSource:
                 registered_at,
                 earns_from=earns_from,
                 owner_ref=f"customer:{owner}",
-                earned_before=earned.get(owner),
+                earned_before=carried[owner][1] if owner in carried else None,
             )
             targets.append(award_target(owner, award, SourceKind.SIGNUP, registered_at))
+        mark_signups(session, [t.owner for t in targets if t.points > 0])
         return reconcile(session, ctx.store_id, targets)
 
     def owner_moved(self, ctx: SyncContext, session: Session, old: int, new: int) -> list[NewEntry]:
-        """Another customer's points came to `new` (an account deleted in the store, through the
-        email `new` has now): if that one had earned a signup, `new`'s own is decided again and
-        taken back. An account not decided yet is decided when it is listed (`on_accounts`), the
-        move recorded by then. Appended and counted here, under this source."""
+        """Another customer's balance came to `new` with the signup it carries (an account deleted
+        in the store, through the email `new` has now: `ledger.customers.carry_signup`, done
+        before this hook): `new`'s own signup, if it earned one, is decided again and taken back.
+        An account not decided yet is decided when it is listed (`on_accounts`). Appended and
+        counted here, under this source."""
+        carried = signup_carried(session, [new])
+        if new not in carried:
+            return []
         registered_at = session.execute(
             select(func.min(PointEntry.occurred_at)).where(
                 PointEntry.store_id == ctx.store_id,
@@ -103,15 +106,12 @@ class SignupsSource:
         ).scalar_one_or_none()
         if registered_at is None:
             return []
-        # The move is recorded after the hooks run (`sync.owners.move_holdings`): `old` is named.
-        found = merged_from(session, ctx.store_id, [old, new])
-        came = {old, *found.get(old, ()), *found.get(new, ())}
         award = signup_points(
             self.rules,
             registered_at,
             earns_from=self._earns_from(ctx, session),
             owner_ref=f"customer:{new}",
-            earned_before=signups_among(session, ctx.store_id, {new: came}).get(new),
+            earned_before=carried[new][1],
         )
         target = award_target(new, award, SourceKind.SIGNUP, ctx.now)
         ctx.append(session, {NAME: reconcile(session, ctx.store_id, [target])})
@@ -171,7 +171,7 @@ class SignupsSource:
             .group_by(PointEntry.source_ref)
         ).all()
         state = ctx.cursor_state(NAME, session)
-        earned = earned_before(session, ctx.store_id, ids)
+        carried = signup_carried(session, ids)
         batch = RecalcBatch()
         for ref, registered_at in sorted((str(r), at) for r, at in registered):
             if not scope.covers(registered_at):
@@ -182,7 +182,7 @@ class SignupsSource:
                 registered_at,
                 earns_from=datetime.fromisoformat(earns_from) if earns_from else registered_at,
                 owner_ref=f"customer:{refs[ref]}",
-                earned_before=earned.get(refs[ref]),
+                earned_before=carried[refs[ref]][1] if refs[ref] in carried else None,
             )
             batch.targets.append(award_target(refs[ref], award, SourceKind.SIGNUP, ctx.now))
         batch.decided = len(batch.targets)
@@ -201,44 +201,6 @@ class SignupsSource:
             state = {"enabled_at": started, "earns_from": started}
             ctx.save_cursor(session, NAME, None, state)
         return state
-
-
-def earned_before(session: Session, store_id: int, owners: Collection[int]) -> dict[int, str]:
-    """For each of `owners` whose points include an earlier account's signup points (an account
-    deleted in the store, whose points went to its email and came back with the account registered
-    again), that account's email: it earns no second signup. Its signup entries stay on it
-    (`sync.owners.move_holdings` moves a balance), so they are found through the recorded moves
-    (`ledger.customers.merged_from`)."""
-    return signups_among(session, store_id, merged_from(session, store_id, owners))
-
-
-def signups_among(
-    session: Session, store_id: int, came_from: Mapping[int, Collection[int]]
-) -> dict[int, str]:
-    """For each owner, the email of the first customer among those its points came from that
-    holds signup points (see `earned_before`)."""
-    if not came_from:
-        return {}
-    sources = sorted(set().union(*came_from.values()))
-    earned: dict[int, str] = {}
-    for chunk in chunks(sources):
-        rows = session.execute(
-            select(Customer.id, Customer.email)
-            .join(PointEntry, PointEntry.customer_id == Customer.id)
-            .where(
-                PointEntry.store_id == store_id,
-                PointEntry.customer_id.in_(chunk),
-                PointEntry.kind == SourceKind.SIGNUP,
-            )
-            .group_by(Customer.id, Customer.email)
-            .having(func.sum(PointEntry.points) > 0)
-        )
-        earned.update({int(cid): str(email or f"customer {cid}") for cid, email in rows})
-    return {
-        owner: earned[min(found)]
-        for owner, sources_of in came_from.items()
-        if (found := set(sources_of) & earned.keys())
-    }
 
 
 def signups_source(ctx: SyncContext) -> SignupsSource | None:

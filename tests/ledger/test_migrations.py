@@ -30,7 +30,7 @@ from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 from tests.ledger.schema_at import ledger_at
 
-HEAD = "0014_customers_merged_into_index"
+HEAD = "0014_customers_signup_of"
 LEDGER_TABLES = {
     "stores",
     "customers",
@@ -107,7 +107,6 @@ def test_constraints_and_indexes_carry_the_naming_convention(
         "ux_customers_store_id_wc_id",
         "ux_customers_store_id_guest_email",
         "ix_customers_store_id_email",
-        "ix_customers_merged_into_id",
     }
     assert {fk["name"] for fk in inspector.get_foreign_keys("balances")} == {
         "fk_balances_customer_id_customers",
