@@ -125,7 +125,7 @@ def sync_store_task(full: bool = False) -> dict[str, Any]:
             log.info("a sync of this store is already running; skipped")
             return {"skipped": "already running"}
         try:
-            return run_sync(sync_settings(cfg), full=full).as_dict()
+            summary = run_sync(sync_settings(cfg), full=full)
         except SyncAlreadyRunning as running:  # started by cron or the CLI
             log.info("%s; skipped", running)
             since = running.since.isoformat() if running.since else None
@@ -133,6 +133,10 @@ def sync_store_task(full: bool = False) -> dict[str, Any]:
         except Exception as error:  # the result backend stores the error: not a store's echo
             log.exception("sync failed")  # the handlers redact it, traceback included
             raise SyncFailed(redact(f"{type(error).__name__}: {error}")) from None
+        if not summary.ok:  # what `loyalty sync` exits 1 for: a source stopped, balances unwritten
+            log.error("sync needs attention: %s", summary.failure())
+            raise SyncFailed(redact(f"the sync needs attention: {summary.failure()}"))
+        return summary.as_dict()
 
 
 @app.task(name="worker.expire_points_task")

@@ -40,6 +40,7 @@ from ledger.session import (
 )
 from ledger.stamps import verify_stamps
 from ledger.types import MAX_BIGINT
+from loyalty.arguments import plain_text
 from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
 from loyalty.errors import ConfigError, LoyaltyError, SyncError
 from loyalty.log import configure_logging, redact
@@ -361,7 +362,10 @@ def _moment(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"expected a date YYYY-MM-DD or a date-time YYYY-MM-DDTHH:MM:SS (UTC), got {text!r}"
         ) from None
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise argparse.ArgumentTypeError(f"{text} is before the year 1 in UTC") from None
     if value > datetime.now(UTC):
         raise argparse.ArgumentTypeError(f"{text} is in the future")
     return value
@@ -421,7 +425,9 @@ def _redemptions_arguments(sub: argparse.ArgumentParser) -> None:
 
 
 def _dashboard_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--host", metavar="HOST", help="address to bind (default: from config)")
+    sub.add_argument(
+        "--host", type=plain_text, metavar="HOST", help="address to bind (default: from config)"
+    )
     sub.add_argument("--port", type=_port, metavar="PORT", help="port (default: from config)")
     sub.set_defaults(handler=_dashboard)
 
@@ -514,6 +520,8 @@ def _integer(text: str) -> int:
 def _reason(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a non-empty reason")
+    if any(not c.isprintable() and not c.isspace() for c in text):
+        raise argparse.ArgumentTypeError("the reason holds a control character (NUL, …)")
     return text.strip()
 
 

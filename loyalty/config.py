@@ -361,6 +361,12 @@ def _store(root: Table, env: Mapping[str, str], source: Path | None) -> StoreCon
     )
 
 
+#: A host name (letters of any script, digits, `-`, `.`, `_`), an IPv4 or an IPv6 address.
+_HOST = re.compile(r"[\w.-]+|[0-9A-Fa-f:.]+")
+#: The broker schemes whose Redis the worker can hold its locks in (`redis.Redis.from_url`).
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
 def _site_url(t: Table, key: str, default: Any, *, insecure: bool) -> str:
     """An https:// site URL (http:// only when allowed), without a trailing slash."""
     value = t.string(key, default, nonempty=True)
@@ -371,6 +377,10 @@ def _site_url(t: Table, key: str, default: Any, *, insecure: bool) -> str:
         t.complain(key, f"expected an https:// URL such as https://shop.example.com ({error})")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         t.fail(key, "an https:// URL such as https://shop.example.com", value)
+    if any(c.isspace() or not c.isprintable() for c in value.strip()):
+        t.fail(key, "a URL without spaces or control characters", value)
+    if not _HOST.fullmatch(parts.hostname):
+        t.fail(key, "a URL whose host is a host name or an IP address", value)
     if port == 0:
         t.complain(key, "expected a URL whose port is from 1 to 65535, got port 0")
     if parts.username or parts.password:
@@ -389,7 +399,7 @@ def _site_url(t: Table, key: str, default: Any, *, insecure: bool) -> str:
 
 def _secret(t: Table, key: str, env: Mapping[str, str], env_name: str, *, required: bool) -> Secret:
     """A secret from the file, overridden by a non-empty environment variable."""
-    in_file = t.string(key, "", show=False)
+    in_file = t.string(key, "", show=False).strip()  # blank is unset, as in the environment
     value = env.get(env_name, "").strip() or in_file
     if required and not value:
         t.complain(key, f"required: expected a non-empty string here or in ${env_name}")
@@ -403,10 +413,14 @@ def _verify_tls(t: Table, source: Path | None) -> bool | str:
         return value
     if not isinstance(value, str) or not value.strip():
         t.fail("verify_tls", expected, value)
-    path = Path(value).expanduser()
-    if not path.is_absolute() and source is not None:  # relative to the config file, not the cwd
-        path = source.parent / path
-    if not path.is_file():
+    try:
+        path = Path(value).expanduser()
+        if not path.is_absolute() and source is not None:  # relative to the config file
+            path = source.parent / path
+        found = path.is_file()
+    except (RuntimeError, ValueError, OSError) as problem:  # ~nobody/ (no such home), a NUL
+        t.fail("verify_tls", f"{expected} ({problem})", value)
+    if not found:
         t.fail("verify_tls", f"{expected} (no such file: {path})", value)
     return str(path.resolve())
 
@@ -482,6 +496,13 @@ def _worker(root: Table) -> WorkerConfig:
         broker_url = ""  # the URL is not echoed: it may hold a password
     if "://" not in broker_url:
         t.complain("broker_url", "expected a broker URL such as redis://127.0.0.1:6379/0")
+    scheme = urlsplit(broker_url).scheme.lower()
+    if scheme not in REDIS_SCHEMES:  # the store's lock is held in Redis (`worker.store_lock`)
+        t.complain(
+            "broker_url",
+            "expected a Redis URL (redis://, rediss:// or unix://): the worker holds each"
+            f" store's sync lock in the broker's Redis; got a {scheme}:// URL",
+        )
     week = 7 * 24 * 60
     worker = WorkerConfig(
         broker_url=broker_url,
@@ -544,9 +565,17 @@ def _redemption(root: Table) -> RedemptionRules:
     t = root.table("redemption", _REDEMPTION_KEYS)
     d = RedemptionRules()
     tiers = _tiers(t)
-    rate = t.integer("points_per_unit", 0, lo=1) if "points_per_unit" in t.data else None
-    minimum = t.integer("minimum_points", d.minimum_points, lo=0)
-    maximum = t.integer("maximum_points", 0, lo=1) if "maximum_points" in t.data else None
+    rate = (
+        t.integer("points_per_unit", 0, lo=1, limit=POINTS_LIMIT)
+        if "points_per_unit" in t.data
+        else None
+    )
+    minimum = t.integer("minimum_points", d.minimum_points, lo=0, limit=POINTS_LIMIT)
+    maximum = (
+        t.integer("maximum_points", 0, lo=1, limit=POINTS_LIMIT)
+        if "maximum_points" in t.data
+        else None
+    )
     if maximum is not None and maximum < minimum:
         t.fail("maximum_points", f"a number >= {t.where('minimum_points')} ({minimum})", maximum)
     prefix = t.string("code_prefix", d.code_prefix)
@@ -561,7 +590,7 @@ def _redemption(root: Table) -> RedemptionRules:
         points_per_unit=rate,
         minimum_points=minimum,
         maximum_points=maximum,
-        step=t.integer("step", d.step, lo=1),
+        step=t.integer("step", d.step, lo=1, limit=POINTS_LIMIT),
         coupon_days=t.integer("coupon_days", d.coupon_days, lo=1, hi=3650),
         individual_use=t.boolean("individual_use", d.individual_use),
         code_prefix=prefix,
@@ -577,10 +606,11 @@ def _tiers(t: Table) -> tuple[RedemptionTier, ...]:
         name = item.string("name", REQUIRED, nonempty=True)
         if name in {tier.name for tier in tiers}:
             item.fail("name", f"a name no other tier in {t.where('tiers')} uses", name)
-        amount = item.decimal("amount", REQUIRED, positive=True)
+        amount = item.decimal("amount", REQUIRED, positive=True, limit=MAX_AMOUNT)
         if amount != amount.quantize(Decimal("0.01")):
             item.fail("amount", 'an amount with at most 2 decimals, such as "10.00"', str(amount))
-        tiers.append(RedemptionTier(name, item.integer("points", REQUIRED, lo=1), amount))
+        points = item.integer("points", REQUIRED, lo=1, limit=POINTS_LIMIT)
+        tiers.append(RedemptionTier(name, points, amount))
     return tuple(tiers)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ledger.types import MAX_BIGINT
+from loyalty.arguments import plain_text
 from loyalty.web.i18n import LANGUAGES
 from reports.customers import top_customers
 from reports.expiring import expiring_customers, expiring_total
@@ -62,7 +63,7 @@ def add_report_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--by", choices=[g.value for g in Granularity], help="status: periods (default month)"
     )
-    sub.add_argument("--out", metavar="FILE", help="html: the file to write")
+    sub.add_argument("--out", type=plain_text, metavar="FILE", help="html: the file to write")
     sub.add_argument("--lang", choices=LANGUAGES, help="html: the language (default: config)")
     formats = sub.add_mutually_exclusive_group()
     formats.add_argument("--json", action="store_true", help="print JSON")

@@ -123,11 +123,7 @@ class Table:
         named in the message only when the value passes the sign check but falls outside them."""
         expected = "a number > 0" if positive else "a number >= 0"
         value = self.raw(key, default, expected)
-        if (
-            not isinstance(value, int | float)
-            or isinstance(value, bool)
-            or not math.isfinite(value)
-        ):
+        if not isinstance(value, int | float) or isinstance(value, bool) or not _finite(value):
             self.fail(key, expected, value)
         if value < 0 or (positive and value == 0):
             self.fail(key, expected, value)
@@ -194,3 +190,11 @@ def _check_range(
 
 def _number(bound: float | Decimal) -> str:
     return f"{bound:,}" if isinstance(bound, int) else f"{bound:,g}"
+
+
+def _finite(value: float) -> bool:
+    """A number a float holds (an integer of 400 digits overflowed `math.isfinite`)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

@@ -82,3 +82,14 @@ def test_an_adjustment_for_an_unknown_store_is_refused(session: Session) -> None
 def test_invalid_adjustments_are_loyalty_errors_for_the_cli() -> None:
     assert issubclass(InvalidAdjustment, LedgerError)
     assert issubclass(InvalidAdjustment, ValueError)
+
+
+def test_a_reason_holding_a_control_character_is_refused_before_the_database_sees_it(
+    session: Session, store: Store
+) -> None:
+    """PostgreSQL refuses NUL in text: the dashboard's adjustment answered 500."""
+    with pytest.raises(InvalidAdjustment, match="control character"):
+        adjust(session, store.id, 7, 10, "goodwill\x00late", now=NOW)
+
+    multi_line = adjust(session, store.id, 7, 10, "goodwill\nlate delivery", now=NOW)
+    assert multi_line.note == "goodwill\nlate delivery"
