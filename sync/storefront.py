@@ -123,11 +123,12 @@ def parse_request(value: Any) -> ParsedRequest | None:
         )
     if tier is not None and (not isinstance(tier, str) or not tier.strip()):
         raise InvalidRequest("tier must be the name of a tier", request_id)
-    if tier is not None and (len(tier) > MAX_ID_LENGTH or not tier.isprintable()):
-        raise InvalidRequest(f"tier {tier[:MAX_ID_LENGTH]!r} is not the name of a tier", request_id)
+    name = tier.strip() if isinstance(tier, str) else None  # "10-off\n": a tier, as before
+    if name is not None and (len(name) > MAX_ID_LENGTH or not name.isprintable()):
+        raise InvalidRequest(f"tier {name[:MAX_ID_LENGTH]!r} is not the name of a tier", request_id)
     if points is not None and (isinstance(points, bool) or not isinstance(points, int)):
         raise InvalidRequest("points must be a whole number", request_id)
-    return ParsedRequest(request_id, tier.strip() if isinstance(tier, str) else None, points)
+    return ParsedRequest(request_id, name, points)
 
 
 class Storefront:
