@@ -4,6 +4,7 @@ set it was recalculated to, less what it carries under its own, whatever happens
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -26,57 +27,65 @@ def store() -> SandboxStore:
     return gift_shop()
 
 
-def test_an_order_cancelled_after_its_recalculation_carries_nothing_under_either_rule_set(
+@dataclass(frozen=True)
+class Recalculated:
+    """Alice's order of 100 cards, 100 points under v1, recalculated to v2: 200 in all."""
+
+    order_id: int
+    wc_id: int
+    engine: Engine
+    rules: Config  # v1 and v2 (v2 in force from today)
+
+
+@pytest.fixture
+def recalculated(
     config: Config, store: SandboxStore, sync: Sync, engine_for: Callable[[], Engine]
-) -> None:
-    """100 under v1; recalculated to v2: +100 beside it (200 in all). Cancelled in the store
-    afterwards, the order's own 100 went, and the +100 stayed: 100 points for a cancelled
-    order."""
+) -> Recalculated:
     old_cfg, new_cfg = rule_sets(config)
     order_id = completed_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
     engine = engine_for()
     sync(old_cfg)
     wc_id = store.customer_id_by_email(ALICE)
+    assert wc_id is not None
     run_recalculation(sync_settings(new_cfg), point_value=Decimal("0.01"), engine=engine_for())
     assert ledger_total(engine, config, wc_id) == (200, 200)
+    return Recalculated(order_id, wc_id, engine, new_cfg)
 
-    store.set_order_status(order_id, "cancelled")
-    sync(new_cfg)
 
-    assert ledger_total(engine, config, wc_id) == (0, 0), dump(engine)
-    assert sync(new_cfg).entries_appended == 0
+def test_an_order_cancelled_after_its_recalculation_carries_nothing_under_either_rule_set(
+    config: Config, store: SandboxStore, sync: Sync, recalculated: Recalculated
+) -> None:
+    """Cancelled in the store after the recalculation, the order's own 100 went, and the +100
+    beside it stayed: 100 points for a cancelled order."""
+    store.set_order_status(recalculated.order_id, "cancelled")
+    sync(recalculated.rules)
+
+    assert ledger_total(recalculated.engine, config, recalculated.wc_id) == (0, 0), dump(
+        recalculated.engine
+    )
+    assert sync(recalculated.rules).entries_appended == 0
 
 
 def test_a_refund_after_the_recalculation_scales_the_difference_with_the_order(
-    config: Config, store: SandboxStore, sync: Sync, engine_for: Callable[[], Engine]
+    config: Config, store: SandboxStore, sync: Sync, recalculated: Recalculated
 ) -> None:
     """Half the cards refunded: 50 under v1 and 100 under v2, so 100 in all, not 50 + 100."""
-    old_cfg, new_cfg = rule_sets(config)
-    order_id = completed_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
-    engine = engine_for()
-    sync(old_cfg)
-    wc_id = store.customer_id_by_email(ALICE)
-    run_recalculation(sync_settings(new_cfg), point_value=Decimal("0.01"), engine=engine_for())
+    line = store.get("orders", recalculated.order_id)["line_items"][0]
+    store.refund_order(recalculated.order_id, lines=[(line["id"], 50)])
+    sync(recalculated.rules)
 
-    line = store.get("orders", order_id)["line_items"][0]
-    store.refund_order(order_id, lines=[(line["id"], 50)])
-    sync(new_cfg)
-
-    assert ledger_total(engine, config, wc_id) == (100, 100), dump(engine)
-    assert sync(new_cfg, full=True).entries_appended == 0
+    assert ledger_total(recalculated.engine, config, recalculated.wc_id) == (100, 100), dump(
+        recalculated.engine
+    )
+    assert sync(recalculated.rules, full=True).entries_appended == 0
 
 
 def test_an_order_deleted_after_its_recalculation_takes_its_difference_with_it(
-    config: Config, store: SandboxStore, sync: Sync, engine_for: Callable[[], Engine]
+    config: Config, store: SandboxStore, sync: Sync, recalculated: Recalculated
 ) -> None:
-    old_cfg, new_cfg = rule_sets(config)
-    order_id = completed_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
-    engine = engine_for()
-    sync(old_cfg)
-    wc_id = store.customer_id_by_email(ALICE)
-    run_recalculation(sync_settings(new_cfg), point_value=Decimal("0.01"), engine=engine_for())
+    store.delete_order(recalculated.order_id, force=True)
+    sync(recalculated.rules, full=True)
 
-    store.delete_order(order_id, force=True)
-    sync(new_cfg, full=True)
-
-    assert ledger_total(engine, config, wc_id) == (0, 0), dump(engine)
+    assert ledger_total(recalculated.engine, config, recalculated.wc_id) == (0, 0), dump(
+        recalculated.engine
+    )

@@ -229,6 +229,20 @@ def signup_notes(engine: Engine, wc_id: int) -> list[tuple[int, str]]:
     return [(points, note or "") for points, note in rows]
 
 
+def earned_and_deleted(
+    sync: Sync, signups: Config, store: SandboxStore, sandbox: SandboxServer, engine: Engine
+) -> int:
+    """An account of cycle@example.org earns its signup (50) and is deleted in the store; the
+    write-back (10 points adjusted by hand) finds it gone. Returns its WooCommerce id."""
+    sync(signups)
+    first = int(store.register_customer(email="cycle@example.org")["id"])
+    sync(signups)
+    delete_account(sandbox, first)
+    adjust_by_hand(signups, engine, first, 10)
+    assert sync(signups).accounts_deleted == 1
+    return first
+
+
 def test_an_account_deleted_and_registered_again_gets_its_points_back_and_no_second_signup(
     sync: Sync,
     signups: Config,
@@ -239,18 +253,13 @@ def test_an_account_deleted_and_registered_again_gets_its_points_back_and_no_sec
     """Its points go back to its email when it is deleted, signup points among them, and come back
     with the account registered again: a second signup paid 50 points a cycle, for ever."""
     engine = engine_for()
-    sync(signups)
-    first = store.register_customer(email="cycle@example.org")
-    sync(signups)
-    delete_account(sandbox, first["id"])
-    adjust_by_hand(signups, engine, first["id"], 10)  # the write-back finds the account gone
-    assert sync(signups).accounts_deleted == 1
+    first = earned_and_deleted(sync, signups, store, sandbox, engine)
 
     again = store.register_customer(email="cycle@example.org")
     summary = sync(signups)
 
     assert summary.transfers == 1
-    assert [e[:2] for e in signup_entries(engine)] == [(first["id"], POINTS)]
+    assert [e[:2] for e in signup_entries(engine)] == [(first, POINTS)]
     assert signup_notes(engine, again["id"]) == []  # decided: 0 points, nothing appended
     holding = {(r.customer_id, r.email): r.balance for r in balances_of(signups, engine)}
     assert holding[(again["id"], "cycle@example.org")] == POINTS + 10

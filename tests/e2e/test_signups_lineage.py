@@ -15,8 +15,7 @@ from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.summary import SyncSummary
 from tests.e2e.conftest import balances_of
-from tests.e2e.test_deleted_accounts import adjust_by_hand, delete_account
-from tests.e2e.test_signups import POINTS, signup_notes
+from tests.e2e.test_signups import POINTS, earned_and_deleted, signup_notes
 
 Sync = Callable[..., SyncSummary]
 EMAIL = "cycle@example.org"
@@ -32,12 +31,7 @@ def _first_deleted_second_registered(
 ) -> tuple[int, int]:
     """first (EMAIL) earns its signup and is deleted: its 60 points go to the guest of EMAIL;
     second registers with EMAIL: the guest's 60 move to it, and it earns no second signup."""
-    sync(signups)
-    first = store.register_customer(email=EMAIL)["id"]
-    sync(signups)
-    delete_account(sandbox, first)
-    adjust_by_hand(signups, engine, first, 10)  # the write-back finds it gone
-    assert sync(signups).accounts_deleted == 1
+    first = earned_and_deleted(sync, signups, store, sandbox, engine)
     second = store.register_customer(email=EMAIL)["id"]
     sync(signups)
     return first, second

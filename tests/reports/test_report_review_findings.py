@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from ledger.customers import account_customer, get_or_create_store
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind as K
-from ledger.models import EntryLine, PointEntry
+from ledger.models import Customer, EntryLine, PointEntry
 from ledger.rollups import LinePoints
 from ledger.session import session_scope
 from loyalty.cli import main
@@ -47,10 +47,9 @@ def config(db_url: str, tmp_path: Path) -> Config:
 #        deleted account instead of the customer who holds the email's points now ------------
 
 
-def _deleted_then_registered_again(session: Session) -> tuple[int, int, int, int]:
-    """ann's account 7 earns 100 and is deleted (its points go to the guest ann@example.com);
-    she registers again as account 9 (the guest merges into it). Returns (store, old account,
-    guest, new account) ledger ids."""
+def _deleted(session: Session) -> tuple[int, int, int]:
+    """ann's account 7 earns 100 and is deleted: its points go to the guest ann@example.com.
+    Returns (store, old account, guest) ledger ids."""
     store = get_or_create_store(session, "https://shop.example.com")
     old = account_customer(session, store.id, 7, "ann@example.com")
     session.flush()
@@ -64,16 +63,23 @@ def _deleted_then_registered_again(session: Session) -> tuple[int, int, int, int
     moved = retire_account(session, store.id, old, bonus=0, now=datetime(2024, 3, 1, tzinfo=UTC))
     append_entries(session, store.id, moved, now=NOW)
     session.flush()
-    guest_id = old.merged_into_id
-    assert guest_id is not None
-    new = account_customer(session, store.id, 9, "ann@example.com")
+    assert old.merged_into_id is not None
+    return store.id, old.id, old.merged_into_id
+
+
+def _deleted_then_registered_again(session: Session) -> tuple[int, int, int, int]:
+    """As `_deleted`, then ann registers again as account 9 (the guest merges into it). Returns
+    (store, old account, guest, new account) ledger ids."""
+    store_id, old, guest_id = _deleted(session)
+    new = account_customer(session, store_id, 9, "ann@example.com")
     session.flush()
-    guest = session.get(type(old), guest_id)
-    merged = merge_guest(session, store.id, guest, new.id, bonus=0,
+    guest = session.get(Customer, guest_id)
+    assert guest is not None
+    merged = merge_guest(session, store_id, guest, new.id, bonus=0,
                          now=datetime(2024, 3, 10, tzinfo=UTC))  # fmt: skip
-    append_entries(session, store.id, merged, now=NOW)
+    append_entries(session, store_id, merged, now=NOW)
     session.flush()
-    return store.id, old.id, guest_id, new.id
+    return store_id, old, guest_id, new.id
 
 
 def test_customer_by_email_is_the_live_account_not_the_deleted_one(session: Session) -> None:
@@ -100,20 +106,7 @@ def test_dashboard_top_link_of_a_guest_opens_that_guests_history(
     Top's link for that guest is `?customer=ann@example.com`; it must open the guest's history
     (the +100 transfer, balance 100), not the deleted account's (the -100 transfer, balance 0)."""
     with session_scope(engine) as session:
-        store = get_or_create_store(session, "https://shop.example.com")
-        old = account_customer(session, store.id, 7, "ann@example.com")
-        session.flush()
-        append_entries(
-            session,
-            store.id,
-            [NewEntry(old.id, 100, K.PURCHASE, "order:1", "order:1#1",
-                      datetime(2024, 1, 5, 10, tzinfo=UTC), note="order")],
-            now=NOW,
-        )  # fmt: skip
-        moved = retire_account(session, store.id, old, bonus=0,
-                               now=datetime(2024, 3, 1, tzinfo=UTC))  # fmt: skip
-        append_entries(session, store.id, moved, now=NOW)
-        guest_id = old.merged_into_id
+        _store_id, _old, guest_id = _deleted(session)
         guest_entries = [
             e.id for e in session.execute(
                 select(PointEntry).where(PointEntry.customer_id == guest_id)
