@@ -396,3 +396,15 @@ def test_a_range_shown_by_month_names_each_row_by_its_month(
 
     assert [row[0] for row in rows(english.text, "status")] == ["Jan 2024", "Feb 2024", "Mar 2024"]
     assert rows(french.text, "status")[0][0] == "janv. 2024"
+
+
+def test_the_language_links_keep_the_customer_searched_for(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    page = TestClient(create_app(config, engine)).get(
+        "/", params={"lang": "en", "customer": "bob@example.com"}
+    )
+
+    french = re.search(r'<a href="([^"]*)" hreflang="fr"', page.text)
+    assert french is not None
+    assert french.group(1) == "?lang=fr&amp;customer=8"
