@@ -473,7 +473,13 @@ def _dashboard(root: Table, env: Mapping[str, str]) -> DashboardConfig:
     t = root.table("dashboard", tuple(f.name for f in fields(DashboardConfig)))
     token = _secret(t, "admin_token", env, ENV_DASHBOARD_TOKEN, required=False)
     if token and len(token.reveal()) < 16:
-        t.complain("admin_token", "too short: expected at least 16 characters (or none: no admin)")
+        where = (
+            f"${ENV_DASHBOARD_TOKEN}" if env.get(ENV_DASHBOARD_TOKEN, "").strip() else "the file"
+        )
+        t.complain(
+            "admin_token",
+            f"too short (from {where}): expected at least 16 characters (or none: no admin)",
+        )
     currency = t.string("currency", "EUR", nonempty=True)
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
         t.fail("currency", "a three-letter ISO 4217 code such as EUR", currency)

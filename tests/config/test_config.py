@@ -591,3 +591,13 @@ def test_require_store_names_the_file_without_a_store_table(tmp_path: Path) -> N
         config.require_store()
     assert str(caught.value).startswith("no [store] configured: pass --config FILE")
     assert f"{tmp_path / 'loyalty.toml'} has no [store] table" in str(caught.value)
+
+
+def test_a_short_admin_token_names_where_it_came_from(tmp_path: Path) -> None:
+    """Read from the environment, it was reported as if the file held it."""
+    from_env = config_error(tmp_path, "", env={"LOYALTY_DASHBOARD_ADMIN_TOKEN": "short"})
+    from_file = config_error(tmp_path, '[dashboard]\nadmin_token = "short"\n')
+
+    assert "too short (from $LOYALTY_DASHBOARD_ADMIN_TOKEN)" in from_env
+    assert "too short (from the file)" in from_file
+    assert 'short"' not in from_env + from_file  # the token itself is never shown
