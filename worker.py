@@ -149,6 +149,8 @@ def expire_points_task(as_of: str | None = None) -> dict[str, Any]:
     cfg = config()
     now = datetime.now(UTC)
     day = date.fromisoformat(as_of) if as_of else now.date()
+    if day > now.date():  # as `loyalty expire`: points would expire before their time, for good
+        raise ValueError(f"as_of {as_of} is in the future: nothing is expired ahead of its day")
     engine = create_engine_for(cfg.database.url)
     try:
         with session_scope(engine) as session:

@@ -48,3 +48,15 @@ def test_the_expiry_task_expires_once(
     with session_scope(engine) as session:
         kinds = select(func.count()).where(PointEntry.kind == SourceKind.EXPIRY)
         assert session.execute(kinds).scalar_one() == 1
+
+
+def test_the_expiry_task_refuses_a_day_to_come(
+    tmp_path: Path, db_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `loyalty expire`: points expired ahead of their day would be gone for good."""
+    path = Path(ledger_config(tmp_path, db_url))
+    path.write_text(path.read_text() + "[expiry]\nenabled = true\ndays = 30\n")
+    monkeypatch.setattr(worker, "config", lambda: load_config(path))
+
+    with pytest.raises(ValueError, match="as_of 2999-01-01 is in the future"):
+        worker.expire_points_task.run(as_of="2999-01-01")
