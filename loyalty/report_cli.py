@@ -329,7 +329,7 @@ def _tiers(
         ],
     }  # fmt: skip
     notes = (
-        "\nheld at the end of the range: "
+        "\nheld at the end of the range, by all customers: "
         + (", ".join(f"{t.tier or '(no tier)'} {t.customers}" for t in held) or "none"),
     )
     return Rendered(document, headers, rows, notes)
