@@ -167,7 +167,11 @@ class Storefront:
             rows = session.execute(
                 select(Customer.wc_id, Balance.balance)
                 .outerjoin(Balance, Balance.customer_id == Customer.id)
-                .where(Customer.store_id == self.store_id, Customer.wc_id.is_not(None))
+                .where(
+                    Customer.store_id == self.store_id,
+                    Customer.wc_id.is_not(None),
+                    Customer.deleted_at.is_(None),  # gone from the store: nothing to read
+                )
                 .order_by(Customer.wc_id)
             ).all()
         can = [cheapest is not None and (balance or 0) >= cheapest for _, balance in rows]

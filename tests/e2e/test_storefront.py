@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import Engine, select
 
 from ledger.models import QuarantinedItem, Redemption
@@ -210,3 +211,29 @@ def test_the_auto_issue_tier_issues_a_coupon_once_the_balance_reaches_it(
     assert meta(store, alice, "loyalty_points") == "0"
     assert sync(auto).redemptions.get("auto_issued", 0) == 0
     assert len(our_coupons(store)) == 1
+
+
+def test_an_account_deleted_in_the_store_is_not_read_for_requests_again(
+    shop_config: Config,
+    engine: Engine,
+    sandbox: SandboxServer,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    sync: Sync,
+) -> None:
+    """Its balance went back to its email; reading it by id every run found nothing, for ever."""
+    give(shop_config, engine, alice, 1500)
+    sync(shop_config)
+    requests.delete(f"{sandbox.base_url}/sandbox/customers/{alice}", timeout=10).raise_for_status()
+    give(shop_config, engine, alice, 1)  # the write-back finds the account gone
+    assert sync(shop_config).accounts_deleted == 1
+
+    before = sandbox.request_log.count()
+    sync(shop_config)
+
+    asked = [
+        r.query.get("include", "")
+        for r in sandbox.request_log.entries()[before:]
+        if r.path.endswith("/customers") and "include" in r.query
+    ]
+    assert all(str(alice) not in str(ids).split(",") for ids in asked), asked
