@@ -157,18 +157,23 @@ def holds_refs(session: Session, store_id: int, prefix: str) -> bool:
     return found is not None
 
 
-def latest_rule_versions(
-    session: Session, store_id: int, refs: Collection[str]
-) -> dict[str, str | None]:
-    """The rule version of each reference's latest entry, for each of `refs` that has entries."""
-    found: dict[str, str | None] = {}
+def latest_rule_versions(session: Session, store_id: int, refs: Collection[str]) -> dict[str, str]:
+    """The rule version of each reference's latest decision: its latest entry that names one
+    (expiry entries carry the reference of the lot they expire, and no version), for each of
+    `refs` that has such an entry."""
+    found: dict[str, str] = {}
     for chunk in _chunks(sorted(set(refs)), CHUNK):
         rows = session.execute(
             select(PointEntry.source_ref, PointEntry.rule_version)
-            .where(PointEntry.store_id == store_id, PointEntry.source_ref.in_(chunk))
+            .where(
+                PointEntry.store_id == store_id,
+                PointEntry.source_ref.in_(chunk),
+                PointEntry.kind != SourceKind.EXPIRY,
+                PointEntry.rule_version.is_not(None),
+            )
             .order_by(PointEntry.id)
         )
-        found.update({str(ref): version for ref, version in rows})
+        found.update({str(ref): str(version) for ref, version in rows})
     return found
 
 
@@ -392,14 +397,20 @@ def settled_entry_id(session: Session, store_id: int, *, lock: bool = True) -> i
     `max(id)`, a writer's entry still in flight (a dashboard adjustment during a sync) fell below
     the cursor and was never looked at. Here the store row is locked (`FOR UPDATE`), which waits
     for every writer holding it shared (step 0 of `append_entries`' lock order, taken before an
-    id) and holds new ones back until this transaction ends. So call it before locking any
-    balance row. SQLite has one writer at a time: `max(id)` is settled. `lock=False` (a dry run,
-    which moves no cursor): the highest id as it reads, nobody held back."""
-    if lock and session.get_bind().dialect.name == "postgresql":
+    id), and `max(id)` is read; the lock is then let go at once (a savepoint rolled back releases
+    the row locks taken in it), so no writer waits on the reader's work: an id taken after that
+    is higher anyway. Call it before locking any balance row. SQLite has one writer at a time:
+    `max(id)` is settled. `lock=False` (a dry run, which moves no cursor): the highest id as it
+    reads, nobody waited for."""
+    highest = select(func.max(PointEntry.id)).where(PointEntry.store_id == store_id)
+    if not lock or session.get_bind().dialect.name != "postgresql":
+        return int(session.execute(highest).scalar_one() or 0)
+    savepoint = session.begin_nested()
+    try:
         session.execute(select(Store.id).where(Store.id == store_id).with_for_update()).all()
-    top = session.execute(
-        select(func.max(PointEntry.id)).where(PointEntry.store_id == store_id)
-    ).scalar_one()
+        top = session.execute(highest).scalar_one()
+    finally:
+        savepoint.rollback()
     return int(top or 0)
 
 

@@ -327,7 +327,8 @@ class OrderPoints:
                 points=0,
                 occurred_at=now,
                 note=notes.ORDER_DELETED(),
-                rule_version=row.rule_version,
+                # A recalculation's difference keeps naming its own rule set (`_recalculated`).
+                rule_version=row.rule_version if kind is not SourceKind.ADJUSTMENT else None,
                 lines={} if kind is SourceKind.PURCHASE else None,
             )
             for order_id, row in sorted(tracked.items())

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ledger.customers import account_customer, get_or_create_store
@@ -99,3 +100,47 @@ def test_an_entry_in_flight_below_a_committed_one_is_not_passed_by_the_next_expi
         # The next refresh finds nothing new: the cursor is past both entries, and none was passed.
         assert refresh_next_expiries(session, store_id, RULES, as_of=date(2025, 6, 2), now=NOW) == 0
         assert top is not None
+
+
+def test_a_writer_is_not_held_back_for_the_whole_next_expiry_refresh(engine: Engine) -> None:
+    """The store row was held to the end of the reader's unit of work (every customer's next
+    expiry the first time, every tier holder on a new day): a dashboard adjustment waited."""
+    """`settled_entry_id` only needs the store row exclusively while it reads where the entries
+    end: once it has waited for the writers in flight, every id handed out later is above that
+    end. But the cursor readers (`refresh_next_expiries` in the write-back, `update_tiers`, the
+    worker's `run_expiry`) keep it to their commit, through all the work after the read (every
+    customer's next expiry the first time, every tier holder on a new day). Meanwhile every
+    writer waits at step 0: here a dashboard adjustment of another customer (`loyalty redeem`
+    at checkout likewise), which took no lock the refresh needs, waits for the refresh to end
+    and, with a 2 s lock timeout, fails."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, "https://shop.example.com").id
+        alice = account_customer(session, store_id, 7, "alice@example.com").id
+        bob = account_customer(session, store_id, 8, "bob@example.com").id
+        entry = NewEntry(alice, 100, SourceKind.PURCHASE, "order:1", "order:1#1", NOW)
+        append_entries(session, store_id, [entry], now=NOW)
+
+    refresh = Session(engine)  # the write-back's unit, still working on what it read
+    try:
+        refresh_next_expiries(refresh, store_id, RULES, as_of=date(2025, 6, 2), now=NOW)
+        failed: list[BaseException] = []
+
+        def adjust() -> None:
+            try:
+                with session_scope(engine) as session:
+                    session.execute(text("SET LOCAL lock_timeout = '2s'"))
+                    bonus = NewEntry(bob, 5, SourceKind.ADJUSTMENT, "adjustment:1", "adj:1#1", NOW)
+                    append_entries(session, store_id, [bonus], now=NOW)
+            except OperationalError as error:
+                failed.append(error)
+
+        writer = threading.Thread(target=adjust, daemon=True)
+        writer.start()
+        writer.join(10)
+    finally:
+        refresh.rollback()
+        refresh.close()
+
+    assert not failed, f"an unrelated writer waited for the whole refresh: {failed[0]}"
