@@ -1,4 +1,4 @@
-"""Migration 0014: whose signup each balance carries, from the signup entries and the recorded
+"""Migration 0015: whose signup each balance carries, from the signup entries and the recorded
 moves of the balances that moved on."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ SIGNUPS = [(1, 50), (4, 50), (5, 50), (6, 50), (7, 50), (7, -50)]
 def test_each_balance_carries_the_signup_it_holds_now(raw_db_url: str) -> None:
     engine = create_engine_for(raw_db_url)
     try:
-        with ledger_at(engine, raw_db_url, "0013_customers_merged_into") as connection:
+        with ledger_at(engine, raw_db_url, "0014_customers_merged_into_index") as connection:
             insert_store(connection)
             for cid, wc_id, email, guest, deleted, merged in CUSTOMERS:
                 connection.execute(

@@ -1,7 +1,7 @@
 """Whose signup points a customer's balance carries: `customers.signup_of`.
 
-Revision ID: 0014_customers_signup_of
-Revises: 0013_customers_merged_into
+Revision ID: 0015_customers_signup_of
+Revises: 0014_customers_merged_into_index
 Create Date: 2026-12-04
 
 A signup earns once, not once per account: an account deleted in the store gives its balance back
@@ -14,7 +14,9 @@ The upgrade records it for what is in the ledger: each customer whose signup ent
 more than 0 carries its own (one UPDATE), and each of those whose points moved on
 (`merged_into_id`, a few: deleted accounts) hands it along its recorded moves to the customer
 holding its points now, unless that one carries a signup already (its own is not taken back
-for what happened before this version). The downgrade drops the column.
+for what happened before this version). 0014's index on `merged_into_id`, which served the reading
+of signups through the moves that this column replaces, is dropped. The downgrade drops the
+column and makes the index again.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014_customers_signup_of"
-down_revision: str | None = "0013_customers_merged_into"
+revision: str = "0015_customers_signup_of"
+down_revision: str | None = "0014_customers_merged_into_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -33,7 +35,12 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # as the ids it refer
 MAX_MOVES = 32  # as `ledger.customers.MAX_MOVES`: a chain of moves is followed this far
 
 
+MERGED_INDEX = "ix_customers_merged_into_id"
+MERGED = sa.text("merged_into_id IS NOT NULL")
+
+
 def upgrade() -> None:
+    op.drop_index(MERGED_INDEX, table_name="customers")
     op.add_column("customers", sa.Column("signup_of", ID, nullable=True))
     connection = op.get_bind()
     customers = sa.table(
@@ -89,3 +96,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column("customers", "signup_of")
+    op.create_index(
+        MERGED_INDEX, "customers", ["merged_into_id"], sqlite_where=MERGED, postgresql_where=MERGED
+    )
