@@ -18,7 +18,7 @@ from ledger.entries import POINTS_LIMIT, NewEntry, append_entry
 from ledger.errors import InvalidAdjustment, PointsOutOfRange
 from ledger.kinds import SourceKind
 from ledger.models import PointEntry, Store
-from ledger.types import MAX_BIGINT
+from ledger.types import MAX_BIGINT, storable_text
 
 __all__ = ["InvalidAdjustment", "adjust"]
 
@@ -95,7 +95,7 @@ def _validate(store_id: int, wc_customer_id: int, points: int, reason: str) -> N
         )
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidAdjustment("reason is required: say why the points are adjusted")
-    if any(not c.isprintable() and not c.isspace() for c in reason):  # NUL: PostgreSQL refuses
+    if not storable_text(reason, lines=True):
         raise InvalidAdjustment("reason holds a control character (NUL, …): write plain text")
     if isinstance(store_id, bool) or not isinstance(store_id, int):
         raise InvalidAdjustment(f"store_id must be an integer, got {store_id!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,18 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: The largest integer a BIGINT column holds: ids, quantities and other integers fit it.
 MAX_BIGINT = 2**63 - 1
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def storable_text(text: str, *, lines: bool = False) -> bool:
+    """Whether a text column holds `text` as typed: no control character (NUL: PostgreSQL
+    refuses it; `lines`: tabs and line breaks allowed) and no lone surrogate (no encoding takes
+    it). Formatting characters (a right-to-left mark, an emoji's zero-width joiner) are text."""
+    return not any(
+        unicodedata.category(c) == "Cs"
+        or (unicodedata.category(c) == "Cc" and not (lines and c in _LINE_BREAKS))
+        for c in text
+    )
 
 
 class UTCDateTime(TypeDecorator[datetime]):

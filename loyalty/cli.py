@@ -39,7 +39,7 @@ from ledger.session import (
     session_scope,
 )
 from ledger.stamps import verify_stamps
-from ledger.types import MAX_BIGINT
+from ledger.types import MAX_BIGINT, storable_text
 from loyalty.arguments import plain_text
 from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
 from loyalty.errors import ConfigError, LoyaltyError, SyncError
@@ -520,7 +520,7 @@ def _integer(text: str) -> int:
 def _reason(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a non-empty reason")
-    if any(not c.isprintable() and not c.isspace() for c in text):
+    if not storable_text(text, lines=True):
         raise argparse.ArgumentTypeError("the reason holds a control character (NUL, …)")
     return text.strip()
 

@@ -240,15 +240,18 @@ def expire_if_due(
         return None
     state = _state(session, store_id, EXPIRY_CURSOR)
     last = date.fromisoformat(str(state["day"])) if "day" in state else None
+    # Where the entries end, read before any balance row is locked (`settled_entry_id`); the
+    # cursor moves there. Read again under the run's balance locks it deadlocked with a writer,
+    # and read plainly after a run over some customers, an entry another writer committed
+    # meanwhile fell behind the cursor (both found by a review).
+    through = settled_entry_id(session, store_id, lock=not dry_run)
     changed: list[int] | None = None
     if last is not None and last >= store_day:
         after = state.get("entry_id")
         if after is None:  # a cursor from before it kept one: from now on (the day's full
             if not dry_run:  # run reconciled everything up to its own entries)
-                through = settled_entry_id(session, store_id)
                 _save_state(session, store_id, EXPIRY_CURSOR, {**state, "entry_id": through}, now)
             return None
-        through = settled_entry_id(session, store_id, lock=not dry_run)
         changed = customers_with_entries_between(session, store_id, int(after), through)
         if not changed:
             return None
@@ -263,8 +266,11 @@ def expire_if_due(
         progress=progress,
         customer_ids=changed,
     )
-    if not dry_run:  # the run's own entries included: they change nothing the next time
-        through = settled_entry_id(session, store_id)
+    if not dry_run:
+        if changed is None:  # every balance row is held: no writer is in flight, none can start,
+            through = settled_entry_id(session, store_id, lock=False)  # so its own are passed
+        # (after a run over some customers, its own entries are read once more: they change
+        # nothing)
         _save_state(
             session, store_id, EXPIRY_CURSOR, {"day": day.isoformat(), "entry_id": through}, now
         )

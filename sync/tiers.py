@@ -31,6 +31,9 @@ def move_tiers(ctx: SyncContext) -> None:
     state = ctx.cursor_state(CURSOR)
     store_now = ctx.window_end()
     with ctx.tx.unit() as session:
+        # Read once: the moves are decided up to it and the cursor moves there (read again after,
+        # an entry committed meanwhile fell behind the cursor and its tier move was never made).
+        through = settled_entry_id(session, ctx.store_id, lock=not ctx.dry_run)
         moved = update_tiers(
             session,
             ctx.store_id,
@@ -39,9 +42,8 @@ def move_tiers(ctx: SyncContext) -> None:
             last_day=date.fromisoformat(state["day"]) if "day" in state else None,
             store_now=store_now,
             now=ctx.now,
-            dry_run=ctx.dry_run,
+            through=through,
         )
-        through = settled_entry_id(session, ctx.store_id, lock=not ctx.dry_run)
         ctx.save_cursor(
             session, CURSOR, None, {"entry_id": through, "day": store_now.date().isoformat()}
         )
@@ -57,12 +59,13 @@ def update_tiers(
     last_day: date | None,
     store_now: datetime,
     now: datetime,
-    dry_run: bool = False,
+    through: int | None = None,
 ) -> int:
-    """Record the moves of the customers with entries after `after_entry` (and, on a new store
-    day with a windowed tier, of everyone holding a tier); returns how many moves were recorded.
-    The entries are read up to `settled_entry_id` (a dry run, rolled back, holds nobody back)."""
-    through = settled_entry_id(session, store_id, lock=not dry_run)
+    """Record the moves of the customers with entries after `after_entry` up to `through`
+    (default: `settled_entry_id` now), and, on a new store day with a windowed tier, of everyone
+    holding a tier; returns how many moves were recorded."""
+    if through is None:
+        through = settled_entry_id(session, store_id)
     candidates = set(customers_with_entries_between(session, store_id, after_entry, through))
     windowed = any(tier.window_days for tier in rules.tiers)
     if windowed and (last_day is None or last_day < store_now.date()):

@@ -93,3 +93,17 @@ def test_a_reason_holding_a_control_character_is_refused_before_the_database_see
 
     multi_line = adjust(session, store.id, 7, 10, "goodwill\nlate delivery", now=NOW)
     assert multi_line.note == "goodwill\nlate delivery"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "\u0647\u062f\u064a\u0629 \u200f(\u0637\u0644\u0628 123)",  # Arabic, with a right-to-left mark
+        "family bonus \U0001f468\u200d\U0001f469\u200d\U0001f467",  # emoji joined by ZWJ
+    ],
+)
+def test_a_reason_in_plain_text_with_format_characters_is_accepted(
+    session: Session, store: Store, reason: str
+) -> None:
+    entry = adjust(session, store.id, 7, 10, reason, now=NOW)
+    assert entry.note == reason
