@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.admin import InvalidAdjustment, adjust
 from ledger.customers import account_known, get_or_create_store
-from ledger.errors import PointsOutOfRange
+from ledger.errors import ConcurrentAppend, PointsOutOfRange
 from ledger.models import Customer
 from ledger.session import session_scope
 from ledger.types import MAX_BIGINT
@@ -207,6 +207,9 @@ def create_app(
                 )
         except (InvalidAdjustment, PointsOutOfRange, UnknownAccount) as error:
             return PlainTextResponse(str(error), 400)
+        except ConcurrentAppend:  # the same form sent at once for another customer (a 500 before)
+            message = _("This form was sent twice at once: reload the page and check the history.")
+            return PlainTextResponse(message, 409)
         log.info("dashboard: adjusted customer %s by %+d points", customer, points)
         query = urlencode({"lang": lang, "customer": customer, "done": "adjusted"})
         return RedirectResponse(f"/?{query}#history", status_code=303)

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from ledger.customers import guest_customer
 from ledger.entries import NewEntry, append_entries
+from ledger.errors import ConcurrentAppend
 from ledger.kinds import SourceKind
 from ledger.models import PointEntry, Store, SyncRun
 from ledger.session import session_scope
@@ -408,3 +409,22 @@ def test_the_language_links_keep_the_customer_searched_for(
     french = re.search(r'<a href="([^"]*)" hreflang="fr"', page.text)
     assert french is not None
     assert french.group(1) == "?lang=fr&amp;customer=8"
+
+
+def test_the_same_form_sent_at_once_for_two_customers_is_a_clear_conflict(
+    admin_config: Config, engine: Engine, story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second of two adjustments racing with one request id lost the race in the ledger
+    (`ConcurrentAppend`, its transaction rolled back): the page answered 500."""
+
+    def raced(*args: object, **kwargs: object) -> None:
+        raise ConcurrentAppend("1 of 1 entries were recorded meanwhile by another writer")
+
+    monkeypatch.setattr("loyalty.web.dashboard.adjust", raced)
+    client = TestClient(create_app(admin_config, engine, resync=lambda who: None))
+    form = {"customer": "7", "points": "5", "reason": "goodwill", "token": TOKEN}
+
+    answer = client.post("/admin/adjust", data={**form, "request_id": "a" * 22, "lang": "fr"})
+
+    assert answer.status_code == 409
+    assert "check the history" in answer.text or "vérifiez l’historique" in answer.text
