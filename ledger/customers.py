@@ -324,26 +324,18 @@ def carry_signup(session: Session, source_id: int, target_id: int) -> None:
     )
 
 
-def signup_carried(session: Session, customer_ids: Collection[int]) -> dict[int, tuple[int, str]]:
+def signup_carried(session: Session, customer_ids: Collection[int]) -> dict[int, str]:
     """For each of `customer_ids` that carries another account's signup points: that account's
-    ledger id and email (or "customer {id}")."""
-    found: dict[int, tuple[int, str]] = {}
+    email (or "customer {id}")."""
+    found: dict[int, str] = {}
+    carrier = Customer.__table__.alias("earner")
     for chunk in chunks(sorted(set(customer_ids))):
         rows = session.execute(
-            select(Customer.id, Customer.signup_of).where(
-                Customer.id.in_(chunk),
-                Customer.signup_of.is_not(None),
-                Customer.signup_of != Customer.id,
-            )
+            select(Customer.id, carrier.c.id, carrier.c.email)
+            .join(carrier, carrier.c.id == Customer.signup_of)
+            .where(Customer.id.in_(chunk), Customer.signup_of != Customer.id)
         ).all()
-        carried = {int(cid): int(of) for cid, of in rows if of is not None}
-        emails = dict(
-            session.execute(
-                select(Customer.id, Customer.email).where(Customer.id.in_(set(carried.values())))
-            ).all()
-        )
-        for cid, of in carried.items():
-            found[cid] = (of, str(emails.get(of) or f"customer {of}"))
+        found.update({int(cid): str(email or f"customer {of}") for cid, of, email in rows})
     return found
 
 

@@ -131,6 +131,7 @@ def run_expiry(
     dry_run: bool = False,
     progress: Progress | None = None,
     customer_ids: Sequence[int] | None = None,
+    through: int | None = None,
 ) -> ExpiryRun:
     """Expire what `rules` say is due on or before `as_of`, counting customers on `progress`
     (every customer with entries, or `customer_ids`).
@@ -139,12 +140,14 @@ def run_expiry(
     a replay appends nothing; an entry dated before an expiry that arrived after it (a refund
     synced after the day's expiry ran) changes what expired, and a correction is appended. What
     this run counts as expired is what it decided, appended now or before (a replay of a day
-    reports that day's figures again, with `appended` = 0).
+    reports that day's figures again, with `appended` = 0). `through`: where the entries end, if
+    the caller read it already (`expire_if_due`).
     """
     run = ExpiryRun(as_of=as_of, dry_run=dry_run)
     if not rules.enabled:
         return run
-    through = settled_entry_id(session, store_id, lock=not dry_run)  # before any balance row
+    if through is None:  # where the entries end, before any balance row (`settled_entry_id`)
+        through = settled_entry_id(session, store_id, lock=not dry_run)
     if not dry_run and customer_ids is None:  # what expires is decided from the entries:
         lock_store_balances(session, store_id)  # none may land meanwhile
     elif not dry_run:
@@ -265,6 +268,7 @@ def expire_if_due(
         dry_run=dry_run,
         progress=progress,
         customer_ids=changed,
+        through=through,
     )
     if not dry_run:
         if changed is None:  # every balance row is held: no writer is in flight, none can start,

@@ -442,7 +442,7 @@ class OrderPoints:
         targets = []
         for ref, version in sorted(latest_rule_versions(session, self.store_id, by_ref).items()):
             d = by_ref[ref]
-            under = self.rules.by_version(version) if version else None
+            under = self.rules.by_version(version)
             again = None
             if under is not None:
                 again = self._decide(session, d.order, {}, refunds, tracked, [], under)
@@ -458,7 +458,7 @@ class OrderPoints:
                     kind=SourceKind.ADJUSTMENT,
                     points=points - d.award.points,
                     occurred_at=now,
-                    note=notes.RECALCULATED(version=version, note=note) if version else note,
+                    note=notes.RECALCULATED(version=version, note=note),
                     rule_version=version,
                     previous_owner=row.customer_id if row is not None else None,
                 )

@@ -82,7 +82,7 @@ class SignupsSource:
                 registered_at,
                 earns_from=earns_from,
                 owner_ref=f"customer:{owner}",
-                earned_before=carried[owner][1] if owner in carried else None,
+                earned_before=carried.get(owner),
             )
             targets.append(award_target(owner, award, SourceKind.SIGNUP, registered_at))
         mark_signups(session, [t.owner for t in targets if t.points > 0])
@@ -111,7 +111,7 @@ class SignupsSource:
             registered_at,
             earns_from=self._earns_from(ctx, session),
             owner_ref=f"customer:{new}",
-            earned_before=carried[new][1],
+            earned_before=carried[new],
         )
         target = award_target(new, award, SourceKind.SIGNUP, ctx.now)
         ctx.append(session, {NAME: reconcile(session, ctx.store_id, [target])})
@@ -182,7 +182,7 @@ class SignupsSource:
                 registered_at,
                 earns_from=datetime.fromisoformat(earns_from) if earns_from else registered_at,
                 owner_ref=f"customer:{refs[ref]}",
-                earned_before=carried[refs[ref]][1] if refs[ref] in carried else None,
+                earned_before=carried.get(refs[ref]),
             )
             batch.targets.append(award_target(refs[ref], award, SourceKind.SIGNUP, ctx.now))
         batch.decided = len(batch.targets)

@@ -35,6 +35,18 @@ def earn(session: Session, store_id: int, customer_id: int, key: str, day: int) 
     append_entries(session, store_id, [entry], now=NOW)
 
 
+def two_customers_on_postgres(engine: Engine) -> tuple[int, int, int]:
+    """A store with alice (account 7) and bob (8), committed: (store, alice, bob) ledger ids. The
+    test is skipped on SQLite, which has one writer at a time: its ids commit in order."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: ids commit in order")
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, "https://shop.example.com").id
+        alice = account_customer(session, store_id, 7, "alice@example.com").id
+        bob = account_customer(session, store_id, 8, "bob@example.com").id
+    return store_id, alice, bob
+
+
 def waiting_on_a_lock(engine: Engine, done: threading.Event) -> bool:
     """Whether another connection of this database waits on a lock, polled until it does or
     `done` is set (the reader finished without waiting); bounded."""
@@ -56,12 +68,7 @@ def waiting_on_a_lock(engine: Engine, done: threading.Event) -> bool:
 def test_an_entry_in_flight_below_a_committed_one_is_not_passed_by_the_next_expiry_cursor(
     engine: Engine,
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: ids commit in order")
-    with session_scope(engine) as session:
-        store_id = get_or_create_store(session, "https://shop.example.com").id
-        alice = account_customer(session, store_id, 7, "alice@example.com").id
-        bob = account_customer(session, store_id, 8, "bob@example.com").id
+    store_id, alice, bob = two_customers_on_postgres(engine)
     in_flight = Session(engine)
     try:
         earn(in_flight, store_id, alice, "adjustment:a", 1)  # its id is taken, not committed
@@ -113,12 +120,8 @@ def test_a_writer_is_not_held_back_for_the_whole_next_expiry_refresh(engine: Eng
     writer waits at step 0: here a dashboard adjustment of another customer (`loyalty redeem`
     at checkout likewise), which took no lock the refresh needs, waits for the refresh to end
     and, with a 2 s lock timeout, fails."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time")
+    store_id, alice, bob = two_customers_on_postgres(engine)
     with session_scope(engine) as session:
-        store_id = get_or_create_store(session, "https://shop.example.com").id
-        alice = account_customer(session, store_id, 7, "alice@example.com").id
-        bob = account_customer(session, store_id, 8, "bob@example.com").id
         entry = NewEntry(alice, 100, SourceKind.PURCHASE, "order:1", "order:1#1", NOW)
         append_entries(session, store_id, [entry], now=NOW)
 

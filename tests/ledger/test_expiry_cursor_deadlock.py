@@ -12,11 +12,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 import sync.expiry as expiry
-from ledger.customers import account_customer, get_or_create_store
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.session import session_scope
-from tests.ledger.test_entry_cursor import RULES, waiting_on_a_lock
+from tests.ledger.test_entry_cursor import RULES, two_customers_on_postgres, waiting_on_a_lock
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -24,11 +23,8 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 def test_a_dashboard_adjustment_during_the_syncs_expiry_does_not_deadlock(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time")
+    store_id, alice, _bob = two_customers_on_postgres(engine)
     with session_scope(engine) as session:
-        store_id = get_or_create_store(session, "https://shop.example.com").id
-        alice = account_customer(session, store_id, 7, "alice@example.com").id
         old = NewEntry(
             alice,
             100,

@@ -14,13 +14,13 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError
 
 import sync.tiers as tiers_step
-from ledger.customers import account_customer, get_or_create_store
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.models import TierEvent
 from ledger.session import session_scope
 from rules.tiers import Tier, TierRules
 from sync.summary import SourceCounts
+from tests.ledger.test_entry_cursor import two_customers_on_postgres
 
 GOLD = TierRules((Tier("gold", 300, Decimal(2)),))
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -67,12 +67,8 @@ class Ctx:
 def test_an_entry_committed_while_tiers_are_decided_is_not_passed_by_the_tiers_cursor(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time")
+    store_id, alice, bob = two_customers_on_postgres(engine)
     with session_scope(engine) as session:
-        store_id = get_or_create_store(session, "https://shop.example.com").id
-        alice = account_customer(session, store_id, 7, "alice@example.com").id
-        bob = account_customer(session, store_id, 8, "bob@example.com").id
         at = NOW.replace(day=1) - timedelta(days=1)
         append_entries(
             session,
