@@ -13,7 +13,7 @@ unit of work rolls back whole. Far above any real shop, far below what a 64-bit 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -157,24 +157,28 @@ def holds_refs(session: Session, store_id: int, prefix: str) -> bool:
     return found is not None
 
 
-def latest_rule_versions(session: Session, store_id: int, refs: Collection[str]) -> dict[str, str]:
-    """The rule version of each reference's latest decision: its latest entry that names one
-    (expiry entries carry the reference of the lot they expire, and no version), for each of
-    `refs` that has such an entry."""
-    found: dict[str, str] = {}
-    for chunk in _chunks(sorted(set(refs)), CHUNK):
+def latest_rule_versions(
+    session: Session, store_id: int, groups: Mapping[str, str]
+) -> dict[str, str]:
+    """The rule version of each group's latest decision: the latest entry that names one among
+    the references of the group (`groups` maps each reference read to the group it answers for;
+    expiry entries carry the reference of the lot they expire, and no version), for each group
+    that has such an entry."""
+    found: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(sorted(groups), CHUNK):
         rows = session.execute(
-            select(PointEntry.source_ref, PointEntry.rule_version)
-            .where(
+            select(PointEntry.source_ref, PointEntry.id, PointEntry.rule_version).where(
                 PointEntry.store_id == store_id,
                 PointEntry.source_ref.in_(chunk),
                 PointEntry.kind != SourceKind.EXPIRY,
                 PointEntry.rule_version.is_not(None),
             )
-            .order_by(PointEntry.id)
         )
-        found.update({str(ref): str(version) for ref, version in rows})
-    return found
+        for ref, entry_id, version in rows:
+            group = groups[str(ref)]
+            if group not in found or found[group][0] < entry_id:
+                found[group] = (int(entry_id), str(version))
+    return {group: version for group, (_, version) in found.items()}
 
 
 def ref_holdings(session: Session, store_id: int, refs: Collection[str]) -> dict[str, RefHolding]:

@@ -10,6 +10,9 @@ pending out.
   pending points were switched on) are kept unless the award falls below them.
 - From the end of the window on: everything the order still carries is available. The move is an
   entry of its own: pending goes to 0 and the available points rise by as much.
+- A negative award (a recalculation's difference under rules that give less, `recalc:order:{id}`)
+  is split the same way, mirrored: inside the window it lowers the pending points, not the
+  spendable balance, unless it was available already.
 """
 
 from __future__ import annotations
@@ -50,12 +53,14 @@ def split_purchase(
     rules: PendingRules,
 ) -> PurchaseSplit:
     """Split `award` (the points the order should carry now) for an order that holds
-    `held_available` available points and first earned at `first_earned` (None: it earns now)."""
-    if not rules.enabled or award <= 0:
+    `held_available` available points and first earned at `first_earned` (None: it earns now).
+    What is available already stays so, as far as the award (of the same sign) reaches."""
+    if not rules.enabled or award == 0:
         return PurchaseSplit(available=award, pending=0)
     matures_at = (first_earned or now) + timedelta(days=rules.days)
     if now >= matures_at:
         return PurchaseSplit(available=award, pending=0, matured_at=matures_at)
-    available = min(max(held_available, 0), award)
+    # what is held available, clamped between 0 and the award (either sign)
+    available = sorted((0, held_available, award))[1]
     pending = award - available
     return PurchaseSplit(available, pending, matures_at if pending else None)

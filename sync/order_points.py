@@ -37,7 +37,7 @@ from ledger.entries import (
 )
 from ledger.kinds import SourceKind
 from ledger.models import RefundDetail, TrackedOrder
-from ledger.pending import first_earned, holds_pending, pending_ref
+from ledger.pending import RECALC_PREFIX, first_earned, holds_pending, pending_ref, recalc_ref
 from ledger.reconcile import Target, reconcile
 from ledger.tiers import earnings as ledger_earnings
 from rules import notes
@@ -62,9 +62,6 @@ RUN_REFUNDS = 2_000
 #: quarantined: WooCommerce dates it by that clock, so the date was made up on the way (a plugin,
 #: a broken row); taken as it is it would date its entries there, and a listing's walk by it.
 MAX_AHEAD = timedelta(days=1)
-#: Where `loyalty resync --recalculate` holds an order's difference (`sync.order_recalc`); the
-#: sync decides it again with the order (`OrderPoints._recalculated`).
-RECALC_PREFIX = "recalc:order:"
 
 RefundFetcher = Callable[[dict[int, set[int]]], list[dict[str, Any]]]
 CategoryLookup = Callable[[set[int]], Mapping[int, frozenset[int]]]
@@ -328,15 +325,16 @@ class OrderPoints:
                 occurred_at=now,
                 note=notes.ORDER_DELETED(),
                 # A recalculation's difference keeps naming its own rule set (`_recalculated`).
-                rule_version=row.rule_version if kind is not SourceKind.ADJUSTMENT else None,
+                rule_version=row.rule_version if own else None,
                 lines={} if kind is SourceKind.PURCHASE else None,
             )
             for order_id, row in sorted(tracked.items())
             if row.customer_id is not None
-            for ref, kind in (
-                (f"order:{order_id}", SourceKind.PURCHASE),
-                (pending_ref(f"order:{order_id}"), SourceKind.PENDING),
-                (f"{RECALC_PREFIX}{order_id}", SourceKind.ADJUSTMENT),  # a recalculation's
+            for ref, kind, own in (
+                (f"order:{order_id}", SourceKind.PURCHASE, True),
+                (pending_ref(f"order:{order_id}"), SourceKind.PENDING, True),
+                (f"{RECALC_PREFIX}{order_id}", SourceKind.ADJUSTMENT, False),  # a recalculation's
+                (pending_ref(f"{RECALC_PREFIX}{order_id}"), SourceKind.PENDING, False),
             )
         ]
         entries = reconcile(session, self.store_id, targets)
@@ -435,12 +433,16 @@ class OrderPoints:
         difference, points for an order that earns nothing. A rule set the config no longer
         holds leaves the difference as it is, unless the order now carries nothing at all."""
         if self._no_recalc_held is None:
-            self._no_recalc_held = not holds_refs(session, self.store_id, RECALC_PREFIX)
+            self._no_recalc_held = not any(
+                holds_refs(session, self.store_id, prefix)
+                for prefix in (RECALC_PREFIX, pending_ref(RECALC_PREFIX))
+            )
         if self._no_recalc_held or not decisions:
             return []
-        by_ref = {f"{RECALC_PREFIX}{d.order.order_id}": d for d in decisions}
+        by_ref = {recalc_ref(d.award.key): d for d in decisions}
+        groups = {read: ref for ref in by_ref for read in (ref, pending_ref(ref))}
         targets = []
-        for ref, version in sorted(latest_rule_versions(session, self.store_id, by_ref).items()):
+        for ref, version in sorted(latest_rule_versions(session, self.store_id, groups).items()):
             d = by_ref[ref]
             under = self.rules.by_version(version)
             again = None
@@ -463,7 +465,39 @@ class OrderPoints:
                     previous_owner=row.customer_id if row is not None else None,
                 )
             )
-        return targets
+        return self.split_recalculated(session, targets, now)
+
+    def split_recalculated(
+        self, session: Session, targets: Sequence[Target], now: datetime
+    ) -> list[Target]:
+        """Recalculated differences (targets on `recalc:order:{id}`) split as their orders' points
+        are (`rules.pending.split_purchase`, on the order's window): inside it the difference
+        waits on `pending:recalc:order:{id}`, outside the spendable balance, and becomes
+        available when the order's points do. Unchanged when pending points are off and none was
+        ever held."""
+        if not targets:
+            return []
+        if not self.pending.enabled:
+            if self._no_pending_held is None:
+                self._no_pending_held = not holds_pending(session, self.store_id)
+            if self._no_pending_held:
+                return list(targets)
+        refs = [t.source_ref for t in targets]
+        held = ref_holdings(session, self.store_id, refs)
+        orders = {ref: "order:" + ref.removeprefix(RECALC_PREFIX) for ref in refs}
+        earned = first_earned(session, self.store_id, orders.values())
+        store_now = self.store_now() if self.store_now is not None else now
+        split_targets: list[Target] = []
+        for target in targets:
+            split = split_purchase(
+                target.points,
+                held_available=_points(held.get(target.source_ref)),
+                first_earned=earned.get(orders[target.source_ref]),
+                now=store_now,
+                rules=self.pending,
+            )
+            split_targets += _pending_pair(target, split)
+        return split_targets
 
     def _record(
         self,
@@ -772,21 +806,29 @@ def _split_targets(d: _Decision, row: _Tracked | None, split: PurchaseSplit) -> 
     """The available part on `order:{id}` (split by product when it is the whole award) and the
     pending part on `pending:order:{id}`."""
     available = _target(d, row)
-    if split.matured_at is not None:  # points made available are dated when the window ended
-        available = replace(available, occurred_at=max(available.occurred_at, split.matured_at))
     lines = available.lines if split.available == d.award.points else None
     if split.available == 0:
         lines = {}
+    return _pending_pair(replace(available, lines=lines), split)
+
+
+def _pending_pair(target: Target, split: PurchaseSplit) -> list[Target]:
+    """`target` split in two: its available part on its own reference (dated when the window
+    ended, once it has) and its pending part on `pending:{ref}` (kind `pending`)."""
+    available = target
+    if split.matured_at is not None:  # points made available are dated when the window ended
+        available = replace(available, occurred_at=max(available.occurred_at, split.matured_at))
+    note = available.note or ""
     pending_note = (
-        notes.PENDING_UNTIL(until=f"{split.matures_at:%Y-%m-%d %H:%M}", note=available.note)
+        notes.PENDING_UNTIL(until=f"{split.matures_at:%Y-%m-%d %H:%M}", note=note)
         if split.matures_at is not None
-        else notes.NO_LONGER_PENDING(note=available.note)
+        else notes.NO_LONGER_PENDING(note=note)
     )
     return [
-        replace(available, points=split.available, lines=lines),
+        replace(available, points=split.available),
         replace(
             available,
-            source_ref=pending_ref(d.award.key),
+            source_ref=pending_ref(target.source_ref),
             kind=SourceKind.PENDING,
             points=split.pending,
             lines=None,

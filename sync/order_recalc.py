@@ -4,7 +4,8 @@ Orders keep the rule set in force when they were created (`effective_from`): wha
 holds stays decided under it. Recalculating, each order the ledger tracks (not deleted, with a
 holder; of one customer, created on or after `--since`) is decided under the rule set in force
 now, at the tier it earned at (the tier's multiplier as `[[tiers]]` says now), and the difference
-from what it carries is held beside it by `recalc:order:{id}` (kind `adjustment`). What it carries
+from what it carries is held beside it by `recalc:order:{id}` (kind `adjustment`; while the
+order's points wait out their pending window, on `pending:recalc:order:{id}` too). What it carries
 is what `order:{id}` holds once a sync has seen the order as it is now: the last decision while
 the order is unchanged, else its decision under its own rule set (cancelled since, it carries
 nothing: the sync will take its points back, so the difference must not). Later syncs
@@ -23,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from ledger.kinds import SourceKind
 from ledger.models import TrackedOrder
+from ledger.pending import RECALC_PREFIX
 from ledger.reconcile import Target
 from rules import notes
 from sync.context import SyncContext
-from sync.order_points import RECALC_PREFIX, OrderPoints
+from sync.order_points import OrderPoints
 from sync.orders import fetch_known_orders
 from sync.owners import bonus_targets
 from sync.source import RecalcBatch, RecalcScope
@@ -62,13 +64,14 @@ def recalculate_orders(
     statuses = {int(order_id): str(status) for order_id, status in rows}
     batch = RecalcBatch()
     holders: set[int] = set()
+    differences = []
     for found, _gone in fetch_known_orders(ctx.client, statuses):
         for order in points.recalculate(session, found, under, now=ctx.now):
             if not scope.covers(order.created_at):
                 continue
             batch.decided += 1
             holders.add(order.owner)
-            batch.targets.append(
+            differences.append(
                 Target(
                     owner=order.owner,
                     source_ref=f"{PREFIX}{order.order_id}",
@@ -78,6 +81,8 @@ def recalculate_orders(
                     note=notes.RECALCULATED_POINTS(points=order.points, decided=order.decided),
                 )
             )
+    # inside an order's pending window its difference waits with it (`[points] pending_days`)
+    batch.targets += points.split_recalculated(session, differences, ctx.now)
     bonus = ctx.settings.first_order_points
     batch.targets += bonus_targets(session, ctx.store_id, holders, bonus, now=ctx.now)
     return batch

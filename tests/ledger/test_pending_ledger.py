@@ -65,3 +65,35 @@ def test_whether_the_store_ever_held_pending_points(
         (-50, W, "pending:order:4", "pending:order:4#2", "2025-03-02T10:00"),
     )
     assert holds_pending(session, store.id)
+
+
+def test_a_recalculated_difference_waits_out_its_orders_window(
+    session: Session, store: Store, alice: Customer
+) -> None:
+    """A recalculation's pending difference (`pending:recalc:order:{id}`, negative under rules
+    that give less) is found when its order's window ends, though the order holds no pending
+    points of its own; the window runs from the order's first entry, or from the difference's
+    when the order never earned."""
+    A = SourceKind.ADJUSTMENT
+    put(
+        session,
+        store,
+        alice,
+        (60, P, "order:5", "order:5#1", "2025-03-01T10:00"),  # available before pending was on
+        (60, W, "pending:recalc:order:5", "pending:recalc:order:5#1", "2025-03-04T10:00"),
+        (40, W, "pending:order:6", "pending:order:6#1", "2025-03-02T10:00"),
+        (-20, W, "pending:recalc:order:6", "pending:recalc:order:6#1", "2025-03-05T10:00"),
+        (10, A, "recalc:order:7", "recalc:order:7#1", "2025-02-20T10:00"),  # earned nothing itself
+        (30, W, "pending:recalc:order:7", "pending:recalc:order:7#1", "2025-03-03T10:00"),
+        (10, W, "pending:recalc:order:8", "pending:recalc:order:8#1", "2025-03-01T10:00"),
+        (-10, W, "pending:recalc:order:8", "pending:recalc:order:8#2", "2025-03-02T10:00"),
+    )
+
+    assert first_earned(session, store.id, ["order:5", "order:6", "order:7"]) == {
+        "order:5": at("2025-03-01T10:00"),
+        "order:6": at("2025-03-02T10:00"),
+        "order:7": at("2025-02-20T10:00"),
+    }
+    assert matured_orders(session, store.id, days=14, now=at("2025-03-06T10:00")) == [7]
+    assert matured_orders(session, store.id, days=14, now=at("2025-03-15T10:00")) == [5, 7]
+    assert matured_orders(session, store.id, days=14, now=at("2025-03-16T10:00")) == [5, 6, 7]

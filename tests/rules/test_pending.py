@@ -44,6 +44,16 @@ MATURES = at("2025-03-15T10:00")
         (WINDOW, 130, 100, EARNED, at("2025-03-05T00:00"), PurchaseSplit(100, 30, MATURES)),
         # ... and only an award below them touches them
         (WINDOW, 40, 100, EARNED, at("2025-03-05T00:00"), PurchaseSplit(40, 0)),
+        # a negative difference (a recalculation to rules that give less) inside the window
+        # lowers the pending points, mirrored: the spendable balance is not touched ...
+        (WINDOW, -30, 0, EARNED, at("2025-03-05T00:00"), PurchaseSplit(0, -30, MATURES)),
+        # ... unless it was available already (recorded before pending points were on)
+        (WINDOW, -30, -30, EARNED, at("2025-03-05T00:00"), PurchaseSplit(-30, 0)),
+        (WINDOW, -30, -10, EARNED, at("2025-03-05T00:00"), PurchaseSplit(-10, -20, MATURES)),
+        (WINDOW, -30, 10, EARNED, at("2025-03-05T00:00"), PurchaseSplit(0, -30, MATURES)),
+        # after the window, or with pending points off, it is available at once
+        (WINDOW, -30, 0, EARNED, MATURES, PurchaseSplit(-30, 0, matured_at=MATURES)),
+        (OFF, -30, 0, EARNED, EARNED, PurchaseSplit(-30, 0)),
     ],
 )
 def test_split_purchase(

@@ -1,0 +1,213 @@
+"""A recalculated order's difference waits out the order's pending window with it
+(`[points] pending_days`): it was spendable at once while the order's own points waited, so a
+customer could spend points of an order still inside its return window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select
+
+from ledger.balances import verify_balances
+from ledger.models import PointEntry
+from ledger.session import session_scope
+from loyalty.config import Config
+from loyalty.sync_settings import sync_settings
+from rules.types import PurchaseRuleBook, PurchaseRules
+from sandbox.server import SandboxServer
+from sandbox.store import SandboxStore
+from sync.recalculate import run_recalculation
+from sync.summary import SyncSummary
+from tests.e2e.test_expiry_reconcile import (
+    ALICE,
+    completed_order,
+    dump,
+    gift_shop,
+    ledger_total,
+    net_of,
+)
+
+Sync = Callable[..., SyncSummary]
+DAYS = 14
+V1 = PurchaseRules(version="v1")  # 1 point a unit
+
+
+@pytest.fixture
+def store() -> SandboxStore:
+    return gift_shop()
+
+
+def under(config: Config, *rules: PurchaseRules, pending: bool = True) -> Config:
+    points = replace(config.points, pending_days=DAYS if pending else 0)
+    return replace(
+        config, points=points, rules=replace(config.rules, purchase=PurchaseRuleBook(rules))
+    )
+
+
+def v2(points_per_unit: str) -> PurchaseRules:
+    """A second rule set in force from today: orders created before keep v1."""
+    today = datetime.now(UTC).date()
+    return replace(V1, version="v2", points_per_unit=Decimal(points_per_unit), effective_from=today)
+
+
+def window_ends_in_five_minutes() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(days=DAYS, minutes=-5)
+
+
+def pending_held(engine: Engine) -> int:
+    return net_of(engine, "pending:", "pending")
+
+
+def recalculate(config: Config, engine: Engine) -> None:
+    run_recalculation(sync_settings(config), point_value=Decimal("0.01"), engine=engine)
+
+
+def check_balances(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        assert verify_balances(session) == []
+
+
+def test_a_recalculated_difference_waits_with_the_order_then_becomes_available_once(
+    config: Config,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    sync: Sync,
+    engine_for: Callable[[], Engine],
+) -> None:
+    old, new = under(config, V1), under(config, V1, v2("2"))
+    completed_order(store, window_ends_in_five_minutes())
+    engine = engine_for()
+    sync(old)
+    alice = store.customer_id_by_email(ALICE)
+    assert alice is not None
+    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((0, 0), 100)
+
+    recalculate(new, engine)
+    # +100 under v2, pending like the order's own 100: nothing spendable yet
+    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((0, 0), 200), dump(
+        engine
+    )
+    assert net_of(engine, "pending:recalc:order:") == 100
+
+    sandbox.set_clock_skew(10 * 60)  # the store's clock is past the end of the window
+    sync(new)
+    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((200, 200), 0), dump(
+        engine
+    )
+    assert net_of(engine, "recalc:order:", "adjustment") == 100
+    assert sync(new).entries_appended == 0
+    check_balances(engine)
+
+
+def test_a_difference_under_rules_that_give_less_lowers_the_pending_points_not_the_balance(
+    config: Config,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    sync: Sync,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """v2 gives half as much: -50 beside the order's pending 100. Taken from the spendable
+    balance at once, it left Alice at -50 (a debt) for an order whose points she could not
+    spend yet."""
+    old, new = under(config, V1), under(config, V1, v2("0.5"))
+    completed_order(store, window_ends_in_five_minutes())
+    engine = engine_for()
+    sync(old)
+    alice = store.customer_id_by_email(ALICE)
+    assert alice is not None
+
+    recalculate(new, engine)
+    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((0, 0), 50), dump(engine)
+
+    sandbox.set_clock_skew(10 * 60)
+    sync(new)
+    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((50, 50), 0), dump(
+        engine
+    )
+    assert sync(new).entries_appended == 0
+    check_balances(engine)
+
+
+def test_an_order_cancelled_inside_its_window_after_a_recalculation_never_touched_the_balance(
+    config: Config, store: SandboxStore, sync: Sync, engine_for: Callable[[], Engine]
+) -> None:
+    old, new = under(config, V1), under(config, V1, v2("2"))
+    order_id = completed_order(store, window_ends_in_five_minutes())
+    engine = engine_for()
+    sync(old)
+    recalculate(new, engine)
+    store.set_order_status(order_id, "cancelled")
+    sync(new)
+
+    alice = store.customer_id_by_email(ALICE)
+    assert alice is not None
+    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((0, 0), 0), dump(engine)
+    with session_scope(engine) as session:
+        spendable = session.execute(
+            select(PointEntry.idempotency_key).where(PointEntry.kind != "pending")
+        ).scalars()
+        assert list(spendable) == []  # no spendable point came and went
+    assert sync(new).entries_appended == 0
+
+
+def test_a_difference_pending_beside_points_available_before_the_window_was_on_matures(
+    config: Config,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    sync: Sync,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """The order earned before pending points were switched on: its 100 are available and it
+    holds no pending points of its own. Recalculated inside its window, the +100 waits; the
+    ledger must find it when the window ends, though the order itself waits for nothing (no
+    listing shows the order again)."""
+    completed_order(store, window_ends_in_five_minutes())
+    engine = engine_for()
+    sync(under(config, V1, pending=False))
+    alice = store.customer_id_by_email(ALICE)
+    assert alice is not None
+    assert ledger_total(engine, config, alice) == (100, 100)
+
+    new = under(config, V1, v2("2"))
+    recalculate(new, engine)
+    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((100, 100), 100)
+
+    sandbox.set_clock_skew(10 * 60)
+    sync(new)
+    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((200, 200), 0), dump(
+        engine
+    )
+    assert sync(new).entries_appended == 0
+    check_balances(engine)
+
+
+def test_the_rule_set_is_read_from_the_pending_difference_when_nothing_is_available(
+    config: Config,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    sync: Sync,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """All of the difference is pending, so `recalc:order:{id}` has no entry naming v2: a refund
+    inside the window must still scale the difference under v2 (half the cards: 50 + 50)."""
+    old, new = under(config, V1), under(config, V1, v2("2"))
+    order_id = completed_order(store, window_ends_in_five_minutes())
+    engine = engine_for()
+    sync(old)
+    recalculate(new, engine)
+    line = store.get("orders", order_id)["line_items"][0]
+    store.refund_order(order_id, lines=[(line["id"], 50)])
+    sync(new)
+    assert pending_held(engine) == 100, dump(engine)  # 50 of the order's own, 50 beside it
+
+    sandbox.set_clock_skew(10 * 60)
+    sync(new)
+    alice = store.customer_id_by_email(ALICE)
+    assert alice is not None
+    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((100, 100), 0), dump(
+        engine
+    )
