@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.batches import chunks
+from ledger.entries import refs_starting
 from ledger.kinds import SourceKind
 from ledger.models import Balance, PointEntry
 
@@ -50,8 +51,7 @@ def recorded_debts(session: Session, store_id: int) -> dict[int, int]:
         select(PointEntry.customer_id, func.sum(PointEntry.points))
         .where(
             PointEntry.store_id == store_id,
-            PointEntry.source_ref >= DEBT_PREFIX,
-            PointEntry.source_ref < _after(DEBT_PREFIX),
+            refs_starting(DEBT_PREFIX),
             PointEntry.kind == SourceKind.DEBT.value,
         )
         .group_by(PointEntry.customer_id)
@@ -106,8 +106,3 @@ def last_revoke(session: Session, customer_id: int) -> str | None:
         .order_by(PointEntry.occurred_at.desc(), PointEntry.id.desc())
         .limit(1)
     ).scalar_one_or_none()
-
-
-def _after(prefix: str) -> str:
-    """The smallest string greater than every string starting with `prefix` (for a range)."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

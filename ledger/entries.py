@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, literal_column, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from ledger._dialect import dialect_insert, upsert_insert
@@ -142,17 +142,18 @@ def append_entry(session: Session, store_id: int, entry: NewEntry, *, now: datet
     return bool(append_entries(session, store_id, [entry], now=now))
 
 
+def refs_starting(prefix: str) -> ColumnElement[bool]:
+    """Entries whose reference starts with `prefix`, as a range the `(store_id, source_ref)`
+    index reads (a `LIKE` would not be, and `_` and `%` are in no reference's way)."""
+    after = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the least string past every such one
+    return and_(PointEntry.source_ref >= prefix, PointEntry.source_ref < after)
+
+
 def holds_refs(session: Session, store_id: int, prefix: str) -> bool:
     """Whether any reference of the store starting with `prefix` has entries (an index range
     read): a run that never needs to look at such references learns so once."""
     found = session.execute(
-        select(PointEntry.id)
-        .where(
-            PointEntry.store_id == store_id,
-            PointEntry.source_ref >= prefix,
-            PointEntry.source_ref < prefix[:-1] + chr(ord(prefix[-1]) + 1),
-        )
-        .limit(1)
+        select(PointEntry.id).where(PointEntry.store_id == store_id, refs_starting(prefix)).limit(1)
     ).first()
     return found is not None
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.entries import holds_refs
+from ledger.entries import holds_refs, refs_starting
 from ledger.models import PointEntry
 
 PENDING_PREFIX = "pending:"
@@ -80,11 +80,7 @@ def matured_orders(session: Session, store_id: int, *, days: int, now: datetime)
         prefix = pending_ref(own)
         rows = session.execute(
             select(PointEntry.source_ref)
-            .where(
-                PointEntry.store_id == store_id,
-                PointEntry.source_ref >= prefix,
-                PointEntry.source_ref < prefix[:-1] + chr(ord(prefix[-1]) + 1),
-            )
+            .where(PointEntry.store_id == store_id, refs_starting(prefix))
             .group_by(PointEntry.source_ref)
             .having(func.sum(PointEntry.points) != 0)
         ).scalars()

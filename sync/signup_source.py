@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.customers import mark_signups, signup_carried
-from ledger.entries import NewEntry
+from ledger.entries import NewEntry, refs_starting
 from ledger.kinds import SourceKind
 from ledger.models import Customer, PointEntry
 from ledger.reconcile import reconcile
@@ -35,7 +35,6 @@ from sync.source import RecalcBatch, RecalcScope, rules_text
 NAME = "signups"
 #: An account's signup reference is `signup:customer:{ledger id}` (`rules.signup`); `;` follows `:`.
 REF_PREFIX = f"{SIGNUP_REASON}:customer:"
-REF_END = f"{SIGNUP_REASON}:customer;"
 
 
 class SignupsSource:
@@ -143,8 +142,7 @@ class SignupsSource:
             .join(Customer, Customer.id == PointEntry.customer_id)
             .where(
                 PointEntry.store_id == ctx.store_id,
-                PointEntry.source_ref >= REF_PREFIX,
-                PointEntry.source_ref < REF_END,
+                refs_starting(REF_PREFIX),
                 PointEntry.kind == SourceKind.SIGNUP,
                 PointEntry.customer_id > after,
                 Customer.deleted_at.is_(None),

@@ -5,7 +5,7 @@ customer could spend points of an order still inside its return window."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -62,152 +62,120 @@ def pending_held(engine: Engine) -> int:
     return net_of(engine, "pending:", "pending")
 
 
-def recalculate(config: Config, engine: Engine) -> None:
-    run_recalculation(sync_settings(config), point_value=Decimal("0.01"), engine=engine)
+@dataclass
+class Shop:
+    """Alice's order of 100 cards, completed 14 days less 5 minutes ago: its window ends in 5
+    minutes (`matured` moves the store's clock past it)."""
+
+    config: Config
+    store: SandboxStore
+    sandbox: SandboxServer
+    sync: Sync
+    engine: Engine
+    order_id: int
+    alice: int
+
+    def recalculated(self, points_per_unit: str, *, pending_first: bool = True) -> Config:
+        """Synced under v1 (with pending points on, or off), then recalculated under v2 (pending
+        points on); the config of v2."""
+        self.sync(under(self.config, V1, pending=pending_first))
+        new = under(self.config, V1, v2(points_per_unit))
+        run_recalculation(sync_settings(new), point_value=Decimal("0.01"), engine=self.engine)
+        return new
+
+    def held(self) -> tuple[tuple[int, int], int]:
+        """(cached balance, sum of spendable entries) and the pending points."""
+        return ledger_total(self.engine, self.config, self.alice), pending_held(self.engine)
+
+    def matured(self, new: Config) -> None:
+        """The store's clock past the end of the window, then a sync; a second appends nothing."""
+        self.sandbox.set_clock_skew(10 * 60)
+        self.sync(new)
+        assert self.sync(new).entries_appended == 0
+        with session_scope(self.engine) as session:
+            assert verify_balances(session) == []
 
 
-def check_balances(engine: Engine) -> None:
-    with session_scope(engine) as session:
-        assert verify_balances(session) == []
+@pytest.fixture
+def shop(
+    config: Config,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    sync: Sync,
+    engine_for: Callable[[], Engine],
+) -> Shop:
+    order_id = completed_order(store, window_ends_in_five_minutes())
+    alice = store.customer_id_by_email(ALICE)
+    assert alice is not None
+    return Shop(config, store, sandbox, sync, engine_for(), order_id, alice)
 
 
 def test_a_recalculated_difference_waits_with_the_order_then_becomes_available_once(
-    config: Config,
-    store: SandboxStore,
-    sandbox: SandboxServer,
-    sync: Sync,
-    engine_for: Callable[[], Engine],
+    shop: Shop,
 ) -> None:
-    old, new = under(config, V1), under(config, V1, v2("2"))
-    completed_order(store, window_ends_in_five_minutes())
-    engine = engine_for()
-    sync(old)
-    alice = store.customer_id_by_email(ALICE)
-    assert alice is not None
-    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((0, 0), 100)
-
-    recalculate(new, engine)
+    new = shop.recalculated("2")
     # +100 under v2, pending like the order's own 100: nothing spendable yet
-    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((0, 0), 200), dump(
-        engine
-    )
-    assert net_of(engine, "pending:recalc:order:") == 100
+    assert shop.held() == ((0, 0), 200), dump(shop.engine)
+    assert net_of(shop.engine, "pending:recalc:order:") == 100
 
-    sandbox.set_clock_skew(10 * 60)  # the store's clock is past the end of the window
-    sync(new)
-    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((200, 200), 0), dump(
-        engine
-    )
-    assert net_of(engine, "recalc:order:", "adjustment") == 100
-    assert sync(new).entries_appended == 0
-    check_balances(engine)
+    shop.matured(new)
+    assert shop.held() == ((200, 200), 0), dump(shop.engine)
+    assert net_of(shop.engine, "recalc:order:", "adjustment") == 100
 
 
 def test_a_difference_under_rules_that_give_less_lowers_the_pending_points_not_the_balance(
-    config: Config,
-    store: SandboxStore,
-    sandbox: SandboxServer,
-    sync: Sync,
-    engine_for: Callable[[], Engine],
+    shop: Shop,
 ) -> None:
     """v2 gives half as much: -50 beside the order's pending 100. Taken from the spendable
     balance at once, it left Alice at -50 (a debt) for an order whose points she could not
     spend yet."""
-    old, new = under(config, V1), under(config, V1, v2("0.5"))
-    completed_order(store, window_ends_in_five_minutes())
-    engine = engine_for()
-    sync(old)
-    alice = store.customer_id_by_email(ALICE)
-    assert alice is not None
+    new = shop.recalculated("0.5")
+    assert shop.held() == ((0, 0), 50), dump(shop.engine)
 
-    recalculate(new, engine)
-    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((0, 0), 50), dump(engine)
-
-    sandbox.set_clock_skew(10 * 60)
-    sync(new)
-    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((50, 50), 0), dump(
-        engine
-    )
-    assert sync(new).entries_appended == 0
-    check_balances(engine)
+    shop.matured(new)
+    assert shop.held() == ((50, 50), 0), dump(shop.engine)
 
 
 def test_an_order_cancelled_inside_its_window_after_a_recalculation_never_touched_the_balance(
-    config: Config, store: SandboxStore, sync: Sync, engine_for: Callable[[], Engine]
+    shop: Shop,
 ) -> None:
-    old, new = under(config, V1), under(config, V1, v2("2"))
-    order_id = completed_order(store, window_ends_in_five_minutes())
-    engine = engine_for()
-    sync(old)
-    recalculate(new, engine)
-    store.set_order_status(order_id, "cancelled")
-    sync(new)
+    new = shop.recalculated("2")
+    shop.store.set_order_status(shop.order_id, "cancelled")
+    shop.sync(new)
 
-    alice = store.customer_id_by_email(ALICE)
-    assert alice is not None
-    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((0, 0), 0), dump(engine)
-    with session_scope(engine) as session:
+    assert shop.held() == ((0, 0), 0), dump(shop.engine)
+    with session_scope(shop.engine) as session:
         spendable = session.execute(
             select(PointEntry.idempotency_key).where(PointEntry.kind != "pending")
         ).scalars()
         assert list(spendable) == []  # no spendable point came and went
-    assert sync(new).entries_appended == 0
+    assert shop.sync(new).entries_appended == 0
 
 
 def test_a_difference_pending_beside_points_available_before_the_window_was_on_matures(
-    config: Config,
-    store: SandboxStore,
-    sandbox: SandboxServer,
-    sync: Sync,
-    engine_for: Callable[[], Engine],
+    shop: Shop,
 ) -> None:
     """The order earned before pending points were switched on: its 100 are available and it
     holds no pending points of its own. Recalculated inside its window, the +100 waits; the
     ledger must find it when the window ends, though the order itself waits for nothing (no
     listing shows the order again)."""
-    completed_order(store, window_ends_in_five_minutes())
-    engine = engine_for()
-    sync(under(config, V1, pending=False))
-    alice = store.customer_id_by_email(ALICE)
-    assert alice is not None
-    assert ledger_total(engine, config, alice) == (100, 100)
+    new = shop.recalculated("2", pending_first=False)
+    assert shop.held() == ((100, 100), 100)
 
-    new = under(config, V1, v2("2"))
-    recalculate(new, engine)
-    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((100, 100), 100)
-
-    sandbox.set_clock_skew(10 * 60)
-    sync(new)
-    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((200, 200), 0), dump(
-        engine
-    )
-    assert sync(new).entries_appended == 0
-    check_balances(engine)
+    shop.matured(new)
+    assert shop.held() == ((200, 200), 0), dump(shop.engine)
 
 
 def test_the_rule_set_is_read_from_the_pending_difference_when_nothing_is_available(
-    config: Config,
-    store: SandboxStore,
-    sandbox: SandboxServer,
-    sync: Sync,
-    engine_for: Callable[[], Engine],
+    shop: Shop,
 ) -> None:
     """All of the difference is pending, so `recalc:order:{id}` has no entry naming v2: a refund
     inside the window must still scale the difference under v2 (half the cards: 50 + 50)."""
-    old, new = under(config, V1), under(config, V1, v2("2"))
-    order_id = completed_order(store, window_ends_in_five_minutes())
-    engine = engine_for()
-    sync(old)
-    recalculate(new, engine)
-    line = store.get("orders", order_id)["line_items"][0]
-    store.refund_order(order_id, lines=[(line["id"], 50)])
-    sync(new)
-    assert pending_held(engine) == 100, dump(engine)  # 50 of the order's own, 50 beside it
+    new = shop.recalculated("2")
+    line = shop.store.get("orders", shop.order_id)["line_items"][0]
+    shop.store.refund_order(shop.order_id, lines=[(line["id"], 50)])
+    shop.sync(new)
+    assert shop.held() == ((0, 0), 100), dump(shop.engine)  # 50 of the order's own, 50 beside
 
-    sandbox.set_clock_skew(10 * 60)
-    sync(new)
-    alice = store.customer_id_by_email(ALICE)
-    assert alice is not None
-    assert (ledger_total(engine, config, alice), pending_held(engine)) == ((100, 100), 0), dump(
-        engine
-    )
+    shop.matured(new)
+    assert shop.held() == ((100, 100), 0), dump(shop.engine)
