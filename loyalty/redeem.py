@@ -11,17 +11,17 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
 from ledger.customers import get_or_create_store
-from ledger.redemptions import PENDING, STATUSES, list_redemptions
+from ledger.redemptions import PENDING, STATUSES, find_by_request, list_redemptions
 from ledger.session import check_schema_current, create_engine_for, session_scope
 from loyalty.config import Config
 from loyalty.errors import ConfigError, StoreRejected
 from loyalty.sync_settings import make_client
 from sync.client import StoreClient
+from sync.context import wall_clock
 from sync.customers import fetch_customer_email
 from sync.redemptions import (
     Outcome,
@@ -81,10 +81,14 @@ def _cancel(args: argparse.Namespace, config: Config, out: Out, fail: Fail) -> i
 def redeem_once(config: Config, engine: Engine, store_id: int, request: Request) -> Outcome:
     """One admin redemption, as `loyalty redeem` makes it: refused (RedemptionRefused, nothing
     written, no request sent) when the customer cannot redeem, else recorded and issued. For the
-    dashboard's admin action."""
+    dashboard's admin action. A StoreError when the store would not give the customer's email
+    (nothing written)."""
     require_redemption(config)
     client, redeemer = _redeemer(config, engine, store_id)
-    return _redeem(engine, client, redeemer, request)
+    try:
+        return _redeem(engine, client, redeemer, request)
+    finally:
+        client.close()
 
 
 def require_redemption(config: Config) -> None:
@@ -104,16 +108,26 @@ def _redeemer(config: Config, engine: Engine, store_id: int) -> tuple[StoreClien
         lambda: session_scope(engine),
         store_id,
         RedemptionSettings(
-            config.redemption, claim_seconds(store.timeout, store.max_retry_seconds)
+            config.redemption,
+            claim_seconds(store.timeout, store.max_retry_seconds),
+            expiry=config.expiry,
         ),
-        now=lambda: datetime.now(UTC).replace(microsecond=0),
+        now=wall_clock,
     )
     return client, redeemer
 
 
 def _redeem(engine: Engine, client: StoreClient, redeemer: Redeemer, request: Request) -> Outcome:
     with session_scope(engine, readonly=True) as session:  # refuse before any request
-        redeemer.quote(session, request.wc_customer_id, request)
+        key = request.request_key
+        replay = bool(key) and find_by_request(session, redeemer.store_id, key) is not None
+        if not replay:
+            redeemer.quote(session, request.wc_customer_id, request)
+    if replay:
+        # the same form sent again (a double click): where its redemption stands. Quoted
+        # first, it was refused for the points the first send had spent, saying nothing was
+        # written (found by a review, 4 Dec)
+        return redeemer.redeem(request)
     email = _email(client, request.wc_customer_id)
     return redeemer.redeem(replace(request, email=email))
 

@@ -42,6 +42,11 @@ SKEW_WARNING = timedelta(minutes=1)
 ANSWER_POLL_SECONDS = 0.05
 
 
+def wall_clock() -> datetime:
+    """This machine's clock now, in UTC, to the second (as the ledger records times)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 class Transactions:
     """Units of work for one run. A dry run shares one transaction and rolls it all back."""
 
@@ -133,7 +138,7 @@ class SyncContext:
             store_id=store_id,
             full=full,
             dry_run=dry_run,
-            now=datetime.now(UTC).replace(microsecond=0),
+            now=wall_clock(),
             summary=SyncSummary(dry_run=dry_run, full=full),
             owners=OwnerDirectory(store_id),
             quarantine=Quarantine(store_id),
@@ -170,7 +175,7 @@ class SyncContext:
         """The store's time now (for catch-up windows), on the same clock as the window's end."""
         store_now = self.client.store_clock.now()
         if store_now is None:
-            return datetime.now(UTC).replace(microsecond=0) - self.overlap
+            return wall_clock() - self.overlap
         return store_now
 
     def _fix_window_end(self) -> datetime:
@@ -181,7 +186,7 @@ class SyncContext:
                 f"the store's clock is unknown ({clock.problem}): the window ends at this "
                 f"machine's clock minus the overlap ({self.overlap})"
             )
-            return datetime.now(UTC).replace(microsecond=0) - self.overlap
+            return wall_clock() - self.overlap
         self.summary.store_clock_skew_seconds = round(skew.total_seconds())
         if abs(skew) > SKEW_WARNING:
             side = "ahead of" if skew > timedelta(0) else "behind"

@@ -39,7 +39,7 @@ from ledger.customers import (
 )
 from ledger.entries import NewEntry
 from ledger.kinds import SourceKind
-from ledger.models import Balance, Customer, TrackedActivity, TrackedOrder
+from ledger.models import Balance, Customer, Redemption, TrackedActivity, TrackedOrder
 from ledger.reconcile import Target, reconcile
 from rules import notes
 from rules.purchase import first_order_points
@@ -305,20 +305,25 @@ def move_holdings(
     note: str,
     moved: OwnerMoved | None = None,
 ) -> list[NewEntry]:
-    """Reassign the source's orders and activity items (reviews, comments: every source's, on this
-    run or not) to the target, re-decide both first-order bonuses, hand on the signup the source's
-    balance carries (`ledger.customers.carry_signup`), let the other sources re-decide what they
-    track (`moved`), and move what is left on the source as a pair of transfer entries (source
-    -B, target +B) under `ref`."""
-    for tracked in (TrackedOrder, TrackedActivity):  # every source's, whichever are on this run:
-        session.execute(  # a review left on a guest looked moved later, its points paid twice
-            update(tracked)
-            .where(tracked.store_id == store_id, tracked.customer_id == source_id)
+    """Reassign the source's orders, activity items (reviews, comments: every source's, on this
+    run or not) and redemptions to the target, re-decide both first-order bonuses, hand on the
+    signup the source's balance carries (`ledger.customers.carry_signup`), let the other sources
+    re-decide what they track (`moved`), and move what is left on the source as a pair of
+    transfer entries (source -B, target +B) under `ref`.
+
+    A redemption's points come back (its coupon deleted, expired unused, refused by the store) to
+    whoever holds the customer's points by then: left on a deleted account, they were returned
+    where nothing can hold or move them (found by a review, 4 Dec)."""
+    held_by_customer = (TrackedOrder, TrackedActivity, Redemption)
+    for held in held_by_customer:  # every source's, whichever are on this run: a review left
+        session.execute(  # on a guest looked moved later, its points paid twice
+            update(held)
+            .where(held.store_id == store_id, held.customer_id == source_id)
             .values(customer_id=target_id)
             .execution_options(synchronize_session=False)
         )
     for obj in list(session.identity_map.values()):  # rows loaded before the UPDATE
-        if isinstance(obj, TrackedOrder | TrackedActivity):
+        if isinstance(obj, held_by_customer):
             session.expire(obj)
     entries = bonus_entries(session, store_id, {source_id, target_id}, bonus, now=now)
     carry_signup(session, source_id, target_id)  # before the hooks: the signups' reads it

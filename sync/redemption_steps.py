@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from sync.context import SyncContext
+from sync.context import SyncContext, wall_clock
 from sync.coupon_lists import list_coupons as list_missing_coupons
 from sync.redemption_lifecycle import track_redemptions
 from sync.redemptions import Redeemer, RedemptionSettings, claim_seconds
@@ -26,11 +26,17 @@ REQUESTS_CURSOR = "redeem_requests"
 
 
 def redeemer(ctx: SyncContext) -> Redeemer:
-    """The run's redeemer: claims last longer than one attempt's whole retry budget."""
+    """The run's redeemer: claims last longer than one attempt's whole retry budget, and are
+    timed on the clock as it runs. On the run's start (`ctx.now`), a redemption opened after a
+    long catch-up was claimed until a moment already past: an admin's cancel took it while the
+    sync was creating its coupon, and the customer had both the coupon and the points (found by
+    a review, 4 Dec)."""
     client = ctx.settings.client
     claim = claim_seconds(client.timeout, client.max_retry_seconds)
-    settings = RedemptionSettings(ctx.settings.redemption, claim_seconds=claim)
-    return Redeemer(ctx.client, ctx.tx.unit, ctx.store_id, settings, now=lambda: ctx.now)
+    settings = RedemptionSettings(
+        ctx.settings.redemption, claim_seconds=claim, expiry=ctx.settings.expiry
+    )
+    return Redeemer(ctx.client, ctx.tx.unit, ctx.store_id, settings, now=wall_clock)
 
 
 def finish_redemptions(ctx: SyncContext) -> None:

@@ -25,7 +25,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from ledger import redemptions as ledger
 from ledger.models import Customer, Redemption
+from rules.expiry import ExpiryRules
 from rules.redemption import Quote, RedemptionRules, Refusal, quote_redemption
 from sync.client import StoreClient
 from sync.coupons import (
@@ -50,6 +51,7 @@ from sync.coupons import (
     push_coupon,
 )
 from sync.errors import StoreAnswerUnusable, StoreError, StoreRejected
+from sync.expiry import unrecorded_expiry
 from sync.redaction import redact
 
 log = logging.getLogger("sync.redemptions")
@@ -80,6 +82,8 @@ class RedemptionSettings:
     #: How long one process may take to create a coupon before another may take the job over
     #: (longer than the client's whole retry budget).
     claim_seconds: float = DEFAULT_CLAIM_SECONDS
+    #: Points past their expiry are not spendable, whether or not the day's run recorded it.
+    expiry: ExpiryRules = field(default_factory=ExpiryRules)
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,8 @@ class Redeemer:
     def quote(self, session: Session, wc_customer_id: int, request: Request) -> Quote:
         """The quote for a request against the customer's spendable points, or RedemptionRefused."""
         customer_id = self._customer_id(session, wc_customer_id)
-        available = ledger.spendable_points(session, customer_id) if customer_id else 0
+        expired = self._unrecorded_expiry(session, customer_id) if customer_id else 0
+        available = self._spendable(session, customer_id, expired) if customer_id else 0
         owed = ledger.owed_points(session, customer_id) if customer_id else 0
         decision = quote_redemption(
             self.settings.rules, available, tier=request.tier, points=request.points, owed=owed
@@ -182,13 +187,26 @@ class Redeemer:
                 reason = (
                     f"the ledger has no customer {wc_customer_id}: nothing earned, nothing to spend"
                 )
+            elif expired and decision.missing:
+                reason += f" ({expired} points expired, which the day's expiry run records)"
             raise RedemptionRefused(reason, decision.missing)
         return decision
 
     def balance(self, wc_customer_id: int) -> int:
         with self.unit_of_work() as session:
             customer_id = self._customer_id(session, wc_customer_id)
-            return ledger.spendable_points(session, customer_id) if customer_id else 0
+            return self._spendable(session, customer_id) if customer_id else 0
+
+    def _spendable(self, session: Session, customer_id: int, expired: int | None = None) -> int:
+        """The customer's spendable points less what expired and the day's run has not taken."""
+        if expired is None:
+            expired = self._unrecorded_expiry(session, customer_id)
+        return max(0, ledger.spendable_points(session, customer_id) - expired)
+
+    def _unrecorded_expiry(self, session: Session, customer_id: int) -> int:
+        return unrecorded_expiry(
+            session, self.store_id, self.settings.expiry, customer_id, as_of=self.now().date()
+        )
 
     # -- redeeming -----------------------------------------------------------------------------
 
@@ -340,7 +358,7 @@ class Redeemer:
     def outcome(self, redemption_id: int) -> Outcome:
         with self.unit_of_work() as session:
             row = self._row(session, redemption_id)
-            balance = ledger.spendable_points(session, row.customer_id)
+            balance = self._spendable(session, row.customer_id)
             return Outcome(
                 redemption_id=row.id,
                 status=row.status,

@@ -261,6 +261,7 @@ class Storefront:
                 Customer.store_id == self.store_id,
                 Customer.wc_id.is_not(None),
                 Customer.email.is_not(None),
+                Customer.deleted_at.is_(None),  # never written to again (`sync.accounts`)
                 Balance.balance >= points,
             )
             .order_by(Customer.wc_id)

@@ -1,0 +1,103 @@
+"""Found by a review (4 Dec): `loyalty redeem` on the day a lot expires, before that day's expiry has run (the
+worker's beat is at 00:05 UTC, the sync's expiry runs at its first run of the day), spends the
+lot; the expiry run then expires the same lot again. The customer paid for one coupon twice:
+1000 points for the coupon and the same 1000 points expired, leaving a balance of -1000."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from ledger.admin import adjust
+from ledger.customers import get_or_create_store
+from ledger.models import Balance, PointEntry
+from ledger.session import session_scope
+from loyalty.cli import main
+from loyalty.config import Config
+from sandbox.server import SandboxServer
+from tests.e2e.conftest import write_config_file
+from tests.e2e.test_redemption import alice, store  # noqa: F401
+
+CONFIG = """
+[redemption]
+tiers = [{name = "10-off", points = 1000, amount = "10.00"}]
+[expiry]
+enabled = true
+days = 365
+"""
+
+
+@pytest.fixture
+def config_file(sandbox: SandboxServer, db_url: str, tmp_path: Path) -> Path:
+    path = write_config_file(tmp_path / "loyalty.toml", sandbox, db_url)
+    path.write_text(path.read_text() + CONFIG)
+    return path
+
+
+def test_points_past_their_expiry_are_not_spent_before_the_days_run_records_it(
+    config: Config,
+    config_file: Path,
+    engine_for: Callable[[], Engine],
+    alice: int,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine = engine_for()
+    today = datetime.now(UTC).date()
+    earned = datetime.combine(today - timedelta(days=365), time(0, 0, 1), tzinfo=UTC)
+    with session_scope(engine) as session:  # a lot that expires at 00:00 UTC today
+        store_id = get_or_create_store(session, config.require_store().key).id
+        adjust(session, store_id, alice, 1000, "points a year old", now=earned)
+
+    # this morning, before any expiry ran today: the admin tries to redeem the 1000 points
+    command = ["--config", str(config_file), "redeem", "--customer", str(alice), "--tier", "10-off"]
+    assert main(command) == 1
+    refused = capsys.readouterr().err
+    assert "the balance is 0: 1000 points missing (1000 points expired" in refused, refused
+    # then the day's expiry runs (the worker's beat, cron, or the first sync of the day)
+    assert main(["--config", str(config_file), "expire"]) == 0
+    capsys.readouterr()
+
+    with session_scope(engine) as session:
+        balance = session.execute(select(Balance.balance)).scalar_one()
+        moves = [
+            (e.kind, e.points)
+            for e in session.execute(select(PointEntry).order_by(PointEntry.id)).scalars()
+        ]
+    # 1000 points earned, expired today before anything was spent: no coupon, no debt. (The
+    # redemption went through before, and the run expired the same lot again: -1000.)
+    assert (balance, moves) == (0, [("adjustment", 1000), ("expiry", -1000)])
+
+
+def test_points_not_expired_yet_are_spent_and_the_run_takes_nothing_more(
+    config: Config,
+    config_file: Path,
+    engine_for: Callable[[], Engine],
+    alice: int,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same lot a day younger: it expires tomorrow, so it is spent today, and tomorrow's
+    run finds nothing left to expire."""
+    engine = engine_for()
+    today = datetime.now(UTC).date()
+    earned = datetime.combine(today - timedelta(days=364), time(0, 0, 1), tzinfo=UTC)
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, config.require_store().key).id
+        adjust(session, store_id, alice, 1000, "points a year old, less a day", now=earned)
+
+    command = ["--config", str(config_file), "redeem", "--customer", str(alice), "--tier", "10-off"]
+    assert main(command) == 0, capsys.readouterr()
+    capsys.readouterr()
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    expire = ["--config", str(config_file), "expire", "--dry-run", "--json", "--as-of", tomorrow]
+    assert main(expire) == 0
+    assert json.loads(capsys.readouterr().out)["total"]["expired_points"] == 0
+
+    with session_scope(engine) as session:
+        balance = session.execute(select(Balance.balance)).scalar_one()
+        kinds = session.execute(select(PointEntry.kind).order_by(PointEntry.id)).scalars()
+        assert (balance, list(kinds)) == (0, ["adjustment", "redemption"])
