@@ -846,7 +846,7 @@ def _report_html(args: argparse.Namespace, config: Config) -> int:
 def _dashboard(args: argparse.Namespace) -> int:
     import uvicorn  # the web server: only for this command
 
-    from loyalty.web.dashboard import create_app
+    from loyalty.web.dashboard import allowed_hosts, create_app
 
     config = _load(args)
     settings = config.dashboard
@@ -855,7 +855,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     try:
         with _database_errors(config):
             check_schema_current(engine)
-            app = create_app(config, engine)
+            app = create_app(config, engine, served_on=host)
         admin = "on" if settings.admin_token else "off (no [dashboard] admin_token)"
         try:  # said before the server tries, which would only exit with status 3
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -865,7 +865,9 @@ def _dashboard(args: argparse.Namespace) -> int:
                 f"cannot listen on {host}:{port}: {error.strerror or error}"
                 " (another dashboard running? --port picks another)"
             )
+        names = ", ".join(sorted(allowed_hosts(settings, host)))
         _print(f"dashboard on http://{host}:{port}/ (admin actions {admin}); Ctrl-C stops it")
+        _print(f"it answers to the host names {names} ([dashboard] allowed_hosts adds more)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         engine.dispose()

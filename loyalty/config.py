@@ -233,6 +233,9 @@ class DashboardConfig:
     admin_token: Secret = field(default_factory=lambda: Secret(""))  # empty: admin actions off
     default_language: str = "en"
     currency: str = "EUR"  # ISO 4217: how the liability is written
+    #: Host names the dashboard answers to besides the loopback names and `host` (behind a
+    #: proxy that passes the public name on): any other is refused (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -483,7 +486,15 @@ def _dashboard(root: Table, env: Mapping[str, str]) -> DashboardConfig:
     currency = t.string("currency", "EUR", nonempty=True)
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
         t.fail("currency", "a three-letter ISO 4217 code such as EUR", currency)
+    expected = 'an array of host names or IP addresses, such as ["loyalty.example.com"]'
+    names = t.raw("allowed_hosts", [], expected)
+    if not isinstance(names, list):
+        t.fail("allowed_hosts", expected, names)
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not _HOST.fullmatch(name.strip("[]")):
+            t.fail(f"allowed_hosts[{i}]", "a host name or an IP address, without a port", name)
     return DashboardConfig(
+        allowed_hosts=tuple(name.strip("[]").lower() for name in names),
         host=t.string("host", "127.0.0.1", nonempty=True),
         port=t.integer("port", 8788, lo=1, hi=65535),
         admin_token=token,

@@ -33,16 +33,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.admin import InvalidAdjustment, adjust
 from ledger.customers import account_known, get_or_create_store
-from ledger.errors import ConcurrentAppend, PointsOutOfRange
+from ledger.errors import ConcurrentAppend, DatabaseUnusable, PointsOutOfRange, SyncAlreadyRunning
 from ledger.models import Customer
 from ledger.session import session_scope
 from ledger.types import MAX_BIGINT
-from loyalty.config import Config
+from loyalty.config import Config, DashboardConfig
 from loyalty.errors import ConfigError, UnknownAccount
 from loyalty.web.i18n import negotiate, translations
 from loyalty.web.page import PageInput, gather, render
 from reports.history import BadCursor
 from reports.period import Period, UnknownCustomer, find_customer, within_reach
+from sync.errors import StoreError
+from sync.redaction import redact
 
 Gettext = Callable[[str], str]
 #: An admin action once admitted: the page's language, its gettext and the posted form.
@@ -71,7 +73,8 @@ Resync = Callable[[int | None], str]  # a WooCommerce account id, or None for ev
 class Redeemed:
     """How a redemption asked for from the dashboard went."""
 
-    status: str  # issued, pending (no coupon yet: the next sync), refused (by the store), declined
+    status: str  # issued, pending (no coupon yet: the next sync), refused (by the store),
+    # declined, unanswered
     reason: str = ""  # why declined (nothing written) or refused
 
 
@@ -81,6 +84,7 @@ Redeem = Callable[[int, str | None, int | None, str], Redeemed]
 #: A form's request id: what `secrets.token_urlsafe` draws, within bounds.
 REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 DECLINED = "declined"  # not redeemable (too few points, unknown tier, redemption off)
+UNANSWERED = "unanswered"  # the store would not give the customer's email: nothing written
 
 
 class SecurityHeaders:
@@ -105,19 +109,69 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class HostCheck:
+    """ASGI middleware: requests naming a host the dashboard is not served under are refused
+    (400). Reading the pages needs no token, so a web page the admin visits could rebind its
+    own name to 127.0.0.1 and read every customer's email and balance as its own (DNS
+    rebinding; found by a review, 4 Dec). Starlette's `TrustedHostMiddleware` would do, but it
+    reads the name before the first `:`, which an IPv6 address (`[::1]:8788`) breaks."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _host_name(scope) not in self.allowed:
+            names = ", ".join(sorted(self.allowed))
+            message = (
+                f"This dashboard answers to {names} only: add the name it is reached under to"
+                " [dashboard] allowed_hosts."
+            )
+            await PlainTextResponse(message, 400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _host_name(scope: Scope) -> str:
+    """The host the request names (its `Host` header, without the port), lowercased."""
+    for key, value in scope.get("headers", ()):
+        if key == b"host":
+            host = value.decode("latin-1").strip().lower()
+            if host.startswith("["):  # [::1]:8788
+                return host[1 : host.find("]")] if "]" in host else host
+            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return ""
+
+
+#: The names of this machine's loopback, which the dashboard always answers to.
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+#: Addresses that listen on every interface: they name no host a request could name.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
+
+
+def allowed_hosts(settings: DashboardConfig, served_on: str) -> frozenset[str]:
+    """What the dashboard answers to: the loopback names, the host it listens on (unless it
+    listens on every interface), and `[dashboard] allowed_hosts` (a proxy's public name)."""
+    own = {served_on.strip("[]").lower()} - WILDCARD_HOSTS
+    return LOOPBACK_NAMES | own | {name.lower() for name in settings.allowed_hosts}
+
+
 def create_app(
     config: Config,
     engine: Engine,
     *,
+    served_on: str | None = None,
     resync: Resync | None = None,
     redeem: Redeem | None = None,
     today: Callable[[], date] | None = None,
     account_check: Callable[[int], None] | None = None,
 ) -> ASGIApp:
-    """The dashboard of the configured store; `resync` runs a full sync (default: `run_sync`),
-    `redeem` a redemption (default: `loyalty.redeem.redeem_once`), `today` the first day of
-    "points expiring soon" (default: today, UTC), `account_check` asks the store whether it has
-    an account the ledger does not know before it is adjusted (default:
+    """The dashboard of the configured store. `served_on`: the host it listens on, which with
+    the loopback names and `[dashboard] allowed_hosts` is what requests may name (`HostCheck`;
+    None: any, for an app the tests call directly). `resync` runs a full sync (default:
+    `run_sync`), `redeem` a redemption (default: `loyalty.redeem.redeem_once`), `today` the first
+    day of "points expiring soon" (default: today, UTC), `account_check` asks the store whether
+    it has an account the ledger does not know before it is adjusted (default:
     `loyalty.accounts.require_store_account`; raises UnknownAccount)."""
     store_key = config.require_store().key
     check_account = account_check or _default_account_check(config)
@@ -175,7 +229,14 @@ def create_app(
         async def endpoint(request: Request) -> Response:
             lang = language(request)
             _ = translations(lang).gettext
-            form = await _form(request)
+            try:
+                form = await _form(request)
+            except BadForm as bad:
+                if bad.status == 413:
+                    message = _("The form is too large: shorten the reason and send it again.")
+                else:
+                    message = _("The form was not sent as UTF-8: nothing was written.")
+                return PlainTextResponse(message, bad.status)
             refused = _refusal(form, token, _)
             return refused if refused is not None else await action(lang, _, form)
 
@@ -221,7 +282,14 @@ def create_app(
         except ValueError:
             return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
         runner = resync or _default_resync(config, engine)
-        await run_in_threadpool(runner, customer)
+        try:
+            await run_in_threadpool(runner, customer)
+        except SyncAlreadyRunning:  # the worker's sync, say: it picks up the same changes
+            message = _("A sync of this store is already running: try again when it has ended.")
+            return PlainTextResponse(message, 409)
+        except (StoreError, DatabaseUnusable) as error:  # each was a bare 500
+            message = _("The resync could not run:")
+            return PlainTextResponse(f"{message} {redact(str(error))}", 502)
         log.info("dashboard: resync of %s", f"customer {customer}" if customer else "everyone")
         return RedirectResponse(f"/?{urlencode({'lang': lang, 'done': 'resynced'})}#runs", 303)
 
@@ -240,6 +308,9 @@ def create_app(
         done = await run_in_threadpool(runner, customer, tier, points, _request_id(form) or "")
         if done.status == DECLINED:
             return PlainTextResponse(done.reason, 400)
+        if done.status == UNANSWERED:
+            message = _("The store did not answer for this customer: nothing was written.")
+            return PlainTextResponse(f"{message} ({done.reason})", 502)
         if done.status == "refused":
             message = _("The store refused the coupon; the points were returned.")
             return PlainTextResponse(f"{message} ({done.reason})", 502)
@@ -255,7 +326,10 @@ def create_app(
         Route("/admin/resync", admin(admin_resync), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return SecurityHeaders(Starlette(routes=routes))
+    app: ASGIApp = Starlette(routes=routes)
+    if served_on is not None:
+        app = HostCheck(app, allowed_hosts(settings, served_on))
+    return SecurityHeaders(app)
 
 
 def _request_id(form: dict[str, str]) -> str | None:
@@ -328,6 +402,8 @@ def _default_redeem(config: Config, engine: Engine, store_id: int) -> Redeem:
             outcome = redeem_once(config, engine, store_id, asked)
         except (RedemptionRefused, ConfigError) as declined:
             return Redeemed(DECLINED, str(declined))
+        except StoreError as error:  # its email could not be read: a bare 500 before
+            return Redeemed(UNANSWERED, redact(str(error)))
         return Redeemed(outcome.status, outcome.reason or "")
 
     return run
@@ -343,14 +419,29 @@ def _refusal(form: dict[str, str], token: str, _: Callable[[str], str]) -> Respo
     return None
 
 
+class BadForm(ValueError):
+    """A posted form that cannot be read: too large, or not UTF-8 (the status to answer)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 async def _form(request: Request) -> dict[str, str]:
-    """A small urlencoded form (no multipart: nothing here uploads files)."""
+    """A small urlencoded form (no multipart: nothing here uploads files). BadForm when it is
+    larger than `MAX_FORM_BYTES` (413), or its bytes, as sent or percent-encoded, are not UTF-8
+    (400): read with replacement characters, a reason went into the ledger's audit note
+    mangled; read as empty, a form too large was answered "the admin token is wrong" (both
+    found by a review, 4 Dec)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
-            return {}
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            raise BadForm(413)
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise BadForm(400) from None
     return {key: values[0] for key, values in fields.items()}
 
 

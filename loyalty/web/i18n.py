@@ -60,6 +60,10 @@ def negotiate(query: str | None, accept_language: str | None, default: str) -> s
     return str(found) if found is not None else default
 
 
+#: The right-to-left, left-to-right and Arabic letter marks, removed from isolated numbers.
+_DIRECTION_MARKS = dict.fromkeys(map(ord, "\u200f\u200e\u061c"))
+
+
 @dataclass(frozen=True)
 class Formats:
     """Locale formatting for one language (Babel's CLDR data)."""
@@ -89,8 +93,10 @@ class Formats:
         return self._isolated(format_currency(value, self.currency, locale=self.locale))
 
     def _isolated(self, text: str) -> str:
-        """On right-to-left pages a number keeps its sign on the left: a left-to-right isolate."""
-        return f"\u2066{text}\u2069" if self.rtl else text
+        """On right-to-left pages a number keeps its sign on the left: a left-to-right isolate,
+        without the direction marks CLDR puts in (Arabic money begins with a right-to-left mark,
+        which drew the minus right of the digits, inside the isolate: found by a review)."""
+        return f"\u2066{text.translate(_DIRECTION_MARKS)}\u2069" if self.rtl else text
 
     def percent(self, share: Decimal) -> str:
         return format_percent(share, format="#,##0.0%", locale=self.locale)

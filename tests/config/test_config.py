@@ -205,6 +205,10 @@ BAD_VALUES = [
     ("[expiry]\nwarn_days = -1", "expiry.warn_days: expected an integer from 0 to 36500, got -1"),
     ('store = "x"', 'store: expected a table [store], got "x"'),
     ("rules = []", "rules: expected a table [rules], got an array"),
+    ('[dashboard]\nallowed_hosts = "a.example"', 'dashboard.allowed_hosts: expected an array of host names'),
+    ('[dashboard]\nallowed_hosts = ["a.example:8788"]', 'dashboard.allowed_hosts[0]: expected a host name or an IP address, without a port, got "a.example:8788"'),
+    ('[dashboard]\nallowed_hosts = ["ok.example", "bad host"]', 'dashboard.allowed_hosts[1]: expected a host name or an IP address, without a port, got "bad host"'),
+    ("[dashboard]\nallowed_hosts = [7]", "dashboard.allowed_hosts[0]: expected a host name or an IP address, without a port, got 7"),
 ]  # fmt: skip
 
 
@@ -601,3 +605,9 @@ def test_a_short_admin_token_names_where_it_came_from(tmp_path: Path) -> None:
     assert "too short (from $LOYALTY_DASHBOARD_ADMIN_TOKEN)" in from_env
     assert "too short (from the file)" in from_file
     assert 'short"' not in from_env + from_file  # the token itself is never shown
+
+
+def test_the_names_the_dashboard_answers_to_are_read_lowercased(tmp_path: Path) -> None:
+    text = '[dashboard]\nallowed_hosts = ["Loyalty.Example.com", "[::1]", "192.168.1.5"]\n'
+    names = load_text(tmp_path, text).dashboard.allowed_hosts
+    assert names == ("loyalty.example.com", "::1", "192.168.1.5")

@@ -11,7 +11,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,11 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from ledger.admin import adjust
+from ledger.models import Store
+from ledger.session import session_scope
 from loyalty.config import Config
 from loyalty.web.dashboard import create_app
 from loyalty.web.i18n import LANGUAGES
@@ -44,7 +47,8 @@ def free_port() -> int:
 def served(admin_config: Config, engine: Engine, story: Story) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(admin_config, engine, today=lambda: date(2024, 4, 1)),
+        uvicorn.Config(create_app(admin_config, engine, served_on="127.0.0.1",
+                                  today=lambda: date(2024, 4, 1)),
                        host="127.0.0.1", port=port,
                        log_level="warning", lifespan="off")
     )  # fmt: skip
@@ -165,3 +169,30 @@ def test_the_dashboard_in_a_real_browser(served: str, browser: WebDriver, tmp_pa
         f"dashboard-{x}.png" for x in sorted(LANGUAGES)
     ]
     print(f"screenshots: {shots}")
+
+
+SIDES = """
+const node = document.querySelector('[data-figure="liability"]').firstChild;
+const text = node.textContent;
+const box = (i) => { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);
+                     return r.getBoundingClientRect(); };
+const sign = text.indexOf('-'), digit = text.search(/[0-9]/);
+return [text, box(sign).left, box(digit).left];
+"""
+
+
+def test_a_negative_liability_keeps_its_sign_on_the_left_in_arabic(
+    served: str, browser: WebDriver, engine: Engine
+) -> None:
+    """README: "numbers keep their sign on the left". Formats.money wraps Babel's Arabic currency
+    text in an LTR isolate, but that text started with U+200F (RLM, a strong right-to-left mark),
+    which pulled the minus to the right of the digits inside the isolate: "12.50-€"."""
+    with session_scope(engine) as session:
+        store_id = session.execute(select(Store.id)).scalar_one()
+        adjust(session, store_id, 7, -1000, "debt", now=datetime.now(UTC))
+
+    browser.get(f"{served}/?lang=ar")
+    text, sign_left, digit_left = browser.execute_script(SIDES)
+
+    assert "-" in text  # a negative liability
+    assert sign_left < digit_left, f"{text!r}: the minus is drawn right of the digits"

@@ -1,0 +1,155 @@
+"""The dashboard's HTTP surface at its edges: a foreign Host, a sync already running, a store
+that will not answer, a form too large or not UTF-8 (found by a review, 4 Dec)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+import responses
+from sqlalchemy import Engine, select
+from starlette.testclient import TestClient
+
+from ledger.models import PointEntry
+from ledger.session import session_scope
+from ledger.sync_lock import hold_sync_lock
+from loyalty.config import Config
+from loyalty.web.dashboard import create_app
+from rules.redemption import RedemptionRules, RedemptionTier
+from tests.conftest import TEST_STORE_URL
+from tests.reports.ledger_story import Story
+from tests.web.conftest import TOKEN
+
+
+def test_a_page_asked_for_under_a_foreign_host_name_is_refused(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    """DNS rebinding: a page the admin visits rebinds its own name to 127.0.0.1 and reads the
+    loopback dashboard, same-origin. The app answered any Host, so every customer's email and
+    balance (no token needed to read) went to that site."""
+    app = create_app(config, engine, served_on="127.0.0.1")
+    client = TestClient(app, base_url="http://127.0.0.1:8788")
+    assert client.get("/").status_code == 200  # the address it is served on
+
+    rebound = client.get("/", headers={"host": "attacker.example:8788"})
+
+    assert "alice@example.com" not in rebound.text
+    assert rebound.status_code == 400
+    assert "[dashboard] allowed_hosts" in rebound.text
+    assert rebound.headers["x-frame-options"] == "DENY"  # the security headers still
+
+
+@pytest.mark.parametrize(
+    ("host", "answered"),
+    [
+        ("127.0.0.1", 200),
+        ("localhost:8788", 200),
+        ("LOCALHOST", 200),
+        ("[::1]:8788", 200),
+        ("loyalty.example.com", 200),  # [dashboard] allowed_hosts
+        ("loyalty.example.com.attacker.example", 400),
+        ("", 400),
+        ("127.0.0.1.nip.io:8788", 400),
+    ],
+)
+def test_the_names_a_dashboard_answers_to(
+    config: Config, engine: Engine, story: Story, host: str, answered: int
+) -> None:
+    proxied = replace(
+        config, dashboard=replace(config.dashboard, allowed_hosts=("loyalty.example.com",))
+    )
+    client = TestClient(create_app(proxied, engine, served_on="127.0.0.1"))
+    assert client.get("/", headers={"host": host}).status_code == answered
+
+
+def test_a_dashboard_listening_everywhere_answers_to_loopback_and_the_names_allowed(
+    config: Config, engine: Engine, story: Story
+) -> None:
+    client = TestClient(create_app(config, engine, served_on="0.0.0.0"))  # noqa: S104
+    assert client.get("/", headers={"host": "127.0.0.1:8788"}).status_code == 200
+    assert client.get("/", headers={"host": "0.0.0.0:8788"}).status_code == 400
+    assert client.get("/", headers={"host": "192.168.1.5:8788"}).status_code == 400
+
+
+def test_a_resync_while_another_sync_runs_says_so_instead_of_a_server_error(
+    admin_config: Config, engine: Engine, story: Story
+) -> None:
+    """The worker's scheduled sync holds the store's lock: run_sync raises SyncAlreadyRunning,
+    which admin_resync did not catch (nor StoreError, DatabaseUnusable): a bare 500."""
+    client = TestClient(create_app(admin_config, engine), raise_server_exceptions=False)
+
+    with hold_sync_lock(engine, admin_config.require_store().key):
+        answer = client.post("/admin/resync", data={"token": TOKEN}, follow_redirects=False)
+
+    assert (answer.status_code, answer.text) == (
+        409,
+        "A sync of this store is already running: try again when it has ended.",
+    )
+
+
+@responses.activate
+def test_a_redemption_the_store_will_not_answer_for_says_why_instead_of_a_server_error(
+    admin_config: Config, engine: Engine, story: Story
+) -> None:
+    """redeem_once asks the store for the customer's email; a 401/403 (key without the right
+    permission, revoked key) raised StoreRejected, which neither _default_redeem nor
+    admin_redeem caught: a bare 500 where the README promises the store's refusal is said."""
+    responses.add(
+        responses.GET,
+        f"{TEST_STORE_URL}/wp-json/wc/v3/customers/7",
+        json={"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot view."},
+        status=403,
+    )
+    redeemable = RedemptionRules(tiers=(RedemptionTier("five", 50, Decimal("5.00")),))
+    app = create_app(replace(admin_config, redemption=redeemable), engine)
+    client = TestClient(app, raise_server_exceptions=False)
+
+    answer = client.post(
+        "/admin/redeem",
+        data={"customer": "7", "tier": "five", "token": TOKEN},
+        follow_redirects=False,
+    )
+
+    assert answer.status_code == 502, answer.text
+    assert answer.text.startswith(
+        "The store did not answer for this customer: nothing was written."
+    )
+
+
+def test_a_form_too_large_is_not_called_a_wrong_token(
+    admin_config: Config, engine: Engine, story: Story, caplog: pytest.LogCaptureFixture
+) -> None:
+    """_form answered {} for a body over MAX_FORM_BYTES, so the right token was reported wrong
+    (403) and the log recorded a wrong-token attempt; the body was too large (413)."""
+    client = TestClient(create_app(admin_config, engine))
+    form = {"customer": "7", "points": "5", "reason": "x" * 9000, "token": TOKEN}
+
+    with caplog.at_level(logging.WARNING, logger="loyalty.dashboard"):
+        answer = client.post("/admin/adjust", data=form)
+
+    assert "token is wrong" not in answer.text
+    assert "wrong or missing token" not in caplog.text
+    assert answer.status_code == 413
+
+
+def test_a_reason_that_is_not_utf8_is_refused_not_stored_mangled(
+    admin_config: Config, engine: Engine, story: Story
+) -> None:
+    """_form decoded with errors="replace" (and parse_qs percent-decodes with "replace"): bytes
+    that are not UTF-8 became U+FFFD in the ledger's audit note, with a 303 "recorded"."""
+    client = TestClient(create_app(admin_config, engine))
+    body = f"customer=7&points=5&token={TOKEN}&reason=goodwill%20caf%E9"  # Latin-1 é
+
+    answer = client.post(
+        "/admin/adjust",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+
+    with session_scope(engine) as session:
+        notes = session.execute(select(PointEntry.note)).scalars().all()
+    assert not any("\ufffd" in (n or "") for n in notes)
+    assert answer.status_code == 400
