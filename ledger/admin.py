@@ -19,6 +19,7 @@ from ledger.errors import InvalidAdjustment, PointsOutOfRange
 from ledger.kinds import SourceKind
 from ledger.models import PointEntry, Store
 from ledger.types import MAX_BIGINT, storable_text
+from rules import notes
 
 __all__ = ["InvalidAdjustment", "adjust"]
 
@@ -48,14 +49,13 @@ def adjust(
     customer = account_customer(session, store_id, wc_customer_id, email=None)
     if customer.deleted_at is not None:  # points put there would never be seen or moved again
         raise InvalidAdjustment(
-            f"customer {wc_customer_id} was deleted in the store; its points went to the guest"
-            f" held by {customer.email or 'its email'}"
+            notes.ADJUST_DELETED(customer=wc_customer_id, email=customer.email or "its email")
         )
     ref = f"adjustment:{request_id or uuid.uuid4()}"
     done = _entry(session, store_id, ref)
     if done is not None:
         if (done.customer_id, done.points, done.note) != (customer.id, points, reason.strip()):
-            raise InvalidAdjustment(f"request id {request_id!r} was already used for another one")
+            raise InvalidAdjustment(notes.ADJUST_REQUEST_USED(request=repr(request_id)))
         return done
     entry = NewEntry(
         customer_id=customer.id,
@@ -88,14 +88,12 @@ def _validate(store_id: int, wc_customer_id: int, points: int, reason: str) -> N
             f"wc_customer_id must be a positive WooCommerce customer id, got {wc_customer_id!r}"
         )
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
-        raise InvalidAdjustment(f"points must be a non-zero integer, got {points!r}")
+        raise InvalidAdjustment(notes.ADJUST_NOT_ZERO(points=repr(points)))
     if abs(points) > POINTS_LIMIT:
-        raise PointsOutOfRange(
-            f"points must be within ±{POINTS_LIMIT:,} (what the ledger holds), got {points}"
-        )
+        raise PointsOutOfRange(notes.ADJUST_WITHIN(limit=f"{POINTS_LIMIT:,}", points=points))
     if not isinstance(reason, str) or not reason.strip():
-        raise InvalidAdjustment("reason is required: say why the points are adjusted")
+        raise InvalidAdjustment(notes.ADJUST_NO_REASON())
     if not storable_text(reason, lines=True):
-        raise InvalidAdjustment("reason holds a control character (NUL, …): write plain text")
+        raise InvalidAdjustment(notes.ADJUST_CONTROL())
     if isinstance(store_id, bool) or not isinstance(store_id, int):
         raise InvalidAdjustment(f"store_id must be an integer, got {store_id!r}")

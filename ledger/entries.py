@@ -30,6 +30,7 @@ from ledger.kinds import SourceKind
 from ledger.models import Balance, Base, Category, EntryLine, PointEntry, Product, Store
 from ledger.rollups import LinePoints, move_rollups
 from ledger.types import UTCDateTime
+from rules import notes
 
 POINTS_LIMIT = 10**12  # the most points one entry, balance or lifetime may hold, either sign
 CHUNK = IN_BATCH  # rows per INSERT and refs per IN (...)
@@ -517,10 +518,7 @@ def _move_balances(session: Session, moved: dict[int, tuple[int, int, int]], now
 
 
 def _balance_out_of_range(customer_id: int) -> PointsOutOfRange:
-    return PointsOutOfRange(
-        f"the points of ledger customer {customer_id} would go beyond what the ledger holds"
-        f" (at most {POINTS_LIMIT:,} either way, in balance and lifetime); nothing was written"
-    )
+    return PointsOutOfRange(notes.BALANCE_BEYOND(customer=customer_id, limit=f"{POINTS_LIMIT:,}"))
 
 
 # A missing balance row starts at zero (the columns' defaults); an existing one is left alone.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from loyalty.config import StoreConfig
 from loyalty.errors import UnknownAccount
 from loyalty.sync_settings import make_client
+from rules import notes
 from sync.customers import fetch_existing_customer_ids
 from sync.errors import StoreError
 
@@ -27,15 +28,8 @@ def require_store_account(store: StoreConfig, wc_id: int) -> None:
     try:
         found = fetch_existing_customer_ids(client, [wc_id])
     except StoreError as error:
-        raise UnknownAccount(
-            f"customer {wc_id} is not in the ledger yet, and the store could not be asked"
-            f" whether it has that account ({error}); nothing was adjusted: try again when the"
-            " store answers"
-        ) from None
+        raise UnknownAccount(notes.ADJUST_UNASKED(customer=wc_id, error=error)) from None
     finally:
         client.close()
     if wc_id not in found:
-        raise UnknownAccount(
-            f"customer {wc_id} is neither in the ledger nor in the store (it has no account with"
-            " that id); nothing was adjusted: check the customer id"
-        )
+        raise UnknownAccount(notes.ADJUST_UNKNOWN_ACCOUNT(customer=wc_id))

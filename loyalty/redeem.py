@@ -20,6 +20,7 @@ from ledger.session import check_schema_current, create_engine_for, session_scop
 from loyalty.config import Config
 from loyalty.errors import ConfigError, StoreRejected
 from loyalty.sync_settings import make_client
+from rules import notes
 from sync.client import StoreClient
 from sync.context import wall_clock
 from sync.customers import fetch_customer_email
@@ -211,10 +212,10 @@ def _email(client: StoreClient, wc_id: int) -> str:
         email = fetch_customer_email(client, wc_id)
     except StoreRejected as error:
         if error.status in (400, 404):
-            raise RedemptionRefused(f"the store has no customer {wc_id}") from None
+            raise RedemptionRefused(notes.REFUSED_NO_STORE_CUSTOMER(customer=wc_id)) from None
         raise
     if email is None:
-        raise RedemptionRefused(f"customer {wc_id} has no email in the store to restrict it to")
+        raise RedemptionRefused(notes.REFUSED_NO_STORE_EMAIL(customer=wc_id))
     return email
 
 

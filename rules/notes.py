@@ -1,4 +1,5 @@
-"""The notes entries carry: each written once here, in English, and read back in the admin's language.
+"""The notes entries carry, and the refusals an admin is shown: each written once here, in English,
+and read back in the admin's language.
 
 A ledger entry's note is stored as English text (the audit trail reads the same whatever language
 an admin uses, and a ledger written before a template changed stays readable). Every note the
@@ -10,7 +11,9 @@ note); so are the values in `WORDS`, a WooCommerce status and a rounding mode, w
 `pgettext` and the value's name as context (`completed` is `terminée` in French). The others
 (amounts, dates, codes, emails, a status WooCommerce added later) are shown as written.
 A note that matches no template (an admin's own reason, a store's refusal message, a note from an
-older version) is shown as it is.
+older version) is shown as it is. The refusals (a redemption the customer cannot afford, an
+adjustment the ledger will not take) are written and read back the same way: the CLI prints
+their English, the dashboard its own language.
 
 Pure: no I/O, no clock; `translate` takes the catalog's `gettext` and `pgettext`.
 """
@@ -29,7 +32,7 @@ from rules.types import Rounding
 NESTED = frozenset({"note", "why", "reason"})
 #: Values that may hold spaces; every other value is one word (an amount, a date, a status slug,
 #: a code, an email), which is what tells `{note} (tier {tier})` from the note it wraps.
-FREE = frozenset({"note", "why", "message", "codes", "until", "version", "tier"})
+FREE = frozenset({"note", "why", "message", "codes", "until", "version", "tier", "known", "error"})
 #: Values that are words, not data, by name: WooCommerce's order statuses (with the trash and
 #: a checkout draft), a review's or comment's status, and the rounding modes.
 WORDS: dict[str, frozenset[str]] = {
@@ -134,6 +137,67 @@ COUPON_REFUSED = Note("coupon refused by the store: {message}")
 COUPON_EXPIRED = Note("coupon {code} expired unused: points returned")
 COUPON_DELETED = Note("coupon {code} deleted in the store: points returned")
 COUPON_USED_AFTER_RETURN = Note("coupon {code} used after its points were returned: taken again")
+
+# -- refusals an admin is shown (rules.redemption, sync.redemptions, ledger.admin, loyalty) --------
+REFUSED_TIER_OR_POINTS = Note("ask for either a tier or a number of points")
+REFUSED_OWES_ONE = Note(
+    "the customer owes 1 point (points revoked after they were spent):"
+    " no redemption until the debt is paid back from new points"
+)
+REFUSED_OWES = Note(
+    "the customer owes {owed} points (points revoked after they were spent):"
+    " no redemption until the debt is paid back from new points"
+)
+REFUSED_UNKNOWN_TIER = Note("unknown tier {name} (tiers: {known})")
+REFUSED_NO_TIERS = Note("unknown tier {name} (tiers: none are configured)")
+REFUSED_TIER_SHORT_ONE = Note(
+    "the {tier} tier needs {points} points, the balance is {balance}: 1 point missing"
+)
+REFUSED_TIER_SHORT = Note(
+    "the {tier} tier needs {points} points, the balance is {balance}: {missing} points missing"
+)
+REFUSED_NO_RATE = Note("redeeming a number of points needs points_per_unit; ask for a tier")
+REFUSED_NOT_WHOLE = Note("points must be a positive whole number, got {points}")
+REFUSED_AT_LEAST = Note("at least {lowest} points can be redeemed, asked for {points}")
+REFUSED_AT_MOST = Note("at most {most} points can be redeemed, asked for {points}")
+REFUSED_STEP = Note("points are redeemed in steps of {step}, asked for {points}")
+REFUSED_WORTHLESS = Note("{points} points are worth less than {cent}")
+REFUSED_SHORT_ONE = Note("{points} points asked for, the balance is {balance}: 1 point missing")
+REFUSED_SHORT = Note(
+    "{points} points asked for, the balance is {balance}: {missing} points missing"
+)
+REFUSED_EXPIRED = Note("{note} ({expired} points expired, which the day's expiry run records)")
+REFUSED_NO_LEDGER_CUSTOMER = Note(
+    "the ledger has no customer {customer}: nothing earned, nothing to spend"
+)
+REFUSED_NO_STORE_CUSTOMER = Note("the store has no customer {customer}")
+REFUSED_NO_STORE_EMAIL = Note("customer {customer} has no email in the store to restrict it to")
+ADJUST_DELETED = Note(
+    "customer {customer} was deleted in the store; its points went to the guest held by {email}"
+)
+ADJUST_REQUEST_USED = Note("request id {request} was already used for another one")
+ADJUST_NOT_ZERO = Note("points must be a non-zero integer, got {points}")
+ADJUST_WITHIN = Note("points must be within ±{limit} (what the ledger holds), got {points}")
+ADJUST_NO_REASON = Note("reason is required: say why the points are adjusted")
+ADJUST_CONTROL = Note("reason holds a control character (NUL, …): write plain text")
+ADJUST_UNASKED = Note(
+    "customer {customer} is not in the ledger yet, and the store could not be asked whether it"
+    " has that account ({error}); nothing was adjusted: try again when the store answers"
+)
+ADJUST_UNKNOWN_ACCOUNT = Note(
+    "customer {customer} is neither in the ledger nor in the store (it has no account with that"
+    " id); nothing was adjusted: check the customer id"
+)
+BALANCE_BEYOND = Note(
+    "the points of ledger customer {customer} would go beyond what the ledger holds (at most"
+    " {limit} either way, in balance and lifetime); nothing was written"
+)
+
+
+def missing_points(one: Note, many: Note, missing: int, **values: object) -> str:
+    """A refusal that counts the points missing, in the singular when it is one."""
+    return one(**values) if missing == 1 else many(missing=missing, **values)
+
 
 #: Every template, for `translate` and for the catalogs' test.
 TEMPLATES: tuple[Note, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Note))

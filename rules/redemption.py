@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from rules import notes
+
 CENT = Decimal("0.01")
 
 #: Lowercase (WooCommerce lowercases codes), without 0/o, 1/l/i: nothing a customer can misread.
@@ -98,12 +100,11 @@ def quote_redemption(
     A customer who owes points (`owed`: points revoked after they were spent, see `rules.debt`)
     is refused whatever they ask for, until the debt is paid."""
     if (tier is None) == (points is None):
-        return Refusal("ask for either a tier or a number of points")
+        return Refusal(notes.REFUSED_TIER_OR_POINTS())
     if owed > 0:
-        return Refusal(
-            f"the customer owes {_points(owed)} (points revoked after they were spent):"
-            " no redemption until the debt is paid back from new points"
-        )
+        if owed == 1:
+            return Refusal(notes.REFUSED_OWES_ONE())
+        return Refusal(notes.REFUSED_OWES(owed=owed))
     if tier is not None:
         return _tier_quote(rules, available, tier)
     assert points is not None
@@ -113,45 +114,47 @@ def quote_redemption(
 def _tier_quote(rules: RedemptionRules, available: int, name: str) -> Quote | Refusal:
     found = rules.tier(name)
     if found is None:
-        known = ", ".join(t.name for t in rules.tiers) or "none are configured"
-        return Refusal(f"unknown tier {name!r} (tiers: {known})")
+        known = ", ".join(t.name for t in rules.tiers)
+        if not known:
+            return Refusal(notes.REFUSED_NO_TIERS(name=repr(name)))
+        return Refusal(notes.REFUSED_UNKNOWN_TIER(name=repr(name), known=known))
     if available < found.points:
         missing = found.points - available
-        return Refusal(
-            f"the {found.name} tier needs {found.points} points, the balance is {available}:"
-            f" {_points(missing)} missing",
+        reason = notes.missing_points(
+            notes.REFUSED_TIER_SHORT_ONE,
+            notes.REFUSED_TIER_SHORT,
             missing,
+            tier=found.name,
+            points=found.points,
+            balance=available,
         )
+        return Refusal(reason, missing)
     return Quote(points=found.points, amount=found.amount, tier=found.name)
 
 
 def _rate_quote(rules: RedemptionRules, available: int, points: int) -> Quote | Refusal:
     rate = rules.points_per_unit
     if rate is None:
-        return Refusal("redeeming a number of points needs points_per_unit; ask for a tier")
+        return Refusal(notes.REFUSED_NO_RATE())
     if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
-        return Refusal(f"points must be a positive whole number, got {points!r}")
+        return Refusal(notes.REFUSED_NOT_WHOLE(points=repr(points)))
     lowest = _smallest_rate_points(rules)
     if points < lowest:
-        return Refusal(f"at least {lowest} points can be redeemed, asked for {points}")
+        return Refusal(notes.REFUSED_AT_LEAST(lowest=lowest, points=points))
     if rules.maximum_points is not None and points > rules.maximum_points:
-        return Refusal(f"at most {rules.maximum_points} points can be redeemed, asked for {points}")
+        return Refusal(notes.REFUSED_AT_MOST(most=rules.maximum_points, points=points))
     if points % rules.step:
-        return Refusal(f"points are redeemed in steps of {rules.step}, asked for {points}")
+        return Refusal(notes.REFUSED_STEP(step=rules.step, points=points))
     amount = rate_amount(rules, points)
     if amount <= 0:
-        return Refusal(f"{points} points are worth less than {CENT}")
+        return Refusal(notes.REFUSED_WORTHLESS(points=points, cent=CENT))
     if available < points:
         missing = points - available
-        return Refusal(
-            f"{points} points asked for, the balance is {available}: {_points(missing)} missing",
-            missing,
+        reason = notes.missing_points(
+            notes.REFUSED_SHORT_ONE, notes.REFUSED_SHORT, missing, points=points, balance=available
         )
+        return Refusal(reason, missing)
     return Quote(points=points, amount=amount, tier=None)
-
-
-def _points(count: int) -> str:
-    return f"{count} point{'' if count == 1 else 's'}"
 
 
 def rate_amount(rules: RedemptionRules, points: int) -> Decimal:

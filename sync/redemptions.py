@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from ledger import redemptions as ledger
 from ledger.models import Customer, Redemption
+from rules import notes
 from rules.expiry import ExpiryRules
 from rules.redemption import Quote, RedemptionRules, Refusal, quote_redemption
 from sync.client import StoreClient
@@ -184,11 +185,9 @@ class Redeemer:
         if isinstance(decision, Refusal):
             reason = decision.reason
             if customer_id is None and decision.missing:  # not "the balance is 0": none found
-                reason = (
-                    f"the ledger has no customer {wc_customer_id}: nothing earned, nothing to spend"
-                )
+                reason = notes.REFUSED_NO_LEDGER_CUSTOMER(customer=wc_customer_id)
             elif expired and decision.missing:
-                reason += f" ({expired} points expired, which the day's expiry run records)"
+                reason = notes.REFUSED_EXPIRED(note=reason, expired=expired)
             raise RedemptionRefused(reason, decision.missing)
         return decision
 

@@ -43,6 +43,7 @@ from loyalty.web.i18n import negotiate, translations
 from loyalty.web.page import PageInput, gather, render
 from reports.history import BadCursor
 from reports.period import Period, UnknownCustomer, find_customer, within_reach
+from rules import notes
 from sync.errors import StoreError
 from sync.redaction import redact
 
@@ -267,7 +268,7 @@ def create_app(
                     request_id=_request_id(form),
                 )
         except (InvalidAdjustment, PointsOutOfRange, UnknownAccount) as error:
-            return PlainTextResponse(str(error), 400)
+            return PlainTextResponse(notes.translate(str(error), _), 400)
         except ConcurrentAppend:  # the same form sent at once for another customer (a 500 before)
             message = _("This form was sent twice at once: reload the page and check the history.")
             return PlainTextResponse(message, 409)
@@ -306,8 +307,8 @@ def create_app(
             return PlainTextResponse(_("The form's request id is not valid: reload the page."), 400)
         runner = redeem or _default_redeem(config, engine, store_id)
         done = await run_in_threadpool(runner, customer, tier, points, _request_id(form) or "")
-        if done.status == DECLINED:
-            return PlainTextResponse(done.reason, 400)
+        if done.status == DECLINED:  # in the page's language (`rules.notes`)
+            return PlainTextResponse(notes.translate(done.reason, _), 400)
         if done.status == UNANSWERED:
             message = _("The store did not answer for this customer: nothing was written.")
             return PlainTextResponse(f"{message} ({done.reason})", 502)

@@ -47,6 +47,19 @@ SAMPLE_VALUES = {
     "message": "Coupon code already exists",
     "expired": "0",
     "recorded": "100",
+    "owed": "12",
+    "name": "'gold+'",
+    "known": "10-off, 40-off",
+    "balance": "999",
+    "missing": "1001",
+    "lowest": "100",
+    "most": "5000",
+    "step": "50",
+    "cent": "0.01",
+    "customer": "7",
+    "request": "'abcdefghijklmnop'",
+    "limit": "1,000,000,000",
+    "error": "GET customers: HTTP 403 Sorry, you cannot view",
 }
 
 

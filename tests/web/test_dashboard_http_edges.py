@@ -16,7 +16,7 @@ from ledger.models import PointEntry
 from ledger.session import session_scope
 from ledger.sync_lock import hold_sync_lock
 from loyalty.config import Config
-from loyalty.web.dashboard import create_app
+from loyalty.web.dashboard import DECLINED, Redeemed, create_app
 from rules.redemption import RedemptionRules, RedemptionTier
 from tests.conftest import TEST_STORE_URL
 from tests.reports.ledger_story import Story
@@ -153,3 +153,45 @@ def test_a_reason_that_is_not_utf8_is_refused_not_stored_mangled(
         notes = session.execute(select(PointEntry.note)).scalars().all()
     assert not any("\ufffd" in (n or "") for n in notes)
     assert answer.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("fr", "le motif est obligatoire : dites pourquoi les points sont ajustés"),
+        ("en", "reason is required: say why the points are adjusted"),
+    ],
+)
+def test_an_adjustment_refused_is_said_in_the_pages_language(
+    admin_config: Config, engine: Engine, story: Story, lang: str, said: str
+) -> None:
+    """The ledger's refusals (`rules.notes` templates) were shown in English on every page."""
+    client = TestClient(create_app(admin_config, engine))
+    form = {"customer": "7", "points": "5", "reason": " ", "token": TOKEN}
+
+    answer = client.post(f"/admin/adjust?lang={lang}", data=form)
+
+    assert (answer.status_code, answer.text) == (400, said)
+
+
+def test_a_redemption_declined_is_said_in_the_pages_language(
+    admin_config: Config, engine: Engine, story: Story
+) -> None:
+    reason = "the 10-off tier needs 1000 points, the balance is 999: 1 point missing"
+    app = create_app(
+        replace(
+            admin_config,
+            redemption=RedemptionRules(tiers=(RedemptionTier("10-off", 1000, Decimal(10)),)),
+        ),
+        engine,
+        redeem=lambda *_: Redeemed(DECLINED, reason),
+    )
+    client = TestClient(app)
+    form = {"customer": "7", "tier": "10-off", "token": TOKEN}
+
+    answer = client.post("/admin/redeem?lang=de", data=form)
+
+    assert (answer.status_code, answer.text) == (
+        400,
+        "Die Stufe 10-off braucht 1000 Punkte, der Saldo ist 999: 1 Punkt fehlt",
+    )
