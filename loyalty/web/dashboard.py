@@ -67,7 +67,9 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 
-Resync = Callable[[int | None], str]  # a WooCommerce account id, or None for everyone
+#: A resync of a WooCommerce account id, or of everyone (None); answers None when the run did all
+#: it set out to do, else the one line saying why not (`SyncSummary.failure`).
+Resync = Callable[[int | None], str | None]
 
 
 @dataclass(frozen=True)
@@ -284,13 +286,16 @@ def create_app(
             return PlainTextResponse(_("Customer and points must be whole numbers."), 400)
         runner = resync or _default_resync(config, engine)
         try:
-            await run_in_threadpool(runner, customer)
+            failure = await run_in_threadpool(runner, customer)
         except SyncAlreadyRunning:  # the worker's sync, say: it picks up the same changes
             message = _("A sync of this store is already running: try again when it has ended.")
             return PlainTextResponse(message, 409)
         except (StoreError, DatabaseUnusable) as error:  # each was a bare 500
             message = _("The resync could not run:")
             return PlainTextResponse(f"{message} {redact(str(error))}", 502)
+        if failure is not None:  # a source stopped, balances not written: "finished" misled
+            message = _("The resync ran but did not do everything:")
+            return PlainTextResponse(f"{message} {redact(failure)}", 502)
         log.info("dashboard: resync of %s", f"customer {customer}" if customer else "everyone")
         return RedirectResponse(f"/?{urlencode({'lang': lang, 'done': 'resynced'})}#runs", 303)
 
@@ -363,12 +368,13 @@ def _customer_id(text: str) -> int:
 
 
 def _default_resync(config: Config, engine: Engine) -> Resync:
-    def run(customer: int | None) -> str:
+    def run(customer: int | None) -> str | None:
         from loyalty.sync_settings import sync_settings
         from sync.service import run_sync  # the sync pulls in HTTP clients: only when asked
 
         settings = sync_settings(config)
-        return run_sync(settings, full=customer is None, engine=engine, customer=customer).render()
+        summary = run_sync(settings, full=customer is None, engine=engine, customer=customer)
+        return None if summary.ok else summary.failure()
 
     return run
 

@@ -150,7 +150,7 @@ def test_admin_actions_are_refused_when_no_token_is_configured(
     config: Config, engine: Engine, story: Story
 ) -> None:
     ran = []
-    client = TestClient(create_app(config, engine, resync=lambda who: str(ran.append(1))))
+    client = TestClient(create_app(config, engine, resync=lambda who: ran.append(1)))
     before = count_entries(engine)
 
     adjust = client.post(
@@ -167,7 +167,7 @@ def test_admin_actions_need_the_right_token(
     admin_config: Config, engine: Engine, story: Story
 ) -> None:
     ran: list[int | None] = []
-    client = TestClient(create_app(admin_config, engine, resync=lambda who: str(ran.append(who))))
+    client = TestClient(create_app(admin_config, engine, resync=lambda who: ran.append(who)))
     before = count_entries(engine)
     form = {"customer": "7", "points": "25", "reason": "goodwill: late delivery"}
 

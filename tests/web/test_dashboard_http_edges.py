@@ -195,3 +195,18 @@ def test_a_redemption_declined_is_said_in_the_pages_language(
         400,
         "Die Stufe 10-off braucht 1000 Punkte, der Saldo ist 999: 1 Punkt fehlt",
     )
+
+
+def test_a_resync_that_did_not_do_everything_says_so(
+    admin_config: Config, engine: Engine, story: Story
+) -> None:
+    """A run whose source stopped (or whose balances could not be written) was announced as
+    "The resync has finished." (the summary it returned was thrown away)."""
+    stopped = "orders: the listing stopped: page 3 answered 500 five times"
+    client = TestClient(create_app(admin_config, engine, resync=lambda who: stopped))
+
+    answer = client.post("/admin/resync?lang=fr", data={"token": TOKEN}, follow_redirects=False)
+
+    assert answer.status_code == 502
+    assert answer.text.endswith(stopped)
+    assert not answer.text.startswith("The resync")  # said in the page's language
