@@ -7,6 +7,7 @@ Screenshots of every language are saved under the test's output folder (tmp_path
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -69,13 +70,17 @@ def served(admin_config: Config, engine: Engine, story: Story) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    # Chromium's own temporary files (its singleton socket) under pytest's, not left in /tmp
+    scratch = str(tmp_path_factory.mktemp("chromium"))
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--window-size=1280,2200", "--hide-scrollbars", "--lang=en-US"):  # fmt: skip
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    options.add_argument(f"--user-data-dir={scratch}/profile")
+    service = Service(CHROMEDRIVER, env={**os.environ, "TMPDIR": scratch})
+    driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(30)
     try:
         yield driver
