@@ -203,13 +203,21 @@ def refuse(session: Session, redemption_id: int, reason: str, *, now: datetime) 
     settle_points(session, row, now=now, note=notes.COUPON_REFUSED(message=reason))
 
 
-def mark_used(session: Session, redemption_id: int, order_id: int | None, *, now: datetime) -> int:
+def mark_used(
+    session: Session,
+    redemption_id: int,
+    order_id: int | None,
+    *,
+    now: datetime,
+    instead_of: Collection[int] = (),
+) -> int:
     """The coupon was used (by `order_id` when known); 1 if this marked it, else 0. A redemption
     closed unused becomes used too, and points returned at its close are taken again (the
-    coupon restored from the trash, or used just as it expired on the store's clock)."""
+    coupon restored from the trash, or used just as it expired on the store's clock). Used by an
+    order of `instead_of` (cancelled since), it is `order_id`'s use from now on."""
     row = _get(session, redemption_id)
     if row.status == USED:
-        if row.used_order_id is None and order_id is not None:
+        if order_id is not None and (row.used_order_id is None or row.used_order_id in instead_of):
             row.used_order_id, row.updated_at = order_id, now
         return 0
     if row.status not in (ISSUED, *CLOSED_UNUSED):
@@ -218,6 +226,18 @@ def mark_used(session: Session, redemption_id: int, order_id: int | None, *, now
     row.status, row.used_order_id, row.updated_at, row.closed_at = USED, order_id, now, now
     if returned:  # closed unused, its points returned, and used all the same: taken again
         settle_points(session, row, now=now, note=notes.COUPON_USED_AFTER_RETURN(code=row.code))
+    return 1
+
+
+def mark_unused(session: Session, redemption_id: int, order_id: int, *, now: datetime) -> int:
+    """The order that used the coupon was cancelled and the store gave the use back (its
+    `usage_count` is 0 again): issued again, so that it can be used, or expire unused and return
+    its points. 1 if this changed it, else 0 (not used, or used by another order)."""
+    row = _get(session, redemption_id)
+    if row.status != USED or row.used_order_id not in (order_id, None):
+        return 0
+    row.status, row.used_order_id, row.refunded_order_id = ISSUED, None, None
+    row.updated_at, row.closed_at = now, None
     return 1
 
 

@@ -4,7 +4,9 @@ For the sync's redemption steps (`sync.redemption_steps`), after the sources' li
 of truth, both cheap:
 - the orders the sync reads anyway: a redemption's code in the `coupon_lines` of a completed (or
   processing, on-hold) order marks it used with that order's id; in a refunded order, the
-  refund is recorded on the redemption (WooCommerce does not give the coupon back);
+  refund is recorded on the redemption (WooCommerce does not give the coupon back); in a
+  cancelled one, WooCommerce gives the use back: once the coupon's `usage_count` reads 0 again,
+  the redemption is issued again (used again, or expired unused with its points returned);
 - the issued coupons themselves, read by id (`GET coupons?include=`, 100 a request): a
   `usage_count` above zero marks it used; one gone from the store (deleted, or in the trash) or
   past its expiry unused gives the points back once, unless `return_points_on_expiry` is false.
@@ -48,6 +50,7 @@ CODES_A_QUERY = IN_BATCH
 @dataclass
 class LifecycleCounts:
     used: int = 0
+    given_back: int = 0  # used by an order since cancelled: issued again
     expired: int = 0
     deleted: int = 0
     refunded: int = 0
@@ -93,9 +96,13 @@ def track_redemptions(
     the coupon (its clock behind this machine's, an expiry extended in the store)."""
     store_now = now if store_now is None else store_now
     counts = LifecycleCounts()
+    given_back: list[tuple[int, int, int]] = []
     with unit_of_work() as session:
         if uses.seen:
-            _apply_orders(session, store_id, uses, counts, now)
+            given_back = _apply_orders(session, store_id, uses, counts, now)
+    if given_back:
+        _issue_again(client, unit_of_work, given_back, counts, now)
+    with unit_of_work() as session:
         issued = _issued(session, store_id)
     quarantine = Quarantine(store_id)
     with unit_of_work() as session:  # coupons no longer followed: nothing to fix in the store
@@ -154,24 +161,74 @@ def _expired(coupon: StoreCoupon, created_with: datetime, store_now: datetime) -
 
 def _apply_orders(
     session: Session, store_id: int, uses: CouponUses, counts: LifecycleCounts, now: datetime
-) -> None:
+) -> list[tuple[int, int, int]]:
+    """Redemptions used or refunded by the orders seen; returns (redemption, coupon, order) of
+    those used by an order now cancelled, whose use the store may have given back."""
     rows = [
         row
         for codes in chunks(sorted(uses.seen), CODES_A_QUERY)
         for row in session.execute(
-            select(Redemption.id, Redemption.code).where(
+            select(
+                Redemption.id,
+                Redemption.code,
+                Redemption.coupon_id,
+                Redemption.status,
+                Redemption.used_order_id,
+            ).where(
                 Redemption.store_id == store_id,
                 Redemption.code.in_(codes),
                 Redemption.status.in_(_FOLLOWED),
             )
         ).all()
     ]
-    for redemption_id, code in rows:
-        for order_id, status in sorted(uses.seen.get(code, [])):
-            if status in USED_STATUSES:
-                counts.used += ledger.mark_used(session, redemption_id, order_id, now=now)
+    cancelled: list[tuple[int, int, int]] = []
+    for redemption_id, code, coupon_id, held, used_by in rows:
+        seen = sorted(uses.seen.get(code, []))
+        dropped = frozenset(order_id for order_id, status in seen if status == "cancelled")
+        for order_id, status in seen:
+            if status in USED_STATUSES:  # used by it now, instead of an order since cancelled
+                counts.used += ledger.mark_used(
+                    session, redemption_id, order_id, now=now, instead_of=dropped
+                )
             elif status == "refunded":
                 counts.refunded += ledger.record_refund(session, redemption_id, order_id, now=now)
+        if held != ledger.USED or coupon_id is None or any(s in USED_STATUSES for _, s in seen):
+            continue
+        for order_id in sorted(dropped):
+            if used_by in (order_id, None):  # used by this order (or by one no sync saw)
+                cancelled.append((int(redemption_id), int(coupon_id), order_id))
+                break
+    return cancelled
+
+
+def _issue_again(
+    client: StoreClient,
+    unit_of_work: UnitOfWork,
+    cancelled: list[tuple[int, int, int]],
+    counts: LifecycleCounts,
+    now: datetime,
+) -> None:
+    """The redemptions used by an order since cancelled whose coupon the store reads as unused
+    and live again: issued again. Its points were kept for good, as if used, and never came back
+    at its expiry (a known limitation until 4 Dec). A coupon the store does not answer readably
+    leaves its redemption used, asked again next time an order shows it."""
+    coupon_ids = sorted({coupon_id for _, coupon_id, _ in cancelled})
+    found: dict[int, StoreCoupon] = {}
+    for start in range(0, len(coupon_ids), client.per_page):
+        try:
+            items = client.get_by_ids(
+                "coupons", coupon_ids[start : start + client.per_page], _BY_ID
+            )
+        except StoreError:
+            return  # the next run that sees the order asks again
+        parsed, _ = parse_page(SOURCE, items, read_coupon)
+        found.update({coupon.id: coupon for coupon, _ in parsed})
+    with unit_of_work() as session:
+        for redemption_id, coupon_id, order_id in cancelled:
+            coupon = found.get(coupon_id)
+            if coupon is None or coupon.usage_count or coupon.status not in LIVE_STATUSES:
+                continue
+            counts.given_back += ledger.mark_unused(session, redemption_id, order_id, now=now)
 
 
 def _issued(session: Session, store_id: int) -> list[tuple[int, int, datetime]]:

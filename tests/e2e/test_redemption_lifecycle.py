@@ -189,3 +189,69 @@ def test_a_refunded_order_that_used_the_coupon_is_recorded_and_moves_no_points(
     assert again.redemptions["refunded"] == 0
     assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
     assert store.get("coupons", outcome_coupon_id(engine, outcome))["usage_count"] == 1
+
+
+def test_a_coupon_whose_order_was_cancelled_is_issued_again_and_returns_its_points_at_expiry(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """WooCommerce gives a coupon's use back when the order that used it is cancelled. The
+    redemption stayed `used`: the customer could use the coupon again, but if she never did,
+    its points were never returned at expiry (a known limitation until 4 Dec)."""
+    outcome = issue(shop_config, engine, alice)
+    order = store.place_order(
+        customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="completed"
+    )
+    sync(shop_config)
+    assert redemption(engine, outcome.redemption_id).status == "used"
+    store.set_order_status(order["id"], "cancelled")
+    coupon_id = outcome_coupon_id(engine, outcome)
+    assert store.get("coupons", coupon_id)["usage_count"] == 0  # the store gave the use back
+
+    cancelled = sync(shop_config)
+    again = sync(shop_config)
+
+    row = redemption(engine, outcome.redemption_id)
+    assert (row.status, row.used_order_id) == ("issued", None)
+    assert (cancelled.redemptions["given_back"], again.redemptions["given_back"]) == (1, 0)
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
+
+    past = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    store.update_coupon(coupon_id, {"date_expires_gmt": past})  # it expires unused
+    sync(shop_config)
+
+    assert redemption(engine, outcome.redemption_id).status == "expired"
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000, 1000]
+    assert balance(engine) == 1000
+    consistent(engine)
+
+
+def test_a_coupon_used_again_after_its_order_was_cancelled_stays_used(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    outcome = issue(shop_config, engine, alice)
+    first = store.place_order(
+        customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="completed"
+    )
+    sync(shop_config)
+    store.set_order_status(first["id"], "cancelled")
+    second = store.place_order(
+        customer_id=alice, items=[(coffee, 1)], coupon_code=outcome.code, status="completed"
+    )
+
+    sync(shop_config)  # sees the first cancelled and the second using it: the coupon is used
+    sync(shop_config)
+
+    row = redemption(engine, outcome.redemption_id)
+    assert (row.status, row.used_order_id) == ("used", second["id"])
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
+    consistent(engine)
