@@ -12,7 +12,8 @@ pending out.
   entry of its own: pending goes to 0 and the available points rise by as much.
 - A negative award (a recalculation's difference under rules that give less, `recalc:order:{id}`)
   is split the same way, mirrored: inside the window it lowers the pending points, not the
-  spendable balance, unless it was available already.
+  spendable balance, unless it was available already, and only as far as there are pending
+  points to lower (`pending_room`: its order's own); the rest is taken from the balance at once.
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ def split_purchase(
     first_earned: datetime | None,
     now: datetime,
     rules: PendingRules,
+    pending_room: int | None = None,
 ) -> PurchaseSplit:
     """Split `award` (the points the order should carry now) for an order that holds
     `held_available` available points and first earned at `first_earned` (None: it earns now).
-    What is available already stays so, as far as the award (of the same sign) reaches."""
+    What is available already stays so, as far as the award (of the same sign) reaches. A
+    negative award lowers pending points by `pending_room` at most (None: no bound)."""
     if not rules.enabled or award == 0:
         return PurchaseSplit(available=award, pending=0)
     matures_at = (first_earned or now) + timedelta(days=rules.days)
@@ -63,4 +66,7 @@ def split_purchase(
     # what is held available, clamped between 0 and the award (either sign)
     available = sorted((0, held_available, award))[1]
     pending = award - available
+    if pending < 0 and pending_room is not None:  # no pending points to lower: from the balance
+        pending = max(pending, -max(pending_room, 0))
+        available = award - pending
     return PurchaseSplit(available, pending, matures_at if pending else None)

@@ -441,16 +441,28 @@ class OrderPoints:
             return []
         by_ref = {recalc_ref(d.award.key): d for d in decisions}
         groups = {read: ref for ref in by_ref for read in (ref, pending_ref(ref))}
+        versions = latest_rule_versions(session, self.store_id, groups)
+        gone = [ref for ref, v in versions.items() if self.rules.by_version(v) is None]
+        # a rule set the config no longer holds: the difference stays what it is, all of it,
+        # and waits out the window no longer once the order's points do not (found by a review)
+        kept = ref_holdings(
+            session, self.store_id, groups.keys() & {*gone, *map(pending_ref, gone)}
+        )
         targets = []
-        for ref, version in sorted(latest_rule_versions(session, self.store_id, groups).items()):
+        for ref, version in sorted(versions.items()):
             d = by_ref[ref]
             under = self.rules.by_version(version)
             again = None
             if under is not None:
                 again = self._decide(session, d.order, {}, refunds, tracked, [], under)
-            if again is None and d.award.points != 0:
-                continue  # no rule set to decide it under: the difference stays
-            points = again.award.points if again is not None else 0
+            if again is not None:
+                points = again.award.points
+            elif d.award.points != 0:  # no rule set to decide it under: as it is held
+                points = d.award.points + sum(
+                    _points(kept.get(held)) for held in (ref, pending_ref(ref))
+                )
+            else:
+                points = 0
             row = tracked.get(d.order.order_id)
             note = notes.RECALCULATED_POINTS(points=points, decided=d.award.points)
             targets.append(
@@ -486,6 +498,8 @@ class OrderPoints:
         held = ref_holdings(session, self.store_id, refs)
         orders = {ref: "order:" + ref.removeprefix(RECALC_PREFIX) for ref in refs}
         earned = first_earned(session, self.store_id, orders.values())
+        # a negative difference lowers no more pending points than its order holds
+        own = ref_holdings(session, self.store_id, [pending_ref(o) for o in orders.values()])
         store_now = self.store_now() if self.store_now is not None else now
         split_targets: list[Target] = []
         for target in targets:
@@ -495,6 +509,7 @@ class OrderPoints:
                 first_earned=earned.get(orders[target.source_ref]),
                 now=store_now,
                 rules=self.pending,
+                pending_room=_points(own.get(pending_ref(orders[target.source_ref]))),
             )
             split_targets += _pending_pair(target, split)
         return split_targets

@@ -179,3 +179,29 @@ def test_the_rule_set_is_read_from_the_pending_difference_when_nothing_is_availa
 
     shop.matured(new)
     assert shop.held() == ((100, 100), 0), dump(shop.engine)
+
+
+def test_a_pending_difference_whose_rule_set_left_the_config_still_matures(shop: Shop) -> None:
+    """Found by a review (4 Dec): an order whose recalculated rule set is no longer in the
+    config was skipped ("the difference stays as it is"), so nothing moved its pending part:
+    100 points pending for good, the order re-read by every sync."""
+    shop.recalculated("2")
+    assert shop.held() == ((0, 0), 200)
+    only_v1 = under(shop.config, V1)  # v2 taken out of the config after the recalculation
+
+    shop.matured(only_v1)
+    assert shop.held() == ((200, 200), 0), dump(shop.engine)
+
+
+def test_a_difference_under_rules_that_give_less_never_makes_pending_points_negative(
+    shop: Shop,
+) -> None:
+    """Found by a review (4 Dec): the order earned its 100 before pending points were on, so it
+    holds no pending points; recalculated under rules giving half, its -50 went to pending
+    (-50 pending beside 100 spendable: all 100 could be spent, a debt when the window ended).
+    Nothing of the order waits: the reduction is taken at once."""
+    new = shop.recalculated("0.5", pending_first=False)
+    assert shop.held() == ((50, 50), 0), dump(shop.engine)
+
+    shop.matured(new)
+    assert shop.held() == ((50, 50), 0), dump(shop.engine)

@@ -75,3 +75,31 @@ def test_a_refund_inside_the_window_never_lowers_the_available_points() -> None:
             award, held_available=0, first_earned=EARNED, now=at("2025-03-10T00:00"), rules=WINDOW
         )
         assert split.available == 0
+
+
+@pytest.mark.parametrize(
+    ("room", "expected"),
+    [
+        (None, PurchaseSplit(0, -30, MATURES)),  # no bound
+        (100, PurchaseSplit(0, -30, MATURES)),  # its order holds 100 pending: they absorb it
+        (20, PurchaseSplit(-10, -20, MATURES)),  # 20 pending: the other 10 from the balance
+        (0, PurchaseSplit(-30, 0)),  # nothing pending (earned before pending was on): at once
+        (-5, PurchaseSplit(-30, 0)),
+    ],
+)
+def test_a_negative_award_lowers_no_more_pending_points_than_there_are(
+    room: int | None, expected: PurchaseSplit
+) -> None:
+    """A recalculated difference under rules that give less, beside an order whose own points
+    are not all pending: the pending points never go below zero (they went to -50 while 100
+    stayed spendable: found by a review, 4 Dec)."""
+    split = split_purchase(
+        -30,
+        held_available=0,
+        first_earned=EARNED,
+        now=at("2025-03-05T00:00"),
+        rules=WINDOW,
+        pending_room=room,
+    )
+    assert split == expected
+    assert split.available + split.pending == -30
