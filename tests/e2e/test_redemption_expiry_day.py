@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,30 @@ def config_file(sandbox: SandboxServer, db_url: str, tmp_path: Path) -> Path:
     return path
 
 
+def lot_expiring_in(config: Config, engine: Engine, wc_id: int, days: int) -> date:
+    """1000 points for Alice, earned so that they expire at 00:00 UTC `days` from today (0:
+    today, already); the day they expire."""
+    today = datetime.now(UTC).date()
+    earned = datetime.combine(today - timedelta(days=365 - days), time(0, 0, 1), tzinfo=UTC)
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, config.require_store().key).id
+        adjust(session, store_id, wc_id, 1000, "points a year old", now=earned)
+    return today + timedelta(days=days)
+
+
+def redeem(config_file: Path, wc_id: int) -> int:
+    return main(
+        ["--config", str(config_file), "redeem", "--customer", str(alice), "--tier", "10-off"]
+    )
+
+
+def kinds_and_balance(engine: Engine) -> tuple[int, list[tuple[str, int]]]:
+    with session_scope(engine) as session:
+        balance = session.execute(select(Balance.balance)).scalar_one()
+        moves = session.execute(select(PointEntry.kind, PointEntry.points).order_by(PointEntry.id))
+        return int(balance), [(str(kind), int(points)) for kind, points in moves]
+
+
 def test_points_past_their_expiry_are_not_spent_before_the_days_run_records_it(
     config: Config,
     config_file: Path,
@@ -47,30 +71,19 @@ def test_points_past_their_expiry_are_not_spent_before_the_days_run_records_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     engine = engine_for()
-    today = datetime.now(UTC).date()
-    earned = datetime.combine(today - timedelta(days=365), time(0, 0, 1), tzinfo=UTC)
-    with session_scope(engine) as session:  # a lot that expires at 00:00 UTC today
-        store_id = get_or_create_store(session, config.require_store().key).id
-        adjust(session, store_id, alice, 1000, "points a year old", now=earned)
+    lot_expiring_in(config, engine, alice, 0)  # at 00:00 UTC today (still so past midnight)
 
     # this morning, before any expiry ran today: the admin tries to redeem the 1000 points
-    command = ["--config", str(config_file), "redeem", "--customer", str(alice), "--tier", "10-off"]
-    assert main(command) == 1
+    assert redeem(config_file, alice) == 1
     refused = capsys.readouterr().err
     assert "the balance is 0: 1000 points missing (1000 points expired" in refused, refused
     # then the day's expiry runs (the worker's beat, cron, or the first sync of the day)
     assert main(["--config", str(config_file), "expire"]) == 0
     capsys.readouterr()
 
-    with session_scope(engine) as session:
-        balance = session.execute(select(Balance.balance)).scalar_one()
-        moves = [
-            (e.kind, e.points)
-            for e in session.execute(select(PointEntry).order_by(PointEntry.id)).scalars()
-        ]
     # 1000 points earned, expired today before anything was spent: no coupon, no debt. (The
     # redemption went through before, and the run expired the same lot again: -1000.)
-    assert (balance, moves) == (0, [("adjustment", 1000), ("expiry", -1000)])
+    assert kinds_and_balance(engine) == (0, [("adjustment", 1000), ("expiry", -1000)])
 
 
 def test_points_not_expired_yet_are_spent_and_the_run_takes_nothing_more(
@@ -80,24 +93,14 @@ def test_points_not_expired_yet_are_spent_and_the_run_takes_nothing_more(
     alice: int,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The same lot a day younger: it expires tomorrow, so it is spent today, and tomorrow's
-    run finds nothing left to expire."""
+    """The same lot two days younger (a run across midnight still finds it unexpired): spent
+    today, and the run of the day it expires finds nothing left to expire."""
     engine = engine_for()
-    today = datetime.now(UTC).date()
-    earned = datetime.combine(today - timedelta(days=364), time(0, 0, 1), tzinfo=UTC)
-    with session_scope(engine) as session:
-        store_id = get_or_create_store(session, config.require_store().key).id
-        adjust(session, store_id, alice, 1000, "points a year old, less a day", now=earned)
+    expires = lot_expiring_in(config, engine, alice, 2)
 
-    command = ["--config", str(config_file), "redeem", "--customer", str(alice), "--tier", "10-off"]
-    assert main(command) == 0, capsys.readouterr()
+    assert redeem(config_file, alice) == 0, capsys.readouterr()
     capsys.readouterr()
-    tomorrow = (today + timedelta(days=1)).isoformat()
-    expire = ["--config", str(config_file), "expire", "--dry-run", "--json", "--as-of", tomorrow]
-    assert main(expire) == 0
+    expire = ["--config", str(config_file), "expire", "--dry-run", "--json", "--as-of"]
+    assert main([*expire, expires.isoformat()]) == 0
     assert json.loads(capsys.readouterr().out)["total"]["expired_points"] == 0
-
-    with session_scope(engine) as session:
-        balance = session.execute(select(Balance.balance)).scalar_one()
-        kinds = session.execute(select(PointEntry.kind).order_by(PointEntry.id)).scalars()
-        assert (balance, list(kinds)) == (0, ["adjustment", "redemption"])
+    assert kinds_and_balance(engine) == (0, [("adjustment", 1000), ("redemption", -1000)])
