@@ -52,7 +52,7 @@ def lot_expiring_in(config: Config, engine: Engine, wc_id: int, days: int) -> da
 
 def redeem(config_file: Path, wc_id: int) -> int:
     return main(
-        ["--config", str(config_file), "redeem", "--customer", str(alice), "--tier", "10-off"]
+        ["--config", str(config_file), "redeem", "--customer", str(wc_id), "--tier", "10-off"]
     )
 
 
