@@ -48,9 +48,9 @@ def adjust(
         raise InvalidAdjustment(f"store_id {store_id} is not a store in this ledger")
     customer = account_customer(session, store_id, wc_customer_id, email=None)
     if customer.deleted_at is not None:  # points put there would never be seen or moved again
-        raise InvalidAdjustment(
-            notes.ADJUST_DELETED(customer=wc_customer_id, email=customer.email or "its email")
-        )
+        if customer.email is None:
+            raise InvalidAdjustment(notes.ADJUST_DELETED_NO_EMAIL(customer=wc_customer_id))
+        raise InvalidAdjustment(notes.ADJUST_DELETED(customer=wc_customer_id, email=customer.email))
     ref = f"adjustment:{request_id or uuid.uuid4()}"
     done = _entry(session, store_id, ref)
     if done is not None:

@@ -241,10 +241,17 @@ def mark_unused(session: Session, redemption_id: int, order_id: int, *, now: dat
     return 1
 
 
-def record_refund(session: Session, redemption_id: int, order_id: int, *, now: datetime) -> int:
+def record_refund(
+    session: Session,
+    redemption_id: int,
+    order_id: int,
+    *,
+    now: datetime,
+    instead_of: Collection[int] = (),
+) -> int:
     """The order that used the coupon was refunded: WooCommerce keeps the coupon used, so only
-    the fact is recorded (no points move). 1 if newly recorded."""
-    mark_used(session, redemption_id, order_id, now=now)
+    the fact is recorded (no points move). 1 if newly recorded. (`instead_of`: as `mark_used`.)"""
+    mark_used(session, redemption_id, order_id, now=now, instead_of=instead_of)
     row = _get(session, redemption_id)
     if row.status != USED or row.refunded_order_id == order_id:
         return 0

@@ -32,7 +32,9 @@ from rules.types import Rounding
 NESTED = frozenset({"note", "why", "reason"})
 #: Values that may hold spaces; every other value is one word (an amount, a date, a status slug,
 #: a code, an email), which is what tells `{note} (tier {tier})` from the note it wraps.
-FREE = frozenset({"note", "why", "message", "codes", "until", "version", "tier", "known", "error"})
+FREE = frozenset(
+    {"note", "why", "message", "codes", "until", "version", "tier", "known", "error", "name"}
+)
 #: Values that are words, not data, by name: WooCommerce's order statuses (with the trash and
 #: a checkout draft), a review's or comment's status, and the rounding modes.
 WORDS: dict[str, frozenset[str]] = {
@@ -174,6 +176,9 @@ REFUSED_NO_STORE_CUSTOMER = Note("the store has no customer {customer}")
 REFUSED_NO_STORE_EMAIL = Note("customer {customer} has no email in the store to restrict it to")
 ADJUST_DELETED = Note(
     "customer {customer} was deleted in the store; its points went to the guest held by {email}"
+)
+ADJUST_DELETED_NO_EMAIL = Note(
+    "customer {customer} was deleted in the store; its points went to the guest held by its email"
 )
 ADJUST_REQUEST_USED = Note("request id {request} was already used for another one")
 ADJUST_NOT_ZERO = Note("points must be a non-zero integer, got {points}")

@@ -191,7 +191,9 @@ def _apply_orders(
                     session, redemption_id, order_id, now=now, instead_of=dropped
                 )
             elif status == "refunded":
-                counts.refunded += ledger.record_refund(session, redemption_id, order_id, now=now)
+                counts.refunded += ledger.record_refund(
+                    session, redemption_id, order_id, now=now, instead_of=dropped
+                )
         if held != ledger.USED or coupon_id is None or any(s in USED_STATUSES for _, s in seen):
             continue
         for order_id in sorted(dropped):
@@ -209,25 +211,37 @@ def _issue_again(
     now: datetime,
 ) -> None:
     """The redemptions used by an order since cancelled whose coupon the store reads as unused
-    and live again: issued again. Its points were kept for good, as if used, and never came back
-    at its expiry (a known limitation until 4 Dec). A coupon the store does not answer readably
-    leaves its redemption used, asked again next time an order shows it."""
+    again (`usage_count` 0), or no longer has: issued again, and the pass over issued coupons
+    then keeps them (live), or closes them with their points returned (expired, trashed,
+    deleted). They were kept for good, as if used (a known limitation until 4 Dec; the trash
+    and deleted coupons found by a review). A coupon the store does not answer readably leaves
+    its redemption used, asked again the next time a sync reads the order (a full one does)."""
     coupon_ids = sorted({coupon_id for _, coupon_id, _ in cancelled})
-    found: dict[int, StoreCoupon] = {}
+    found: dict[int, StoreCoupon | None] = {}
     for start in range(0, len(coupon_ids), client.per_page):
+        batch = coupon_ids[start : start + client.per_page]
         try:
-            items = client.get_by_ids(
-                "coupons", coupon_ids[start : start + client.per_page], _BY_ID
-            )
+            items = client.get_by_ids("coupons", batch, _BY_ID)
         except StoreError:
-            return  # the next run that sees the order asks again
-        parsed, _ = parse_page(SOURCE, items, read_coupon)
+            continue
+        parsed, rejected = parse_page(SOURCE, items, read_coupon)
+        if any(valid_id(item.raw) is None for item in rejected):
+            continue  # an answer without a usable id may be any of them: none is taken as gone
         found.update({coupon.id: coupon for coupon, _ in parsed})
+        unreadable = {valid_id(item.raw) for item in rejected}
+        for coupon_id in batch:  # `include=` leaves out the trash: asked by id (404: deleted)
+            if coupon_id not in found and coupon_id not in unreadable:
+                try:
+                    found[coupon_id] = fetch_coupon(client, coupon_id)
+                except StoreError:
+                    continue
     with unit_of_work() as session:
         for redemption_id, coupon_id, order_id in cancelled:
-            coupon = found.get(coupon_id)
-            if coupon is None or coupon.usage_count or coupon.status not in LIVE_STATUSES:
-                continue
+            if coupon_id not in found:
+                continue  # not read: left as it is
+            coupon = found[coupon_id]
+            if coupon is not None and coupon.usage_count:
+                continue  # still used (by another order): stays used
             counts.given_back += ledger.mark_unused(session, redemption_id, order_id, now=now)
 
 

@@ -255,3 +255,36 @@ def test_a_coupon_used_again_after_its_order_was_cancelled_stays_used(
     assert (row.status, row.used_order_id) == ("used", second["id"])
     assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
     consistent(engine)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_coupon_given_back_by_a_cancelled_order_and_trashed_returns_its_points(
+    force: bool,
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """Found by a review (4 Dec): the coupon was read with `include=`, which leaves out the
+    trash, and had to be live: trashed or deleted unused after its order was cancelled, it kept
+    its points for good (no later sync sees the order again)."""
+    outcome = issue(shop_config, engine, alice)
+    order = store.place_order(
+        customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="completed"
+    )
+    sync(shop_config)
+    assert redemption(engine, outcome.redemption_id).status == "used"
+    coupon_id = outcome_coupon_id(engine, outcome)
+    store.set_order_status(order["id"], "cancelled")  # the store gives the use back
+    assert store.get("coupons", coupon_id)["usage_count"] == 0
+    store.delete_coupon(coupon_id, force=force)  # the shop manager trashes/deletes it, unused
+
+    sync(shop_config)  # sees the order cancelled: the coupon is unused and gone
+    sync(shop_config)
+
+    assert redemption(engine, outcome.redemption_id).status == "deleted"
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000, 1000]
+    assert balance(engine) == 1000
+    consistent(engine)
