@@ -191,6 +191,23 @@ def test_a_refunded_order_that_used_the_coupon_is_recorded_and_moves_no_points(
     assert store.get("coupons", outcome_coupon_id(engine, outcome))["usage_count"] == 1
 
 
+def used_then_cancelled(
+    config: Config, engine: Engine, shop: SandboxStore, wc_id: int, coffee: int, sync: Sync
+) -> tuple[Outcome, int, int]:
+    """A 10-off coupon used by a completed order (synced: `used`), whose order is then
+    cancelled in the store, which gives the use back. (The outcome, the order and coupon ids.)"""
+    outcome = issue(config, engine, wc_id)
+    order = shop.place_order(
+        customer_id=wc_id, items=[(coffee, 2)], coupon_code=outcome.code, status="completed"
+    )
+    sync(config)
+    assert redemption(engine, outcome.redemption_id).status == "used"
+    shop.set_order_status(order["id"], "cancelled")
+    coupon_id = outcome_coupon_id(engine, outcome)
+    assert shop.get("coupons", coupon_id)["usage_count"] == 0  # the store gave the use back
+    return outcome, int(order["id"]), coupon_id
+
+
 def test_a_coupon_whose_order_was_cancelled_is_issued_again_and_returns_its_points_at_expiry(
     shop_config: Config,
     engine: Engine,
@@ -202,15 +219,7 @@ def test_a_coupon_whose_order_was_cancelled_is_issued_again_and_returns_its_poin
     """WooCommerce gives a coupon's use back when the order that used it is cancelled. The
     redemption stayed `used`: the customer could use the coupon again, but if she never did,
     its points were never returned at expiry (a known limitation until 4 Dec)."""
-    outcome = issue(shop_config, engine, alice)
-    order = store.place_order(
-        customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="completed"
-    )
-    sync(shop_config)
-    assert redemption(engine, outcome.redemption_id).status == "used"
-    store.set_order_status(order["id"], "cancelled")
-    coupon_id = outcome_coupon_id(engine, outcome)
-    assert store.get("coupons", coupon_id)["usage_count"] == 0  # the store gave the use back
+    outcome, _, coupon_id = used_then_cancelled(shop_config, engine, store, alice, coffee, sync)
 
     cancelled = sync(shop_config)
     again = sync(shop_config)
@@ -238,12 +247,7 @@ def test_a_coupon_used_again_after_its_order_was_cancelled_stays_used(
     coffee: int,
     sync: Sync,
 ) -> None:
-    outcome = issue(shop_config, engine, alice)
-    first = store.place_order(
-        customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="completed"
-    )
-    sync(shop_config)
-    store.set_order_status(first["id"], "cancelled")
+    outcome, _, _ = used_then_cancelled(shop_config, engine, store, alice, coffee, sync)
     second = store.place_order(
         customer_id=alice, items=[(coffee, 1)], coupon_code=outcome.code, status="completed"
     )
@@ -270,15 +274,7 @@ def test_a_coupon_given_back_by_a_cancelled_order_and_trashed_returns_its_points
     """Found by a review (4 Dec): the coupon was read with `include=`, which leaves out the
     trash, and had to be live: trashed or deleted unused after its order was cancelled, it kept
     its points for good (no later sync sees the order again)."""
-    outcome = issue(shop_config, engine, alice)
-    order = store.place_order(
-        customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="completed"
-    )
-    sync(shop_config)
-    assert redemption(engine, outcome.redemption_id).status == "used"
-    coupon_id = outcome_coupon_id(engine, outcome)
-    store.set_order_status(order["id"], "cancelled")  # the store gives the use back
-    assert store.get("coupons", coupon_id)["usage_count"] == 0
+    outcome, _, coupon_id = used_then_cancelled(shop_config, engine, store, alice, coffee, sync)
     store.delete_coupon(coupon_id, force=force)  # the shop manager trashes/deletes it, unused
 
     sync(shop_config)  # sees the order cancelled: the coupon is unused and gone
