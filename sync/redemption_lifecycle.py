@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from ledger import redemptions as ledger
 from ledger.batches import IN_BATCH, chunks
-from ledger.models import Redemption
+from ledger.models import Redemption, TrackedOrder
 from rules.redemption import has_code_shape
 from sync.client import StoreClient
 from sync.coupons import LIVE_STATUSES, StoreCoupon, fetch_coupon, read_coupon
@@ -37,6 +37,9 @@ from sync.quarantine import Quarantine, parse_page, valid_id
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
 USED_STATUSES = frozenset({"completed", "processing", "on-hold"})
+#: An order in these no longer uses its coupon: WooCommerce gives the use back when it is
+#: cancelled (a cancelled order trashed keeps it given back).
+DROPPED_STATUSES = frozenset({"cancelled", "trash"})
 SOURCE = "coupons"  # as quarantined items are listed
 #: The redemptions an order using their code moves on: issued or used, and those closed unused
 #: (expired, deleted) whose coupon was used all the same (restored from the trash, used as the
@@ -182,9 +185,12 @@ def _apply_orders(
         ).all()
     ]
     cancelled: list[tuple[int, int, int]] = []
+    gone_before = _dropped_orders(session, store_id, {r.used_order_id for r in rows})
     for redemption_id, code, coupon_id, held, used_by in rows:
         seen = sorted(uses.seen.get(code, []))
-        dropped = frozenset(order_id for order_id, status in seen if status == "cancelled")
+        dropped = frozenset(order_id for order_id, status in seen if status in DROPPED_STATUSES)
+        if used_by in gone_before:  # cancelled in an earlier run: a use seen now replaces it
+            dropped |= {used_by}
         for order_id, status in seen:
             if status in USED_STATUSES:  # used by it now, instead of an order since cancelled
                 counts.used += ledger.mark_used(
@@ -203,6 +209,22 @@ def _apply_orders(
     return cancelled
 
 
+def _dropped_orders(session: Session, store_id: int, order_ids: set[int | None]) -> set[int]:
+    """Of `order_ids`, the orders the ledger last saw cancelled, in the trash, or deleted."""
+    wanted = sorted(oid for oid in order_ids if oid is not None)
+    found: set[int] = set()
+    for chunk in chunks(wanted):
+        rows = session.execute(
+            select(TrackedOrder.order_id, TrackedOrder.status, TrackedOrder.deleted).where(
+                TrackedOrder.store_id == store_id, TrackedOrder.order_id.in_(chunk)
+            )
+        )
+        found |= {
+            int(oid) for oid, status, deleted in rows if deleted or status in DROPPED_STATUSES
+        }
+    return found
+
+
 def _issue_again(
     client: StoreClient,
     unit_of_work: UnitOfWork,
@@ -211,11 +233,13 @@ def _issue_again(
     now: datetime,
 ) -> None:
     """The redemptions used by an order since cancelled whose coupon the store reads as unused
-    again (`usage_count` 0), or no longer has: issued again, and the pass over issued coupons
-    then keeps them (live), or closes them with their points returned (expired, trashed,
-    deleted). They were kept for good, as if used (a known limitation until 4 Dec; the trash
-    and deleted coupons found by a review). A coupon the store does not answer readably leaves
-    its redemption used, asked again the next time a sync reads the order (a full one does)."""
+    again (`usage_count` 0, live or in the trash): issued again, and the pass over issued
+    coupons then keeps them (live), or closes them with their points returned (expired,
+    trashed). They were kept for good, as if used (a known limitation until 4 Dec; the trashed
+    coupon found by a review). A coupon deleted outright (404) says nothing of whether it was in
+    use when it went, so its redemption stays used (a review showed a paid order's coupon given
+    back); so does one the store does not answer readably, asked again the next time a sync
+    reads the order (a full one does)."""
     coupon_ids = sorted({coupon_id for _, coupon_id, _ in cancelled})
     found: dict[int, StoreCoupon | None] = {}
     for start in range(0, len(coupon_ids), client.per_page):
@@ -237,11 +261,9 @@ def _issue_again(
                     continue
     with unit_of_work() as session:
         for redemption_id, coupon_id, order_id in cancelled:
-            if coupon_id not in found:
-                continue  # not read: left as it is
-            coupon = found[coupon_id]
-            if coupon is not None and coupon.usage_count:
-                continue  # still used (by another order): stays used
+            coupon = found.get(coupon_id)
+            if coupon is None or coupon.usage_count:
+                continue  # not read, deleted outright, or still used (by another order)
             counts.given_back += ledger.mark_unused(session, redemption_id, order_id, now=now)
 
 

@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from ledger.customers import get_or_create_store
 from ledger.models import Balance
 from ledger.session import session_scope
 from loyalty.config import Config
 from loyalty.sync_settings import make_client
 from sandbox.store import SandboxError, SandboxStore
+from sync.redemption_lifecycle import CouponUses, track_redemptions
 from sync.redemptions import Outcome, Redeemer, RedemptionSettings, Request
 from tests.e2e.test_redemption import (  # noqa: F401 # fixtures
     EMAIL,
@@ -261,9 +263,7 @@ def test_a_coupon_used_again_after_its_order_was_cancelled_stays_used(
     consistent(engine)
 
 
-@pytest.mark.parametrize("force", [False, True])
 def test_a_coupon_given_back_by_a_cancelled_order_and_trashed_returns_its_points(
-    force: bool,
     shop_config: Config,
     engine: Engine,
     store: SandboxStore,  # noqa: F811
@@ -272,15 +272,105 @@ def test_a_coupon_given_back_by_a_cancelled_order_and_trashed_returns_its_points
     sync: Sync,
 ) -> None:
     """Found by a review (4 Dec): the coupon was read with `include=`, which leaves out the
-    trash, and had to be live: trashed or deleted unused after its order was cancelled, it kept
-    its points for good (no later sync sees the order again)."""
+    trash, and had to be live: trashed unused after its order was cancelled, it kept its points
+    for good (no later sync sees the order again)."""
     outcome, _, coupon_id = used_then_cancelled(shop_config, engine, store, alice, coffee, sync)
-    store.delete_coupon(coupon_id, force=force)  # the shop manager trashes/deletes it, unused
+    store.delete_coupon(coupon_id, force=False)  # the shop manager trashes it, unused
 
-    sync(shop_config)  # sees the order cancelled: the coupon is unused and gone
+    sync(shop_config)  # sees the order cancelled: the coupon is unused, in the trash
     sync(shop_config)
 
     assert redemption(engine, outcome.redemption_id).status == "deleted"
     assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000, 1000]
     assert balance(engine) == 1000
+    consistent(engine)
+
+
+def test_a_coupon_deleted_outright_after_its_order_was_cancelled_stays_used(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """A 404 says nothing of whether the coupon was in use when it went (another order may have
+    used it since): its points are not given back on a guess."""
+    outcome, _, coupon_id = used_then_cancelled(shop_config, engine, store, alice, coffee, sync)
+    store.delete_coupon(coupon_id, force=True)
+
+    sync(shop_config)
+
+    assert redemption(engine, outcome.redemption_id).status == "used"
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
+    consistent(engine)
+
+
+def test_a_coupon_given_back_by_an_order_cancelled_then_trashed_returns_its_points_at_expiry(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """Found by a review (4 Dec): the order is cancelled (the store gives the use back) and
+    trashed before the next sync, which sees it only as `trash`, never `cancelled`: the
+    coupon's points were kept for good although it expired unused."""
+    outcome, order_id, coupon_id = used_then_cancelled(
+        shop_config, engine, store, alice, coffee, sync
+    )
+    store.delete_order(order_id, force=False)  # the shop manager clears cancelled orders
+    sync(shop_config)
+    sync(shop_config, full=True)
+
+    past = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    store.update_coupon(coupon_id, {"date_expires_gmt": past})  # it expires unused
+    sync(shop_config, full=True)
+
+    assert redemption(engine, outcome.redemption_id).status == "expired"
+    assert balance(engine) == 1000
+    consistent(engine)
+
+
+def test_a_use_seen_alone_replaces_the_use_of_an_order_cancelled_in_an_earlier_run(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """Found by a review (4 Dec): order C used the coupon and was cancelled; X took it; a run
+    that saw X without C left the redemption used by C, so a later run that saw C alone (the
+    coupon deleted outright meanwhile) gave the coupon back and returned the points X used.
+    The runs are the lifecycle step as a sync calls it, with the orders each run listed."""
+    outcome, first_id, coupon_id = used_then_cancelled(
+        shop_config, engine, store, alice, coffee, sync
+    )
+    second = store.place_order(  # X takes it at checkout, before any sync saw C cancelled
+        customer_id=alice, items=[(coffee, 1)], coupon_code=outcome.code, status="pending"
+    )
+    sync(shop_config)  # C cancelled, X pending (a use, not yet paid): still used, by C
+    assert redemption(engine, outcome.redemption_id).used_order_id == first_id
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, shop_config.require_store().key).id
+    client = make_client(shop_config.require_store())
+
+    def run(*orders: tuple[int, str]) -> None:
+        uses = CouponUses(seen={outcome.code: list(orders)})
+        track_redemptions(
+            client, lambda: session_scope(engine), store_id, uses, return_points=True,
+            now=datetime.now(UTC).replace(microsecond=0),
+        )  # fmt: skip
+
+    run((int(second["id"]), "processing"))  # X alone, paid
+    assert redemption(engine, outcome.redemption_id).used_order_id == second["id"]
+
+    store.delete_coupon(coupon_id, force=True)
+    run((first_id, "cancelled"))  # C alone
+
+    row = redemption(engine, outcome.redemption_id)
+    assert (row.status, row.used_order_id) == ("used", second["id"])
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
     consistent(engine)
