@@ -445,8 +445,8 @@ class OrderPoints:
         gone = [ref for ref, v in versions.items() if self.rules.by_version(v) is None]
         # a rule set the config no longer holds: the difference stays what it is, all of it,
         # and waits out the window no longer once the order's points do not (found by a review)
-        kept = ref_holdings(
-            session, self.store_id, groups.keys() & {*gone, *map(pending_ref, gone)}
+        kept = (
+            ref_holdings(session, self.store_id, [*gone, *map(pending_ref, gone)]) if gone else {}
         )
         targets = []
         for ref, version in sorted(versions.items()):

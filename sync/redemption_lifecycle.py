@@ -33,7 +33,7 @@ from rules.redemption import has_code_shape
 from sync.client import StoreClient
 from sync.coupons import LIVE_STATUSES, StoreCoupon, fetch_coupon, read_coupon
 from sync.errors import StoreError
-from sync.quarantine import Quarantine, parse_page, valid_id
+from sync.quarantine import Quarantine, Rejected, parse_page, valid_id
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
 USED_STATUSES = frozenset({"completed", "processing", "on-hold"})
@@ -114,33 +114,13 @@ def track_redemptions(
         quarantine.release(session, SOURCE, stale, now=now)
     for start in range(0, len(issued), client.per_page):  # a request and a transaction a batch
         batch = issued[start : start + client.per_page]
-        items = client.get_by_ids("coupons", [coupon_id for _, coupon_id, _ in batch], _BY_ID)
-        parsed, rejected = parse_page(SOURCE, items, read_coupon)
-        found = {coupon.id: coupon for coupon, _ in parsed}
-        unreadable = {valid_id(item.raw) for item in rejected}
-        # An item without a usable id may be any of the coupons asked for: none missing from
-        # this answer is taken for deleted (a coupon answered with `"id": "44"` gave its points
-        # back while live and used).
-        blind = None in unreadable
-        answered = {coupon.id for coupon, _ in parsed}
-        # `include=` leaves out the trash: each coupon missing is asked for by id, where the
-        # trash answers (used before it was trashed, it stays used) and 404 means deleted.
-        for _, coupon_id, _ in batch if not blind else ():
-            if coupon_id not in answered and coupon_id not in unreadable:
-                try:
-                    gone = fetch_coupon(client, coupon_id)
-                except StoreError:
-                    unreadable.add(coupon_id)  # asked again next time
-                    continue
-                if gone is not None:
-                    found[coupon_id] = gone
-                answered.add(coupon_id)
+        read = _read_coupons(client, [coupon_id for _, coupon_id, _ in batch])
         with unit_of_work() as session:
-            quarantine.add(session, rejected, now=now)
-            quarantine.release(session, SOURCE, [str(coupon.id) for coupon, _ in parsed], now=now)
+            quarantine.add(session, read.rejected, now=now)
+            quarantine.release(session, SOURCE, [str(c.id) for c, _ in read.parsed], now=now)
             for redemption_id, coupon_id, expires_at in batch:
-                coupon = found.get(coupon_id)
-                if coupon_id in unreadable or (blind and coupon_id not in answered):
+                coupon = read.found.get(coupon_id)
+                if coupon_id in read.unreadable:
                     counts.quarantined += 1  # neither used nor gone: left as it is, quarantined
                 elif coupon is not None and coupon.usage_count > 0:  # in the trash too
                     counts.used += ledger.mark_used(session, redemption_id, None, now=now)
@@ -241,30 +221,56 @@ def _issue_again(
     back); so does one the store does not answer readably, asked again the next time a sync
     reads the order (a full one does)."""
     coupon_ids = sorted({coupon_id for _, coupon_id, _ in cancelled})
-    found: dict[int, StoreCoupon | None] = {}
+    found: dict[int, StoreCoupon] = {}
     for start in range(0, len(coupon_ids), client.per_page):
-        batch = coupon_ids[start : start + client.per_page]
         try:
-            items = client.get_by_ids("coupons", batch, _BY_ID)
+            found |= _read_coupons(client, coupon_ids[start : start + client.per_page]).found
         except StoreError:
             continue
-        parsed, rejected = parse_page(SOURCE, items, read_coupon)
-        if any(valid_id(item.raw) is None for item in rejected):
-            continue  # an answer without a usable id may be any of them: none is taken as gone
-        found.update({coupon.id: coupon for coupon, _ in parsed})
-        unreadable = {valid_id(item.raw) for item in rejected}
-        for coupon_id in batch:  # `include=` leaves out the trash: asked by id (404: deleted)
-            if coupon_id not in found and coupon_id not in unreadable:
-                try:
-                    found[coupon_id] = fetch_coupon(client, coupon_id)
-                except StoreError:
-                    continue
     with unit_of_work() as session:
         for redemption_id, coupon_id, order_id in cancelled:
             coupon = found.get(coupon_id)
             if coupon is None or coupon.usage_count:
                 continue  # not read, deleted outright, or still used (by another order)
             counts.given_back += ledger.mark_unused(session, redemption_id, order_id, now=now)
+
+
+@dataclass
+class _CouponsRead:
+    """Coupons asked for by id: what the store answered of each."""
+
+    found: dict[int, StoreCoupon]  # live, or in the trash
+    unreadable: set[int]  # not told: answered unreadably (quarantined), or not answered
+    parsed: list[tuple[StoreCoupon, Any]]
+    rejected: list[Rejected]  # the unreadable items, for the quarantine
+    # the others were deleted outright (404)
+
+
+def _read_coupons(client: StoreClient, coupon_ids: list[int]) -> _CouponsRead:
+    """A batch of coupons by id (`include=`, one request; StoreError when it fails). `include=`
+    leaves out the trash: each coupon missing is asked for by id, where the trash answers
+    (used before it was trashed, it stays used) and 404 means deleted. An item without a usable
+    id may be any of the coupons asked for: then none missing is taken for deleted (a coupon
+    answered with `"id": "44"` gave its points back while live and used)."""
+    items = client.get_by_ids("coupons", coupon_ids, _BY_ID)
+    parsed, rejected = parse_page(SOURCE, items, read_coupon)
+    found = {coupon.id: coupon for coupon, _ in parsed}
+    unreadable = {coupon_id for item in rejected if (coupon_id := valid_id(item.raw)) is not None}
+    blind = any(valid_id(item.raw) is None for item in rejected)
+    for coupon_id in coupon_ids:
+        if coupon_id in found or coupon_id in unreadable:
+            continue
+        if blind:
+            unreadable.add(coupon_id)
+            continue
+        try:
+            coupon = fetch_coupon(client, coupon_id)
+        except StoreError:
+            unreadable.add(coupon_id)  # asked again next time
+            continue
+        if coupon is not None:
+            found[coupon_id] = coupon
+    return _CouponsRead(found, unreadable, parsed, rejected)
 
 
 def _issued(session: Session, store_id: int) -> list[tuple[int, int, datetime]]:
