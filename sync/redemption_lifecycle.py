@@ -69,6 +69,12 @@ class CouponUses:
     business, and keeping them would grow with the shop's orders."""
 
     seen: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    #: Orders the sync found deleted outright: a use they held may have been given back (the
+    #: order cancelled, then deleted, before a sync saw it cancelled).
+    gone: set[int] = field(default_factory=set)
+
+    def see_gone(self, order_ids: Iterable[int]) -> None:
+        self.gone.update(order_ids)
 
     def see(self, orders: Iterable[Any]) -> None:
         for order in orders:
@@ -101,7 +107,7 @@ def track_redemptions(
     counts = LifecycleCounts()
     given_back: list[tuple[int, int, int]] = []
     with unit_of_work() as session:
-        if uses.seen:
+        if uses.seen or uses.gone:
             given_back = _apply_orders(session, store_id, uses, counts, now)
     if given_back:
         _issue_again(client, unit_of_work, given_back, counts, now)
@@ -146,7 +152,8 @@ def _apply_orders(
     session: Session, store_id: int, uses: CouponUses, counts: LifecycleCounts, now: datetime
 ) -> list[tuple[int, int, int]]:
     """Redemptions used or refunded by the orders seen; returns (redemption, coupon, order) of
-    those used by an order now cancelled, whose use the store may have given back."""
+    those used by an order now cancelled or deleted outright, whose use the store may have given
+    back (`_issue_again` asks it)."""
     rows = [
         row
         for codes in chunks(sorted(uses.seen), CODES_A_QUERY)
@@ -186,6 +193,18 @@ def _apply_orders(
             if used_by in (order_id, None):  # used by this order (or by one no sync saw)
                 cancelled.append((int(redemption_id), int(coupon_id), order_id))
                 break
+    listed = {redemption_id for redemption_id, _, _ in cancelled}
+    for chunk in chunks(sorted(uses.gone)):  # after the uses above moved (autoflushed)
+        used = session.execute(
+            select(Redemption.id, Redemption.coupon_id, Redemption.used_order_id).where(
+                Redemption.store_id == store_id,
+                Redemption.status == ledger.USED,
+                Redemption.used_order_id.in_(chunk),
+            )
+        )
+        for rid, cid, oid in used:
+            if rid not in listed and cid is not None and oid is not None:
+                cancelled.append((int(rid), int(cid), int(oid)))
     return cancelled
 
 
@@ -212,7 +231,8 @@ def _issue_again(
     counts: LifecycleCounts,
     now: datetime,
 ) -> None:
-    """The redemptions used by an order since cancelled whose coupon the store reads as unused
+    """The redemptions used by an order since cancelled (or deleted outright: cancelled first,
+    or WooCommerce still counts the use) whose coupon the store reads as unused
     again (`usage_count` 0, live or in the trash): issued again, and the pass over issued
     coupons then keeps them (live), or closes them with their points returned (expired,
     trashed). They were kept for good, as if used (a known limitation until 4 Dec; the trashed

@@ -374,3 +374,62 @@ def test_a_use_seen_alone_replaces_the_use_of_an_order_cancelled_in_an_earlier_r
     assert (row.status, row.used_order_id) == ("used", second["id"])
     assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
     consistent(engine)
+
+
+def test_a_coupon_given_back_by_an_order_cancelled_then_deleted_outright_is_issued_again(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """From a review (4 Dec): the order is cancelled (the store gives the use back) and
+    deleted outright before the next sync, which finds it gone, never `cancelled`: the coupon's
+    points were kept for good although it expired unused."""
+    outcome, order_id, coupon_id = used_then_cancelled(
+        shop_config, engine, store, alice, coffee, sync
+    )
+    store.delete_order(order_id, force=True)
+    found_gone = sync(shop_config, full=True)
+    sync(shop_config, full=True)
+
+    row = redemption(engine, outcome.redemption_id)
+    assert (row.status, row.used_order_id) == ("issued", None)
+    assert found_gone.redemptions["given_back"] == 1
+
+    past = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    store.update_coupon(coupon_id, {"date_expires_gmt": past})  # it expires unused
+    sync(shop_config)
+
+    assert redemption(engine, outcome.redemption_id).status == "expired"
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000, 1000]
+    assert balance(engine) == 1000
+    consistent(engine)
+
+
+def test_a_coupon_whose_paid_order_was_deleted_outright_stays_used(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """Deleting an order outright does not give its coupon's use back in WooCommerce (only a
+    cancel does): the store still counts the use, so the points stay spent."""
+    outcome = issue(shop_config, engine, alice)
+    order = store.place_order(
+        customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="completed"
+    )
+    sync(shop_config)
+    store.delete_order(order["id"], force=True)
+    assert store.get("coupons", outcome_coupon_id(engine, outcome))["usage_count"] == 1
+
+    found_gone = sync(shop_config, full=True)
+
+    row = redemption(engine, outcome.redemption_id)
+    assert (row.status, row.used_order_id) == ("used", order["id"])
+    assert found_gone.redemptions["given_back"] == 0
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
+    consistent(engine)
