@@ -34,6 +34,7 @@ NESTED = frozenset({"note", "why", "reason"})
 #: a code, an email), which is what tells `{note} (tier {tier})` from the note it wraps.
 FREE = frozenset(
     {"note", "why", "message", "codes", "until", "version", "tier", "known", "error", "name"}
+    | {"sources"}
 )
 #: Values that are words, not data, by name: WooCommerce's order statuses (with the trash and
 #: a checkout draft), a review's or comment's status, and the rounding modes.
@@ -192,6 +193,16 @@ ADJUST_UNASKED = Note(
 ADJUST_UNKNOWN_ACCOUNT = Note(
     "customer {customer} is neither in the ledger nor in the store (it has no account with that"
     " id); nothing was adjusted: check the customer id"
+)
+# Why a sync did not do everything (its exit status, the dashboard's resync answer): the store's
+# error inside stays as the store's client wrote it.
+LISTING_STOPPED = Note(
+    "{endpoint} listing stopped: {error}; everything up to the last good page is kept"
+)
+SOURCES_STOPPED = Note("stopped: {sources}")
+BALANCES_NOT_WRITTEN = Note(
+    "{count} customer balance(s) could not be written to the store; they are kept and retried on"
+    " the next run"
 )
 BALANCE_BEYOND = Note(
     "the points of ledger customer {customer} would go beyond what the ledger holds (at most"

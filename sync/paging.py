@@ -30,6 +30,7 @@ from contextlib import closing
 from functools import partial
 from typing import Any, Protocol
 
+from rules import notes
 from sync.ahead import in_order
 from sync.errors import StoreAnswerTooComplex, StoreAnswerUnusable, StoreError
 from sync.fields import is_id
@@ -352,7 +353,7 @@ class Listing:
         """The error that stops this listing: endpoint, query without secrets, what happened."""
         detail = f"GET {self._path()}?{describe_query(params)}: {what}"
         return ListingStalled(
-            f"{self.endpoint} listing stopped: {detail}; everything up to the last good page is kept",
+            notes.LISTING_STOPPED(endpoint=self.endpoint, error=detail),
             detail=detail,
         )
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.entries import NewEntry
+from rules import notes
 
 MAX_CHANGES_SHOWN = 50
 
@@ -57,11 +58,10 @@ class SyncSummary:
         """One line saying why the run is not ok (for the exit status)."""
         if self.sources_stopped:
             stopped = [e for e in self.errors if "listing stopped" in e]
-            return stopped[0] if stopped else f"stopped: {', '.join(self.sources_stopped)}"
-        return (
-            f"{self.write_failures} customer balance(s) could not be written to the store;"
-            " they are kept and retried on the next run"
-        )
+            if stopped:
+                return stopped[0]
+            return notes.SOURCES_STOPPED(sources=", ".join(self.sources_stopped))
+        return notes.BALANCES_NOT_WRITTEN(count=self.write_failures)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -295,7 +295,8 @@ def create_app(
             return PlainTextResponse(f"{message} {redact(str(error))}", 502)
         if failure is not None:  # a source stopped, balances not written: "finished" misled
             message = _("The resync ran but did not do everything:")
-            return PlainTextResponse(f"{message} {redact(failure)}", 502)
+            reason = notes.translate(redact(failure), _)  # the store's own error stays as is
+            return PlainTextResponse(f"{message} {reason}", 502)
         log.info("dashboard: resync of %s", f"customer {customer}" if customer else "everyone")
         return RedirectResponse(f"/?{urlencode({'lang': lang, 'done': 'resynced'})}#runs", 303)
 

@@ -60,6 +60,9 @@ SAMPLE_VALUES = {
     "request": "'abcdefghijklmnop'",
     "limit": "1,000,000,000",
     "error": "GET customers: HTTP 403 Sorry, you cannot view",
+    "endpoint": "products/reviews",
+    "sources": "orders, comments",
+    "count": "3",
 }
 
 

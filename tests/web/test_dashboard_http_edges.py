@@ -17,6 +17,7 @@ from ledger.session import session_scope
 from ledger.sync_lock import hold_sync_lock
 from loyalty.config import Config
 from loyalty.web.dashboard import DECLINED, Redeemed, create_app
+from rules import notes
 from rules.redemption import RedemptionRules, RedemptionTier
 from tests.conftest import TEST_STORE_URL
 from tests.reports.ledger_story import Story
@@ -210,3 +211,31 @@ def test_a_resync_that_did_not_do_everything_says_so(
     assert answer.status_code == 502
     assert answer.text.endswith(stopped)
     assert not answer.text.startswith("The resync")  # said in the page's language
+
+
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        (
+            notes.BALANCES_NOT_WRITTEN(count=3),
+            "3 solde(s) client n’ont pas pu être écrits dans la boutique",
+        ),
+        (
+            notes.LISTING_STOPPED(endpoint="orders", error="GET orders?page=3: answered 500"),
+            "la liste orders s’est arrêtée : GET orders?page=3: answered 500 ;",
+        ),
+        (notes.SOURCES_STOPPED(sources="orders, comments"), "arrêté : orders, comments"),
+    ],
+)
+def test_why_a_resync_did_not_do_everything_is_said_in_the_pages_language(
+    admin_config: Config, engine: Engine, story: Story, failure: str, said: str
+) -> None:
+    """From a review (4 Dec): the reason came in English after the translated sentence. The
+    store's own error inside it stays as the client wrote it."""
+    client = TestClient(create_app(admin_config, engine, resync=lambda who: failure))
+
+    answer = client.post("/admin/resync?lang=fr", data={"token": TOKEN}, follow_redirects=False)
+
+    assert answer.status_code == 502
+    assert said in answer.text
+    assert failure not in answer.text
