@@ -210,6 +210,20 @@ def used_then_cancelled(
     return outcome, int(order["id"]), coupon_id
 
 
+def expires_unused_and_returns_its_points(
+    config: Config, engine: Engine, shop: SandboxStore, outcome: Outcome, coupon_id: int, sync: Sync
+) -> None:
+    """The coupon, issued again, expires unused in the store: its 1000 points come back, once."""
+    past = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    shop.update_coupon(coupon_id, {"date_expires_gmt": past})
+    sync(config)
+
+    assert redemption(engine, outcome.redemption_id).status == "expired"
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000, 1000]
+    assert balance(engine) == 1000
+    consistent(engine)
+
+
 def test_a_coupon_whose_order_was_cancelled_is_issued_again_and_returns_its_points_at_expiry(
     shop_config: Config,
     engine: Engine,
@@ -231,14 +245,7 @@ def test_a_coupon_whose_order_was_cancelled_is_issued_again_and_returns_its_poin
     assert (cancelled.redemptions["given_back"], again.redemptions["given_back"]) == (1, 0)
     assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
 
-    past = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    store.update_coupon(coupon_id, {"date_expires_gmt": past})  # it expires unused
-    sync(shop_config)
-
-    assert redemption(engine, outcome.redemption_id).status == "expired"
-    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000, 1000]
-    assert balance(engine) == 1000
-    consistent(engine)
+    expires_unused_and_returns_its_points(shop_config, engine, store, outcome, coupon_id, sync)
 
 
 def test_a_coupon_used_again_after_its_order_was_cancelled_stays_used(
@@ -398,14 +405,7 @@ def test_a_coupon_given_back_by_an_order_cancelled_then_deleted_outright_is_issu
     assert (row.status, row.used_order_id) == ("issued", None)
     assert found_gone.redemptions["given_back"] == 1
 
-    past = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    store.update_coupon(coupon_id, {"date_expires_gmt": past})  # it expires unused
-    sync(shop_config)
-
-    assert redemption(engine, outcome.redemption_id).status == "expired"
-    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000, 1000]
-    assert balance(engine) == 1000
-    consistent(engine)
+    expires_unused_and_returns_its_points(shop_config, engine, store, outcome, coupon_id, sync)
 
 
 def test_a_coupon_whose_paid_order_was_deleted_outright_stays_used(
