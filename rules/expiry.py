@@ -18,7 +18,9 @@ Per lot (`mode = "per_lot"`):
   appending them again a no-op.
 
 Inactivity (`mode = "inactivity"`): the whole balance expires at 00:00 UTC of
-`day of the last activity + days`, where activity is earning or redeeming (`Movement.activity`).
+`day of the last activity + days`, where activity is earning or redeeming (`Movement.activity`,
+which the ledger sets: a purchase's pending points, no lot, are a movement of no points that is
+activity; points coming back to a customer are no redeeming).
 """
 
 from __future__ import annotations

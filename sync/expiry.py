@@ -451,8 +451,8 @@ def _customers_with_entries(session: Session, store_id: int) -> int:
 def _movements_by_customer(
     session: Session, store_id: int, customer_ids: Sequence[int] | None = None
 ) -> Iterator[tuple[_Who, list[Movement]]]:
-    """Each customer with entries (or each of `customer_ids`), with their spendable entries in
-    ledger time order (pending points are not spendable yet: they are no lot)."""
+    """Each customer with entries (or each of `customer_ids`), with their entries in ledger time
+    order: pending points, not spendable yet, are no lot, only activity (with no points)."""
     if customer_ids is None:
         yield from _movements_of(session, store_id, None)
         return
@@ -472,7 +472,7 @@ def _movements_of(
             PointEntry.occurred_at,
             PointEntry.idempotency_key,
         )
-        .where(PointEntry.store_id == store_id, PointEntry.kind.not_in(_OUTSIDE_BALANCE))
+        .where(PointEntry.store_id == store_id)
         .order_by(PointEntry.customer_id, PointEntry.occurred_at, PointEntry.id)
         .execution_options(yield_per=5000)
     )
@@ -487,12 +487,18 @@ def _movements_of(
             if current is not None:
                 grouped.append((current, movements))
             current, movements = customer_id, []
+        if kind in _OUTSIDE_BALANCE:  # pending: no lot, but earning all the same (a purchase)
+            movements.append(Movement(0, ref, occurred_at, activity=points > 0))
+            continue
         movements.append(
             Movement(
                 points=points,
                 source_ref=ref,
                 at=occurred_at,
-                activity=(kind in _EARNING and points > 0) or kind == SourceKind.REDEMPTION,
+                # earning or redeeming; points coming back (a coupon lapsed, refused) are neither
+                activity=points > 0
+                if kind in _EARNING
+                else kind == SourceKind.REDEMPTION and points < 0,
                 is_expiry=kind == SourceKind.EXPIRY,
                 key=key if kind == SourceKind.EXPIRY else None,
             )

@@ -1,0 +1,137 @@
+"""Review findings: the life of a point across pending points, expiry, tiers, redemptions and
+refunds. Each test fails on the code as reviewed and passes once its defect is fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select
+
+from ledger.admin import adjust
+from ledger.customers import get_or_create_store
+from ledger.models import PointEntry
+from ledger.session import session_scope
+from loyalty.config import Config
+from loyalty.sync_settings import make_client
+from rules.expiry import ExpiryMode, ExpiryRules
+from rules.redemption import RedemptionRules, RedemptionTier
+from rules.tiers import Tier, TierRules
+from sandbox.store import SandboxStore
+from sync.expiry import run_expiry
+from sync.redemptions import Redeemer, RedemptionSettings, Request
+from sync.summary import SyncSummary
+from tests.e2e.conftest import gift_shop, meta
+
+Sync = Callable[..., SyncSummary]
+EMAIL = "alice@example.com"
+TIERS = TierRules((Tier("silver", 100, Decimal(2)),))
+
+
+@pytest.fixture
+def store() -> SandboxStore:
+    return gift_shop(EMAIL)
+
+
+def buy(store: SandboxStore, customer: int, cards: int, when: datetime) -> int:
+    product = int(store.all("products")[0]["id"])
+    with store.clock_at(when):
+        order = store.place_order(customer_id=customer, items=[(product, cards)])
+        store.set_order_status(order["id"], "completed")
+    return int(order["id"])
+
+
+def purchases(engine: Engine) -> list[tuple[str, int]]:
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(PointEntry.source_ref, PointEntry.points)
+            .where(PointEntry.kind == "purchase")
+            .order_by(PointEntry.id)
+        )
+        return [(ref, points) for ref, points in rows]
+
+
+def test_a_customer_who_just_bought_is_not_inactive_while_the_orders_points_are_pending(
+    store: SandboxStore, config: Config, sync: Sync, engine_for: Callable[[], Engine]
+) -> None:
+    """Inactivity expiry, 30 days; pending points, 14 days. Alice earned 100 points 29 days
+    ago (before pending points were on) and bought again yesterday: that order's 50 points wait
+    out their window. Tomorrow she has been inactive for 1 day, not 30: nothing may expire. The
+    ledger leaves pending entries out of the movements expiry reads (`sync.expiry._movements_of`),
+    so her purchase of yesterday is no activity and her whole balance of 100 expires tomorrow;
+    the 50 become available 13 days later, on a balance that lost the 100."""
+    inactivity = ExpiryRules(enabled=True, mode=ExpiryMode.INACTIVITY, days=30)
+    config = replace(config, expiry=inactivity)
+    engine = engine_for()
+    alice = store.customer_id_by_email(EMAIL)
+    assert alice is not None
+    now = datetime.now(UTC).replace(microsecond=0)
+    buy(store, alice, 100, now - timedelta(days=29))
+    sync(config)
+    assert meta(store, alice, "loyalty_points") == "100"
+
+    pending = replace(config, points=replace(config.points, pending_days=14))
+    buy(store, alice, 50, now - timedelta(days=1))
+    sync(pending, full=True)
+    assert (meta(store, alice, "loyalty_points"), meta(store, alice, "loyalty_points_pending")) == (
+        "100",
+        "50",
+    )
+
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, config.require_store().key).id
+        tomorrow = run_expiry(
+            session,
+            store_id,
+            inactivity,
+            as_of=(now + timedelta(days=1)).date(),
+            now=now,
+            dry_run=True,
+        )
+    assert tomorrow.expired_points == 0  # she bought yesterday: she is not inactive
+
+
+def test_a_coupon_that_lapsed_unused_does_not_restart_the_inactivity_clock(
+    store: SandboxStore, config: Config, sync: Sync, engine_for: Callable[[], Engine]
+) -> None:
+    """Inactivity expiry, 365 days. Alice's last activity was a redemption 200 days ago (its
+    90-day coupon lapsed unused 110 days ago): her balance expires 165 days from now. The sync
+    gives the coupon's points back today as a `redemption` entry, which expiry counts as
+    redeeming (`sync.expiry._movements_of`: any redemption entry, whatever its sign, is
+    activity), so her clock restarts today although she did nothing: her points live 200 more
+    days. README: activity is earning or redeeming."""
+    rules = RedemptionRules(tiers=(RedemptionTier("10-off", 1000, Decimal("10.00")),))
+    inactivity = ExpiryRules(enabled=True, mode=ExpiryMode.INACTIVITY, days=365)
+    config = replace(config, redemption=rules, expiry=inactivity)
+    engine = engine_for()
+    alice = store.customer_id_by_email(EMAIL)
+    assert alice is not None
+    now = datetime.now(UTC).replace(microsecond=0)
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, config.require_store().key).id
+        adjust(session, store_id, alice, 1000, "goodwill", now=now - timedelta(days=300))
+    redeemed = now - timedelta(days=200)
+    Redeemer(
+        make_client(config.require_store()),
+        lambda: session_scope(engine),
+        store_id,
+        RedemptionSettings(config.redemption, expiry=config.expiry),
+        now=lambda: redeemed,
+    ).redeem(Request(alice, EMAIL, tier="10-off"))
+
+    sync(config)  # the coupon lapsed unused: its 1000 points come back
+    assert meta(store, alice, "loyalty_points") == "1000"
+
+    with session_scope(engine) as session:
+        later = run_expiry(
+            session,
+            store_id,
+            inactivity,
+            as_of=(now + timedelta(days=200)).date(),
+            now=now,
+            dry_run=True,
+        )
+    assert later.expired_points == 1000  # 365 days after her redemption have passed
