@@ -236,21 +236,50 @@ class OrderPoints:
             orders = self._with_categories(orders)
             tracked = self._tracked(session, [o.order_id for o in orders])
             self.owners.prepare(session, orders)
-            decisions = []
-            for order, (_, raw) in zip(orders, parsed, strict=True):
-                decision = self._decide(session, order, raw, refunds, tracked, rejected)
-                if decision is not None:
-                    decisions.append(decision)
-            self._remember_products(session, [d.order for d in decisions])
-            outcome.changed += sum(_is_change(d, tracked.get(d.order.order_id)) for d in decisions)
-            followed = self._recalculated(session, decisions, refunds, tracked, now)
-            outcome.entries.extend(self._record(session, decisions, tracked, now, followed))
-            decided = [DecidedOrder(d.order, d.owner, d.refunds) for d in decisions]
-            for follower in self.followers:
-                follower.decided(session, decided, now=now)
+            pairs = [(order, raw) for order, (_, raw) in zip(orders, parsed, strict=True)]
+            for round_ in self._rounds(session, pairs):
+                decisions = []
+                for order, raw in round_:
+                    decision = self._decide(session, order, raw, refunds, tracked, rejected)
+                    if decision is not None:
+                        decisions.append(decision)
+                self._remember_products(session, [d.order for d in decisions])
+                outcome.changed += sum(
+                    _is_change(d, tracked.get(d.order.order_id)) for d in decisions
+                )
+                followed = self._recalculated(session, decisions, refunds, tracked, now)
+                outcome.entries.extend(self._record(session, decisions, tracked, now, followed))
+                decided = [DecidedOrder(d.order, d.owner, d.refunds) for d in decisions]
+                for follower in self.followers:
+                    follower.decided(session, decided, now=now)
         outcome.quarantined += self.quarantine.add(session, rejected, now=now)
         usable -= {r.ref for r in rejected[decided_from:]}
         self.quarantine.release(session, "orders", usable, now=now)
+
+    def _rounds(
+        self, session: Session, pairs: list[tuple[Order, Any]]
+    ) -> list[list[tuple[Order, Any]]]:
+        """The batch's orders in rounds decided and recorded one after another: all at once,
+        unless an order's decision reads what its owner's earlier orders wrote (tiers: the
+        owner's earnings before the order). Then each owner's orders go one a round, the first
+        created first, as pages decided one after another would: together, a second order
+        read its owner's earnings before the first one's entries were written, and earned at
+        the old tier for good (a review, 4 Dec)."""
+        if not self.tiers.enabled:
+            return [pairs]
+        seen: dict[object, int] = {}
+        rounds: list[list[tuple[Order, Any]]] = []
+        for pair in sorted(pairs, key=lambda p: (p[0].created_at, p[0].order_id)):
+            owner = self.owners.owner_of(session, pair[0])
+            key: object = ("order", pair[0].order_id) if owner is None else owner
+            at = seen[key] = seen.get(key, -1) + 1
+            if at == len(rounds):
+                rounds.append([])
+            rounds[at].append(pair)
+        if len(rounds) == 1:
+            return [pairs]  # each owner once: the orders as listed
+        place = {id(pair): n for n, pair in enumerate(pairs)}
+        return [sorted(round_, key=lambda p: place[id(p)]) for round_ in rounds]
 
     def _not_ahead(
         self, parsed: list[tuple[Order, Any]], rejected: list[Rejected], now: datetime

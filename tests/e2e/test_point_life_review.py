@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from ledger.admin import adjust
+from ledger.balances import verify_balances
 from ledger.customers import get_or_create_store
 from ledger.models import PointEntry
 from ledger.session import session_scope
@@ -135,3 +136,29 @@ def test_a_coupon_that_lapsed_unused_does_not_restart_the_inactivity_clock(
             dry_run=True,
         )
     assert later.expired_points == 1000  # 365 days after her redemption have passed
+
+
+def test_an_order_after_the_crossing_one_earns_at_the_tier_when_both_are_synced_together(
+    store: SandboxStore, config: Config, sync: Sync, engine_for: Callable[[], Engine]
+) -> None:
+    """Alice's first order (120 cards) lifts her to silver (100); her next order, a minute later,
+    earns at silver: 10 cards, 20 points. Synced one by one that is what the ledger records
+    (tests/e2e/test_tiers.py). Synced together (one page: the first sync of a shop, or two orders
+    between two syncs), the second order's tier is read from the ledger before the first order's
+    entries are appended, so it earns at no tier (10), and the tier is then kept on the order for
+    good: a full resync changes nothing."""
+    config = replace(config, tiers=TIERS)
+    engine = engine_for()
+    alice = store.customer_id_by_email(EMAIL)
+    assert alice is not None
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    first = buy(store, alice, 120, start)
+    second = buy(store, alice, 10, start + timedelta(minutes=1))
+
+    sync(config)
+    sync(config, full=True)
+
+    assert purchases(engine) == [(f"order:{first}", 120), (f"order:{second}", 20)]
+    assert meta(store, alice, "loyalty_points") == "140"
+    with session_scope(engine) as session:
+        assert verify_balances(session) == []
