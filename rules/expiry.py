@@ -14,6 +14,10 @@ Per lot (`mode = "per_lot"`):
   re-awarded to an order whose lot already expired) expires the day after it arrived;
 - a negative movement consumes the oldest lots first; what no lot covers is carried as debt,
   paid first from the next lots;
+- points a reference gives back (`Movement.gives_back`: a redemption's coupon lapsed) are the
+  lots its spending took, as old as they were (the last taken first), under the reference that
+  gives them back; one past its expiry by then expires the day after it came back. Returned as a
+  lot of their own, dated that day, redeeming and letting the coupon lapse kept points for good;
 - expiry movements already in the ledger are ignored: they are re-derived, and their keys make
   appending them again a no-op.
 
@@ -54,6 +58,9 @@ class Movement:
     source_ref: str
     at: datetime
     activity: bool = False  # earning or redeeming: restarts the inactivity clock
+    #: Points coming back from what the same reference spent before (a coupon that lapsed or was
+    #: refused gives its points back): per lot, they are as old as the lots that spending took.
+    gives_back: bool = False
     is_expiry: bool = False  # an expiry entry already in the ledger
     key: str | None = None  # an expiry entry's idempotency key
 
@@ -146,6 +153,7 @@ def _per_lot(
 ) -> tuple[list[Expiry], tuple[int, date] | None]:
     state = _State(lots=[])
     first_seen: dict[str, date] = {}
+    taken: dict[str, list[_Lot]] = {}  # what each reference's spending took from which lots
     expired: list[Expiry] = []
     for move in movements:
         if move.is_expiry:
@@ -158,11 +166,16 @@ def _per_lot(
             move.source_ref, min(day, earned.get(move.source_ref, day))
         )
         if move.points > 0:
+            pieces = taken.get(move.source_ref, []) if move.gives_back else []
+            returning = min(move.points, sum(piece.remaining for piece in pieces))
             nominal = earned_on + timedelta(days=rules.days)
             expires_on = nominal if nominal > day else day + timedelta(days=1)
-            _add_lot(state, _Lot(move.source_ref, earned_on, expires_on, move.points))
-        else:
-            _consume(state, -move.points)
+            if move.points > returning:  # first: it pays the debt its spending ran into
+                lot = _Lot(move.source_ref, earned_on, expires_on, move.points - returning)
+                _add_lot(state, lot)
+            _give_back(state, move.source_ref, pieces, returning, day)
+        elif move.points:
+            taken.setdefault(move.source_ref, []).extend(_consume(state, -move.points))
     expired.extend(_expire_lots(state, until=as_of))
     return _folded(expired), _next_lot_expiry(state)
 
@@ -176,15 +189,34 @@ def _add_lot(state: _State, lot: _Lot) -> None:
         state.lots.sort(key=lambda held: held.earned_on)  # stable: same day keeps arrival order
 
 
-def _consume(state: _State, points: int) -> None:
+def _consume(state: _State, points: int) -> list[_Lot]:
+    """Take `points` from the oldest lots (what they do not cover is debt); the pieces taken."""
+    pieces = []
     for lot in state.lots:
         taken = min(lot.remaining, points)
         lot.remaining -= taken
         points -= taken
+        pieces.append(_Lot(lot.ref, lot.earned_on, lot.expires_on, taken))
         if not points:
             break
     state.lots = [lot for lot in state.lots if lot.remaining]
     state.debt += points
+    return pieces
+
+
+def _give_back(state: _State, ref: str, pieces: list[_Lot], points: int, day: date) -> None:
+    """`points` of the `pieces` `ref` spent, back as lots of `ref` as old as they were (the last
+    taken first; one past its expiry expires the day after `day`)."""
+    given = 0
+    while pieces and given < points:
+        piece = pieces[-1]
+        amount = min(piece.remaining, points - given)
+        piece.remaining -= amount
+        if not piece.remaining:
+            pieces.pop()
+        expires_on = max(piece.expires_on, day + timedelta(days=1))
+        _add_lot(state, _Lot(ref, piece.earned_on, expires_on, amount))
+        given += amount
 
 
 def _expire_lots(state: _State, *, until: date) -> list[Expiry]:

@@ -501,6 +501,7 @@ def _movements_of(
                 else kind == SourceKind.REDEMPTION and points < 0,
                 is_expiry=kind == SourceKind.EXPIRY,
                 key=key if kind == SourceKind.EXPIRY else None,
+                gives_back=kind == SourceKind.REDEMPTION and points > 0,
             )
         )
     if current is not None:

@@ -162,3 +162,47 @@ def test_an_order_after_the_crossing_one_earns_at_the_tier_when_both_are_synced_
     assert meta(store, alice, "loyalty_points") == "140"
     with session_scope(engine) as session:
         assert verify_balances(session) == []
+
+
+def test_points_given_back_by_a_coupon_that_lapsed_keep_the_age_of_the_points_it_took(
+    store: SandboxStore, config: Config, sync: Sync, engine_for: Callable[[], Engine]
+) -> None:
+    """Per-lot expiry, 365 days. Alice's 1000 points were earned 360 days ago: they expire in 5
+    days. 91 days ago she turned them into a 90-day coupon (spending the old lot) and never used
+    it; the sync sees it expired and gives the 1000 points back. They are the same points, as
+    old as before: 5 days from now they must be gone. The ledger makes the returned points a
+    lot of `redemption:{id}`, earned on the redemption's day, so they now live until 274 days
+    from now. Redeeming and letting the coupon lapse, again and again, keeps points forever (the
+    README's "the trick gains nothing" holds for cancelled orders only)."""
+    rules = RedemptionRules(tiers=(RedemptionTier("10-off", 1000, Decimal("10.00")),))
+    config = replace(config, redemption=rules, expiry=ExpiryRules(enabled=True, days=365))
+    engine = engine_for()
+    alice = store.customer_id_by_email(EMAIL)
+    assert alice is not None
+    now = datetime.now(UTC).replace(microsecond=0)
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, config.require_store().key).id
+        adjust(session, store_id, alice, 1000, "points of last year", now=now - timedelta(days=360))
+    redeemed = now - timedelta(days=91)
+    Redeemer(
+        make_client(config.require_store()),
+        lambda: session_scope(engine),
+        store_id,
+        RedemptionSettings(config.redemption, expiry=config.expiry),
+        now=lambda: redeemed,
+    ).redeem(Request(alice, EMAIL, tier="10-off"))
+
+    sync(config)  # the coupon expired yesterday, unused: its 1000 points come back
+    assert meta(store, alice, "loyalty_points") == "1000"
+
+    with session_scope(engine) as session:
+        later = run_expiry(
+            session,
+            store_id,
+            config.expiry,
+            as_of=(now + timedelta(days=10)).date(),
+            now=now,
+            dry_run=True,
+        )
+        assert verify_balances(session) == []
+    assert later.expired_points == 1000  # their lot's day, 5 days from now, has passed

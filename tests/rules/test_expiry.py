@@ -36,6 +36,10 @@ def revoke(points: int, ref: str, when: str) -> Movement:
     return Movement(-points, ref, at(when))
 
 
+def give_back(points: int, ref: str, when: str) -> Movement:
+    return Movement(points, ref, at(when), gives_back=True)
+
+
 D = date.fromisoformat
 
 
@@ -167,6 +171,63 @@ def test_expiries_due(
     rules: ExpiryRules, moves: list[Movement], as_of: date, expected: list[Expiry]
 ) -> None:
     assert expiries_due(moves, rules, as_of) == expected
+
+
+@pytest.mark.parametrize(
+    ("moves", "as_of", "expected"),
+    [
+        # a coupon's points given back are as old as the lot its redemption took (a review,
+        # 4 Dec: a lot of their own, dated the day they came back, kept them 30 more days)
+        (
+            [
+                earn(100, "order:1", "2025-01-01T10:00"),
+                spend(100, "redemption:1", "2025-01-10T10:00"),
+                give_back(100, "redemption:1", "2025-01-20T10:00"),
+            ],
+            D("2025-02-15"),
+            [Expiry("redemption:1", 100, D("2025-01-31"))],
+        ),
+        # taken from two lots: each piece keeps its own age; what the debt covered is a lot of
+        # the day the points were spent
+        (
+            [
+                earn(60, "order:1", "2025-01-01T10:00"),
+                earn(40, "order:2", "2025-01-05T10:00"),
+                spend(120, "redemption:1", "2025-01-10T10:00"),
+                give_back(120, "redemption:1", "2025-01-20T10:00"),
+            ],
+            D("2025-02-15"),
+            [
+                Expiry("redemption:1", 60, D("2025-01-31")),
+                Expiry("redemption:1", 40, D("2025-02-04")),
+            ],
+        ),
+        # back after the lot's day: it expires the day after it came back, not on a past day
+        (
+            [
+                earn(100, "order:1", "2025-01-01T10:00"),
+                spend(100, "redemption:1", "2025-01-10T10:00"),
+                give_back(100, "redemption:1", "2025-02-05T10:00"),
+            ],
+            D("2025-02-15"),
+            [Expiry("redemption:1", 100, D("2025-02-06"))],
+        ),
+        # another reference's points are a lot of their own, as before
+        (
+            [
+                earn(100, "order:1", "2025-01-01T10:00"),
+                spend(100, "redemption:1", "2025-01-10T10:00"),
+                earn(100, "order:2", "2025-01-20T10:00"),
+            ],
+            D("2025-02-15"),
+            [],
+        ),
+    ],
+)
+def test_points_given_back_keep_the_age_of_the_lots_their_spending_took(
+    moves: list[Movement], as_of: date, expected: list[Expiry]
+) -> None:
+    assert expiries_due(moves, PER_LOT, as_of) == expected
 
 
 def test_expiry_keys_are_one_per_lot_per_date() -> None:
