@@ -36,6 +36,7 @@ from ledger.entries import (
 from ledger.expiring import customers_with_entries_between, save_next_expiries
 from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
 from ledger.models import Customer, PointEntry, SyncCursor
+from ledger.pending import ORDER_PREFIX, pending_ref
 from rules import notes
 from rules.expiry import (
     Expiry,
@@ -51,6 +52,7 @@ from sync.progress import Progress
 BATCH = 2000  # expiry entries per append
 _EARNING = frozenset(kind.value for kind in LIFETIME_KINDS)
 _OUTSIDE_BALANCE = sorted(kind.value for kind in OUTSIDE_BALANCE_KINDS)  # pending: not spendable
+_PENDING_ORDER = pending_ref(ORDER_PREFIX)  # an order's own pending points (not `pending:recalc:`)
 EXPIRING_CURSOR = "expiring"  # {"entry_id": N}: next expiries are current up to this entry
 EXPIRY_CURSOR = "expiry"  # {"day": "YYYY-MM-DD"}: the store day the sync last ran expiry
 
@@ -487,8 +489,9 @@ def _movements_of(
             if current is not None:
                 grouped.append((current, movements))
             current, movements = customer_id, []
-        if kind in _OUTSIDE_BALANCE:  # pending: no lot, but earning all the same (a purchase)
-            movements.append(Movement(0, ref, occurred_at, activity=points > 0))
+        if kind in _OUTSIDE_BALANCE:  # pending: no lot; a purchase's own is earning all the same
+            purchase = points > 0 and ref.startswith(_PENDING_ORDER)  # not a recalculation's
+            movements.append(Movement(0, ref, occurred_at, activity=purchase))
             continue
         movements.append(
             Movement(
