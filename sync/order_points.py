@@ -237,7 +237,7 @@ class OrderPoints:
             tracked = self._tracked(session, [o.order_id for o in orders])
             self.owners.prepare(session, orders)
             pairs = [(order, raw) for order, (_, raw) in zip(orders, parsed, strict=True)]
-            for round_ in self._rounds(session, pairs):
+            for round_ in self._rounds(session, pairs, tracked):
                 decisions = []
                 for order, raw in round_:
                     decision = self._decide(session, order, raw, refunds, tracked, rejected)
@@ -257,27 +257,36 @@ class OrderPoints:
         self.quarantine.release(session, "orders", usable, now=now)
 
     def _rounds(
-        self, session: Session, pairs: list[tuple[Order, Any]]
+        self,
+        session: Session,
+        pairs: list[tuple[Order, Any]],
+        tracked: Mapping[int, _Tracked],
     ) -> list[list[tuple[Order, Any]]]:
         """The batch's orders in rounds decided and recorded one after another: all at once,
         unless an order's decision reads what its owner's earlier orders wrote (tiers: the
-        owner's earnings before the order). Then each owner's orders go one a round, the first
-        created first, as pages decided one after another would: together, a second order
-        read its owner's earnings before the first one's entries were written, and earned at
-        the old tier for good (a review, 4 Dec)."""
+        owner's earnings before the order). Then the orders touching a customer (as its owner
+        now, or as the one it moves away from) go one a round, the first created first, as
+        pages decided one after another would: together, a second order read its owner's
+        earnings before the first one's entries (or the move of one away) were written, and
+        earned at a tier she did not hold, for good (reviews, 4 Dec)."""
         if not self.tiers.enabled:
             return [pairs]
-        seen: dict[object, int] = {}
+        next_round: dict[object, int] = {}
         rounds: list[list[tuple[Order, Any]]] = []
         for pair in sorted(pairs, key=lambda p: (p[0].created_at, p[0].order_id)):
-            owner = self.owners.owner_of(session, pair[0])
-            key: object = ("order", pair[0].order_id) if owner is None else owner
-            at = seen[key] = seen.get(key, -1) + 1
+            order = pair[0]
+            owner = self.owners.owner_of(session, order)
+            previous = tracked.get(order.order_id)
+            touched = {("order", order.order_id) if owner is None else owner}
+            if previous is not None and previous.customer_id is not None:
+                touched.add(previous.customer_id)
+            at = max(next_round.get(key, 0) for key in touched)
+            next_round.update(dict.fromkeys(touched, at + 1))
             if at == len(rounds):
                 rounds.append([])
             rounds[at].append(pair)
         if len(rounds) == 1:
-            return [pairs]  # each owner once: the orders as listed
+            return [pairs]  # no customer twice: the orders as listed
         place = {id(pair): n for n, pair in enumerate(pairs)}
         return [sorted(round_, key=lambda p: place[id(p)]) for round_ in rounds]
 
