@@ -510,6 +510,9 @@ class Redemption(Base):
     #: When the coupon reached the customer's `loyalty_coupons` meta (storefront, auto and stamp
     #: card coupons; `sync.coupon_lists`); None until then.
     listed_at: Mapped[datetime | None]
+    #: Used by an order since cancelled, trashed or deleted: the order's `last_seen_at` the store
+    #: last answered for, when asked whether the use still counts (`sync.redemption_lifecycle`).
+    drop_checked: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("store_id", "request_key"),

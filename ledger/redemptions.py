@@ -241,6 +241,16 @@ def mark_unused(session: Session, redemption_id: int, order_id: int, *, now: dat
     return 1
 
 
+def confirm_used(session: Session, redemption_id: int, seen: datetime) -> None:
+    """The store still counts the coupon's use (or deleted it outright: nothing tells) after the
+    order that used it was cancelled or deleted, as the ledger last saw it at `seen` (its
+    `tracked_orders.last_seen_at`): it stays used, and the sync asks again only once it sees
+    that order again."""
+    row = _get(session, redemption_id)
+    if row.status == USED:
+        row.drop_checked = seen
+
+
 def record_refund(
     session: Session,
     redemption_id: int,

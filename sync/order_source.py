@@ -415,7 +415,6 @@ class OrdersSource:
                     self._apply(ctx, self._process(ctx, session, found))
                     self._apply(ctx, self.points.mark_deleted(session, gone, now=ctx.now))
                 ctx.coupon_uses.see(found)
-                ctx.coupon_uses.see_gone(gone)
                 ctx.progress.advance(len(found) + len(gone))
         ctx.progress.finish()
 

@@ -69,12 +69,6 @@ class CouponUses:
     business, and keeping them would grow with the shop's orders."""
 
     seen: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    #: Orders the sync found deleted outright: a use they held may have been given back (the
-    #: order cancelled, then deleted, before a sync saw it cancelled).
-    gone: set[int] = field(default_factory=set)
-
-    def see_gone(self, order_ids: Iterable[int]) -> None:
-        self.gone.update(order_ids)
 
     def see(self, orders: Iterable[Any]) -> None:
         for order in orders:
@@ -105,12 +99,18 @@ def track_redemptions(
     the coupon (its clock behind this machine's, an expiry extended in the store)."""
     store_now = now if store_now is None else store_now
     counts = LifecycleCounts()
-    given_back: list[tuple[int, int, int]] = []
     with unit_of_work() as session:
-        if uses.seen or uses.gone:
-            given_back = _apply_orders(session, store_id, uses, counts, now)
-    if given_back:
-        _issue_again(client, unit_of_work, given_back, counts, now)
+        seen_dropped = _apply_orders(session, store_id, uses, counts, now) if uses.seen else []
+        dropped: list[tuple[int, int, int, datetime | None]] = []
+        dropped += _used_by_dropped_orders(session, store_id)  # after the uses above moved
+        listed = {redemption_id for redemption_id, _, _, _ in dropped}
+        dropped += [
+            (redemption_id, coupon_id, order_id, None)
+            for redemption_id, coupon_id, order_id in seen_dropped
+            if redemption_id not in listed  # used by an order no sync saw (none tracked)
+        ]
+    if dropped:
+        _issue_again(client, unit_of_work, dropped, counts, now)
     with unit_of_work() as session:
         issued = _issued(session, store_id)
     quarantine = Quarantine(store_id)
@@ -193,19 +193,42 @@ def _apply_orders(
             if used_by in (order_id, None):  # used by this order (or by one no sync saw)
                 cancelled.append((int(redemption_id), int(coupon_id), order_id))
                 break
-    listed = {redemption_id for redemption_id, _, _ in cancelled}
-    for chunk in chunks(sorted(uses.gone)):  # after the uses above moved (autoflushed)
-        used = session.execute(
-            select(Redemption.id, Redemption.coupon_id, Redemption.used_order_id).where(
-                Redemption.store_id == store_id,
-                Redemption.status == ledger.USED,
-                Redemption.used_order_id.in_(chunk),
-            )
-        )
-        for rid, cid, oid in used:
-            if rid not in listed and cid is not None and oid is not None:
-                cancelled.append((int(rid), int(cid), int(oid)))
     return cancelled
+
+
+def _used_by_dropped_orders(
+    session: Session, store_id: int
+) -> list[tuple[int, int, int, datetime]]:
+    """(redemption, coupon, order, when the order was last seen) of the redemptions used by an
+    order the ledger last saw cancelled, in the trash or deleted outright, and seen so since the
+    store last answered for it (`Redemption.drop_checked`): the store may have given the use
+    back. Read from the ledger, not from the orders this run saw, so a check the store did not
+    answer is made again by the next run, and an order only a customer's resync found deleted is
+    followed too (a review, 4 Dec: a deleted order is never read again, so its coupon stayed used
+    for good)."""
+    rows = session.execute(
+        select(
+            Redemption.id,
+            Redemption.coupon_id,
+            Redemption.used_order_id,
+            TrackedOrder.last_seen_at,
+        )
+        .join(
+            TrackedOrder,
+            (TrackedOrder.store_id == Redemption.store_id)
+            & (TrackedOrder.order_id == Redemption.used_order_id),
+        )
+        .where(
+            Redemption.store_id == store_id,
+            Redemption.status == ledger.USED,
+            Redemption.coupon_id.is_not(None),
+            TrackedOrder.deleted.is_(True) | TrackedOrder.status.in_(sorted(DROPPED_STATUSES)),
+            Redemption.drop_checked.is_(None)
+            | (TrackedOrder.last_seen_at > Redemption.drop_checked),
+        )
+        .order_by(Redemption.id)
+    )
+    return [(int(r), int(c), int(o), s) for r, c, o, s in rows if c is not None and o is not None]
 
 
 def _dropped_orders(session: Session, store_id: int, order_ids: set[int | None]) -> set[int]:
@@ -227,31 +250,40 @@ def _dropped_orders(session: Session, store_id: int, order_ids: set[int | None])
 def _issue_again(
     client: StoreClient,
     unit_of_work: UnitOfWork,
-    cancelled: list[tuple[int, int, int]],
+    cancelled: list[tuple[int, int, int, datetime | None]],
     counts: LifecycleCounts,
     now: datetime,
 ) -> None:
     """The redemptions used by an order since cancelled (or deleted outright: cancelled first,
-    or WooCommerce still counts the use) whose coupon the store reads as unused
-    again (`usage_count` 0, live or in the trash): issued again, and the pass over issued
-    coupons then keeps them (live), or closes them with their points returned (expired,
-    trashed). They were kept for good, as if used (a known limitation until 4 Dec; the trashed
-    coupon found by a review). A coupon deleted outright (404) says nothing of whether it was in
-    use when it went, so its redemption stays used (a review showed a paid order's coupon given
-    back); so does one the store does not answer readably, asked again the next time a sync
-    reads the order (a full one does)."""
-    coupon_ids = sorted({coupon_id for _, coupon_id, _ in cancelled})
+    or WooCommerce still counts the use) whose coupon the store reads as unused again
+    (`usage_count` 0, live or in the trash): issued again, and the pass over issued coupons then
+    keeps them (live), or closes them with their points returned (expired, trashed). They were
+    kept for good, as if used (a known limitation until 4 Dec; the trashed coupon found by a
+    review). A coupon still used, or deleted outright (a 404 says nothing of whether it was in
+    use when it went: a review showed a paid order's coupon given back), stays used, checked
+    (`ledger.redemptions.confirm_used`); one the store did not answer, or not readably, is
+    asked again by the next run (`_used_by_dropped_orders`)."""
+    coupon_ids = sorted({coupon_id for _, coupon_id, _, _ in cancelled})
     found: dict[int, StoreCoupon] = {}
+    untold: set[int] = set()  # not read: asked again by the next run
     for start in range(0, len(coupon_ids), client.per_page):
+        batch = coupon_ids[start : start + client.per_page]
         try:
-            found |= _read_coupons(client, coupon_ids[start : start + client.per_page]).found
+            read = _read_coupons(client, batch)
         except StoreError:
+            untold.update(batch)
             continue
+        found |= read.found
+        untold |= read.unreadable
     with unit_of_work() as session:
-        for redemption_id, coupon_id, order_id in cancelled:
+        for redemption_id, coupon_id, order_id, seen in cancelled:
             coupon = found.get(coupon_id)
-            if coupon is None or coupon.usage_count:
-                continue  # not read, deleted outright, or still used (by another order)
+            if coupon_id in untold:
+                continue
+            if coupon is None or coupon.usage_count:  # deleted outright, or still used
+                if seen is not None:  # not asked again until the order is seen again
+                    ledger.confirm_used(session, redemption_id, seen)
+                continue
             counts.given_back += ledger.mark_unused(session, redemption_id, order_id, now=now)
 
 
