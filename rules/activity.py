@@ -11,7 +11,6 @@ whole set of known items, so deciding again on the same set gives the same answe
 from __future__ import annotations
 
 import html
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from rules import notes
 from rules.types import Award
 
 ACTIVITY_RULE_VERSION = "activity-1"
-_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,23 @@ class ActivityItem:
 
 def text_length(text: str) -> int:
     """Characters of `text` with HTML tags stripped, entities decoded and ends trimmed."""
-    return len(html.unescape(_TAG.sub("", text)).strip())
+    return len(html.unescape(strip_tags(text)).strip())
+
+
+def strip_tags(text: str) -> str:
+    """`text` without its tags: each `<` up to the next `>` (what `re.sub(r"<[^>]*>", "", text)`
+    leaves), in one pass. The pattern scanned to the end of the text from every `<` that no
+    `>` follows: a review of 100,000 `<` took 6 s to measure, a few MB hours (a review, 4 Dec)."""
+    kept: list[str] = []
+    at = 0
+    while (start := text.find("<", at)) >= 0:
+        end = text.find(">", start + 1)
+        if end < 0:
+            break  # no tag closes from here on: the rest is text
+        kept.append(text[at:start])
+        at = end + 1
+    kept.append(text[at:])
+    return "".join(kept)
 
 
 def activity_points(

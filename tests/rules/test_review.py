@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import signal
 from datetime import UTC, datetime
 
 import pytest
 
-from rules.activity import text_length
+from rules.activity import strip_tags, text_length
 from rules.review import Review, ReviewRules, review_points
 
 DAY = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -85,6 +87,33 @@ def test_min_length_counts_text_without_tags(min_length: int, text: str, earned:
 
 def test_text_length_strips_tags_and_decodes_entities() -> None:
     assert text_length("<p>Caf&eacute;</p>\n") == 4
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "plain", "<p>a</p>", "a<b<c>d", "a<b", "<<<", ">>a<", "x<y>z<", "<a><b>c</b", "1 < 2 > 0"],
+)
+def test_tags_are_stripped_as_the_pattern_did(text: str) -> None:
+    assert strip_tags(text) == re.sub(r"<[^>]*>", "", text)
+
+
+def test_a_text_of_unclosed_angle_brackets_is_measured_in_one_pass() -> None:
+    """From a review (4 Dec): `<[^>]*>` scanned to the end of the text from every `<` that no `>`
+    follows, so a review of 100,000 `<` took 6 s to measure and a few MB hours: a hostile store
+    hung the sync inside one page. One pass measures 4 MB at once; the alarm (60 s, thousands of
+    times what it takes) turns a return of the quadratic scan into a failure, not a hung run."""
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("text_length did not return: the scan is not linear")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        assert text_length("<" * 4_000_000) == 4_000_000
+        assert text_length("<" * 2_000_000 + ">") == 0
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize(
