@@ -35,6 +35,7 @@ from rules.stamps import RewardKind
 from sync.client import StoreClient
 from sync.errors import StoreError
 from sync.paging import UNREADABLE, is_unreadable
+from sync.quarantine import valid_id
 from sync.redaction import redact
 
 log = logging.getLogger("sync.coupon_lists")
@@ -50,10 +51,17 @@ def read_customers(
     cannot be decoded (a plugin's meta nested past the bound, or too big: `Listing.by_ids` reads
     its batch again in halves down to it) is left out and named in `errors` and the log: it
     waits, and the others are answered."""
-    found = client.get_by_ids("customers", ids, {"role": "all", "orderby": "id"})
-    customers = []
+    params = {"role": "all", "orderby": "id"}
+    found = client.get_by_ids("customers", ids, params, unusable_missing=True)
+    customers, asked = [], set(ids)
     for customer in found:
-        if is_unreadable(customer):
+        if valid_id(customer) not in asked:  # an id as text, say: whose it is, nothing tells
+            message = redact(
+                f"a customer answered without a usable id was left out: {customer!r:.200}"
+            )
+            errors.append(message)
+            log.warning("%s", message)
+        elif is_unreadable(customer):
             why = customer[UNREADABLE]
             message = redact(f"customer {customer['id']} could not be read, left for later: {why}")
             errors.append(message)

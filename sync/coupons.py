@@ -204,12 +204,16 @@ def _answered(item: Any, request: str) -> StoreCoupon:
 
 
 def _decimal(value: Any) -> Decimal | None:
+    """An amount as a number to compare; None for what is none: not a number, or not a finite
+    one (comparing `"sNaN"` raised InvalidOperation out of `loyalty redeem` and every sync after,
+    a review found)."""
     try:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             return None
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except ArithmeticError:
         return None
+    return number if number.is_finite() else None
 
 
 def _meta_value(meta: Any, key: str) -> str | None:

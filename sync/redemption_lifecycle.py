@@ -304,7 +304,7 @@ def _read_coupons(client: StoreClient, coupon_ids: list[int]) -> _CouponsRead:
     (used before it was trashed, it stays used) and 404 means deleted. An item without a usable
     id may be any of the coupons asked for: then none missing is taken for deleted (a coupon
     answered with `"id": "44"` gave its points back while live and used)."""
-    items = client.get_by_ids("coupons", coupon_ids, _BY_ID)
+    items = client.get_by_ids("coupons", coupon_ids, _BY_ID, unusable_missing=True)
     parsed, rejected = parse_page(SOURCE, items, read_coupon)
     found = {coupon.id: coupon for coupon, _ in parsed}
     unreadable = {coupon_id for item in rejected if (coupon_id := valid_id(item.raw)) is not None}

@@ -49,7 +49,12 @@ def finish_redemptions(ctx: SyncContext) -> None:
 
 
 def track_coupons(ctx: SyncContext) -> None:
-    """Issued coupons used, expired, deleted or refunded after use (sync.redemption_lifecycle)."""
+    """Issued coupons used, expired, deleted or refunded after use (sync.redemption_lifecycle);
+    a stalled read stops this step alone (it ended the run, before the write-back)."""
+    ctx.guard("coupons", lambda: _track_coupons(ctx))
+
+
+def _track_coupons(ctx: SyncContext) -> None:
     if ctx.dry_run:
         return
     counts = track_redemptions(
@@ -103,7 +108,12 @@ def issue_stamp_rewards(ctx: SyncContext) -> None:
 
 
 def list_coupons(ctx: SyncContext) -> None:
-    """Coupons not in their customer's `loyalty_coupons` yet, whichever run finished them."""
+    """Coupons not in their customer's `loyalty_coupons` yet, whichever run finished them; a
+    stalled read stops this step alone."""
+    ctx.guard("coupon lists", lambda: _list_coupons(ctx))
+
+
+def _list_coupons(ctx: SyncContext) -> None:
     if ctx.dry_run:
         return
     counts = list_missing_coupons(ctx.client, ctx.tx.unit, ctx.store_id, now=ctx.now)
