@@ -277,7 +277,9 @@ def _record_answer(
     keys: tuple[str, str],
 ) -> list[int]:
     """Record each item of a batch answer; returns the customers the store says do not exist."""
-    items = answer.get("update", []) if isinstance(answer, dict) else []
+    items = answer.get("update") if isinstance(answer, dict) else None
+    if not isinstance(items, list):  # `{"update": null}`: no item answered (a TypeError before)
+        items = []
     by_id = {valid_id(item): item for item in items if isinstance(item, dict)}
     missing = {"code": "missing", "message": "no answer"}
     errors = [

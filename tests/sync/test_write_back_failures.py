@@ -92,3 +92,20 @@ def test_the_other_meta_pending_for_seventy_thousand_customers_is_read(engine: E
         more = _more_meta(session, [stamps])
 
     assert sorted(more) == [ids[2], *many]
+
+
+class NullUpdateStore(BatchStore):
+    """Answers `customers/batch` with 200 and `{"update": null}`."""
+
+    def post(self, endpoint: str, body: dict[str, Any]) -> Page:
+        return Page({"update": None}, None, None, 200)
+
+
+def test_a_batch_answered_with_update_null_is_each_customers_failure(engine: Engine) -> None:
+    """From a review (4 Dec): `{"update": null}` raised a TypeError out of the write-back, which
+    ended the run; each customer of the batch is a failure, retried next run."""
+    store_id, _ = _shop(engine, "null-update-shop", 3, 3)
+
+    result = _push(NullUpdateStore([]), engine, store_id)
+
+    assert (result.written, result.failed) == (0, 3)
