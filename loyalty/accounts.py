@@ -26,7 +26,7 @@ def require_store_account(store: StoreConfig, wc_id: int) -> None:
     """
     client = make_client(store)
     try:
-        found = fetch_existing_customer_ids(client, [wc_id])
+        found = fetch_existing_customer_ids(client, [wc_id], unproven_exist=False)
     except StoreError as error:
         raise UnknownAccount(notes.ADJUST_UNASKED(customer=wc_id, error=error)) from None
     finally:

@@ -69,13 +69,17 @@ def fetch_customer_email(client: StoreClient, wc_id: int) -> str | None:
     return email.strip().lower() if isinstance(email, str) and email.strip() else None
 
 
-def fetch_existing_customer_ids(client: StoreClient, ids: Iterable[int]) -> set[int]:
+def fetch_existing_customer_ids(
+    client: StoreClient, ids: Iterable[int], *, unproven_exist: bool = True
+) -> set[int]:
     """Which of `ids` the store still has, `client.per_page` a request (`Listing.by_ids`); the
     rest were deleted.
 
     An answer that proves nothing (customers that were not asked for: a store or proxy ignoring
     `include`; an item without a usable id) leaves its batch counted as still there: an account is
-    only ever retired on evidence.
+    only ever retired on evidence. Where the store must vouch for an account instead
+    (`unproven_exist=False`: `loyalty adjust` of an account the ledger does not know), it raises
+    its `ListingStalled`: taken as a yes, it booked points to an id the store never confirmed.
     """
     listing = client.listing("customers")
     params = {"role": "all", "orderby": "id", "_fields": "id"}  # only whether each is there
@@ -87,5 +91,7 @@ def fetch_existing_customer_ids(client: StoreClient, ids: Iterable[int]) -> set[
             for items in listing.by_ids(batch, params):
                 found |= {i for i in map(valid_id, items) if i is not None}
         except ListingStalled:
+            if not unproven_exist:
+                raise
             found |= set(batch)
     return found
