@@ -8,13 +8,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from ledger.admin import adjust
 from ledger.balances import verify_balances
 from ledger.customers import get_or_create_store
-from ledger.models import PointEntry
 from ledger.session import session_scope
 from loyalty.config import Config
 from loyalty.sync_settings import make_client
@@ -25,38 +23,41 @@ from sandbox.store import SandboxStore
 from sync.expiry import run_expiry
 from sync.redemptions import Redeemer, RedemptionSettings, Request
 from sync.summary import SyncSummary
-from tests.e2e.conftest import gift_shop, meta
+from tests.e2e.conftest import meta
+from tests.e2e.test_tiers import buy, purchases, store  # noqa: F401 # the fixture too
 
 Sync = Callable[..., SyncSummary]
 EMAIL = "alice@example.com"
 TIERS = TierRules((Tier("silver", 100, Decimal(2)),))
 
 
-@pytest.fixture
-def store() -> SandboxStore:
-    return gift_shop(EMAIL)
-
-
-def buy(store: SandboxStore, customer: int, cards: int, when: datetime) -> int:
-    product = int(store.all("products")[0]["id"])
-    with store.clock_at(when):
-        order = store.place_order(customer_id=customer, items=[(product, cards)])
-        store.set_order_status(order["id"], "completed")
-    return int(order["id"])
-
-
-def purchases(engine: Engine) -> list[tuple[str, int]]:
+def points_redeemed(
+    config: Config, engine: Engine, alice: int, *, granted_days_ago: int, redeemed_days_ago: int
+) -> int:
+    """1000 points given to alice `granted_days_ago`, redeemed for a 10-off coupon (90 days)
+    `redeemed_days_ago`; the ledger's store id."""
+    now = datetime.now(UTC).replace(microsecond=0)
     with session_scope(engine) as session:
-        rows = session.execute(
-            select(PointEntry.source_ref, PointEntry.points)
-            .where(PointEntry.kind == "purchase")
-            .order_by(PointEntry.id)
+        store_id = get_or_create_store(session, config.require_store().key).id
+        adjust(
+            session, store_id, alice, 1000, "goodwill", now=now - timedelta(days=granted_days_ago)
         )
-        return [(ref, points) for ref, points in rows]
+    redeemed = now - timedelta(days=redeemed_days_ago)
+    Redeemer(
+        make_client(config.require_store()),
+        lambda: session_scope(engine),
+        store_id,
+        RedemptionSettings(config.redemption, expiry=config.expiry),
+        now=lambda: redeemed,
+    ).redeem(Request(alice, EMAIL, tier="10-off"))
+    return store_id
 
 
 def test_a_customer_who_just_bought_is_not_inactive_while_the_orders_points_are_pending(
-    store: SandboxStore, config: Config, sync: Sync, engine_for: Callable[[], Engine]
+    store: SandboxStore,  # noqa: F811
+    config: Config,
+    sync: Sync,
+    engine_for: Callable[[], Engine],
 ) -> None:
     """Inactivity expiry, 30 days; pending points, 14 days. Alice earned 100 points 29 days
     ago (before pending points were on) and bought again yesterday: that order's 50 points wait
@@ -96,7 +97,10 @@ def test_a_customer_who_just_bought_is_not_inactive_while_the_orders_points_are_
 
 
 def test_a_coupon_that_lapsed_unused_does_not_restart_the_inactivity_clock(
-    store: SandboxStore, config: Config, sync: Sync, engine_for: Callable[[], Engine]
+    store: SandboxStore,  # noqa: F811
+    config: Config,
+    sync: Sync,
+    engine_for: Callable[[], Engine],
 ) -> None:
     """Inactivity expiry, 365 days. Alice's last activity was a redemption 200 days ago (its
     90-day coupon lapsed unused 110 days ago): her balance expires 165 days from now. The sync
@@ -111,17 +115,7 @@ def test_a_coupon_that_lapsed_unused_does_not_restart_the_inactivity_clock(
     alice = store.customer_id_by_email(EMAIL)
     assert alice is not None
     now = datetime.now(UTC).replace(microsecond=0)
-    with session_scope(engine) as session:
-        store_id = get_or_create_store(session, config.require_store().key).id
-        adjust(session, store_id, alice, 1000, "goodwill", now=now - timedelta(days=300))
-    redeemed = now - timedelta(days=200)
-    Redeemer(
-        make_client(config.require_store()),
-        lambda: session_scope(engine),
-        store_id,
-        RedemptionSettings(config.redemption, expiry=config.expiry),
-        now=lambda: redeemed,
-    ).redeem(Request(alice, EMAIL, tier="10-off"))
+    store_id = points_redeemed(config, engine, alice, granted_days_ago=300, redeemed_days_ago=200)
 
     sync(config)  # the coupon lapsed unused: its 1000 points come back
     assert meta(store, alice, "loyalty_points") == "1000"
@@ -139,7 +133,10 @@ def test_a_coupon_that_lapsed_unused_does_not_restart_the_inactivity_clock(
 
 
 def test_an_order_after_the_crossing_one_earns_at_the_tier_when_both_are_synced_together(
-    store: SandboxStore, config: Config, sync: Sync, engine_for: Callable[[], Engine]
+    store: SandboxStore,  # noqa: F811
+    config: Config,
+    sync: Sync,
+    engine_for: Callable[[], Engine],
 ) -> None:
     """Alice's first order (120 cards) lifts her to silver (100); her next order, a minute later,
     earns at silver: 10 cards, 20 points. Synced one by one that is what the ledger records
@@ -165,7 +162,10 @@ def test_an_order_after_the_crossing_one_earns_at_the_tier_when_both_are_synced_
 
 
 def test_points_given_back_by_a_coupon_that_lapsed_keep_the_age_of_the_points_it_took(
-    store: SandboxStore, config: Config, sync: Sync, engine_for: Callable[[], Engine]
+    store: SandboxStore,  # noqa: F811
+    config: Config,
+    sync: Sync,
+    engine_for: Callable[[], Engine],
 ) -> None:
     """Per-lot expiry, 365 days. Alice's 1000 points were earned 360 days ago: they expire in 5
     days. 91 days ago she turned them into a 90-day coupon (spending the old lot) and never used
@@ -180,17 +180,7 @@ def test_points_given_back_by_a_coupon_that_lapsed_keep_the_age_of_the_points_it
     alice = store.customer_id_by_email(EMAIL)
     assert alice is not None
     now = datetime.now(UTC).replace(microsecond=0)
-    with session_scope(engine) as session:
-        store_id = get_or_create_store(session, config.require_store().key).id
-        adjust(session, store_id, alice, 1000, "points of last year", now=now - timedelta(days=360))
-    redeemed = now - timedelta(days=91)
-    Redeemer(
-        make_client(config.require_store()),
-        lambda: session_scope(engine),
-        store_id,
-        RedemptionSettings(config.redemption, expiry=config.expiry),
-        now=lambda: redeemed,
-    ).redeem(Request(alice, EMAIL, tier="10-off"))
+    store_id = points_redeemed(config, engine, alice, granted_days_ago=360, redeemed_days_ago=91)
 
     sync(config)  # the coupon expired yesterday, unused: its 1000 points come back
     assert meta(store, alice, "loyalty_points") == "1000"

@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from loyalty.config import Config
 from sandbox.store import SandboxStore
 from tests.e2e.conftest import gift_shop
-from tests.e2e.test_point_life_review import TIERS, Sync, buy, purchases
+from tests.e2e.test_point_life_review import TIERS, Sync
+from tests.e2e.test_tiers import buy, purchases
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 
