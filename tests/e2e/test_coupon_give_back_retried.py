@@ -39,12 +39,10 @@ def test_a_gone_orders_coupon_is_asked_again_after_the_store_failed_to_answer_on
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The order is cancelled (the store gives the use back) and deleted outright; the full
-    sync that finds it gone cannot read the coupon (the store is down for that one request:
-    `_issue_again` swallows the StoreError, "asked again the next time a sync reads the
-    order"). But a deleted order is never read again (its tracked row is `deleted`, the check
-    asks only for the others) and `CouponUses.gone` lives in memory only: no later sync asks
-    again, the redemption stays `used` for good, and when the coupon expires unused its 1000
-    points never come back."""
+    sync that finds it gone cannot read the coupon (the store is down for that one request). A
+    deleted order is never read again, so with the candidates taken from the orders one run
+    saw, no later sync asked again: the redemption stayed `used` for good, and when the coupon
+    expired unused its 1000 points never came back."""
     outcome, order_id, coupon_id = used_then_cancelled(
         shop_config, engine, store, alice, coffee, sync
     )
@@ -79,9 +77,10 @@ def test_a_gone_orders_coupon_is_issued_again_after_a_customer_resync_found_it_g
     sync: Sync,
 ) -> None:
     """The same order, cancelled then deleted outright, found gone first by `loyalty resync
-    --customer` (`OrdersSource.resync_customer` marks it deleted; no `see_gone`, and the resync
-    runs no coupon tracking): every later full sync skips deleted orders, so none finds it gone
-    again and the coupon, given back by the store, stays `used` for good."""
+    --customer` (`OrdersSource.resync_customer` marks it deleted, and a resync tracks no
+    coupons): every later full sync skips deleted orders, so none found it gone again and the
+    coupon, given back by the store, stayed `used` for good, until the candidates were read
+    from the ledger."""
     outcome, order_id, coupon_id = used_then_cancelled(
         shop_config, engine, store, alice, coffee, sync
     )
