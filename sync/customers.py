@@ -14,8 +14,9 @@ from itertools import takewhile
 from typing import Any
 
 from sync.client import StoreClient
+from sync.errors import StoreAnswerUnusable
 from sync.order_data import CUSTOMER_FIELDS
-from sync.paging import ListingStalled
+from sync.paging import UNREADABLE, ListingStalled, is_unreadable
 from sync.quarantine import valid_id
 
 
@@ -77,9 +78,11 @@ def fetch_existing_customer_ids(
 
     An answer that proves nothing (customers that were not asked for: a store or proxy ignoring
     `include`; an item without a usable id) leaves its batch counted as still there: an account is
-    only ever retired on evidence. Where the store must vouch for an account instead
-    (`unproven_exist=False`: `loyalty adjust` of an account the ledger does not know), it raises
-    its `ListingStalled`: taken as a yes, it booked points to an id the store never confirmed.
+    only ever retired on evidence; so does an item the store could not deliver readably even
+    alone (`unreadable_item`). Where the store must vouch for an account instead
+    (`unproven_exist=False`: `loyalty adjust` of an account the ledger does not know), such an
+    answer raises a StoreError (the `ListingStalled`, or StoreAnswerUnusable): taken as a yes,
+    it booked points to an id the store never confirmed (reviews, 4 Dec).
     """
     listing = client.listing("customers")
     params = {"role": "all", "orderby": "id", "_fields": "id"}  # only whether each is there
@@ -89,6 +92,11 @@ def fetch_existing_customer_ids(
         batch = wanted[start : start + listing.per_page]
         try:
             for items in listing.by_ids(batch, params):
+                unread = [item for item in items if is_unreadable(item)]
+                if unread and not unproven_exist:
+                    raise StoreAnswerUnusable(
+                        f"customer {unread[0]['id']} could not be read: {unread[0][UNREADABLE]}"
+                    )
                 found |= {i for i in map(valid_id, items) if i is not None}
         except ListingStalled:
             if not unproven_exist:

@@ -32,3 +32,18 @@ def test_a_store_ignoring_include_does_not_vouch_for_an_unknown_account(
                  headers=headers, status=200)  # fmt: skip
         assert adjust(config, 4242) == 1
     assert rows(db_url) == (0, 0)
+
+
+def test_an_undecodable_answer_does_not_vouch_for_an_unknown_account(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The store answers `customers?include=4242` with JSON nested too deep to decode: the
+    item it stands for was counted as there, and the points booked."""
+    config = ledger_config(tmp_path, db_url)
+    body = "[" * 500 + "]" * 500  # nests past bounded_json.MAX_DEPTH: StoreAnswerTooComplex
+    headers = {"X-WP-Total": "1", "X-WP-TotalPages": "1"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.GET, f"{TEST_STORE_URL}/wp-json/wc/v3/customers", body=body,
+                 headers=headers, status=200)  # fmt: skip
+        assert adjust(config, 4242) == 1
+    assert rows(db_url) == (0, 0)
