@@ -191,7 +191,7 @@ class SyncJob:
         except BaseException as error:
             self._finish_run(run_id, "failed", error)
             raise
-        self._finish_run(run_id, "failed" if ctx.stopped else "succeeded", None)
+        self._finish_done(run_id)
         return self.summary
 
     def _run_sources(self) -> None:
@@ -218,7 +218,7 @@ class SyncJob:
         except BaseException as error:
             self._finish_run(run_id, "failed", error)
             raise
-        self._finish_run(run_id, "succeeded", None)
+        self._finish_done(run_id)
         return self.summary
 
     def backfill(self, request: Backfill) -> SyncSummary:
@@ -236,7 +236,7 @@ class SyncJob:
         except BaseException as error:
             self._finish_run(run_id, "failed", error)
             raise
-        self._finish_run(run_id, "failed" if self.ctx.stopped else "succeeded", None)
+        self._finish_done(run_id)
         return self.summary
 
     def catch_up(self) -> None:
@@ -297,6 +297,11 @@ class SyncJob:
             session.add(run)
             session.flush()
             return run.id
+
+    def _finish_done(self, run_id: int) -> None:
+        """A run that went to its end: failed if a listing or step stopped on the way (a resync
+        whose coupon lists stalled was recorded as succeeded, a review found)."""
+        self._finish_run(run_id, "failed" if self.ctx.stopped else "succeeded", None)
 
     def _finish_run(self, run_id: int, status: str, error: BaseException | None) -> None:
         self.summary.requests = sum(c.requests_made for c in (self.client, *self.ctx.clients))
