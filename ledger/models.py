@@ -429,8 +429,7 @@ class RefundDetail(Base):
     order_id: Mapped[int]
     payload: Mapped[str] = mapped_column(Text)  # JSON of the refund as received
     fetched_at: Mapped[datetime]
-
-    __table_args__ = (Index(None, "store_id", "order_id"),)
+    # Read by refund id only: no index by order (migration 0017 dropped it: written, never read).
 
 
 class MetaWrite(Base):

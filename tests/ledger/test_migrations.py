@@ -30,7 +30,7 @@ from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 from tests.ledger.schema_at import ledger_at
 
-HEAD = "0016_redemptions_drop_checked"
+HEAD = "0017_refunds_no_order_index"
 LEDGER_TABLES = {
     "stores",
     "customers",
