@@ -299,8 +299,8 @@ class SyncJob:
             return run.id
 
     def _finish_done(self, run_id: int) -> None:
-        """A run that went to its end: failed if a listing or step stopped on the way (a resync
-        whose coupon lists stalled was recorded as succeeded, a review found)."""
+        """A run that went to its end: failed if a listing or step stopped on the way (a
+        one-account resync whose guarded step stalled was recorded as succeeded until 4 Dec)."""
         self._finish_run(run_id, "failed" if self.ctx.stopped else "succeeded", None)
 
     def _finish_run(self, run_id: int, status: str, error: BaseException | None) -> None:
