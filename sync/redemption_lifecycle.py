@@ -90,15 +90,17 @@ def track_redemptions(
     return_points: bool,
     now: datetime,
     store_now: datetime | None = None,
+    counts: LifecycleCounts | None = None,
 ) -> LifecycleCounts:
-    """Move issued redemptions on (used, expired, deleted) and record refunds of used ones.
+    """Move issued redemptions on (used, expired, deleted) and record refunds of used ones,
+    counted in `counts` as each commits (so a caller still has them when a read stalls).
 
     A coupon has expired when the store says so: by the `date_expires_gmt` it answers (a shop
     manager may have moved it, or taken it off) on the store's clock (`store_now`, default
     `now`), else by the expiry it was created with. Points came back while the store still took
     the coupon (its clock behind this machine's, an expiry extended in the store)."""
     store_now = now if store_now is None else store_now
-    counts = LifecycleCounts()
+    counts = LifecycleCounts() if counts is None else counts
     with unit_of_work() as session:
         seen_dropped = _apply_orders(session, store_id, uses, counts, now) if uses.seen else []
         dropped: list[tuple[int, int, int, datetime | None]] = []

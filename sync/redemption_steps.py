@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from sync.context import SyncContext, wall_clock
 from sync.coupon_lists import list_coupons as list_missing_coupons
-from sync.redemption_lifecycle import track_redemptions
+from sync.redemption_lifecycle import LifecycleCounts, track_redemptions
 from sync.redemptions import Redeemer, RedemptionSettings, claim_seconds
 from sync.stamps import StampRewards
 from sync.storefront import Storefront
@@ -57,17 +57,21 @@ def track_coupons(ctx: SyncContext) -> None:
 def _track_coupons(ctx: SyncContext) -> None:
     if ctx.dry_run:
         return
-    counts = track_redemptions(
-        ctx.client,
-        ctx.tx.unit,
-        ctx.store_id,
-        ctx.coupon_uses,
-        return_points=ctx.settings.redemption.return_points_on_expiry,
-        now=ctx.now,
-        store_now=ctx.store_now(),
-    )
-    for name, value in vars(counts).items():
-        ctx.summary.redemptions[name] = value
+    counts = LifecycleCounts()
+    try:
+        track_redemptions(
+            ctx.client,
+            ctx.tx.unit,
+            ctx.store_id,
+            ctx.coupon_uses,
+            return_points=ctx.settings.redemption.return_points_on_expiry,
+            now=ctx.now,
+            store_now=ctx.store_now(),
+            counts=counts,
+        )
+    finally:  # what committed before a stalled read is counted too
+        for name, value in vars(counts).items():
+            ctx.summary.redemptions[name] = value
 
 
 def answer_storefront(ctx: SyncContext) -> None:

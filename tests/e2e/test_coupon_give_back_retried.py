@@ -16,6 +16,7 @@ from loyalty.sync_settings import sync_settings
 from sandbox.store import SandboxStore
 from sync import redemption_lifecycle
 from sync.errors import StoreUnavailable
+from sync.paging import ListingStalled
 from sync.service import run_sync
 from tests.e2e.test_redemption import alice, redemption, store  # noqa: F401 # fixtures
 from tests.e2e.test_redemption_lifecycle import (  # noqa: F401 # fixtures
@@ -129,3 +130,32 @@ def test_a_coupon_still_used_after_its_order_was_deleted_is_checked_once(
 
     assert asked.count(coupon_id) == 1
     assert redemption(engine, outcome.redemption_id).status == "used"
+
+
+def test_what_the_coupon_step_did_before_a_read_stalled_is_in_the_summary(
+    shop_config: Config,  # noqa: F811
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,  # noqa: F811
+    sync: Sync,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From a review (4 Dec): the coupon step runs guarded, so a stalled read stops it alone; the
+    give-back it had committed before the stall was missing from the run's summary."""
+    outcome, _, _ = used_then_cancelled(shop_config, engine, store, alice, coffee, sync)
+    real = redemption_lifecycle._read_coupons
+    calls = {"n": 0}
+
+    def stalls_second(client: Any, coupon_ids: list[int]) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the pass over issued coupons, after the give-back committed
+            raise ListingStalled("coupons listing stopped: hostile", detail="hostile")
+        return real(client, coupon_ids)
+
+    monkeypatch.setattr(redemption_lifecycle, "_read_coupons", stalls_second)
+    summary = sync(shop_config)
+
+    assert redemption(engine, outcome.redemption_id).status == "issued"
+    assert summary.redemptions["given_back"] == 1
+    assert "coupons" in summary.sources_stopped
