@@ -33,6 +33,7 @@ from rules.redemption import has_code_shape
 from sync.client import StoreClient
 from sync.coupons import LIVE_STATUSES, StoreCoupon, fetch_coupon, read_coupon
 from sync.errors import StoreError
+from sync.paging import ListingStalled
 from sync.quarantine import Quarantine, Rejected, parse_page, valid_id
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
@@ -120,9 +121,14 @@ def track_redemptions(
         followed = {str(coupon_id) for _, coupon_id, _ in issued}
         stale = quarantine.open_refs(session, SOURCE) - followed
         quarantine.release(session, SOURCE, stale, now=now)
+    stalled: ListingStalled | None = None
     for start in range(0, len(issued), client.per_page):  # a request and a transaction a batch
         batch = issued[start : start + client.per_page]
-        read = _read_coupons(client, [coupon_id for _, coupon_id, _ in batch])
+        try:
+            read = _read_coupons(client, [coupon_id for _, coupon_id, _ in batch])
+        except ListingStalled as error:  # the batches after it are still read (a review, 4 Dec)
+            stalled = stalled or error
+            continue
         with unit_of_work() as session:
             quarantine.add(session, read.rejected, now=now)
             quarantine.release(session, SOURCE, [str(c.id) for c, _ in read.parsed], now=now)
@@ -140,6 +146,8 @@ def track_redemptions(
                     counts.expired += ledger.close_unused(
                         session, redemption_id, ledger.EXPIRED, return_points, now=now
                     )
+    if stalled is not None:  # the step stops, said, once every other batch is done
+        raise stalled
     return counts
 
 

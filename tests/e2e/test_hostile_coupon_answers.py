@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from loyalty.config import Config
 from loyalty.sync_settings import make_client, sync_settings
 from sandbox.store import SandboxStore
+from sync import redemption_lifecycle
 from sync.client import StoreClient
-from sync.paging import Listing
+from sync.paging import Listing, ListingStalled
 from sync.redemptions import Request
 from sync.service import run_sync
 from tests.e2e.conftest import meta
@@ -26,10 +27,12 @@ from tests.e2e.test_redemption import (  # noqa: F401 # fixtures and helpers
     consistent,
     give,
     redeemer,
+    redemption,
     redemption_entries,
     store,
 )
 from tests.e2e.test_redemption_hostile import _issue_now, _track, now
+from tests.e2e.test_redemption_lifecycle import outcome_coupon_id
 
 
 @pytest.fixture
@@ -163,3 +166,34 @@ def test_a_sync_facing_a_text_id_in_a_by_id_read_still_writes_balances_back(
     finally:
         client.close()
     assert meta(store, alice) == "500"
+
+
+def test_a_coupon_batch_that_stalls_does_not_hold_back_the_batches_after_it(
+    tiered: Config,
+    ledger_engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From a review (4 Dec): one batch of issued coupons whose read always stalls stopped the
+    pass there, every run, so the coupons after it were never followed. They are now; the step
+    still stops, saying why, once the others are done."""
+    first = _issue_now(tiered, ledger_engine, alice)
+    second = _issue_now(tiered, ledger_engine, alice)
+    store.delete_coupon(outcome_coupon_id(ledger_engine, second), force=True)
+    one_a_page = replace(tiered, store=replace(tiered.require_store(), per_page=1))
+    client = make_client(one_a_page.require_store())
+    stalling = outcome_coupon_id(ledger_engine, first)
+    real = redemption_lifecycle._read_coupons
+
+    def read(client: Any, coupon_ids: list[int]) -> Any:
+        if stalling in coupon_ids:
+            raise ListingStalled("coupons listing stopped: hostile", detail="hostile")
+        return real(client, coupon_ids)
+
+    monkeypatch.setattr(redemption_lifecycle, "_read_coupons", read)
+    with pytest.raises(ListingStalled):
+        _track(one_a_page, ledger_engine, client, now())
+
+    assert redemption(ledger_engine, second.redemption_id).status == "deleted"
+    assert redemption(ledger_engine, first.redemption_id).status == "issued"
