@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from ledger import redemptions as ledger
@@ -232,7 +232,7 @@ def _used_by_dropped_orders(
             Redemption.store_id == store_id,
             Redemption.status == ledger.USED,
             Redemption.coupon_id.is_not(None),
-            TrackedOrder.deleted.is_(True) | TrackedOrder.status.in_(sorted(DROPPED_STATUSES)),
+            _dropped(),
             Redemption.drop_checked.is_(None)
             | (TrackedOrder.last_seen_at > Redemption.drop_checked),
         )
@@ -246,15 +246,19 @@ def _dropped_orders(session: Session, store_id: int, order_ids: set[int | None])
     wanted = sorted(oid for oid in order_ids if oid is not None)
     found: set[int] = set()
     for chunk in chunks(wanted):
-        rows = session.execute(
-            select(TrackedOrder.order_id, TrackedOrder.status, TrackedOrder.deleted).where(
-                TrackedOrder.store_id == store_id, TrackedOrder.order_id.in_(chunk)
-            )
+        found.update(
+            session.execute(
+                select(TrackedOrder.order_id).where(
+                    TrackedOrder.store_id == store_id, TrackedOrder.order_id.in_(chunk), _dropped()
+                )
+            ).scalars()
         )
-        found |= {
-            int(oid) for oid, status, deleted in rows if deleted or status in DROPPED_STATUSES
-        }
     return found
+
+
+def _dropped() -> ColumnElement[bool]:
+    """A tracked order last seen cancelled, in the trash, or deleted outright."""
+    return TrackedOrder.deleted.is_(True) | TrackedOrder.status.in_(sorted(DROPPED_STATUSES))
 
 
 def _issue_again(
