@@ -56,8 +56,9 @@ def read_customers(
     customers, asked = [], set(ids)
     for customer in found:
         if valid_id(customer) not in asked:  # an id as text, say: whose it is, nothing tells
+            shown = customer.get("id") if isinstance(customer, dict) else type(customer).__name__
             message = redact(
-                f"a customer answered without a usable id was left out: {customer!r:.200}"
+                f"a customer answered without a usable id ({shown!r:.60}) was left out"
             )
             errors.append(message)
             log.warning("%s", message)
