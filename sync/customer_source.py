@@ -14,7 +14,7 @@ from contextlib import closing
 from datetime import datetime
 from typing import Any
 
-from ledger.entries import NewEntry
+from ledger.entries import NewEntry, lock_balances
 from sync.context import SyncContext
 from sync.customers import (
     fetch_customers_by_ids,
@@ -114,7 +114,13 @@ def take_page(ctx: SyncContext, page: list[dict[str, Any]]) -> None:
         accounts = [account for account, _ in parsed]
         ctx.quarantine.release(session, NAME, [str(i) for i, _ in accounts], now=ctx.now)
         entries: list[NewEntry] = []
-        for account_id, guest in ctx.owners.register_accounts(session, accounts):
+        merges = ctx.owners.register_accounts(session, accounts)
+        # every balance the merges move, locked at once in ascending order before the first is
+        # read (`sync.owners.move_holdings` locks its pair: one pair after another, out of order)
+        moving = {customer for account_id, guest in merges for customer in (account_id, guest.id)}
+        if moving:
+            lock_balances(session, ctx.store_id, sorted(moving), ctx.now)
+        for account_id, guest in merges:
             moved = merge_guest(
                 session,
                 ctx.store_id,

@@ -37,7 +37,7 @@ from ledger.customers import (
     guests_by_email,
     normalise_email,
 )
-from ledger.entries import NewEntry
+from ledger.entries import NewEntry, lock_balances
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, Redemption, TrackedActivity, TrackedOrder
 from ledger.reconcile import Target, reconcile
@@ -313,7 +313,15 @@ def move_holdings(
 
     A redemption's points come back (its coupon deleted, expired unused, refused by the store) to
     whoever holds the customer's points by then: left on a deleted account, they were returned
-    where nothing can hold or move them (found by a review, 4 Dec)."""
+    where nothing can hold or move them (found by a review, 4 Dec).
+
+    Both balance rows are locked first (the lock order of `ledger.entries.append_entries`), so
+    the balance moved is the one left once every other writer of either is done: read unlocked,
+    an adjustment or a redemption committed in between stayed on a deleted account (where
+    nothing sees it again) or was spent and moved both, and a redemption opened meanwhile was
+    not moved (a review of concurrent runs, 5 Dec)."""
+    session.flush()  # a guest just created holds a balance row too
+    lock_balances(session, store_id, sorted({source_id, target_id}), now)
     held_by_customer = (TrackedOrder, TrackedActivity, Redemption)
     for held in held_by_customer:  # every source's, whichever are on this run: a review left
         session.execute(  # on a guest looked moved later, its points paid twice
