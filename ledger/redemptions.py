@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from ledger.batches import chunks
 from ledger.debt import debt_state
 from ledger.entries import NewEntry, append_entry, lock_balances, reconcile_key, ref_holdings
 from ledger.kinds import SourceKind
@@ -85,6 +86,25 @@ def lock_customer(session: Session, store_id: int, customer_id: int, *, now: dat
     holds the database's write lock from BEGIN (see `ledger.session`).
     """
     lock_balances(session, store_id, [customer_id], now)
+
+
+def lock_holders(
+    session: Session, store_id: int, redemption_ids: Collection[int], *, now: datetime
+) -> None:
+    """Lock the balance rows of these redemptions' customers together, in ascending order (step
+    1 of the lock order, `ledger.entries.append_entries`), before one unit of work moves the
+    points of several: one after another, each took its customer's row and then the day's
+    redemption rollup row, so a redemption of a customer of lower id, holding that row and
+    waiting for the rollup row, deadlocked with it (a review of concurrent runs, 5 Dec)."""
+    customers: set[int] = set()
+    for chunk in chunks(sorted(set(redemption_ids))):
+        customers.update(
+            session.execute(
+                select(Redemption.customer_id).where(Redemption.id.in_(chunk))
+            ).scalars()
+        )
+    if customers:
+        lock_balances(session, store_id, sorted(customers), now)
 
 
 def spendable_points(session: Session, customer_id: int) -> int:

@@ -129,26 +129,52 @@ def track_redemptions(
         except ListingStalled as error:  # the batches after it are still read (a review, 4 Dec)
             stalled = stalled or error
             continue
+        fates = [
+            (redemption_id, _fate(read, coupon_id, expires_at, store_now))
+            for redemption_id, coupon_id, expires_at in batch
+        ]
         with unit_of_work() as session:
             quarantine.add(session, read.rejected, now=now)
             quarantine.release(session, SOURCE, [str(c.id) for c, _ in read.parsed], now=now)
-            for redemption_id, coupon_id, expires_at in batch:
-                coupon = read.found.get(coupon_id)
-                if coupon_id in read.unreadable:
+            closing = [r for r, fate in fates if fate in (ledger.DELETED, ledger.EXPIRED)]
+            ledger.lock_holders(session, store_id, closing, now=now)  # together, in order
+            for redemption_id, fate in fates:
+                if fate == _UNREADABLE:
                     counts.quarantined += 1  # neither used nor gone: left as it is, quarantined
-                elif coupon is not None and coupon.usage_count > 0:  # in the trash too
+                elif fate == ledger.USED:
                     counts.used += ledger.mark_used(session, redemption_id, None, now=now)
-                elif coupon is None or coupon.status not in LIVE_STATUSES:
+                elif fate == ledger.DELETED:
                     counts.deleted += ledger.close_unused(
                         session, redemption_id, ledger.DELETED, return_points, now=now
                     )
-                elif _expired(coupon, expires_at, store_now):
+                elif fate == ledger.EXPIRED:
                     counts.expired += ledger.close_unused(
                         session, redemption_id, ledger.EXPIRED, return_points, now=now
                     )
     if stalled is not None:  # the step stops, said, once every other batch is done
         raise stalled
     return counts
+
+
+_UNREADABLE = "unreadable"
+
+
+def _fate(
+    read: _CouponsRead, coupon_id: int, expires_at: datetime, store_now: datetime
+) -> str | None:
+    """What the store's answer says of an issued coupon: `_UNREADABLE` (left as it is,
+    quarantined), used (in the trash too), deleted (gone, or in the trash unused), expired
+    unused, or None (live and unused)."""
+    coupon = read.found.get(coupon_id)
+    if coupon_id in read.unreadable:
+        return _UNREADABLE
+    if coupon is not None and coupon.usage_count > 0:
+        return ledger.USED
+    if coupon is None or coupon.status not in LIVE_STATUSES:
+        return ledger.DELETED
+    if _expired(coupon, expires_at, store_now):
+        return ledger.EXPIRED
+    return None
 
 
 def _expired(coupon: StoreCoupon, created_with: datetime, store_now: datetime) -> bool:
@@ -182,6 +208,9 @@ def _apply_orders(
         ).all()
     ]
     cancelled: list[tuple[int, int, int]] = []
+    # a use of a coupon closed unused takes its points again: those customers' rows together
+    again = [r.id for r in rows if r.status in ledger.CLOSED_UNUSED and r.code in uses.seen]
+    ledger.lock_holders(session, store_id, again, now=now)
     gone_before = _dropped_orders(session, store_id, {r.used_order_id for r in rows})
     for redemption_id, code, coupon_id, held, used_by in rows:
         seen = sorted(uses.seen.get(code, []))
