@@ -32,6 +32,7 @@ from ledger.entries import (
     append_entries,
     holds_refs,
     latest_rule_versions,
+    lock_balances,
     ref_holdings,
     remember_products,
 )
@@ -237,7 +238,10 @@ class OrderPoints:
             tracked = self._tracked(session, [o.order_id for o in orders])
             self.owners.prepare(session, orders)
             pairs = [(order, raw) for order, (_, raw) in zip(orders, parsed, strict=True)]
-            for round_ in self._rounds(session, pairs, tracked):
+            rounds = self._rounds(session, pairs, tracked)
+            if len(rounds) > 1:  # one append a round: their customers' rows first, together
+                self._lock_customers(session, pairs, tracked, now)
+            for round_ in rounds:
                 decisions = []
                 for order, raw in round_:
                     decision = self._decide(session, order, raw, refunds, tracked, rejected)
@@ -289,6 +293,28 @@ class OrderPoints:
             return [pairs]  # no customer twice: the orders as listed
         place = {id(pair): n for n, pair in enumerate(pairs)}
         return [sorted(round_, key=lambda p: place[id(p)]) for round_ in rounds]
+
+    def _lock_customers(
+        self,
+        session: Session,
+        pairs: list[tuple[Order, Any]],
+        tracked: Mapping[int, _Tracked],
+        now: datetime,
+    ) -> None:
+        """Lock the balance rows of every customer the orders touch (their owners now, and the
+        ones they move away from), in ascending order, before rounds record them one append
+        after another: a later round's customer was locked after the first round's, and an
+        expiry run locking every row in order held it while waiting for the first round's: a
+        deadlock (a review of concurrent runs, 5 Dec)."""
+        customers: set[int] = set()
+        for order, _ in pairs:
+            owner = self.owners.owner_of(session, order)
+            previous = tracked.get(order.order_id)
+            customers.update(
+                c for c in (owner, previous.customer_id if previous else None) if c is not None
+            )
+        session.flush()  # a guest owner just created holds a balance row too
+        lock_balances(session, self.store_id, sorted(customers), now)
 
     def _not_ahead(
         self, parsed: list[tuple[Order, Any]], rejected: list[Rejected], now: datetime
