@@ -42,3 +42,16 @@ class SyncAlreadyRunning(LedgerError):
         super().__init__(f"a sync of this store is already running (since {when})")
         self.store_key = store_key
         self.since = since
+
+
+class SyncLockLost(LedgerError):
+    """The run no longer holds the store's sync lock (its PostgreSQL connection ended, or its
+    SQLite lock row was taken over): it stops before writing more, as another sync may run."""
+
+    def __init__(self, store_key: str) -> None:
+        super().__init__(
+            f"the sync lock of {store_key} was lost while the run went on (its database"
+            " connection ended, or another run took it over): stopped before writing more;"
+            " the next sync finishes the job"
+        )
+        self.store_key = store_key

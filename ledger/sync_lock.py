@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ledger.customers import get_or_create_store
-from ledger.errors import SyncAlreadyRunning
+from ledger.errors import SyncAlreadyRunning, SyncLockLost
 from ledger.models import SyncCursor
 from ledger.session import session_scope
 
@@ -149,6 +149,28 @@ class SyncLock:
             log.warning("could not clear the sync lock row of %s", self.store_key, exc_info=True)
         self._release_advisory()
 
+    def check(self, *, ping: bool = True) -> None:
+        """Raise SyncLockLost unless the lock is still this run's: the heartbeat found the row
+        taken over, or (`ping`, PostgreSQL) the connection holding the advisory lock ended, and
+        the server let the lock go with it. A run checks before each unit of work commits."""
+        if not self.lost and ping and self.postgres:
+            self._ping()
+        if self.lost:
+            raise SyncLockLost(self.store_key)
+
+    def _ping(self) -> None:
+        """Keep the advisory lock's connection alive; one that fails means the lock is gone."""
+        with self._connection_lock:
+            if self._connection is None:
+                return
+            try:
+                self._connection.execute(text("SELECT 1"))
+            except DBAPIError:  # the server let the lock go with the connection
+                log.error("the sync lock of %s went with its connection", self.store_key)
+                self._connection.invalidate()
+                self._connection = None
+                self.lost = True
+
     # -- PostgreSQL ----------------------------------------------------------------------------
 
     def _acquire_advisory(self) -> None:
@@ -212,9 +234,9 @@ class SyncLock:
                 log.debug("could not renew the sync lock of %s", self.store_key, exc_info=True)
 
     def _renew(self) -> None:
-        with self._connection_lock:
-            if self._connection is not None:  # keeps the connection, and so the lock, alive
-                self._connection.execute(text("SELECT 1"))
+        self._ping()  # keeps the connection, and so the lock, alive (or finds them gone)
+        if self.lost:
+            return
         with session_scope(self.engine) as session:
             row = session.get(SyncCursor, (self.store_id, LOCK_RESOURCE))
             if row is None or not self._mine(row):

@@ -24,6 +24,7 @@ from ledger.customers import get_or_create_store
 from ledger.entries import NewEntry, append_entries
 from ledger.models import SyncCursor
 from ledger.session import refresh_planner_statistics, session_scope
+from ledger.sync_lock import SyncLock
 from sync.allocator import hand_back_free_pages
 from sync.client import StoreClient
 from sync.owners import OwnerDirectory, OwnerMoved
@@ -50,9 +51,11 @@ def wall_clock() -> datetime:
 class Transactions:
     """Units of work for one run. A dry run shares one transaction and rolls it all back."""
 
-    def __init__(self, engine: Engine, *, dry_run: bool) -> None:
+    def __init__(self, engine: Engine, *, dry_run: bool, lock: SyncLock | None = None) -> None:
         self.engine = engine
         self.dry_run = dry_run
+        #: The store's sync lock the run holds: a unit of work commits only while it is held.
+        self.lock = lock
         self._dry_session: Session | None = None
 
     def __enter__(self) -> Transactions:
@@ -69,9 +72,13 @@ class Transactions:
     def unit(self) -> Iterator[Session]:
         """One unit of work (committed at its end; flushed only, in a dry run). Afterwards the
         allocator hands back the pages its freed buffers leave free (`sync.allocator`)."""
+        if self.lock is not None:
+            self.lock.check(ping=False)
         if self._dry_session is None:
             with session_scope(self.engine) as session:
                 yield session
+                if self.lock is not None:  # lost meanwhile (another sync may run): rolled back
+                    self.lock.check()
         else:
             yield self._dry_session
             self._dry_session.flush()

@@ -112,14 +112,14 @@ def run_sync(
     with relaxed_collector(), database_errors(engine.url):
         check_database_exists(engine)
         check_schema_current(engine)
-        with hold_sync_lock(engine, settings.store_key):
+        with hold_sync_lock(engine, settings.store_key) as lock:
             _register_credentials(settings.client.consumer_key, settings.client.consumer_secret)
             own_client: StoreClient | None = None  # closed at the end, with the sources' own
             if client is None:
                 client = own_client = StoreClient(settings.client)
             job: SyncJob | None = None
             try:
-                with Transactions(engine, dry_run=dry_run) as tx:
+                with Transactions(engine, dry_run=dry_run, lock=lock) as tx:
                     job = SyncJob(
                         settings, tx, client, progress or Progress(), full=full, dry_run=dry_run
                     )
