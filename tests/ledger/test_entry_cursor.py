@@ -6,7 +6,6 @@ writers, and holds new ones back while the cursor's reader works."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -21,6 +20,7 @@ from ledger.models import NextExpiry, PointEntry
 from ledger.session import session_scope
 from rules.expiry import ExpiryMode, ExpiryRules
 from sync.expiry import refresh_next_expiries
+from tests.ledger.test_concurrent_moves import backend_pid, wait_until_blocked
 
 RULES = ExpiryRules(enabled=True, mode=ExpiryMode.PER_LOT, days=30, warn_days=7)
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -49,24 +49,6 @@ def two_customers_on_postgres(engine: Engine) -> tuple[int, int, int]:
     return store_id, alice, bob
 
 
-def waiting_on_a_lock(engine: Engine, done: threading.Event) -> bool:
-    """Whether another connection of this database waits on a lock, polled until it does or
-    `done` is set (the reader finished without waiting); bounded."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    with engine.connect() as probe:
-        while time.monotonic() < deadline and not done.is_set():
-            waiting = probe.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            ).scalar_one()
-            if waiting:
-                return True
-            done.wait(0.02)
-    return False
-
-
 def test_an_entry_in_flight_below_a_committed_one_is_not_passed_by_the_next_expiry_cursor(
     engine: Engine,
 ) -> None:
@@ -78,10 +60,12 @@ def test_an_entry_in_flight_below_a_committed_one_is_not_passed_by_the_next_expi
             earn(session, store_id, bob, "order:1", 2)  # a higher id, committed first
         done = threading.Event()
         refreshed: list[int] = []
+        pid: list[int] = []
 
         def refresh() -> None:
             try:
                 with session_scope(engine) as session:
+                    pid.append(backend_pid(session))
                     refreshed.append(
                         refresh_next_expiries(
                             session, store_id, RULES, as_of=date(2025, 6, 2), now=NOW
@@ -92,7 +76,7 @@ def test_an_entry_in_flight_below_a_committed_one_is_not_passed_by_the_next_expi
 
         reader = threading.Thread(target=refresh, daemon=True)
         reader.start()
-        held_back = waiting_on_a_lock(engine, done)
+        held_back = wait_until_blocked(engine, pid, done)
         in_flight.commit()
     finally:
         in_flight.close()

@@ -15,7 +15,8 @@ import sync.expiry as expiry
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
 from ledger.session import session_scope
-from tests.ledger.test_entry_cursor import RULES, two_customers_on_postgres, waiting_on_a_lock
+from tests.ledger.test_concurrent_moves import backend_pid, wait_until_blocked
+from tests.ledger.test_entry_cursor import RULES, two_customers_on_postgres
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -36,11 +37,13 @@ def test_a_dashboard_adjustment_during_the_syncs_expiry_does_not_deadlock(
         append_entries(session, store_id, [old], now=NOW)
 
     errors: list[BaseException] = []
+    pid: list[int] = []
     real_run = expiry.run_expiry
 
     def adjust() -> None:  # the dashboard: +5 for alice, now
         try:
             with session_scope(engine) as s:
+                pid.append(backend_pid(s))
                 bonus = NewEntry(
                     alice, 5, SourceKind.ADJUSTMENT, "adjustment:1", "adjustment:1#1", NOW
                 )
@@ -54,7 +57,7 @@ def test_a_dashboard_adjustment_during_the_syncs_expiry_does_not_deadlock(
         run = real_run(*args, **kwargs)  # alice's balance row is now held by the expiry
         writer.start()
         done = threading.Event()
-        assert waiting_on_a_lock(engine, done)  # the adjustment queues behind the expiry
+        assert wait_until_blocked(engine, pid, done)  # the adjustment queues behind the expiry
         return run
 
     monkeypatch.setattr(expiry, "run_expiry", run_expiry)
