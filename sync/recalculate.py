@@ -78,8 +78,8 @@ def run_recalculation(
         check_database_exists(engine)
         check_schema_current(engine)
         with (
-            hold_sync_lock(engine, settings.store_key),
-            Transactions(engine, dry_run=dry_run) as tx,
+            hold_sync_lock(engine, settings.store_key) as lock,
+            Transactions(engine, dry_run=dry_run, lock=lock) as tx,
         ):
             ctx = SyncContext.start(
                 settings,
