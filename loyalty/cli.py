@@ -43,7 +43,7 @@ from ledger.types import MAX_BIGINT, storable_text
 from loyalty.arguments import plain_text
 from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
 from loyalty.errors import ConfigError, LoyaltyError, SyncError
-from loyalty.log import configure_logging, redact
+from loyalty.log import configure_logging, redact, terminal_safe
 from loyalty.report_cli import add_report_arguments, check_options, period_of, render_report
 from reports.expiring import warning_window
 from reports.history import BadCursor
@@ -1111,11 +1111,11 @@ def _discard_stdout() -> None:
 
 
 def _print(text: str) -> None:
-    print(redact(text))
+    print(terminal_safe(redact(text)))  # store text: its escape sequences shown, not run
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> int:
-    print(f"loyalty: error: {redact(message)}", file=sys.stderr)
+    print(f"loyalty: error: {terminal_safe(redact(message))}", file=sys.stderr)
     return code
 
 
