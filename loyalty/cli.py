@@ -41,7 +41,7 @@ from ledger.session import (
 from ledger.stamps import verify_stamps
 from ledger.types import MAX_BIGINT, storable_text
 from loyalty.arguments import plain_text
-from loyalty.config import ENV_CONFIG, Config, find_config_path, load_config
+from loyalty.config import ENV_CONFIG, Config, find_config_path, is_host, load_config
 from loyalty.errors import ConfigError, LoyaltyError, SyncError
 from loyalty.log import configure_logging, redact, terminal_safe
 from loyalty.report_cli import add_report_arguments, check_options, period_of, render_report
@@ -426,10 +426,19 @@ def _redemptions_arguments(sub: argparse.ArgumentParser) -> None:
 
 def _dashboard_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
-        "--host", type=plain_text, metavar="HOST", help="address to bind (default: from config)"
+        "--host", type=_host, metavar="HOST", help="address to bind (default: from config)"
     )
     sub.add_argument("--port", type=_port, metavar="PORT", help="port (default: from config)")
     sub.set_defaults(handler=_dashboard)
+
+
+def _host(text: str) -> str:
+    """An address to listen on, as `[dashboard] host` takes it (brackets of IPv6 dropped)."""
+    if not is_host(plain_text(text)):
+        raise argparse.ArgumentTypeError(
+            f"expected a host name or an IP address, without a scheme or port, got {text!r}"
+        )
+    return text.strip("[]")
 
 
 def _port(text: str) -> int:

@@ -11,6 +11,7 @@ repr is `Secret('***')`; loading a config registers each one with the log redact
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import tomllib
@@ -366,6 +367,21 @@ def _store(root: Table, env: Mapping[str, str], source: Path | None) -> StoreCon
 
 #: A host name (letters of any script, digits, `-`, `.`, `_`), an IPv4 or an IPv6 address.
 _HOST = re.compile(r"[\w.-]+|[0-9A-Fa-f:.]+")
+
+
+def is_host(text: str) -> bool:
+    """Whether `text` is a host name or an IP address (an IPv6 one in brackets too), with no
+    scheme, port, path or space: what the dashboard can listen on."""
+    name = text.strip("[]")
+    if ":" in name:  # only an IPv6 address has one: `127.0.0.1:8788` is not an address
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            return False
+        return True
+    return _HOST.fullmatch(name) is not None
+
+
 #: The broker schemes whose Redis the worker can hold its locks in (`redis.Redis.from_url`).
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -493,9 +509,12 @@ def _dashboard(root: Table, env: Mapping[str, str]) -> DashboardConfig:
     for i, name in enumerate(names):
         if not isinstance(name, str) or not _HOST.fullmatch(name.strip("[]")):
             t.fail(f"allowed_hosts[{i}]", "a host name or an IP address, without a port", name)
+    host = t.string("host", "127.0.0.1", nonempty=True)
+    if not is_host(host):  # a URL, a port, a space: `loyalty check` passed it, the bind failed
+        t.fail("host", "a host name or an IP address to listen on, without a scheme or port", host)
     return DashboardConfig(
         allowed_hosts=tuple(name.strip("[]").lower() for name in names),
-        host=t.string("host", "127.0.0.1", nonempty=True),
+        host=host.strip("[]"),
         port=t.integer("port", 8788, lo=1, hi=65535),
         admin_token=token,
         default_language=t.choice("default_language", "en", LANGUAGES),

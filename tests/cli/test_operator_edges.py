@@ -172,6 +172,9 @@ def test_a_blank_required_secret_in_the_file_is_refused_like_an_empty_one(
     [
         (["report", "html", "--out", "report\x00.html"], "--out"),
         (["dashboard", "--host", "127.0.0.1\x00evil", "--port", "1"], "--host"),
+        # Not an address: "cannot listen on https://...: Name or service not known (another
+        # dashboard running? --port picks another)", exit 1.
+        (["dashboard", "--host", "https://loyalty.example.com", "--port", "1"], "--host"),
     ],
 )
 def test_a_nul_in_a_path_or_host_option_is_a_usage_error(

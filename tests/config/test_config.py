@@ -209,6 +209,12 @@ BAD_VALUES = [
     ('[dashboard]\nallowed_hosts = ["a.example:80"]', 'dashboard.allowed_hosts[0]: expected a host name or an IP'),
     ('[dashboard]\nallowed_hosts = ["ok.example", "bad host"]', "dashboard.allowed_hosts[1]: expected a host name"),
     ("[dashboard]\nallowed_hosts = [7]", "dashboard.allowed_hosts[0]: expected a host name or an IP"),
+    # The address the dashboard listens on was taken as any text: `loyalty check` passed it, and
+    # `loyalty dashboard` failed on it with "another dashboard running?" or an internal error.
+    ('[dashboard]\nhost = "https://loyalty.example.com"', "dashboard.host: expected a host name or an IP"),
+    ('[dashboard]\nhost = "127.0.0.1:8788"', "dashboard.host: expected a host name or an IP"),
+    ('[dashboard]\nhost = "local host"', "dashboard.host: expected a host name or an IP"),
+    ('[dashboard]\nhost = "127.0.0.1\\u0000"', "dashboard.host: expected a host name or an IP"),
 ]  # fmt: skip
 
 
@@ -611,3 +617,14 @@ def test_the_names_the_dashboard_answers_to_are_read_lowercased(tmp_path: Path) 
     text = '[dashboard]\nallowed_hosts = ["Loyalty.Example.com", "[::1]", "192.168.1.5"]\n'
     names = load_text(tmp_path, text).dashboard.allowed_hosts
     assert names == ("loyalty.example.com", "::1", "192.168.1.5")
+
+
+@pytest.mark.parametrize(
+    ("host", "read"),
+    [("::", "::"), ("[::1]", "::1"), ("loyalty.local", "loyalty.local")],
+)
+def test_the_address_the_dashboard_listens_on_is_read_without_brackets(
+    tmp_path: Path, host: str, read: str
+) -> None:
+    # "[::1]" was kept with its brackets, which no socket binds to (allowed_hosts took it).
+    assert load_text(tmp_path, f'[dashboard]\nhost = "{host}"\n').dashboard.host == read
