@@ -16,11 +16,10 @@ from typing import Any
 
 from rules.activity import text_length
 from sync.errors import InvalidSourceData
-from sync.fields import gmt, integer, member, obj_at, text
+from sync.fields import gmt, holdable_email, integer, member, obj_at, text
 
 #: The longest status string kept (`tracked_activity.status`); WordPress's are shorter.
 MAX_STATUS = 16
-MAX_EMAIL = 320  # what an email address may be, and what the ledger keeps
 
 
 @dataclass(frozen=True)
@@ -74,12 +73,7 @@ def email_of(obj: Mapping[str, Any], key: str) -> str:
     value = obj.get(key)
     if value is None:
         return ""
-    email = text(value, key).strip().lower()
-    if len(email) > MAX_EMAIL:
-        raise InvalidSourceData(
-            f"{key}: expected an email of at most {MAX_EMAIL} characters", field=key
-        )
-    return email
+    return holdable_email(text(value, key).strip().lower(), key)
 
 
 #: What WordPress and WooCommerce answer a comment's or a review's `status` as (their REST

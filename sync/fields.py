@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.types import MAX_BIGINT as MAX_INT
+from ledger.types import storable_text
 from sync.errors import InvalidSourceData
 
 _GMT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?")
@@ -118,6 +119,20 @@ def text(value: Any, path: str, *, allow_empty: bool = True) -> str:
     if not isinstance(value, str) or (not allow_empty and not value.strip()):
         raise invalid(path, "a string" if allow_empty else "a non-empty string", value)
     return value
+
+
+#: The longest email the ledger keeps (`customers.email`).
+MAX_EMAIL = 320
+
+
+def holdable_email(address: str, path: str) -> str:
+    """`address` as read, when the ledger can hold it: at most `MAX_EMAIL` characters and no
+    control character (a NUL: PostgreSQL refuses the row). Written as it came, such an email
+    stopped every run with an internal error; it is the item's fault, so InvalidSourceData."""
+    if len(address) > MAX_EMAIL or not storable_text(address):
+        expected = f"an email of at most {MAX_EMAIL} characters, without control characters"
+        raise invalid(path, expected, address)
+    return address
 
 
 def gmt(value: Any, path: str) -> datetime:

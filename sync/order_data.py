@@ -22,6 +22,7 @@ from sync.fields import (
     describe,
     gmt,
     gmt_at,
+    holdable_email,
     integer,
     integer_at,
     invalid,
@@ -100,7 +101,9 @@ def parse_order(raw: Mapping[str, Any]) -> Order:
         order_id=integer_at(obj, "id", "", minimum=1),
         status=text_at(obj, "status", "", allow_empty=False),
         customer_id=integer_at(obj, "customer_id", "", minimum=0),
-        billing_email=text_at(billing, "email", "billing").strip().lower(),
+        billing_email=holdable_email(
+            text_at(billing, "email", "billing").strip().lower(), "billing.email"
+        ),
         created_at=gmt_at(obj, "date_created_gmt", ""),
         modified_at=gmt_at(obj, "date_modified_gmt", ""),
         currency=text_at(obj, "currency", "", allow_empty=False),
@@ -124,7 +127,7 @@ def parse_customer(raw: Any) -> tuple[int, str]:
     """A customer of the customers listing as (WooCommerce id, email); the email may be empty."""
     obj = _object(raw, "")
     customer_id = _int(_get(obj, "id", ""), "id", minimum=1)
-    email = _text(obj.get("email", ""), "email")
+    email = holdable_email(_text(obj.get("email", ""), "email"), "email")
     return customer_id, email
 
 
