@@ -14,7 +14,8 @@ from itertools import takewhile
 from typing import Any
 
 from sync.client import StoreClient
-from sync.errors import StoreAnswerUnusable
+from sync.errors import InvalidSourceData, StoreAnswerUnusable
+from sync.fields import holdable_email
 from sync.order_data import CUSTOMER_FIELDS
 from sync.paging import UNREADABLE, ListingStalled, is_unreadable
 from sync.quarantine import valid_id
@@ -64,10 +65,17 @@ def fetch_customers_by_ids(
 
 
 def fetch_customer_email(client: StoreClient, wc_id: int) -> str | None:
-    """A customer's account email (`GET customers/{id}`), None if the answer has none."""
+    """A customer's account email (`GET customers/{id}`), None if the answer has none the ledger
+    can hold (a NUL in it, over 320 characters: PostgreSQL refused the redemption's row, an
+    internal error; no coupon can be restricted to it either)."""
     item = client.get(f"customers/{wc_id}").items
     email = item.get("email") if isinstance(item, dict) else None
-    return email.strip().lower() if isinstance(email, str) and email.strip() else None
+    if not isinstance(email, str) or not email.strip():
+        return None
+    try:
+        return holdable_email(email.strip().lower(), "email")
+    except InvalidSourceData:
+        return None
 
 
 def fetch_existing_customer_ids(

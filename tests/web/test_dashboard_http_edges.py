@@ -12,7 +12,7 @@ import responses
 from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
-from ledger.models import PointEntry
+from ledger.models import PointEntry, Redemption
 from ledger.session import session_scope
 from ledger.sync_lock import hold_sync_lock
 from loyalty.config import Config
@@ -239,3 +239,36 @@ def test_why_a_resync_did_not_do_everything_is_said_in_the_pages_language(
     assert answer.status_code == 502
     assert said in answer.text
     assert failure not in answer.text
+
+
+@pytest.mark.parametrize("email", ["alice\x00@example.com", "a" * 400 + "@example.com"])
+@responses.activate
+def test_a_redemption_for_a_store_email_the_ledger_cannot_hold_is_declined_not_a_server_error(
+    admin_config: Config, engine: Engine, story: Story, email: str
+) -> None:
+    """The store's answer for the customer (a hostile or broken store: a NUL in the email, 400
+    characters) was written into the redemption's row: PostgreSQL refused it (DataError), a
+    bare 500, and `loyalty redeem` an internal error. No coupon can be restricted to it."""
+    responses.add(
+        responses.GET,
+        f"{TEST_STORE_URL}/wp-json/wc/v3/customers/7",
+        json={"id": 7, "email": email},
+    )
+    redeemable = RedemptionRules(tiers=(RedemptionTier("five", 50, Decimal("5.00")),))
+    client = TestClient(
+        create_app(replace(admin_config, redemption=redeemable), engine),
+        raise_server_exceptions=False,
+    )
+
+    answer = client.post(
+        "/admin/redeem",
+        data={"customer": "7", "tier": "five", "token": TOKEN},
+        follow_redirects=False,
+    )
+
+    assert (answer.status_code, answer.text) == (
+        400,
+        notes.REFUSED_NO_STORE_EMAIL(customer=7),
+    )
+    with session_scope(engine) as session:
+        assert session.execute(select(Redemption)).all() == []  # nothing written
