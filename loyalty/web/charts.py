@@ -122,12 +122,18 @@ def bars_chart(
         parts.append(_text(label_x, y + 17, label[:28], anchor=_flip("end", rtl), cls="label"))
         parts.append(
             f'<rect x="{x:.1f}" y="{y + 4:.1f}" width="{w:.1f}" height="{row_h - 8:.1f}"'
-            f' fill="{BAR}" rx="3"><title>{escape(label)}: {escape(shown)}</title></rect>'
+            f' fill="{BAR}" rx="3"><title>{_isolated(label)}: {escape(shown)}</title></rect>'
         )
         value_x = x - 6 if rtl else x + w + 6
         parts.append(_text(value_x, y + 17, shown, anchor=_flip("start", rtl), cls="value"))
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 # every text went through escape()
+
+
+def _isolated(label: str) -> str:
+    """A label from the store (a customer's email), escaped and isolated (FSI … PDI): an override
+    it opens (U+202E) ends with it, and the figure after it reads as written."""
+    return f"\u2068{escape(label)}\u2069"
 
 
 def _svg_open(width: float, height: float, title: str) -> str:
