@@ -877,7 +877,8 @@ def _dashboard(args: argparse.Namespace) -> int:
         names = ", ".join(sorted(allowed_hosts(settings, host)))
         _print(f"dashboard on http://{host}:{port}/ (admin actions {admin}); Ctrl-C stops it")
         _print(f"it answers to the host names {names} ([dashboard] allowed_hosts adds more)")
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # log_config=None: uvicorn's loggers go through ours (secrets redacted, controls escaped)
+        uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)
     finally:
         engine.dispose()
     return EXIT_OK

@@ -21,7 +21,7 @@ from ledger.kinds import SourceKind as K
 from ledger.session import session_scope
 from loyalty.cli import main
 from loyalty.log import configure_logging
-from tests.cli.test_cli import ledger_config
+from tests.cli.test_cli import closed_port, ledger_config
 from tests.conftest import TEST_STORE_URL
 
 #: Clear the screen, set the window's title (OSC ... BEL), an 8-bit CSI, a carriage return.
@@ -86,3 +86,30 @@ def test_a_log_line_carries_no_terminal_control() -> None:
     line = stream.getvalue()
     assert not [c for c in CONTROLS if c in line], repr(line)
     assert "ann\\x1b[2j" in line
+
+
+def test_the_dashboard_servers_own_log_is_redacted_and_escaped(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn's log (a request that raised prints its traceback there) went through uvicorn's
+    own handler, without the redaction and the escaping every other log line has."""
+    import uvicorn
+
+    def serve(self: uvicorn.Server, sockets: object = None) -> None:  # instead of serving
+        self.started = True
+        logging.getLogger("uvicorn.error").error(
+            "request failed: %s for %s", "cs_cli_test_secret", EMAIL
+        )
+
+    monkeypatch.setattr(uvicorn.Server, "run", serve)
+    config = ledger_config(tmp_path, db_url)
+    assert main(["--config", config, "db", "upgrade"]) == 0
+    assert (
+        main(["--config", config, "dashboard", "--host", "127.0.0.1", "--port", str(closed_port())])
+        == 0
+    )
+
+    err = capsys.readouterr().err
+    assert "request failed" in err
+    assert "cs_cli_test_secret" not in err
+    assert not [c for c in CONTROLS if c in err], repr(err)
