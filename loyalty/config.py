@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -382,6 +382,11 @@ def is_host(text: str) -> bool:
     return _HOST.fullmatch(name) is not None
 
 
+#: What kombu reads from a broker URL's own parts: a query parameter of the same name clashes.
+_KOMBU_URL_PARTS = frozenset(
+    {"transport", "hostname", "port", "userid", "password", "virtual_host"}
+)
+
 #: The broker schemes whose Redis the worker can hold its locks in (`redis.Redis.from_url`).
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -532,6 +537,15 @@ def _worker(root: Table) -> WorkerConfig:
         broker_url = ""  # the URL is not echoed: it may hold a password
     if "://" not in broker_url:
         t.complain("broker_url", "expected a broker URL such as redis://127.0.0.1:6379/0")
+    clashing = sorted(
+        _KOMBU_URL_PARTS.intersection(k for k, _ in parse_qsl(urlsplit(broker_url).query))
+    )
+    if clashing:  # kombu puts the query beside the URL's own parts: TypeError when it connects
+        t.complain(
+            "broker_url",
+            f"{', '.join(clashing)} cannot be a query parameter of the broker URL (the worker's"
+            " broker client reads it from the URL itself): write redis://:PASSWORD@host:6379/0",
+        )
     scheme = urlsplit(broker_url).scheme.lower()
     if scheme not in REDIS_SCHEMES:  # the store's lock is held in Redis (`worker.store_lock`)
         t.complain(

@@ -88,6 +88,10 @@ BAD_VALUES = [
     ("[sync]\noverlap_minutes = -1", "sync.overlap_minutes: expected an integer >= 0, got -1"),
     ("[sync]\nreconcile_every_hours = -1", "sync.reconcile_every_hours: expected a number >= 0, got -1"),
     ('[worker]\nbroker_url = "localhost"', "worker.broker_url: expected a broker URL"),
+    (  # kombu read it beside the URL's own password: TypeError when the worker connected
+        '[worker]\nbroker_url = "redis://127.0.0.1:6379/0?password=hunter2mq"',
+        "worker.broker_url: password cannot be a query parameter of the broker URL",
+    ),
     ("[worker]\nsync_every_minutes = 0", "worker.sync_every_minutes: expected an integer >= 1, got 0"),
     ('[points]\nbalance_meta_key = ""', 'points.balance_meta_key: expected a non-empty string, got ""'),
     ('[points]\nbalance_meta_key = " pts"', "points.balance_meta_key: expected a meta key without surrounding"),
@@ -373,13 +377,13 @@ def test_a_password_given_in_a_url_query_is_never_shown_and_is_masked_in_logs(
     masked (found by a review, 3 Dec)."""
     text = (
         '[database]\nurl = "postgresql+psycopg://loyalty@db:5432/loyalty?password=hunter2db"\n'
-        '[worker]\nbroker_url = "redis://127.0.0.1:6379/0?password=hunter2mq&ssl_cert_reqs=none"'
+        '[worker]\nbroker_url = "redis://:hunter2mq@127.0.0.1:6379/0?ssl_cert_reqs=none"'
     )
     config = load_text(tmp_path, text)
     shown = (config.database.url_for_display, config.worker.broker_url_for_display, repr(config))
     assert shown[:2] == (
         "postgresql+psycopg://loyalty@db:5432/loyalty",
-        "redis://127.0.0.1:6379/0?ssl_cert_reqs=none",
+        "redis://:***@127.0.0.1:6379/0?ssl_cert_reqs=none",  # a broker's ?password= is refused
     )
     assert not [text for text in shown if "hunter2" in text]
     assert redact("connect to ...?password=hunter2db failed; hunter2mq") == (
