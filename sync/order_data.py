@@ -97,13 +97,12 @@ def parse_order(raw: Mapping[str, Any]) -> Order:
     obj = _object(raw, "")
     fees = _list(obj, "fee_lines", "")
     billing = _object(_get(obj, "billing", ""), "billing")
+    customer_id = integer_at(obj, "customer_id", "", minimum=0)
     return Order(
         order_id=integer_at(obj, "id", "", minimum=1),
         status=text_at(obj, "status", "", allow_empty=False),
-        customer_id=integer_at(obj, "customer_id", "", minimum=0),
-        billing_email=holdable_email(
-            text_at(billing, "email", "billing").strip().lower(), "billing.email"
-        ),
+        customer_id=customer_id,
+        billing_email=_billing_email(billing, customer_id),
         created_at=gmt_at(obj, "date_created_gmt", ""),
         modified_at=gmt_at(obj, "date_modified_gmt", ""),
         currency=text_at(obj, "currency", "", allow_empty=False),
@@ -121,6 +120,20 @@ def parse_order(raw: Mapping[str, Any]) -> Order:
             for refund_id, amount in refund_totals_from_order(obj).items()
         ),
     )
+
+
+def _billing_email(billing: Mapping[str, Any], customer_id: int) -> str:
+    """The order's billing email, lowercased. A guest's order is held by it, so one the ledger
+    cannot hold is the order's fault (`holdable_email`); an account's order is held by the
+    account and its billing email is only read if the account is gone: one the ledger cannot
+    hold is taken as none there (it was quarantined, its points never earned)."""
+    email = text_at(billing, "email", "billing").strip().lower()
+    if not customer_id:
+        return holdable_email(email, "billing.email")
+    try:
+        return holdable_email(email, "billing.email")
+    except InvalidSourceData:
+        return ""
 
 
 def parse_customer(raw: Any) -> tuple[int, str]:

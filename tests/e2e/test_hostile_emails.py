@@ -92,3 +92,28 @@ def test_a_review_whose_email_holds_a_nul_is_quarantined(
     assert summary.quarantined == 1
     assert "reviewer_email" in quarantined_reviews(engine, "reviews")[str(broken["id"])]
     assert entries_of(engine, f"review:{fine['id']}") == [10]
+
+
+@pytest.mark.parametrize("email", list(UNHOLDABLE))
+def test_an_account_order_whose_billing_email_the_ledger_cannot_hold_earns_as_usual(
+    email: str,
+    sync: Sync,
+    store: SandboxStore,
+    sandbox: SandboxServer,
+    config: Config,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """An account's order is held by the account: its billing email is never read nor written,
+    so an email the ledger cannot hold there is no fault of the order (it was quarantined, its
+    points never earned, and a refund of an order earned before never taken back)."""
+    accounts = [o for o in first_page_ids(sandbox)[10:] if store.get("orders", o)["customer_id"]]
+    victim = earning_order(store, accounts)
+    billing = {**store.get("orders", victim)["billing"], "email": UNHOLDABLE[email]}
+    serve_broken(sandbox, "orders", victim, {"patch": {"billing": billing}})
+
+    summary = sync()
+
+    engine = engine_for()
+    assert summary.quarantined == 0
+    assert quarantined(engine) == []
+    assert_exact_without(store, config, engine, set())
