@@ -69,16 +69,21 @@ class Transactions:
             self._dry_session.close()
 
     @contextmanager
-    def unit(self) -> Iterator[Session]:
+    def unit(self, *, locked: bool = True) -> Iterator[Session]:
         """One unit of work (committed at its end; flushed only, in a dry run). Afterwards the
-        allocator hands back the pages its freed buffers leave free (`sync.allocator`)."""
-        if self.lock is not None:
-            self.lock.check(ping=False)
+        allocator hands back the pages its freed buffers leave free (`sync.allocator`).
+
+        `locked=False`: committed whether the lock is held or not, for the run's own record (its
+        row in `sync_runs`, which no other run writes): checked, a run that lost its lock left
+        it `running`, how it ended and what it did lost."""
+        lock = self.lock if locked else None
+        if lock is not None:
+            lock.check(ping=False)
         if self._dry_session is None:
             with session_scope(self.engine) as session:
                 yield session
-                if self.lock is not None:  # lost meanwhile (another sync may run): rolled back
-                    self.lock.check()
+                if lock is not None:  # lost meanwhile (another sync may run): rolled back
+                    lock.check()
         else:
             yield self._dry_session
             self._dry_session.flush()

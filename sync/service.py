@@ -307,7 +307,7 @@ class SyncJob:
         self.summary.requests = sum(c.requests_made for c in (self.client, *self.ctx.clients))
         self.summary.seconds = time.monotonic() - self.started
         try:
-            with self.ctx.tx.unit() as session:
+            with self.ctx.tx.unit(locked=False) as session:  # recorded if the lock was lost too
                 run = session.get(SyncRun, run_id)
                 if run is None:
                     return

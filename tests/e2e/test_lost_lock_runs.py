@@ -5,6 +5,7 @@ its SQLite row taken over) went on writing beside the next sync (a review of con
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, func, select
 import sync.recalculate as recalculate
 import sync.service as service
 from ledger.errors import SyncLockLost
-from ledger.models import PointEntry
+from ledger.models import PointEntry, SyncRun
 from ledger.session import session_scope
 from ledger.sync_lock import SyncLock, hold_sync_lock
 from loyalty.config import Config
@@ -83,3 +84,39 @@ def test_a_recalculation_whose_lock_is_lost_writes_nothing(
             sync_settings(config), point_value=Decimal("0.01"), engine=engine
         )
     assert entries(engine) == before
+
+
+def test_a_sync_whose_lock_is_lost_on_the_way_records_its_run_failed(
+    config: Config,
+    store: SandboxStore,
+    engine_for: Callable[[], Engine],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run's row, started while the lock was held, says how the run ended: the unit that
+    records it checked the lock too, so it stayed `running` with nothing of the run kept (the
+    next sync marked it `abandoned`, as a killed one) and only a warning in the log."""
+    completed_order(store, datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+    engine = engine_for()
+    held: list[SyncLock] = []
+
+    @contextmanager
+    def hold(engine: Engine, store_key: str, **settings: Any) -> Iterator[SyncLock]:
+        with hold_sync_lock(engine, store_key, **settings) as lock:
+            held.append(lock)
+            yield lock
+
+    real_steps = service.SyncJob._steps
+
+    def steps_then_lost(self: service.SyncJob, *args: Any, **kwargs: Any) -> Any:
+        held[0].lost = True  # as the heartbeat finds the lock row taken over
+        return real_steps(self, *args, **kwargs)
+
+    monkeypatch.setattr(service, "hold_sync_lock", hold)
+    monkeypatch.setattr(service.SyncJob, "_steps", steps_then_lost)
+    with pytest.raises(SyncLockLost):
+        service.run_sync(sync_settings(config), engine=engine)
+
+    with session_scope(engine, readonly=True) as session:
+        [run] = session.execute(select(SyncRun)).scalars()
+        assert run.status == "failed"
+        assert "SyncLockLost" in json.loads(run.summary)["error"]
