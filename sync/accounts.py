@@ -15,13 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.batches import rows_in
-from ledger.entries import NewEntry, append_entries
+from ledger.entries import NewEntry, append_entries, lock_balances
 from ledger.models import Customer
 from sync.context import SyncContext
 from sync.customer_meta import MoreMeta, WriteBackResult, push_balances
 from sync.customers import fetch_existing_customer_ids
 from sync.expiry import refresh_next_expiries
-from sync.owners import retire_account
+from sync.owners import retire_account, retiring_holders
 from sync.point_meta import ExpiringMeta, PendingMeta, TierMeta
 from sync.stamps import StampMeta
 
@@ -52,10 +52,16 @@ def retire_suspects(ctx: SyncContext, suspects: Collection[int]) -> None:
 def retire_accounts(ctx: SyncContext, session: Session, customer_ids: Sequence[int]) -> None:
     """Accounts the store no longer has: marked deleted, their points back to their email."""
     entries: list[NewEntry] = []
-    for customer_id in sorted(set(customer_ids)):
-        account = session.get(Customer, customer_id)
-        if account is None or account.is_guest or account.deleted_at is not None:
-            continue
+    retiring = [
+        account
+        for account in (session.get(Customer, c) for c in sorted(set(customer_ids)))
+        if account is not None and not account.is_guest and account.deleted_at is None
+    ]
+    if len(retiring) > 1:  # every row the moves take, together and in order, before the first
+        holders = retiring_holders(session, ctx.store_id, retiring)
+        moving = {account.id for account in retiring} | holders
+        lock_balances(session, ctx.store_id, sorted(moving), ctx.now)
+    for account in retiring:
         moved = retire_account(
             session,
             ctx.store_id,

@@ -293,6 +293,31 @@ def retire_account(
     )
 
 
+def retiring_holders(session: Session, store_id: int, accounts: Collection[Customer]) -> set[int]:
+    """Every customer `retire_account` may give these accounts' points to, retired one after
+    another: each live account holding one of their emails (the oldest wins, maybe one retired
+    later) and, where no other account holds it, the email's guest (created if new). So that a
+    transaction retiring several locks all the rows it moves together, in ascending order
+    (`move_holdings` locks each pair as it moves it: out of order with the pair before)."""
+    retiring = {account.id for account in accounts}
+    holders: set[int] = set()
+    for email in sorted({normalise_email(a.email or "") for a in accounts} - {""}):
+        live = set(
+            session.execute(
+                select(Customer.id).where(
+                    Customer.store_id == store_id,
+                    Customer.is_guest.is_(False),
+                    Customer.deleted_at.is_(None),
+                    Customer.email == email,
+                )
+            ).scalars()
+        )
+        holders |= live
+        if not live - retiring:
+            holders.add(guest_customer(session, store_id, email).id)
+    return holders
+
+
 def move_holdings(
     session: Session,
     store_id: int,
