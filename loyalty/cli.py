@@ -852,6 +852,18 @@ def _report_html(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+#: uvicorn's loggers without handlers of their own, propagating to ours (secrets redacted, terminal
+#: controls escaped), whatever configured them before in this process.
+_UVICORN_LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {
+        name: {"handlers": [], "propagate": True}
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+    },
+}
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     import uvicorn  # the web server: only for this command
 
@@ -877,8 +889,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         names = ", ".join(sorted(allowed_hosts(settings, host)))
         _print(f"dashboard on http://{host}:{port}/ (admin actions {admin}); Ctrl-C stops it")
         _print(f"it answers to the host names {names} ([dashboard] allowed_hosts adds more)")
-        # log_config=None: uvicorn's loggers go through ours (secrets redacted, controls escaped)
-        uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)
+        uvicorn.run(app, host=host, port=port, log_level="warning", log_config=_UVICORN_LOGGING)
     finally:
         engine.dispose()
     return EXIT_OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.config
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -102,6 +103,8 @@ def test_the_dashboard_servers_own_log_is_redacted_and_escaped(
         )
 
     monkeypatch.setattr(uvicorn.Server, "run", serve)
+    # As an earlier server in this process left them (its own handlers, not propagating)
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
     config = ledger_config(tmp_path, db_url)
     assert main(["--config", config, "db", "upgrade"]) == 0
     assert (
