@@ -11,12 +11,12 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ledger._dialect import upsert_insert
-from ledger.batches import chunks
-from ledger.models import Customer, Store, utcnow
+from ledger.batches import chunks, rows_in
+from ledger.models import Customer, CustomerMove, PointEntry, Store, utcnow
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -282,25 +282,99 @@ def accounts_by_email(session: Session, store_id: int, emails: Collection[str]) 
     return {str(email): int(customer_id) for email, customer_id in rows}
 
 
-#: How many moves `heirs` follows from one customer (a guest, its account deleted, its guest
-#: registered again...); a longer chain, or a loop, stops there.
+#: How many moves `heirs` follows from one entry (a guest, its account deleted, its guest
+#: registered again...); a longer chain stops there.
 MAX_MOVES = 32
 
 
-def heirs(session: Session, store_id: int, customer_ids: Collection[int]) -> dict[int, int]:
-    """Who holds each of `customer_ids`' points now, for those whose points went to another
-    (`sync.owners.move_holdings` moves them as a balance, leaving each source's entries where
-    they were, and records the move: `Customer.merged_into_id`), following every later move.
-    Customers holding their own are left out."""
-    found: dict[int, int] = {}
-    step = {cid: cid for cid in set(customer_ids)}
-    for _ in range(MAX_MOVES):
-        if not step:
-            break
-        moved = _merged_into(session, store_id, sorted(set(step.values())))
-        step = {start: moved[now] for start, now in step.items() if now in moved}
-        found.update(step)
+def record_move(session: Session, store_id: int, source_id: int, target_id: int) -> None:
+    """The source's points move to the target as a balance (`sync.owners.move_holdings`), its
+    entries staying where they are: recorded after the store's last entry (`CustomerMove`), so
+    the source's entries up to it count as the target's (`heirs`) and those after as its own.
+    Recorded when nothing moves too: what expired on the source went with it all the same."""
+    session.flush()
+    last = session.execute(
+        select(func.coalesce(func.max(PointEntry.id), 0)).where(PointEntry.store_id == store_id)
+    ).scalar_one()
+    session.add(
+        CustomerMove(
+            store_id=store_id,
+            from_customer_id=source_id,
+            to_customer_id=target_id,
+            after_entry_id=int(last),
+        )
+    )
+    session.flush()
+
+
+def heirs(
+    session: Session, store_id: int, entries: Collection[tuple[int, int]]
+) -> dict[tuple[int, int], int]:
+    """Who holds the points of each (customer, entry id) now, for those whose points went to
+    another: the customer's first move after the entry, then the first move of the customer it
+    went to after that one, and so on (`CustomerMove`). Entries still their customer's are left
+    out: one the customer gathered after its points moved is its own (a guest merged again
+    once its email changed hands, or that received a deleted account's balance)."""
+    moves = _moves_from(session, store_id, {customer for customer, _ in entries})
+    found: dict[tuple[int, int], int] = {}
+    for customer, entry_id in entries:
+        who, after = customer, (entry_id - 1, _LAST)  # a move after `entry_id - 1` took it
+        for _ in range(MAX_MOVES):
+            step = next((m for m in moves.get(who, ()) if (m[0], m[1]) > after), None)
+            if step is None:
+                break
+            who, after = step[2], (step[0], step[1])
+        if who != customer:
+            found[(customer, entry_id)] = who
     return found
+
+
+def moved_customers(session: Session, store_id: int, customer_ids: Collection[int]) -> set[int]:
+    """Those of `customer_ids` whose points moved to another customer at least once."""
+    rows = rows_in(
+        session,
+        customer_ids,
+        lambda chunk: (
+            select(CustomerMove.from_customer_id)
+            .where(CustomerMove.store_id == store_id, CustomerMove.from_customer_id.in_(chunk))
+            .distinct()
+        ),
+    )
+    return {int(customer_id) for (customer_id,) in rows}
+
+
+_LAST = 2**63  # above every move id: a move at the same position as an entry came before it
+
+
+def _moves_from(
+    session: Session, store_id: int, customer_ids: Collection[int]
+) -> dict[int, list[tuple[int, int, int]]]:
+    """The moves from `customer_ids` and from whoever they went to (a chain `MAX_MOVES` long at
+    most), each customer's as (after entry id, move id, to customer), in order."""
+    moves: dict[int, list[tuple[int, int, int]]] = {}
+    wanted = set(customer_ids)
+    for _ in range(MAX_MOVES):
+        wanted -= moves.keys()
+        if not wanted:
+            break
+        for customer in wanted:
+            moves[customer] = []
+        rows = rows_in(
+            session,
+            wanted,
+            lambda chunk: select(
+                CustomerMove.from_customer_id,
+                CustomerMove.after_entry_id,
+                CustomerMove.id,
+                CustomerMove.to_customer_id,
+            ).where(CustomerMove.store_id == store_id, CustomerMove.from_customer_id.in_(chunk)),
+        )
+        for source, after, move_id, target in rows:
+            moves[int(source)].append((int(after), int(move_id), int(target)))
+        wanted = {int(target) for *_, target in rows}
+    for found in moves.values():
+        found.sort()
+    return moves
 
 
 def carry_signup(session: Session, source_id: int, target_id: int) -> None:
@@ -348,20 +422,6 @@ def mark_signups(session: Session, customer_ids: Collection[int]) -> None:
             .values(signup_of=Customer.id)
             .execution_options(synchronize_session=False)
         )
-
-
-def _merged_into(session: Session, store_id: int, ids: Sequence[int]) -> dict[int, int]:
-    moved: dict[int, int] = {}
-    for chunk in chunks(ids):
-        rows = session.execute(
-            select(Customer.id, Customer.merged_into_id).where(
-                Customer.store_id == store_id,
-                Customer.id.in_(chunk),
-                Customer.merged_into_id.is_not(None),
-            )
-        )
-        moved.update({int(cid): int(target) for cid, target in rows if target is not None})
-    return moved
 
 
 def _insert_ignoring_conflict(session: Session, model: type[Any], values: dict[str, Any]) -> None:

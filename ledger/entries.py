@@ -238,6 +238,33 @@ _REF_HOLDINGS = KeyedSelect(
 )
 
 
+def ref_entries(
+    session: Session, store_id: int, refs: Collection[str]
+) -> dict[str, list[tuple[int, int, int, bool]]]:
+    """Each of `refs`' entries as (customer id, entry id, points, is an expiry), in id order:
+    for a reference whose holders are counted by who holds each entry's points now
+    (`ledger.reconcile`, `ledger.customers.heirs`)."""
+    found: dict[str, list[tuple[int, int, int, bool]]] = {}
+    session.flush()
+    for chunk in _chunks(sorted(set(refs)), CHUNK):
+        rows = session.execute(
+            select(
+                PointEntry.source_ref,
+                PointEntry.customer_id,
+                PointEntry.id,
+                PointEntry.points,
+                PointEntry.kind,
+            )
+            .where(PointEntry.store_id == store_id, PointEntry.source_ref.in_(chunk))
+            .order_by(PointEntry.id)
+        )
+        for ref, customer_id, entry_id, points, kind in rows:
+            found.setdefault(ref, []).append(
+                (int(customer_id), int(entry_id), int(points), kind == SourceKind.EXPIRY)
+            )
+    return found
+
+
 def ref_lines(
     session: Session, store_id: int, holdings: dict[str, RefHolding]
 ) -> dict[str, dict[tuple[int, int], int]]:

@@ -78,9 +78,6 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: When the sync learned the account was deleted in the store; its points went to its email.
     deleted_at: Mapped[datetime | None]
-    #: Who received its points when they moved as a balance (a guest that registered, an account
-    #: deleted: `sync.owners.move_holdings`); its entries stay here. None while it holds its own.
-    merged_into_id: Mapped[int | None] = mapped_column(Id)
     #: The account whose signup points its balance carries (its own, or one whose balance came
     #: to it: `ledger.customers.carry_signup`); an account carrying another's earns no signup.
     signup_of: Mapped[int | None] = mapped_column(Id)
@@ -110,6 +107,23 @@ class Customer(Base):
             postgresql_where=text("is_guest"),
         ),
     )
+
+
+class CustomerMove(Base):
+    """A customer's points moved as a balance to another (a guest that registered, an account
+    deleted: `sync.owners.move_holdings`), its entries staying where they were. The move took the
+    source's entries up to `after_entry_id` (the store's last entry when it was made): who holds
+    an entry's points now is found by following the moves after it (`ledger.customers.heirs`)."""
+
+    __tablename__ = "customer_moves"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    from_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    to_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    after_entry_id: Mapped[int] = mapped_column(Id)
+
+    __table_args__ = (Index(None, "from_customer_id", "after_entry_id", "id"),)
 
 
 class PointEntry(Base):

@@ -10,9 +10,10 @@ whatever else that unit appends.
 A target may name a `previous_owner`: when the points are held by someone else (an admin moved an
 order to another customer, a guest registered), what the previous owner holds goes out and the
 owner gets the full target, as two entries at consecutive positions. A reference some of whose
-points expired is reconciled per holder (`_per_holder`), each holder counted as the customer its
-points went to (`ledger.customers.heirs`): its points are past their expiry wherever they go, so a
-move moves nothing, and a reduction is taken from whoever holds the points.
+points expired is reconciled per holder (`_per_holder`), each entry's points counted on the
+customer holding them now (`ledger.customers.heirs`: the moves after the entry): its points are
+past their expiry wherever they go, so a move moves nothing, and a reduction is taken from
+whoever holds the points.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ledger.customers import heirs
+from ledger.customers import heirs, moved_customers
 from ledger.entries import (
     Holder,
     NewEntry,
     RefHolding,
     line_changes,
     reconcile_key,
+    ref_entries,
     ref_holdings,
     ref_lines,
 )
@@ -73,35 +75,48 @@ def reconcile(session: Session, store_id: int, targets: Sequence[Target]) -> lis
     holdings = ref_holdings(session, store_id, [t.source_ref for t in targets])
     split = {t.source_ref for t in targets if t.lines is not None}
     shares = ref_lines(session, store_id, {r: h for r, h in holdings.items() if r in split})
-    others = {  # of references some of whose points expired: only they are folded by heir (a
-        h.customer_id  # move of a balance leaves pending points where they were)
-        for t in targets
+    expired = {  # references some of whose points expired: each entry's points are counted on
+        t.source_ref  # whoever holds them now, if any holder's moved since (a move of a
+        for t in targets  # balance leaves pending points where they were)
         if t.held is None
         and t.kind not in OUTSIDE_BALANCE_KINDS
         and t.source_ref in holdings
         and holdings[t.source_ref].expired
-        for h in holdings[t.source_ref].holders
-        if h.customer_id != t.owner
     }
-    heir = heirs(session, store_id, others) if others else {}
+    if expired:
+        holders = {h.customer_id for r in expired for h in holdings[r].holders}
+        movers = moved_customers(session, store_id, holders)
+        folded = {r for r in expired if any(h.customer_id in movers for h in holdings[r].holders)}
+        if folded:
+            holdings |= _by_heir(session, store_id, {r: holdings[r] for r in folded})
     entries: list[NewEntry] = []
     for target in targets:
         holding = holdings.get(target.source_ref)
-        if holding is not None and heir and target.kind not in OUTSIDE_BALANCE_KINDS:
-            holding = _by_heir(holding, heir)
         entries += _entries(target, holding, shares.get(target.source_ref, {}))
     return entries
 
 
-def _by_heir(holding: RefHolding, heir: Mapping[int, int]) -> RefHolding:
-    """The holding with each holder whose points went to another customer (a guest who
-    registered, a deleted account: `sync.owners` moved them as a balance) counted as that one."""
-    folded: dict[int, Holder] = {}
-    for h in holding.holders:
-        who = heir.get(h.customer_id, h.customer_id)
-        was = folded.get(who, Holder(who, 0, 0))
-        folded[who] = Holder(who, was.points + h.points, was.expired + h.expired)
-    return replace(holding, holders=tuple(folded[c] for c in sorted(folded)))
+def _by_heir(
+    session: Session, store_id: int, holdings: Mapping[str, RefHolding]
+) -> dict[str, RefHolding]:
+    """The holdings with each entry counted on the customer holding its points now: one whose
+    points went to another customer after it (a guest who registered, a deleted account:
+    `sync.owners` moved them as a balance) is that one's (`ledger.customers.heirs`)."""
+    rows = ref_entries(session, store_id, holdings)
+    heir = heirs(session, store_id, {(c, i) for found in rows.values() for c, i, _, _ in found})
+    out: dict[str, RefHolding] = {}
+    for ref, holding in holdings.items():
+        by_holder: dict[int, Holder] = {}
+        for customer_id, entry_id, points, is_expiry in rows.get(ref, ()):
+            who = heir.get((customer_id, entry_id), customer_id)
+            was = by_holder.get(who, Holder(who, 0, 0))
+            by_holder[who] = (
+                Holder(who, was.points, was.expired - points)
+                if is_expiry
+                else Holder(who, was.points + points, was.expired)
+            )
+        out[ref] = replace(holding, holders=tuple(by_holder[c] for c in sorted(by_holder)))
+    return out
 
 
 def _entries(

@@ -5,9 +5,9 @@ account whose email is its billing email if there is one, else to a guest held b
 an account with a guest's email appears, the guest's orders are reassigned to it, first-order
 bonuses are re-decided for both, and what is left on the guest moves over as a pair of transfer
 entries (guest -B, account +B), so the history stays readable and every balance stays provable.
-The guest's entries stay where they are; the guest records where its points went
-(`Customer.merged_into_id`), for the reconcile of an expired order it earned (`ledger.customers
-.heirs`).
+The guest's entries stay where they are; the move is recorded (`ledger.customers.record_move`),
+for the reconcile of an expired order it earned (`ledger.customers.heirs`: who holds each entry's
+points now).
 
 The reverse happens when an account is deleted in the store (WordPress turns its orders into guest
 orders billed to the same email): the account is marked deleted, its orders go to whoever holds
@@ -36,6 +36,7 @@ from ledger.customers import (
     guest_customers,
     guests_by_email,
     normalise_email,
+    record_move,
 )
 from ledger.entries import NewEntry, lock_balances
 from ledger.kinds import SourceKind
@@ -333,8 +334,9 @@ def move_holdings(
     """Reassign the source's orders, activity items (reviews, comments: every source's, on this
     run or not) and redemptions to the target, re-decide both first-order bonuses, hand on the
     signup the source's balance carries (`ledger.customers.carry_signup`), let the other sources
-    re-decide what they track (`moved`), and move what is left on the source as a pair of
-    transfer entries (source -B, target +B) under `ref`.
+    re-decide what they track (`moved`), record the move (`ledger.customers.record_move`), and
+    move what is left on the source as a pair of transfer entries (source -B, target +B) under
+    `ref`.
 
     A redemption's points come back (its coupon deleted, expired unused, refused by the store) to
     whoever holds the customer's points by then: left on a deleted account, they were returned
@@ -366,7 +368,7 @@ def move_holdings(
         select(func.coalesce(func.sum(Balance.balance), 0)).where(Balance.customer_id == source_id)
     ).scalar_one()
     remaining = int(cached) + sum(e.points for e in entries if e.customer_id == source_id)
-    _record_move(session, source_id, target_id, moving=remaining)
+    record_move(session, store_id, source_id, target_id)
     if remaining == 0:
         return entries
     move = Target(
@@ -380,16 +382,3 @@ def move_holdings(
         held=remaining,
     )
     return entries + reconcile(session, store_id, [move])
-
-
-def _record_move(session: Session, source_id: int, target_id: int, *, moving: int) -> None:
-    """Where the source's points went (`Customer.merged_into_id`, read by `ledger.customers.heirs`
-    for the entries left on it): the target, unless the source was merged before and moves
-    nothing now (its entries went to that one: a guest merged again, empty, when its email
-    changed hands, gave a stranger the refunds of orders its first account had). The target
-    holds its own points from now on."""
-    query = update(Customer).where(Customer.id == source_id)
-    if not moving:
-        query = query.where(Customer.merged_into_id.is_(None))
-    session.execute(query.values(merged_into_id=target_id))
-    session.execute(update(Customer).where(Customer.id == target_id).values(merged_into_id=None))

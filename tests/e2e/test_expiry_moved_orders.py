@@ -531,7 +531,7 @@ def test_an_expired_guest_orders_refund_is_not_undone_when_the_account_changes_i
     200 -> 150). She changes her account email and the order is edited: nothing changes. Read
     from today's email, the guest held its points again: the reduction moved to the guest (a
     debt nobody pays) and the account got its 50 back (found by a review). The move is
-    recorded (`Customer.merged_into_id`)."""
+    recorded (`customer_moves`)."""
     """Carol's guest order earned 100 points 40 days ago; they expired on the guest (30 days).
     She registers (nothing left to move) and the shop manager links the order to her account.
     Carol also has 200 points of her own (a recent order on the account). Half the old order is
@@ -613,10 +613,6 @@ def test_an_expired_order_refunded_after_its_email_changed_hands_charges_nobody_
     assert verified(engine) == ([], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a customer records one heir, not one per move (README, expiry)",
-)
 def test_a_newcomer_who_bought_as_a_guest_before_registering_is_not_charged_for_carols_order(
     config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
 ) -> None:
@@ -625,7 +621,8 @@ def test_a_newcomer_who_bought_as_a_guest_before_registering_is_not_charged_for_
     account has the address), then registers: the merge moves 100, so `_record_move` overwrites
     the guest's `merged_into_id` (Carol's X) with the newcomer's Y, and every entry the guest
     ever had, Carol's expired order included, now counts as Y's. Carol's old order is refunded:
-    Y never had a point of it and must keep its own 100, no debt."""
+    Y never had a point of it and must keep its own 100, no debt. Each move is recorded now
+    (`customer_moves`), after the entries it took: Carol's are X's, the newcomer's Y's."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
     carols_order, engine = carol_gone_from_her_address(store, sync, cfg, engine_for)
     bought = store.place_order(email=CAROL, items=[(product_of(store), 100)])  # the newcomer,
@@ -642,10 +639,6 @@ def test_a_newcomer_who_bought_as_a_guest_before_registering_is_not_charged_for_
     assert verified(engine) == ([], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a customer records one heir, not one per move (README, expiry)",
-)
 def test_a_strangers_account_deleted_does_not_hand_carols_expired_order_back_to_the_guest(
     config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
 ) -> None:
@@ -655,7 +648,8 @@ def test_a_strangers_account_deleted_does_not_hand_carols_expired_order_back_to_
     move clears the guest's `merged_into_id` ("the target holds its own points from now on"),
     so Carol's expired entries on the guest count as the guest's own again. Carol's order is
     refunded: its 100 are taken from the guest, i.e. from the stranger's 100. Carol had them
-    (her guest's balance went to X): the stranger's 100 on the guest stay whole."""
+    (her guest's balance went to X): the stranger's 100 on the guest stay whole. Each move is
+    recorded now (`customer_moves`): the guest's entries from before its move to X stay X's."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
     carols_order, engine = carol_gone_from_her_address(store, sync, cfg, engine_for)
     stranger = int(store.register_customer(email=CAROL)["id"])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import Engine, event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger.customers import (
+    MAX_MOVES,
     account_customer,
     account_customers,
     account_ids,
@@ -17,8 +20,11 @@ from ledger.customers import (
     guest_customers,
     heirs,
     normalise_store_key,
+    record_move,
 )
-from ledger.models import Customer, Store, utcnow
+from ledger.entries import NewEntry, append_entries
+from ledger.kinds import SourceKind
+from ledger.models import Customer, PointEntry, Store, utcnow
 from ledger.session import session_scope
 
 
@@ -212,35 +218,89 @@ def test_guest_customers_reads_known_guests_and_inserts_only_new_emails(
     assert more["c@example.com"] == guest_customer(session, store.id, "c@example.com").id
 
 
+def _entry(session: Session, store: Store, customer: Customer) -> tuple[int, int]:
+    """An entry of 10 points on `customer`, as (customer id, entry id)."""
+    session.flush()
+    n = session.execute(select(func.count()).select_from(PointEntry)).scalar_one() + 1
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    entry = NewEntry(customer.id, 10, SourceKind.PURCHASE, f"order:{n}", f"order:{n}#1", when)
+    append_entries(session, store.id, [entry], now=when)
+    entry_id = session.execute(
+        select(PointEntry.id).where(PointEntry.idempotency_key == entry.idempotency_key)
+    ).scalar_one()
+    return customer.id, entry_id
+
+
 def test_heirs_follow_the_recorded_moves_to_who_holds_the_points_now(
     session: Session, store: Store
 ) -> None:
     """A guest merged into its account, which was deleted (its points to a new guest), which
-    registered again: the first guest's points are with the last account. Emails play no part:
-    read from today's emails, an account's email change made its guest hold its points again."""
+    registered again: the first guest's points are with the last account, as are the first
+    account's. Emails play no part: read from today's emails, an account's email change made its
+    guest hold its points again."""
     guest = guest_customer(session, store.id, "carol@example.com")
     first = account_customer(session, store.id, 3, "carol.new@example.com")
     second_guest = guest_customer(session, store.id, "carol.new@example.com")
     again = account_customer(session, store.id, 5, "carol.new@example.com")
     alone = guest_customer(session, store.id, "gina@example.com")
-    guest.merged_into_id = first.id
-    first.merged_into_id = second_guest.id
-    second_guest.merged_into_id = again.id
-    session.flush()
-    ids = [c.id for c in (guest, first, second_guest, again, alone)]
+    entries = [_entry(session, store, c) for c in (guest, first, alone)]
+    record_move(session, store.id, guest.id, first.id)
+    record_move(session, store.id, first.id, second_guest.id)
+    record_move(session, store.id, second_guest.id, again.id)
 
-    assert heirs(session, store.id, ids) == {
-        guest.id: again.id,
-        first.id: again.id,
-        second_guest.id: again.id,
-    }
+    assert heirs(session, store.id, entries) == {entries[0]: again.id, entries[1]: again.id}
     assert heirs(session, store.id, []) == {}
 
 
-def test_heirs_stop_on_a_loop_of_moves(session: Session, store: Store) -> None:
+def test_a_move_takes_the_entries_before_it_not_those_after(session: Session, store: Store) -> None:
+    """Carol's guest merged into her account X (nothing left to move: expired); X changed its
+    email, and a newcomer bought as a guest with Carol's old address (the same guest), then
+    registered as Y: the guest merged into Y. Carol's entry is X's, the newcomer's Y's: one heir
+    per customer (the last) gave Y Carol's too."""
+    guest = guest_customer(session, store.id, "carol@example.com")
+    carol = account_customer(session, store.id, 3, "carol.new@example.com")
+    newcomer = account_customer(session, store.id, 4, "carol@example.com")
+    carols = _entry(session, store, guest)
+    record_move(session, store.id, guest.id, carol.id)
+    newcomers = _entry(session, store, guest)
+    record_move(session, store.id, guest.id, newcomer.id)
+    later = _entry(session, store, guest)
+
+    assert heirs(session, store.id, [carols, newcomers, later]) == {
+        carols: carol.id,
+        newcomers: newcomer.id,
+    }
+
+
+def test_a_customer_receiving_points_keeps_its_earlier_entries_with_their_heir(
+    session: Session, store: Store
+) -> None:
+    """Carol's guest merged into X; a stranger's account Y with Carol's old address was deleted,
+    its balance going to the guest. The guest's entry from before its move is still X's (the
+    move clearing the guest's one heir made it the guest's own again)."""
+    guest = guest_customer(session, store.id, "carol@example.com")
+    carol = account_customer(session, store.id, 3, "carol.new@example.com")
+    stranger = account_customer(session, store.id, 4, "carol@example.com")
+    carols = _entry(session, store, guest)
+    record_move(session, store.id, guest.id, carol.id)
+    strangers = _entry(session, store, stranger)
+    record_move(session, store.id, stranger.id, guest.id)
+
+    assert heirs(session, store.id, [carols, strangers]) == {
+        carols: carol.id,
+        strangers: guest.id,
+    }
+
+
+def test_heirs_stop_after_max_moves(session: Session, store: Store) -> None:
+    """Moves back and forth at one position (no entry between): followed `MAX_MOVES` times, in
+    the order they were made, not forever."""
     one = guest_customer(session, store.id, "one@example.com")
     two = account_customer(session, store.id, 3, "one@example.com")
-    one.merged_into_id, two.merged_into_id = two.id, one.id
-    session.flush()
+    entry = _entry(session, store, one)
+    for _ in range(MAX_MOVES):
+        record_move(session, store.id, one.id, two.id)
+        record_move(session, store.id, two.id, one.id)
+    record_move(session, store.id, one.id, two.id)
 
-    assert set(heirs(session, store.id, [one.id])) == {one.id}  # answered, not looping forever
+    assert heirs(session, store.id, [entry]) == {}  # MAX_MOVES moves: back on `one`

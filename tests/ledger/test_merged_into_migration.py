@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from ledger.migrate import upgrade
 from ledger.session import create_engine_for
 from tests.ledger.schema_at import insert_store, ledger_at
 
@@ -27,7 +26,8 @@ def migrated(
     customers: list[tuple[int, int | None, str, bool, bool]],
     transfers: list[tuple[int, str, int]],
 ) -> dict[int, int | None]:
-    """Each customer's `merged_into_id` once a ledger at 0012 holding them is upgraded."""
+    """Each customer's `merged_into_id` once a ledger at 0012 holding them is upgraded to 0013
+    (0018 replaced the column with `customer_moves`)."""
     engine = create_engine_for(raw_db_url)
     try:
         with ledger_at(engine, raw_db_url, "0012_meta_writes_retried") as connection:
@@ -48,9 +48,7 @@ def migrated(
                      "t": "2026-03-01 00:00:00"},
                 )  # fmt: skip
 
-        upgrade(raw_db_url)
-
-        with engine.connect() as connection:
+        with ledger_at(engine, raw_db_url, "0013_customers_merged_into") as connection:
             rows = connection.execute(text("SELECT id, merged_into_id FROM customers")).all()
     finally:
         engine.dispose()

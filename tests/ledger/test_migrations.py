@@ -30,7 +30,7 @@ from ledger.session import check_schema_current, create_engine_for
 from loyalty.errors import SchemaBehind
 from tests.ledger.schema_at import ledger_at
 
-HEAD = "0017_refunds_no_order_index"
+HEAD = "0018_customer_moves"
 LEDGER_TABLES = {
     "stores",
     "customers",
@@ -55,6 +55,7 @@ LEDGER_TABLES = {
     "categories",
     "next_expiries",
     "tier_events",
+    "customer_moves",
 }
 
 
