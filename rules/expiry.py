@@ -18,6 +18,10 @@ Per lot (`mode = "per_lot"`):
   lots its spending took, as old as they were (the last taken first), under the reference that
   gives them back; one past its expiry by then expires the day after it came back. Returned as a
   lot of their own, dated that day, redeeming and letting the coupon lapse kept points for good;
+- points coming in from another customer (a transfer: a guest registered, an account was
+  deleted) are the lots the transfer's other entry took there, as old as they were, under their
+  own references (`Movement.carries`, which `transfer_lots` fills in from the customers'
+  movements); moved as a lot of their own, dated the day they moved, their age restarted;
 - expiry movements already in the ledger are ignored: they are re-derived, and their keys make
   appending them again a no-op.
 
@@ -30,7 +34,7 @@ activity; points coming back to a customer are no redeeming).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -51,6 +55,17 @@ class ExpiryRules:
 
 
 @dataclass(frozen=True)
+class Lot:
+    """`points` of the lot `ref` (earned on `earned_on`, expiring at 00:00 UTC of `expires_on`)
+    that one movement took: what a transfer carries to the customer it goes to."""
+
+    ref: str
+    earned_on: date
+    expires_on: date
+    points: int
+
+
+@dataclass(frozen=True)
 class Movement:
     """One ledger entry as expiry sees it. `at` is aware UTC; feed them in ledger order."""
 
@@ -62,7 +77,11 @@ class Movement:
     #: refused gives its points back): per lot, they are as old as the lots that spending took.
     gives_back: bool = False
     is_expiry: bool = False  # an expiry entry already in the ledger
-    key: str | None = None  # an expiry entry's idempotency key
+    key: str | None = None  # an expiry's or a transfer's idempotency key
+    #: Points coming in from another customer (a transfer: a guest registered, an account was
+    #: deleted): per lot, the lots the transfer's other entry took there (`transfer_lots`), each
+    #: as old as it was, under its own reference; the rest is a lot of its own, dated today.
+    carries: tuple[Lot, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +160,43 @@ def next_expiry(
     return _per_lot(movements, rules, as_of, earned or {})[1]
 
 
+def transfer_lots(
+    movements: Mapping[int, Sequence[Movement]],
+    sources: Mapping[str, tuple[int, str]],
+    rules: ExpiryRules,
+    earned: Mapping[str, date] | None = None,
+) -> dict[int, list[Movement]]:
+    """Each customer's `movements` with what each transfer in carries (per lot only): the lots
+    its other entry took from the customer it came from, as old as they were (`sources`: the
+    key of a transfer in -> (that customer, the key of its entry there); that customer's
+    movements must be in `movements`). Moved as a lot of its own, dated the day it moved, a
+    balance restarted its points' age: an order's points expired under the transfer's
+    reference, not the order's, and a later move of the order moved points that had expired.
+    A transfer that other transfers carried in before carries them on."""
+    if not rules.enabled or rules.mode is not ExpiryMode.PER_LOT or not sources:
+        return {customer: list(moves) for customer, moves in movements.items()}
+    taken: dict[str, tuple[Lot, ...]] = {}
+    active: set[str] = set()
+
+    def filled(move: Movement) -> Movement:
+        source = sources.get(move.key or "") if move.points > 0 and not move.is_expiry else None
+        return move if source is None else replace(move, carries=lots_of(*source))
+
+    def lots_of(customer: int, key: str) -> tuple[Lot, ...]:
+        if key not in taken and key not in active:  # a loop of transfers carries nothing
+            active.add(key)
+            moves = list(movements.get(customer, ()))
+            end = next((n for n, move in enumerate(moves) if move.key == key), None)
+            if end is not None:
+                before = [filled(move) for move in moves[: end + 1]]
+                day = moves[end].at.astimezone(UTC).date()
+                taken[key] = _run(before, rules, day, earned or {}).taken.get(key, ())
+            active.discard(key)
+        return taken.get(key, ())
+
+    return {customer: [filled(move) for move in moves] for customer, moves in movements.items()}
+
+
 def is_warned(upcoming: tuple[int, date] | None, rules: ExpiryRules, as_of: date) -> bool:
     """True when `warn_days` is set and the next expiry falls within it after `as_of`."""
     if upcoming is None or rules.warn_days <= 0:
@@ -148,12 +204,28 @@ def is_warned(upcoming: tuple[int, date] | None, rules: ExpiryRules, as_of: date
     return upcoming[1] <= as_of + timedelta(days=rules.warn_days)
 
 
+@dataclass
+class _Run:
+    state: _State
+    expired: list[Expiry]
+    #: The lots each movement with a key (a transfer out) took.
+    taken: dict[str, tuple[Lot, ...]]
+
+
 def _per_lot(
     movements: Sequence[Movement], rules: ExpiryRules, as_of: date, earned: Mapping[str, date]
 ) -> tuple[list[Expiry], tuple[int, date] | None]:
+    run = _run(movements, rules, as_of, earned)
+    return _folded(run.expired), _next_lot_expiry(run.state)
+
+
+def _run(
+    movements: Sequence[Movement], rules: ExpiryRules, as_of: date, earned: Mapping[str, date]
+) -> _Run:
     state = _State(lots=[])
     first_seen: dict[str, date] = {}
     taken: dict[str, list[_Lot]] = {}  # what each reference's spending took from which lots
+    by_key: dict[str, tuple[Lot, ...]] = {}
     expired: list[Expiry] = []
     for move in movements:
         if move.is_expiry:
@@ -166,18 +238,38 @@ def _per_lot(
             move.source_ref, min(day, earned.get(move.source_ref, day))
         )
         if move.points > 0:
+            points = move.points - _carry_in(state, move.carries, move.points, day)
             pieces = taken.get(move.source_ref, []) if move.gives_back else []
-            returning = min(move.points, sum(piece.remaining for piece in pieces))
+            returning = min(points, sum(piece.remaining for piece in pieces))
             nominal = earned_on + timedelta(days=rules.days)
             expires_on = nominal if nominal > day else day + timedelta(days=1)
-            if move.points > returning:  # first: it pays the debt its spending ran into
-                lot = _Lot(move.source_ref, earned_on, expires_on, move.points - returning)
+            if points > returning:  # first: it pays the debt its spending ran into
+                lot = _Lot(move.source_ref, earned_on, expires_on, points - returning)
                 _add_lot(state, lot)
             _give_back(state, move.source_ref, pieces, returning, day)
         elif move.points:
-            taken.setdefault(move.source_ref, []).extend(_consume(state, -move.points))
+            spent = _consume(state, -move.points)
+            taken.setdefault(move.source_ref, []).extend(spent)
+            if move.key is not None:
+                by_key[move.key] = tuple(
+                    Lot(p.ref, p.earned_on, p.expires_on, p.remaining) for p in spent if p.remaining
+                )
     expired.extend(_expire_lots(state, until=as_of))
-    return _folded(expired), _next_lot_expiry(state)
+    return _Run(state, expired, by_key)
+
+
+def _carry_in(state: _State, carried: Sequence[Lot], points: int, day: date) -> int:
+    """The `carried` lots, up to `points`, as lots of this customer's, as old as they were (one
+    past its expiry by `day` expires the day after); how many points they came to."""
+    arrived = 0
+    for lot in carried:
+        amount = min(lot.points, points - arrived)
+        if amount <= 0:
+            break
+        expires_on = max(lot.expires_on, day + timedelta(days=1))
+        _add_lot(state, _Lot(lot.ref, lot.earned_on, expires_on, amount))
+        arrived += amount
+    return arrived
 
 
 def _add_lot(state: _State, lot: _Lot) -> None:

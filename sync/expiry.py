@@ -1,9 +1,10 @@
 """Running expiry over the ledger (`loyalty expire`, the worker's daily task, the sync once a day).
 
-Reads every entry of the store once, customer by customer in time order, lets `rules.expiry`
-decide, and appends one `expiry` entry per customer, lot and expiry date (key
-`expiry:{customer}:{lot}:{date}`; the lot `inactive` for a whole balance gone inactive), so
-running it again on the same day, or replaying an older day, appends nothing. With `dry_run` it
+Reads every entry of the store once, customer by customer in time order (`sync.expiry_movements`:
+a transfer in carries the lots it took where it came from), lets `rules.expiry` decide, and
+appends one `expiry` entry per customer, lot and expiry date (key `expiry:{customer}:{lot}:
+{date}`; the lot `inactive` for a whole balance gone inactive), so running it again on the same
+day, or replaying an older day, appends nothing. With `dry_run` it
 only reports. The next expiry of each customer (for `loyalty_points_expiring`) and the customers
 within `warn_days` of it come back too, and a real run stores every customer's next expiry
 (`ledger.expiring`).
@@ -17,15 +18,14 @@ the write-back sends `loyalty_points_expiring` for exactly the customers whose v
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.batches import chunks
 from ledger.entries import (
     NewEntry,
     append_entries,
@@ -34,33 +34,23 @@ from ledger.entries import (
     settled_entry_id,
 )
 from ledger.expiring import customers_with_entries_between, save_next_expiries
-from ledger.kinds import LIFETIME_KINDS, OUTSIDE_BALANCE_KINDS, SourceKind
-from ledger.models import Customer, PointEntry, SyncCursor
-from ledger.pending import ORDER_PREFIX, pending_ref
+from ledger.kinds import SourceKind
+from ledger.models import PointEntry, SyncCursor
 from rules import notes
 from rules.expiry import (
     Expiry,
-    ExpiryMode,
     ExpiryRules,
     Movement,
     expiries_due,
     is_warned,
     next_expiry,
 )
+from sync.expiry_movements import earned_days, movements_by_customer
 from sync.progress import Progress
 
 BATCH = 2000  # expiry entries per append
-_EARNING = frozenset(kind.value for kind in LIFETIME_KINDS)
-_OUTSIDE_BALANCE = sorted(kind.value for kind in OUTSIDE_BALANCE_KINDS)  # pending: not spendable
-_PENDING_ORDER = pending_ref(ORDER_PREFIX)  # an order's own pending points (not `pending:recalc:`)
 EXPIRING_CURSOR = "expiring"  # {"entry_id": N}: next expiries are current up to this entry
 EXPIRY_CURSOR = "expiry"  # {"day": "YYYY-MM-DD"}: the store day the sync last ran expiry
-
-
-class _Who(NamedTuple):
-    id: int
-    wc_id: int | None
-    email: str | None
 
 
 @dataclass(frozen=True)
@@ -160,8 +150,10 @@ def run_expiry(
     progress.start("expire", total or _customers_with_entries(session, store_id))
     counted = 0
     pending: list[NewEntry] = []
-    earned = _earned_days(session, store_id, rules, customer_ids)
-    for customer, movements in _movements_by_customer(session, store_id, customer_ids):
+    earned = earned_days(session, store_id, rules, customer_ids)
+    for customer, movements in movements_by_customer(
+        session, store_id, rules, earned, customer_ids
+    ):
         run.customers_seen += 1
         due = expiries_due(movements, rules, as_of, earned)
         upcoming = next_expiry(movements, rules, as_of, earned)
@@ -205,8 +197,10 @@ def unrecorded_expiry(
     customer paid twice and owed the points (found by a review, 4 Dec). Reads only."""
     if not rules.enabled:
         return 0
-    earned = _earned_days(session, store_id, rules, [customer_id])
-    for customer, movements in _movements_by_customer(session, store_id, [customer_id]):
+    earned = earned_days(session, store_id, rules, [customer_id])
+    for customer, movements in movements_by_customer(
+        session, store_id, rules, earned, [customer_id]
+    ):
         due = expiries_due(movements, rules, as_of, earned)
         return max(
             0, -sum(entry.points for entry in _reconciled(customer.id, due, movements, as_of))
@@ -234,8 +228,8 @@ def refresh_next_expiries(
         return 0
     changed = customers_with_entries_between(session, store_id, after, through)
     found: dict[int, tuple[int, date] | None] = dict.fromkeys(changed)
-    earned = _earned_days(session, store_id, rules, changed)
-    for customer, movements in _movements_by_customer(session, store_id, changed):
+    earned = earned_days(session, store_id, rules, changed)
+    for customer, movements in movements_by_customer(session, store_id, rules, earned, changed):
         found[customer.id] = next_expiry(movements, rules, as_of, earned)
     save_next_expiries(session, store_id, found)
     _save_state(session, store_id, EXPIRING_CURSOR, {"entry_id": through}, now)
@@ -408,116 +402,8 @@ def _flush(
     run.appended_points -= sum(entry.points for entry in inserted)
 
 
-def _earned_days(
-    session: Session, store_id: int, rules: ExpiryRules, customer_ids: Sequence[int] | None
-) -> dict[str, date]:
-    """Each source's earliest day in the ledger, whoever holds it (per lot only), for the
-    sources of `customer_ids` (all when None): a lot is as old as its source, so an order moved
-    to another customer keeps its age (its points expired 30 days after the move)."""
-    if rules.mode is not ExpiryMode.PER_LOT:
-        return {}
-    skipped = [SourceKind.EXPIRY.value, *_OUTSIDE_BALANCE]
-    base = (
-        select(PointEntry.source_ref, func.min(PointEntry.occurred_at))
-        .where(PointEntry.store_id == store_id, PointEntry.kind.not_in(skipped))
-        .group_by(PointEntry.source_ref)
-    )
-    queries = (
-        [base]
-        if customer_ids is None
-        else [
-            base.where(
-                PointEntry.source_ref.in_(
-                    select(PointEntry.source_ref).where(
-                        PointEntry.store_id == store_id, PointEntry.customer_id.in_(chunk)
-                    )
-                )
-            )
-            for chunk in chunks(customer_ids)
-        ]
-    )
-    earned: dict[str, date] = {}
-    for query in queries:
-        for ref, first in session.execute(query):
-            earned[ref] = first.astimezone(UTC).date()
-    return earned
-
-
 def _customers_with_entries(session: Session, store_id: int) -> int:
     query = select(func.count(func.distinct(PointEntry.customer_id))).where(
         PointEntry.store_id == store_id
     )
     return int(session.execute(query).scalar_one())
-
-
-def _movements_by_customer(
-    session: Session, store_id: int, customer_ids: Sequence[int] | None = None
-) -> Iterator[tuple[_Who, list[Movement]]]:
-    """Each customer with entries (or each of `customer_ids`), with their entries in ledger time
-    order: pending points, not spendable yet, are no lot, only activity (with no points)."""
-    if customer_ids is None:
-        yield from _movements_of(session, store_id, None)
-        return
-    for chunk in chunks(customer_ids):
-        yield from _movements_of(session, store_id, chunk)
-
-
-def _movements_of(
-    session: Session, store_id: int, customer_ids: Sequence[int] | None
-) -> Iterator[tuple[_Who, list[Movement]]]:
-    query = (
-        select(
-            PointEntry.customer_id,
-            PointEntry.points,
-            PointEntry.kind,
-            PointEntry.source_ref,
-            PointEntry.occurred_at,
-            PointEntry.idempotency_key,
-        )
-        .where(PointEntry.store_id == store_id)
-        .order_by(PointEntry.customer_id, PointEntry.occurred_at, PointEntry.id)
-        .execution_options(yield_per=5000)
-    )
-    if customer_ids is not None:
-        query = query.where(PointEntry.customer_id.in_(customer_ids))
-    current: int | None = None
-    movements: list[Movement] = []
-    # The rows are read to the end before any customer row is loaded (one open cursor at a time).
-    grouped: list[tuple[int, list[Movement]]] = []
-    for customer_id, points, kind, ref, occurred_at, key in session.execute(query):
-        if customer_id != current:
-            if current is not None:
-                grouped.append((current, movements))
-            current, movements = customer_id, []
-        if kind in _OUTSIDE_BALANCE:  # pending: no lot; a purchase's own is earning all the same
-            purchase = points > 0 and ref.startswith(_PENDING_ORDER)  # not a recalculation's
-            movements.append(Movement(0, ref, occurred_at, activity=purchase))
-            continue
-        movements.append(
-            Movement(
-                points=points,
-                source_ref=ref,
-                at=occurred_at,
-                # earning or redeeming; points coming back (a coupon lapsed, refused) are neither
-                activity=points > 0
-                if kind in _EARNING
-                else kind == SourceKind.REDEMPTION and points < 0,
-                is_expiry=kind == SourceKind.EXPIRY,
-                key=key if kind == SourceKind.EXPIRY else None,
-                gives_back=kind == SourceKind.REDEMPTION and points > 0,
-            )
-        )
-    if current is not None:
-        grouped.append((current, movements))
-    customers = _customers(session, [customer_id for customer_id, _ in grouped])
-    for customer_id, moves in grouped:
-        yield customers[customer_id], moves
-
-
-def _customers(session: Session, ids: list[int]) -> dict[int, _Who]:
-    found: dict[int, _Who] = {}
-    for chunk in chunks(ids):
-        query = select(Customer.id, Customer.wc_id, Customer.email).where(Customer.id.in_(chunk))
-        for row in session.execute(query):
-            found[row[0]] = _Who(row[0], row[1], row[2])
-    return found

@@ -411,10 +411,6 @@ def test_a_registered_guests_refunded_order_leaves_no_points_after_the_account_c
     assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a transfer from a guest is a lot of its own (README, expiry)",
-)
 def test_a_registered_guests_order_expired_on_the_account_and_moved_charges_nobody(
     config: Config, store: SandboxStore, sync: Callable, engine_for: Callable[[], Engine]
 ) -> None:
@@ -426,7 +422,9 @@ def test_a_registered_guests_order_expired_on_the_account_and_moved_charges_nobo
     order's points expired, none of them moves ... the new owner gets nothing", as for an order
     that was always the account's. But the order's reference shows no expiry (it happened under
     `transfer:guest:N`: a transfer is a lot of its own, dated when it moved), so the move is a
-    plain one: the account gives 100 it no longer has (recorded as debt) and Bob gets 100."""
+    plain one: the account gives 100 it no longer has (recorded as debt) and Bob gets 100. Now
+    a transfer carries the lots it took, as old as they were: the order's 100 expire on the
+    account 30 days after the order, under the order's reference."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
     now = datetime.now(UTC).replace(microsecond=0)
     order_id = guest_order(store, now - timedelta(days=20))

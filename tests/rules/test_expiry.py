@@ -14,6 +14,7 @@ from rules.expiry import (
     expiries_due,
     is_warned,
     next_expiry,
+    transfer_lots,
 )
 
 PER_LOT = ExpiryRules(enabled=True, mode=ExpiryMode.PER_LOT, days=30, warn_days=7)
@@ -228,6 +229,126 @@ def test_points_given_back_keep_the_age_of_the_lots_their_spending_took(
     moves: list[Movement], as_of: date, expected: list[Expiry]
 ) -> None:
     assert expiries_due(moves, PER_LOT, as_of) == expected
+
+
+def transfer(points: int, key: str, when: str) -> Movement:
+    """One entry of a transfer pair (`transfer:guest:1#1`: the source's, `#2`: the receiver's)."""
+    return Movement(points, key.partition("#")[0], at(when), key=key)
+
+
+GUEST, ACCOUNT, AGAIN = 1, 2, 3
+MOVED = {"transfer:guest:1#2": (GUEST, "transfer:guest:1#1")}
+
+
+@pytest.mark.parametrize(
+    ("movements", "sources", "expected"),
+    [
+        # a guest's order, 20 days old when she registered, expires on the account 30 days after
+        # the order, under its reference (as a lot of its own: 30 days after the move, under the
+        # transfer's, and a later move of the order did not see that its points had expired)
+        (
+            {
+                GUEST: [
+                    earn(100, "order:1", "2025-01-01T10:00"),
+                    transfer(-100, "transfer:guest:1#1", "2025-01-21T10:00"),
+                ],
+                ACCOUNT: [transfer(100, "transfer:guest:1#2", "2025-01-21T10:00")],
+            },
+            MOVED,
+            {GUEST: [], ACCOUNT: [Expiry("order:1", 100, D("2025-01-31"))]},
+        ),
+        # what was left of each lot, each at its age
+        (
+            {
+                GUEST: [
+                    earn(60, "order:1", "2025-01-01T10:00"),
+                    earn(40, "order:2", "2025-01-10T10:00"),
+                    spend(30, "redemption:1", "2025-01-12T10:00"),
+                    transfer(-70, "transfer:guest:1#1", "2025-01-21T10:00"),
+                ],
+                ACCOUNT: [transfer(70, "transfer:guest:1#2", "2025-01-21T10:00")],
+            },
+            MOVED,
+            {
+                GUEST: [],
+                ACCOUNT: [
+                    Expiry("order:1", 30, D("2025-01-31")),
+                    Expiry("order:2", 40, D("2025-02-09")),
+                ],
+            },
+        ),
+        # more than the lots held (an expiry not recorded yet when it moved): the rest is a lot
+        # of its own, dated the day it moved
+        (
+            {
+                GUEST: [
+                    earn(100, "order:1", "2024-12-01T10:00"),
+                    transfer(-100, "transfer:guest:1#1", "2025-01-05T10:00"),
+                ],
+                ACCOUNT: [transfer(100, "transfer:guest:1#2", "2025-01-05T10:00")],
+            },
+            MOVED,
+            {
+                GUEST: [Expiry("order:1", 100, D("2024-12-31"))],
+                ACCOUNT: [Expiry("transfer:guest:1", 100, D("2025-02-04"))],
+            },
+        ),
+        # carried on: the account deleted (its points to its email's guest, which registers
+        # again), the order's lot keeps its age
+        (
+            {
+                GUEST: [
+                    earn(100, "order:1", "2025-01-01T10:00"),
+                    transfer(-100, "transfer:guest:1#1", "2025-01-05T10:00"),
+                ],
+                ACCOUNT: [
+                    transfer(100, "transfer:guest:1#2", "2025-01-05T10:00"),
+                    transfer(-100, "transfer:deleted:2#1", "2025-01-10T10:00"),
+                ],
+                AGAIN: [transfer(100, "transfer:deleted:2#2", "2025-01-10T10:00")],
+            },
+            MOVED | {"transfer:deleted:2#2": (ACCOUNT, "transfer:deleted:2#1")},
+            {GUEST: [], ACCOUNT: [], AGAIN: [Expiry("order:1", 100, D("2025-01-31"))]},
+        ),
+        # a transfer whose source is not known carries nothing: a lot of its own
+        (
+            {ACCOUNT: [transfer(100, "transfer:guest:1#2", "2025-01-05T10:00")]},
+            MOVED,
+            {ACCOUNT: [Expiry("transfer:guest:1", 100, D("2025-02-04"))]},
+        ),
+    ],
+)
+def test_a_transfer_carries_the_lots_it_took_as_old_as_they_were(
+    movements: dict[int, list[Movement]],
+    sources: dict[str, tuple[int, str]],
+    expected: dict[int, list[Expiry]],
+) -> None:
+    carried = transfer_lots(movements, sources, PER_LOT)
+
+    found = {c: expiries_due(moves, PER_LOT, D("2025-03-01")) for c, moves in carried.items()}
+    assert found == expected
+
+
+def test_a_loop_of_transfers_carries_nothing_and_ends() -> None:
+    """Two transfers named as each other's source (no ledger writes this): answered, with lots
+    of their own."""
+    movements = {
+        GUEST: [transfer(100, "transfer:x:1#2", "2025-01-05T10:00")],
+        ACCOUNT: [transfer(100, "transfer:x:2#2", "2025-01-05T10:00")],
+    }
+    sources = {
+        "transfer:x:1#2": (ACCOUNT, "transfer:x:2#2"),
+        "transfer:x:2#2": (GUEST, "transfer:x:1#2"),
+    }
+
+    carried = transfer_lots(movements, sources, PER_LOT)
+
+    assert [m.carries for moves in carried.values() for m in moves] == [(), ()]
+
+
+def test_inactivity_carries_no_lots() -> None:
+    movements = {ACCOUNT: [transfer(100, "transfer:guest:1#2", "2025-01-05T10:00")]}
+    assert transfer_lots(movements, MOVED, INACTIVE) == movements
 
 
 def test_expiry_keys_are_one_per_lot_per_date() -> None:
