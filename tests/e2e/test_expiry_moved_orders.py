@@ -616,10 +616,10 @@ def test_a_newcomer_who_bought_as_a_guest_before_registering_is_not_charged_for_
 ) -> None:
     """As test_an_expired_order_refunded_after_its_email_changed_hands_charges_nobody_new, but
     the newcomer first buys as a guest with Carol's old address (100 points, on the guest: no
-    account has the address), then registers: the merge moves 100, so `_record_move` overwrites
-    the guest's `merged_into_id` (Carol's X) with the newcomer's Y, and every entry the guest
-    ever had, Carol's expired order included, now counts as Y's. Carol's old order is refunded:
-    Y never had a point of it and must keep its own 100, no debt. Each move is recorded now
+    account has the address), then registers: the merge moves 100. The guest recorded one heir,
+    which the move overwrote (Carol's X with the newcomer's Y), and every entry the guest ever
+    had, Carol's expired order included, counted as Y's. Carol's old order is refunded: Y never
+    had a point of it and must keep its own 100, no debt. Each move is recorded now
     (`customer_moves`), after the entries it took: Carol's are X's, the newcomer's Y's."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
     carols_order, engine = carol_gone_from_her_address(store, sync, cfg, engine_for)
@@ -643,8 +643,8 @@ def test_a_strangers_account_deleted_does_not_hand_carols_expired_order_back_to_
     """Carol's expired guest order; she registers as X (the guest records X), X changes its
     email, a stranger registers Y with Carol's old address (the guest, moving nothing, keeps X)
     and buys 100 points on Y, then deletes Y: its 100 go to the guest of the address, and the
-    move clears the guest's `merged_into_id` ("the target holds its own points from now on"),
-    so Carol's expired entries on the guest count as the guest's own again. Carol's order is
+    move cleared the guest's one heir ("the target holds its own points from now on"), so
+    Carol's expired entries on the guest counted as the guest's own again. Carol's order is
     refunded: its 100 are taken from the guest, i.e. from the stranger's 100. Carol had them
     (her guest's balance went to X): the stranger's 100 on the guest stay whole. Each move is
     recorded now (`customer_moves`): the guest's entries from before its move to X stay X's."""

@@ -45,11 +45,11 @@ def test_an_account_that_received_an_earlier_signup_does_not_earn_its_own_after_
     engine_for: Callable[[], Engine],
 ) -> None:
     """`second` received `first`'s points, signup points among them, through the guest of EMAIL
-    (guest.merged_into_id = second). second changes its email; new guest orders billed to EMAIL
+    (the guest's heir: second). second changes its email; new guest orders billed to EMAIL
     give the guest points again, and `third` registers with EMAIL: the guest's new points move to
-    third, and `_record_move` overwrites guest.merged_into_id with third. The lineage second
-    came from is gone from `merged_from(second)`: the next whole customers listing decides
-    second's signup again and pays it 50 more (first's 50 it holds, and its own)."""
+    third, which overwrote the guest's one heir with third. The lineage second came from was
+    lost: the next whole customers listing decided second's signup again and paid it 50 more
+    (first's 50 it holds, and its own)."""
     engine = engine_for()
     _, second = _first_deleted_second_registered(sync, signups, store, sandbox, engine)
     assert signup_notes(engine, second) == []
@@ -76,7 +76,7 @@ def test_a_whole_listing_does_not_take_back_and_give_again_a_signup_every_time(
     engine_for: Callable[[], Engine],
 ) -> None:
     """second changes its email, and third registers with EMAIL: the guest of EMAIL, empty and
-    merged before into second, keeps merged_into_id = second (`_record_move`), so on_accounts (and
+    merged before into second, kept second as its heir (a move of nothing), so on_accounts (and
     `resync --recalculate`) give third its signup. Each later whole listing merges the empty guest
     into third again; the signups' owner-move hook counts the guest's past (first's signup) as
     third's and takes the signup back, and on_accounts then gives it again: -50 and +50 appended
@@ -104,7 +104,7 @@ def test_the_account_that_took_over_the_email_earns_its_signup_when_first_s_poin
 ) -> None:
     """As above: first's points (its signup among them) went to second, and second keeps them
     under its new email. third, registered later with EMAIL, gets only the guest's new points
-    (3); the overwritten guest.merged_into_id makes `merged_from(third)` reach first, and third
+    (3); the guest's overwritten heir made the lineage of third's points reach first, and third
     is refused a signup for points it never received."""
     engine = engine_for()
     _, second = _first_deleted_second_registered(sync, signups, store, sandbox, engine)
