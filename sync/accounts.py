@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.batches import rows_in
-from ledger.entries import NewEntry, append_entries, lock_balances
+from ledger.entries import append_entries, lock_balances
 from ledger.models import Customer
 from sync.context import SyncContext
 from sync.customer_meta import MoreMeta, WriteBackResult, push_balances
@@ -50,8 +50,9 @@ def retire_suspects(ctx: SyncContext, suspects: Collection[int]) -> None:
 
 
 def retire_accounts(ctx: SyncContext, session: Session, customer_ids: Sequence[int]) -> None:
-    """Accounts the store no longer has: marked deleted, their points back to their email."""
-    entries: list[NewEntry] = []
+    """Accounts the store no longer has: marked deleted, their points back to their email. Each
+    move is appended before the next is read: an account's points may go to another retired
+    after it (an older account with the same email), whose move must carry them on."""
     retiring = [
         account
         for account in (session.get(Customer, c) for c in sorted(set(customer_ids)))
@@ -72,8 +73,7 @@ def retire_accounts(ctx: SyncContext, session: Session, customer_ids: Sequence[i
         )
         ctx.owners.forget(account)
         ctx.summary.accounts_deleted += 1
-        entries += moved
-    ctx.record(append_entries(session, ctx.store_id, entries, now=ctx.now))
+        ctx.record(append_entries(session, ctx.store_id, moved, now=ctx.now))
 
 
 def write_back(ctx: SyncContext) -> None:
