@@ -391,17 +391,26 @@ def _require_aware(value: datetime, what: str) -> None:
 
 
 def lock_balances(
-    session: Session, store_id: int, customers: list[int], now: datetime
+    session: Session,
+    store_id: int,
+    customers: list[int],
+    now: datetime,
+    *,
+    existing: Collection[int] = (),
 ) -> dict[int, tuple[int, int, int]]:
     """Create the missing balance rows, then lock all of them in ascending customer order (step 1
     of the lock order, `append_entries`); returns each customer's (balance, lifetime, pending) as
-    locked. SQLite holds its write lock from BEGIN."""
+    locked. SQLite holds its write lock from BEGIN.
+
+    `existing`: customers whose rows are locked with them, in the same ascending pass, only where
+    they exist (none is created): a writer that may append for them later in its transaction. A
+    row missing now is created by that append; no writer waiting for this one holds it."""
     _share_store(session, store_id)
     _CREATE_BALANCES.run(
         session.connection(), [(customer, store_id, now) for customer in customers]
     )
     held: dict[int, tuple[int, int, int]] = {}
-    for chunk in _chunks(customers, CHUNK):
+    for chunk in _chunks(sorted({*customers, *existing}) if existing else customers, CHUNK):
         rows = _LOCK_BALANCES.rows(session.connection(), chunk)
         held.update({int(c): (int(b), int(lt), int(p)) for c, b, lt, p in rows})
     return held

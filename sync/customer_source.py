@@ -116,10 +116,14 @@ def take_page(ctx: SyncContext, page: list[dict[str, Any]]) -> None:
         entries: list[NewEntry] = []
         merges = ctx.owners.register_accounts(session, accounts)
         # every balance the merges move, locked at once in ascending order before the first is
-        # read (`sync.owners.move_holdings` locks its pair: one pair after another, out of order)
+        # read (`sync.owners.move_holdings` locks its pair: one pair after another, out of order);
+        # with them, the page's accounts' rows that exist, which the account hooks (signups)
+        # append for after the merges: taken then, a lower one came after the merges' rows
         moving = {customer for account_id, guest in merges for customer in (account_id, guest.id)}
         if moving:
-            lock_balances(session, ctx.store_id, sorted(moving), ctx.now)
+            hooked = {ctx.owners.account(session, i) for i, _ in accounts}
+            hooked = hooked - moving if ctx.account_hooks else set()
+            lock_balances(session, ctx.store_id, sorted(moving), ctx.now, existing=hooked)
         for account_id, guest in merges:
             moved = merge_guest(
                 session,
