@@ -209,9 +209,29 @@ class OrderPoints:
         is decided after the earlier one instead, as a page of its own would be.
         """
         outcome = Outcome(orders_seen=len(raw_orders))
-        for batch in _owner_batches(raw_orders):
+        batches = _owner_batches(raw_orders)
+        if len(batches) > 1:  # one append a batch: every batch's customers' rows first, together
+            self._lock_batches(session, batches, now)
+        for batch in batches:
             self._process_batch(session, batch, outcome, now)
         return outcome
+
+    def _lock_batches(
+        self, session: Session, batches: list[list[dict[str, Any]]], now: datetime
+    ) -> None:
+        """`_lock_customers` for every batch's orders at once (those that will be decided: parsed,
+        not ahead of the clock), before the first batch: a later batch's lower customer was
+        locked after the earlier batch's rows. An order listed again in a later batch moves away
+        from its earlier batch's owner, locked as that batch's."""
+        pairs = [
+            pair
+            for batch in batches
+            for pair in self._not_ahead(parse_page("orders", batch, parse_order)[0], [], now)
+        ]
+        orders = [order for order, _ in pairs]
+        self.owners.prepare(session, orders)
+        tracked = self._tracked(session, sorted({order.order_id for order in orders}))
+        self._lock_customers(session, pairs, tracked, now)
 
     def decides_pages_together(self, session: Session) -> bool:
         """Whether several pages may be decided as one (their orders together): not when an
@@ -302,8 +322,8 @@ class OrderPoints:
         now: datetime,
     ) -> None:
         """Lock the balance rows of every customer the orders touch (their owners now, and the
-        ones they move away from), in ascending order, before rounds record them one append
-        after another: a later round's customer was locked after the first round's, and an
+        ones they move away from), in ascending order, before rounds (or batches) record them one
+        append after another: a later round's customer was locked after the first round's, and an
         expiry run locking every row in order held it while waiting for the first round's: a
         deadlock (a review of concurrent runs, 5 Dec)."""
         customers: set[int] = set()
