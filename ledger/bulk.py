@@ -151,12 +151,22 @@ def _processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     if not isinstance(type_, UTCDateTime):
         return lambda value: fast(process_bind_param(value, dialect))
 
+    last: tuple[Any, str] = (None, "")
+
     def utc(value: Any) -> Any:
         # Most values are aware UTC already: UTCDateTime would pass them and drop the zone, the
         # storage format write the wall time. One C call instead (its text ends in "+00:00");
-        # about 2 % of a full sync's CPU, most of it datetimes made only to be formatted.
+        # about 2 % of a full sync's CPU, most of it datetimes made only to be formatted. The
+        # same object again (a batch's `now`, on every row) is not formatted again: `isoformat`
+        # costs about a microsecond.
+        nonlocal last
         if type(value) is datetime and value.tzinfo is UTC:
-            return value.isoformat(" ", "microseconds")[:-6]
+            seen = last
+            if seen[0] is value:
+                return seen[1]
+            written = value.isoformat(" ", "microseconds")[:-6]
+            last = (value, written)
+            return written
         return fast(process_bind_param(value, dialect))
 
     return utc
@@ -177,10 +187,21 @@ def _fast_datetime(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return process
 
 
+#: Dates formatted by `_fast_date`, kept: a batch's rows name few days, each many times.
+_DATE_TEXTS_MAX = 4096
+
+
 def _fast_date(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    texts: dict[date, str] = {}
+
     def process(value: Any) -> Any:
         if type(value) is date:
-            return value.isoformat()
+            written = texts.get(value)
+            if written is None:
+                if len(texts) >= _DATE_TEXTS_MAX:
+                    texts.clear()
+                written = texts[value] = value.isoformat()
+            return written
         return processor(value)
 
     return process
