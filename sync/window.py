@@ -166,7 +166,12 @@ def keyset_key(item: Any) -> tuple[datetime | None, int | None]:
         parsed = datetime.fromisoformat(raw if type(raw) is str else str(raw))
     except ValueError:
         return None, item_id
-    return parsed.replace(tzinfo=UTC, microsecond=0), item_id
+    # `parsed.replace(tzinfo=UTC, microsecond=0)`, built directly (`replace` costs about three
+    # times as much; an item's key is read a few times on its way).
+    second = datetime(
+        parsed.year, parsed.month, parsed.day, parsed.hour, parsed.minute, parsed.second, 0, UTC
+    )
+    return second, item_id
 
 
 class ModifiedWindow:
