@@ -952,7 +952,7 @@ def _points(holding: RefHolding | None) -> int:
 
 def _note(d: _Decision) -> str:
     refunds = ",".join(str(r) for r in d.refund_ids) or "none"
-    modified = _iso_second(d.order.modified_at)
+    modified = _second(d.order.modified_at, "-", ":", "Z")
     return notes.ORDER_STATE(
         note=d.award.explanation, status=d.order.status, modified=modified, refunds=refunds
     )
@@ -975,7 +975,7 @@ def _held_after_sync(own: _Decision, row: _Tracked) -> int:
 
 
 def _fingerprint(d: _Decision) -> str:
-    modified = _compact_second(d.order.modified_at)
+    modified = _second(d.order.modified_at, "", "", "")
     refunds = ",".join(str(r) for r in d.refund_ids)
     return f"{d.order.status}|{modified}|{refunds}|{d.award.points}"[:128]
 
@@ -985,23 +985,13 @@ def _fingerprint(d: _Decision) -> str:
 # keep `strftime`.
 
 
-def _compact_second(moment: datetime) -> str:
-    """`moment.strftime("%Y%m%dT%H%M%S")`."""
+def _second(moment: datetime, dash: str, colon: str, zone: str) -> str:
+    """`moment.strftime(f"%Y{dash}%m{dash}%dT%H{colon}%M{colon}%S{zone}")`."""
     if moment.year < 1000:
-        return moment.strftime("%Y%m%dT%H%M%S")
+        return moment.strftime(f"%Y{dash}%m{dash}%dT%H{colon}%M{colon}%S{zone}")
     return (
-        f"{moment.year}{moment.month:02d}{moment.day:02d}"
-        f"T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}"
-    )
-
-
-def _iso_second(moment: datetime) -> str:
-    """`moment.strftime("%Y-%m-%dT%H:%M:%SZ")`."""
-    if moment.year < 1000:
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (
-        f"{moment.year}-{moment.month:02d}-{moment.day:02d}"
-        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+        f"{moment.year}{dash}{moment.month:02d}{dash}{moment.day:02d}"
+        f"T{moment.hour:02d}{colon}{moment.minute:02d}{colon}{moment.second:02d}{zone}"
     )
 
 

@@ -18,23 +18,9 @@ from ledger.customers import account_customer, get_or_create_store
 from ledger.entries import lock_store_balances
 from ledger.models import Balance, TrackedOrder
 from ledger.session import session_scope
-from rules.types import PurchaseRuleBook
 from sync.order_points import OrderPoints
-from sync.owners import OwnerDirectory
 from tests.ledger.test_concurrent_moves import NOW, WAIT_SECONDS, in_thread, wait_until_blocked
-from tests.ledger.test_tier_rounds_lock_order import order
-
-
-def points(store_id: int) -> OrderPoints:
-    return OrderPoints(
-        store_id,
-        PurchaseRuleBook(),
-        first_order_bonus=0,
-        owners=OwnerDirectory(store_id),
-        fetch_refunds=lambda wanted: [],
-        categories=None,
-        store_now=lambda: NOW,
-    )
+from tests.ledger.test_tier_rounds_lock_order import order, points
 
 
 def test_a_page_decided_in_batches_and_an_expiry_run_at_once_do_not_deadlock(
@@ -49,7 +35,7 @@ def test_a_page_decided_in_batches_and_an_expiry_run_at_once_do_not_deadlock(
     assert carol < alice
     with session_scope(engine) as session:  # carol bought order 3 before, alice order 4
         earlier = [order(3, 5, "2025-04-01T10:00:00"), order(4, 7, "2025-04-02T10:00:00")]
-        points(store_id).process(session, earlier, now=NOW)
+        points(store_id, tiers=None).process(session, earlier, now=NOW)
 
     real_record = OrderPoints._record
     recorded, go = threading.Event(), threading.Event()
@@ -69,7 +55,7 @@ def test_a_page_decided_in_batches_and_an_expiry_run_at_once_do_not_deadlock(
         order(2, 5, "2025-05-02T10:00:00"),
     ]
     sync, _, _, sync_errors = in_thread(
-        lambda s: points(store_id).process(s, page, now=NOW), engine
+        lambda s: points(store_id, tiers=None).process(s, page, now=NOW), engine
     )
     sync.start()
     try:

@@ -45,7 +45,8 @@ def order(order_id: int, wc_customer: int, created: str) -> dict[str, Any]:
     return raw
 
 
-def points(store_id: int) -> OrderPoints:
+def points(store_id: int, tiers: TierRules | None = TIERS) -> OrderPoints:
+    """The orders' decisions of a sync of the store (with tiers, unless `tiers` is None)."""
     return OrderPoints(
         store_id,
         PurchaseRuleBook(),
@@ -53,7 +54,7 @@ def points(store_id: int) -> OrderPoints:
         owners=OwnerDirectory(store_id),
         fetch_refunds=lambda wanted: [],
         categories=None,
-        tiers=TIERS,
+        tiers=tiers,
         store_now=lambda: NOW,
     )
 
