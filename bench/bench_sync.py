@@ -131,6 +131,10 @@ class SizeResult:
     #: asked for them until it named its fields, for comparison with earlier rounds.
     whole: Download | None = None
     runs: list[SyncRun] = field(default_factory=list)
+    #: With no latency: CPU seconds of a full sync of an empty store, per database (`startup_cpu`):
+    #: what any sync costs before its first order (the interpreter, the imports, the config, the
+    #: ledger's connection, lock and run row, the listings' first requests).
+    startup: dict[str, float] = field(default_factory=dict)
 
     def minimum_requests(self, run: SyncRun) -> int:
         """ceil(N/100) + ceil(R/100) + ceil(K/100) + ceil(C/100): list every order, refund and
@@ -169,11 +173,28 @@ class SizeResult:
                 if self.whole is not None
                 else {}
             ),
+            **self._per_order(run),
             "time_over_download": round(run.wall_seconds / self.download.seconds, 2),
             "peak_rss_mb": round(run.peak_rss_mb, 1),
             "stolen_during_sync": _share(run.stolen),
             "stolen_during_download": _share(self.download.stolen),
             "requests_by_kind": dict(sorted(run.requests_by_kind.items())),
+        }
+
+    def _per_order(self, run: SyncRun) -> dict[str, float]:
+        """With a start-up measured: the sync's CPU an order beyond its start-up and the plain
+        download, and what `CPU_TARGET` leaves an order for the same (negative: nothing, the
+        start-up and the download alone pass it), in microseconds."""
+        startup = self.startup.get(run.database)
+        if startup is None:
+            return {}
+        orders, download = self.stats.orders, self.download.cpu_seconds
+        return {
+            "startup_cpu_seconds": round(startup, 2),
+            "cpu_us_an_order": round((run.cpu_seconds - startup - download) / orders * 1e6),
+            "target_leaves_us_an_order": round(
+                (CPU_TARGET * download - startup - download) / orders * 1e6
+            ),
         }
 
 
@@ -311,6 +332,29 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
         engine.dispose()
 
 
+def startup_cpu(
+    databases: list[str], *, seed: int, workdir: Path, concurrency: int
+) -> dict[str, float]:
+    """CPU seconds of `sync --full` from a store with no orders and no customers, per database:
+    the cost of any sync before its first order (a floor the CPU ratio's sync pays once)."""
+    credentials = Credentials.generate()
+    _say("a sync of an empty store (its start-up) ...")
+    found: dict[str, float] = {}
+    with SandboxProcess(seed=seed, orders=0, customers=0, credentials=credentials) as sandbox:
+        for kind in databases:
+            with database(kind, workdir) as db_url:
+                config = write_config(
+                    workdir / "loyalty.toml",
+                    sandbox.base_url,
+                    credentials,
+                    db_url,
+                    concurrency=concurrency,
+                )
+                found[kind] = run_sync(config).cpu_seconds
+                _say(f"  {kind}: {found[kind]:.2f} CPU seconds")
+    return found
+
+
 def bench_size(
     orders: int,
     *,
@@ -405,6 +449,17 @@ def render(results: list[SizeResult]) -> str:
         ("sync CPU seconds (its process)", [f"{run.cpu_seconds:.1f}" for _, run in columns]),
         ("(b) sync / download, wall", [f"{r.figures(run)['time_over_download']:.2f}" for r, run in columns]),
         ("(d) sync / download, CPU", [f"{r.figures(run)['cpu_over_download']:.2f}" for r, run in columns]),
+    ]  # fmt: skip
+    if all(r.startup for r, _ in columns):
+        rows += [
+            ("sync of an empty store (start-up): CPU seconds",
+             [f"{r.figures(run)['startup_cpu_seconds']:.2f}" for r, run in columns]),
+            ("sync CPU an order beyond start-up and download (µs)",
+             [f"{r.figures(run)['cpu_us_an_order']:,}" for r, run in columns]),
+            ("  what (d) <= 3 leaves for it (µs)",
+             [f"{r.figures(run)['target_leaves_us_an_order']:,}" for r, run in columns]),
+        ]  # fmt: skip
+    rows += [
         ("sync peak RSS (MB)", [f"{run.peak_rss_mb:.0f}" for _, run in columns]),
         ("CPU stolen by the hypervisor: download / sync",
          [f"{_percent(r.download.stolen)} / {_percent(run.stolen)}" for r, run in columns]),
@@ -483,6 +538,12 @@ def headline(results: list[SizeResult], *, latency_ms: int) -> list[str]:
                     lines.append(
                         f"    (against the same pages with every field, {result.whole.cpu_seconds:.1f}"
                         f" CPU seconds: {f['cpu_over_whole_download']:.2f})"
+                    )
+                if "startup_cpu_seconds" in f:
+                    lines.append(
+                        f"    start-up (a sync of an empty store) {f['startup_cpu_seconds']:.2f}s;"
+                        f" beyond it and the download the sync takes {f['cpu_us_an_order']:,} µs"
+                        f" an order, where the target leaves {f['target_leaves_us_an_order']:,} µs"
                     )
             lines += _steal_warning(result.download.stolen, run.stolen)
     small, large = results[0], results[-1]
@@ -588,6 +649,13 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         workdir = Path(tmp)
         profile_path = workdir / "sync.prof" if args.profile else None
+        startup = (
+            {}
+            if args.latency_ms
+            else startup_cpu(
+                databases, seed=args.seed, workdir=workdir, concurrency=args.concurrency
+            )
+        )
         results = [
             bench_size(
                 n,
@@ -600,6 +668,8 @@ def run(args: argparse.Namespace) -> int:
             )
             for n in sizes
         ]
+        for result in results:
+            result.startup = startup
         print(
             f"Full sync from the sandbox store (seed {args.seed}); client settings"
             f" max_requests_per_second = {MAX_REQUESTS_PER_SECOND}, concurrency ="
