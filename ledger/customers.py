@@ -7,6 +7,7 @@ by billing email. Every get-or-create here is safe when two processes race to cr
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -46,6 +47,16 @@ def normalise_store_key(url: str) -> str:
 def normalise_email(email: str) -> str:
     """Emails are compared lowercased and stripped, as WooCommerce sends them inconsistently."""
     return email.strip().lower()
+
+
+def email_search_key(email: str) -> str:
+    """What an admin sees of an email, to find it by: Unicode format characters (category Cf: a
+    right-to-left mark U+200F, a zero-width joiner U+200D, a soft hyphen...) removed, stripped
+    and case-folded. The ledger keeps an email as the store sent it (`normalise_email`), those
+    characters included; they do not show, so the admin types or pastes the email without them.
+    Several emails may share a key: it finds, it never identifies."""
+    shown = "".join(c for c in email if unicodedata.category(c) != "Cf")
+    return shown.strip().casefold()
 
 
 def get_or_create_store(session: Session, key: str) -> Store:

@@ -42,7 +42,13 @@ from loyalty.errors import ConfigError, UnknownAccount
 from loyalty.web.i18n import negotiate, translations
 from loyalty.web.page import PageInput, gather, render
 from reports.history import BadCursor
-from reports.period import Period, UnknownCustomer, find_customer, within_reach
+from reports.period import (
+    AmbiguousCustomer,
+    Period,
+    UnknownCustomer,
+    find_customer,
+    within_reach,
+)
 from rules import notes
 from sync.errors import StoreError
 from sync.redaction import redact
@@ -197,10 +203,11 @@ def create_app(
         period = _period(request, notices, _)
         notice = _done_notice(request.query_params.get("done", ""), _)
         with session_scope(engine, readonly=True) as session:
-            customer = _customer(session, store_id, request, notices, _)
+            customer, matches = _customer(session, store_id, request, notices, _)
             page = PageInput(
                 period=period,
                 customer=customer,
+                matches=matches,
                 cursor=request.query_params.get("cursor"),
                 today=today() if today else None,
                 warn_days=config.expiry.warn_days,
@@ -475,15 +482,21 @@ def _period(request: Request, notices: list[str], _: Callable[[str], str]) -> Pe
 
 def _customer(
     session: Any, store_id: int, request: Request, notices: list[str], _: Callable[[str], str]
-) -> Customer | None:
+) -> tuple[Customer | None, tuple[Customer, ...]]:
+    """The customer searched for, or the customers the search matches when it names several (none
+    is picked: each is linked by its exact email, `exact=1`)."""
     wanted = request.query_params.get("customer", "").strip()
     if not wanted:
-        return None
+        return None, ()
+    exact = request.query_params.get("exact") == "1"
     try:
-        return find_customer(session, store_id, wanted)
+        return find_customer(session, store_id, wanted, exact=exact), ()
+    except AmbiguousCustomer as ambiguous:
+        notices.append(_("Several customers match that search: pick one."))
+        return None, tuple(ambiguous.matches)
     except UnknownCustomer:
         notices.append(_("No customer matches that search."))
-        return None
+        return None, ()
 
 
 def _done_notice(done: str, _: Callable[[str], str]) -> str:

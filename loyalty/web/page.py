@@ -30,7 +30,7 @@ from reports.expiring import (
     warning_window,
 )
 from reports.history import HistoryPage, HistoryRow, history
-from reports.period import Period
+from reports.period import Period, shown_email
 from reports.runs import RunRow, recent_runs
 from reports.sources import SourcesReport, points_sources
 from reports.status import Granularity, StatusReport, points_status
@@ -57,6 +57,7 @@ class PageInput:
 
     period: Period = field(default_factory=Period)
     customer: Customer | None = None
+    matches: tuple[Customer, ...] = ()  # a search that matched several customers: none shown
     cursor: str | None = None
     top_limit: int = 10
     history_limit: int = 25
@@ -158,6 +159,7 @@ def render(
         labels=_labels(gettext),
         note=partial(_note, gettext, catalog.pgettext),
         period_label=_period_label(page.period, fmt, gettext),
+        shown_email=shown_email,
         expiring_label=_period_label(page.expiring_window(), fmt, gettext),
     )
 
