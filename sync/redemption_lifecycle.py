@@ -302,10 +302,24 @@ def _issue_again(
     (`usage_count` 0, live or in the trash): issued again, and the pass over issued coupons then
     keeps them (live), or closes them with their points returned (expired, trashed). They were
     kept for good, as if used (a known limitation until 4 Dec; the trashed coupon found by a
-    review). A coupon still used, or deleted outright (a 404 says nothing of whether it was in
-    use when it went: a review showed a paid order's coupon given back), stays used, checked
-    (`ledger.redemptions.confirm_used`); one the store did not answer, or not readably, is
-    asked again by the next run (`_used_by_dropped_orders`)."""
+    review). A coupon still used stays used, checked (`ledger.redemptions.confirm_used`); one
+    the store did not answer, or not readably, is asked again by the next run
+    (`_used_by_dropped_orders`).
+
+    A coupon deleted outright (404) stays used too, checked, on purpose, and no rule can tell
+    the cases where its use was in fact given back: the 404 erased the only record of its uses
+    (`usage_count`, `used_by`), and the orders the ledger saw are not all the orders that used
+    it. An order placed with the code, paid and deleted outright between two syncs is in no
+    listing and tracked by none, and deleting it keeps its use (only a cancel gives it back);
+    one placed after this run listed its orders is seen by the next run only; an order
+    quarantined unreadable shows no coupon lines. So 'the ledger saw the order cancelled, saw
+    no other order use the code, and the coupon is gone' also holds when a paid order used it
+    (the paid order no sync saw, tests/e2e/test_redemption_lifecycle.py; a review, 4 Dec,
+    found a paid order's coupon given back on a 404).
+    The two mistakes are not alike: points kept for a coupon nobody used show in `loyalty
+    redemptions` (used by an order the ledger has cancelled or deleted) and the shop owner
+    gives them back with `loyalty adjust`; points given back for a coupon a paid order used are
+    spent twice, and nothing left in the store would ever show it."""
     coupon_ids = sorted({coupon_id for _, coupon_id, _, _ in cancelled})
     found: dict[int, StoreCoupon] = {}
     untold: set[int] = set()  # not read: asked again by the next run

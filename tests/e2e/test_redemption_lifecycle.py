@@ -313,6 +313,42 @@ def test_a_coupon_deleted_outright_after_its_order_was_cancelled_stays_used(
     consistent(engine)
 
 
+def test_a_coupon_a_paid_order_no_sync_saw_used_stays_used_when_deleted_outright(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """Why no rule gives a coupon deleted outright back, however sure the ledger looks: C used
+    the coupon and was cancelled (the store gave the use back); before the next sync, X used it,
+    was paid, and was deleted outright (WooCommerce keeps the use), and the coupon was deleted
+    outright. The sync then sees C cancelled, no other order with the code (X is in no listing,
+    nor tracked) and the coupon gone: every condition of 'the use was given back and nobody
+    used it since' holds, and yet a paid order used it. Given back, the points would be spent
+    twice, and nothing left in the store would ever show it."""
+    outcome, first_id, coupon_id = used_then_cancelled(
+        shop_config, engine, store, alice, coffee, sync
+    )
+    paid = store.place_order(
+        customer_id=alice, items=[(coffee, 1)], coupon_code=outcome.code, status="processing"
+    )
+    store.delete_order(paid["id"], force=True)
+    assert store.get("coupons", coupon_id)["usage_count"] == 1  # the deleted order's use stays
+    store.delete_coupon(coupon_id, force=True)
+
+    incremental = sync(shop_config)
+    full = sync(shop_config, full=True)
+
+    row = redemption(engine, outcome.redemption_id)
+    assert (row.status, row.used_order_id) == ("used", first_id)
+    assert (incremental.redemptions["given_back"], full.redemptions["given_back"]) == (0, 0)
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
+    assert balance(engine) == 0
+    consistent(engine)
+
+
 def test_a_coupon_given_back_by_an_order_cancelled_then_trashed_returns_its_points_at_expiry(
     shop_config: Config,
     engine: Engine,
