@@ -1,9 +1,11 @@
 """Expiry decisions: a customer's movements and a day in, the points that expire out.
 
 Pure: no clock, no database. The ledger feeds each customer's entries in time order as
-`Movement`s; `expiries_due` says which lots expire on or before `as_of` (one `Expiry` per lot and
-expiry date, whose `key` is the idempotency key of its entry), and `next_expiry` says what expires
-next after `as_of`, for the storefront's warning.
+`Movement`s, except that a transfer out comes after exactly the entries recorded before it (the
+balance it moved; one recorded after it comes after it, dated before it or not); `expiries_due`
+says which lots expire on or before `as_of` (one `Expiry` per lot and expiry date, whose `key` is
+the idempotency key of its entry), and `next_expiry` says what expires next after `as_of`, for
+the storefront's warning.
 
 Per lot (`mode = "per_lot"`):
 - every positive movement is a lot, earned on the day of the *earliest* movement of its source
@@ -67,7 +69,8 @@ class Lot:
 
 @dataclass(frozen=True)
 class Movement:
-    """One ledger entry as expiry sees it. `at` is aware UTC; feed them in ledger order."""
+    """One ledger entry as expiry sees it. `at` is aware UTC; feed them in ledger order (time
+    order, a transfer out after exactly the entries recorded before it)."""
 
     points: int
     source_ref: str
@@ -189,7 +192,7 @@ def transfer_lots(
             end = next((n for n, move in enumerate(moves) if move.key == key), None)
             if end is not None:
                 before = [filled(move) for move in moves[: end + 1]]
-                day = moves[end].at.astimezone(UTC).date()
+                day = max(move.at.astimezone(UTC).date() for move in before)
                 taken[key] = _run(before, rules, day, earned or {}).taken.get(key, ())
             active.discard(key)
         return taken.get(key, ())
@@ -231,8 +234,8 @@ def _run(
         if move.is_expiry:
             continue
         day = move.at.astimezone(UTC).date()
-        if day > as_of:
-            break  # what happens after `as_of` is not known on `as_of`
+        if day > as_of:  # what happens after `as_of` is not known on `as_of` (an entry placed
+            continue  # after a transfer out, recorded after it, may be dated before it)
         expired.extend(_expire_lots(state, until=day))
         earned_on = first_seen.setdefault(
             move.source_ref, min(day, earned.get(move.source_ref, day))

@@ -9,6 +9,7 @@ redemption may not spend).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date
 from typing import NamedTuple
@@ -81,11 +82,12 @@ def movements_by_customer(
     customer_ids: Sequence[int] | None = None,
 ) -> Iterator[tuple[Who, list[Movement]]]:
     """Each customer with entries (or each of `customer_ids`), with their entries in ledger time
-    order: pending points, not spendable yet, are no lot, only activity (with no points); a
-    transfer in carries the lots it took from the customer it came from (`_carrying`, which adds
-    that customer's sources to `earned`)."""
+    order (per lot, a transfer out after exactly the entries recorded before it): pending
+    points, not spendable yet, are no lot, only activity (with no points); a transfer in carries
+    the lots it took from the customer it came from (`_carrying`, which adds that customer's
+    sources to `earned`)."""
     for chunk in [None] if customer_ids is None else chunks(customer_ids):
-        grouped = _movements_of(session, store_id, chunk)
+        grouped = _movements_of(session, store_id, chunk, per_lot=rules.mode is ExpiryMode.PER_LOT)
         filled = _carrying(session, store_id, rules, earned, grouped)
         customers = _customers(session, list(grouped))
         for customer_id in grouped:
@@ -93,7 +95,7 @@ def movements_by_customer(
 
 
 def _movements_of(
-    session: Session, store_id: int, customer_ids: Sequence[int] | None
+    session: Session, store_id: int, customer_ids: Sequence[int] | None, *, per_lot: bool
 ) -> dict[int, list[Movement]]:
     query = (
         select(
@@ -103,6 +105,7 @@ def _movements_of(
             PointEntry.source_ref,
             PointEntry.occurred_at,
             PointEntry.idempotency_key,
+            PointEntry.id,
         )
         .where(PointEntry.store_id == store_id)
         .order_by(PointEntry.customer_id, PointEntry.occurred_at, PointEntry.id)
@@ -111,28 +114,53 @@ def _movements_of(
     if customer_ids is not None:
         query = query.where(PointEntry.customer_id.in_(customer_ids))
     # The rows are read to the end before any customer row is loaded (one open cursor at a time).
-    grouped: dict[int, list[Movement]] = {}
-    for customer_id, points, kind, ref, occurred_at, key in session.execute(query):
+    grouped: dict[int, list[tuple[int, Movement]]] = {}
+    outs: dict[int, list[int]] = {}  # each customer's transfers out, by entry id
+    for customer_id, points, kind, ref, occurred_at, key, entry_id in session.execute(query):
         movements = grouped.setdefault(customer_id, [])
         if kind in _OUTSIDE_BALANCE:  # pending: no lot; a purchase's own is earning all the same
             purchase = points > 0 and ref.startswith(_PENDING_ORDER)  # not a recalculation's
-            movements.append(Movement(0, ref, occurred_at, activity=purchase))
+            movements.append((entry_id, Movement(0, ref, occurred_at, activity=purchase)))
             continue
-        movements.append(
-            Movement(
-                points=points,
-                source_ref=ref,
-                at=occurred_at,
-                # earning or redeeming; points coming back (a coupon lapsed, refused) are neither
-                activity=points > 0
-                if kind in _EARNING
-                else kind == SourceKind.REDEMPTION and points < 0,
-                is_expiry=kind == SourceKind.EXPIRY,
-                key=key if kind in _KEYED else None,
-                gives_back=kind == SourceKind.REDEMPTION and points > 0,
-            )
+        if kind == SourceKind.TRANSFER and points < 0:
+            outs.setdefault(customer_id, []).append(entry_id)
+        movement = Movement(
+            points=points,
+            source_ref=ref,
+            at=occurred_at,
+            # earning or redeeming; points coming back (a coupon lapsed, refused) are neither
+            activity=points > 0
+            if kind in _EARNING
+            else kind == SourceKind.REDEMPTION and points < 0,
+            is_expiry=kind == SourceKind.EXPIRY,
+            key=key if kind in _KEYED else None,
+            gives_back=kind == SourceKind.REDEMPTION and points > 0,
         )
-    return grouped
+        movements.append((entry_id, movement))
+    if not per_lot:  # inactivity reads the balance in time order: no lot moves
+        outs = {}
+    return {
+        customer: _around_moves(movements, sorted(outs.get(customer, ())))
+        for customer, movements in grouped.items()
+    }
+
+
+def _around_moves(movements: list[tuple[int, Movement]], outs: list[int]) -> list[Movement]:
+    """A customer's movements (entry id, movement) in time order, each transfer out (`outs`, by
+    entry id) placed after exactly the entries recorded before it: it moved the balance they
+    made, no more (`ledger.customers.heirs` reads the moves in the same order). An entry dated
+    before the move but recorded after it (an order the store dated earlier, synced later; an
+    expiry recorded by a later run) is the customer's own, after the move; placed before it,
+    the transfer carried its lot and left an older one behind, or carried its expiry."""
+    if not outs:
+        return [move for _, move in movements]
+    moves = set(outs)
+
+    def place(item: tuple[int, Movement]) -> tuple[int, int]:
+        entry_id = item[0]
+        return bisect_left(outs, entry_id), 1 if entry_id in moves else 0
+
+    return [move for _, move in sorted(movements, key=place)]  # stable: time order within
 
 
 def _carrying(
@@ -176,7 +204,7 @@ def _carrying(
             break
         fresh = {}
         for chunk in chunks(missing):
-            fresh |= _movements_of(session, store_id, chunk)
+            fresh |= _movements_of(session, store_id, chunk, per_lot=True)
         earned |= earned_days(session, store_id, rules, missing)
         known |= {customer: fresh.get(customer, []) for customer in missing}
     carried = transfer_lots(known, sources, rules, earned)

@@ -310,6 +310,44 @@ MOVED = {"transfer:guest:1#2": (GUEST, "transfer:guest:1#1")}
             MOVED | {"transfer:deleted:2#2": (ACCOUNT, "transfer:deleted:2#1")},
             {GUEST: [], ACCOUNT: [], AGAIN: [Expiry("order:1", 100, D("2025-01-31"))]},
         ),
+        # the ledger places a transfer out after exactly the entries recorded before it: an
+        # order dated before the move but recorded after it is the guest's own, after the move
+        (
+            {
+                GUEST: [
+                    earn(100, "order:2", "2025-01-10T10:00"),
+                    transfer(-100, "transfer:guest:1#1", "2025-01-21T10:00"),
+                    earn(100, "order:1", "2025-01-01T10:00"),
+                ],
+                ACCOUNT: [transfer(100, "transfer:guest:1#2", "2025-01-21T10:00")],
+            },
+            MOVED,
+            {
+                GUEST: [Expiry("order:1", 100, D("2025-01-31"))],
+                ACCOUNT: [Expiry("order:2", 100, D("2025-02-09"))],
+            },
+        ),
+        # and one recorded before it but dated after it (the store's clock a little ahead, past
+        # midnight) is in what it moved: the transfer read as of that day carries its lot (read
+        # as of the transfer's day, it stopped there, carried nothing: a lot of its own)
+        (
+            {
+                GUEST: [
+                    earn(100, "order:1", "2025-01-01T10:00"),
+                    earn(50, "order:2", "2025-01-22T00:10"),
+                    transfer(-150, "transfer:guest:1#1", "2025-01-21T23:59"),
+                ],
+                ACCOUNT: [transfer(150, "transfer:guest:1#2", "2025-01-21T23:59")],
+            },
+            MOVED,
+            {
+                GUEST: [],
+                ACCOUNT: [
+                    Expiry("order:1", 100, D("2025-01-31")),
+                    Expiry("order:2", 50, D("2025-02-21")),
+                ],
+            },
+        ),
         # a transfer whose source is not known carries nothing: a lot of its own
         (
             {ACCOUNT: [transfer(100, "transfer:guest:1#2", "2025-01-05T10:00")]},
