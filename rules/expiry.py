@@ -23,7 +23,10 @@ Per lot (`mode = "per_lot"`):
 - points coming in from another customer (a transfer: a guest registered, an account was
   deleted) are the lots the transfer's other entry took there, as old as they were, under their
   own references (`Movement.carries`, which `transfer_lots` fills in from the customers'
-  movements); moved as a lot of their own, dated the day they moved, their age restarted;
+  movements); moved as a lot of their own, dated the day they moved, their age restarted. A
+  transfer out takes, with the lots held, the points of lots already due that no expiry entry
+  took before it (they were in the balance it moved): they expire on the receiver on their own
+  day, at its next run, once;
 - expiry movements already in the ledger are ignored: they are re-derived, and their keys make
   appending them again a no-op.
 
@@ -83,7 +86,8 @@ class Movement:
     key: str | None = None  # an expiry's or a transfer's idempotency key
     #: Points coming in from another customer (a transfer: a guest registered, an account was
     #: deleted): per lot, the lots the transfer's other entry took there (`transfer_lots`), each
-    #: as old as it was, under its own reference; the rest is a lot of its own, dated today.
+    #: as old as it was (one due already expires on its own day), under its own reference; the
+    #: rest is a lot of its own, dated the day it moved.
     carries: tuple[Lot, ...] = ()
 
 
@@ -229,19 +233,22 @@ def _run(
     first_seen: dict[str, date] = {}
     taken: dict[str, list[_Lot]] = {}  # what each reference's spending took from which lots
     by_key: dict[str, tuple[Lot, ...]] = {}
-    expired: list[Expiry] = []
+    due: list[_Lot] = []  # the lots expired so far, each with the points it expired
+    recorded: dict[tuple[str, date], int] = {}  # the expiries the ledger held so far, by lot
     for move in movements:
-        if move.is_expiry:
-            continue
         day = move.at.astimezone(UTC).date()
+        if move.is_expiry:
+            lot_day = (move.source_ref, day)
+            recorded[lot_day] = recorded.get(lot_day, 0) - move.points
+            continue
         if day > as_of:  # what happens after `as_of` is not known on `as_of` (an entry placed
             continue  # after a transfer out, recorded after it, may be dated before it)
-        expired.extend(_expire_lots(state, until=day))
+        due.extend(_expire_lots(state, until=day))
         earned_on = first_seen.setdefault(
             move.source_ref, min(day, earned.get(move.source_ref, day))
         )
         if move.points > 0:
-            points = move.points - _carry_in(state, move.carries, move.points, day)
+            points = move.points - _carry_in(state, move.carries, move.points)
             pieces = taken.get(move.source_ref, []) if move.gives_back else []
             returning = min(points, sum(piece.remaining for piece in pieces))
             nominal = earned_on + timedelta(days=rules.days)
@@ -251,26 +258,48 @@ def _run(
                 _add_lot(state, lot)
             _give_back(state, move.source_ref, pieces, returning, day)
         elif move.points:
+            if move.key is not None:  # a transfer out moves the balance: what expired and
+                _unexpire(state, due, recorded)  # no expiry entry took yet moves with it
             spent = _consume(state, -move.points)
             taken.setdefault(move.source_ref, []).extend(spent)
             if move.key is not None:
                 by_key[move.key] = tuple(
                     Lot(p.ref, p.earned_on, p.expires_on, p.remaining) for p in spent if p.remaining
                 )
-    expired.extend(_expire_lots(state, until=as_of))
+    due.extend(_expire_lots(state, until=as_of))
+    expired = [Expiry(lot.ref, lot.remaining, lot.expires_on) for lot in due if lot.remaining]
     return _Run(state, expired, by_key)
 
 
-def _carry_in(state: _State, carried: Sequence[Lot], points: int, day: date) -> int:
+def _unexpire(state: _State, due: list[_Lot], recorded: Mapping[tuple[str, date], int]) -> None:
+    """The points of the `due` lots that no expiry entry took before this point (`recorded`,
+    by lot and day) are in the balance a transfer out moves: back among the lots held, as old as
+    they were, past their expiry (they expire on the customer they go to, on their own day,
+    once). Left to expire here, the customer they came from was charged for points it had given
+    away, and the receiver kept them as a lot dated the day they moved. They pay no debt: what
+    the transfer does not take expires here again, as it would have."""
+    left = dict(recorded)
+    for lot in due:  # what was recorded of a lot and day covers its first lots
+        key = (lot.ref, lot.expires_on)
+        covered = min(lot.remaining, max(left.get(key, 0), 0))
+        left[key] = left.get(key, 0) - covered
+        back = lot.remaining - covered
+        if back:
+            lot.remaining -= back
+            state.lots.append(_Lot(lot.ref, lot.earned_on, lot.expires_on, back))
+    state.lots.sort(key=lambda held: held.earned_on)
+
+
+def _carry_in(state: _State, carried: Sequence[Lot], points: int) -> int:
     """The `carried` lots, up to `points`, as lots of this customer's, as old as they were (one
-    past its expiry by `day` expires the day after); how many points they came to."""
+    already past its expiry, which expired unrecorded where it came from, expires here on its
+    own day); how many points they came to."""
     arrived = 0
     for lot in carried:
         amount = min(lot.points, points - arrived)
         if amount <= 0:
             break
-        expires_on = max(lot.expires_on, day + timedelta(days=1))
-        _add_lot(state, _Lot(lot.ref, lot.earned_on, expires_on, amount))
+        _add_lot(state, _Lot(lot.ref, lot.earned_on, lot.expires_on, amount))
         arrived += amount
     return arrived
 
@@ -314,12 +343,11 @@ def _give_back(state: _State, ref: str, pieces: list[_Lot], points: int, day: da
         given += amount
 
 
-def _expire_lots(state: _State, *, until: date) -> list[Expiry]:
+def _expire_lots(state: _State, *, until: date) -> list[_Lot]:
     due = [lot for lot in state.lots if lot.expires_on <= until]
-    if not due:
-        return []
-    state.lots = [lot for lot in state.lots if lot.expires_on > until]
-    return [Expiry(lot.ref, lot.remaining, lot.expires_on) for lot in due]
+    if due:
+        state.lots = [lot for lot in state.lots if lot.expires_on > until]
+    return due
 
 
 def _folded(expired: Iterable[Expiry]) -> list[Expiry]:

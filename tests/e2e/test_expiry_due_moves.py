@@ -1,6 +1,7 @@
-"""Points that move between customers around their expiry, through the real sync: a guest's
-orders that come back to it after the move (its account took another email) are its own again,
-each lot as old as its order. It failed before its fix (11 Dec).
+"""Points that move between customers around their expiry, through the real sync: points due
+before a guest registered, but not yet expired by a run, expire once, on the account, on their
+lot's day; and a guest's orders that come back to it after the move (its account took another
+email) are its own again, each lot as old as its order. Both failed before their fix.
 
 The expected values are worked out by hand from the dates: an order's points expire at 00:00
 UTC of its day + 30."""
@@ -19,6 +20,7 @@ from ledger.models import Customer, PointEntry
 from ledger.session import session_scope
 from loyalty.config import Config
 from rules.expiry import ExpiryRules
+from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.expiry import run_expiry
 from sync.summary import SyncSummary
@@ -58,6 +60,42 @@ def expire_on(engine: Engine, cfg: Config, day: date) -> None:
     with session_scope(engine) as session:
         store_id = get_or_create_store(session, cfg.require_store().key).id
         run_expiry(session, store_id, cfg.expiry, as_of=day, now=midnight(day))
+
+
+def test_points_due_before_the_guest_registered_expire_once_on_the_account_on_their_day(
+    sandbox: SandboxServer,
+    config: Config,
+    store: SandboxStore,  # noqa: F811
+    sync: Sync,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """Carol's guest order earned 100 points 30 days ago at noon: they are due at 00:00 today.
+    Yesterday's sync (the store's day) expired nothing. Today she registers, and today's first
+    sync merges the guest before it runs the day's expiry (customers come first): the guest's
+    balance, 100, moves to the account. The 100 points expire once, on the account that holds
+    them, at 00:00 today as their lot says; nothing is owed and nothing is left.
+    Before: the run expired them on the guest (-100, owed for points it had given away) and
+    the account kept them as a lot dated today, expiring 30 days later: 200 expired for 100."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = now.date()
+    guest_order(store, midnight(today - timedelta(days=30)) + timedelta(hours=12))
+    engine = engine_for()
+    since_midnight = (now - midnight(today)).total_seconds()
+    sandbox.set_clock_skew(-(since_midnight + 3600))  # the store's clock: yesterday, 23:00
+    sync(cfg)
+    assert guest_state(engine) == (100, 0), dump(engine)
+    sandbox.set_clock_skew(0)
+    account = int(store.register_customer(email=CAROL)["id"])
+    sync(cfg)
+
+    assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
+    order_ref = f"order:{store.all('orders')[-1]['id']}"
+    assert expiries(engine) == [(False, order_ref, -100, midnight(today))]
+    expire_on(engine, cfg, today + timedelta(days=31))  # nothing else is left to expire
+    assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
+    assert len(expiries(engine)) == 1
+    assert verified(engine) == ([], [])
 
 
 def test_a_guests_orders_back_on_it_after_the_move_keep_their_own_ages(

@@ -89,3 +89,58 @@ def test_points_moved_twice_keep_the_orders_age(session: Session, store: Store) 
     run_expiry(session, store.id, PER_LOT, as_of=date(2025, 2, 1), now=NOW, customer_ids=[again.id])
 
     assert _expiries(session, store) == [(again.id, "order:1", -100, at("2025-01-31"))]
+
+
+def test_points_due_when_the_guest_registered_expire_once_on_the_account_on_their_day(
+    session: Session, store: Store
+) -> None:
+    """Carol's guest order earned 100 on 1 Jan: due at 00:00 on 31 Jan (30 days). She registers
+    on 5 Feb, before any expiry run recorded it: the guest's balance, 100, moves to the account.
+    The points expire once, charged to the account that holds them, on 31 Jan as their lot
+    says. The guest expired them (its balance -100, owed for points it no longer had) and the
+    account kept them as a lot dated 5 Feb, expiring on 7 Mar: 200 expired for 100 earned."""
+    guest = guest_customer(session, store.id, "carol@example.com")
+    order = NewEntry(guest.id, 100, SourceKind.PURCHASE, "order:1", "order:1#1", at("2025-01-01"))
+    append_entries(session, store.id, [order], now=NOW)
+    account = account_customer(session, store.id, 9, "carol@example.com")
+    moved = merge_guest(session, store.id, guest, account.id, bonus=0, now=at("2025-02-05T10:00"))
+    append_entries(session, store.id, moved, now=NOW)
+    assert (balance(session, guest), balance(session, account)) == (0, 100)
+    # what a redemption may not spend on the account before the run comes
+    assert unrecorded_expiry(session, store.id, PER_LOT, account.id, as_of=date(2025, 2, 5)) == 100
+
+    first = run_expiry(session, store.id, PER_LOT, as_of=date(2025, 2, 6), now=NOW)
+    later = run_expiry(session, store.id, PER_LOT, as_of=date(2025, 3, 31), now=NOW)
+
+    assert (first.expired_points, later.appended) == (100, 0)
+    assert _expiries(session, store) == [(account.id, "order:1", -100, at("2025-01-31"))]
+    assert (balance(session, guest), balance(session, account)) == (0, 0)
+
+
+def test_an_expiry_recorded_by_a_run_after_the_registration_is_given_back_to_the_guest(
+    session: Session, store: Store
+) -> None:
+    """As above, with the expiry the release before this fix recorded on the guest after she
+    registered (dated 31 Jan, recorded after the move): it is the guest's own entry, which the
+    balance moved did not include. The next run gives it back to the guest (a correction) and
+    charges the account, which holds the points: each ends at 0, 100 expired in all."""
+    guest = guest_customer(session, store.id, "carol@example.com")
+    order = NewEntry(guest.id, 100, SourceKind.PURCHASE, "order:1", "order:1#1", at("2025-01-01"))
+    append_entries(session, store.id, [order], now=NOW)
+    account = account_customer(session, store.id, 9, "carol@example.com")
+    moved = merge_guest(session, store.id, guest, account.id, bonus=0, now=at("2025-02-05T10:00"))
+    append_entries(session, store.id, moved, now=NOW)
+    old = NewEntry(
+        guest.id,
+        -100,
+        SourceKind.EXPIRY,
+        "order:1",
+        f"expiry:{guest.id}:order:1:2025-01-31",
+        at("2025-01-31"),
+    )
+    append_entries(session, store.id, [old], now=NOW)
+
+    run_expiry(session, store.id, PER_LOT, as_of=date(2025, 2, 6), now=NOW)
+
+    assert (balance(session, guest), balance(session, account)) == (0, 0)
+    assert sum(points for *_, points, _ in _expiries(session, store)) == -100

@@ -236,6 +236,11 @@ def transfer(points: int, key: str, when: str) -> Movement:
     return Movement(points, key.partition("#")[0], at(when), key=key)
 
 
+def expired(points: int, ref: str, day: str) -> Movement:
+    """An expiry entry the ledger holds: `points` of the lot `ref` at 00:00 UTC of `day`."""
+    return Movement(-points, ref, at(day), is_expiry=True, key=f"expiry:1:{ref}:{day}")
+
+
 GUEST, ACCOUNT, AGAIN = 1, 2, 3
 MOVED = {"transfer:guest:1#2": (GUEST, "transfer:guest:1#1")}
 
@@ -277,20 +282,46 @@ MOVED = {"transfer:guest:1#2": (GUEST, "transfer:guest:1#1")}
                 ],
             },
         ),
-        # more than the lots held (an expiry not recorded yet when it moved): the rest is a lot
-        # of its own, dated the day it moved
+        # a lot past its expiry that no expiry entry took yet when it moved: in the balance
+        # moved, it expires on the receiver on its own day, once (it expired on the guest, who
+        # owed it, and the account kept it as a lot dated the day it moved, for 30 more days)
         (
             {
                 GUEST: [
                     earn(100, "order:1", "2024-12-01T10:00"),
-                    transfer(-100, "transfer:guest:1#1", "2025-01-05T10:00"),
+                    earn(40, "order:2", "2025-01-01T10:00"),
+                    transfer(-140, "transfer:guest:1#1", "2025-01-05T10:00"),
                 ],
-                ACCOUNT: [transfer(100, "transfer:guest:1#2", "2025-01-05T10:00")],
+                ACCOUNT: [transfer(140, "transfer:guest:1#2", "2025-01-05T10:00")],
             },
             MOVED,
             {
-                GUEST: [Expiry("order:1", 100, D("2024-12-31"))],
-                ACCOUNT: [Expiry("transfer:guest:1", 100, D("2025-02-04"))],
+                GUEST: [],
+                ACCOUNT: [
+                    Expiry("order:1", 100, D("2024-12-31")),
+                    Expiry("order:2", 40, D("2025-01-31")),
+                ],
+            },
+        ),
+        # the same expiry recorded before the move: it stays the guest's, the balance moved
+        # (40) carries only what was left
+        (
+            {
+                GUEST: [
+                    earn(100, "order:1", "2024-12-01T10:00"),
+                    expired(60, "order:1", "2024-12-31"),  # and 40 of it not yet
+                    earn(40, "order:2", "2025-01-01T10:00"),
+                    transfer(-80, "transfer:guest:1#1", "2025-01-05T10:00"),
+                ],
+                ACCOUNT: [transfer(80, "transfer:guest:1#2", "2025-01-05T10:00")],
+            },
+            MOVED,
+            {
+                GUEST: [Expiry("order:1", 60, D("2024-12-31"))],
+                ACCOUNT: [
+                    Expiry("order:1", 40, D("2024-12-31")),
+                    Expiry("order:2", 40, D("2025-01-31")),
+                ],
             },
         ),
         # carried on: the account deleted (its points to its email's guest, which registers
