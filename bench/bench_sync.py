@@ -332,6 +332,17 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
         engine.dispose()
 
 
+@contextmanager
+def config_for(
+    kind: str, workdir: Path, sandbox: SandboxProcess, credentials: Credentials, concurrency: int
+) -> Iterator[Path]:
+    """A config file syncing `sandbox` into a fresh, empty ledger database of `kind`."""
+    with database(kind, workdir) as db_url:
+        yield write_config(
+            workdir / "loyalty.toml", sandbox.base_url, credentials, db_url, concurrency=concurrency
+        )
+
+
 def startup_cpu(
     databases: list[str], *, seed: int, workdir: Path, concurrency: int
 ) -> dict[str, float]:
@@ -342,14 +353,7 @@ def startup_cpu(
     found: dict[str, float] = {}
     with SandboxProcess(seed=seed, orders=0, customers=0, credentials=credentials) as sandbox:
         for kind in databases:
-            with database(kind, workdir) as db_url:
-                config = write_config(
-                    workdir / "loyalty.toml",
-                    sandbox.base_url,
-                    credentials,
-                    db_url,
-                    concurrency=concurrency,
-                )
+            with config_for(kind, workdir, sandbox, credentials, concurrency) as config:
                 found[kind] = run_sync(config).cpu_seconds
                 _say(f"  {kind}: {found[kind]:.2f} CPU seconds")
     return found
@@ -390,14 +394,7 @@ def bench_size(
                 f" {download.megabytes:,.0f} MB, {result.whole.cpu_seconds:.1f} CPU seconds"
             )
         for kind in databases:
-            with database(kind, workdir) as db_url:
-                config = write_config(
-                    workdir / "loyalty.toml",
-                    sandbox.base_url,
-                    credentials,
-                    db_url,
-                    concurrency=concurrency,
-                )
+            with config_for(kind, workdir, sandbox, credentials, concurrency) as config:
                 sandbox.clear_request_log()
                 _say(f"  sync --full on {kind} ...")
                 measured = run_sync(config)
@@ -413,14 +410,7 @@ def bench_size(
                 _say(f"  {run.summary['requests']:,} requests in {run.wall_seconds:.1f}s")
                 result.runs.append(run)
         if profile_to is not None:
-            with database("sqlite", workdir) as db_url:
-                config = write_config(
-                    workdir / "loyalty.toml",
-                    sandbox.base_url,
-                    credentials,
-                    db_url,
-                    concurrency=concurrency,
-                )
+            with config_for("sqlite", workdir, sandbox, credentials, concurrency) as config:
                 _say("  sync --full on sqlite under cProfile (not measured) ...")
                 run_sync(config, profile_to=profile_to)
     return result
