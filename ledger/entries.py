@@ -110,8 +110,10 @@ def append_entries(
     through `lock_balances` (a redemption: its customer's) or `lock_store_balances` (expiry: all
     of them), so no other writer's entries land in between; the call then finds them held. It
     must lock nothing that another writer takes after step 1 (the customer row, which every
-    entry's foreign key reads: locking it first deadlocked). The guarantee holds for one call
-    per transaction.
+    entry's foreign key reads: locking it first deadlocked; a redemption's row, which a replayed
+    request and a move of the customer's holdings take after the balance row: a writer that
+    moves a redemption's points locks its holder first, `ledger.redemptions.lock_holder`). The
+    guarantee holds for one call per transaction.
     """
     _require_aware(now, "now")
     batch = _validated_batch(entries)

@@ -9,6 +9,14 @@ redemption exactly-once live here:
   keyed `redemption:{id}#{n}`, so a replay appends nothing;
 - `claim` lets one process at a time create a redemption's coupon; a claim lapses after a while,
   so a process killed mid-way never blocks the redemption for good.
+
+Lock order: a redemption's row after its customer's balance row (step 1 of `ledger.entries`'
+order), as `open_redemption` (after `lock_customer`), a replayed request's claim and the sync's
+move of a customer's holdings (`sync.owners.move_holdings`) take them. A transaction that may
+give a redemption's points back locks its holder first (`lock_holder`: `refuse`, `close_unused`,
+and an admin's cancel before its `mark_issued`; `lock_holders` for several, in ascending order);
+a step that moves no points locks the row alone. (Row first, PostgreSQL aborted one of the two
+when the sync retired the account or a replay came after the claim lapsed: a review, 6 Dec.)
 """
 
 from __future__ import annotations
@@ -105,6 +113,21 @@ def lock_holders(
         )
     if customers:
         lock_balances(session, store_id, sorted(customers), now)
+
+
+def lock_holder(session: Session, redemption_id: int, *, now: datetime) -> None:
+    """Lock the balance row of the redemption's customer before its own row (the lock order
+    above). Read unlocked, the customer is read again once that row is held: moved meanwhile
+    (`move_holdings`), the row is let go (a savepoint rolled back) and the new holder's taken,
+    none out of ascending order. Held, the holder stays until the transaction ends."""
+    while True:
+        store_id, customer = _holder(session, redemption_id)
+        savepoint = session.begin_nested()
+        lock_balances(session, store_id, [customer], now)
+        if _holder(session, redemption_id)[1] == customer:
+            savepoint.commit()
+            return
+        savepoint.rollback()
 
 
 def spendable_points(session: Session, customer_id: int) -> int:
@@ -214,6 +237,7 @@ def mark_issued(session: Session, redemption_id: int, coupon_id: int, *, now: da
 
 def refuse(session: Session, redemption_id: int, reason: str, *, now: datetime) -> None:
     """The store refused the coupon: the redemption ends and its debit is reversed."""
+    lock_holder(session, redemption_id, now=now)
     row = _get(session, redemption_id)
     if row.status != PENDING:
         return
@@ -233,8 +257,9 @@ def mark_used(
 ) -> int:
     """The coupon was used (by `order_id` when known); 1 if this marked it, else 0. A redemption
     closed unused becomes used too, and points returned at its close are taken again (the
-    coupon restored from the trash, or used just as it expired on the store's clock). Used by an
-    order of `instead_of` (cancelled since), it is `order_id`'s use from now on."""
+    coupon restored from the trash, or used just as it expired on the store's clock): its
+    caller has locked the holder's balance row then (`lock_holders`). Used by an order of
+    `instead_of` (cancelled since), it is `order_id`'s use from now on."""
     row = _get(session, redemption_id)
     if row.status == USED:
         if order_id is not None and (row.used_order_id is None or row.used_order_id in instead_of):
@@ -294,6 +319,7 @@ def close_unused(
 ) -> int:
     """The coupon expired unused or left the store (`status` EXPIRED or DELETED): the points come
     back by one entry unless `return_points` is false. 1 if this closed it, else 0."""
+    lock_holder(session, redemption_id, now=now)
     row = _get(session, redemption_id)
     if row.status != ISSUED:
         return 0
@@ -380,6 +406,16 @@ def list_redemptions(
         .limit(limit)
     )
     return [(redemption, wc_id) for redemption, wc_id in rows]
+
+
+def _holder(session: Session, redemption_id: int) -> tuple[int, int]:
+    """The redemption's store and customer, as committed (no lock)."""
+    found = session.execute(
+        select(Redemption.store_id, Redemption.customer_id).where(Redemption.id == redemption_id)
+    ).one_or_none()
+    if found is None:
+        raise LookupError(f"no redemption {redemption_id}")
+    return int(found[0]), int(found[1])
 
 
 def _get(session: Session, redemption_id: int) -> Redemption:

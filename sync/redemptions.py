@@ -346,6 +346,8 @@ class Redeemer:
             )
         with self.unit_of_work() as session:
             now = self.now()
+            # its points move: the holder's balance row before the redemption's (mark_issued)
+            ledger.lock_holder(session, redemption_id, now=now)
             if held is not None:  # in the trash, unused: closed as deleted, so followed still
                 ledger.mark_issued(session, redemption_id, held.id, now=now)
                 ledger.close_unused(session, redemption_id, ledger.DELETED, True, now=now)
