@@ -26,14 +26,20 @@ Per lot (`mode = "per_lot"`):
   movements); moved as a lot of their own, dated the day they moved, their age restarted. A
   transfer out takes, with the lots held, the points of lots already due that no expiry entry
   took before it (they were in the balance it moved): they expire on the receiver on their own
-  day, at its next run, once;
+  day, at its next run, once; and what an expiry entry recorded before it took beyond what
+  expired (a refund dated before the expiry, synced after it ran), of which the balance moved
+  was short: it stays expired here, as recorded, and is given back on the receiver, which
+  received the debt (`_overtaken`: a lot of negative points, an `Expiry` of negative points);
 - expiry movements already in the ledger are ignored: they are re-derived, and their keys make
   appending them again a no-op.
 
 Inactivity (`mode = "inactivity"`): the whole balance expires at 00:00 UTC of
 `day of the last activity + days`, where activity is earning or redeeming (`Movement.activity`,
 which the ledger sets: a purchase's pending points, no lot, are a movement of no points that is
-activity; points coming back to a customer are no redeeming).
+activity; points coming back to a customer are no redeeming). A transfer out moves, with the
+balance, the overdue points no expiry entry took before it (the deadline passed before the run
+came) and what one took too many: carried as lots (`INACTIVITY_REF`, expiring on the source's
+deadline), the overdue ones expire on the receiver dated that deadline and are no activity there.
 """
 
 from __future__ import annotations
@@ -89,11 +95,17 @@ class Movement:
     #: as old as it was (one due already expires on its own day), under its own reference; the
     #: rest is a lot of its own, dated the day it moved.
     carries: tuple[Lot, ...] = ()
+    #: A transfer's entry on the customer it moved from (True) or to (False), whatever its sign
+    #: (a balance below zero moves as a positive entry on its source); None: a keyed negative
+    #: movement is one out.
+    transfer_out: bool | None = None
 
 
 @dataclass(frozen=True)
 class Expiry:
-    """`points` (> 0) of the lot `lot_ref` expire at 00:00 UTC of `on`."""
+    """`points` of the lot `lot_ref` expire at 00:00 UTC of `on`: > 0, or < 0 for points an
+    expiry recorded on another customer took too many, which came here with its balance (they
+    are given back here)."""
 
     lot_ref: str
     points: int
@@ -173,20 +185,23 @@ def transfer_lots(
     rules: ExpiryRules,
     earned: Mapping[str, date] | None = None,
 ) -> dict[int, list[Movement]]:
-    """Each customer's `movements` with what each transfer in carries (per lot only): the lots
-    its other entry took from the customer it came from, as old as they were (`sources`: the
-    key of a transfer in -> (that customer, the key of its entry there); that customer's
-    movements must be in `movements`). Moved as a lot of its own, dated the day it moved, a
+    """Each customer's `movements` with what each transfer in carries: the lots its other entry
+    took from the customer it came from, as old as they were (`sources`: the key of a transfer
+    in -> (that customer, the key of its entry there); that customer's movements must be in
+    `movements`), and, as lots of negative points, what expiries recorded there took too many
+    (the balance moved was short of them). Moved as a lot of its own, dated the day it moved, a
     balance restarted its points' age: an order's points expired under the transfer's
     reference, not the order's, and a later move of the order moved points that had expired.
-    A transfer that other transfers carried in before carries them on."""
-    if not rules.enabled or rules.mode is not ExpiryMode.PER_LOT or not sources:
+    In inactivity mode the lots are the overdue points the balance moved (`INACTIVITY_REF`,
+    expiring on the source's deadline). A transfer that other transfers carried in before
+    carries them on."""
+    if not rules.enabled or not sources:
         return {customer: list(moves) for customer, moves in movements.items()}
     taken: dict[str, tuple[Lot, ...]] = {}
     active: set[str] = set()
 
     def filled(move: Movement) -> Movement:
-        source = sources.get(move.key or "") if move.points > 0 and not move.is_expiry else None
+        source = None if move.is_expiry or _moves_out(move) else sources.get(move.key or "")
         return move if source is None else replace(move, carries=lots_of(*source))
 
     def lots_of(customer: int, key: str) -> tuple[Lot, ...]:
@@ -197,7 +212,11 @@ def transfer_lots(
             if end is not None:
                 before = [filled(move) for move in moves[: end + 1]]
                 day = max(move.at.astimezone(UTC).date() for move in before)
-                taken[key] = _run(before, rules, day, earned or {}).taken.get(key, ())
+                if rules.mode is ExpiryMode.INACTIVITY:
+                    found = _inactive_run(before, rules, day).taken
+                else:
+                    found = _run(before, rules, day, earned or {}).taken
+                taken[key] = found.get(key, ())
             active.discard(key)
         return taken.get(key, ())
 
@@ -226,6 +245,13 @@ def _per_lot(
     return _folded(run.expired), _next_lot_expiry(run.state)
 
 
+def _moves_out(move: Movement) -> bool:
+    """A transfer's entry on the customer it moved the balance from."""
+    if move.transfer_out is not None:
+        return move.transfer_out
+    return move.key is not None and move.points < 0 and not move.is_expiry
+
+
 def _run(
     movements: Sequence[Movement], rules: ExpiryRules, as_of: date, earned: Mapping[str, date]
 ) -> _Run:
@@ -234,6 +260,7 @@ def _run(
     taken: dict[str, list[_Lot]] = {}  # what each reference's spending took from which lots
     by_key: dict[str, tuple[Lot, ...]] = {}
     due: list[_Lot] = []  # the lots expired so far, each with the points it expired
+    given: list[Expiry] = []  # what expiries on the customers the balance came from took too many
     recorded: dict[tuple[str, date], int] = {}  # the expiries the ledger held so far, by lot
     for move in movements:
         day = move.at.astimezone(UTC).date()
@@ -247,28 +274,38 @@ def _run(
         earned_on = first_seen.setdefault(
             move.source_ref, min(day, earned.get(move.source_ref, day))
         )
-        if move.points > 0:
-            points = move.points - _carry_in(state, move.carries, move.points)
+        nominal = earned_on + timedelta(days=rules.days)
+        expires_on = nominal if nominal > day else day + timedelta(days=1)
+        if _moves_out(move) and move.key is not None:
+            # the balance moved: what expired and no expiry entry took yet moves with it, and
+            # so does what an expiry entry took too many (the balance was short of it)
+            _unexpire(state, due, recorded)
+            over = _overtaken(due, given, recorded, first_seen)
+            need = sum(-lot.points for lot in over) - move.points
+            spent = _consume(state, need) if need > 0 else []
+            if need < 0:  # it moved debt: a positive entry on this customer pays it
+                _add_lot(state, _Lot(move.source_ref, earned_on, expires_on, -need))
+            taken.setdefault(move.source_ref, []).extend(spent)
+            moved = [Lot(p.ref, p.earned_on, p.expires_on, p.remaining) for p in spent]
+            by_key[move.key] = tuple(lot for lot in moved if lot.points) + over
+            continue
+        back = [lot for lot in move.carries if lot.points < 0]
+        given.extend(Expiry(lot.ref, lot.points, lot.expires_on) for lot in back)
+        points = move.points - sum(lot.points for lot in back)
+        if points > 0:
+            points -= _carry_in(state, [lot for lot in move.carries if lot.points > 0], points)
             pieces = taken.get(move.source_ref, []) if move.gives_back else []
             returning = min(points, sum(piece.remaining for piece in pieces))
-            nominal = earned_on + timedelta(days=rules.days)
-            expires_on = nominal if nominal > day else day + timedelta(days=1)
             if points > returning:  # first: it pays the debt its spending ran into
                 lot = _Lot(move.source_ref, earned_on, expires_on, points - returning)
                 _add_lot(state, lot)
             _give_back(state, move.source_ref, pieces, returning, day)
-        elif move.points:
-            if move.key is not None:  # a transfer out moves the balance: what expired and
-                _unexpire(state, due, recorded)  # no expiry entry took yet moves with it
-            spent = _consume(state, -move.points)
+        elif points:
+            spent = _consume(state, -points)
             taken.setdefault(move.source_ref, []).extend(spent)
-            if move.key is not None:
-                by_key[move.key] = tuple(
-                    Lot(p.ref, p.earned_on, p.expires_on, p.remaining) for p in spent if p.remaining
-                )
     due.extend(_expire_lots(state, until=as_of))
     expired = [Expiry(lot.ref, lot.remaining, lot.expires_on) for lot in due if lot.remaining]
-    return _Run(state, expired, by_key)
+    return _Run(state, expired + given, by_key)
 
 
 def _unexpire(state: _State, due: list[_Lot], recorded: Mapping[tuple[str, date], int]) -> None:
@@ -288,6 +325,35 @@ def _unexpire(state: _State, due: list[_Lot], recorded: Mapping[tuple[str, date]
             lot.remaining -= back
             state.lots.append(_Lot(lot.ref, lot.earned_on, lot.expires_on, back))
     state.lots.sort(key=lambda held: held.earned_on)
+
+
+def _overtaken(
+    due: list[_Lot],
+    given: Sequence[Expiry],
+    recorded: Mapping[tuple[str, date], int],
+    first_seen: Mapping[str, date],
+) -> tuple[Lot, ...]:
+    """What the expiry entries recorded before a transfer out took beyond what expired (a refund
+    dated before the expiry, synced after it ran): the balance the transfer moved was short of
+    it, so it moved as debt to the receiver, who gets it back (a lot of negative points, given
+    back there on its day). It stays expired here, as recorded (added to `due`): corrected here
+    too, the points came back to a customer that had given its balance away, and expired on it
+    again, while the receiver kept the debt."""
+    expected: dict[tuple[str, date], int] = {}
+    for lot in due:
+        expected[lot.ref, lot.expires_on] = (
+            expected.get((lot.ref, lot.expires_on), 0) + lot.remaining
+        )
+    for item in given:
+        expected[item.lot_ref, item.on] = expected.get((item.lot_ref, item.on), 0) + item.points
+    over: list[Lot] = []
+    for (ref, day), points in recorded.items():
+        extra = points - expected.get((ref, day), 0)
+        if extra > 0:
+            earned_on = first_seen.get(ref, day)
+            due.append(_Lot(ref, earned_on, day, extra))
+            over.append(Lot(ref, earned_on, day, -extra))
+    return tuple(over)
 
 
 def _carry_in(state: _State, carried: Sequence[Lot], points: int) -> int:
@@ -358,7 +424,7 @@ def _folded(expired: Iterable[Expiry]) -> list[Expiry]:
         by_key[item.key] = (
             item if seen is None else Expiry(item.lot_ref, seen.points + item.points, item.on)
         )
-    return sorted(by_key.values(), key=lambda e: (e.on, e.lot_ref))
+    return sorted((e for e in by_key.values() if e.points), key=lambda e: (e.on, e.lot_ref))
 
 
 def _next_lot_expiry(state: _State) -> tuple[int, date] | None:
@@ -371,9 +437,28 @@ def _next_lot_expiry(state: _State) -> tuple[int, date] | None:
 def _inactivity(
     movements: Sequence[Movement], rules: ExpiryRules, as_of: date
 ) -> tuple[list[Expiry], tuple[int, date] | None]:
+    run = _inactive_run(movements, rules, as_of)
+    return _folded(run.expired), run.upcoming
+
+
+@dataclass
+class _InactiveRun:
+    expired: list[Expiry]
+    upcoming: tuple[int, date] | None
+    #: The overdue points (and what expiries took too many) each transfer out moved.
+    taken: dict[str, tuple[Lot, ...]]
+
+
+def _inactive_run(movements: Sequence[Movement], rules: ExpiryRules, as_of: date) -> _InactiveRun:
+    """The whole balance expires on its deadline. A transfer out moves, with the balance, the
+    overdue points no expiry entry took before it (they expire on the receiver, dated the
+    deadline, once) and what an expiry entry took too many (given back on the receiver); points
+    moved in overdue expire at once, dated their deadline, and are no activity."""
     balance = 0
     deadline: date | None = None
-    expired: list[Expiry] = []
+    expired: list[Expiry] = []  # positive: expired here; negative: given back here
+    recorded: dict[date, int] = {}  # the inactivity expiries the ledger held so far, by day
+    taken: dict[str, tuple[Lot, ...]] = {}
 
     def expire_if_due(day: date) -> None:
         nonlocal balance, deadline
@@ -384,15 +469,84 @@ def _inactivity(
             deadline = None
 
     for move in movements:
-        if move.is_expiry:
-            continue
         day = move.at.astimezone(UTC).date()
-        if day > as_of:
-            break
+        if move.is_expiry:
+            if move.source_ref == INACTIVITY_REF:
+                recorded[day] = recorded.get(day, 0) - move.points
+            continue
+        if day > as_of:  # placed after a transfer out, recorded after it: maybe dated before
+            continue
         expire_if_due(day)
-        balance += move.points
-        if move.activity:
-            deadline = day + timedelta(days=rules.days)
+        if _moves_out(move) and move.key is not None:
+            back = _unexpire_inactive(expired, recorded)
+            over = _overtaken_inactive(expired, recorded, rules)
+            need = sum(-lot.points for lot in over) - move.points
+            overdue = _take_overdue(back, max(need, 0), expired, rules)
+            balance -= need - sum(lot.points for lot in overdue)
+            taken[move.key] = overdue + over
+            continue
+        returned = [lot for lot in move.carries if lot.points < 0]
+        expired.extend(Expiry(INACTIVITY_REF, lot.points, lot.expires_on) for lot in returned)
+        points = move.points - sum(lot.points for lot in returned)
+        balance += points
+        dead = 0
+        for lot in move.carries:  # overdue where they came from: they expire on their day
+            amount = min(lot.points, max(balance, 0), points - dead)
+            if lot.points > 0 and amount > 0:
+                expired.append(Expiry(INACTIVITY_REF, amount, lot.expires_on))
+                balance -= amount
+                dead += amount
+        if move.activity and (points > dead or not move.carries):
+            fresh = day + timedelta(days=rules.days)
+            deadline = fresh if deadline is None else max(deadline, fresh)
     expire_if_due(as_of)
     upcoming = (balance, deadline) if deadline is not None and balance > 0 else None
-    return expired, upcoming
+    return _InactiveRun(expired, upcoming, taken)
+
+
+def _unexpire_inactive(expired: list[Expiry], recorded: Mapping[date, int]) -> list[Expiry]:
+    """The points of the `expired` deadlines no expiry entry took before a transfer out: taken
+    out of `expired` (the balance moved holds them), returned oldest first."""
+    left = dict(recorded)
+    back: list[Expiry] = []
+    for n, item in enumerate(expired):
+        if item.points <= 0:
+            continue
+        covered = min(item.points, max(left.get(item.on, 0), 0))
+        left[item.on] = left.get(item.on, 0) - covered
+        if item.points > covered:
+            back.append(Expiry(INACTIVITY_REF, item.points - covered, item.on))
+            expired[n] = Expiry(INACTIVITY_REF, covered, item.on)
+    return back
+
+
+def _overtaken_inactive(
+    expired: list[Expiry], recorded: Mapping[date, int], rules: ExpiryRules
+) -> tuple[Lot, ...]:
+    """`_overtaken` for inactivity: what the expiries recorded took beyond what expired stays
+    expired here (added to `expired`) and moves as points given back on the receiver."""
+    expected: dict[date, int] = {}
+    for item in expired:
+        expected[item.on] = expected.get(item.on, 0) + item.points
+    over: list[Lot] = []
+    for day, points in recorded.items():
+        extra = points - expected.get(day, 0)
+        if extra > 0:
+            expired.append(Expiry(INACTIVITY_REF, extra, day))
+            over.append(Lot(INACTIVITY_REF, day - timedelta(days=rules.days), day, -extra))
+    return tuple(over)
+
+
+def _take_overdue(
+    back: list[Expiry], points: int, expired: list[Expiry], rules: ExpiryRules
+) -> tuple[Lot, ...]:
+    """Up to `points` of the overdue `back`, as lots the transfer carries; the rest expires here
+    again, as it would have."""
+    lots: list[Lot] = []
+    for item in back:
+        amount = min(item.points, points - sum(lot.points for lot in lots))
+        if amount > 0:
+            lots.append(Lot(INACTIVITY_REF, item.on - timedelta(days=rules.days), item.on, amount))
+        if item.points > amount:
+            expired.append(Expiry(INACTIVITY_REF, item.points - amount, item.on))
+    return tuple(lots)

@@ -318,7 +318,8 @@ def _reconciled(
     """The entries that bring each expiry key of the customer to what `due` says: the expiry
     itself the first time (key `expiry:{lot}:{date}`), a correction (`#2`, `#3`...) when what
     the ledger holds for the key differs (more, or less, or an expiry that should not have
-    happened: a refund dated before it, synced after it ran)."""
+    happened: a refund dated before it, synced after it ran; or points that an expiry took too
+    many on the customer whose balance moved here, given back here)."""
     held: dict[str, tuple[int, int, Movement]] = {}  # base key: (points expired, entries, one)
     for move in movements:
         if move.is_expiry and move.key is not None and move.at.date() <= as_of:
@@ -333,7 +334,7 @@ def _reconciled(
         want = item.points if item is not None else 0
         if want == have:
             continue
-        if count == 0 and item is not None:
+        if count == 0 and item is not None and item.points > 0:
             out.append(_entry(customer_id, item))
             continue
         if item is not None:

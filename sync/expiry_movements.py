@@ -82,12 +82,12 @@ def movements_by_customer(
     customer_ids: Sequence[int] | None = None,
 ) -> Iterator[tuple[Who, list[Movement]]]:
     """Each customer with entries (or each of `customer_ids`), with their entries in ledger time
-    order (per lot, a transfer out after exactly the entries recorded before it): pending
+    order (a transfer out after exactly the entries recorded before it, in both modes): pending
     points, not spendable yet, are no lot, only activity (with no points); a transfer in carries
     the lots it took from the customer it came from (`_carrying`, which adds that customer's
     sources to `earned`)."""
     for chunk in [None] if customer_ids is None else chunks(customer_ids):
-        grouped = _movements_of(session, store_id, chunk, per_lot=rules.mode is ExpiryMode.PER_LOT)
+        grouped = _movements_of(session, store_id, chunk)
         filled = _carrying(session, store_id, rules, earned, grouped)
         customers = _customers(session, list(grouped))
         for customer_id in grouped:
@@ -95,7 +95,7 @@ def movements_by_customer(
 
 
 def _movements_of(
-    session: Session, store_id: int, customer_ids: Sequence[int] | None, *, per_lot: bool
+    session: Session, store_id: int, customer_ids: Sequence[int] | None
 ) -> dict[int, list[Movement]]:
     query = (
         select(
@@ -122,7 +122,8 @@ def _movements_of(
             purchase = points > 0 and ref.startswith(_PENDING_ORDER)  # not a recalculation's
             movements.append((entry_id, Movement(0, ref, occurred_at, activity=purchase)))
             continue
-        if kind == SourceKind.TRANSFER and points < 0:
+        moves_out = kind == SourceKind.TRANSFER and _names(ref, customer_id)
+        if moves_out:  # whatever its sign: a balance below zero moves as a positive entry here
             outs.setdefault(customer_id, []).append(entry_id)
         movement = Movement(
             points=points,
@@ -135,10 +136,9 @@ def _movements_of(
             is_expiry=kind == SourceKind.EXPIRY,
             key=key if kind in _KEYED else None,
             gives_back=kind == SourceKind.REDEMPTION and points > 0,
+            transfer_out=moves_out if kind == SourceKind.TRANSFER else None,
         )
         movements.append((entry_id, movement))
-    if not per_lot:  # inactivity reads the balance in time order: no lot moves
-        outs = {}
     return {
         customer: _around_moves(movements, sorted(outs.get(customer, ())))
         for customer, movements in grouped.items()
@@ -151,7 +151,11 @@ def _around_moves(movements: list[tuple[int, Movement]], outs: list[int]) -> lis
     made, no more (`ledger.customers.heirs` reads the moves in the same order). An entry dated
     before the move but recorded after it (an order the store dated earlier, synced later; an
     expiry recorded by a later run) is the customer's own, after the move; placed before it,
-    the transfer carried its lot and left an older one behind, or carried its expiry."""
+    the transfer carried its lot and left an older one behind, or carried its expiry. In
+    inactivity mode too: whether an expiry was recorded before the move says whether the balance
+    moved held its points (read in time order, an overdue balance moved before the run was
+    expired on the guest and again on the account). A transfer out is the entry whose
+    reference names the customer, whatever its sign (a balance below zero moves as +B here)."""
     if not outs:
         return [move for _, move in movements]
     moves = set(outs)
@@ -174,8 +178,6 @@ def _carrying(
     transfer's entries are a pair at consecutive positions (`sync.owners.move_holdings`), the
     source's (named in the reference: `transfer:guest:{id}`, `transfer:deleted:{id}`) first. The
     sources' movements are read too, and theirs (a chain `MAX_MOVES` long at most)."""
-    if rules.mode is not ExpiryMode.PER_LOT:
-        return grouped
     known = dict(grouped)
     sources: dict[str, tuple[int, str]] = {}  # a transfer in's key: (its source, the source's)
     fresh = grouped
@@ -184,7 +186,7 @@ def _carrying(
             pair: (source, move.key)
             for customer, moves in fresh.items()
             for move in moves
-            if move.key is not None and move.points > 0 and not move.is_expiry
+            if move.key is not None and move.points and not move.is_expiry
             for source, pair in [_pair_of(move.key)]
             if source not in (None, customer)
         }
@@ -204,11 +206,17 @@ def _carrying(
             break
         fresh = {}
         for chunk in chunks(missing):
-            fresh |= _movements_of(session, store_id, chunk, per_lot=True)
+            fresh |= _movements_of(session, store_id, chunk)
         earned |= earned_days(session, store_id, rules, missing)
         known |= {customer: fresh.get(customer, []) for customer in missing}
     carried = transfer_lots(known, sources, rules, earned)
     return {customer: carried[customer] for customer in grouped}
+
+
+def _names(ref: str, customer_id: int) -> bool:
+    """A transfer's reference names the customer it moved from (`transfer:guest:{id}`,
+    `transfer:deleted:{id}`)."""
+    return ref.startswith(_TRANSFER) and ref.rpartition(":")[2] == str(customer_id)
 
 
 def _pair_of(key: str) -> tuple[int | None, str]:

@@ -19,7 +19,7 @@ from ledger.kinds import SourceKind
 from ledger.models import Customer, PointEntry
 from ledger.session import session_scope
 from loyalty.config import Config
-from rules.expiry import ExpiryRules
+from rules.expiry import ExpiryMode, ExpiryRules
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.expiry import run_expiry
@@ -92,6 +92,40 @@ def test_points_due_before_the_guest_registered_expire_once_on_the_account_on_th
     assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
     order_ref = f"order:{store.all('orders')[-1]['id']}"
     assert expiries(engine) == [(False, order_ref, -100, midnight(today))]
+    expire_on(engine, cfg, today + timedelta(days=31))  # nothing else is left to expire
+    assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
+    assert len(expiries(engine)) == 1
+    assert verified(engine) == ([], [])
+
+
+def test_an_inactive_guests_overdue_balance_expires_once_on_the_account_on_its_deadline(
+    sandbox: SandboxServer,
+    config: Config,
+    store: SandboxStore,  # noqa: F811
+    sync: Sync,
+    engine_for: Callable[[], Engine],
+) -> None:
+    """Inactivity mode: Carol's guest order, 30 days ago at noon, is her last activity: her
+    balance is due at 00:00 today. Yesterday's sync expired nothing; today she registers, and
+    today's first sync merges the guest before the day's expiry: the overdue 100 move to the
+    account. They expire once, on the account, dated 00:00 today (the guest's deadline); moving
+    them in is no activity. Before: the guest was charged -100 (it held nothing any more) and the
+    account's 100, the transfer counting as activity, expired again 30 days later."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, mode=ExpiryMode.INACTIVITY, days=30))
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = now.date()
+    guest_order(store, midnight(today - timedelta(days=30)) + timedelta(hours=12))
+    engine = engine_for()
+    since_midnight = (now - midnight(today)).total_seconds()
+    sandbox.set_clock_skew(-(since_midnight + 3600))  # the store's clock: yesterday, 23:00
+    sync(cfg)
+    assert guest_state(engine) == (100, 0), dump(engine)
+    sandbox.set_clock_skew(0)
+    account = int(store.register_customer(email=CAROL)["id"])
+    sync(cfg)
+
+    assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
+    assert expiries(engine) == [(False, "inactive", -100, midnight(today))]
     expire_on(engine, cfg, today + timedelta(days=31))  # nothing else is left to expire
     assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
     assert len(expiries(engine)) == 1

@@ -463,3 +463,77 @@ def test_next_expiry_and_warning(
     upcoming = next_expiry(moves, rules, as_of)
     assert upcoming == expected
     assert is_warned(upcoming, rules, as_of) is warned
+
+
+def moved(points: int, key: str, when: str, *, out: bool) -> Movement:
+    """A transfer's entry as the ledger reads it: on its source (`out`) or on its receiver,
+    whatever its sign; points coming in are activity."""
+    return Movement(
+        points, key.partition("#")[0], at(when), activity=points > 0, key=key, transfer_out=out
+    )
+
+
+REFUNDED_AFTER_EXPIRY = [  # 100 earned, expiry recorded (100), a refund of 40 dated before it
+    earn(100, "order:1", "2025-01-01T10:00"),
+    revoke(40, "order:1", "2025-01-20T10:00"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rules", "movements", "expected"),
+    [
+        # inactivity: overdue since 31 Jan, unrecorded when the balance moved on 5 Feb: it
+        # expires once, on the account, dated 31 Jan (the guest owes nothing)
+        (
+            INACTIVE,
+            {
+                GUEST: [
+                    earn(100, "order:1", "2025-01-01T10:00"),
+                    moved(-100, "transfer:guest:1#1", "2025-02-05T10:00", out=True),
+                ],
+                ACCOUNT: [moved(100, "transfer:guest:1#2", "2025-02-05T10:00", out=False)],
+            },
+            {GUEST: [], ACCOUNT: [Expiry("inactive", 100, D("2025-01-31"))]},
+        ),
+        # an expiry recorded before the move took 40 too many: the balance moved was -40 (debt
+        # to the account); the guest's expiry stays as recorded, the account gets the 40 back
+        (
+            PER_LOT,
+            {
+                GUEST: [
+                    *REFUNDED_AFTER_EXPIRY,
+                    expired(100, "order:1", "2025-01-31"),
+                    moved(40, "transfer:guest:1#1", "2025-02-05T10:00", out=True),
+                ],
+                ACCOUNT: [moved(-40, "transfer:guest:1#2", "2025-02-05T10:00", out=False)],
+            },
+            {
+                GUEST: [Expiry("order:1", 100, D("2025-01-31"))],
+                ACCOUNT: [Expiry("order:1", -40, D("2025-01-31"))],
+            },
+        ),
+        (
+            INACTIVE,
+            {
+                GUEST: [
+                    *REFUNDED_AFTER_EXPIRY,
+                    expired(100, "inactive", "2025-01-31"),
+                    moved(40, "transfer:guest:1#1", "2025-02-05T10:00", out=True),
+                ],
+                ACCOUNT: [moved(-40, "transfer:guest:1#2", "2025-02-05T10:00", out=False)],
+            },
+            {
+                GUEST: [Expiry("inactive", 100, D("2025-01-31"))],
+                ACCOUNT: [Expiry("inactive", -40, D("2025-01-31"))],
+            },
+        ),
+    ],
+)
+def test_a_balance_moved_takes_its_unrecorded_and_overtaken_expiries_to_the_receiver(
+    rules: ExpiryRules,
+    movements: dict[int, list[Movement]],
+    expected: dict[int, list[Expiry]],
+) -> None:
+    carried = transfer_lots(movements, MOVED, rules)
+    found = {who: expiries_due(moves, rules, D("2025-03-31")) for who, moves in carried.items()}
+    assert found == expected
