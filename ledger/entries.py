@@ -113,7 +113,10 @@ def append_entries(
     entry's foreign key reads: locking it first deadlocked; a redemption's row, which a replayed
     request and a move of the customer's holdings take after the balance row: a writer that
     moves a redemption's points locks its holder first, `ledger.redemptions.lock_holder`). The
-    guarantee holds for one call per transaction.
+    guarantee holds for one call per transaction. A transaction making several calls, each
+    holding its rows to its end, for customers in no order known beforehand (a dry run: one
+    transaction, rolled back) first takes step 0 exclusively (`hold_store_writers`): every other
+    writer waits there, before its first balance row, until it ends.
     """
     _require_aware(now, "now")
     batch = _validated_batch(entries)
@@ -433,6 +436,19 @@ def lock_store_balances(session: Session, store_id: int) -> int:
     return len(session.execute(query).all())
 
 
+def hold_store_writers(session: Session, store_id: int) -> None:
+    """Hold every other writer of the store off until the transaction ends: the store row locked
+    exclusively (`FOR UPDATE`, PostgreSQL), which step 0 of the lock order (`FOR KEY SHARE`,
+    taken before any balance row) and `settled_entry_id` wait for. For a transaction that writes
+    for many customers in an order it cannot know beforehand and holds what it wrote to its end
+    (a dry run: one transaction, rolled back): its balance rows, locked in any order, cannot
+    deadlock with a writer that follows the lock order, which waits before its first row. Take it
+    first in the transaction. SQLite: the write lock taken at BEGIN already holds every writer
+    of the database off, to the end."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Store.id).where(Store.id == store_id).with_for_update()).all()
+
+
 def settled_entry_id(session: Session, store_id: int, *, lock: bool = True) -> int:
     """The highest entry id of the store, with every entry below it committed: where a cursor
     over entry ids (`sync.expiry`, `sync.tiers`) may move to and never miss one.
@@ -444,8 +460,8 @@ def settled_entry_id(session: Session, store_id: int, *, lock: bool = True) -> i
     id), and `max(id)` is read; the lock is then let go at once (a savepoint rolled back releases
     the row locks taken in it), so no writer waits on the reader's work: an id taken after that
     is higher anyway. Call it before locking any balance row. SQLite has one writer at a time:
-    `max(id)` is settled. `lock=False` (a dry run, which moves no cursor): the highest id as it
-    reads, nobody waited for."""
+    `max(id)` is settled. `lock=False` (a dry run, which moves no cursor and holds the writers
+    off from its start, `hold_store_writers`): the highest id as it reads."""
     highest = select(func.max(PointEntry.id)).where(PointEntry.store_id == store_id)
     if not lock or session.get_bind().dialect.name != "postgresql":
         return int(session.execute(highest).scalar_one() or 0)

@@ -17,6 +17,8 @@ give a redemption's points back locks its holder first (`lock_holder`: `refuse`,
 and an admin's cancel before its `mark_issued`; `lock_holders` for several, in ascending order);
 a step that moves no points locks the row alone. (Row first, PostgreSQL aborted one of the two
 when the sync retired the account or a replay came after the claim lapsed: a review, 6 Dec.)
+A dry run holds the store's writers off from its start (`ledger.entries.hold_store_writers`): a
+redemption waits for its end at its first lock (step 0, in `lock_customer` or `lock_holder`).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ledger.customers import get_or_create_store
-from ledger.entries import NewEntry, append_entries
+from ledger.entries import NewEntry, append_entries, hold_store_writers
 from ledger.models import SyncCursor
 from ledger.session import refresh_planner_statistics, session_scope
 from ledger.sync_lock import SyncLock
@@ -49,7 +49,10 @@ def wall_clock() -> datetime:
 
 
 class Transactions:
-    """Units of work for one run. A dry run shares one transaction and rolls it all back."""
+    """Units of work for one run. A dry run shares one transaction and rolls it all back; it
+    holds the store's other writers off from its start (`SyncContext.start`,
+    `ledger.entries.hold_store_writers`): every row it writes stays locked to its end, in no set
+    order."""
 
     def __init__(self, engine: Engine, *, dry_run: bool, lock: SyncLock | None = None) -> None:
         self.engine = engine
@@ -142,6 +145,8 @@ class SyncContext:
         an empty summary, the run's owner directory and quarantine."""
         with tx.unit() as session:
             store_id = get_or_create_store(session, settings.store_key).id
+            if tx.dry_run:  # one transaction to the end, locking customers in no set order
+                hold_store_writers(session, store_id)
         return cls(
             settings=settings,
             tx=tx,
