@@ -4,7 +4,9 @@ For `sync.stamps`. Stamps are not points: they live in their own tables. `stamp_
 each (card, order), the stamps that order carries now and on whose card; `set_stamps` brings each
 to its target (target minus held, like points), moving the per-customer sum in `stamp_cards` by
 exactly the difference, in the caller's transaction. A replay, or a re-decision on the same
-state, changes nothing. `stamp_cards.written` is the JSON last written to the customer's meta for
+state, changes nothing. Stamps are held by whoever holds the order, as its points are (a guest, an
+account deleted in the store, too), and move with it: `move_stamps`, when the holder's points move
+to another customer. `stamp_cards.written` is the JSON last written to the customer's meta for
 that card, so only customers whose cards changed are written.
 
 The rewards a card earned are its redemptions (channel `stamps`, `tier` = the card's name, keyed
@@ -109,8 +111,27 @@ def forget_orders(
     return set_stamps(session, store_id, targets, now=now)
 
 
+def move_stamps(
+    session: Session, store_id: int, source_id: int, target_id: int, *, now: datetime
+) -> int:
+    """Every order's stamps `source_id` holds are `target_id`'s now, each card's sum moved with
+    them (through `set_stamps`, so in key order after the caller's balance rows): for
+    `sync.owners.move_holdings`, which moves the orders themselves, with the points, in the same
+    transaction. Moved again, or an order decided again for `target_id`, nothing changes; the
+    rewards already issued move with the redemptions, so they stay spent. Returns how many
+    (card, order) moved."""
+    held = session.execute(
+        select(StampOrder.card, StampOrder.order_id, StampOrder.stamps)
+        .where(StampOrder.store_id == store_id, StampOrder.customer_id == source_id)
+        .order_by(StampOrder.card, StampOrder.order_id)
+    ).all()
+    targets = [StampTarget(card, order_id, target_id, stamps) for card, order_id, stamps in held]
+    return set_stamps(session, store_id, targets, now=now)
+
+
 def customer_cards(session: Session, store_id: int) -> list[CardRow]:
-    """Every account's cards with stamps ever held, with the rewards issued for each."""
+    """Every live account's cards with stamps ever held, with the rewards issued for each (a
+    guest's, or a deleted account's, are held for whoever its stamps move to, never shown)."""
     rewards = (
         select(func.count(Redemption.id))
         .where(

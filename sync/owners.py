@@ -42,6 +42,7 @@ from ledger.entries import NewEntry, lock_balances
 from ledger.kinds import SourceKind
 from ledger.models import Balance, Customer, Redemption, TrackedActivity, TrackedOrder
 from ledger.reconcile import Target, reconcile
+from ledger.stamps import move_stamps
 from rules import notes
 from rules.purchase import first_order_points
 from rules.types import Award, Order
@@ -331,12 +332,12 @@ def move_holdings(
     note: str,
     moved: OwnerMoved | None = None,
 ) -> list[NewEntry]:
-    """Reassign the source's orders, activity items (reviews, comments: every source's, on this
-    run or not) and redemptions to the target, re-decide both first-order bonuses, hand on the
-    signup the source's balance carries (`ledger.customers.carry_signup`), let the other sources
-    re-decide what they track (`moved`), record the move (`ledger.customers.record_move`), and
-    move what is left on the source as a pair of transfer entries (source -B, target +B) under
-    `ref`.
+    """Reassign the source's orders (with their stamps: `ledger.stamps.move_stamps`), activity
+    items (reviews, comments: every source's, on this run or not) and redemptions to the target,
+    re-decide both first-order bonuses, hand on the signup the source's balance carries
+    (`ledger.customers.carry_signup`), let the other sources re-decide what they track (`moved`),
+    record the move (`ledger.customers.record_move`), and move what is left on the source as a
+    pair of transfer entries (source -B, target +B) under `ref`.
 
     A redemption's points come back (its coupon deleted, expired unused, refused by the store) to
     whoever holds the customer's points by then: left on a deleted account, they were returned
@@ -360,6 +361,7 @@ def move_holdings(
     for obj in list(session.identity_map.values()):  # rows loaded before the UPDATE
         if isinstance(obj, held_by_customer):
             session.expire(obj)
+    move_stamps(session, store_id, source_id, target_id, now=now)  # the orders' stamps with them
     entries = bonus_entries(session, store_id, {source_id, target_id}, bonus, now=now)
     carry_signup(session, source_id, target_id)  # before the hooks: the signups' reads it
     if moved is not None:

@@ -3,8 +3,10 @@
 For `sync.service`:
 - `StampCounter.decided` decides (`rules.stamps`) the stamps each order of a page carries on each
   card, for the order's holder, and reconciles them (`ledger.stamps.set_stamps`) in the page's
-  transaction: no request of its own, the pages and refund details are the orders' own. Only
-  accounts collect stamps: a guest order carries none (a guest could never be told of a reward).
+  transaction: no request of its own, the pages and refund details are the orders' own. A guest's
+  stamps are held like its points, never rewarded nor shown (a guest could never be told of a
+  reward): they move with its points to the account it registers (`ledger.stamps.move_stamps`,
+  from `sync.owners.move_holdings`), as a deleted account's move to its email's holder.
   `deleted` takes the stamps of orders deleted from the store back.
 - `StampRewards.issue_due` issues one coupon per full card not yet rewarded, through the same
   `Redeemer` as points (the pending redemption commits before the POST, the code is looked up
@@ -27,11 +29,9 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import stamps as ledger
-from ledger.models import Customer
 from rules.stamps import FREE_ITEM_PERCENT, CardState, RewardKind, StampCard, cards_stamps
 from sync.customer_meta import MetaUpdate
 from sync.order_points import DecidedOrder
@@ -67,14 +67,8 @@ class StampCounter:
         decided = list(orders)
         if not self.cards or not decided:
             return 0
-        accounts = _accounts(session, {o.customer_id for o in decided if o.customer_id})
         targets = [
-            ledger.StampTarget(
-                card,
-                o.order.order_id,
-                o.customer_id if o.customer_id in accounts else None,
-                stamps if o.customer_id in accounts else 0,
-            )
+            ledger.StampTarget(card, o.order.order_id, o.customer_id, stamps)
             for o in decided
             for card, stamps in cards_stamps(o.order, self.cards, o.refunds).items()
         ]
@@ -200,16 +194,3 @@ class StampMeta:
         assert card is not None
         state = CardState(row.stamps, card.stamps_for_reward, row.rewards)
         return json.dumps(state.as_meta(), sort_keys=True)
-
-
-def _accounts(session: Session, customer_ids: set[int | None]) -> set[int | None]:
-    """Which of these ledger customers are live accounts (not guests, not deleted)."""
-    ids = sorted(c for c in customer_ids if c is not None)
-    if not ids:
-        return set()
-    rows = session.execute(
-        select(Customer.id).where(
-            Customer.id.in_(ids), Customer.wc_id.is_not(None), Customer.deleted_at.is_(None)
-        )
-    ).scalars()
-    return set(rows)

@@ -186,9 +186,11 @@ def test_cancelled_trashed_and_deleted_orders_give_their_stamps_back(
     consistent(engine)
 
 
-def test_guest_orders_carry_no_stamps(
+def test_a_guests_full_card_is_held_for_its_account_and_issues_no_reward(
     cards: Config, engine: Engine, store: SandboxStore, coffee: int, sync: Sync
 ) -> None:
+    """A guest could never be told of a reward: its stamps are held, like its points, until it
+    registers (tests/e2e/test_stamp_moves.py)."""
     store.place_order(email="guest@example.com", items=[(coffee, 12)], status="completed")
 
     twice(sync, cards)
@@ -196,6 +198,7 @@ def test_guest_orders_carry_no_stamps(
     assert reward_coupons(store) == []
     with session_scope(engine) as session:
         assert session.execute(select(Redemption)).first() is None
+        assert session.execute(select(CardRow.stamps)).scalar_one() == 12
     consistent(engine)
 
 

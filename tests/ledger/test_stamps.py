@@ -11,6 +11,7 @@ from ledger.stamps import (
     customer_cards,
     forget_orders,
     mark_written,
+    move_stamps,
     set_stamps,
     verify_stamps,
 )
@@ -66,6 +67,38 @@ def test_an_order_that_changes_hands_moves_its_stamps(
     assert cards(session, store) == {(alice.id, "coffee"): 0, (bob.id, "coffee"): 3}
     set_stamps(session, store.id, [StampTarget("coffee", 1, None, 0)], now=NOW)
     assert cards(session, store) == {(alice.id, "coffee"): 0, (bob.id, "coffee"): 0}
+    assert verify_stamps(session, store.id) == []
+
+
+def test_a_customers_stamps_move_to_another_once_and_a_redecision_keeps_them_there(
+    session: Session, store: Store, alice: Customer, guest: Customer
+) -> None:
+    """A guest who registers (or an account deleted in the store): every order's stamps it holds
+    go to the new holder, each card's sum moved by exactly them; moved again, or an order decided
+    again for the new holder, nothing changes."""
+    set_stamps(
+        session,
+        store.id,
+        [
+            StampTarget("coffee", 1, guest.id, 3),
+            StampTarget("coffee", 2, guest.id, 2),
+            StampTarget("tea", 2, guest.id, 1),
+            StampTarget("coffee", 3, alice.id, 4),
+        ],
+        now=NOW,
+    )
+
+    assert move_stamps(session, store.id, guest.id, alice.id, now=NOW) == 3
+
+    assert cards(session, store) == {
+        (guest.id, "coffee"): 0,
+        (guest.id, "tea"): 0,
+        (alice.id, "coffee"): 9,
+        (alice.id, "tea"): 1,
+    }
+    assert move_stamps(session, store.id, guest.id, alice.id, now=NOW) == 0
+    assert set_stamps(session, store.id, [StampTarget("coffee", 1, alice.id, 3)], now=NOW) == 0
+    assert cards(session, store)[(alice.id, "coffee")] == 9
     assert verify_stamps(session, store.id) == []
 
 

@@ -1,0 +1,160 @@
+"""Stamps follow their orders when a customer's points move to another customer: a deleted
+account's stamps go to its email's holder, a guest's to the account it registers, with the points,
+once; a stamp reward already issued stays spent. Before, the points moved and the stamps stayed
+(on the deleted account, which no card lists; a guest's orders carried none) until each order was
+decided again, which for an unchanged order is never (found by a review). SQLite and PostgreSQL,
+through the real sync against the sandbox store.
+
+Expected values by hand: one coffee bought is one stamp, ten stamps a card, one coupon a card."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+
+from ledger.models import Customer, Redemption
+from ledger.models import StampCard as CardRow
+from ledger.session import session_scope
+from loyalty.config import Config
+from sandbox.server import SandboxServer
+from sandbox.store import SandboxStore
+from tests.e2e.test_deleted_accounts import adjust_by_hand, delete_account
+from tests.e2e.test_stamp_cards import (  # noqa: F401 # fixtures
+    EMAIL,
+    Sync,
+    alice,
+    card_meta,
+    cards,
+    coffee,
+    consistent,
+    reward_coupons,
+    stamps_meta,
+    store,
+    twice,
+)
+
+GUEST = "walk.in@example.com"
+
+
+def bought(shop: SandboxStore, coffees: int, *, wc_id: int = 0, email: str | None = None) -> int:
+    """A completed order of `coffees` coffees; returns once the clock is past its second, so that
+    the next run's window ends after it (windows are whole seconds, both ends included: a run
+    ending in the order's second would leave it to the next run to read again)."""
+    product = next(p["id"] for p in shop.all("products") if p["name"] == "Coffee")
+    order = shop.place_order(
+        customer_id=wc_id, email=email, items=[(product, coffees)], status="completed"
+    )
+    placed = datetime.fromisoformat(order["date_modified_gmt"]).replace(microsecond=0)
+    while datetime.now(UTC).replace(tzinfo=None, microsecond=0) <= placed:
+        time.sleep(0.05)
+    return int(order["id"])
+
+
+def read_once(config: Config) -> Config:
+    """Runs that read only the orders changed since the last run (no overlap): an order is read
+    once, then again only if it changes or a known-orders check reads it (not in these tests:
+    that check lists every account again too)."""
+    return replace(config, sync=replace(config.sync, overlap_minutes=0))
+
+
+def reward_keys(engine: Engine) -> set[str]:
+    with session_scope(engine) as session:
+        return set(session.execute(select(Redemption.request_key)).scalars())
+
+
+def card_stamps(engine: Engine, wc_id: int) -> int:
+    """The coffee card's stamps the ledger holds for the account `wc_id` (deleted or not)."""
+    with session_scope(engine) as session:
+        found = session.execute(
+            select(CardRow.stamps)
+            .join(Customer, Customer.id == CardRow.customer_id)
+            .where(Customer.wc_id == wc_id, CardRow.card == "coffee")
+        ).scalar_one_or_none()
+        return int(found or 0)
+
+
+def test_a_deleted_accounts_stamps_go_to_the_older_account_of_its_email_and_its_reward_stays_spent(
+    cards: Config,  # noqa: F811
+    engine_for: Callable[[], Engine],
+    store: SandboxStore,  # noqa: F811
+    sandbox: SandboxServer,
+    alice: int,  # noqa: F811
+    sync: Sync,
+) -> None:
+    """Alice (9 coffees) changes her email in the store; the incremental sync does not see it, so
+    the ledger still files her under it. A new account registers with her old email and buys 12
+    coffees: one card rewarded, 2 stamps on the next. An admin deletes that account; the
+    write-back of a goodwill adjustment finds it gone, and its orders (unchanged, not read
+    again) go to Alice with its points. Alice then holds 9 + 12 = 21 stamps, two full cards, one
+    of them rewarded already (on the deleted account): exactly one more coupon, for Alice, and
+    her meta shows 1 stamp on the third card, 2 rewards issued."""
+    engine, once = engine_for(), read_once(cards)
+    bought(store, 9, wc_id=alice)
+    twice(sync, once)
+    assert stamps_meta(store, alice) == card_meta(9)
+
+    store.update_customer(alice, {"email": "alice.elsewhere@example.com"})
+    newer = int(store.register_customer(email=EMAIL)["id"])
+    newer_order = bought(store, 12, wc_id=newer)
+    twice(sync, once)
+    assert stamps_meta(store, newer) == card_meta(2, issued=1)
+    assert reward_keys(engine) == {f"stamps:coffee:{newer}:1"}
+
+    adjust_by_hand(once, engine, newer, 5)  # something for the write-back to send
+    delete_account(sandbox, newer)
+    assert sync(once).accounts_deleted == 1
+    assert card_stamps(engine, newer) == 0
+    assert card_stamps(engine, alice) == 21
+
+    first = twice(sync, once)
+
+    assert first.redemptions["stamp_rewards_issued"] == 1
+    assert len(reward_coupons(store)) == 2
+    assert reward_keys(engine) == {f"stamps:coffee:{newer}:1", f"stamps:coffee:{alice}:2"}
+    assert stamps_meta(store, alice) == card_meta(1, issued=2)
+    consistent(engine)
+
+    store.touch_order(newer_order)  # read again, a guest order of the email now: still Alice's
+    twice(sync, once)
+    assert card_stamps(engine, alice) == 21
+    assert len(reward_coupons(store)) == 2
+    assert stamps_meta(store, alice) == card_meta(1, issued=2)
+    consistent(engine)
+
+
+def test_a_guests_stamps_go_to_the_account_it_registers_once(
+    cards: Config,  # noqa: F811
+    engine_for: Callable[[], Engine],
+    store: SandboxStore,  # noqa: F811
+    sync: Sync,
+) -> None:
+    """A guest buys 7 coffees, then 4: no reward (a guest could never be told of one), no meta.
+    The guest registers: the account holds the guest's 11 stamps, so one card is full: one
+    coupon, 1 stamp on the next card. Its orders edited and read again change nothing."""
+    engine, once = engine_for(), read_once(cards)
+    orders = [bought(store, n, email=GUEST) for n in (7, 4)]
+    twice(sync, once)
+    assert reward_coupons(store) == []
+
+    account = int(store.register_customer(email=GUEST)["id"])
+    first = twice(sync, once)
+
+    assert first.transfers == 1  # the guest's points moved in the same run
+    assert first.redemptions["stamp_rewards_issued"] == 1
+    [coupon] = reward_coupons(store)
+    assert coupon["email_restrictions"] == [GUEST]
+    assert reward_keys(engine) == {f"stamps:coffee:{account}:1"}
+    assert stamps_meta(store, account) == card_meta(1, issued=1)
+    consistent(engine)
+
+    for order_id in orders:
+        store.touch_order(order_id)
+    twice(sync, once)
+    assert card_stamps(engine, account) == 11
+    assert len(reward_coupons(store)) == 1
+    assert stamps_meta(store, account) == card_meta(1, issued=1)
+    consistent(engine)
