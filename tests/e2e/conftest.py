@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,37 @@ def unwritten_notes(engine: Engine) -> list[str]:
             .distinct()
         ).scalars()
         return sorted(note for note in found if not notes.fully_written(note))
+
+
+def store_midnight() -> datetime:
+    """A 00:00 UTC for a test whose store's clock runs around a midnight: today's before noon,
+    else tomorrow's. Any time from 12 hours before it to 12 hours after it is then within a day of
+    this machine's clock, at whatever hour the test runs (a store's clock further off is not
+    believed, `sync.store_clock.MAX_PLAUSIBLE_SKEW`: a test that set the store to "yesterday,
+    22:00" after 22:00 saw its sync fall back to this machine's clock, and failed two hours a
+    day)."""
+    now = datetime.now(UTC)
+    today = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    return today if now.hour < 12 else today + timedelta(days=1)
+
+
+@pytest.fixture
+def at_store_time(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[datetime], None]:
+    """Set the time, within 12 hours of `store_midnight()`, for the store and for the sync: the
+    sandbox's clock (its `Date` header and what it stamps) and the run's own clock
+    (`sync.context.wall_clock`, which dates what a run records at its `now`) run on from it."""
+
+    def set_time(moment: datetime) -> None:
+        shift = moment - datetime.now(UTC)
+        sandbox.set_clock_skew(shift.total_seconds())
+        monkeypatch.setattr(
+            "sync.context.wall_clock",
+            lambda: (datetime.now(UTC) + shift).replace(microsecond=0),
+        )
+
+    return set_time
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ from ledger.models import Customer, PointEntry
 from ledger.session import session_scope
 from loyalty.config import Config
 from rules.expiry import ExpiryMode, ExpiryRules
-from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.expiry import run_expiry
 from sync.summary import SyncSummary
+from tests.e2e.conftest import store_midnight
 from tests.e2e.test_expiry_moved_orders import (
     CAROL,
     balance_of,
@@ -63,7 +63,7 @@ def expire_on(engine: Engine, cfg: Config, day: date) -> None:
 
 
 def test_points_due_before_the_guest_registered_expire_once_on_the_account_on_their_day(
-    sandbox: SandboxServer,
+    at_store_time: Callable[[datetime], None],
     config: Config,
     store: SandboxStore,  # noqa: F811
     sync: Sync,
@@ -77,15 +77,13 @@ def test_points_due_before_the_guest_registered_expire_once_on_the_account_on_th
     Before: the run expired them on the guest (-100, owed for points it had given away) and
     the account kept them as a lot dated today, expiring 30 days later: 200 expired for 100."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
-    now = datetime.now(UTC).replace(microsecond=0)
-    today = now.date()
+    today = store_midnight().date()
     guest_order(store, midnight(today - timedelta(days=30)) + timedelta(hours=12))
     engine = engine_for()
-    since_midnight = (now - midnight(today)).total_seconds()
-    sandbox.set_clock_skew(-(since_midnight + 3600))  # the store's clock: yesterday, 23:00
+    at_store_time(midnight(today) - timedelta(hours=1))  # yesterday, 23:00
     sync(cfg)
     assert guest_state(engine) == (100, 0), dump(engine)
-    sandbox.set_clock_skew(0)
+    at_store_time(midnight(today) + timedelta(minutes=10))  # today
     account = int(store.register_customer(email=CAROL)["id"])
     sync(cfg)
 
@@ -99,7 +97,7 @@ def test_points_due_before_the_guest_registered_expire_once_on_the_account_on_th
 
 
 def test_an_inactive_guests_overdue_balance_expires_once_on_the_account_on_its_deadline(
-    sandbox: SandboxServer,
+    at_store_time: Callable[[datetime], None],
     config: Config,
     store: SandboxStore,  # noqa: F811
     sync: Sync,
@@ -112,15 +110,13 @@ def test_an_inactive_guests_overdue_balance_expires_once_on_the_account_on_its_d
     them in is no activity. Before: the guest was charged -100 (it held nothing any more) and the
     account's 100, the transfer counting as activity, expired again 30 days later."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, mode=ExpiryMode.INACTIVITY, days=30))
-    now = datetime.now(UTC).replace(microsecond=0)
-    today = now.date()
+    today = store_midnight().date()
     guest_order(store, midnight(today - timedelta(days=30)) + timedelta(hours=12))
     engine = engine_for()
-    since_midnight = (now - midnight(today)).total_seconds()
-    sandbox.set_clock_skew(-(since_midnight + 3600))  # the store's clock: yesterday, 23:00
+    at_store_time(midnight(today) - timedelta(hours=1))  # yesterday, 23:00
     sync(cfg)
     assert guest_state(engine) == (100, 0), dump(engine)
-    sandbox.set_clock_skew(0)
+    at_store_time(midnight(today) + timedelta(minutes=10))  # today
     account = int(store.register_customer(email=CAROL)["id"])
     sync(cfg)
 

@@ -17,10 +17,10 @@ from ledger.models import Balance, PointEntry
 from ledger.session import session_scope
 from loyalty.config import Config
 from rules.expiry import ExpiryRules
-from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.expiry import run_expiry
 from sync.summary import SyncSummary
+from tests.e2e.conftest import store_midnight
 from tests.e2e.test_expiry_reconcile import completed_order, gift_shop
 
 Sync = Callable[..., SyncSummary]
@@ -88,7 +88,7 @@ def test_a_dry_run_sync_after_the_days_expiry_reports_expiries_already_recorded(
 def test_a_dry_run_sync_does_not_count_the_expiry_correction_the_real_sync_appends(
     config: Config,
     store: SandboxStore,
-    sandbox: SandboxServer,
+    at_store_time: Callable[[datetime], None],
     sync: Sync,
     engine_for: Callable[[], Engine],
 ) -> None:
@@ -97,12 +97,11 @@ def test_a_dry_run_sync_does_not_count_the_expiry_correction_the_real_sync_appen
     0 expiry entries and 0 points: it counts `due` (nothing due), not what `_reconciled` would
     append."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = store_midnight()
     order_id = completed_order(store, midnight - timedelta(days=30) + timedelta(hours=1))
     engine = engine_for()
-    sandbox.set_clock_skew((midnight - timedelta(hours=2) - datetime.now(UTC)).total_seconds())
+    at_store_time(midnight - timedelta(hours=2))
     sync(cfg)
-    sandbox.set_clock_skew(0)
     with store.clock_at(midnight - timedelta(hours=1)):
         store.refund_order(order_id)
     with session_scope(engine) as session:
@@ -114,6 +113,7 @@ def test_a_dry_run_sync_does_not_count_the_expiry_correction_the_real_sync_appen
             as_of=midnight.date(),
             now=midnight + timedelta(minutes=5),
         )
+    at_store_time(midnight + timedelta(minutes=10))
 
     dry = sync(cfg, dry_run=True)
     real = sync(cfg)

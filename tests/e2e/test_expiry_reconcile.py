@@ -19,10 +19,10 @@ from ledger.models import Balance, Customer, PointEntry
 from ledger.session import session_scope
 from loyalty.config import Config
 from rules.expiry import ExpiryRules
-from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.expiry import run_expiry
 from sync.summary import SyncSummary
+from tests.e2e.conftest import store_midnight
 
 Sync = Callable[..., SyncSummary]
 ALICE = "alice@example.com"
@@ -191,7 +191,7 @@ def test_the_first_order_bonus_comes_back_with_every_order_after_it_expired(
 def test_a_refund_synced_after_the_daily_expiry_undoes_the_expiry_it_came_before(
     config: Config,
     store: SandboxStore,
-    sandbox: SandboxServer,
+    at_store_time: Callable[[datetime], None],
     sync: Sync,
     engine_for: Callable[[], Engine],
 ) -> None:
@@ -206,13 +206,11 @@ def test_a_refund_synced_after_the_daily_expiry_undoes_the_expiry_it_came_before
     debt the customer never spent. Now the sync reconciles that customer's expiries of the day
     again, and a correction (`#2`) gives the expired 100 back."""
     cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = store_midnight()
     order_id = completed_order(store, midnight - timedelta(days=30) + timedelta(hours=1))
     engine = engine_for()
-    # the 22:00 sync (the store's clock; the sandbox serves while it is skewed): nothing due yet
-    sandbox.set_clock_skew((midnight - timedelta(hours=2) - datetime.now(UTC)).total_seconds())
+    at_store_time(midnight - timedelta(hours=2))  # the 22:00 sync: nothing due yet
     sync(cfg)
-    sandbox.set_clock_skew(0)
     with store.clock_at(midnight - timedelta(hours=1)):  # 23:00: refunded in full
         store.refund_order(order_id)
     with session_scope(engine) as session:  # 00:05: the worker's daily expiry
@@ -224,6 +222,7 @@ def test_a_refund_synced_after_the_daily_expiry_undoes_the_expiry_it_came_before
             as_of=midnight.date(),
             now=midnight + timedelta(minutes=5),
         )
+    at_store_time(midnight + timedelta(minutes=10))
     sync(cfg)  # the next sync sees the refund
 
     # The audit trail must say what happened: the refund revoked the 100 points, nothing expired.

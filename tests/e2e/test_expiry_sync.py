@@ -21,22 +21,15 @@ from rules.expiry import ExpiryMode, ExpiryRules
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.summary import SyncSummary
-from tests.e2e.conftest import gift_shop, meta_values
+from tests.e2e.conftest import gift_shop, meta_values, store_midnight
 
 Sync = Callable[..., SyncSummary]
 KEY = "loyalty_points_expiring"
 
 
-def store_day() -> datetime:
-    """The store's day in these tests (00:00 UTC): yesterday before noon, else today, so that
-    2 minutes before its end and 1 minute after it are both within a day of this machine's clock
-    (a store clock further off is not believed, see sync.store_clock)."""
-    now = datetime.now(UTC)
-    today = datetime(now.year, now.month, now.day, tzinfo=UTC)
-    return today - timedelta(days=1) if now.hour < 12 else today
-
-
-DAY = store_day()
+#: The store's day in these tests (00:00 UTC): 2 minutes before its end and 1 minute after it are
+#: both within a day of this machine's clock (`store_midnight`).
+DAY = store_midnight() - timedelta(days=1)
 EVENING = DAY + timedelta(hours=23, minutes=58)
 NEXT_MORNING = DAY + timedelta(days=1, minutes=1)
 
