@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.batches import rows_in
+from ledger.customers import account_customer
 from ledger.entries import append_entries, lock_balances
 from ledger.models import Customer
 from sync.context import SyncContext
@@ -47,6 +48,33 @@ def retire_suspects(ctx: SyncContext, suspects: Collection[int]) -> None:
     if gone:
         with ctx.tx.unit() as session:
             retire_accounts(ctx, session, [known[wc_id] for wc_id in sorted(gone)])
+
+
+def retire_unseen_accounts(ctx: SyncContext, wc_ids: Collection[int]) -> None:
+    """Accounts an item names (a comment's `author`) that the ledger never saw with an email (no
+    row, or one an earlier item made) and the store no longer has: recorded deleted, so that
+    their items go to their email (`sync.owners.Owners.owner_for`). WordPress keeps a deleted
+    user's comments naming the user; taken for a live account, their points went to a row without
+    an email, which the write-back then found deleted: nothing could hold or move them."""
+    if not wc_ids:
+        return
+    with ctx.tx.unit() as session:
+        rows = rows_in(
+            session,
+            wc_ids,
+            lambda chunk: select(Customer.wc_id, Customer.email, Customer.deleted_at).where(
+                Customer.store_id == ctx.store_id, Customer.wc_id.in_(chunk)
+            ),
+        )
+    seen = {wc_id for wc_id, email, deleted_at in rows if email or deleted_at is not None}
+    unseen = set(wc_ids) - seen
+    if not unseen:
+        return
+    gone = unseen - fetch_existing_customer_ids(ctx.client, unseen)
+    if gone:
+        with ctx.tx.unit() as session:
+            accounts = [account_customer(session, ctx.store_id, w, None) for w in sorted(gone)]
+            retire_accounts(ctx, session, [account.id for account in accounts])
 
 
 def retire_accounts(ctx: SyncContext, session: Session, customer_ids: Sequence[int]) -> None:

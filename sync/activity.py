@@ -43,6 +43,7 @@ from ledger.models import TrackedActivity
 from ledger.reconcile import Target, reconcile
 from rules import notes
 from rules.types import Award
+from sync.accounts import retire_unseen_accounts
 from sync.activity_data import Activity
 from sync.client import StoreClient
 from sync.context import SyncContext
@@ -249,10 +250,11 @@ class ActivitySource:
     def _page(self, ctx: SyncContext, page: list[Any]) -> tuple[list[Activity], int]:
         """One page parsed, quarantined, tracked and decided in one unit of work."""
         counts = ctx.counts(self.name)
+        parsed, rejected = parse_page(self.name, page, self.spec.parse)
+        items = [item for item, _ in parsed if self.spec.keep(item)]
+        retire_unseen_accounts(ctx, {item.account for item in items if item.account})
         with ctx.tx.unit() as session:
-            parsed, rejected = parse_page(self.name, page, self.spec.parse)
             ctx.summary.quarantined += ctx.quarantine.add(session, rejected, now=ctx.now)
-            items = [item for item, _ in parsed if self.spec.keep(item)]
             ctx.quarantine.release(
                 session, self.name, [str(item.item_id) for item, _ in parsed], now=ctx.now
             )

@@ -185,3 +185,28 @@ def test_a_guest_comment_is_not_paid_twice_when_its_author_registers_in_a_run_wi
     sync(on)
     assert balance(on, engine, email="cron@example.org") == 0
     assert balance(on, engine, wc_id=account["id"]) == 5
+
+
+def test_a_comment_by_an_account_deleted_before_any_sync_saw_it_earns_for_its_email(
+    sync: Sync, store: SandboxStore, comments_on: Config, engine_for: Callable[[], Engine]
+) -> None:
+    """WordPress keeps a deleted user's comments, still naming the user as `author`. A ledger
+    that knew the account gives them to its email (README, Deleted accounts); one that never
+    saw it (a fresh ledger, or an account registered and deleted between two syncs) gave them to
+    an account row without an email, which the write-back then found deleted: the points stayed
+    there, where nothing can hold or move them (found by the seeded soak)."""
+    gone = store.register_customer(email="gone.writer@example.org")
+    post = store.post_ids()[0]
+    store.add_comment(post_id=post, email="gone.writer@example.org", name="Gone",
+                      text="Thanks.", author=gone["id"], status="approved")  # fmt: skip
+    store.delete_customer(gone["id"], force=True)
+    sync(comments_on)
+    engine = engine_for()
+    assert balance(comments_on, engine, email="gone.writer@example.org") == 5
+    assert balance(comments_on, engine, wc_id=gone["id"]) == 0
+    assert sync(comments_on).entries_appended == 0
+    again = store.register_customer(email="gone.writer@example.org")
+    sync(comments_on)
+    assert balance(comments_on, engine, wc_id=again["id"]) == 5
+    assert meta(store, again["id"]) == "5"
+    assert sync(comments_on, full=True).entries_appended == 0
