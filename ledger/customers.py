@@ -234,7 +234,13 @@ def find_account_by_email(session: Session, store_id: int, email: str) -> Custom
 
     Accounts deleted in the store are passed over: their email now names a guest.
 
-    Should several accounts carry it (an email changed hands in the store), the oldest wins.
+    Should several accounts carry it, the newest (highest WooCommerce id) wins: WordPress keeps
+    account emails unique, so an account registered with an email proves that the older ones
+    carrying it in the ledger had let it go (changed it, or were deleted unseen), and it is the
+    account the customers listing that registered it gives the email to
+    (`sync.owners.Owners.register_accounts`).
+    The oldest won before: the run that listed the new account gave its email's orders to it,
+    the next run to an old account deleted unseen, and back again when that one was found gone.
     """
     normalised = normalise_email(email)
     if not normalised:
@@ -247,7 +253,7 @@ def find_account_by_email(session: Session, store_id: int, email: str) -> Custom
             Customer.deleted_at.is_(None),
             Customer.email == normalised,
         )
-        .order_by(Customer.id)
+        .order_by(Customer.wc_id.desc(), Customer.id.desc())
         .limit(1)
     ).scalar_one_or_none()
 
@@ -288,7 +294,8 @@ def accounts_by_email(session: Session, store_id: int, emails: Collection[str]) 
             Customer.deleted_at.is_(None),
             Customer.email.in_(wanted),
         )
-        .order_by(Customer.id.desc())  # the oldest last: it wins below, as the single lookup's
+        # the newest last: it wins below, as the single lookup's
+        .order_by(Customer.wc_id, Customer.id)
     )
     return {str(email): int(customer_id) for email, customer_id in rows}
 

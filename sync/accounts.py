@@ -80,7 +80,7 @@ def retire_unseen_accounts(ctx: SyncContext, wc_ids: Collection[int]) -> None:
 def retire_accounts(ctx: SyncContext, session: Session, customer_ids: Sequence[int]) -> None:
     """Accounts the store no longer has: marked deleted, their points back to their email. Each
     move is appended before the next is read: an account's points may go to another retired
-    after it (an older account with the same email), whose move must carry them on."""
+    after it (a newer account with the same email), whose move must carry them on."""
     retiring = [
         account
         for account in (session.get(Customer, c) for c in sorted(set(customer_ids)))

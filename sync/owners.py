@@ -297,7 +297,7 @@ def retire_account(
 
 def retiring_holders(session: Session, store_id: int, accounts: Collection[Customer]) -> set[int]:
     """Every customer `retire_account` may give these accounts' points to, retired one after
-    another: each live account holding one of their emails (the oldest wins, maybe one retired
+    another: each live account holding one of their emails (the newest wins, maybe one retired
     later) and, where no other account holds it, the email's guest (created if new). So that a
     transaction retiring several locks all the rows it moves together, in ascending order
     (`move_holdings` locks each pair as it moves it: out of order with the pair before)."""

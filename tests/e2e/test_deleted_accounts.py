@@ -173,3 +173,25 @@ def test_an_adjustment_to_a_deleted_account_is_refused_with_where_its_points_wen
     assert sync().accounts_deleted == 1
     with pytest.raises(InvalidAdjustment, match=f"customer {wc_id} was deleted in the store"):
         adjust_by_hand(config, engine_for(), wc_id, 5)
+
+
+def test_a_guest_order_under_the_email_of_a_deleted_account_not_yet_seen_goes_to_the_new_account(
+    sync: Sync, store: SandboxStore, config: Config, engine_for: Callable[[], Engine]
+) -> None:
+    """An account without points is deleted (nothing tells the sync: it had no orders to come
+    back as guest orders, no balance to write), and a guest orders under its email and
+    registers. The run that listed the new account gave the order to it (the listing's email),
+    the next run to the old account, which the ledger still held with that email and took
+    first; its write-back then found it deleted and gave the order back (found by the seeded
+    soak: the second sync appended entries)."""
+    old = store.register_customer(email=EMAIL)
+    sync()
+    engine = engine_for()
+    store.delete_customer(old["id"], force=True)
+    product = store.all("products")[0]["id"]
+    store.place_order(email=EMAIL, items=[(product, 4)], status="completed")
+    new = store.register_customer(email=EMAIL)
+    sync()
+    assert holdings(config, engine).get(("account", new["id"]), 0) > 0
+    assert sync().entries_appended == 0
+    assert holdings(config, engine) == expected_balances(store)
