@@ -25,7 +25,7 @@ import sqlite3
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -162,6 +162,28 @@ def db_url(
     with _fresh_database(request.param, tmp_path, request) as url:
         migrated_template.copy_to(url)
         yield url
+
+
+@pytest.fixture
+def more_db_urls(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    migrated_template: MigratedTemplate,
+    db_url: str,
+) -> Iterator[Callable[[], str]]:
+    """More fresh databases at head, of `db_url`'s dialect: each call makes one more (for a test
+    that compares ledgers built differently). Dispose of their engines before the test ends."""
+    dialect = "sqlite" if make_url(db_url).get_backend_name() == "sqlite" else "postgres"
+    with ExitStack() as stack:
+
+        def make() -> str:
+            folder = tmp_path / f"more-{uuid.uuid4().hex[:8]}"
+            folder.mkdir()
+            url = stack.enter_context(_fresh_database(dialect, folder, request))
+            migrated_template.copy_to(url)
+            return url
+
+        yield make
 
 
 class MigratedTemplate:
