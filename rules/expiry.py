@@ -281,9 +281,12 @@ def _run(
             # so does what an expiry entry took too many (the balance was short of it)
             _unexpire(state, due, recorded)
             over = _overtaken(due, given, recorded, first_seen)
-            need = sum(-lot.points for lot in over) - move.points
+            # the lots it took, less the debt it moved with them: the debt goes too (left
+            # here, the due lots paid it by expiring here, on a customer whose balance moved)
+            need = sum(-lot.points for lot in over) - move.points + state.debt
+            state.debt = 0
             spent = _consume(state, need) if need > 0 else []
-            if need < 0:  # it moved debt: a positive entry on this customer pays it
+            if need < 0:  # it moved more debt than there was: a positive entry here pays it
                 _add_lot(state, _Lot(move.source_ref, earned_on, expires_on, -need))
             taken.setdefault(move.source_ref, []).extend(spent)
             moved = [Lot(p.ref, p.earned_on, p.expires_on, p.remaining) for p in spent]
@@ -292,8 +295,10 @@ def _run(
         back = [lot for lot in move.carries if lot.points < 0]
         given.extend(Expiry(lot.ref, lot.points, lot.expires_on) for lot in back)
         points = move.points - sum(lot.points for lot in back)
+        carried = [lot for lot in move.carries if lot.points > 0]
+        if carried:  # every lot it took; the debt it moved (points below them) comes after
+            points -= _carry_in(state, due, carried, day)
         if points > 0:
-            points -= _carry_in(state, [lot for lot in move.carries if lot.points > 0], points)
             pieces = taken.get(move.source_ref, []) if move.gives_back else []
             returning = min(points, sum(piece.remaining for piece in pieces))
             if points > returning:  # first: it pays the debt its spending ran into
@@ -356,18 +361,18 @@ def _overtaken(
     return tuple(over)
 
 
-def _carry_in(state: _State, carried: Sequence[Lot], points: int) -> int:
-    """The `carried` lots, up to `points`, as lots of this customer's, as old as they were (one
-    already past its expiry, which expired unrecorded where it came from, expires here on its
-    own day); how many points they came to."""
-    arrived = 0
+def _carry_in(state: _State, due: list[_Lot], carried: Sequence[Lot], day: date) -> int:
+    """The `carried` lots as lots of this customer's, as old as they were; how many points they
+    came to. One already past its expiry on `day` (it expired unrecorded where it came from)
+    expires here on its own day (added to `due`): it pays no debt of this customer's (it did,
+    and expired points came back to life)."""
     for lot in carried:
-        amount = min(lot.points, points - arrived)
-        if amount <= 0:
-            break
-        _add_lot(state, _Lot(lot.ref, lot.earned_on, lot.expires_on, amount))
-        arrived += amount
-    return arrived
+        held = _Lot(lot.ref, lot.earned_on, lot.expires_on, lot.points)
+        if lot.expires_on <= day:
+            due.append(held)
+        else:
+            _add_lot(state, held)
+    return sum(lot.points for lot in carried)
 
 
 def _add_lot(state: _State, lot: _Lot) -> None:
@@ -481,7 +486,9 @@ def _inactive_run(movements: Sequence[Movement], rules: ExpiryRules, as_of: date
             back = _unexpire_inactive(expired, recorded)
             over = _overtaken_inactive(expired, recorded, rules)
             need = sum(-lot.points for lot in over) - move.points
-            overdue = _take_overdue(back, max(need, 0), expired, rules)
+            # every overdue point moves, whatever the balance (a refund after the deadline into
+            # debt): left here, they expired on a customer whose balance moved, owing them
+            overdue = _take_overdue(back, sum(item.points for item in back), expired, rules)
             balance -= need - sum(lot.points for lot in overdue)
             taken[move.key] = overdue + over
             continue
@@ -490,12 +497,11 @@ def _inactive_run(movements: Sequence[Movement], rules: ExpiryRules, as_of: date
         points = move.points - sum(lot.points for lot in returned)
         balance += points
         dead = 0
-        for lot in move.carries:  # overdue where they came from: they expire on their day
-            amount = min(lot.points, max(balance, 0), points - dead)
-            if lot.points > 0 and amount > 0:
-                expired.append(Expiry(INACTIVITY_REF, amount, lot.expires_on))
-                balance -= amount
-                dead += amount
+        for lot in move.carries:  # overdue where they came from: they expire on their day,
+            if lot.points > 0:  # and pay no debt here (expired points came back to life)
+                expired.append(Expiry(INACTIVITY_REF, lot.points, lot.expires_on))
+                balance -= lot.points
+                dead += lot.points
         if move.activity and (points > dead or not move.carries):
             fresh = day + timedelta(days=rules.days)
             deadline = fresh if deadline is None else max(deadline, fresh)

@@ -527,6 +527,53 @@ REFUNDED_AFTER_EXPIRY = [  # 100 earned, expiry recorded (100), a refund of 40 d
                 ACCOUNT: [Expiry("inactive", -40, D("2025-01-31"))],
             },
         ),
+        # per lot: 100 left of the guest's order:2, due on 1 Feb, unrecorded, then a refund of
+        # the order (150) into debt: the balance moved is -50, the due lot and the debt of 150. The lot
+        # expires once, on the account, and pays no debt there (the account's own 20): the
+        # guest ends at 0. Before, the move took only 50 of the lot, the other 100 expired on
+        # the guest (-100 on a customer whose balance moved) and the 50 paid the account's
+        # debt: expired points came back to life (the differential test, tests/rules/
+        # test_expiry_oracle.py, seed 98)
+        (
+            PER_LOT,
+            {
+                GUEST: [
+                    earn(100, "order:1", "2025-01-01T10:00"),
+                    earn(150, "order:2", "2025-01-02T10:00"),
+                    spend(150, "redemption:1", "2025-01-03T10:00"),
+                    revoke(150, "order:2", "2025-02-02T10:00"),
+                    moved(50, "transfer:guest:1#1", "2025-02-05T10:00", out=True),
+                ],
+                ACCOUNT: [
+                    earn(20, "order:3", "2025-01-10T10:00"),
+                    revoke(40, "order:3", "2025-01-11T10:00"),
+                    moved(-50, "transfer:guest:1#2", "2025-02-05T10:00", out=False),
+                ],
+            },
+            {GUEST: [], ACCOUNT: [Expiry("order:2", 100, D("2025-02-01"))]},
+        ),
+        # inactivity: overdue since 31 Jan, unrecorded, then a refund of 40 (or 140, into debt)
+        # after the deadline: the balance moved, 60 (-40), holds the 100 overdue and the debt.
+        # They expire once, on the account, which gets the debt; the guest ends at 0. Before,
+        # the move took 60 (none) of them: 40 (100) expired on the guest, owed for points it
+        # had given away
+        *(
+            (
+                INACTIVE,
+                {
+                    GUEST: [
+                        earn(100, "order:1", "2025-01-01T10:00"),
+                        revoke(refund, "order:1", "2025-02-02T10:00"),
+                        moved(refund - 100, "transfer:guest:1#1", "2025-02-05T10:00", out=True),
+                    ],
+                    ACCOUNT: [
+                        moved(100 - refund, "transfer:guest:1#2", "2025-02-05T10:00", out=False)
+                    ],
+                },
+                {GUEST: [], ACCOUNT: [Expiry("inactive", 100, D("2025-01-31"))]},
+            )
+            for refund in (40, 140)
+        ),
     ],
 )
 def test_a_balance_moved_takes_its_unrecorded_and_overtaken_expiries_to_the_receiver(
