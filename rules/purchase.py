@@ -186,6 +186,13 @@ _EARNED = {
 }
 
 
+def guest_barred(order: Order, rules: PurchaseRules) -> bool:
+    """Whether `order` is a guest order under rules that do not award guests: it earns nothing,
+    points or stamps (`rules.stamps.cards_stamps`), ever. A guest who registers later leaves its
+    orders guest orders (WooCommerce keeps their `customer_id` 0), so they never earn."""
+    return order.customer_id == 0 and not rules.award_guests
+
+
 # -- the steps --------------------------------------------------------------------------------
 
 
@@ -193,7 +200,7 @@ def _gate(order: Order, rules: PurchaseRules) -> str | None:
     """Why the order earns nothing at all, or None when it may earn."""
     if order.status not in rules.earn_statuses:
         return notes.STATUS_DOES_NOT_EARN()
-    if order.customer_id == 0 and not rules.award_guests:
+    if guest_barred(order, rules):
         return notes.GUEST_ORDERS_DO_NOT_EARN()
     if order.customer_id == 0 and not order.billing_email:
         return notes.GUEST_WITHOUT_EMAIL()

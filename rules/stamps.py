@@ -10,7 +10,9 @@ How an order is decided, per card:
 - otherwise each unit of a matching line is a stamp: a line matches when its product or variation
   id is one of `product_ids`, or one of its categories is one of `category_ids`;
 - refunded units (the quantities of itemised refund lines) take their stamps back. A refund that
-  itemises no line (an amount only) says nothing about units: the stamps stay.
+  itemises no line (an amount only) says nothing about units: the stamps stay;
+- a guest order that earns no points because its rules do not award guests
+  (`rules.purchase.guest_barred`) carries no stamp either, for good: the same rule as its points.
 
 Cards: every `stamps_for_reward` stamps fill a card and each full card earns one reward, issued
 once. If stamps go back after a card was rewarded (a refund after the coupon), the reward stays
@@ -124,7 +126,14 @@ def refunded_units(refunds: Iterable[Refund]) -> dict[int, int]:
 
 
 def cards_stamps(
-    order: Order, cards: Sequence[StampCard], refunds: Sequence[Refund] | None = None
+    order: Order,
+    cards: Sequence[StampCard],
+    refunds: Sequence[Refund] | None = None,
+    *,
+    guest_barred: bool = False,
 ) -> dict[str, int]:
-    """The stamps `order` carries on each card, by card name."""
+    """The stamps `order` carries on each card, by card name; none at all when `guest_barred`
+    (a guest order its purchase rules do not award: `rules.purchase.guest_barred`)."""
+    if guest_barred:
+        return dict.fromkeys((card.name for card in cards), 0)
     return {card.name: order_stamps(order, card, refunds) for card in cards}

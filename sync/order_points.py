@@ -43,7 +43,7 @@ from ledger.reconcile import Target, reconcile
 from ledger.tiers import earnings as ledger_earnings
 from rules import notes
 from rules.pending import PendingRules, PurchaseSplit, split_purchase
-from rules.purchase import purchase_points
+from rules.purchase import guest_barred, purchase_points
 from rules.tiers import Earning, Tier, TierRules, tier_at
 from rules.types import Award, Order, PurchaseRuleBook, PurchaseRules, Refund
 from sync.errors import InvalidSourceData
@@ -126,15 +126,19 @@ class _Decision:
     refund_ids: tuple[int, ...]
     refunds: tuple[Refund, ...]
     tier: str | None = None  # the tier it earned at ("" none); None: tiers are off
+    guest_barred: bool = False  # a guest order its rules do not award (`rules.purchase`)
 
 
 @dataclass(frozen=True)
 class DecidedOrder:
-    """An order as the sync decided it: its holder in the ledger and its refunds' details."""
+    """An order as the sync decided it: its holder in the ledger, its refunds' details, and
+    whether it is a guest order the rule set it was decided under does not award (no points,
+    so no stamps: `rules.purchase.guest_barred`)."""
 
     order: Order
     customer_id: int
     refunds: tuple[Refund, ...]
+    guest_barred: bool = False
 
 
 class OrderFollower(Protocol):
@@ -278,7 +282,9 @@ class OrderPoints:
                     self._record(session, decisions, tracked, now, followed, prints)
                 )
                 if self.followers:
-                    decided = [DecidedOrder(d.order, d.owner, d.refunds) for d in decisions]
+                    decided = [
+                        DecidedOrder(d.order, d.owner, d.refunds, d.guest_barred) for d in decisions
+                    ]
                     for follower in self.followers:
                         follower.decided(session, decided, now=now)
         outcome.quarantined += self.quarantine.add(session, rejected, now=now)
@@ -493,7 +499,8 @@ class OrderPoints:
             rejected.append(reject("orders", raw, error, after=None))
             return None
         tier_name = None if not self.tiers.enabled else (tier.name if tier else "")
-        return _Decision(order, owner, award, refund_ids, applied, tier_name)
+        barred = guest_barred(order, rules)
+        return _Decision(order, owner, award, refund_ids, applied, tier_name, barred)
 
     def _tier(
         self, session: Session, order: Order, owner: int, previous: _Tracked | None

@@ -6,7 +6,8 @@ For `sync.service`:
   transaction: no request of its own, the pages and refund details are the orders' own. A guest's
   stamps are held like its points, never rewarded nor shown (a guest could never be told of a
   reward): they move with its points to the account it registers (`ledger.stamps.move_stamps`,
-  from `sync.owners.move_holdings`), as a deleted account's move to its email's holder.
+  from `sync.owners.move_holdings`), as a deleted account's move to its email's holder. A guest
+  order that earns no points (`award_guests = false`) carries no stamps either, for anyone.
   `deleted` takes the stamps of orders deleted from the store back.
 - `StampRewards.issue_due` issues one coupon per full card not yet rewarded, through the same
   `Redeemer` as points (the pending redemption commits before the POST, the code is looked up
@@ -70,7 +71,9 @@ class StampCounter:
         targets = [
             ledger.StampTarget(card, o.order.order_id, o.customer_id, stamps)
             for o in decided
-            for card, stamps in cards_stamps(o.order, self.cards, o.refunds).items()
+            for card, stamps in cards_stamps(
+                o.order, self.cards, o.refunds, guest_barred=o.guest_barred
+            ).items()
         ]
         return ledger.set_stamps(session, self.store_id, targets, now=now)
 

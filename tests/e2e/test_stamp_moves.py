@@ -14,14 +14,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+import pytest
+from sqlalchemy import Engine, func, select
 
 from ledger.models import Customer, Redemption
 from ledger.models import StampCard as CardRow
 from ledger.session import session_scope
 from loyalty.config import Config
+from rules.types import PurchaseRuleBook, PurchaseRules
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
+from tests.e2e.activity import balance
 from tests.e2e.test_deleted_accounts import adjust_by_hand, delete_account
 from tests.e2e.test_stamp_cards import (  # noqa: F401 # fixtures
     EMAIL,
@@ -157,4 +160,67 @@ def test_a_guests_stamps_go_to_the_account_it_registers_once(
     assert card_stamps(engine, account) == 11
     assert len(reward_coupons(store)) == 1
     assert stamps_meta(store, account) == card_meta(1, issued=1)
+    consistent(engine)
+
+
+def total_stamps(engine: Engine) -> int:
+    """The coffee card's stamps the ledger holds, every holder's (guests' too)."""
+    with session_scope(engine) as session:
+        found = session.execute(
+            select(func.sum(CardRow.stamps)).where(CardRow.card == "coffee")
+        ).scalar_one()
+        return int(found or 0)
+
+
+def awarding_guests(config: Config, award: bool) -> Config:
+    rules = replace(config.rules, purchase=PurchaseRuleBook((PurchaseRules(award_guests=award),)))
+    return replace(config, rules=rules)
+
+
+@pytest.mark.parametrize(
+    ("award_guests", "guest_points", "guest_stamps", "meta_after"),
+    [
+        (True, 33, 11, card_meta(4, issued=1)),  # 11 + 3 stamps: one card rewarded, 4 on the next
+        (False, 0, 0, card_meta(3)),  # the guest orders never earn; the account's 3 coffees do
+    ],
+    ids=["guests_earn", "guests_do_not_earn"],
+)
+def test_a_guests_orders_earn_stamps_exactly_when_they_earn_points(
+    cards: Config,  # noqa: F811
+    engine_for: Callable[[], Engine],
+    store: SandboxStore,  # noqa: F811
+    sync: Sync,
+    award_guests: bool,
+    guest_points: int,
+    guest_stamps: int,
+    meta_after: dict[str, object],
+) -> None:
+    """A guest buys 7 coffees, then 4 (3.00 each, 1 point per unit: 21 + 12 = 33 points, 11
+    stamps). With `award_guests = false` those orders earn no points, and they carry no stamps
+    either: none held for the guest, none moved to the account it registers, none once its
+    orders are read again for the account (they stay guest orders in WooCommerce, and earn no
+    points then either). The account's own 3 coffees earn 9 points and 3 stamps in both cases.
+    Before, the guest's 11 stamps were held anyway and gave the new account a coupon."""
+    engine, once = engine_for(), awarding_guests(read_once(cards), award_guests)
+    orders = [bought(store, n, email=GUEST) for n in (7, 4)]
+    twice(sync, once)
+    assert balance(once, engine, email=GUEST) == guest_points
+    assert total_stamps(engine) == guest_stamps
+
+    account = int(store.register_customer(email=GUEST)["id"])
+    twice(sync, once)
+    assert balance(once, engine, wc_id=account) == guest_points
+    assert card_stamps(engine, account) == guest_stamps
+    assert len(reward_coupons(store)) == guest_stamps // 10
+
+    for order_id in orders:
+        store.touch_order(order_id)
+    bought(store, 3, wc_id=account)
+    twice(sync, once)
+
+    assert balance(once, engine, wc_id=account) == guest_points + 9
+    assert card_stamps(engine, account) == guest_stamps + 3
+    assert total_stamps(engine) == guest_stamps + 3
+    assert len(reward_coupons(store)) == guest_stamps // 10
+    assert stamps_meta(store, account) == meta_after
     consistent(engine)

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from rules.purchase import guest_barred
 from rules.stamps import CardState, RewardKind, StampCard, cards_stamps, order_stamps
-from rules.types import Refund, RefundLine
+from rules.types import PurchaseRules, Refund, RefundLine
 from tests.rules.test_purchase import line, order
 
 COFFEE, MUFFIN, TEA_CATEGORY = 100, 200, 9
@@ -111,6 +112,23 @@ def test_refunds_default_to_the_orders_own() -> None:
 def test_every_card_is_decided_by_name() -> None:
     muffins = card(name="muffin", product_ids=frozenset({MUFFIN}), stamps_for_reward=5)
     assert cards_stamps(order(COFFEES, MUFFINS), [CARD, muffins]) == {"coffee": 3, "muffin": 2}
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "award_guests", "stamps"),
+    [
+        (7, False, 3),  # an account's order: the setting is about guests
+        (0, True, 3),
+        (0, False, 0),  # a guest order that earns no points carries no stamp either
+    ],
+)
+def test_a_guest_order_carries_stamps_exactly_when_it_earns_points(
+    customer_id: int, award_guests: bool, stamps: int
+) -> None:
+    an_order = order(COFFEES, customer_id=customer_id, billing_email="guest@example.com")
+    barred = guest_barred(an_order, PurchaseRules(award_guests=award_guests))
+
+    assert cards_stamps(an_order, [CARD], guest_barred=barred) == {"coffee": stamps}
 
 
 @pytest.mark.parametrize(
