@@ -45,7 +45,7 @@ deadline), the overdue ones expire on the receiver dated that deadline and are n
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -105,11 +105,13 @@ class Movement:
 class Expiry:
     """`points` of the lot `lot_ref` expire at 00:00 UTC of `on`: > 0, or < 0 for points an
     expiry recorded on another customer took too many, which came here with its balance (they
-    are given back here)."""
+    are given back here). `came_from`: the references of the transfers that brought what is
+    given back (`transfer:guest:{id}`, `transfer:deleted:{id}`), for the entry's note."""
 
     lot_ref: str
     points: int
     on: date
+    came_from: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def key(self) -> str:
@@ -293,7 +295,9 @@ def _run(
             by_key[move.key] = tuple(lot for lot in moved if lot.points) + over
             continue
         back = [lot for lot in move.carries if lot.points < 0]
-        given.extend(Expiry(lot.ref, lot.points, lot.expires_on) for lot in back)
+        given.extend(
+            Expiry(lot.ref, lot.points, lot.expires_on, (move.source_ref,)) for lot in back
+        )
         points = move.points - sum(lot.points for lot in back)
         carried = [lot for lot in move.carries if lot.points > 0]
         if carried:  # every lot it took; the debt it moved (points below them) comes after
@@ -427,7 +431,14 @@ def _folded(expired: Iterable[Expiry]) -> list[Expiry]:
     for item in expired:
         seen = by_key.get(item.key)
         by_key[item.key] = (
-            item if seen is None else Expiry(item.lot_ref, seen.points + item.points, item.on)
+            item
+            if seen is None
+            else Expiry(
+                item.lot_ref,
+                seen.points + item.points,
+                item.on,
+                tuple(sorted({*seen.came_from, *item.came_from})),
+            )
         )
     return sorted((e for e in by_key.values() if e.points), key=lambda e: (e.on, e.lot_ref))
 
@@ -493,7 +504,10 @@ def _inactive_run(movements: Sequence[Movement], rules: ExpiryRules, as_of: date
             taken[move.key] = overdue + over
             continue
         returned = [lot for lot in move.carries if lot.points < 0]
-        expired.extend(Expiry(INACTIVITY_REF, lot.points, lot.expires_on) for lot in returned)
+        expired.extend(
+            Expiry(INACTIVITY_REF, lot.points, lot.expires_on, (move.source_ref,))
+            for lot in returned
+        )
         points = move.points - sum(lot.points for lot in returned)
         balance += points
         dead = 0

@@ -125,6 +125,23 @@ ACCOUNT_DELETED = Note("account {account} deleted in the store; its points went 
 # -- expiry, debt, redemptions (sync.expiry, rules.debt, ledger.redemptions) -----------------------
 EXPIRED = Note("expired on {day}")
 EXPIRY_CORRECTED = Note("expiry on {day} corrected: {expired} points expired, not {recorded}")
+# Points an expiry on the customer whose balance moved here took too many (a refund dated before
+# the expiry, synced after it ran): the balance moved short of them, as debt; given back here.
+EXPIRY_GIVEN_BACK_GUEST = Note(
+    "{points} points given back: the expiry of {day} on guest {email} took them in excess"
+    " before its balance moved here"
+)
+EXPIRY_GIVEN_BACK_ACCOUNT = Note(
+    "{points} points given back: the expiry of {day} on deleted account {account} took them in"
+    " excess before its balance moved here"
+)
+EXPIRY_GIVEN_BACK = Note(
+    "{points} points given back: expiries of {day} took them in excess on customers whose"
+    " balances moved here"
+)
+EXPIRY_GIVEN_BACK_CORRECTED = Note(
+    "points given back for an expiry of {day} corrected: {given}, not {recorded}"
+)
 OWED = Note("{points} points owed: revoked after they were spent; taken from future points first")
 OWED_AFTER = Note(
     "{points} points owed: revoked after they were spent (after {cause});"

@@ -18,7 +18,7 @@ the write-back sends `loyalty_points_expiring` for exactly the customers whose v
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -45,7 +45,7 @@ from rules.expiry import (
     is_warned,
     next_expiry,
 )
-from sync.expiry_movements import earned_days, movements_by_customer
+from sync.expiry_movements import Who, customers_by_id, earned_days, movements_by_customer
 from sync.progress import Progress
 
 BATCH = 2000  # expiry entries per append
@@ -174,7 +174,8 @@ def run_expiry(
                 )
             )
         run.expired_points += expired
-        pending.extend(_reconciled(customer.id, due, movements, as_of))
+        origins = _origins(session, due)
+        pending.extend(_reconciled(customer.id, due, movements, as_of, origins))
         if len(pending) >= BATCH:
             _flush(run, session, store_id, pending, now=now, dry_run=dry_run)
             progress.advance(run.customers_seen - counted)
@@ -313,13 +314,18 @@ def _save_state(
 
 
 def _reconciled(
-    customer_id: int, due: Sequence[Expiry], movements: Sequence[Movement], as_of: date
+    customer_id: int,
+    due: Sequence[Expiry],
+    movements: Sequence[Movement],
+    as_of: date,
+    origins: Mapping[str, Who] | None = None,
 ) -> list[NewEntry]:
     """The entries that bring each expiry key of the customer to what `due` says: the expiry
     itself the first time (key `expiry:{lot}:{date}`), a correction (`#2`, `#3`...) when what
     the ledger holds for the key differs (more, or less, or an expiry that should not have
     happened: a refund dated before it, synced after it ran; or points that an expiry took too
-    many on the customer whose balance moved here, given back here)."""
+    many on the customer whose balance moved here, given back here, the note naming that
+    customer from `origins`: `_origins`)."""
     held: dict[str, tuple[int, int, Movement]] = {}  # base key: (points expired, entries, one)
     for move in movements:
         if move.is_expiry and move.key is not None and move.at.date() <= as_of:
@@ -351,10 +357,48 @@ def _reconciled(
                 source_ref=ref,
                 idempotency_key=f"{base}#{count + 1}",
                 occurred_at=at,
-                note=notes.EXPIRY_CORRECTED(day=day, expired=want, recorded=have),
+                note=_correction_note(item, day, want, have, origins or {}),
             )
         )
     return out
+
+
+def _correction_note(
+    item: Expiry | None, day: str, want: int, have: int, origins: Mapping[str, Who]
+) -> str:
+    """What a correction says: points given back here (an expiry on the customer whose balance
+    moved here took them in excess: `want` < 0), naming that customer when one transfer brought
+    them; how much is given back, corrected; or what expired, corrected."""
+    if want < 0 and have == 0:
+        came_from = item.came_from if item is not None else ()
+        source = origins.get(came_from[0]) if len(came_from) == 1 else None
+        if source is not None and came_from[0].startswith(_GUEST_MOVED) and source.email:
+            return notes.EXPIRY_GIVEN_BACK_GUEST(points=-want, day=day, email=source.email)
+        if source is not None and came_from[0].startswith(_ACCOUNT_MOVED) and source.wc_id:
+            return notes.EXPIRY_GIVEN_BACK_ACCOUNT(points=-want, day=day, account=source.wc_id)
+        return notes.EXPIRY_GIVEN_BACK(points=-want, day=day)
+    if want <= 0 and have < 0:
+        return notes.EXPIRY_GIVEN_BACK_CORRECTED(day=day, given=-want, recorded=-have)
+    return notes.EXPIRY_CORRECTED(day=day, expired=want, recorded=have)
+
+
+#: The references of the transfers that move a balance (`sync.owners`), naming the customer it
+#: moved from by its ledger id.
+_GUEST_MOVED = "transfer:guest:"
+_ACCOUNT_MOVED = "transfer:deleted:"
+
+
+def _origins(session: Session, due: Sequence[Expiry]) -> dict[str, Who]:
+    """The customers named by the transfers that brought points given back in `due`, by the
+    transfer's reference: for the note of the correction giving them back (none read when
+    nothing is given back)."""
+    refs = {ref for item in due if item.points < 0 for ref in item.came_from}
+    ids = {ref: ref.rpartition(":")[2] for ref in refs}
+    named = {ref: int(tail) for ref, tail in ids.items() if tail.isdigit()}
+    if not named:
+        return {}
+    found = customers_by_id(session, sorted(set(named.values())))
+    return {ref: found[cid] for ref, cid in named.items() if cid in found}
 
 
 def _base_key(key: str, customer_id: int) -> str:

@@ -89,7 +89,7 @@ def movements_by_customer(
     for chunk in [None] if customer_ids is None else chunks(customer_ids):
         grouped = _movements_of(session, store_id, chunk)
         filled = _carrying(session, store_id, rules, earned, grouped)
-        customers = _customers(session, list(grouped))
+        customers = customers_by_id(session, list(grouped))
         for customer_id in grouped:
             yield customers[customer_id], filled[customer_id]
 
@@ -229,7 +229,8 @@ def _pair_of(key: str) -> tuple[int | None, str]:
     return int(source), f"{ref}#{int(n) - 1}"
 
 
-def _customers(session: Session, ids: list[int]) -> dict[int, Who]:
+def customers_by_id(session: Session, ids: list[int]) -> dict[int, Who]:
+    """These ledger customers, as a run reports them."""
     found: dict[int, Who] = {}
     for chunk in chunks(ids):
         query = select(Customer.id, Customer.wc_id, Customer.email).where(Customer.id.in_(chunk))

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.customers import account_customer, guest_customer
 from ledger.entries import NewEntry, append_entries
 from ledger.kinds import SourceKind
-from ledger.models import Customer, Store
-from sync.expiry import run_expiry, unrecorded_expiry
-from sync.owners import merge_guest
+from ledger.models import Customer, PointEntry, Store
+from rules import notes
+from rules.expiry import Expiry, Movement
+from sync.expiry import _reconciled, run_expiry, unrecorded_expiry
+from sync.owners import merge_guest, retire_account
 from tests.ledger.test_expiry_run import INACTIVE, PER_LOT, at, balance
 from tests.ledger.test_expiry_transfers import _expiries
 
@@ -120,6 +123,15 @@ def test_an_inactivity_expiry_recorded_on_the_guest_after_it_moved_is_given_back
 # --- a correction of an expiry the balance moved with -------------------------------------------
 
 
+def _expiry_notes(session: Session, customer: Customer) -> list[str | None]:
+    query = (
+        select(PointEntry.note)
+        .where(PointEntry.customer_id == customer.id, PointEntry.kind == SourceKind.EXPIRY)
+        .order_by(PointEntry.id)
+    )
+    return list(session.execute(query).scalars())
+
+
 def _refunded_after_expiry_then_registers(
     session: Session, store: Store, rules_mode: str
 ) -> tuple[Customer, Customer]:
@@ -156,6 +168,10 @@ def test_a_correction_of_an_expiry_the_balance_moved_with_goes_to_the_account(
         (account.id, "order:1", 40, at("2025-01-31")),
     ]
     assert (balance(session, guest), balance(session, account)) == (0, 0)
+    assert _expiry_notes(session, account) == [
+        "40 points given back: the expiry of 2025-01-31 on guest carol@example.com took them in"
+        " excess before its balance moved here"
+    ]
 
 
 def test_a_correction_of_an_inactivity_expiry_the_balance_moved_with_goes_to_the_account(
@@ -173,3 +189,54 @@ def test_a_correction_of_an_inactivity_expiry_the_balance_moved_with_goes_to_the
         (account.id, "inactive", 40, at("2025-01-31")),
     ]
     assert (balance(session, guest), balance(session, account)) == (0, 0)
+    assert _expiry_notes(session, account) == [
+        notes.EXPIRY_GIVEN_BACK_GUEST(points=40, day="2025-01-31", email="carol@example.com")
+    ]
+
+
+def test_points_given_back_for_a_deleted_accounts_expiry_name_the_account(
+    session: Session, store: Store
+) -> None:
+    """As above with an account (WooCommerce id 7) deleted in the store on 5 Feb instead of a
+    guest registering: its -40 go to the guest of its email, where the correction gives them
+    back (+40, dated 31 Jan), its note naming the deleted account."""
+    account = account_customer(session, store.id, 7, "dana@example.com")
+    order = NewEntry(
+        account.id, 100, SourceKind.PURCHASE, "order:1", "order:1#1", at("2025-01-01T10:00")
+    )
+    append_entries(session, store.id, [order], now=NOW)
+    run_expiry(session, store.id, PER_LOT, as_of=date(2025, 1, 31), now=NOW)
+    refund = NewEntry(
+        account.id, -40, SourceKind.PURCHASE, "order:1", "order:1#2", at("2025-01-20T10:00")
+    )
+    append_entries(session, store.id, [refund], now=NOW)
+    moved = retire_account(session, store.id, account, bonus=0, now=at("2025-02-05T10:00"))
+    append_entries(session, store.id, moved, now=NOW)
+    heir = guest_customer(session, store.id, "dana@example.com")
+
+    run_expiry(session, store.id, PER_LOT, as_of=date(2025, 2, 6), now=NOW)
+
+    assert (balance(session, account), balance(session, heir)) == (0, 0)
+    assert _expiry_notes(session, heir) == [
+        "40 points given back: the expiry of 2025-01-31 on deleted account 7 took them in excess"
+        " before its balance moved here"
+    ]
+
+
+def test_a_change_to_points_given_back_says_how_many_are_given_back_now() -> None:
+    """40 given back for 31 Jan are recorded; 80 are due back now (the source's expiry took 40
+    more in excess): 40 more, the note saying 80 given back, not 40 (not "-80 points expired,
+    not -40")."""
+    recorded = Movement(
+        points=40,
+        source_ref="order:1",
+        at=at("2025-01-31"),
+        is_expiry=True,
+        key="expiry:9:order:1:2025-01-31#1",
+    )
+    due = [Expiry("order:1", -80, date(2025, 1, 31), ("transfer:guest:5",))]
+
+    [entry] = _reconciled(9, due, [recorded], date(2025, 2, 6))
+
+    assert (entry.points, entry.idempotency_key) == (40, "expiry:9:order:1:2025-01-31#2")
+    assert entry.note == "points given back for an expiry of 2025-01-31 corrected: 80, not 40"

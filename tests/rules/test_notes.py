@@ -63,6 +63,7 @@ SAMPLE_VALUES = {
     "endpoint": "products/reviews",
     "sources": "orders, comments",
     "count": "3",
+    "given": "40",
 }
 
 

@@ -72,6 +72,10 @@ def test_every_word_inside_notes_is_translated_in_its_context(lang: str) -> None
          "terminée ; base 12.5 × 1 = 12 (arrondi inférieur)"),
         ("de", "status hold", "Status wartet auf Freigabe"),
         ("en", "on-hold; base 3 below minimum 5", "on-hold; base 3 below minimum 5"),
+        ("fr", "40 points given back: the expiry of 2025-01-31 on guest ana@example.org took them"
+               " in excess before its balance moved here",
+         "40 points rendus : l’expiration du 2025-01-31 chez l’invité ana@example.org les avait"
+         " pris en trop avant que son solde ne soit transféré ici"),
     ],
 )  # fmt: skip
 def test_notes_read_in_each_language(lang: str, note: str, shown: str) -> None:
