@@ -47,7 +47,7 @@ from loyalty.log import configure_logging, redact, terminal_safe
 from loyalty.report_cli import add_report_arguments, check_options, period_of, render_report
 from reports.expiring import warning_window
 from reports.history import BadCursor
-from reports.period import UnknownCustomer
+from reports.period import AmbiguousCustomer, UnknownCustomer
 from sync.comments import NO_CREDENTIALS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -812,6 +812,8 @@ def _report(args: argparse.Namespace) -> int:
         assert store_id is not None  # require_store=True
         try:
             text = render_report(session, store_id, args, point_value=config.points.point_value)
+        except AmbiguousCustomer as error:
+            return _fail(f"{error}; to pick one, give its email as listed with --exact", EXIT_USAGE)
         except (UnknownCustomer, BadCursor, argparse.ArgumentTypeError) as error:
             return _fail(str(error), EXIT_USAGE)
     _print(text)

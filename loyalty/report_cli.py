@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ledger.models import Customer
 from ledger.types import MAX_BIGINT
 from loyalty.arguments import plain_text
 from loyalty.web.i18n import LANGUAGES
@@ -52,6 +53,13 @@ def add_report_arguments(sub: argparse.ArgumentParser) -> None:
         "--customer", type=_who, metavar="ID", help="history, tiers: WooCommerce id or email"
     )
     sub.add_argument(
+        "--exact",
+        action="store_true",
+        help="--customer is an email as the ledger holds it, character for character: picks one"
+        " of several emails that read alike (an invisible mark in one), as the error listing"
+        " them shows it (in a shell, $'ann\\u200f@example.com')",
+    )
+    sub.add_argument(
         "--limit",
         type=_positive,
         metavar="N",
@@ -74,6 +82,7 @@ def add_report_arguments(sub: argparse.ArgumentParser) -> None:
 #: figures that look filtered and are not.
 APPLIES_TO = {
     "customer": ("history", "tiers"),
+    "exact": ("history", "tiers"),
     "limit": ("sources", "top", "history", "products", "expiring", "tiers", "html"),
     "cursor": ("history",),
     "product": ("products",),
@@ -251,10 +260,17 @@ def _top(
     return Rendered(document, headers, rows)
 
 
+def _customer(session: Session, store_id: int, args: argparse.Namespace) -> Customer | None:
+    """The customer `--customer` names (`--exact`: the email as held), or None."""
+    if not args.customer:
+        return None
+    return find_customer(session, store_id, args.customer, exact=args.exact)
+
+
 def _history(
     session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
 ) -> Rendered:
-    customer = find_customer(session, store_id, args.customer) if args.customer else None
+    customer = _customer(session, store_id, args)
     page = history(
         session, store_id, period, customer=customer, limit=args.limit or 50, cursor=args.cursor
     )
@@ -310,7 +326,7 @@ def _expiring(
 def _tiers(
     session: Session, store_id: int, period: Period, args: argparse.Namespace, value: Decimal
 ) -> Rendered:
-    customer = find_customer(session, store_id, args.customer) if args.customer else None
+    customer = _customer(session, store_id, args)
     found = tier_moves(session, store_id, period, customer=customer, limit=args.limit or 100)
     headers = ("date", "customer_id", "email", "from", "to")
     rows = [

@@ -3,6 +3,7 @@ mark, a zero-width joiner) in a stored email, and emails that read alike, on bot
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -132,3 +133,26 @@ def test_the_cli_names_every_customer_a_search_matches(
     assert code == 2
     assert "several customers match 'ann@example.com'" in err
     assert r"'ann\u200f@example.com' (guest)" in err
+
+
+def test_the_cli_picks_one_of_emails_that_read_alike_with_exact(
+    engine: Engine, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The error listing them says how to pick one; `--exact` with the email as listed (the
+    plain one, or the one with the mark) shows that customer's history alone."""
+    with session_scope(engine) as session:
+        guest(session, "ann@example.com", 500, 1)
+        guest(session, f"ann{RLM}@example.com", 300, 2)
+    (tmp_path / "cli").mkdir()
+    config_file = ledger_config(tmp_path / "cli", db_url)
+    command = ["--config", config_file, "report", "history", "--json", "--customer"]
+
+    assert main([*command, "ann@example.com"]) == 2
+    assert "give its email as listed with --exact" in capsys.readouterr().err
+    for email, points in (("ann@example.com", 500), (f"ann{RLM}@example.com", 300)):
+        assert main([*command, email, "--exact"]) == 0, capsys.readouterr().err
+        rows = json.loads(capsys.readouterr().out)["entries"]
+        assert {row["email"] for row in rows} == {email}
+        assert sum(row["points"] for row in rows if row["type"] == "entry") == points
+    assert main(["--config", config_file, "report", "status", "--exact"]) == 2
+    assert "--exact does not apply to the status report" in capsys.readouterr().err
