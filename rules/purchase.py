@@ -6,7 +6,8 @@ the order was created (`PurchaseRuleBook.for_order_created`) and reconciles the 
 
 How an order is decided, in order:
 1. Gates, any of which gives 0: a status outside `earn_statuses`; a guest order (customer 0) when
-   guests do not earn or have no billing email; a coupon when `no_points_with_coupon`.
+   guests do not earn (`guest_barred`: not an account's order the store now shows as a guest
+   order, `placed_by`) or have no billing email; a coupon when `no_points_with_coupon`.
 2. The earning base before refunds: each non-excluded line's `total` (plus `total_tax` with
    `include_tax`), plus shipping and fees when included (plus their tax with `include_tax`). Below
    `minimum_order_amount` gives 0: the minimum is about the purchase as made, so a later partial
@@ -74,11 +75,16 @@ _NOTHING = _Earning()
 
 
 def purchase_points(
-    order: Order, rules: PurchaseRules, refunds: Sequence[Refund] | None = None
+    order: Order,
+    rules: PurchaseRules,
+    refunds: Sequence[Refund] | None = None,
+    *,
+    placed_by: int = 0,
 ) -> Award:
-    """The points `order` should carry under `rules`, after `refunds` (default: `order.refunds`)."""
+    """The points `order` should carry under `rules`, after `refunds` (default: `order.refunds`);
+    `placed_by` as for `guest_barred`."""
     applied = tuple(order.refunds if refunds is None else refunds)
-    refusal = _gate(order, rules)
+    refusal = _gate(order, rules, placed_by)
     if refusal:
         return _award(order, rules, 0, notes.PURCHASE_REFUSED(status=order.status, why=refusal))
     # Each line's override and earning once, for the base, the total and the split.
@@ -186,21 +192,25 @@ _EARNED = {
 }
 
 
-def guest_barred(order: Order, rules: PurchaseRules) -> bool:
+def guest_barred(order: Order, rules: PurchaseRules, *, placed_by: int = 0) -> bool:
     """Whether `order` is a guest order under rules that do not award guests: it earns nothing,
     points or stamps (`rules.stamps.cards_stamps`), ever. A guest who registers later leaves its
-    orders guest orders (WooCommerce keeps their `customer_id` 0), so they never earn."""
-    return order.customer_id == 0 and not rules.award_guests
+    orders guest orders (WooCommerce keeps their `customer_id` 0), so they never earn.
+
+    `placed_by` is the account that placed the order when the store now shows it as a guest order
+    (0: none known): WordPress turns a deleted account's orders into guest orders. Such an order
+    is an account's order still and earns as one, whatever became of the account."""
+    return order.customer_id == 0 and not placed_by and not rules.award_guests
 
 
 # -- the steps --------------------------------------------------------------------------------
 
 
-def _gate(order: Order, rules: PurchaseRules) -> str | None:
+def _gate(order: Order, rules: PurchaseRules, placed_by: int) -> str | None:
     """Why the order earns nothing at all, or None when it may earn."""
     if order.status not in rules.earn_statuses:
         return notes.STATUS_DOES_NOT_EARN()
-    if guest_barred(order, rules):
+    if guest_barred(order, rules, placed_by=placed_by):
         return notes.GUEST_ORDERS_DO_NOT_EARN()
     if order.customer_id == 0 and not order.billing_email:
         return notes.GUEST_WITHOUT_EMAIL()

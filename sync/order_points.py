@@ -473,9 +473,11 @@ class OrderPoints:
             return None
         owner = self.owners.owner_of(session, order)
         previous = tracked.get(order.order_id)
+        placed_by = 0  # the account the store named before it showed the order as a guest's
         if not order.customer_id and previous is not None and previous.wc_customer_id:
             # WordPress turns a deleted account's orders into guest orders, without a new date.
             self.suspects.add(previous.wc_customer_id)
+            placed_by = previous.wc_customer_id
         if owner is None:
             if previous is None or previous.customer_id is None:
                 return None  # a guest order without an email never held anything
@@ -485,7 +487,7 @@ class OrderPoints:
         if tier is not None and tier.multiplier != 1:  # the tier multiplies the rate
             rules = replace(rules, points_per_unit=rules.points_per_unit * tier.multiplier)
         applied = tuple(refunds[rid] for rid in refund_ids)
-        award = purchase_points(order, rules, refunds=applied)
+        award = purchase_points(order, rules, refunds=applied, placed_by=placed_by)
         if tier is not None:
             award = replace(
                 award, explanation=notes.AT_TIER(note=award.explanation, tier=tier.name)
@@ -499,7 +501,7 @@ class OrderPoints:
             rejected.append(reject("orders", raw, error, after=None))
             return None
         tier_name = None if not self.tiers.enabled else (tier.name if tier else "")
-        barred = guest_barred(order, rules)
+        barred = guest_barred(order, rules, placed_by=placed_by)
         return _Decision(order, owner, award, refund_ids, applied, tier_name, barred)
 
     def _tier(

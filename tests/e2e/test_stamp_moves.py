@@ -224,3 +224,73 @@ def test_a_guests_orders_earn_stamps_exactly_when_they_earn_points(
     assert len(reward_coupons(store)) == guest_stamps // 10
     assert stamps_meta(store, account) == meta_after
     consistent(engine)
+
+
+def guest_stamps(engine: Engine, email: str) -> int:
+    """The coffee card's stamps the ledger holds for the guest of `email`."""
+    with session_scope(engine) as session:
+        found = session.execute(
+            select(CardRow.stamps)
+            .join(Customer, Customer.id == CardRow.customer_id)
+            .where(Customer.is_guest, Customer.email == email, CardRow.card == "coffee")
+        ).scalar_one_or_none()
+        return int(found or 0)
+
+
+LEAVING = "leaving@example.org"
+
+
+@pytest.mark.parametrize(
+    ("award_guests", "walk_in_points", "walk_in_stamps"),
+    [(True, 6, 2), (False, 0, 0)],
+    ids=["guests_earn", "guests_do_not_earn"],
+)
+def test_a_deleted_accounts_orders_keep_their_points_and_stamps_whether_guests_earn_or_not(
+    cards: Config,  # noqa: F811
+    engine_for: Callable[[], Engine],
+    store: SandboxStore,  # noqa: F811
+    sandbox: SandboxServer,
+    sync: Sync,
+    award_guests: bool,
+    walk_in_points: int,
+    walk_in_stamps: int,
+) -> None:
+    """An account buys 4 coffees (3.00 each, 1 point per 1.00: 12 points, 4 stamps); a walk-in
+    guest buys 2 (6 points and 2 stamps when guests earn, else nothing). An admin deletes the
+    account: WordPress turns its order into a guest order (customer_id 0, same date), and a full
+    sync reads it again as one. It was bought by the account and earned then: it keeps its 12
+    points and 4 stamps, which go with the account's balance to its email (a guest), whether
+    guest orders earn or not; the walk-in's order earns as before. The person registers again:
+    12 points and 4 stamps on the new account. Before, with `award_guests = false`, the full
+    sync decided the order as a guest order: its 12 points and 4 stamps were taken back."""
+    engine, once = engine_for(), awarding_guests(read_once(cards), award_guests)
+    leaving = int(store.register_customer(email=LEAVING)["id"])
+    order = bought(store, 4, wc_id=leaving)
+    bought(store, 2, email=GUEST)
+    twice(sync, once)
+    assert balance(once, engine, wc_id=leaving) == 12
+    assert card_stamps(engine, leaving) == 4
+    assert stamps_meta(store, leaving) == card_meta(4)
+
+    delete_account(sandbox, leaving)
+    assert store.get("orders", order)["customer_id"] == 0  # as WordPress leaves it
+    first = sync(once, full=True)
+    assert sync(once, full=True).entries_appended == 0
+
+    assert first.accounts_deleted == 1
+    assert balance(once, engine, wc_id=leaving) == 0
+    assert balance(once, engine, email=LEAVING) == 12
+    assert (card_stamps(engine, leaving), guest_stamps(engine, LEAVING)) == (0, 4)
+    assert balance(once, engine, email=GUEST) == walk_in_points
+    assert guest_stamps(engine, GUEST) == walk_in_stamps
+    consistent(engine)
+
+    returning = int(store.register_customer(email=LEAVING)["id"])
+    store.touch_order(order)  # read again, the returning account's by its email now
+    twice(sync, once)
+    assert balance(once, engine, wc_id=returning) == 12
+    assert card_stamps(engine, returning) == 4
+    assert stamps_meta(store, returning) == card_meta(4)
+    assert balance(once, engine, email=GUEST) == walk_in_points
+    assert total_stamps(engine) == 4 + walk_in_stamps
+    consistent(engine)

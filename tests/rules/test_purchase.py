@@ -152,21 +152,26 @@ def test_only_earning_statuses_earn(
 
 
 @pytest.mark.parametrize(
-    ("customer_id", "email", "award_guests", "points"),
+    ("customer_id", "email", "award_guests", "placed_by", "points"),
     [
-        (7, "ann@example.com", False, 84),
-        (7, "", False, 84),
-        (0, "guest@example.com", True, 84),
-        (0, "guest@example.com", False, 0),
-        (0, "", True, 0),
+        (7, "ann@example.com", False, 0, 84),
+        (7, "", False, 0, 84),
+        (0, "guest@example.com", True, 0, 84),
+        (0, "guest@example.com", False, 0, 0),
+        (0, "", True, 0, 0),
+        # an account's order the store shows as a guest order (the account deleted): an
+        # account's order still, under either setting
+        (0, "ann@example.com", False, 7, 84),
+        (0, "ann@example.com", True, 7, 84),
     ],
 )
 def test_guest_orders_earn_only_when_allowed_and_with_an_email(
-    customer_id: int, email: str, award_guests: bool, points: int
+    customer_id: int, email: str, award_guests: bool, placed_by: int, points: int
 ) -> None:
     an_order = order(customer_id=customer_id, billing_email=email)
+    award = purchase_points(an_order, rules(award_guests=award_guests), placed_by=placed_by)
 
-    assert purchase_points(an_order, rules(award_guests=award_guests)).points == points
+    assert award.points == points
 
 
 @pytest.mark.parametrize(

@@ -115,18 +115,21 @@ def test_every_card_is_decided_by_name() -> None:
 
 
 @pytest.mark.parametrize(
-    ("customer_id", "award_guests", "stamps"),
+    ("customer_id", "award_guests", "placed_by", "stamps"),
     [
-        (7, False, 3),  # an account's order: the setting is about guests
-        (0, True, 3),
-        (0, False, 0),  # a guest order that earns no points carries no stamp either
+        (7, False, 0, 3),  # an account's order: the setting is about guests
+        (0, True, 0, 3),
+        (0, False, 0, 0),  # a guest order that earns no points carries no stamp either
+        (0, False, 7, 3),  # placed by an account since deleted: an account's order still
+        (0, True, 7, 3),
     ],
 )
 def test_a_guest_order_carries_stamps_exactly_when_it_earns_points(
-    customer_id: int, award_guests: bool, stamps: int
+    customer_id: int, award_guests: bool, placed_by: int, stamps: int
 ) -> None:
     an_order = order(COFFEES, customer_id=customer_id, billing_email="guest@example.com")
-    barred = guest_barred(an_order, PurchaseRules(award_guests=award_guests))
+    rules = PurchaseRules(award_guests=award_guests)
+    barred = guest_barred(an_order, rules, placed_by=placed_by)
 
     assert cards_stamps(an_order, [CARD], guest_barred=barred) == {"coffee": stamps}
 
