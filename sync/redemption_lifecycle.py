@@ -102,8 +102,9 @@ def track_redemptions(
     the coupon (its clock behind this machine's, an expiry extended in the store)."""
     store_now = now if store_now is None else store_now
     counts = LifecycleCounts() if counts is None else counts
+    refunds: list[_Refund] = []
     with unit_of_work() as session:
-        seen_dropped = _apply_orders(session, store_id, uses, counts, now) if uses.seen else []
+        seen_dropped = _apply_orders(session, store_id, uses, counts, now, refunds)
         dropped: list[tuple[int, int, int, datetime | None]] = []
         dropped += _used_by_dropped_orders(session, store_id)  # after the uses above moved
         listed = {redemption_id for redemption_id, _, _, _ in dropped}
@@ -114,6 +115,8 @@ def track_redemptions(
         ]
     if dropped:
         _issue_again(client, unit_of_work, dropped, counts, now)
+    if refunds:
+        _record_refunds(client, unit_of_work, store_id, refunds, counts, now)
     with unit_of_work() as session:
         issued = _issued(session, store_id)
     quarantine = Quarantine(store_id)
@@ -184,12 +187,31 @@ def _expired(coupon: StoreCoupon, created_with: datetime, store_now: datetime) -
     return ends is not None and ends <= store_now
 
 
+@dataclass(frozen=True)
+class _Refund:
+    """A refunded order carrying the code of a redemption not used (issued, or closed unused):
+    a use only if the store still counts it (`_record_refunds`)."""
+
+    redemption_id: int
+    coupon_id: int
+    order_id: int
+    instead_of: frozenset[int]
+
+
 def _apply_orders(
-    session: Session, store_id: int, uses: CouponUses, counts: LifecycleCounts, now: datetime
+    session: Session,
+    store_id: int,
+    uses: CouponUses,
+    counts: LifecycleCounts,
+    now: datetime,
+    refunds: list[_Refund],
 ) -> list[tuple[int, int, int]]:
     """Redemptions used or refunded by the orders seen; returns (redemption, coupon, order) of
     those used by an order now cancelled or deleted outright, whose use the store may have given
-    back (`_issue_again` asks it)."""
+    back (`_issue_again` asks it). A refunded order's code on a redemption no order uses is put
+    in `refunds`, for the store to say whether the use counts."""
+    if not uses.seen:
+        return []
     rows = [
         row
         for codes in chunks(sorted(uses.seen), CODES_A_QUERY)
@@ -217,15 +239,20 @@ def _apply_orders(
         dropped = frozenset(order_id for order_id, status in seen if status in DROPPED_STATUSES)
         if used_by in gone_before:  # cancelled in an earlier run: a use seen now replaces it
             dropped |= {used_by}
+        used_now = held == ledger.USED or any(s in USED_STATUSES for _, s in seen)
         for order_id, status in seen:
             if status in USED_STATUSES:  # used by it now, instead of an order since cancelled
                 counts.used += ledger.mark_used(
                     session, redemption_id, order_id, now=now, instead_of=dropped
                 )
-            elif status == "refunded":
+            elif status != "refunded":
+                continue
+            elif used_now or coupon_id is None:
                 counts.refunded += ledger.record_refund(
                     session, redemption_id, order_id, now=now, instead_of=dropped
                 )
+            else:  # cancelled first, its use may have been given back: the store says
+                refunds.append(_Refund(int(redemption_id), int(coupon_id), order_id, dropped))
         if held != ledger.USED or coupon_id is None or any(s in USED_STATUSES for _, s in seen):
             continue
         for order_id in sorted(dropped):
@@ -342,6 +369,55 @@ def _issue_again(
                     ledger.confirm_used(session, redemption_id, seen)
                 continue
             counts.given_back += ledger.mark_unused(session, redemption_id, order_id, now=now)
+
+
+def _record_refunds(
+    client: StoreClient,
+    unit_of_work: UnitOfWork,
+    store_id: int,
+    refunds: list[_Refund],
+    counts: LifecycleCounts,
+    now: datetime,
+) -> None:
+    """Refunded orders carrying the code of a redemption no order uses: WooCommerce keeps a
+    refunded order's use, unless the order was cancelled before (the cancel gave it back, the
+    refund counts none again). So the coupon is read: a use it still counts (or a coupon not
+    readable, or deleted outright: as before, and as `_issue_again` decides a 404) makes the
+    redemption used, refunded by that order; a coupon that reads unused leaves it as it is. (It
+    was marked used unread: a coupon given back by a cancel, expired unused with its points
+    returned, took them again when the cancelled order was refunded, for a coupon nobody used;
+    found by tests/e2e/test_soak_redemptions.py.)"""
+    coupon_ids = sorted({refund.coupon_id for refund in refunds})
+    found: dict[int, StoreCoupon] = {}
+    untold: set[int] = set()
+    for start in range(0, len(coupon_ids), client.per_page):
+        batch = coupon_ids[start : start + client.per_page]
+        try:
+            read = _read_coupons(client, batch)
+        except StoreError:
+            untold.update(batch)
+            continue
+        found |= read.found
+        untold |= read.unreadable
+    kept = [
+        refund
+        for refund in refunds
+        if refund.coupon_id in untold
+        or (coupon := found.get(refund.coupon_id)) is None
+        or coupon.usage_count > 0
+    ]
+    if not kept:
+        return
+    with unit_of_work() as session:  # a use may take points returned: the holders first
+        ledger.lock_holders(session, store_id, [r.redemption_id for r in kept], now=now)
+        for refund in kept:
+            counts.refunded += ledger.record_refund(
+                session,
+                refund.redemption_id,
+                refund.order_id,
+                now=now,
+                instead_of=refund.instead_of,
+            )
 
 
 @dataclass

@@ -469,3 +469,59 @@ def test_a_coupon_whose_paid_order_was_deleted_outright_stays_used(
     assert found_gone.redemptions["given_back"] == 0
     assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
     consistent(engine)
+
+
+def test_an_order_cancelled_then_refunded_does_not_take_again_the_points_of_a_coupon_it_gave_back(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """Found by tests/e2e/test_soak_redemptions.py (seed 6): WooCommerce counts no use when a
+    cancelled order is refunded (the cancel gave it back). The refunded order's code was taken
+    for a use: the coupon, expired unused with its points returned, took them again, for a
+    coupon whose `usage_count` is 0."""
+    outcome, order_id, coupon_id = used_then_cancelled(
+        shop_config, engine, store, alice, coffee, sync
+    )
+    sync(shop_config)  # given back: issued again
+    expires_unused_and_returns_its_points(shop_config, engine, store, outcome, coupon_id, sync)
+    store.set_order_status(order_id, "refunded")
+    assert store.get("coupons", coupon_id)["usage_count"] == 0
+
+    refunded = sync(shop_config)
+    again = sync(shop_config)
+
+    assert redemption(engine, outcome.redemption_id).status == "expired"
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000, 1000]
+    assert balance(engine) == 1000
+    assert (refunded.entries_appended, again.entries_appended) == (0, 0)
+    consistent(engine)
+
+
+def test_an_order_refunded_without_a_sync_seeing_it_paid_records_its_use(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """The other side: paid, then refunded before any sync saw it, the order keeps its use in
+    WooCommerce: the coupon is used, refunded by that order, its points spent."""
+    outcome = issue(shop_config, engine, alice)
+    order = store.place_order(
+        customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="completed"
+    )
+    store.set_order_status(order["id"], "refunded")
+
+    sync(shop_config)
+    again = sync(shop_config)
+
+    row = redemption(engine, outcome.redemption_id)
+    assert (row.status, row.refunded_order_id) == ("used", order["id"])
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
+    assert again.entries_appended == 0
+    consistent(engine)
