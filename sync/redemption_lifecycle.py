@@ -347,18 +347,7 @@ def _issue_again(
     redemptions` (used by an order the ledger has cancelled or deleted) and the shop owner
     gives them back with `loyalty adjust`; points given back for a coupon a paid order used are
     spent twice, and nothing left in the store would ever show it."""
-    coupon_ids = sorted({coupon_id for _, coupon_id, _, _ in cancelled})
-    found: dict[int, StoreCoupon] = {}
-    untold: set[int] = set()  # not read: asked again by the next run
-    for start in range(0, len(coupon_ids), client.per_page):
-        batch = coupon_ids[start : start + client.per_page]
-        try:
-            read = _read_coupons(client, batch)
-        except StoreError:
-            untold.update(batch)
-            continue
-        found |= read.found
-        untold |= read.unreadable
+    found, untold = _coupons_told(client, {coupon_id for _, coupon_id, _, _ in cancelled})
     with unit_of_work() as session:
         for redemption_id, coupon_id, order_id, seen in cancelled:
             coupon = found.get(coupon_id)
@@ -387,18 +376,7 @@ def _record_refunds(
     was marked used unread: a coupon given back by a cancel, expired unused with its points
     returned, took them again when the cancelled order was refunded, for a coupon nobody used;
     found by tests/e2e/test_soak_redemptions.py.)"""
-    coupon_ids = sorted({refund.coupon_id for refund in refunds})
-    found: dict[int, StoreCoupon] = {}
-    untold: set[int] = set()
-    for start in range(0, len(coupon_ids), client.per_page):
-        batch = coupon_ids[start : start + client.per_page]
-        try:
-            read = _read_coupons(client, batch)
-        except StoreError:
-            untold.update(batch)
-            continue
-        found |= read.found
-        untold |= read.unreadable
+    found, untold = _coupons_told(client, {refund.coupon_id for refund in refunds})
     kept = [
         refund
         for refund in refunds
@@ -418,6 +396,27 @@ def _record_refunds(
                 now=now,
                 instead_of=refund.instead_of,
             )
+
+
+def _coupons_told(
+    client: StoreClient, coupon_ids: set[int]
+) -> tuple[dict[int, StoreCoupon], set[int]]:
+    """The coupons the store has (live, or in the trash), read a batch a request
+    (`_read_coupons`), and those it did not tell of (a batch not answered, an item unreadable:
+    asked again by the next run); the others were deleted outright."""
+    ordered = sorted(coupon_ids)
+    found: dict[int, StoreCoupon] = {}
+    untold: set[int] = set()
+    for start in range(0, len(ordered), client.per_page):
+        batch = ordered[start : start + client.per_page]
+        try:
+            read = _read_coupons(client, batch)
+        except StoreError:
+            untold.update(batch)
+            continue
+        found |= read.found
+        untold |= read.unreadable
+    return found, untold
 
 
 @dataclass
