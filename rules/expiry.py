@@ -347,7 +347,10 @@ def _overtaken(
     it, so it moved as debt to the receiver, who gets it back (a lot of negative points, given
     back there on its day). It stays expired here, as recorded (added to `due`): corrected here
     too, the points came back to a customer that had given its balance away, and expired on it
-    again, while the receiver kept the debt."""
+    again, while the receiver kept the debt. Every lot and day is read, recorded or not: what was
+    given back here (it came with a balance) that no entry recorded yet, the balance moved on
+    was short of too (read only where an expiry was recorded, it came back here, after the
+    balance had moved on, and the receiver kept the debt)."""
     expected: dict[tuple[str, date], int] = {}
     for lot in due:
         expected[lot.ref, lot.expires_on] = (
@@ -356,8 +359,8 @@ def _overtaken(
     for item in given:
         expected[item.lot_ref, item.on] = expected.get((item.lot_ref, item.on), 0) + item.points
     over: list[Lot] = []
-    for (ref, day), points in recorded.items():
-        extra = points - expected.get((ref, day), 0)
+    for ref, day in sorted(recorded.keys() | expected.keys()):  # not only those recorded:
+        extra = recorded.get((ref, day), 0) - expected.get((ref, day), 0)  # one given back
         if extra > 0:
             earned_on = first_seen.get(ref, day)
             due.append(_Lot(ref, earned_on, day, extra))
@@ -549,8 +552,8 @@ def _overtaken_inactive(
     for item in expired:
         expected[item.on] = expected.get(item.on, 0) + item.points
     over: list[Lot] = []
-    for day, points in recorded.items():
-        extra = points - expected.get(day, 0)
+    for day in sorted(recorded.keys() | expected.keys()):  # as `_overtaken`, every day
+        extra = recorded.get(day, 0) - expected.get(day, 0)
         if extra > 0:
             expired.append(Expiry(INACTIVITY_REF, extra, day))
             over.append(Lot(INACTIVITY_REF, day - timedelta(days=rules.days), day, -extra))

@@ -584,3 +584,41 @@ def test_a_balance_moved_takes_its_unrecorded_and_overtaken_expiries_to_the_rece
     carried = transfer_lots(movements, MOVED, rules)
     found = {who: expiries_due(moves, rules, D("2025-03-31")) for who, moves in carried.items()}
     assert found == expected
+
+
+CHAIN = {**MOVED, "transfer:deleted:2#2": (ACCOUNT, "transfer:deleted:2#1")}
+
+
+@pytest.mark.parametrize("rules", [PER_LOT, INACTIVE], ids=["per_lot", "inactivity"])
+def test_points_given_back_for_an_overtaken_expiry_follow_the_balance_when_it_moves_on(
+    rules: ExpiryRules,
+) -> None:
+    """A chain: the guest's expiry took 40 too many (a refund dated before it, synced after the
+    run), its balance moved to the account as debt (-40), and the account, deleted before any
+    run gave the 40 back there, moved its balance (the debt in it) on to its email's holder. The
+    40 are given back there, where the debt went. Before, only the days an expiry was recorded on
+    were read: the account had none, so its move carried nothing back, and the 40 came back to
+    the deleted account (whose balance had moved) while its heir kept the debt (found by
+    tests/sync/test_expiry_oracle.py, chains, seeds 9 and 23)."""
+    lot = "order:1" if rules.mode is ExpiryMode.PER_LOT else "inactive"
+    movements = {
+        GUEST: [
+            *REFUNDED_AFTER_EXPIRY,
+            expired(100, lot, "2025-01-31"),
+            moved(40, "transfer:guest:1#1", "2025-02-05T10:00", out=True),
+        ],
+        ACCOUNT: [
+            moved(-40, "transfer:guest:1#2", "2025-02-05T10:00", out=False),
+            moved(40, "transfer:deleted:2#1", "2025-02-06T10:00", out=True),
+        ],
+        AGAIN: [moved(-40, "transfer:deleted:2#2", "2025-02-06T10:00", out=False)],
+    }
+
+    carried = transfer_lots(movements, CHAIN, rules)
+
+    found = {who: expiries_due(moves, rules, D("2025-03-31")) for who, moves in carried.items()}
+    assert found == {
+        GUEST: [Expiry(lot, 100, D("2025-01-31"))],
+        ACCOUNT: [],
+        AGAIN: [Expiry(lot, -40, D("2025-01-31"))],
+    }
