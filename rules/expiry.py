@@ -19,7 +19,9 @@ Per lot (`mode = "per_lot"`):
 - points a reference gives back (`Movement.gives_back`: a redemption's coupon lapsed) are the
   lots its spending took, as old as they were (the last taken first), under the reference that
   gives them back; one past its expiry by then expires the day after it came back. Returned as a
-  lot of their own, dated that day, redeeming and letting the coupon lapse kept points for good;
+  lot of their own, dated that day, redeeming and letting the coupon lapse kept points for good.
+  A transfer in brings what the source's spending took (`Movement.spent`): a coupon moved with
+  the balance gives back the same lots on the receiver;
 - points coming in from another customer (a transfer: a guest registered, an account was
   deleted) are the lots the transfer's other entry took there, as old as they were, under their
   own references (`Movement.carries`, which `transfer_lots` fills in from the customers'
@@ -95,6 +97,10 @@ class Movement:
     #: as old as it was (one due already expires on its own day), under its own reference; the
     #: rest is a lot of its own, dated the day it moved.
     carries: tuple[Lot, ...] = ()
+    #: Per lot, on a transfer in: what the spending of each reference took there (its reference,
+    #: the piece), for what a redemption moved with the balance gives back here (its coupon
+    #: lapsed after the move): the lots it took, as old as they were (`transfer_lots`).
+    spent: tuple[tuple[str, Lot], ...] = ()
     #: A transfer's entry on the customer it moved from (True) or to (False), whatever its sign
     #: (a balance below zero moves as a positive entry on its source); None: a keyed negative
     #: movement is one out.
@@ -200,11 +206,15 @@ def transfer_lots(
     if not rules.enabled or not sources:
         return {customer: list(moves) for customer, moves in movements.items()}
     taken: dict[str, tuple[Lot, ...]] = {}
+    spent: dict[str, tuple[tuple[str, Lot], ...]] = {}
     active: set[str] = set()
 
     def filled(move: Movement) -> Movement:
         source = None if move.is_expiry or _moves_out(move) else sources.get(move.key or "")
-        return move if source is None else replace(move, carries=lots_of(*source))
+        if source is None:
+            return move
+        carries = lots_of(*source)
+        return replace(move, carries=carries, spent=spent.get(source[1], ()))
 
     def lots_of(customer: int, key: str) -> tuple[Lot, ...]:
         if key not in taken and key not in active:  # a loop of transfers carries nothing
@@ -217,7 +227,9 @@ def transfer_lots(
                 if rules.mode is ExpiryMode.INACTIVITY:
                     found = _inactive_run(before, rules, day).taken
                 else:
-                    found = _run(before, rules, day, earned or {}).taken
+                    run = _run(before, rules, day, earned or {})
+                    found = run.taken
+                    spent[key] = run.spent.get(key, ())
                 taken[key] = found.get(key, ())
             active.discard(key)
         return taken.get(key, ())
@@ -238,6 +250,8 @@ class _Run:
     expired: list[Expiry]
     #: The lots each movement with a key (a transfer out) took.
     taken: dict[str, tuple[Lot, ...]]
+    #: What the spending of each reference had taken when each transfer out moved the balance.
+    spent: dict[str, tuple[tuple[str, Lot], ...]] = field(default_factory=dict)
 
 
 def _per_lot(
@@ -261,6 +275,7 @@ def _run(
     first_seen: dict[str, date] = {}
     taken: dict[str, list[_Lot]] = {}  # what each reference's spending took from which lots
     by_key: dict[str, tuple[Lot, ...]] = {}
+    spent_by_key: dict[str, tuple[tuple[str, Lot], ...]] = {}
     due: list[_Lot] = []  # the lots expired so far, each with the points it expired
     given: list[Expiry] = []  # what expiries on the customers the balance came from took too many
     recorded: dict[tuple[str, date], int] = {}  # the expiries the ledger held so far, by lot
@@ -293,7 +308,17 @@ def _run(
             taken.setdefault(move.source_ref, []).extend(spent)
             moved = [Lot(p.ref, p.earned_on, p.expires_on, p.remaining) for p in spent]
             by_key[move.key] = tuple(lot for lot in moved if lot.points) + over
+            spent_by_key[move.key] = tuple(
+                (ref, Lot(p.ref, p.earned_on, p.expires_on, p.remaining))
+                for ref, pieces in taken.items()
+                for p in pieces
+                if p.remaining and ref != move.source_ref
+            )
             continue
+        for ref, piece in move.spent:  # a coupon moved with the balance gives back these
+            taken.setdefault(ref, []).append(
+                _Lot(piece.ref, piece.earned_on, piece.expires_on, piece.points)
+            )
         back = [lot for lot in move.carries if lot.points < 0]
         given.extend(
             Expiry(lot.ref, lot.points, lot.expires_on, (move.source_ref,)) for lot in back
@@ -314,7 +339,7 @@ def _run(
             taken.setdefault(move.source_ref, []).extend(spent)
     due.extend(_expire_lots(state, until=as_of))
     expired = [Expiry(lot.ref, lot.remaining, lot.expires_on) for lot in due if lot.remaining]
-    return _Run(state, expired + given, by_key)
+    return _Run(state, expired + given, by_key, spent_by_key)
 
 
 def _unexpire(state: _State, due: list[_Lot], recorded: Mapping[tuple[str, date], int]) -> None:

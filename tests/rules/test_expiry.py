@@ -622,3 +622,34 @@ def test_points_given_back_for_an_overtaken_expiry_follow_the_balance_when_it_mo
         ACCOUNT: [],
         AGAIN: [Expiry(lot, -40, D("2025-01-31"))],
     }
+
+
+def test_a_coupon_moved_with_the_balance_gives_back_the_lots_its_redemption_took() -> None:
+    """The guest redeemed 100 of an order due on 31 Jan and registered; the coupon lapsed on
+    the account on 20 Jan. Its points are the lot the redemption took, expiring on 31 Jan on the
+    account. Before, they came back as a lot of the redemption's own, dated the day it was
+    redeemed (10 Jan): they lived until 9 Feb, 9 days past the order's (found by
+    tests/sync/test_expiry_oracle.py, chains, seed 3)."""
+    movements = {
+        GUEST: [
+            earn(100, "order:1", "2025-01-01T10:00"),
+            earn(20, "order:2", "2025-01-05T10:00"),
+            spend(100, "redemption:1", "2025-01-10T10:00"),
+            moved(-20, "transfer:guest:1#1", "2025-01-15T10:00", out=True),
+        ],
+        ACCOUNT: [
+            moved(20, "transfer:guest:1#2", "2025-01-15T10:00", out=False),
+            give_back(100, "redemption:1", "2025-01-20T10:00"),
+        ],
+    }
+
+    carried = transfer_lots(movements, MOVED, PER_LOT)
+
+    found = {who: expiries_due(moves, PER_LOT, D("2025-03-31")) for who, moves in carried.items()}
+    assert found == {
+        GUEST: [],
+        ACCOUNT: [
+            Expiry("redemption:1", 100, D("2025-01-31")),
+            Expiry("order:2", 20, D("2025-02-04")),
+        ],
+    }
