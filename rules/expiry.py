@@ -76,6 +76,9 @@ class Lot:
     earned_on: date
     expires_on: date
     points: int
+    #: Points given back (< 0) that an expiry on a customer before the source took too many: the
+    #: transfers that brought them to the source (the receiver's note names where they expired).
+    came_from: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -321,7 +324,8 @@ def _run(
             )
         back = [lot for lot in move.carries if lot.points < 0]
         given.extend(
-            Expiry(lot.ref, lot.points, lot.expires_on, (move.source_ref,)) for lot in back
+            Expiry(lot.ref, lot.points, lot.expires_on, lot.came_from or (move.source_ref,))
+            for lot in back
         )
         points = move.points - sum(lot.points for lot in back)
         carried = [lot for lot in move.carries if lot.points > 0]
@@ -389,8 +393,24 @@ def _overtaken(
         if extra > 0:
             earned_on = first_seen.get(ref, day)
             due.append(_Lot(ref, earned_on, day, extra))
-            over.append(Lot(ref, earned_on, day, -extra))
+            origin = _origin(given, ref, day, recorded.get((ref, day), 0))
+            over.append(Lot(ref, earned_on, day, -extra, origin))
     return tuple(over)
+
+
+def _origin(given: Sequence[Expiry], ref: str, day: date, recorded: int) -> tuple[str, ...]:
+    """Where the expiry that took too many was, when none was recorded here (`recorded`): the
+    transfers that brought what was given back here (a chain: the guest's, not the deleted
+    account's it went through); () when it was this customer's (the receiver names it)."""
+    if recorded > 0:
+        return ()
+    found = {
+        o
+        for item in given
+        if item.points < 0 and (item.lot_ref, item.on) == (ref, day)
+        for o in item.came_from
+    }
+    return tuple(sorted(found))
 
 
 def _carry_in(state: _State, due: list[_Lot], carried: Sequence[Lot], day: date) -> int:
@@ -533,7 +553,7 @@ def _inactive_run(movements: Sequence[Movement], rules: ExpiryRules, as_of: date
             continue
         returned = [lot for lot in move.carries if lot.points < 0]
         expired.extend(
-            Expiry(INACTIVITY_REF, lot.points, lot.expires_on, (move.source_ref,))
+            Expiry(INACTIVITY_REF, lot.points, lot.expires_on, lot.came_from or (move.source_ref,))
             for lot in returned
         )
         points = move.points - sum(lot.points for lot in returned)
@@ -581,7 +601,9 @@ def _overtaken_inactive(
         extra = recorded.get(day, 0) - expected.get(day, 0)
         if extra > 0:
             expired.append(Expiry(INACTIVITY_REF, extra, day))
-            over.append(Lot(INACTIVITY_REF, day - timedelta(days=rules.days), day, -extra))
+            origin = _origin(expired, INACTIVITY_REF, day, recorded.get(day, 0))
+            earned_on = day - timedelta(days=rules.days)
+            over.append(Lot(INACTIVITY_REF, earned_on, day, -extra, origin))
     return tuple(over)
 
 

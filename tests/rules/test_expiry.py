@@ -622,6 +622,8 @@ def test_points_given_back_for_an_overtaken_expiry_follow_the_balance_when_it_mo
         ACCOUNT: [],
         AGAIN: [Expiry(lot, -40, D("2025-01-31"))],
     }
+    # its note names the guest, where they expired, not the account they went through
+    assert found[AGAIN][0].came_from == ("transfer:guest:1",)
 
 
 def test_a_coupon_moved_with_the_balance_gives_back_the_lots_its_redemption_took() -> None:
