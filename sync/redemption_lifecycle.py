@@ -3,7 +3,8 @@
 For the sync's redemption steps (`sync.redemption_steps`), after the sources' listings. Two sources
 of truth, both cheap:
 - the orders the sync reads anyway: a redemption's code in the `coupon_lines` of a completed (or
-  processing, on-hold) order marks it used with that order's id; in a refunded order, the
+  processing, on-hold) order marks it used with that order's id (an unpaid one's only names the
+  order using a coupon its `usage_count` marks used: `HELD_STATUSES`); in a refunded order, the
   refund is recorded on the redemption (WooCommerce does not give the coupon back); in a
   cancelled one, WooCommerce gives the use back: once the coupon's `usage_count` reads 0 again,
   the redemption is issued again (used again, or expired unused with its points returned);
@@ -41,6 +42,12 @@ USED_STATUSES = frozenset({"completed", "processing", "on-hold"})
 #: An order in these no longer uses its coupon: WooCommerce gives the use back when it is
 #: cancelled (a cancelled order trashed keeps it given back).
 DROPPED_STATUSES = frozenset({"cancelled", "trash"})
+#: An order in these holds its coupon's use in WooCommerce (counted once the order is pending,
+#: kept when its payment fails, given back only by a cancel) without being a use the ledger
+#: takes on its own word (not paid). Seen on a redemption no order uses, it is recorded as the
+#: order using it, when the coupon's `usage_count` marks it used, so that its cancel has the
+#: store asked again even once the order is deleted outright (`_used_by_dropped_orders`).
+HELD_STATUSES = frozenset({"pending", "failed"})
 SOURCE = "coupons"  # as quarantined items are listed
 #: The redemptions an order using their code moves on: issued or used, and those closed unused
 #: (expired, deleted) whose coupon was used all the same (restored from the trash, used as the
@@ -103,8 +110,9 @@ def track_redemptions(
     store_now = now if store_now is None else store_now
     counts = LifecycleCounts() if counts is None else counts
     refunds: list[_Refund] = []
+    holders: dict[int, int] = {}  # redemption -> an order holding its code, not paid
     with unit_of_work() as session:
-        seen_dropped = _apply_orders(session, store_id, uses, counts, now, refunds)
+        seen_dropped = _apply_orders(session, store_id, uses, counts, now, refunds, holders)
         dropped: list[tuple[int, int, int, datetime | None]] = []
         dropped += _used_by_dropped_orders(session, store_id)  # after the uses above moved
         listed = {redemption_id for redemption_id, _, _, _ in dropped}
@@ -144,8 +152,9 @@ def track_redemptions(
             for redemption_id, fate in fates:
                 if fate == _UNREADABLE:
                     counts.quarantined += 1  # neither used nor gone: left as it is, quarantined
-                elif fate == ledger.USED:
-                    counts.used += ledger.mark_used(session, redemption_id, None, now=now)
+                elif fate == ledger.USED:  # by the order holding its code, if one was seen
+                    holder = holders.get(redemption_id)
+                    counts.used += ledger.mark_used(session, redemption_id, holder, now=now)
                 elif fate == ledger.DELETED:
                     counts.deleted += ledger.close_unused(
                         session, redemption_id, ledger.DELETED, return_points, now=now
@@ -205,11 +214,14 @@ def _apply_orders(
     counts: LifecycleCounts,
     now: datetime,
     refunds: list[_Refund],
+    holders: dict[int, int],
 ) -> list[tuple[int, int, int]]:
     """Redemptions used or refunded by the orders seen; returns (redemption, coupon, order) of
     those used by an order now cancelled or deleted outright, whose use the store may have given
     back (`_issue_again` asks it). A refunded order's code on a redemption no order uses is put
-    in `refunds`, for the store to say whether the use counts."""
+    in `refunds`, for the store to say whether the use counts. An order holding the code
+    unpaid (`HELD_STATUSES`), with no paid one seen, is recorded on a redemption used by no
+    order, and put in `holders` for one the coupon's `usage_count` marks used in this run."""
     if not uses.seen:
         return []
     rows = [
@@ -253,6 +265,11 @@ def _apply_orders(
                 )
             else:  # cancelled first, its use may have been given back: the store says
                 refunds.append(_Refund(int(redemption_id), int(coupon_id), order_id, dropped))
+        holding = [order_id for order_id, status in seen if status in HELD_STATUSES]
+        if holding and not any(s in USED_STATUSES for _, s in seen):
+            holders[int(redemption_id)] = holding[-1]
+            if held == ledger.USED:  # used by its usage_count alone: by this order (no count)
+                ledger.mark_used(session, redemption_id, holding[-1], now=now)
         if held != ledger.USED or coupon_id is None or any(s in USED_STATUSES for _, s in seen):
             continue
         for order_id in sorted(dropped):

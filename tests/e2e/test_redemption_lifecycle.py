@@ -527,15 +527,45 @@ def test_an_order_refunded_without_a_sync_seeing_it_paid_records_its_use(
     consistent(engine)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by tests/e2e/test_soak_redemptions.py (seed 10), not fixed yet: a coupon a"
-    " pending order used is marked used by its usage_count with no order (pending is not a use"
-    " in USED_STATUSES), so when that order is cancelled (the use given back) and deleted"
-    " outright before a sync sees it cancelled, nothing links the redemption to the order"
-    " (_used_by_dropped_orders joins on used_order_id) and its points stay spent for good",
-)
-def test_a_coupon_a_pending_order_used_is_given_back_when_it_is_cancelled_then_deleted_outright(
+@pytest.mark.parametrize("unpaid", ["pending", "failed"])
+def test_a_coupon_an_unpaid_order_used_is_given_back_when_it_is_cancelled_then_deleted_outright(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+    unpaid: str,
+) -> None:
+    """Found by tests/e2e/test_soak_redemptions.py (seed 10): WooCommerce counts a pending
+    order's coupon use (kept if its payment fails) and gives it back when the order is
+    cancelled. The coupon was marked used by its `usage_count` with no order, so once the order
+    was cancelled and deleted outright before a sync saw the cancel, nothing led back to it and
+    the points stayed spent for good. The unpaid order is now recorded as the one using it."""
+    outcome = issue(shop_config, engine, alice)
+    order = store.place_order(
+        customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="pending"
+    )
+    if unpaid != "pending":
+        store.set_order_status(order["id"], unpaid)
+    sync(shop_config)
+    row = redemption(engine, outcome.redemption_id)
+    assert (row.status, row.used_order_id) == ("used", order["id"])  # by its usage_count
+    store.set_order_status(order["id"], "cancelled")
+    store.delete_order(order["id"], force=True)
+    coupon_id = outcome_coupon_id(engine, outcome)
+    assert store.get("coupons", coupon_id)["usage_count"] == 0  # the store gave the use back
+
+    found_gone = sync(shop_config, full=True)
+    again = sync(shop_config, full=True)
+
+    assert redemption(engine, outcome.redemption_id).status == "issued"
+    assert (found_gone.redemptions["given_back"], again.redemptions["given_back"]) == (1, 0)
+    assert again.entries_appended == 0
+    expires_unused_and_returns_its_points(shop_config, engine, store, outcome, coupon_id, sync)
+
+
+def test_a_pending_order_seen_after_its_coupon_was_marked_used_is_recorded_as_using_it(
     shop_config: Config,
     engine: Engine,
     store: SandboxStore,  # noqa: F811
@@ -543,19 +573,34 @@ def test_a_coupon_a_pending_order_used_is_given_back_when_it_is_cancelled_then_d
     coffee: int,
     sync: Sync,
 ) -> None:
+    """The coupon read used (`usage_count`) by a run that saw no order with its code (one placed
+    while the run read coupons): the pending order a later run sees is recorded on it, without
+    counting another use, and its cancel then deletion gives the coupon back."""
     outcome = issue(shop_config, engine, alice)
     order = store.place_order(
         customer_id=alice, items=[(coffee, 2)], coupon_code=outcome.code, status="pending"
     )
-    sync(shop_config)
-    assert redemption(engine, outcome.redemption_id).status == "used"  # by its usage_count
+    with session_scope(engine) as session:
+        store_id = get_or_create_store(session, shop_config.require_store().key).id
+    client = make_client(shop_config.require_store())
+
+    def run(*orders: tuple[int, str]) -> int:
+        uses = CouponUses(seen={outcome.code: list(orders)} if orders else {})
+        return track_redemptions(
+            client, lambda: session_scope(engine), store_id, uses, return_points=True,
+            now=datetime.now(UTC).replace(microsecond=0),
+        ).used  # fmt: skip
+
+    assert run() == 1  # no order seen: used by its usage_count alone
+    assert redemption(engine, outcome.redemption_id).used_order_id is None
+    assert run((int(order["id"]), "pending")) == 0
+    assert redemption(engine, outcome.redemption_id).used_order_id == order["id"]
+
+    sync(shop_config)  # the order is tracked, pending
     store.set_order_status(order["id"], "cancelled")
     store.delete_order(order["id"], force=True)
-    coupon_id = outcome_coupon_id(engine, outcome)
-    assert store.get("coupons", coupon_id)["usage_count"] == 0  # the store gave the use back
-
-    sync(shop_config, full=True)
     sync(shop_config, full=True)
 
     assert redemption(engine, outcome.redemption_id).status == "issued"
-    expires_unused_and_returns_its_points(shop_config, engine, store, outcome, coupon_id, sync)
+    assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
+    consistent(engine)

@@ -85,7 +85,7 @@ def test_thousands_of_used_codes_are_looked_up_a_bounded_number_at_a_time(
     event.listen(engine, "before_cursor_execute", note)
     try:
         with session_scope(engine) as session:
-            redemption_lifecycle._apply_orders(session, store_id, uses, counts, NOW, [])
+            redemption_lifecycle._apply_orders(session, store_id, uses, counts, NOW, [], {})
     finally:
         event.remove(engine, "before_cursor_execute", note)
     assert len(lookups) == 5  # 30 codes seen, 7 a query
