@@ -68,7 +68,7 @@ from tests.e2e.test_soak_differential import (
 #: Each seed is one soak, its store's and its shoppers'. Seed 6 found a cancelled order's refund
 #: taking again the points its cancel had given back, seed 10 a pending order's coupon kept used
 #: once the order was cancelled and deleted outright (both in tests/e2e/
-#: test_redemption_lifecycle.py; seeds 1 to 12 pass with the first fixed and the second left out).
+#: test_redemption_lifecycle.py).
 SEEDS = (6, 10)
 ROUNDS = 12
 SHOP_ACTIONS = 6  # the first soak's changes a round
@@ -159,7 +159,6 @@ class CouponShop(Shop):
         self.requests = 0
         self.asked: list[tuple[int, dict[str, Any]]] = []  # storefront requests made
         self.restored: set[int] = set()  # coupons restored from the trash
-        self.placed_pending: set[int] = set()  # orders placed pending with a coupon
 
     def spend(self, count: int) -> list[str]:
         """`count` random changes of this soak's kind; what was done, for the failure message."""
@@ -263,8 +262,6 @@ class CouponShop(Shop):
             order = self.store.place_order(
                 email=email, items=items, status=status, coupon_code=coupon["code"]
             )
-        if order["status"] == "pending":
-            self.placed_pending.add(order["id"])
         self._note(
             f"order {order['id']} ({order['customer_id'] or email}) uses coupon {coupon['id']}"
             f" {coupon['code']} (redemption {_redemption_of(coupon)}): {order['status']}"
@@ -276,8 +273,6 @@ class CouponShop(Shop):
             return
         order = self.rng.choice(orders)
         what = self.rng.choice(["cancelled", "refunded", "trash", "deleted", "completed"])
-        if what == "deleted" and self._known_defect(order):
-            return
         if what == "trash":
             self.store.delete_order(order["id"], force=False)
         elif what == "deleted":
@@ -286,21 +281,6 @@ class CouponShop(Shop):
             self.store.set_order_status(order["id"], what)
         codes = [line["code"] for line in order["coupon_lines"]]
         self._note(f"order {order['id']} using {codes}: {order['status']} -> {what}")
-
-    def delete_order(self) -> None:
-        order = self.rng.choice(self._orders())
-        if not self._known_defect(order):
-            self.store.delete_order(order["id"], force=True)
-            self._note(f"order {order['id']}: {order['status']}, deleted outright")
-
-    def _known_defect(self, order: dict[str, Any]) -> bool:
-        """Whether deleting this order outright would meet the defect of tests/e2e/
-        test_redemption_lifecycle.py's xfail test_a_coupon_a_pending_order_used_is_given_back_
-        when_it_is_cancelled_then_deleted_outright (the coupon's points stay spent): left out."""
-        if order["status"] == "cancelled" and order["id"] in self.placed_pending:
-            self._note(f"order {order['id']}: not deleted (a known defect, xfail)")
-            return True
-        return False
 
     def trash_coupon(self) -> None:
         live = self._coupons("publish")
