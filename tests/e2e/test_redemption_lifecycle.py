@@ -604,3 +604,30 @@ def test_a_pending_order_seen_after_its_coupon_was_marked_used_is_recorded_as_us
     assert redemption(engine, outcome.redemption_id).status == "issued"
     assert [p for p, _ in redemption_entries(engine, outcome.redemption_id)] == [-1000]
     consistent(engine)
+
+
+def test_a_coupon_a_pending_order_took_after_a_cancel_is_given_back_when_it_is_cancelled_too(
+    shop_config: Config,
+    engine: Engine,
+    store: SandboxStore,  # noqa: F811
+    alice: int,  # noqa: F811
+    coffee: int,
+    sync: Sync,
+) -> None:
+    """C used the coupon and was cancelled; X took it pending before a sync saw the cancel, so
+    the store still counted a use and the redemption stayed used, by C. X cancelled and deleted
+    outright in its turn: a full sync, seeing C again, asks the store, and gives it back."""
+    outcome, _, coupon_id = used_then_cancelled(shop_config, engine, store, alice, coffee, sync)
+    taker = store.place_order(
+        customer_id=alice, items=[(coffee, 1)], coupon_code=outcome.code, status="pending"
+    )
+    sync(shop_config)
+    assert redemption(engine, outcome.redemption_id).status == "used"
+    store.set_order_status(taker["id"], "cancelled")
+    store.delete_order(taker["id"], force=True)
+
+    sync(shop_config, full=True)
+    sync(shop_config, full=True)
+
+    assert redemption(engine, outcome.redemption_id).status == "issued"
+    expires_unused_and_returns_its_points(shop_config, engine, store, outcome, coupon_id, sync)
