@@ -45,6 +45,7 @@ from sandbox.errors import SandboxError
 from sandbox.server import SandboxServer
 from sandbox.store import SandboxStore
 from sync.service import run_sync
+from sync.settings import SyncSettings
 from sync.source import Backfill
 from tests.e2e.activity import with_rules, with_wordpress
 from tests.e2e.conftest import (
@@ -381,6 +382,23 @@ def assert_consistent(engine: Engine) -> None:
         assert verify_stamps(session) == []
 
 
+def sync_settled(settings: SyncSettings, engine: Engine, story: str) -> None:
+    """An incremental sync, then what `loyalty verify` checks, then a second sync that must
+    append nothing; a failure names `story` (what the shop did) and the entries appended."""
+    mark = last_entry(engine)
+    summary = run_sync(settings, engine=engine)
+    first_appended = entries_after(engine, mark)
+    assert summary.ok, f"{summary.errors}\n{story}"
+    assert_consistent(engine)
+    before = last_entry(engine)
+    again = run_sync(settings, engine=engine)
+    appended = entries_after(engine, before)
+    assert appended == [], "\n".join(
+        [story, "first:", *first_appended, "the second sync appended:", *appended]
+    )
+    assert again.entries_appended == 0, story
+
+
 def meta_differences(store: SandboxStore, seen: Picture) -> dict[Any, tuple[int, int]]:
     """Each account in the store whose `loyalty_points` meta is not its ledger balance."""
     meta: dict[Holder, int] = {}
@@ -471,19 +489,8 @@ def test_seeded_soak_keeps_the_ledger_consistent_idempotent_and_history_independ
         # `reconcile_every_hours` (README, How it works; What a sync costs the store; Reviews
         # and blog comments): the rounds before a checkpoint run it.
         settings = reconciling if round_ in CHECKPOINTS else steady
-        mark = last_entry(engine)
-        summary = run_sync(settings, engine=engine)
-        first_appended = entries_after(engine, mark)
         story = "\n".join(log)
-        assert summary.ok, f"{summary.errors}\n{story}"
-        assert_consistent(engine)
-        before = last_entry(engine)
-        again = run_sync(settings, engine=engine)
-        appended = entries_after(engine, before)
-        assert appended == [], "\n".join(
-            [story, "first:", *first_appended, "the second sync appended:", *appended]
-        )
-        assert again.entries_appended == 0, story
+        sync_settled(settings, engine, story)
         seen = picture(soak, engine)
         assert meta_differences(store, seen) == {}, story
         if round_ not in CHECKPOINTS:

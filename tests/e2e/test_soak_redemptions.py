@@ -57,12 +57,10 @@ from sync.service import run_sync
 from tests.e2e.conftest import ANCHOR, balances_of, small_store
 from tests.e2e.test_soak_differential import (
     Shop,
-    assert_consistent,
-    entries_after,
-    last_entry,
     meta_differences,
     picture,
     soak,  # noqa: F401 # the first soak's config: every source on
+    sync_settled,
 )
 
 #: Each seed is one soak, its store's and its shoppers'. Seed 6 found a cancelled order's refund
@@ -458,19 +456,8 @@ def test_seeded_soak_never_both_returns_and_spends_a_redemptions_points(
         if rng.random() < 0.3:
             expire_as_the_worker_does(spending, engine, moment.date(), moment)
             log.append("  the worker's expiry ran")
-        mark = last_entry(engine)
-        summary = run_sync(settings, engine=engine)
-        first_appended = entries_after(engine, mark)
         story = "\n".join(log)
-        assert summary.ok, f"{summary.errors}\n{story}"
-        assert_consistent(engine)
-        before = last_entry(engine)
-        again = run_sync(settings, engine=engine)
-        appended = entries_after(engine, before)
-        assert appended == [], "\n".join(
-            [story, "first:", *first_appended, "the second sync appended:", *appended]
-        )
-        assert again.entries_appended == 0, story
+        sync_settled(settings, engine, story)
         assert meta_differences(store, picture(spending, engine)) == {}, story
         assert redemption_problems(engine, store, store.now(), shop.restored) == [], story
         assert equation_problems(spending, engine) == [], story
