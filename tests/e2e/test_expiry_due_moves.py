@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
 from sqlalchemy import Engine, select
 
 from ledger.customers import get_or_create_store
@@ -62,21 +63,26 @@ def expire_on(engine: Engine, cfg: Config, day: date) -> None:
         run_expiry(session, store_id, cfg.expiry, as_of=day, now=midnight(day))
 
 
+@pytest.mark.parametrize("mode", [ExpiryMode.PER_LOT, ExpiryMode.INACTIVITY])
 def test_points_due_before_the_guest_registered_expire_once_on_the_account_on_their_day(
+    mode: ExpiryMode,
     at_store_time: Callable[[datetime], None],
     config: Config,
     store: SandboxStore,  # noqa: F811
     sync: Sync,
     engine_for: Callable[[], Engine],
 ) -> None:
-    """Carol's guest order earned 100 points 30 days ago at noon: they are due at 00:00 today.
-    Yesterday's sync (the store's day) expired nothing. Today she registers, and today's first
-    sync merges the guest before it runs the day's expiry (customers come first): the guest's
-    balance, 100, moves to the account. The 100 points expire once, on the account that holds
-    them, at 00:00 today as their lot says; nothing is owed and nothing is left.
-    Before: the run expired them on the guest (-100, owed for points it had given away) and
-    the account kept them as a lot dated today, expiring 30 days later: 200 expired for 100."""
-    cfg = replace(config, expiry=ExpiryRules(enabled=True, days=30))
+    """Carol's guest order earned 100 points 30 days ago at noon (per lot: its lot; inactivity:
+    her last activity): they are due at 00:00 today. Yesterday's sync (the store's day) expired
+    nothing. Today she registers, and today's first sync merges the guest before it runs the
+    day's expiry (customers come first): the guest's balance, 100, moves to the account. The 100
+    points expire once, on the account that holds them, at 00:00 today (the lot's day; the
+    guest's deadline, and moving them in is no activity); nothing is owed and nothing is left.
+    Before, per lot: the run expired them on the guest (-100, owed for points it had given away)
+    and the account kept them as a lot dated today, expiring 30 days later: 200 expired for 100.
+    Inactivity: the guest was charged -100 and the account's 100, the transfer counting as
+    activity, expired again 30 days later."""
+    cfg = replace(config, expiry=ExpiryRules(enabled=True, mode=mode, days=30))
     today = store_midnight().date()
     guest_order(store, midnight(today - timedelta(days=30)) + timedelta(hours=12))
     engine = engine_for()
@@ -89,39 +95,8 @@ def test_points_due_before_the_guest_registered_expire_once_on_the_account_on_th
 
     assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
     order_ref = f"order:{store.all('orders')[-1]['id']}"
-    assert expiries(engine) == [(False, order_ref, -100, midnight(today))]
-    expire_on(engine, cfg, today + timedelta(days=31))  # nothing else is left to expire
-    assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
-    assert len(expiries(engine)) == 1
-    assert verified(engine) == ([], [])
-
-
-def test_an_inactive_guests_overdue_balance_expires_once_on_the_account_on_its_deadline(
-    at_store_time: Callable[[datetime], None],
-    config: Config,
-    store: SandboxStore,  # noqa: F811
-    sync: Sync,
-    engine_for: Callable[[], Engine],
-) -> None:
-    """Inactivity mode: Carol's guest order, 30 days ago at noon, is her last activity: her
-    balance is due at 00:00 today. Yesterday's sync expired nothing; today she registers, and
-    today's first sync merges the guest before the day's expiry: the overdue 100 move to the
-    account. They expire once, on the account, dated 00:00 today (the guest's deadline); moving
-    them in is no activity. Before: the guest was charged -100 (it held nothing any more) and the
-    account's 100, the transfer counting as activity, expired again 30 days later."""
-    cfg = replace(config, expiry=ExpiryRules(enabled=True, mode=ExpiryMode.INACTIVITY, days=30))
-    today = store_midnight().date()
-    guest_order(store, midnight(today - timedelta(days=30)) + timedelta(hours=12))
-    engine = engine_for()
-    at_store_time(midnight(today) - timedelta(hours=1))  # yesterday, 23:00
-    sync(cfg)
-    assert guest_state(engine) == (100, 0), dump(engine)
-    at_store_time(midnight(today) + timedelta(minutes=10))  # today
-    account = int(store.register_customer(email=CAROL)["id"])
-    sync(cfg)
-
-    assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
-    assert expiries(engine) == [(False, "inactive", -100, midnight(today))]
+    lot = order_ref if mode is ExpiryMode.PER_LOT else "inactive"
+    assert expiries(engine) == [(False, lot, -100, midnight(today))]
     expire_on(engine, cfg, today + timedelta(days=31))  # nothing else is left to expire
     assert (balance_of(engine, account), guest_state(engine)) == ((0, 0), (0, 0)), dump(engine)
     assert len(expiries(engine)) == 1
