@@ -7,7 +7,8 @@ the order was created (`PurchaseRuleBook.for_order_created`) and reconciles the 
 How an order is decided, in order:
 1. Gates, any of which gives 0: a status outside `earn_statuses`; a guest order (customer 0) when
    guests do not earn (`guest_barred`: not an account's order the store now shows as a guest
-   order, `placed_by`) or have no billing email; a coupon when `no_points_with_coupon`.
+   order, `placed_by`) or have no billing email (an account's order earns without one, `placed_by`
+   too); a coupon when `no_points_with_coupon`.
 2. The earning base before refunds: each non-excluded line's `total` (plus `total_tax` with
    `include_tax`), plus shipping and fees when included (plus their tax with `include_tax`). Below
    `minimum_order_amount` gives 0: the minimum is about the purchase as made, so a later partial
@@ -212,7 +213,7 @@ def _gate(order: Order, rules: PurchaseRules, placed_by: int) -> str | None:
         return notes.STATUS_DOES_NOT_EARN()
     if guest_barred(order, rules, placed_by=placed_by):
         return notes.GUEST_ORDERS_DO_NOT_EARN()
-    if order.customer_id == 0 and not order.billing_email:
+    if order.customer_id == 0 and not placed_by and not order.billing_email:
         return notes.GUEST_WITHOUT_EMAIL()
     if rules.no_points_with_coupon and order.coupon_codes:
         return notes.COUPON_USED(codes=", ".join(order.coupon_codes))

@@ -481,6 +481,8 @@ class OrderPoints:
         if owner is None:
             if previous is None or previous.customer_id is None:
                 return None  # a guest order without an email never held anything
+            # An account's order without an email stays where the account's orders are: on the
+            # account, then, once it is retired, with its email's holder (`retire_account`).
             owner = previous.customer_id
         rules = under or self.rules.for_order_created(order.created_at)
         tier = self._tier(session, order, owner, previous)

@@ -43,13 +43,25 @@ from tests.e2e.test_stamp_cards import (  # noqa: F401 # fixtures
 GUEST = "walk.in@example.com"
 
 
-def bought(shop: SandboxStore, coffees: int, *, wc_id: int = 0, email: str | None = None) -> int:
-    """A completed order of `coffees` coffees; returns once the clock is past its second, so that
-    the next run's window ends after it (windows are whole seconds, both ends included: a run
-    ending in the order's second would leave it to the next run to read again)."""
+def bought(
+    shop: SandboxStore,
+    coffees: int,
+    *,
+    wc_id: int = 0,
+    email: str | None = None,
+    billing: dict[str, str] | None = None,
+) -> int:
+    """A completed order of `coffees` coffees (`billing`: address fields set by hand); returns
+    once the clock is past its second, so that the next run's window ends after it (windows are
+    whole seconds, both ends included: a run ending in the order's second would leave it to the
+    next run to read again)."""
     product = next(p["id"] for p in shop.all("products") if p["name"] == "Coffee")
     order = shop.place_order(
-        customer_id=wc_id, email=email, items=[(product, coffees)], status="completed"
+        customer_id=wc_id,
+        email=email,
+        items=[(product, coffees)],
+        status="completed",
+        billing=billing,
     )
     placed = datetime.fromisoformat(order["date_modified_gmt"]).replace(microsecond=0)
     while datetime.now(UTC).replace(tzinfo=None, microsecond=0) <= placed:
@@ -293,4 +305,49 @@ def test_a_deleted_accounts_orders_keep_their_points_and_stamps_whether_guests_e
     assert stamps_meta(store, returning) == card_meta(4)
     assert balance(once, engine, email=GUEST) == walk_in_points
     assert total_stamps(engine) == 4 + walk_in_stamps
+    consistent(engine)
+
+
+@pytest.mark.parametrize("award_guests", [True, False], ids=["guests_earn", "guests_do_not_earn"])
+def test_an_account_order_without_a_billing_email_keeps_its_points_when_the_account_is_deleted(
+    cards: Config,  # noqa: F811
+    engine_for: Callable[[], Engine],
+    store: SandboxStore,  # noqa: F811
+    sandbox: SandboxServer,
+    sync: Sync,
+    award_guests: bool,
+) -> None:
+    """An account buys 4 coffees (3.00 each, 1 point per 1.00: 12 points, 4 stamps) on an order
+    an admin entered without a billing email (WooCommerce does not require one on an account's
+    order). An admin deletes the account: WordPress turns the order into a guest order without an
+    email, and a full sync reads it again. It was placed by the account and earned then: it keeps
+    its 12 points and 4 stamps, which go with the account's balance to the account's email (a
+    guest), whether guest orders earn or not; the person registers again and gets them. Before,
+    the full sync refused it as a guest order without an email: its 12 points were taken back
+    (its 4 stamps kept)."""
+    engine, once = engine_for(), awarding_guests(read_once(cards), award_guests)
+    leaving = int(store.register_customer(email=LEAVING)["id"])
+    order = bought(store, 4, wc_id=leaving, billing={"email": ""})
+    assert store.get("orders", order)["billing"]["email"] == ""
+    twice(sync, once)
+    assert balance(once, engine, wc_id=leaving) == 12
+    assert card_stamps(engine, leaving) == 4
+
+    delete_account(sandbox, leaving)
+    assert store.get("orders", order)["customer_id"] == 0  # as WordPress leaves it
+    first = sync(once, full=True)
+    assert sync(once, full=True).entries_appended == 0
+
+    assert first.accounts_deleted == 1
+    assert balance(once, engine, wc_id=leaving) == 0
+    assert balance(once, engine, email=LEAVING) == 12
+    assert (card_stamps(engine, leaving), guest_stamps(engine, LEAVING)) == (0, 4)
+    consistent(engine)
+
+    returning = int(store.register_customer(email=LEAVING)["id"])
+    store.touch_order(order)  # read again: a guest order without an email, the email's now
+    twice(sync, once)
+    assert balance(once, engine, wc_id=returning) == 12
+    assert card_stamps(engine, returning) == 4
+    assert stamps_meta(store, returning) == card_meta(4)
     consistent(engine)

@@ -163,6 +163,9 @@ def test_only_earning_statuses_earn(
         # account's order still, under either setting
         (0, "ann@example.com", False, 7, 84),
         (0, "ann@example.com", True, 7, 84),
+        # and whatever its billing email: an account's order needs none
+        (0, "", False, 7, 84),
+        (0, "", True, 7, 84),
     ],
 )
 def test_guest_orders_earn_only_when_allowed_and_with_an_email(
